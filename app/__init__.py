@@ -1,0 +1,1 @@
+"""Triage Fleet: settings, domain logic and clients. The Celery app lives in `app.celery`."""

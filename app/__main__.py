@@ -1,0 +1,167 @@
+"""Command line: `python -m app run|runs|redact`.
+
+    python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
+    python -m app runs [--json]                                          recent run summaries
+    python -m app redact [--spans]                                       JSON lines in, redacted out
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Triage Fleet command line")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="sweep Zendesk once now and dispatch a run")
+    run.add_argument("--limit", type=_positive_int, help="claim at most N tickets (default SWEEP_MAX_TICKETS)")
+    run.add_argument("--ticket-id", type=_positive_int, help="triage this one ticket")
+    run.add_argument("--dry-run", action="store_true", help="analyse but write nothing to Zendesk")
+    run.add_argument("--wait", action="store_true", help="show progress and print the summary")
+    run.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
+
+    runs = commands.add_parser("runs", help="recent run summaries, newest first")
+    runs.add_argument("--json", action="store_true", help="a JSON array, one object per run")
+    runs.add_argument("--limit", type=_positive_int, default=20)
+
+    redact = commands.add_parser("redact", help='redact JSON lines {"text": ...} from stdin')
+    redact.add_argument("--spans", action="store_true", help="also write the detected spans")
+    return parser
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from app import services
+    from app.settings import get_settings
+    from app.summary import format_summary
+    from app.sweep import sweep
+    from app.zendesk import ZendeskError
+    from workers.pipeline import dispatch_run
+
+    settings = get_settings()
+    try:
+        outcome = sweep(
+            services.zendesk(), services.ledger(), args.limit or settings.sweep_max_tickets,
+            ticket_id=args.ticket_id, dry_run=args.dry_run,
+        )
+    except ZendeskError as e:
+        print(f"error: Zendesk: {e}", file=sys.stderr)
+        return EXIT_FAILURES
+    if not outcome.inputs:
+        print(f"nothing to triage ({outcome.found} eligible, {outcome.skipped_done_or_claimed} done or claimed)")
+        return EXIT_OK
+    dispatch_run(outcome)
+    print(f"run {outcome.run_id}: {len(outcome.inputs)} tickets dispatched")
+    if not args.wait:
+        return EXIT_OK
+    summary = wait_for_run(outcome.run_id, args.timeout)
+    if summary is None:
+        print(f"timed out after {args.timeout:.0f}s; the run goes on (see `python -m app runs`)", file=sys.stderr)
+        return EXIT_FAILURES
+    print(format_summary(summary))
+    return EXIT_FAILURES if summary["failed"] else EXIT_OK
+
+
+def wait_for_run(run_id: str, timeout: float) -> dict[str, Any] | None:
+    """Progress bar until the run's summary is stored; None on timeout."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app import services
+    from app.celery import app
+
+    store = services.run_store()
+    if not app.control.ping(timeout=1.0):
+        print("warning: no worker answered a ping; the run waits in the queue until one starts", file=sys.stderr)
+    deadline = time.monotonic() + timeout
+    with Progress(
+        TextColumn("[bold]triage"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        transient=False, disable=not sys.stderr.isatty(), console=None,
+    ) as progress:
+        finished, total = store.progress(run_id)
+        bar = progress.add_task("tickets", total=total)
+        while time.monotonic() < deadline:
+            summary = store.summary(run_id)
+            finished, total = store.progress(run_id)
+            progress.update(bar, completed=finished, total=total)
+            if summary is not None:
+                return summary
+            time.sleep(0.5)
+    return None
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from app import services
+
+    summaries = services.run_store().recent(args.limit)
+    rows = [
+        {key: s.get(key) for key in ("id", "timestamp", "total", "processed", "failed", "fallbacks",
+                                      "cost_estimate", "total_time", "dry_run", "file")}
+        for s in summaries
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no runs yet")
+        return EXIT_OK
+    print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
+    for row in rows:
+        print(f"{row['id']:<24} {row['timestamp']:<26} {row['total']:>6} {row['processed']:>6} "
+              f"{row['failed']:>6} {row['fallbacks'] or 0:>8} {row['cost_estimate']:>9.4f}")
+    return EXIT_OK
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    from app import services
+
+    redactor = services.redactor()
+    status = EXIT_OK
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            text = record["text"]
+            if not isinstance(text, str):
+                raise TypeError("text must be a string")
+        except (ValueError, KeyError, TypeError) as e:
+            # One output line per input line keeps the streams aligned for the caller.
+            print(json.dumps({"error": f"line {number}: expected {{\"text\": string}} ({type(e).__name__})"}))
+            status = EXIT_FAILURES
+            continue
+        result = redactor.redact(text)
+        out: dict[str, Any] = {"redacted": result.text}
+        if args.spans:
+            out["spans"] = [span.as_dict() for span in result.spans]
+        print(json.dumps(out, ensure_ascii=False), flush=False)
+    sys.stdout.flush()
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging()
+    handlers = {"run": cmd_run, "runs": cmd_runs, "redact": cmd_redact}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

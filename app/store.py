@@ -1,0 +1,155 @@
+"""Everything the fleet keeps in Redis: claims, done markers, the shared 429 pause and runs.
+
+Keys (shared by every process on every host):
+- `ticket:<id>:claim`  = "host:pid" of the claimer, SET NX EX claim_ttl, deleted on a terminal outcome
+- `ticket:<id>:done`   = time written, EX done_ttl: Zendesk search lags, so this is what stops a
+                         ticket that was just updated from being swept again
+- `zendesk:paused`     = set with PX when Zendesk answered 429; every client waits it out
+- `run:<id>`           = hash of run metadata; `run:<id>:finished` counter; `run:<id>:summary` JSON
+- `runs`               = sorted set of run ids by start time (newest last)
+All keys start with REDIS_PREFIX (empty by default), so fleets, demos and tests can share a server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+RUNS_KEPT = 500
+RUN_TTL = 90 * 24 * 3600
+
+
+def claim_owner() -> str:
+    """The claim value: which host and process claimed a ticket."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class TicketLedger:
+    """Claims and done markers for tickets."""
+
+    def __init__(self, client: redis.Redis, claim_ttl: int, done_ttl: int, prefix: str = "") -> None:
+        self.redis = client
+        self.claim_ttl = claim_ttl
+        self.done_ttl = done_ttl
+        self.prefix = prefix
+
+    def claim_key(self, ticket_id: int) -> str:
+        return f"{self.prefix}ticket:{ticket_id}:claim"
+
+    def done_key(self, ticket_id: int) -> str:
+        return f"{self.prefix}ticket:{ticket_id}:done"
+
+    def claim(self, ticket_id: int, owner: str | None = None) -> bool:
+        """True when this caller now owns the ticket; False when someone else does."""
+        return bool(
+            self.redis.set(self.claim_key(ticket_id), owner or claim_owner(), nx=True, ex=self.claim_ttl)
+        )
+
+    def release(self, ticket_id: int) -> None:
+        self.redis.delete(self.claim_key(ticket_id))
+
+    def mark_done(self, ticket_id: int) -> None:
+        self.redis.set(self.done_key(ticket_id), str(int(time.time())), ex=self.done_ttl)
+
+    def is_done(self, ticket_id: int) -> bool:
+        return bool(self.redis.exists(self.done_key(ticket_id)))
+
+    def busy(self, ticket_ids: Iterable[int], include_claims: bool = True) -> set[int]:
+        """The ids among `ticket_ids` that are done (or claimed), in one round trip."""
+        ids = list(ticket_ids)
+        if not ids:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
+        for ticket_id in ids:
+            keys = [self.done_key(ticket_id)]
+            if include_claims:
+                keys.append(self.claim_key(ticket_id))
+            pipe.exists(*keys)
+        return {ticket_id for ticket_id, count in zip(ids, pipe.execute()) if count}
+
+
+class RedisPauseGate:
+    """A pause every Zendesk client honours once any of them saw a 429 with Retry-After."""
+
+    def __init__(self, client: redis.Redis, key: str = "zendesk:paused") -> None:
+        self.redis = client
+        self.key = key
+
+    def remaining(self) -> float:
+        ttl_ms = self.redis.pttl(self.key)
+        return ttl_ms / 1000 if ttl_ms and ttl_ms > 0 else 0.0
+
+    def pause(self, seconds: float) -> None:
+        # Keep the longest pause when processes report different Retry-After values. Read then
+        # write is racy but harmless: the worst case is a pause a little shorter than the longest.
+        # (PEXPIRE GT would be atomic but needs Redis 7; the embedded server is 6.2.)
+        millis = max(1, int(seconds * 1000))
+        if self.redis.pttl(self.key) < millis:
+            self.redis.set(self.key, "1", px=millis)
+
+
+class RunStore:
+    """Run metadata, progress counters and summaries, for `python -m app runs` and `--wait`."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def start(self, run_id: str, total: int, dry_run: bool, started_at: float) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hset(
+            self._key("run", run_id),
+            mapping={"total": total, "dry_run": int(dry_run), "started_at": started_at},
+        )
+        pipe.expire(self._key("run", run_id), RUN_TTL)
+        pipe.zadd(self._key("runs"), {run_id: started_at})
+        pipe.zremrangebyrank(self._key("runs"), 0, -RUNS_KEPT - 1)
+        pipe.execute()
+
+    def meta(self, run_id: str) -> dict[str, Any]:
+        raw = self.redis.hgetall(self._key("run", run_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def ticket_finished(self, run_id: str) -> None:
+        pipe = self.redis.pipeline()
+        pipe.incr(self._key("run", run_id, "finished"))
+        pipe.expire(self._key("run", run_id, "finished"), RUN_TTL)
+        pipe.execute()
+
+    def progress(self, run_id: str) -> tuple[int, int]:
+        """(tickets finished, tickets in the run)."""
+        finished = int(self.redis.get(self._key("run", run_id, "finished")) or 0)
+        total = int(self.meta(run_id).get("total", 0))
+        return finished, total
+
+    def save_summary(self, summary: dict[str, Any]) -> None:
+        self.redis.set(self._key("run", summary["id"], "summary"), json.dumps(summary), ex=RUN_TTL)
+
+    def summary(self, run_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self._key("run", run_id, "summary"))
+        return json.loads(raw) if raw else None
+
+    def run_ids_since(self, since: float) -> list[str]:
+        """Ids of runs started at or after `since` (epoch seconds), oldest first."""
+        return [r.decode() for r in self.redis.zrangebyscore(self._key("runs"), since, "+inf")]
+
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Summaries of finished runs, newest first."""
+        run_ids = [r.decode() for r in self.redis.zrevrange(self._key("runs"), 0, limit * 2)]
+        summaries = []
+        for run_id in run_ids:
+            summary = self.summary(run_id)
+            if summary is not None:
+                summaries.append(summary)
+            if len(summaries) >= limit:
+                break
+        return summaries

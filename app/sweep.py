@@ -1,0 +1,91 @@
+"""Finding and claiming the tickets one run will triage.
+
+Search lags behind writes by minutes, so a ticket we updated a moment ago can still come back
+without `ai_processed`; the done marker in Redis filters those out. The claim (SET NX EX) makes
+sure that of two sweeps racing over the same ticket, on any hosts, exactly one dispatches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from app.models import Ticket, TicketInput
+from app.store import TicketLedger, claim_owner
+from app.triage import CLOSED_STATUSES, PROCESSED_TAG
+from app.zendesk import ZendeskClient
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S_") + secrets.token_hex(3)
+
+
+@dataclass
+class SweepOutcome:
+    run_id: str
+    started_at: float
+    dry_run: bool
+    inputs: list[TicketInput] = field(default_factory=list)
+    found: int = 0
+    skipped_done_or_claimed: int = 0
+
+
+def _eligible(ticket: Ticket) -> bool:
+    return PROCESSED_TAG not in ticket.tags and ticket.status not in CLOSED_STATUSES
+
+
+def sweep(
+    client: ZendeskClient,
+    ledger: TicketLedger,
+    limit: int,
+    ticket_id: int | None = None,
+    dry_run: bool = False,
+) -> SweepOutcome:
+    """Search (or read the one ticket asked for), skip done or claimed tickets, claim the rest.
+
+    A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
+    """
+    outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run)
+    candidates = [client.get_ticket(ticket_id)] if ticket_id is not None else client.search_unprocessed(limit)
+    owner = claim_owner()
+    batch: list[Ticket] = []
+
+    def take(tickets: list[Ticket]) -> None:
+        busy = ledger.busy((t.id for t in tickets), include_claims=not dry_run)
+        for ticket in tickets:
+            if ticket.id in busy or (not dry_run and not ledger.claim(ticket.id, owner)):
+                outcome.skipped_done_or_claimed += 1
+                continue
+            outcome.inputs.append(
+                TicketInput(
+                    run_id=outcome.run_id,
+                    ticket_id=ticket.id,
+                    subject=ticket.subject,
+                    description=ticket.description,
+                    priority=ticket.priority,
+                    updated_at=ticket.updated_at,
+                    dry_run=dry_run,
+                    enqueued_at=time.time(),
+                )
+            )
+
+    for ticket in candidates:
+        if not _eligible(ticket):
+            continue
+        outcome.found += 1
+        batch.append(ticket)
+        if len(batch) >= 100:  # one Redis round trip per search page
+            take(batch)
+            batch = []
+    take(batch)
+    log.info(
+        "sweep %s: %d eligible, %d skipped (done or claimed), %d claimed%s",
+        outcome.run_id, outcome.found, outcome.skipped_done_or_claimed, len(outcome.inputs),
+        " (dry run)" if dry_run else "",
+    )
+    return outcome

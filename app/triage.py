@@ -1,0 +1,95 @@
+"""What the fleet writes back to Zendesk, and how it writes it exactly once.
+
+`plan_update` is pure: tags, priority and the private note for an analysis. `write_triage`
+applies it with `safe_update`, so a concurrent write (an agent, or another fleet process that got
+there first) answers 409; we re-read, and either find `ai_processed` already there (done, do not
+write twice) or recompute against the fresh ticket and try again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.models import Analysis, Ticket
+from app.zendesk import TicketUpdate, ZendeskClient, ZendeskConflict, ZendeskRejected
+
+PROCESSED_TAG = "ai_processed"
+URGENCY_TO_PRIORITY = {"high": "high", "medium": "normal", "low": "low"}
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+CLOSED_STATUSES = {"solved", "closed"}
+CONFLICT_ATTEMPTS = 3
+
+
+def triage_tags(analysis: Analysis) -> list[str]:
+    return [PROCESSED_TAG, f"ai_{analysis.root_cause}", f"ai_{analysis.urgency}", f"ai_{analysis.sentiment}"]
+
+
+def priority_to_set(urgency: str, current: str | None) -> str | None:
+    """The priority to write, or None to leave it: never lower one a person already set."""
+    wanted = URGENCY_TO_PRIORITY[urgency]
+    if current is None or PRIORITY_RANK[wanted] > PRIORITY_RANK.get(current, -1):
+        return wanted
+    return None
+
+
+def format_note(analysis: Analysis, run_id: str) -> str:
+    """The private note; built from redacted text only."""
+    lines = [
+        "AI Analysis:",
+        "",
+        f"Summary: {analysis.summary}",
+        f"Root Cause: {analysis.root_cause}",
+        f"Urgency: {analysis.urgency}",
+        f"Sentiment: {analysis.sentiment}",
+        "",
+        "---",
+        f"Model: {analysis.model}",
+    ]
+    if analysis.prompt_version:
+        lines.append(f"Prompt Version: {analysis.prompt_version}")
+    lines.append(f"Run: {run_id}")
+    return "\n".join(lines)
+
+
+def plan_update(analysis: Analysis, current_priority: str | None, updated_stamp: str | None, run_id: str) -> TicketUpdate:
+    return TicketUpdate(
+        additional_tags=triage_tags(analysis),
+        private_note=format_note(analysis, run_id),
+        priority=priority_to_set(analysis.urgency, current_priority),
+        updated_stamp=updated_stamp,
+    )
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    already_done: bool
+    tags_added: list[str]
+    priority_set: str | None
+
+
+def write_triage(
+    client: ZendeskClient,
+    ticket_id: int,
+    analysis: Analysis,
+    run_id: str,
+    known: Ticket | None,
+) -> WriteOutcome:
+    """Write tags, priority and note once. `known` is the ticket as last read (None: read it now).
+
+    Raises ZendeskRejected when the ticket was closed meanwhile, ZendeskConflict when it kept
+    changing under us for every attempt, and the client's errors otherwise.
+    """
+    ticket = known or client.get_ticket(ticket_id)
+    for _ in range(CONFLICT_ATTEMPTS):
+        if PROCESSED_TAG in ticket.tags:
+            return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
+        if ticket.status in CLOSED_STATUSES:
+            raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
+        update = plan_update(analysis, ticket.priority, ticket.updated_at, run_id)
+        try:
+            client.update_ticket(ticket_id, update)
+        except ZendeskConflict:
+            ticket = client.get_ticket(ticket_id)
+            continue
+        return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=update.priority)
+    raise ZendeskConflict(f"ticket changed during {CONFLICT_ATTEMPTS} update attempts")

@@ -1,0 +1,217 @@
+"""Zendesk Support API client: one long-lived `requests.Session`, timeouts and typed errors.
+
+The client never sleeps. A 429 becomes `ZendeskRateLimited` carrying the `Retry-After` seconds,
+and the same pause is shared through `pause_gate` so every process on every host stops calling
+Zendesk until it passes; callers (Celery tasks) turn retryable errors into a countdown retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from app.models import Ticket
+
+log = logging.getLogger(__name__)
+
+# Zendesk answers at most 1,000 results per search query; asking past that is a 422.
+SEARCH_RESULT_CAP = 1000
+SEARCH_PAGE_SIZE = 100
+UNPROCESSED_QUERY = "type:ticket status<solved -tags:ai_processed"
+
+
+class ZendeskError(Exception):
+    """Any failure talking to Zendesk. `retryable` says whether the same call may succeed later."""
+
+    retryable = False
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ZendeskUnavailable(ZendeskError):
+    """5xx, timeout or connection failure: try again later."""
+
+    retryable = True
+
+
+class ZendeskRateLimited(ZendeskUnavailable):
+    """429 (or a pause another process recorded): wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, status: int | None = 429) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:.0f}s", status)
+        self.retry_after = retry_after
+
+
+class ZendeskConflict(ZendeskError):
+    """409: the ticket changed since we read it (safe_update). Re-read, then retry."""
+
+    retryable = True
+
+
+class ZendeskNotFound(ZendeskError):
+    """404: the ticket does not exist (deleted)."""
+
+
+class ZendeskAuthError(ZendeskError):
+    """401/403: wrong credentials or missing permission; fix configuration."""
+
+
+class ZendeskRejected(ZendeskError):
+    """Any other 4xx: the request itself is wrong for this ticket; retrying will not help."""
+
+
+class PauseGate(Protocol):
+    """Shares a 429 pause between processes (see app.store.RedisPauseGate)."""
+
+    def remaining(self) -> float: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """The fields the fleet writes; tags are added, never replaced."""
+
+    additional_tags: list[str]
+    private_note: str
+    priority: str | None = None
+    updated_stamp: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        ticket: dict[str, Any] = {
+            "additional_tags": self.additional_tags,
+            "comment": {"body": self.private_note, "public": False},
+        }
+        if self.priority:
+            ticket["priority"] = self.priority
+        if self.updated_stamp:
+            # Zendesk answers 409 if an agent (or another fleet process) wrote the ticket since
+            # we read it; the caller re-reads instead of overwriting their priority.
+            ticket["safe_update"] = True
+            ticket["updated_stamp"] = self.updated_stamp
+        return {"ticket": ticket}
+
+
+def _retry_after(response: requests.Response) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(1.0, float(value))
+    except ValueError:
+        return 60.0  # Zendesk always sends it; a minute is the safe guess when it is missing.
+
+
+def _describe(response: requests.Response) -> str:
+    """Zendesk's own error name and description, never the request body (it may hold PII)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    error = body.get("error")
+    if isinstance(error, dict):  # some endpoints nest {"title", "message"}
+        error = error.get("title") or error.get("message")
+    description = body.get("description") or ""
+    details = body.get("details")
+    if isinstance(details, dict) and isinstance(details.get("base"), list) and details["base"]:
+        first = details["base"][0]
+        if isinstance(first, dict) and first.get("description"):
+            description = f"{description}: {first['description']}" if description else first["description"]
+    text = " ".join(str(part) for part in (error, description) if part)
+    return f"HTTP {response.status_code} {text}".strip()
+
+
+class ZendeskClient:
+    """The Zendesk endpoints the fleet uses, over one session with Basic token auth."""
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        api_token: str,
+        timeout: float = 30.0,
+        pause_gate: PauseGate | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.pause_gate = pause_gate
+        self.session = session or requests.Session()
+        self.session.auth = (f"{email}/token", api_token)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
+
+    def _request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        if self.pause_gate is not None:
+            wait = self.pause_gate.remaining()
+            if wait > 0:
+                raise ZendeskRateLimited(wait, status=None)
+        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout as e:
+            raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url}") from e
+        except requests.ConnectionError as e:
+            raise ZendeskUnavailable(f"connection failed on {method} {path_or_url}") from e
+        status = response.status_code
+        if status < 400:
+            return response
+        if status == 429:
+            retry_after = _retry_after(response)
+            if self.pause_gate is not None:
+                self.pause_gate.pause(retry_after)
+            raise ZendeskRateLimited(retry_after)
+        message = _describe(response)
+        if status >= 500:
+            raise ZendeskUnavailable(message, status)
+        if status == 409:
+            raise ZendeskConflict(message, status)
+        if status == 404:
+            raise ZendeskNotFound(message, status)
+        if status in (401, 403):
+            raise ZendeskAuthError(message, status)
+        raise ZendeskRejected(message, status)
+
+    def search_unprocessed(self, limit: int = SEARCH_RESULT_CAP) -> Iterator[Ticket]:
+        """Open tickets without `ai_processed`, oldest first, following `next_page`.
+
+        Stops at `limit` or at the 1,000-result cap of one search query (later sweeps find the
+        rest once these are tagged).
+        """
+        limit = min(limit, SEARCH_RESULT_CAP)
+        params: dict[str, Any] | None = {
+            "query": UNPROCESSED_QUERY,
+            "sort_by": "created_at",
+            "sort_order": "asc",
+            "per_page": SEARCH_PAGE_SIZE,
+        }
+        url: str | None = "/api/v2/search.json"
+        seen = 0
+        while url and seen < limit:
+            body = self._request("GET", url, params=params).json()
+            params = None  # next_page is a complete URL with the query in it
+            for item in body.get("results", []):
+                if item.get("result_type", "ticket") != "ticket":
+                    continue
+                yield Ticket.model_validate(item)
+                seen += 1
+                if seen >= limit:
+                    return
+            url = body.get("next_page")
+
+    def get_ticket(self, ticket_id: int) -> Ticket:
+        body = self._request("GET", f"/api/v2/tickets/{ticket_id}.json").json()
+        return Ticket.model_validate(body["ticket"])
+
+    def update_ticket(self, ticket_id: int, update: TicketUpdate) -> Ticket:
+        """PUT one ticket; returns the ticket as Zendesk stored it."""
+        body = self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=update.payload()).json()
+        return Ticket.model_validate(body["ticket"])
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,81 @@
+"""Settings: defaults, derived values, and start-up errors that name the setting."""
+
+import pytest
+
+from app.settings import ConfigError, Settings, get_settings
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("ZENDESK_URL", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "BROKER_URL",
+                 "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir("/")  # no .env here
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_missing_credentials_name_the_variables(clean_env):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    message = str(info.value)
+    assert "ZENDESK_EMAIL" in message and "ZENDESK_API_TOKEN" in message
+    assert message.startswith("configuration error:")
+
+
+def test_zendesk_location_is_required(clean_env):
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+    with pytest.raises(ConfigError, match="ZENDESK_URL.*ZENDESK_SUBDOMAIN"):
+        get_settings()
+
+
+def test_bad_numbers_and_urls_are_named(clean_env):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+    clean_env.setenv("SWEEP_INTERVAL", "-5")
+    with pytest.raises(ConfigError, match="SWEEP_INTERVAL"):
+        get_settings()
+    get_settings.cache_clear()
+    clean_env.setenv("SWEEP_INTERVAL", "60")
+    clean_env.setenv("REDIS_URL", "http://localhost:6379")
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        get_settings()
+    get_settings.cache_clear()
+    clean_env.delenv("REDIS_URL")
+    clean_env.setenv("LLM_PROVIDER", "magic")
+    with pytest.raises(ConfigError, match="LLM_PROVIDER"):
+        get_settings()
+
+
+def test_defaults_and_derived_values(clean_env):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+    settings = Settings()
+    assert settings.zendesk_base_url == "https://acme.zendesk.com"
+    assert settings.effective_broker_url == settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.sweep_interval == 60
+    assert settings.llm_model == "gpt-4o-mini"
+    clean_env.setenv("ZENDESK_URL", "http://127.0.0.1:8081/")
+    clean_env.setenv("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    settings = Settings()
+    assert settings.zendesk_base_url == "http://127.0.0.1:8081"
+    assert settings.effective_broker_url.startswith("amqp://")
+
+
+def test_celery_app_refuses_bad_config_with_a_clear_message(clean_env, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-c", "import app.celery"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "configuration error" in result.stderr and "ZENDESK_EMAIL" in result.stderr
+    assert "Traceback" not in result.stderr

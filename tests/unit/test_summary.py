@@ -1,0 +1,40 @@
+"""Run summary: the seed's shape, counts, and files that never overwrite each other."""
+
+import json
+
+from app.models import TicketResult
+from app.summary import build_summary, format_summary, write_summary_file
+
+
+def results():
+    analysis = {"summary": "s", "root_cause": "bug", "urgency": "high", "sentiment": "negative", "model": "m"}
+    return [
+        TicketResult(ticket_id=2, status="success", processing_time=1.0, analysis=analysis,
+                     tags_added=["ai_processed"], priority_set="high", cost_usd=0.001, tokens=100),
+        TicketResult(ticket_id=1, status="failed", processing_time=3.0, stage="update",
+                     error="HTTP 422 RecordInvalid"),
+        TicketResult(ticket_id=3, status="fallback", processing_time=2.0, analysis=analysis),
+    ]
+
+
+def test_summary_shape_and_counts():
+    summary = build_summary("r1", 100.0, False, results(), finished_at=110.0)
+    for key in ("timestamp", "total", "processed", "failed", "avg_time_per_ticket", "total_time",
+                "cost_estimate", "results"):
+        assert key in summary
+    assert (summary["total"], summary["processed"], summary["failed"], summary["fallbacks"]) == (3, 2, 1, 1)
+    assert summary["avg_time_per_ticket"] == 2.0 and summary["total_time"] == 10.0
+    assert summary["failures_by_reason"] == {"update: HTTP 422 RecordInvalid": 1}
+    assert summary["by_root_cause"] == {"bug": 2}
+    assert [r["ticket_id"] for r in summary["results"]] == [1, 2, 3]
+    assert summary["cost_estimate"] == 0.001 and summary["tokens_total"] == 100
+    assert "failed (1): update: HTTP 422" in format_summary(summary)
+
+
+def test_files_never_overwrite(tmp_path):
+    summary = build_summary("r1", 100.0, False, results(), finished_at=110.0)
+    first = write_summary_file(tmp_path, summary)
+    second = write_summary_file(tmp_path, {**summary, "id": "r2"})
+    assert first.name == "results_19700101_000150.json"
+    assert second != first and second.name.startswith("results_19700101_000150")
+    assert json.loads(first.read_text())["id"] == "r1" and json.loads(second.read_text())["id"] == "r2"

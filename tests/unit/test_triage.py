@@ -1,0 +1,99 @@
+"""Tags, priority and note rules, and the exactly-once write against a fake Zendesk client."""
+
+import pytest
+
+from app.models import Analysis, Ticket
+from app.triage import format_note, plan_update, priority_to_set, triage_tags, write_triage
+from app.zendesk import ZendeskConflict, ZendeskRejected
+
+ANALYSIS = Analysis(summary="Login fails with <PERSON>'s account", root_cause="bug", urgency="high",
+                    sentiment="negative", model="rules-v1")
+
+
+def test_tags_follow_the_seed():
+    assert triage_tags(ANALYSIS) == ["ai_processed", "ai_bug", "ai_high", "ai_negative"]
+
+
+@pytest.mark.parametrize(
+    ("urgency", "current", "expected"),
+    [
+        ("high", None, "high"),
+        ("medium", None, "normal"),
+        ("low", None, "low"),
+        ("high", "normal", "high"),
+        ("low", "normal", None),  # never lower what a person set
+        ("medium", "urgent", None),
+        ("high", "high", None),  # nothing to change
+    ],
+)
+def test_priority_never_lowered(urgency, current, expected):
+    assert priority_to_set(urgency, current) == expected
+
+
+def test_note_and_payload():
+    note = format_note(ANALYSIS, "run-1")
+    assert note.startswith("AI Analysis:\n\nSummary: Login fails")
+    assert "Root Cause: bug" in note and "Run: run-1" in note
+    payload = plan_update(ANALYSIS, "low", "2025-01-01T00:00:00Z", "run-1").payload()["ticket"]
+    assert payload["additional_tags"] == triage_tags(ANALYSIS)
+    assert "tags" not in payload  # "tags" would replace every existing tag
+    assert payload["comment"] == {"body": note, "public": False}
+    assert payload["priority"] == "high"
+    assert payload["safe_update"] is True and payload["updated_stamp"] == "2025-01-01T00:00:00Z"
+
+
+class FakeZendesk:
+    """Replays a scripted sequence: each update either succeeds or raises the given error."""
+
+    def __init__(self, fresh: Ticket, update_errors=()):
+        self.fresh = fresh
+        self.update_errors = list(update_errors)
+        self.updates = []
+        self.reads = 0
+
+    def get_ticket(self, ticket_id):
+        self.reads += 1
+        return self.fresh
+
+    def update_ticket(self, ticket_id, update):
+        self.updates.append(update)
+        if self.update_errors:
+            raise self.update_errors.pop(0)
+        return self.fresh
+
+
+def test_write_once_when_nothing_changed():
+    known = Ticket(id=1, priority=None, updated_at="t1", status="open")
+    client = FakeZendesk(known)
+    outcome = write_triage(client, 1, ANALYSIS, "r", known)
+    assert not outcome.already_done and outcome.priority_set == "high"
+    assert len(client.updates) == 1 and client.reads == 0
+
+
+def test_conflict_with_our_own_earlier_write_is_not_written_again():
+    known = Ticket(id=1, updated_at="t1", status="open")
+    fresh = Ticket(id=1, updated_at="t2", status="open", tags=["vip", "ai_processed"])
+    client = FakeZendesk(fresh, [ZendeskConflict("409", 409)])
+    outcome = write_triage(client, 1, ANALYSIS, "r", known)
+    assert outcome.already_done
+    assert len(client.updates) == 1  # the conflicting attempt only
+
+
+def test_conflict_with_an_agent_recomputes_priority_on_fresh_data():
+    known = Ticket(id=1, priority=None, updated_at="t1", status="open")
+    fresh = Ticket(id=1, priority="urgent", updated_at="t2", status="open", tags=["vip"])
+    client = FakeZendesk(fresh, [ZendeskConflict("409", 409)])
+    outcome = write_triage(client, 1, ANALYSIS, "r", known)
+    assert not outcome.already_done and outcome.priority_set is None
+    assert client.updates[-1].updated_stamp == "t2" and client.updates[-1].priority is None
+
+
+def test_closed_meanwhile_is_rejected_and_endless_conflicts_give_up():
+    closed = Ticket(id=1, updated_at="t2", status="closed")
+    with pytest.raises(ZendeskRejected, match="closed"):
+        write_triage(FakeZendesk(closed), 1, ANALYSIS, "r", closed)
+    busy = Ticket(id=1, updated_at="t3", status="open")
+    client = FakeZendesk(busy, [ZendeskConflict("409", 409)] * 5)
+    with pytest.raises(ZendeskConflict):
+        write_triage(client, 1, ANALYSIS, "r", busy)
+    assert len(client.updates) == 3

@@ -1,0 +1,186 @@
+"""Celery tasks: thin wrappers that call app/ and decide between retry and a recorded outcome.
+
+A per-ticket chain (redact -> classify -> update) never raises into its chord: whatever happens,
+`triage.update` returns a TicketResult record, so `triage.summarize` always runs. Arguments are
+ids and small pydantic payloads; the raw ticket text exists only in the redact task's message,
+which Flower and the logs show as the ticket id (see `argsrepr` in workers.pipeline).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_init
+
+from app import services
+from app.celery import app
+from app.models import Analysis, Ticket, TicketInput, TicketResult, TicketWork
+from app.settings import get_settings
+from app.summary import build_summary, write_summary_file
+from app.sweep import sweep
+from app.triage import plan_update, write_triage
+from app.zendesk import ZendeskError, ZendeskNotFound, ZendeskRateLimited
+from workers.pipeline import dispatch_run
+
+log = logging.getLogger("triage")
+
+# Longer bodies are cut before redaction and classification: the head of a ticket carries its
+# meaning, and spaCy time grows with length.
+MAX_TEXT_CHARS = 20_000
+
+
+@worker_init.connect
+def _load_models_before_fork(**_: Any) -> None:
+    """Load spaCy in the worker's parent so every pool child shares the pages (copy on write)."""
+    services.redactor()
+
+
+@app.task(name="triage.sweep", bind=True, ignore_result=True)
+def sweep_task(self: Task, limit: int | None = None, ticket_id: int | None = None, dry_run: bool = False) -> None:
+    """Beat's periodic sweep: claim unprocessed tickets and dispatch one chord for them."""
+    settings = get_settings()
+    try:
+        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets, ticket_id, dry_run)
+    except ZendeskError as e:
+        # The next beat tick is the retry: nothing was claimed, so nothing is lost.
+        log.warning("sweep skipped: %s", e)
+        return
+    dispatch_run(outcome)
+
+
+@app.task(name="triage.redact", bind=True)
+def redact_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
+    """Raw ticket in, redacted ticket out. The only task that ever sees personal data."""
+    ticket = TicketInput.model_validate(payload)
+    work = TicketWork(
+        run_id=ticket.run_id,
+        ticket_id=ticket.ticket_id,
+        priority=ticket.priority,
+        updated_at=ticket.updated_at,
+        dry_run=ticket.dry_run,
+        enqueued_at=ticket.enqueued_at,
+        started_at=time.time(),
+    )
+    try:
+        redactor = services.redactor()
+        subject = redactor.redact(ticket.subject[:MAX_TEXT_CHARS])
+        description = redactor.redact(ticket.description[:MAX_TEXT_CHARS])
+    except Exception as e:  # noqa: BLE001 - any failure becomes the ticket's recorded outcome
+        log.exception("ticket %s: redaction failed", ticket.ticket_id)
+        work.failed_stage, work.error = "redact", f"redaction failed ({type(e).__name__})"
+        return work.model_dump()
+    work.redacted_subject = subject.text
+    work.redacted_description = description.text
+    counts = subject.counts()
+    for label, count in description.counts().items():
+        counts[label] = counts.get(label, 0) + count
+    work.redacted_counts = counts
+    return work.model_dump()
+
+
+@app.task(name="triage.classify", bind=True)
+def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
+    """Redacted ticket in, analysis attached."""
+    work = TicketWork.model_validate(work_data)
+    if work.error:
+        return work.model_dump()
+    try:
+        work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description)
+    except Exception as e:  # noqa: BLE001
+        log.exception("ticket %s: classification failed", work.ticket_id)
+        work.failed_stage, work.error = "classify", f"classification failed ({type(e).__name__})"
+    return work.model_dump()
+
+
+def _retry_countdown(error: ZendeskError, retries: int, cap: int) -> float:
+    """Retry-After when Zendesk gave one, else exponential backoff; jitter spreads the herd."""
+    if isinstance(error, ZendeskRateLimited):
+        base = error.retry_after
+        return min(cap, base + random.uniform(0, min(10.0, base)))
+    base = min(cap, 5 * 2**retries)
+    return base * random.uniform(0.75, 1.25)
+
+
+def _finish(work: TicketWork, result: TicketResult) -> dict[str, Any]:
+    """Release the claim, count progress, log one line without personal data."""
+    services.ledger().release(work.ticket_id)
+    services.run_store().ticket_finished(work.run_id)
+    if result.status == "failed":
+        log.warning("ticket %s failed at %s: %s", work.ticket_id, result.stage, result.error)
+    else:
+        log.info("ticket %s %s in %.2fs tags=%s priority=%s", work.ticket_id, result.status,
+                 result.processing_time, ",".join(result.tags_added), result.priority_set)
+    return result.model_dump()
+
+
+def _result(work: TicketWork, status: str, **fields: Any) -> TicketResult:
+    analysis: Analysis | None = work.analysis
+    return TicketResult(
+        ticket_id=work.ticket_id,
+        status=status,
+        processing_time=round(time.time() - (work.started_at or work.enqueued_at), 3),
+        analysis=analysis.model_dump(include={"summary", "root_cause", "urgency", "sentiment", "model"}) if analysis else None,
+        tokens=(analysis.prompt_tokens + analysis.completion_tokens) if analysis else 0,
+        cost_usd=analysis.cost_usd if analysis else 0.0,
+        **fields,
+    )
+
+
+@app.task(name="triage.update", bind=True)
+def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
+    """Write tags, priority and the private note once, or record why not. Always returns a record."""
+    work = TicketWork.model_validate(work_data)
+    settings = get_settings()
+    if work.error or work.analysis is None:
+        return _finish(work, _result(work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
+    if work.dry_run:
+        plan = plan_update(work.analysis, work.priority, None, work.run_id)
+        return _finish(work, _result(work, "success", tags_added=plan.additional_tags, priority_set=plan.priority))
+    ledger = services.ledger()
+    if ledger.is_done(work.ticket_id):
+        # Redelivered after the write landed: the done marker is written right after the PUT.
+        return _finish(work, _result(work, "skipped", error="already triaged"))
+    known = (
+        Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open")
+        if work.updated_at
+        else None
+    )
+    try:
+        outcome = write_triage(services.zendesk(), work.ticket_id, work.analysis, work.run_id, known)
+    except ZendeskNotFound:
+        return _finish(work, _result(work, "failed", stage="update", error="ticket not found (deleted?)"))
+    except ZendeskError as e:
+        if e.retryable and self.request.retries < settings.update_max_retries:
+            countdown = _retry_countdown(e, self.request.retries, settings.retry_max_countdown)
+            log.info("ticket %s: %s; retrying in %.0fs", work.ticket_id, e, countdown)
+            raise self.retry(countdown=countdown, exc=e) from e
+        error = str(e) if not e.retryable else f"gave up after {self.request.retries} retries: {e}"
+        return _finish(work, _result(work, "failed", stage="update", error=error))
+    except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
+        log.exception("ticket %s: update failed unexpectedly", work.ticket_id)
+        return _finish(work, _result(work, "failed", stage="update", error=f"unexpected {type(e).__name__}"))
+    ledger.mark_done(work.ticket_id)
+    if outcome.already_done:
+        return _finish(work, _result(work, "skipped", error="already triaged"))
+    return _finish(work, _result(work, "success", tags_added=outcome.tags_added, priority_set=outcome.priority_set))
+
+
+@app.task(name="triage.summarize", bind=True)
+def summarize_task(self: Task, results: list[dict[str, Any]], run_id: str, started_at: float, dry_run: bool = False) -> dict[str, Any]:
+    """Chord body: write the run summary file and keep it in Redis. Idempotent on redelivery."""
+    store = services.run_store()
+    existing = store.summary(run_id)
+    if existing is not None:
+        return {"run_id": run_id, "total": existing["total"], "failed": existing["failed"]}
+    records = [TicketResult.model_validate(r) for r in results if isinstance(r, dict)]
+    summary = build_summary(run_id, started_at, dry_run, records)
+    path = write_summary_file(get_settings().log_dir, summary)
+    summary["file"] = str(path)
+    store.save_summary(summary)
+    log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s", run_id,
+             summary["total"], summary["processed"], summary["failed"], summary["total_time"], path)
+    return {"run_id": run_id, "total": summary["total"], "failed": summary["failed"]}
