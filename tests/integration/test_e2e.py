@@ -1,0 +1,140 @@
+"""End to end: real Redis, real `celery -A app worker|beat` processes, the Zendesk simulator.
+
+Each test runs its own simulator and its own Redis key prefix, so tests (and a fleet sharing the
+server) never see each other's tickets, queues or results.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.devstack import ROOT, LocalStack, wait_until
+from app.store import RunStore
+
+pytestmark = pytest.mark.e2e
+
+# Generous limits: these tests are about correctness, the quota tests live with the limiter.
+FAST_SIM = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str):
+    stack = LocalStack(workdir=tmp_path / "stack", redis_prefix=f"e2e-{secrets.token_hex(4)}:")
+    stack.start_redis(redis_url)
+    yield stack
+    stack.stop()
+    for log in sorted((tmp_path / "stack").glob("*.log")):
+        text = log.read_text(errors="replace")
+        if "Traceback" in text:
+            print(f"--- {log.name} (tail) ---\n{text[-4000:]}")
+
+
+def run_cli(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=stack.env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def summaries(stack: LocalStack) -> list[dict]:
+    return RunStore(stack.redis(), stack.redis_prefix).recent(50)
+
+
+def assert_each_ticket_once(stats: dict, expected: int) -> None:
+    assert stats["tickets_ai_processed"] == expected
+    assert stats["max_ai_notes_per_ticket"] == 1
+    assert stats["notes_total"] == expected
+    assert stats["tickets_lost_tags"] == 0
+    assert stats["tickets_priority_lowered"] == 0
+
+
+def test_300_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
+    """Every ticket tagged once with one note, across two workers and two concurrent sweeps."""
+    stack.tickets = 300
+    stack.sim_options = [*FAST_SIM, "--index-lag", "2"]
+    stack.start_simulator()
+    stack.start_worker("alpha", autoscale="6,3")
+    stack.start_worker("bravo", autoscale="6,3")
+    stack.wait_for_workers(2)
+
+    racers = [subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
+                               env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    outputs = [racer.communicate(timeout=300) for racer in racers]
+    for racer, (out, err) in zip(racers, outputs):
+        assert racer.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
+
+    stats = stack.stats()
+    assert stats["tickets_total"] == 300
+    assert_each_ticket_once(stats, 300)
+    runs = summaries(stack)
+    # The two sweeps split the tickets between them (one may have found all of them claimed).
+    assert sum(run["total"] for run in runs) == 300
+    assert sum(run["processed"] for run in runs) == stats["tickets_ai_processed"]
+    assert all(run["failed"] == 0 for run in runs)
+    ticket_ids = [result["ticket_id"] for run in runs for result in run["results"]]
+    assert len(ticket_ids) == len(set(ticket_ids)) == 300
+    # Both workers did part of the work (the two node names really raced).
+    worked = [name for name in ("alpha", "bravo") if "triage.update" in (stack.workdir / f"{name}.log").read_text()]
+    assert worked == ["alpha", "bravo"]
+    # The summary file is the seed's shape and matches what Redis keeps.
+    for run in runs:
+        on_disk = json.loads(Path(run["file"]).read_text())
+        assert on_disk["total"] == run["total"] and len(on_disk["results"]) == run["total"]
+        assert {"timestamp", "processed", "failed", "avg_time_per_ticket", "total_time", "cost_estimate"} <= set(on_disk)
+
+
+def test_beat_sweeps_with_search_lag_never_write_twice(stack: LocalStack):
+    """Beat sweeps every second while search lags 4 s behind: done markers stop re-processing,
+    and tickets that arrive mid-run are picked up by a later sweep."""
+    stack.tickets = 60
+    stack.sweep_interval = 1.0
+    stack.sim_options = [*FAST_SIM, "--index-lag", "4"]
+    stack.start_simulator()
+    stack.start_worker("worker", autoscale="6,3")
+    stack.wait_for_workers(1)
+    stack.start_beat()
+    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 60, 120, "the first 60 tickets")
+    stack.sim("/_sim/tickets", method="POST", json={"count": 15})
+    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 75, 120, "the 15 late tickets")
+    time.sleep(8)  # several more sweeps over lagging search results
+    assert_each_ticket_once(stack.stats(), 75)
+    runs = summaries(stack)
+    assert len(runs) >= 2
+    assert sum(run["processed"] for run in runs) == 75
+
+
+def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: LocalStack):
+    stack.tickets = 40
+    stack.sim_options = FAST_SIM
+    stack.start_simulator()
+    doomed = [5, 17, 33]
+    stack.sim("/_sim/config", method="POST", json={"fail_updates": {str(i): 422 for i in doomed}})
+    stack.start_worker("worker", autoscale="4,2")
+    stack.wait_for_workers(1)
+
+    result = run_cli(stack, "run", "--wait", "--timeout", "180")
+    assert result.returncode == 1, result.stdout + result.stderr  # failures make the run exit 1
+    assert "failed (3)" in result.stdout
+
+    (run,) = summaries(stack)
+    assert (run["total"], run["processed"], run["failed"]) == (40, 37, 3)
+    failed = {r["ticket_id"]: r for r in run["results"] if r["status"] == "failed"}
+    assert sorted(failed) == doomed
+    for record in failed.values():
+        assert record["stage"] == "update" and "422" in record["error"]
+    stats = stack.stats()
+    assert stats["tickets_ai_processed"] == 37
+    for ticket_id in doomed:
+        ticket = stack.sim(f"/_sim/tickets/{ticket_id}")
+        assert "ai_processed" not in ticket["ticket"]["tags"]
+    # The failed tickets are released, not lost: the next sweep offers them again.
+    stack.sim("/_sim/config", method="POST", json={"fail_updates": {}})
+    again = run_cli(stack, "run", "--wait", "--timeout", "120")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_each_ticket_once(stack.stats(), 40)

@@ -1,0 +1,145 @@
+"""Tasks called directly (eagerly) against real Redis and the in-process simulator."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from app import services
+from app.models import TicketInput
+from app.sweep import sweep
+from workers.tasks import classify_task, redact_task, summarize_task, update_task
+
+PII = {
+    "name": "Margaret Thompson",
+    "email": "margaret.thompson@example.org",
+    "phone": "+1 415 555 0132",
+    "card": "4111 1111 1111 1111",
+}
+
+
+def create_ticket(sim, subject, description, **fields):
+    import requests
+
+    body = {"tickets": [{"subject": subject, "description": description, **fields}]}
+    return requests.post(f"{sim.base_url}/_sim/tickets", json=body, timeout=5).json()["ids"][0]
+
+
+def sim_ticket(sim, ticket_id):
+    import requests
+
+    return requests.get(f"{sim.base_url}/_sim/tickets/{ticket_id}", timeout=5).json()
+
+
+def payload(sim, ticket_id, run_id="run-t", dry_run=False):
+    ticket = services.zendesk().get_ticket(ticket_id)
+    return TicketInput(run_id=run_id, ticket_id=ticket.id, subject=ticket.subject, description=ticket.description,
+                       priority=ticket.priority, updated_at=ticket.updated_at, dry_run=dry_run,
+                       enqueued_at=time.time()).model_dump()
+
+
+def run_chain(data):
+    work = redact_task.apply(args=(data,)).get()
+    work = classify_task.apply(args=(work,)).get()
+    return work, update_task.apply(args=(work,)).get()
+
+
+def test_chain_redacts_classifies_and_writes_once(fleet_env):
+    sim = fleet_env
+    ticket_id = create_ticket(
+        sim, "URGENT: app crashes at checkout",
+        f"Hi, this is {PII['name']} ({PII['email']}, {PII['phone']}). The app crashes with an error "
+        f"when I pay with card {PII['card']}. Fix ASAP!", tags=["vip"], priority="low")
+    services.ledger().claim(ticket_id)
+    redacted, result = run_chain(payload(sim, ticket_id))
+
+    text = json.dumps(redacted) + json.dumps(result)
+    for value in PII.values():
+        assert value not in text  # nothing personal in what the tasks hand on or store
+    assert result["status"] == "success"
+    assert result["tags_added"] == ["ai_processed", "ai_bug", "ai_high", "ai_neutral"]
+    assert result["priority_set"] == "high"
+    state = sim_ticket(sim, ticket_id)
+    assert set(state["ticket"]["tags"]) >= {"vip", "ai_processed", "ai_bug", "ai_high"}
+    notes = [c for c in state["comments"] if not c["public"]]
+    assert len(notes) == 1 and notes[0]["body"].startswith("AI Analysis:")
+    assert all(value not in notes[0]["body"] for value in PII.values())
+    ledger = services.ledger()
+    assert ledger.is_done(ticket_id) and not ledger.redis.exists(ledger.claim_key(ticket_id))
+
+    # A redelivered update (worker died after the PUT) must not write again.
+    again = update_task.apply(args=(redacted,)).get()
+    assert again["status"] == "skipped"
+    assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
+
+
+def test_update_conflict_from_an_earlier_landed_write_is_not_repeated(fleet_env):
+    """The done marker is gone (e.g. Redis lost it) but Zendesk has our write: 409, re-read, skip."""
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Refund please", "I was charged twice")
+    data = payload(sim, ticket_id)
+    work, first = run_chain(data)
+    assert first["status"] == "success"
+    services.redis_client().delete(services.ledger().done_key(ticket_id))
+    second = update_task.apply(args=(work,)).get()
+    assert second["status"] == "skipped"
+    assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
+
+
+def test_4xx_becomes_a_failed_record_and_releases_the_claim(fleet_env):
+    import requests
+
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Broken export", "The export fails")
+    requests.post(f"{sim.base_url}/_sim/config", json={"fail_updates": {str(ticket_id): 422}}, timeout=5)
+    services.ledger().claim(ticket_id)
+    _, result = run_chain(payload(sim, ticket_id))
+    assert result["status"] == "failed" and result["stage"] == "update" and "422" in result["error"]
+    ledger = services.ledger()
+    assert not ledger.is_done(ticket_id) and not ledger.redis.exists(ledger.claim_key(ticket_id))
+
+
+def test_deleted_ticket_is_a_failed_record(fleet_env):
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Where is my invoice", "please send it")
+    data = payload(sim, ticket_id)
+    services.zendesk().session.delete(f"{sim.base_url}/api/v2/tickets/{ticket_id}.json").raise_for_status()
+    _, result = run_chain(data)
+    assert result["status"] == "failed" and "not found" in result["error"]
+
+
+def test_dry_run_writes_nothing(fleet_env):
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Feature request: dark mode", "It would be great to have dark mode")
+    _, result = run_chain(payload(sim, ticket_id, dry_run=True))
+    assert result["status"] == "success" and "ai_feature" in result["tags_added"]
+    state = sim_ticket(sim, ticket_id)
+    assert "ai_processed" not in state["ticket"]["tags"] and not [c for c in state["comments"] if not c["public"]]
+    assert not services.ledger().is_done(ticket_id)
+
+
+def test_sweep_claims_once_and_skips_done_or_claimed(fleet_env):
+    first = sweep(services.zendesk(), services.ledger(), limit=1000)
+    assert len(first.inputs) == 30
+    second = sweep(services.zendesk(), services.ledger(), limit=1000)
+    assert second.inputs == [] and second.skipped_done_or_claimed == 30
+    limited = sweep(services.zendesk(), services.ledger(), limit=5, dry_run=True)
+    assert len(limited.inputs) == 5  # a dry run ignores claims, but respects the limit
+    one = sweep(services.zendesk(), services.ledger(), limit=1000, ticket_id=first.inputs[0].ticket_id)
+    assert one.inputs == []  # claimed already
+
+
+def test_summarize_writes_file_and_redis_once(fleet_env):
+    from app.models import TicketResult
+
+    records = [TicketResult(ticket_id=i, status="success", processing_time=0.5).model_dump() for i in (1, 2)]
+    out = summarize_task.apply(args=(records,), kwargs={"run_id": "r-sum", "started_at": time.time() - 3}).get()
+    assert out["total"] == 2
+    summary = services.run_store().summary("r-sum")
+    assert summary["processed"] == 2
+    summarize_task.apply(args=(records,), kwargs={"run_id": "r-sum", "started_at": time.time()}).get()
+    from app.settings import get_settings
+
+    assert len(list(get_settings().log_dir.glob("results_*.json"))) == 1

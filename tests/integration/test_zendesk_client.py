@@ -1,0 +1,72 @@
+"""The Zendesk client against the simulator's wire protocol: paging, errors, 429 pause, tags."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from app.store import RedisPauseGate
+from app.zendesk import (
+    TicketUpdate,
+    ZendeskAuthError,
+    ZendeskClient,
+    ZendeskNotFound,
+    ZendeskRateLimited,
+    ZendeskRejected,
+)
+from sim.zendesk import running_simulator
+
+EMAIL, TOKEN = "triage-bot@example.com", "sim-api-token"
+
+
+def test_search_follows_next_page_oldest_first_and_honours_limit():
+    with running_simulator(tickets=250, seed=3, rate_limit=100_000) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        tickets = list(client.search_unprocessed())
+        assert len(tickets) == 250 == len({t.id for t in tickets})
+        assert [t.id for t in tickets] == sorted(t.id for t in tickets)
+        assert all(t.subject and t.updated_at for t in tickets)
+        before = sim.state.stats()["requests_by_endpoint"]["search"]
+        assert len(list(client.search_unprocessed(limit=120))) == 120
+        assert sim.state.stats()["requests_by_endpoint"]["search"] - before == 2
+
+
+def test_typed_errors():
+    with running_simulator(tickets=3, seed=1) as sim:
+        with pytest.raises(ZendeskAuthError):
+            ZendeskClient(sim.base_url, EMAIL, "wrong-token").get_ticket(1)
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        with pytest.raises(ZendeskNotFound):
+            client.get_ticket(99_999)
+        with pytest.raises(ZendeskRejected, match="422"):
+            client.update_ticket(1, TicketUpdate(additional_tags=["x"], private_note="n", priority="extreme"))
+
+
+def test_additional_tags_keep_what_was_there():
+    with running_simulator(tickets=0, seed=1) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        created = client.session.post(f"{sim.base_url}/_sim/tickets",
+                                      json={"tickets": [{"subject": "s", "description": "d", "tags": ["vip", "billing"]}]})
+        ticket_id = created.json()["ids"][0]
+        ticket = client.get_ticket(ticket_id)
+        client.update_ticket(ticket_id, TicketUpdate(["ai_processed", "ai_bug"], "note", "high", ticket.updated_at))
+        after = client.get_ticket(ticket_id)
+        assert set(after.tags) == {"vip", "billing", "ai_processed", "ai_bug"}
+        assert after.priority == "high"
+
+
+def test_429_pauses_every_client_sharing_the_gate(redis_url, redis_prefix):
+    gate = RedisPauseGate(redis.Redis.from_url(redis_url), f"{redis_prefix}zendesk:paused")
+    with running_simulator(tickets=5, seed=1, rate_limit=3) as sim:
+        first = ZendeskClient(sim.base_url, EMAIL, TOKEN, pause_gate=gate)
+        for _ in range(3):
+            first.get_ticket(1)
+        with pytest.raises(ZendeskRateLimited) as info:
+            first.get_ticket(1)
+        assert info.value.retry_after >= 1 and info.value.retryable
+        sent = sim.state.stats()["requests_total"]
+        other_process = ZendeskClient(sim.base_url, EMAIL, TOKEN, pause_gate=gate)
+        with pytest.raises(ZendeskRateLimited):
+            other_process.get_ticket(2)
+        assert sim.state.stats()["requests_total"] == sent  # the pause held it back locally
+        assert gate.remaining() > 0
