@@ -1,0 +1,10 @@
+# One image for every role: worker, beat, flower and the Zendesk simulator.
+FROM python:3.11-slim
+WORKDIR /srv
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY app app
+COPY workers workers
+COPY sim sim
+ENV PYTHONUNBUFFERED=1
+USER nobody
