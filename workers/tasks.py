@@ -24,13 +24,26 @@ from app.summary import build_summary, write_summary_file
 from app.sweep import sweep
 from app.triage import plan_update, write_triage
 from app.zendesk import ZendeskError, ZendeskNotFound, ZendeskRateLimited
-from workers.pipeline import dispatch_run
+from workers.pipeline import dispatch_run, ticket_repr
 
 log = logging.getLogger("triage")
 
 # Longer bodies are cut before redaction and classification: the head of a ticket carries its
 # meaning, and spaCy time grows with length.
 MAX_TEXT_CHARS = 20_000
+
+
+class HideReturnValues(logging.Filter):
+    """Celery logs each task's return value on success; ours carry ticket text (redacted, but
+    the logs need ids only), so the value is replaced before the line is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, dict) and "return_value" in record.args:
+            record.args = {**record.args, "return_value": "<hidden>"}
+        return True
+
+
+logging.getLogger("celery.app.trace").addFilter(HideReturnValues())
 
 
 @worker_init.connect
@@ -157,7 +170,7 @@ def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
         if e.retryable and self.request.retries < settings.update_max_retries:
             countdown = _retry_countdown(e, self.request.retries, settings.retry_max_countdown)
             log.info("ticket %s: %s; retrying in %.0fs", work.ticket_id, e, countdown)
-            raise self.retry(countdown=countdown, exc=e) from e
+            raise self.retry(countdown=countdown, exc=e, **ticket_repr(work.ticket_id)) from e
         error = str(e) if not e.retryable else f"gave up after {self.request.retries} retries: {e}"
         return _finish(work, _result(work, "failed", stage="update", error=error))
     except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it

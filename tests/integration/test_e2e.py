@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.devstack import ROOT, LocalStack, wait_until
+from app.redaction import EMAIL_RE
 from app.store import RunStore
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +83,11 @@ def test_300_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     # Both workers did part of the work (the two node names really raced).
     worked = [name for name in ("alpha", "bravo") if "triage.update" in (stack.workdir / f"{name}.log").read_text()]
     assert worked == ["alpha", "bravo"]
+    # No personal data from the tickets in any worker log line (ids only, return values hidden).
+    emails = {m for i in range(1, 301) for m in EMAIL_RE.findall(stack.sim(f"/_sim/tickets/{i}")["ticket"]["description"])}
+    assert len(emails) > 10  # the simulator seeds personal data, so this check means something
+    logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("alpha", "bravo"))
+    assert [e for e in emails if e in logs] == []
     # The summary file is the seed's shape and matches what Redis keeps.
     for run in runs:
         on_disk = json.loads(Path(run["file"]).read_text())
