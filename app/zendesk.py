@@ -118,11 +118,13 @@ def _describe(response: requests.Response) -> str:
     if isinstance(error, dict):  # some endpoints nest {"title", "message"}
         error = error.get("title") or error.get("message")
     description = body.get("description") or ""
+    # 422s explain themselves per field: {"details": {"status": [{"description": "..."}]}}.
     details = body.get("details")
-    if isinstance(details, dict) and isinstance(details.get("base"), list) and details["base"]:
-        first = details["base"][0]
-        if isinstance(first, dict) and first.get("description"):
-            description = f"{description}: {first['description']}" if description else first["description"]
+    if isinstance(details, dict):
+        reasons = [item["description"] for items in details.values() if isinstance(items, list)
+                   for item in items if isinstance(item, dict) and item.get("description")]
+        if reasons:
+            description = f"{description}: {'; '.join(reasons)}" if description else "; ".join(reasons)
     text = " ".join(str(part) for part in (error, description) if part)
     return f"HTTP {response.status_code} {text}".strip()
 

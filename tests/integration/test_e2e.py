@@ -144,3 +144,21 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     again = run_cli(stack, "run", "--wait", "--timeout", "120")
     assert again.returncode == 0, again.stdout + again.stderr
     assert_each_ticket_once(stack.stats(), 40)
+
+    # `runs --json` lists both runs, newest first, each with an id.
+    listed = json.loads(run_cli(stack, "runs", "--json").stdout)
+    assert [r["id"] for r in listed] == [r["id"] for r in summaries(stack)] and len(listed) == 2
+    assert (listed[0]["total"], listed[1]["failed"]) == (3, 3)
+
+    # --ticket-id with --dry-run analyses one ticket and writes nothing; without it, it writes.
+    (new_id,) = stack.sim("/_sim/tickets", method="POST",
+                          json={"tickets": [{"subject": "Refund request", "description": "Refund please"}]})["ids"]
+    dry = run_cli(stack, "run", "--ticket-id", str(new_id), "--dry-run", "--wait", "--timeout", "60")
+    assert dry.returncode == 0 and "(dry run)" in dry.stdout, dry.stdout + dry.stderr
+    assert "ai_processed" not in stack.sim(f"/_sim/tickets/{new_id}")["ticket"]["tags"]
+    real = run_cli(stack, "run", "--ticket-id", str(new_id), "--wait", "--timeout", "60")
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert "ai_refund" in stack.sim(f"/_sim/tickets/{new_id}")["ticket"]["tags"]
+    assert_each_ticket_once(stack.stats(), 41)
+    nothing = run_cli(stack, "run", "--ticket-id", str(new_id))
+    assert nothing.returncode == 0 and "nothing to triage" in nothing.stdout

@@ -143,3 +143,34 @@ def test_summarize_writes_file_and_redis_once(fleet_env):
     from app.settings import get_settings
 
     assert len(list(get_settings().log_dir.glob("results_*.json"))) == 1
+
+
+def test_agent_edit_between_sweep_and_update_is_kept(fleet_env):
+    """The ticket changed after we read it: safe_update answers 409, we re-read, and the agent's
+    tags and higher priority survive while ours are added."""
+    import requests
+
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Dashboard error", "The dashboard shows an error, can't work", priority="low")
+    data = payload(sim, ticket_id)  # read now: priority low, stamp t0
+    requests.post(f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit",
+                  json={"additional_tags": ["escalated"], "priority": "urgent"}, timeout=5).raise_for_status()
+    _, result = run_chain(data)
+    assert result["status"] == "success" and result["priority_set"] is None
+    state = sim_ticket(sim, ticket_id)
+    assert state["ticket"]["priority"] == "urgent"
+    assert {"escalated", "ai_processed", "ai_bug"} <= set(state["ticket"]["tags"])
+    assert requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["responses_by_status"].get("409") == 1
+
+
+def test_closed_meanwhile_is_recorded_not_written(fleet_env):
+    import requests
+
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Cancel my plan", "please cancel")
+    data = payload(sim, ticket_id)
+    requests.post(f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit", json={"status": "closed"},
+                  timeout=5).raise_for_status()
+    _, result = run_chain(data)
+    assert result["status"] == "failed" and "closed" in result["error"]
+    assert "ai_processed" not in sim_ticket(sim, ticket_id)["ticket"]["tags"]
