@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from app.models import Ticket, TicketInput
 from app.store import TicketLedger, claim_owner
 from app.triage import CLOSED_STATUSES, PROCESSED_TAG
-from app.zendesk import ZendeskClient
+from app.zendesk import ZendeskClient, ZendeskError
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,21 @@ def sweep(
                 )
             )
 
-    for ticket in candidates:
-        if not _eligible(ticket):
-            continue
-        outcome.found += 1
-        batch.append(ticket)
-        if len(batch) >= 100:  # one Redis round trip per search page
-            take(batch)
-            batch = []
+    try:
+        for ticket in candidates:
+            if not _eligible(ticket):
+                continue
+            outcome.found += 1
+            batch.append(ticket)
+            if len(batch) >= 100:  # one Redis round trip per search page
+                take(batch)
+                batch = []
+    except ZendeskError as e:
+        if outcome.found == 0:
+            raise
+        # Tickets claimed from earlier pages go out now instead of waiting CLAIM_TTL; the next
+        # sweep picks up the pages we could not read.
+        log.warning("sweep %s: search stopped after %d tickets (%s)", outcome.run_id, outcome.found, e)
     take(batch)
     log.info(
         "sweep %s: %d eligible, %d skipped (done or claimed), %d claimed%s",

@@ -59,7 +59,7 @@ def sweep_task(self: Task, limit: int | None = None, ticket_id: int | None = Non
     try:
         outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets, ticket_id, dry_run)
     except ZendeskError as e:
-        # The next beat tick is the retry: nothing was claimed, so nothing is lost.
+        # The first search page failed, so nothing was claimed: the next beat tick is the retry.
         log.warning("sweep skipped: %s", e)
         return
     dispatch_run(outcome)

@@ -1,0 +1,70 @@
+"""Sweep logic with fakes: eligibility, skipping busy tickets, partial searches, limits."""
+
+import pytest
+
+from app.models import Ticket
+from app.sweep import sweep
+from app.zendesk import ZendeskUnavailable
+
+
+class FakeLedger:
+    def __init__(self, done=(), claimed=()):
+        self.done, self.claimed = set(done), set(claimed)
+
+    def busy(self, ids, include_claims=True):
+        return {i for i in ids if i in self.done or (include_claims and i in self.claimed)}
+
+    def claim(self, ticket_id, owner=None):
+        if ticket_id in self.claimed:
+            return False
+        self.claimed.add(ticket_id)
+        return True
+
+
+class FakeZendesk:
+    def __init__(self, tickets, fail_after=None):
+        self.tickets, self.fail_after = tickets, fail_after
+
+    def search_unprocessed(self, limit):
+        for index, ticket in enumerate(self.tickets[:limit]):
+            if self.fail_after is not None and index == self.fail_after:
+                raise ZendeskUnavailable("HTTP 503", 503)
+            yield ticket
+
+    def get_ticket(self, ticket_id):
+        return next(t for t in self.tickets if t.id == ticket_id)
+
+
+def tickets(n, **fields):
+    return [Ticket(id=i, subject=f"s{i}", description="d", updated_at="t", **fields) for i in range(1, n + 1)]
+
+
+def test_claims_eligible_and_skips_busy():
+    found = tickets(6)
+    found[4] = Ticket(id=5, status="solved")
+    found[5] = Ticket(id=6, tags=["ai_processed"])
+    ledger = FakeLedger(done={1}, claimed={2})
+    outcome = sweep(FakeZendesk(found), ledger, limit=100)
+    assert [i.ticket_id for i in outcome.inputs] == [3, 4]
+    assert (outcome.found, outcome.skipped_done_or_claimed) == (4, 2)
+    assert ledger.claimed == {2, 3, 4}
+    assert all(i.run_id == outcome.run_id and i.subject for i in outcome.inputs)
+
+
+def test_a_failing_later_page_still_dispatches_what_was_claimed():
+    outcome = sweep(FakeZendesk(tickets(250), fail_after=150), FakeLedger(), limit=1000)
+    assert len(outcome.inputs) == 150
+
+
+def test_a_failing_first_page_raises():
+    with pytest.raises(ZendeskUnavailable):
+        sweep(FakeZendesk(tickets(5), fail_after=0), FakeLedger(), limit=10)
+
+
+def test_dry_run_claims_nothing_and_single_ticket():
+    ledger = FakeLedger(claimed={1})
+    outcome = sweep(FakeZendesk(tickets(3)), ledger, limit=10, dry_run=True)
+    assert [i.ticket_id for i in outcome.inputs] == [1, 2, 3] and ledger.claimed == {1}
+    assert all(i.dry_run for i in outcome.inputs)
+    one = sweep(FakeZendesk(tickets(3)), FakeLedger(), limit=10, ticket_id=2)
+    assert [i.ticket_id for i in one.inputs] == [2]
