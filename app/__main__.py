@@ -93,10 +93,9 @@ def wait_for_run(run_id: str, timeout: float) -> dict[str, Any] | None:
     deadline = time.monotonic() + timeout
     with Progress(
         TextColumn("[bold]triage"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        transient=False, disable=not sys.stderr.isatty(), console=None,
+        disable=not sys.stderr.isatty(),
     ) as progress:
-        finished, total = store.progress(run_id)
-        bar = progress.add_task("tickets", total=total)
+        bar = progress.add_task("tickets", total=store.progress(run_id)[1])
         while time.monotonic() < deadline:
             summary = store.summary(run_id)
             finished, total = store.progress(run_id)
@@ -151,8 +150,7 @@ def cmd_redact(args: argparse.Namespace) -> int:
         out: dict[str, Any] = {"redacted": result.text}
         if args.spans:
             out["spans"] = [span.as_dict() for span in result.spans]
-        print(json.dumps(out, ensure_ascii=False), flush=False)
-    sys.stdout.flush()
+        print(json.dumps(out, ensure_ascii=False))
     return status
 
 
