@@ -1,0 +1,1 @@
+"""Personal-data recognizers used by app.redaction."""
