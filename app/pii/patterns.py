@@ -32,7 +32,7 @@ SSN_DASHED_RE = re.compile(r"(?<![\d-])(?!000|666)\d{3}-(?!00)\d{2}-(?!0000)\d{4
 SSN_LOOSE_RE = re.compile(r"(?<![\d.])(?:\d{3}[. ]?\d{2}[. ]?\d{4}|\d(?: ?\d){2} ?- ?\d ?\d ?- ?\d(?: ?\d){3})(?![\d.])")
 SSN_CONTEXT = ("ssn", "social security", "socialnum", "social", "tax number", "taxpayer", "itin", "tin")
 
-IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")  # a full stop may follow
 # Candidates only: `ipaddress` decides, which rules out times such as 10:30:00.
 IPV6_RE = re.compile(r"(?<![:\w])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![:\w])")
 

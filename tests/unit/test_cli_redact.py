@@ -1,0 +1,43 @@
+"""`python -m app redact --spans`: the contract in DESIGN.md, run as a separate process."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(lines, *args):
+    stdin = "".join(line + "\n" for line in lines)
+    # No Zendesk or Redis settings: redaction must work without them.
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "app", "redact", *args], input=stdin, capture_output=True,
+                          text=True, cwd="/tmp", env=env, timeout=120)
+
+
+def test_one_line_out_per_line_in_with_offsets_into_the_input():
+    texts = ["Call Maria Gonzalez at +1 415 555 0132 or maria@example.com",
+             "Nothing personal here, the export is broken.",
+             "Ünïcödé first: Jean-Pierre Lefèvre <jp.lefevre@example.fr>"]
+    result = run([json.dumps({"text": t}, ensure_ascii=False) for t in texts], "--spans")
+    assert result.returncode == 0, result.stderr
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(outputs) == 3
+    for text, out in zip(texts, outputs):
+        assert set(out) == {"redacted", "spans"}
+        rebuilt, position = [], 0
+        for span in out["spans"]:
+            assert set(span) == {"start", "end", "label"} and 0 <= span["start"] < span["end"] <= len(text)
+            rebuilt += [text[position:span["start"]], f"<{span['label']}>"]
+            position = span["end"]
+        assert "".join(rebuilt) + text[position:] == out["redacted"]
+    assert outputs[1] == {"redacted": texts[1], "spans": []}
+    assert "maria@example.com" not in outputs[0]["redacted"] and "Gonzalez" not in outputs[0]["redacted"]
+
+
+def test_bad_lines_get_an_error_line_and_exit_1():
+    result = run(['{"text": "Hi Anna"}', "not json", '{"body": "x"}'])
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert list(lines[0]) == ["redacted"] and "error" in lines[1] and "error" in lines[2]
