@@ -17,7 +17,7 @@ from app.pii.spans import Span
 
 CONTEXT_WINDOW = 48
 
-EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@(?:[^\W_][\w-]*\.)+[^\W\d_]{2,}(?![\w-])")
+EMAIL_RE = re.compile(r"(?<![\w.+'-])[\w.+'-]+@(?:[^\W_][\w-]*\.)+[^\W\d_]{2,}(?![\w-])")
 
 # 12 to 19 digits in groups; 12-digit Maestro numbers only count next to a card word.
 CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])")
@@ -27,9 +27,9 @@ CARD_CONTEXT = ("card", "cc", "visa", "mastercard", "amex", "maestro", "credit",
 IBAN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)"
                      r"(?![A-Za-z0-9])")
 
-SSN_DASHED_RE = re.compile(r"(?<![\d-])(?!000|666)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+SSN_DASHED_RE = re.compile(r"(?<![\d.-])(?!000|666)\d{3}([-.])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-]|\.\d)")
 # Dots, spaces, no separator or digits spelled out with spaces: only after an SSN word.
-SSN_LOOSE_RE = re.compile(r"(?<![\d.])(?:\d{3}[. ]?\d{2}[. ]?\d{4}|\d(?: ?\d){2} ?- ?\d ?\d ?- ?\d(?: ?\d){3})(?![\d.])")
+SSN_LOOSE_RE = re.compile(r"(?<![\d.])(?:\d{3}[. ]?\d{2}[. ]?\d{4}|\d(?: ?\d){2} ?- ?\d ?\d ?- ?\d(?: ?\d){3})(?!\d|\.\d)")
 SSN_CONTEXT = ("ssn", "social security", "socialnum", "social", "tax number", "taxpayer", "itin", "tin")
 
 IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")  # a full stop may follow

@@ -53,6 +53,8 @@ def test_ssn_and_cards():
     text = "SSN 123-45-6789; social security: 123 45 6789"
     assert found(merge_spans(ssn_spans(text)), text) == ["123-45-6789", "123 45 6789"]
     assert ssn_spans("ticket ref 123456789 and 123 45 6789") == []  # loose forms need an SSN word
+    dotted = "verify against 516.64.7526. Social Security: 176545021."
+    assert found(merge_spans(ssn_spans(dotted)), dotted) == ["516.64.7526", "176545021"]
     assert ssn_spans("ticket 000-12-3456") == []
     card = "my card number is 630427373398"  # 12-digit Maestro: only next to a card word
     assert found(card_spans(card), card) == ["630427373398"]
