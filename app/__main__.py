@@ -57,10 +57,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from workers.pipeline import dispatch_run
 
     settings = get_settings()
+    provider, why = settings.llm_choice()
+    print(f"classifier: {provider} ({why})", file=sys.stderr)
     try:
         outcome = sweep(
             services.zendesk(), services.ledger(), args.limit or settings.sweep_max_tickets,
-            ticket_id=args.ticket_id, dry_run=args.dry_run,
+            ticket_id=args.ticket_id, dry_run=args.dry_run, processed_tag=services.taxonomy().processed_tag,
         )
     except ZendeskError as e:
         print(f"error: Zendesk: {e}", file=sys.stderr)

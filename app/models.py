@@ -6,13 +6,10 @@ the single exception and exists only inside the redact task's message.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-RootCause = Literal["bug", "feature", "refund", "other"]
-Urgency = Literal["high", "medium", "low"]
-Sentiment = Literal["positive", "neutral", "negative"]
 Outcome = Literal["success", "fallback", "failed", "skipped"]
 
 
@@ -42,17 +39,40 @@ class TicketInput(BaseModel):
 
 
 class Analysis(BaseModel):
-    """What the classifier says about one ticket (the seed's schema)."""
+    """What the classifier says about one ticket, with what it cost. Fields come from the taxonomy."""
 
-    summary: str = Field(max_length=100)
-    root_cause: RootCause
-    urgency: Urgency
-    sentiment: Sentiment
+    summary: str
+    values: dict[str, str]
+    confidence: dict[str, float] = Field(default_factory=dict)
+    language: str | None = None
+    provider: Literal["llm", "rules"]
     model: str
     prompt_version: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    latency_ms: int = 0
+    attempts: int = 0
+    cached: bool = False
+    fallback_reason: str | None = None
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+    def record(self) -> dict[str, Any]:
+        """The seed's flat `analysis` object (summary plus one key per field) and metadata."""
+        return {
+            "summary": self.summary,
+            **self.values,
+            "language": self.language,
+            "confidence": self.confidence,
+            "provider": self.provider,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "cached": self.cached,
+            "fallback_reason": self.fallback_reason,
+        }
 
 
 class TicketWork(BaseModel):
@@ -79,10 +99,14 @@ class TicketResult(BaseModel):
     ticket_id: int
     status: Outcome
     processing_time: float
-    analysis: dict | None = None
+    analysis: dict[str, Any] | None = None
+    values: dict[str, str] = Field(default_factory=dict)
     tags_added: list[str] = Field(default_factory=list)
     priority_set: str | None = None
     stage: str | None = None
     error: str | None = None
     tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     cost_usd: float = 0.0
+    llm_latency_ms: int = 0

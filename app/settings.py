@@ -45,11 +45,22 @@ class Settings(BaseSettings):
     zendesk_api_token: str
     zendesk_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
 
-    # LLM (the OpenAI provider arrives with its own issue; rules is the offline classifier).
+    # LLM. `auto`: the OpenAI SDK when OPENAI_API_KEY or LLM_BASE_URL is set, else the rules.
+    llm_provider: Literal["auto", "openai", "rules"] = "auto"
     openai_api_key: str | None = None
-    llm_base_url: str | None = None
+    llm_base_url: str | None = None  # any OpenAI-compatible server, e.g. http://localhost:11434/v1
     llm_model: str = "gpt-4o-mini"
-    llm_provider: Literal["rules"] = "rules"
+    llm_timeout: float = Field(default=30.0, gt=0, description="seconds per LLM request")
+    llm_sdk_max_retries: int = Field(default=2, ge=0, le=5, description="the SDK's own retries on 429/5xx")
+    llm_attempts: int = Field(default=3, ge=1, le=5, description="asks per ticket for a valid answer")
+    llm_max_tokens: int = Field(default=400, ge=50)
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_cache_ttl: int = Field(default=7 * 24 * 3600, ge=0, description="seconds; 0 turns the cache off")
+    llm_breaker_fail_max: int = Field(default=5, ge=1)
+    llm_breaker_reset_timeout: float = Field(default=60.0, gt=0)
+    llm_price_input_per_mtok: float | None = Field(default=None, ge=0)
+    llm_price_output_per_mtok: float | None = Field(default=None, ge=0)
+    taxonomy_file: Path | None = None  # default: app/taxonomies/default.yaml
 
     # Sweeping and claiming.
     sweep_interval: float = Field(default=60.0, gt=0, description="seconds between beat sweeps")
@@ -73,7 +84,8 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported URL scheme {scheme!r} in {value!r}")
         return value
 
-    @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", mode="before")
+    @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
+                     "llm_price_input_per_mtok", "llm_price_output_per_mtok", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -93,7 +105,27 @@ class Settings(BaseSettings):
             raise ValueError(f"ZENDESK_URL must start with http:// or https://, got {self.zendesk_url!r}")
         if not urlparse(self.redis_url).scheme.startswith(("redis", "unix")):
             raise ValueError("REDIS_URL must be a Redis URL (it is the result backend)")
+        if self.llm_provider == "openai" and not (self.openai_api_key or self.llm_base_url):
+            raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
+        if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
+            raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
         return self
+
+    def llm_choice(self) -> tuple[str, str]:
+        """(provider, why): what classifies tickets, in words for the start-up log."""
+        if self.llm_provider == "rules":
+            return "rules", "LLM_PROVIDER=rules"
+        if self.llm_base_url:
+            return "openai", f"{self.llm_model} at LLM_BASE_URL {self.llm_base_url}"
+        if self.openai_api_key:
+            return "openai", f"{self.llm_model} at OpenAI (OPENAI_API_KEY is set)"
+        return "rules", "no OPENAI_API_KEY or LLM_BASE_URL set; the offline keyword rules classify tickets"
+
+    @property
+    def llm_price_override(self) -> tuple[float, float] | None:
+        if self.llm_price_input_per_mtok is None or self.llm_price_output_per_mtok is None:
+            return None
+        return self.llm_price_input_per_mtok, self.llm_price_output_per_mtok
 
     @property
     def zendesk_base_url(self) -> str:

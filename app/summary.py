@@ -12,14 +12,16 @@ from typing import Any
 from app.models import TicketResult
 
 
-def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[TicketResult], finished_at: float | None = None) -> dict[str, Any]:
-    """Totals, failures by reason, per-category counts and time for one run."""
+def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[TicketResult],
+                  fields: list[str], finished_at: float | None = None) -> dict[str, Any]:
+    """Totals, failures by reason, counts per taxonomy field, tokens, cost and time for one run."""
     finished_at = finished_at or time.time()
     done = [r for r in results if r.status in ("success", "fallback")]
     failed = [r for r in results if r.status == "failed"]
-    analysed = [r.analysis for r in results if r.analysis]
     times = [r.processing_time for r in results]
     cost = sum(r.cost_usd for r in results)
+    tokens = sum(r.tokens for r in results)
+    with_analysis = [r for r in results if r.values]
     return {
         "id": run_id,
         "timestamp": datetime.fromtimestamp(finished_at, timezone.utc).isoformat(timespec="seconds"),
@@ -33,11 +35,17 @@ def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[T
         "avg_time_per_ticket": round(sum(times) / len(times), 3) if times else 0.0,
         "total_time": round(finished_at - started_at, 3),
         "cost_estimate": round(cost, 6),
-        "tokens_total": sum(r.tokens for r in results),
+        "cost_per_ticket": round(cost / len(results), 8) if results else 0.0,
+        "tokens_total": tokens,
+        "prompt_tokens_total": sum(r.prompt_tokens for r in results),
+        "completion_tokens_total": sum(r.completion_tokens for r in results),
+        "tokens_per_ticket": round(tokens / len(results), 1) if results else 0.0,
+        "llm_cache_hits": sum(1 for r in results if r.analysis and r.analysis.get("cached")),
+        "fallbacks_by_reason": dict(Counter(r.analysis.get("fallback_reason") for r in results
+                                            if r.status == "fallback" and r.analysis)),
         "failures_by_reason": dict(Counter(_reason(r) for r in failed)),
-        "by_root_cause": dict(Counter(a["root_cause"] for a in analysed)),
-        "by_urgency": dict(Counter(a["urgency"] for a in analysed)),
-        "by_sentiment": dict(Counter(a["sentiment"] for a in analysed)),
+        **{f"by_{field}": dict(Counter(r.values[field] for r in with_analysis if field in r.values))
+           for field in fields},
         "results": [r.model_dump() for r in sorted(results, key=lambda r: r.ticket_id)],
     }
 
@@ -68,13 +76,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"Run {summary['id']}{' (dry run)' if summary.get('dry_run') else ''}",
         f"  tickets: {summary['total']}  processed: {summary['processed']}  failed: {summary['failed']}"
         f"  fallbacks: {summary.get('fallbacks', 0)}  skipped: {summary.get('skipped', 0)}",
-        f"  time: {summary['total_time']:.1f}s total, {summary['avg_time_per_ticket']:.2f}s per ticket"
-        f"  cost: ${summary['cost_estimate']:.4f}",
+        f"  time: {summary['total_time']:.1f}s total, {summary['avg_time_per_ticket']:.2f}s per ticket",
+        f"  LLM: {summary.get('tokens_total', 0)} tokens ({summary.get('tokens_per_ticket', 0)} per ticket), "
+        f"cost ${summary['cost_estimate']:.4f} (${summary.get('cost_per_ticket', 0):.6f} per ticket), "
+        f"{summary.get('llm_cache_hits', 0)} cache hits",
     ]
-    for title, key in (("root cause", "by_root_cause"), ("urgency", "by_urgency"), ("sentiment", "by_sentiment")):
-        counts = summary.get(key) or {}
-        if counts:
+    for key, counts in summary.items():
+        if key.startswith("by_") and counts:
+            title = key.removeprefix("by_").replace("_", " ")
             lines.append(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for reason, count in (summary.get("fallbacks_by_reason") or {}).items():
+        lines.append(f"  fallback ({count}): {reason}")
     for reason, count in (summary.get("failures_by_reason") or {}).items():
         lines.append(f"  failed ({count}): {reason}")
     return "\n".join(lines)

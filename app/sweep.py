@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from app.models import Ticket, TicketInput
 from app.store import TicketLedger, claim_owner
-from app.triage import CLOSED_STATUSES, PROCESSED_TAG
+from app.triage import CLOSED_STATUSES
 from app.zendesk import ZendeskClient, ZendeskError
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ class SweepOutcome:
     skipped_done_or_claimed: int = 0
 
 
-def _eligible(ticket: Ticket) -> bool:
-    return PROCESSED_TAG not in ticket.tags and ticket.status not in CLOSED_STATUSES
+def _eligible(ticket: Ticket, processed_tag: str) -> bool:
+    return processed_tag not in ticket.tags and ticket.status not in CLOSED_STATUSES
 
 
 def sweep(
@@ -45,13 +45,15 @@ def sweep(
     limit: int,
     ticket_id: int | None = None,
     dry_run: bool = False,
+    processed_tag: str = "ai_processed",
 ) -> SweepOutcome:
     """Search (or read the one ticket asked for), skip done or claimed tickets, claim the rest.
 
     A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
     """
     outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run)
-    candidates = [client.get_ticket(ticket_id)] if ticket_id is not None else client.search_unprocessed(limit)
+    candidates = ([client.get_ticket(ticket_id)] if ticket_id is not None
+                  else client.search_unprocessed(limit, processed_tag))
     owner = claim_owner()
     batch: list[Ticket] = []
 
@@ -76,7 +78,7 @@ def sweep(
 
     try:
         for ticket in candidates:
-            if not _eligible(ticket):
+            if not _eligible(ticket, processed_tag):
                 continue
             outcome.found += 1
             batch.append(ticket)

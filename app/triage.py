@@ -2,8 +2,9 @@
 
 `plan_update` is pure: tags, priority and the private note for an analysis. `write_triage`
 applies it with `safe_update`, so a concurrent write (an agent, or another fleet process that got
-there first) answers 409; we re-read, and either find `ai_processed` already there (done, do not
-write twice) or recompute against the fresh ticket and try again.
+there first) answers 409; we re-read, and either find the processed tag already there (done, do
+not write twice) or recompute against the fresh ticket and try again. Tags, the priority map and
+the note's fields come from the taxonomy.
 """
 
 from __future__ import annotations
@@ -11,51 +12,61 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.models import Analysis, Ticket
+from app.taxonomy import Taxonomy
 from app.zendesk import TicketUpdate, ZendeskClient, ZendeskConflict, ZendeskRejected
 
-PROCESSED_TAG = "ai_processed"
-URGENCY_TO_PRIORITY = {"high": "high", "medium": "normal", "low": "low"}
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 CLOSED_STATUSES = {"solved", "closed"}
 CONFLICT_ATTEMPTS = 3
 
 
-def triage_tags(analysis: Analysis) -> list[str]:
-    return [PROCESSED_TAG, f"ai_{analysis.root_cause}", f"ai_{analysis.urgency}", f"ai_{analysis.sentiment}"]
+def triage_tags(analysis: Analysis, taxonomy: Taxonomy) -> list[str]:
+    """The processed tag, one tag per field value, and the fallback tag when the rules stood in."""
+    tags = taxonomy.tags_for(analysis.values)
+    if analysis.is_fallback:
+        tags.append(taxonomy.fallback_tag)
+    return tags
 
 
-def priority_to_set(urgency: str, current: str | None) -> str | None:
+def priority_to_set(wanted: str | None, current: str | None) -> str | None:
     """The priority to write, or None to leave it: never lower one a person already set."""
-    wanted = URGENCY_TO_PRIORITY[urgency]
+    if wanted is None:
+        return None
     if current is None or PRIORITY_RANK[wanted] > PRIORITY_RANK.get(current, -1):
         return wanted
     return None
 
 
-def format_note(analysis: Analysis, run_id: str) -> str:
+def _label(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
     """The private note; built from redacted text only."""
-    lines = [
-        "AI Analysis:",
-        "",
-        f"Summary: {analysis.summary}",
-        f"Root Cause: {analysis.root_cause}",
-        f"Urgency: {analysis.urgency}",
-        f"Sentiment: {analysis.sentiment}",
-        "",
-        "---",
-        f"Model: {analysis.model}",
-    ]
+    lines = ["AI Analysis:", "", f"Summary: {analysis.summary}"]
+    for name in taxonomy.fields:
+        confidence = analysis.confidence.get(name)
+        suffix = f" ({confidence:.0%})" if confidence is not None else ""
+        lines.append(f"{_label(name)}: {analysis.values.get(name, '?')}{suffix}")
+    if analysis.language:
+        lines.append(f"Language: {analysis.language}")
+    lines += ["", "---", f"Model: {analysis.model}"]
+    if analysis.is_fallback:
+        lines.append(f"Fallback: rules classifier ({analysis.fallback_reason})")
     if analysis.prompt_version:
         lines.append(f"Prompt Version: {analysis.prompt_version}")
+    if analysis.prompt_tokens or analysis.completion_tokens:
+        lines.append(f"Tokens Used: {analysis.prompt_tokens} prompt + {analysis.completion_tokens} completion")
     lines.append(f"Run: {run_id}")
     return "\n".join(lines)
 
 
-def plan_update(analysis: Analysis, current_priority: str | None, updated_stamp: str | None, run_id: str) -> TicketUpdate:
+def plan_update(analysis: Analysis, taxonomy: Taxonomy, current_priority: str | None, updated_stamp: str | None,
+                run_id: str) -> TicketUpdate:
     return TicketUpdate(
-        additional_tags=triage_tags(analysis),
-        private_note=format_note(analysis, run_id),
-        priority=priority_to_set(analysis.urgency, current_priority),
+        additional_tags=triage_tags(analysis, taxonomy),
+        private_note=format_note(analysis, taxonomy, run_id),
+        priority=priority_to_set(taxonomy.priority_for(analysis.values), current_priority),
         updated_stamp=updated_stamp,
     )
 
@@ -71,6 +82,7 @@ def write_triage(
     client: ZendeskClient,
     ticket_id: int,
     analysis: Analysis,
+    taxonomy: Taxonomy,
     run_id: str,
     known: Ticket | None,
 ) -> WriteOutcome:
@@ -81,11 +93,11 @@ def write_triage(
     """
     ticket = known or client.get_ticket(ticket_id)
     for _ in range(CONFLICT_ATTEMPTS):
-        if PROCESSED_TAG in ticket.tags:
+        if taxonomy.processed_tag in ticket.tags:
             return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
         if ticket.status in CLOSED_STATUSES:
             raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
-        update = plan_update(analysis, ticket.priority, ticket.updated_at, run_id)
+        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id)
         try:
             client.update_ticket(ticket_id, update)
         except ZendeskConflict:

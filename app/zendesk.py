@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # Zendesk answers at most 1,000 results per search query; asking past that is a 422.
 SEARCH_RESULT_CAP = 1000
 SEARCH_PAGE_SIZE = 100
-UNPROCESSED_QUERY = "type:ticket status<solved -tags:ai_processed"
+UNPROCESSED_QUERY = "type:ticket status<solved -tags:{tag}"
 
 
 class ZendeskError(Exception):
@@ -179,15 +179,15 @@ class ZendeskClient:
             raise ZendeskAuthError(message, status)
         raise ZendeskRejected(message, status)
 
-    def search_unprocessed(self, limit: int = SEARCH_RESULT_CAP) -> Iterator[Ticket]:
-        """Open tickets without `ai_processed`, oldest first, following `next_page`.
+    def search_unprocessed(self, limit: int = SEARCH_RESULT_CAP, processed_tag: str = "ai_processed") -> Iterator[Ticket]:
+        """Open tickets without the processed tag, oldest first, following `next_page`.
 
         Stops at `limit` or at the 1,000-result cap of one search query (later sweeps find the
         rest once these are tagged).
         """
         limit = min(limit, SEARCH_RESULT_CAP)
         params: dict[str, Any] | None = {
-            "query": UNPROCESSED_QUERY,
+            "query": UNPROCESSED_QUERY.format(tag=processed_tag),
             "sort_by": "created_at",
             "sort_order": "asc",
             "per_page": SEARCH_PAGE_SIZE,

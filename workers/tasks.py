@@ -59,6 +59,9 @@ def _load_models_before_fork(**_: Any) -> None:
     caches) in the parent too; gc.freeze() then keeps the collector from writing to those
     objects in every child, which would give each child its own copy of the pages.
     """
+    provider, why = get_settings().llm_choice()
+    taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
+    log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)
     services.redactor().redact(WARM_UP_TEXT)
     gc.freeze()
 
@@ -68,7 +71,8 @@ def sweep_task(self: Task, limit: int | None = None, ticket_id: int | None = Non
     """Beat's periodic sweep: claim unprocessed tickets and dispatch one chord for them."""
     settings = get_settings()
     try:
-        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets, ticket_id, dry_run)
+        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets, ticket_id, dry_run,
+                        processed_tag=services.taxonomy().processed_tag)
     except ZendeskError as e:
         # The first search page failed, so nothing was claimed: the next beat tick is the retry.
         log.warning("sweep skipped: %s", e)
@@ -143,15 +147,25 @@ def _finish(work: TicketWork, result: TicketResult) -> dict[str, Any]:
 
 def _result(work: TicketWork, status: str, **fields: Any) -> TicketResult:
     analysis: Analysis | None = work.analysis
+    if analysis is None:
+        return TicketResult(ticket_id=work.ticket_id, status=status, processing_time=_elapsed(work), **fields)
     return TicketResult(
         ticket_id=work.ticket_id,
         status=status,
-        processing_time=round(time.time() - (work.started_at or work.enqueued_at), 3),
-        analysis=analysis.model_dump(include={"summary", "root_cause", "urgency", "sentiment", "model"}) if analysis else None,
-        tokens=(analysis.prompt_tokens + analysis.completion_tokens) if analysis else 0,
-        cost_usd=analysis.cost_usd if analysis else 0.0,
+        processing_time=_elapsed(work),
+        analysis=analysis.record(),
+        values=analysis.values,
+        tokens=analysis.prompt_tokens + analysis.completion_tokens,
+        prompt_tokens=analysis.prompt_tokens,
+        completion_tokens=analysis.completion_tokens,
+        cost_usd=analysis.cost_usd,
+        llm_latency_ms=analysis.latency_ms,
         **fields,
     )
+
+
+def _elapsed(work: TicketWork) -> float:
+    return round(time.time() - (work.started_at or work.enqueued_at), 3)
 
 
 @app.task(name="triage.update", bind=True)
@@ -161,9 +175,11 @@ def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     if work.error or work.analysis is None:
         return _finish(work, _result(work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
+    taxonomy = services.taxonomy()
+    success = "fallback" if work.analysis.is_fallback else "success"
     if work.dry_run:
-        plan = plan_update(work.analysis, work.priority, None, work.run_id)
-        return _finish(work, _result(work, "success", tags_added=plan.additional_tags, priority_set=plan.priority))
+        plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
+        return _finish(work, _result(work, success, tags_added=plan.additional_tags, priority_set=plan.priority))
     ledger = services.ledger()
     if ledger.is_done(work.ticket_id):
         # Redelivered after the write landed: the done marker is written right after the PUT.
@@ -174,7 +190,7 @@ def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
         else None
     )
     try:
-        outcome = write_triage(services.zendesk(), work.ticket_id, work.analysis, work.run_id, known)
+        outcome = write_triage(services.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known)
     except ZendeskNotFound:
         return _finish(work, _result(work, "failed", stage="update", error="ticket not found (deleted?)"))
     except ZendeskError as e:
@@ -190,7 +206,7 @@ def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     ledger.mark_done(work.ticket_id)
     if outcome.already_done:
         return _finish(work, _result(work, "skipped", error="already triaged"))
-    return _finish(work, _result(work, "success", tags_added=outcome.tags_added, priority_set=outcome.priority_set))
+    return _finish(work, _result(work, success, tags_added=outcome.tags_added, priority_set=outcome.priority_set))
 
 
 @app.task(name="triage.summarize", bind=True)
@@ -201,7 +217,7 @@ def summarize_task(self: Task, results: list[dict[str, Any]], run_id: str, start
     if existing is not None:
         return {"run_id": run_id, "total": existing["total"], "failed": existing["failed"]}
     records = [TicketResult.model_validate(r) for r in results if isinstance(r, dict)]
-    summary = build_summary(run_id, started_at, dry_run, records)
+    summary = build_summary(run_id, started_at, dry_run, records, fields=list(services.taxonomy().fields))
     path = write_summary_file(get_settings().log_dir, summary)
     summary["file"] = str(path)
     store.save_summary(summary)

@@ -8,7 +8,8 @@ from app.settings import ConfigError, Settings, get_settings
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("ZENDESK_URL", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "BROKER_URL",
-                 "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX"):
+                 "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX", "OPENAI_API_KEY", "LLM_BASE_URL",
+                 "TAXONOMY_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env here
     get_settings.cache_clear()
@@ -48,6 +49,32 @@ def test_bad_numbers_and_urls_are_named(clean_env):
     clean_env.delenv("REDIS_URL")
     clean_env.setenv("LLM_PROVIDER", "magic")
     with pytest.raises(ConfigError, match="LLM_PROVIDER"):
+        get_settings()
+
+
+def test_llm_provider_choice_says_why(clean_env):
+    for name in ("OPENAI_API_KEY", "LLM_BASE_URL", "LLM_PRICE_INPUT_PER_MTOK", "LLM_PRICE_OUTPUT_PER_MTOK"):
+        clean_env.delenv(name, raising=False)
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+    provider, why = Settings().llm_choice()
+    assert provider == "rules" and "no OPENAI_API_KEY or LLM_BASE_URL" in why
+    clean_env.setenv("OPENAI_API_KEY", "sk-test")
+    assert Settings().llm_choice() == ("openai", "gpt-4o-mini at OpenAI (OPENAI_API_KEY is set)")
+    clean_env.setenv("LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+    assert "LLM_BASE_URL" in Settings().llm_choice()[1]
+    clean_env.setenv("LLM_PROVIDER", "rules")
+    assert Settings().llm_choice()[0] == "rules"
+    clean_env.setenv("LLM_PROVIDER", "openai")
+    clean_env.delenv("OPENAI_API_KEY")
+    clean_env.delenv("LLM_BASE_URL")
+    with pytest.raises(ConfigError, match="LLM_PROVIDER=openai needs OPENAI_API_KEY"):
+        get_settings()
+    get_settings.cache_clear()
+    clean_env.setenv("LLM_PROVIDER", "rules")
+    clean_env.setenv("LLM_PRICE_INPUT_PER_MTOK", "0.1")
+    with pytest.raises(ConfigError, match="LLM_PRICE_OUTPUT_PER_MTOK"):
         get_settings()
 
 

@@ -6,19 +6,25 @@ from app.models import TicketResult
 from app.summary import build_summary, format_summary, write_summary_file
 
 
+FIELDS = ["root_cause", "urgency", "sentiment"]
+
+
 def results():
-    analysis = {"summary": "s", "root_cause": "bug", "urgency": "high", "sentiment": "negative", "model": "m"}
+    values = {"root_cause": "bug", "urgency": "high", "sentiment": "negative"}
+    analysis = {"summary": "s", **values, "model": "m", "cached": False}
     return [
-        TicketResult(ticket_id=2, status="success", processing_time=1.0, analysis=analysis,
-                     tags_added=["ai_processed"], priority_set="high", cost_usd=0.001, tokens=100),
+        TicketResult(ticket_id=2, status="success", processing_time=1.0, analysis=analysis, values=values,
+                     tags_added=["ai_processed"], priority_set="high", cost_usd=0.001, tokens=100,
+                     prompt_tokens=80, completion_tokens=20),
         TicketResult(ticket_id=1, status="failed", processing_time=3.0, stage="update",
                      error="HTTP 422 RecordInvalid"),
-        TicketResult(ticket_id=3, status="fallback", processing_time=2.0, analysis=analysis),
+        TicketResult(ticket_id=3, status="fallback", processing_time=2.0, values=values,
+                     analysis={**analysis, "fallback_reason": "LLM unavailable (InternalServerError 500)"}),
     ]
 
 
 def test_summary_shape_and_counts():
-    summary = build_summary("r1", 100.0, False, results(), finished_at=110.0)
+    summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
     for key in ("timestamp", "total", "processed", "failed", "avg_time_per_ticket", "total_time",
                 "cost_estimate", "results"):
         assert key in summary
@@ -28,11 +34,13 @@ def test_summary_shape_and_counts():
     assert summary["by_root_cause"] == {"bug": 2}
     assert [r["ticket_id"] for r in summary["results"]] == [1, 2, 3]
     assert summary["cost_estimate"] == 0.001 and summary["tokens_total"] == 100
+    assert summary["prompt_tokens_total"] == 80 and summary["tokens_per_ticket"] == 33.3
+    assert summary["fallbacks_by_reason"] == {"LLM unavailable (InternalServerError 500)": 1}
     assert "failed (1): update: HTTP 422" in format_summary(summary)
 
 
 def test_files_never_overwrite(tmp_path):
-    summary = build_summary("r1", 100.0, False, results(), finished_at=110.0)
+    summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
     first = write_summary_file(tmp_path, summary)
     second = write_summary_file(tmp_path, {**summary, "id": "r2"})
     assert first.name == "results_19700101_000150.json"

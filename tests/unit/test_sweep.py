@@ -25,7 +25,7 @@ class FakeZendesk:
     def __init__(self, tickets, fail_after=None):
         self.tickets, self.fail_after = tickets, fail_after
 
-    def search_unprocessed(self, limit):
+    def search_unprocessed(self, limit, processed_tag="ai_processed"):
         for index, ticket in enumerate(self.tickets[:limit]):
             if self.fail_after is not None and index == self.fail_after:
                 raise ZendeskUnavailable("HTTP 503", 503)
