@@ -25,6 +25,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 SIM_EMAIL = "triage-bot@example.com"
 SIM_TOKEN = "sim-api-token"
+SIM_LLM_KEY = "sim-llm-key"
 
 
 def free_port() -> int:
@@ -117,6 +118,7 @@ class LocalStack:
     redis_url: str = ""
     redis_prefix: str = ""
     zendesk_url: str = ""
+    llm_url: str = ""
     flower_port: int = 0
     processes: list[ManagedProcess] = field(default_factory=list)
     owns_redis: bool = False
@@ -166,11 +168,17 @@ class LocalStack:
         wait_until(self._simulator_up, 20, "the Zendesk simulator")
         return self.zendesk_url
 
+    def start_llm_simulator(self, options: list[str] | None = None) -> str:
+        """The OpenAI-compatible simulator; fleet processes then classify through it."""
+        port = free_port()
+        self.spawn("llm-sim", [sys.executable, "-m", "sim.llm", "--port", str(port), "--api-key", SIM_LLM_KEY,
+                               "--seed", str(self.seed), *(options or [])])
+        self.llm_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{self.llm_url}/_sim/stats"), 20, "the LLM simulator")
+        return self.llm_url
+
     def _simulator_up(self) -> bool:
-        try:
-            return requests.get(f"{self.zendesk_url}/_sim/stats", timeout=1).ok
-        except requests.RequestException:
-            return False
+        return _answers(f"{self.zendesk_url}/_sim/stats")
 
     def env(self) -> dict[str, str]:
         """The environment every fleet process gets: settings point at this stack."""
@@ -186,6 +194,10 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
         })
         env.pop("BROKER_URL", None)
+        for name in ("OPENAI_API_KEY", "LLM_BASE_URL", "LLM_PROVIDER", "TAXONOMY_FILE"):
+            env.pop(name, None)  # a developer's real key must never reach a test or the demo
+        if self.llm_url:
+            env.update({"LLM_BASE_URL": f"{self.llm_url}/v1", "OPENAI_API_KEY": SIM_LLM_KEY})
         env.update(self.extra_env)
         return env
 
@@ -218,9 +230,12 @@ class LocalStack:
     # -- observing -----------------------------------------------------------------------
 
     def sim(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.zendesk_url}{path}", timeout=10, **kwargs)
-        response.raise_for_status()
-        return response.json()
+        """JSON from the Zendesk simulator's /_sim or API endpoints."""
+        return _json(method, f"{self.zendesk_url}{path}", **kwargs)
+
+    def llm_sim(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        """JSON from the LLM simulator's /_sim endpoints."""
+        return _json(method, f"{self.llm_url}{path}", **kwargs)
 
     def stats(self) -> dict[str, Any]:
         return self.sim("/_sim/stats")
@@ -232,9 +247,10 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the fleet processes (together), then the simulator, then Redis; leave no key behind."""
+        simulators = ("zendesk-sim", "llm-sim")
         tiers = [
-            [p for p in self.processes if p.name not in ("zendesk-sim", "redis")],
-            [p for p in self.processes if p.name == "zendesk-sim"],
+            [p for p in self.processes if p.name not in (*simulators, "redis")],
+            [p for p in self.processes if p.name in simulators],
         ]
         for tier in tiers:
             for process in tier:
@@ -263,3 +279,16 @@ class LocalStack:
         except redis.RedisError:
             pass
 
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _json(method: str, url: str, **kwargs: Any) -> Any:
+    response = requests.request(method, url, timeout=10, **kwargs)
+    response.raise_for_status()
+    return response.json()

@@ -12,9 +12,10 @@ from typing import Any, Callable, TypeVar
 
 import redis
 
-from app.classify import Classifier, build_classifier
+from app.classify import Classifier, RulesClassifier
 from app.redaction import Redactor
-from app.settings import get_settings
+from app.settings import ConfigError, get_settings
+from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.store import RedisPauseGate, RunStore, TicketLedger
 from app.zendesk import ZendeskClient
 
@@ -75,5 +76,41 @@ def redactor() -> Redactor:
     return _shared["redactor"]
 
 
+def taxonomy() -> Taxonomy:
+    """The taxonomy from TAXONOMY_FILE (or the default); a bad file is a configuration error."""
+    if "taxonomy" not in _shared:
+        try:
+            _shared["taxonomy"] = load_taxonomy(get_settings().taxonomy_file)
+        except TaxonomyError as e:
+            raise ConfigError(f"TAXONOMY_FILE: {e}") from None
+    return _shared["taxonomy"]
+
+
+def _build_classifier() -> Classifier:
+    from app.llm import LLMClassifier, RedisAnalysisCache, llm_breaker
+
+    settings = get_settings()
+    rules = RulesClassifier(taxonomy())
+    provider, _ = settings.llm_choice()
+    if provider == "rules":
+        return rules
+    import openai
+
+    client = openai.OpenAI(
+        api_key=settings.openai_api_key or "not-needed",  # compatible servers often need no key
+        base_url=settings.llm_base_url,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_sdk_max_retries,
+    )
+    cache = RedisAnalysisCache(redis_client(), settings.llm_cache_ttl, settings.redis_prefix) \
+        if settings.llm_cache_ttl else None
+    breaker = llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
+                          settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
+    return LLMClassifier(client, settings.llm_model, taxonomy(), rules, breaker, cache,
+                         attempts=settings.llm_attempts, max_tokens=settings.llm_max_tokens,
+                         temperature=settings.llm_temperature, price_override=settings.llm_price_override)
+
+
 def classifier() -> Classifier:
-    return _for_this_process("classifier", lambda: build_classifier(get_settings().llm_provider))
+    """The configured classifier: one OpenAI client (one connection pool) per process."""
+    return _for_this_process("classifier", _build_classifier)

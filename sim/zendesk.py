@@ -38,11 +38,9 @@ import math
 import operator
 import random
 import re
-import signal
-import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -50,6 +48,8 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from aiohttp import BasicAuth, web
 
+from sim._server import (ApiError, ConfigError, RunningSimulator, SlidingWindow, checked_setting,
+                         config_from_args, run_command_line, serve_in_thread, serve_until_signalled)
 from sim.ticketgen import GeneratedTicket, generate_ticket
 
 log = logging.getLogger("sim.zendesk")
@@ -104,23 +104,9 @@ RUNTIME_SETTINGS: dict[str, tuple[type, float, float | None]] = {
 }
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, of the wrong type or out of range."""
-
-
 def _checked_setting(name: str, value: Any) -> int | float:
     """Coerce and range-check one runtime setting, raising ConfigError when invalid."""
-    kind, minimum, maximum = RUNTIME_SETTINGS[name]
-    # bool is an int subclass; true/false is never a meaningful number here.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number")
-    if kind is int and value != int(value):
-        raise ConfigError(f"{name} must be a whole number")
-    value = kind(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ConfigError(f"{name} must be {bound}")
-    return value
+    return checked_setting(name, value, *RUNTIME_SETTINGS[name])
 
 
 @dataclass
@@ -196,19 +182,6 @@ def injected_failure_body(status: int) -> dict:
     if status == 404:
         return {"error": "RecordNotFound", "description": "Not found"}
     return {"error": _error_name(status), "description": "Simulated failure"}
-
-
-class ApiError(Exception):
-    """An error answer of the API: raised by handlers, turned into JSON by the middleware."""
-
-    def __init__(self, status: int, body: dict, headers: dict[str, str] | None = None):
-        super().__init__(status, body)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-    def response(self) -> web.Response:
-        return web.json_response(self.body, status=self.status, headers=self.headers)
 
 
 def _not_found() -> ApiError:
@@ -442,41 +415,6 @@ SORT_KEYS: dict[str, Callable[[SearchDocument], Any]] = {
     "priority": lambda doc: (PRIORITY_RANK[doc.ticket["priority"]], doc.ticket_id),
     "status": lambda doc: (STATUS_RANK[doc.ticket["status"]], doc.ticket_id),
 }
-
-
-# --- Rate limiting ---------------------------------------------------------------------------
-
-class SlidingWindow:
-    """Moments of admitted requests within the last window; limit and window come per call
-    because both can change at run time."""
-
-    def __init__(self) -> None:
-        self._moments: deque[float] = deque()
-
-    def _forget_before(self, horizon: float) -> None:
-        while self._moments and self._moments[0] <= horizon:
-            self._moments.popleft()
-
-    def wait_for_slot(self, now: float, limit: int, window: float) -> float:
-        """Seconds until one more request fits (0 when it fits now)."""
-        self._forget_before(now - window)
-        excess = len(self._moments) - limit
-        if excess < 0:
-            return 0.0
-        # The request fits once the oldest `excess + 1` moments have left the window.
-        return self._moments[excess] + window - now
-
-    def record(self, now: float) -> None:
-        self._moments.append(now)
-
-    def remaining(self, now: float, limit: int, window: float) -> int:
-        self._forget_before(now - window)
-        return max(0, limit - len(self._moments))
-
-    def reset_after(self, now: float, window: float) -> float:
-        """Seconds until the oldest counted request leaves the window."""
-        self._forget_before(now - window)
-        return self._moments[0] + window - now if self._moments else 0.0
 
 
 # --- State --------------------------------------------------------------------------------
@@ -1282,29 +1220,6 @@ def state_of(app: web.Application) -> SimState:
     return app[STATE_KEY]
 
 
-async def _start_site(app: web.Application, config: SimConfig) -> tuple[web.AppRunner, str]:
-    """Start serving app; return the runner and the base URL with the real port."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, backlog=1024)
-    await site.start()
-    # With port 0 the OS picked one: record it so /_sim/config shows where we listen.
-    config.port = runner.addresses[0][1]
-    return runner, f"http://{config.host}:{config.port}"
-
-
-@dataclass
-class RunningSimulator:
-    """A simulator serving in a background thread (see running_simulator)."""
-
-    base_url: str
-    state: SimState
-
-    @property
-    def config(self) -> SimConfig:
-        return self.state.config
-
-
 @contextlib.contextmanager
 def running_simulator(**options: Any) -> Iterator[RunningSimulator]:
     """Serve a simulator on a free port in a background thread for the ``with`` block.
@@ -1312,40 +1227,13 @@ def running_simulator(**options: Any) -> Iterator[RunningSimulator]:
     ``options`` are SimConfig fields; ``port`` defaults to 0 (a free port).
     """
     config = SimConfig(**{"port": 0, **options})
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="zendesk-sim", daemon=True)
-    thread.start()
-
-    async def start() -> tuple[web.AppRunner, str, SimState]:
-        app = create_app(config)
-        runner, base_url = await _start_site(app, config)
-        return runner, base_url, state_of(app)
-
-    try:
-        runner, base_url, state = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=60)
-        try:
-            yield RunningSimulator(base_url=base_url, state=state)
-        finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        loop.close()
+    with serve_in_thread(create_app, state_of, config, "zendesk-sim") as simulator:
+        yield simulator
 
 
 async def serve(config: SimConfig) -> None:
     """Serve until SIGTERM or SIGINT, announcing the address once connections are accepted."""
-    app = create_app(config)
-    runner, base_url = await _start_site(app, config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    print(f"zendesk simulator listening on {base_url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signalled(create_app(config), config, "zendesk simulator")
 
 
 def parse_args(argv: list[str] | None = None) -> SimConfig:
@@ -1382,18 +1270,12 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
                         help="time an update_many job stays queued")
     parser.add_argument("--non-english-share", type=float, default=defaults.non_english_share,
                         help="share of generated tickets in German, Spanish, French or Portuguese")
-    args = parser.parse_args(argv)
-    try:
-        return SimConfig(**vars(args))
-    except ConfigError as error:
-        parser.error(str(error))
+    return config_from_args(parser, SimConfig, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m sim.zendesk``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    config = parse_args(argv)
-    asyncio.run(serve(config))
+    run_command_line(serve, parse_args(argv))
 
 
 if __name__ == "__main__":
