@@ -31,9 +31,12 @@ class Spend:
 
 
 class Classifier(Protocol):
-    """Turns a redacted ticket into an Analysis. Implementations must never see raw text."""
+    """Turns a redacted ticket into an Analysis. Implementations must never see raw text.
 
-    def classify(self, subject: str, description: str) -> Analysis: ...
+    `may_wait`: the caller can come back later, so a provider may raise a retryable error
+    (app.llm.LLMRateLimited) instead of answering now with a fallback."""
+
+    def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis: ...
 
 
 def summarize(subject: str, description: str, limit: int = 100) -> str:
@@ -69,7 +72,7 @@ class RulesClassifier:
             chosen[name] = best
         return chosen
 
-    def classify(self, subject: str, description: str) -> Analysis:
+    def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis:
         return Analysis(
             summary=summarize(subject, description, self.taxonomy.summary_max_chars),
             values=self.values(f"{subject}\n{description}"),

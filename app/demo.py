@@ -1,8 +1,9 @@
 """`make demo`: the whole fleet against the bundled Zendesk simulator, start to finish.
 
-Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the simulator seeded with
-200 tickets, one worker (`--autoscale=50,10`), beat and Flower; waits until every seeded ticket
-carries `ai_processed`; prints the run summary; stops everything it started (also on Ctrl+C).
+Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zendesk simulator
+seeded with 200 tickets, the OpenAI simulator, one worker (`--autoscale=50,10`), beat and Flower;
+waits until every seeded ticket carries `ai_processed`; prints the run summary; stops everything
+it started (also on Ctrl+C).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             stack.redis_prefix = f"demo-{int(time.time())}:"
         console.print(f"redis      {redis_url}{' (embedded redis-server)' if stack.owns_redis else ''}")
         console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets)")
+        if args.llm == "simulator":
+            url = stack.start_llm_simulator(["--latency-mean", str(args.llm_latency)])
+            console.print(f"llm        {url}/v1 (OpenAI simulator, mean latency {args.llm_latency}s)")
+        else:
+            console.print("llm        none: the offline rules classify")
         stack.start_worker("worker")
         stack.start_beat()
         stack.start_flower()
@@ -105,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-interval", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "demo"))
+    parser.add_argument("--llm", choices=("simulator", "rules"), default="simulator",
+                        help="classify through the bundled OpenAI simulator (default) or the offline rules")
+    parser.add_argument("--llm-latency", type=float, default=3.5, help="simulator's mean latency, seconds")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     console = Console()

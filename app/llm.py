@@ -5,9 +5,10 @@ Works unchanged against OpenAI, Azure OpenAI's v1 endpoint and OpenAI-compatible
 1. the cache (Redis, keyed by a hash of the exact request) answers repeats for free;
 2. otherwise up to `attempts` requests with `chat.completions.parse(response_format=<taxonomy
    model>)`; an answer that is invalid, refused or truncated is asked again;
-3. the SDK itself retries 408/409/429/5xx (honouring retry-after) `sdk_max_retries` times; an
-   API failure after that, or an open breaker, or no valid answer after all attempts, makes the
-   rules classifier answer instead, marked as a fallback (the ticket gets the fallback tag).
+3. the SDK itself retries 408/409/429/5xx (honouring retry-after) `sdk_max_retries` times; a 429
+   after that is handed back to the caller to wait out (LLMRateLimited) while it may; any other
+   API failure, an open breaker, or no valid answer after all attempts makes the rules classifier
+   answer instead, marked as a fallback (the ticket gets the fallback tag).
 Only redacted text is ever sent, inside <ticket> delimiters the ticket cannot close.
 """
 
@@ -115,6 +116,34 @@ class InvalidAnswer(ValueError):
     """The model answered, but not with something we can use."""
 
 
+class LLMRateLimited(Exception):
+    """The LLM still answers 429 after the SDK's own retries; come back in `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"LLM rate limited, retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+def _quota_exhausted(error: BaseException) -> bool:
+    """429 `insufficient_quota` is a billing problem, not a pace problem: waiting will not help."""
+    return isinstance(error, openai.RateLimitError) and getattr(error, "code", None) == "insufficient_quota"
+
+
+def _slow_down(error: BaseException) -> bool:
+    """A plain 429: the service is up, it wants fewer requests. Not a breaker failure."""
+    return isinstance(error, openai.RateLimitError) and not _quota_exhausted(error)
+
+
+def _retry_after(error: openai.APIStatusError) -> float:
+    headers = error.response.headers if error.response is not None else {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(1.0, float(headers.get(name, "")) * scale)
+        except ValueError:
+            continue
+    return 20.0
+
+
 def describe_api_error(error: Exception) -> str:
     status = getattr(error, "status_code", None)
     return f"{type(error).__name__}{f' {status}' if status else ''}"
@@ -162,7 +191,7 @@ class LLMClassifier:
             temperature=self.temperature,
         )
 
-    def classify(self, subject: str, description: str) -> Analysis:
+    def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis:
         messages = build_messages(self.taxonomy, subject, description)
         key = self.cache_key(messages)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
@@ -177,6 +206,10 @@ class LLMClassifier:
                 raw = self.breaker.call(self._request, messages)
             except pybreaker.CircuitBreakerError:
                 return self._fallback(subject, description, "LLM circuit breaker open", spend, started)
+            except openai.RateLimitError as e:
+                if may_wait and not _quota_exhausted(e):
+                    raise LLMRateLimited(_retry_after(e)) from e
+                return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started)
             except openai.APIError as e:
                 return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started)
             self._add_usage(spend, raw.text)
@@ -239,7 +272,8 @@ def llm_breaker(redis_client: Any, namespace: str, fail_max: int, reset_timeout:
     """The LLM's breaker, its state in Redis so every process on every host shares it."""
     storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, redis_client, namespace=namespace)
     return pybreaker.CircuitBreaker(
-        fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage, exclude=list(REQUEST_ERRORS),
+        fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage,
+        exclude=[*REQUEST_ERRORS, _slow_down],
         listeners=[BreakerLog()], name="llm",
     )
 

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=30.0, gt=0, description="seconds per LLM request")
     llm_sdk_max_retries: int = Field(default=2, ge=0, le=5, description="the SDK's own retries on 429/5xx")
     llm_attempts: int = Field(default=3, ge=1, le=5, description="asks per ticket for a valid answer")
+    llm_rate_limit_retries: int = Field(default=10, ge=0, description="waits out 429s before the rules answer")
     llm_max_tokens: int = Field(default=400, ge=50)
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_cache_ttl: int = Field(default=7 * 24 * 3600, ge=0, description="seconds; 0 turns the cache off")

@@ -19,6 +19,7 @@ from celery.signals import worker_init
 
 from app import services
 from app.celery import app
+from app.llm import LLMRateLimited
 from app.models import Analysis, Ticket, TicketInput, TicketResult, TicketWork
 from app.settings import get_settings
 from app.summary import build_summary, write_summary_file
@@ -110,14 +111,24 @@ def redact_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
     return work.model_dump()
 
 
-@app.task(name="triage.classify", bind=True)
+# max_retries=None: Celery's default of 3 would end a chain with an exception (and the chord with
+# it); the tasks keep their own budgets (LLM_RATE_LIMIT_RETRIES, UPDATE_MAX_RETRIES) instead.
+@app.task(name="triage.classify", bind=True, max_retries=None)
 def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
-    """Redacted ticket in, analysis attached."""
+    """Redacted ticket in, analysis attached. An LLM rate limit waits (a countdown retry, so the
+    worker process is free meanwhile) up to LLM_RATE_LIMIT_RETRIES times, then the rules answer."""
     work = TicketWork.model_validate(work_data)
     if work.error:
         return work.model_dump()
+    settings = get_settings()
+    may_wait = self.request.retries < settings.llm_rate_limit_retries
     try:
-        work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description)
+        work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description,
+                                                       may_wait=may_wait)
+    except LLMRateLimited as e:
+        countdown = min(settings.retry_max_countdown, e.retry_after + random.uniform(0, max(2.0, e.retry_after)))
+        log.info("ticket %s: LLM rate limited; classifying again in %.0fs", work.ticket_id, countdown)
+        raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e
     except Exception as e:  # noqa: BLE001
         log.exception("ticket %s: classification failed", work.ticket_id)
         work.failed_stage, work.error = "classify", f"classification failed ({type(e).__name__})"
@@ -125,10 +136,11 @@ def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _retry_countdown(error: ZendeskError, retries: int, cap: int) -> float:
-    """Retry-After when Zendesk gave one, else exponential backoff; jitter spreads the herd."""
+    """Retry-After when Zendesk gave one, else exponential backoff; jitter spreads the herd so a
+    freed slot is not met by every waiting task at once."""
     if isinstance(error, ZendeskRateLimited):
         base = error.retry_after
-        return min(cap, base + random.uniform(0, min(10.0, base)))
+        return min(cap, base + random.uniform(0, max(5.0, base)))
     base = min(cap, 5 * 2**retries)
     return base * random.uniform(0.75, 1.25)
 
@@ -168,9 +180,12 @@ def _elapsed(work: TicketWork) -> float:
     return round(time.time() - (work.started_at or work.enqueued_at), 3)
 
 
-@app.task(name="triage.update", bind=True)
-def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
-    """Write tags, priority and the private note once, or record why not. Always returns a record."""
+@app.task(name="triage.update", bind=True, max_retries=None)
+def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dict[str, Any]:
+    """Write tags, priority and the private note once, or record why not. Always returns a record.
+
+    `failures` counts 5xx/timeouts/conflicts; waiting out a 429 does not use up that budget,
+    because a rate limit always passes (Celery's own retry count covers both, hence our own)."""
     work = TicketWork.model_validate(work_data)
     settings = get_settings()
     if work.error or work.analysis is None:
@@ -194,11 +209,13 @@ def update_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     except ZendeskNotFound:
         return _finish(work, _result(work, "failed", stage="update", error="ticket not found (deleted?)"))
     except ZendeskError as e:
-        if e.retryable and self.request.retries < settings.update_max_retries:
-            countdown = _retry_countdown(e, self.request.retries, settings.retry_max_countdown)
+        rate_limited = isinstance(e, ZendeskRateLimited)
+        if rate_limited or (e.retryable and failures < settings.update_max_retries):
+            countdown = _retry_countdown(e, failures, settings.retry_max_countdown)
             log.info("ticket %s: %s; retrying in %.0fs", work.ticket_id, e, countdown)
-            raise self.retry(countdown=countdown, exc=e, **ticket_repr(work.ticket_id)) from e
-        error = str(e) if not e.retryable else f"gave up after {self.request.retries} retries: {e}"
+            raise self.retry(countdown=countdown, kwargs={"failures": failures + (not rate_limited)},
+                             **ticket_repr(work.ticket_id)) from e
+        error = str(e) if not e.retryable else f"gave up after {failures} retries: {e}"
         return _finish(work, _result(work, "failed", stage="update", error=error))
     except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
         log.exception("ticket %s: update failed unexpectedly", work.ticket_id)

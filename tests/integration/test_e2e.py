@@ -162,3 +162,30 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     assert_each_ticket_once(stack.stats(), 41)
     nothing = run_cli(stack, "run", "--ticket-id", str(new_id))
     assert nothing.returncode == 0 and "nothing to triage" in nothing.stdout
+
+
+def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
+    """A tight Update Ticket budget, 15% random 503s, and one ticket whose updates fail with 503
+    six times in a row (Celery's default would give up after 3): every ticket is still written
+    exactly once and none is reported failed."""
+    stack.tickets = 60
+    stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "10", "--rate-window", "3",
+                         "--error-ratio", "0.15", "--error-status", "503"]
+    stack.start_simulator()
+    stack.sim("/_sim/config", method="POST", json={"fail_updates": {"7": 503}})
+    stack.extra_env = {"RETRY_MAX_COUNTDOWN": "2"}
+    stack.start_worker("worker", autoscale="8,4")
+    stack.wait_for_workers(1)
+    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
+                              env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = stack.workdir / "worker.log"
+    wait_until(lambda: log.read_text().count("ticket 7: HTTP 503") >= 6, 120, "six failed updates of ticket 7")
+    stack.sim("/_sim/config", method="POST", json={"fail_updates": {}})
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 0, out + err
+    stats = stack.stats()
+    assert stats["responses_429"] > 0 and stats["responses_by_status"].get("503", 0) > 10  # the faults happened
+    assert_each_ticket_once(stats, 60)
+    (run,) = summaries(stack)
+    assert (run["total"], run["processed"], run["failed"]) == (60, 60, 0)
+    assert "raised unexpected" not in log.read_text()

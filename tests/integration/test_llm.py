@@ -162,3 +162,17 @@ def test_another_taxonomy_end_to_end(sim, make):
     assert analysis.values["category"] == "network"
     schema = sent(sim)[-1]["response_format"]["json_schema"]["schema"]
     assert set(schema["required"]) == {"summary", "category", "request_type", "sla", "confidence", "language"}
+
+
+def test_rate_limit_is_handed_back_while_the_caller_may_wait(sim, make):
+    from app.llm import LLMRateLimited
+
+    script(sim, "429", "429")
+    classifier = make(max_retries=1, fail_max=1)
+    with pytest.raises(LLMRateLimited) as info:
+        classifier.classify(*TICKET, may_wait=True)
+    assert info.value.retry_after >= 1
+    assert classifier.breaker.current_state == "closed"  # a 429 says "slower", not "down"
+    script(sim, "429", "429")
+    analysis = classifier.classify(*TICKET, may_wait=False)
+    assert analysis.is_fallback and "RateLimitError 429" in analysis.fallback_reason

@@ -1,10 +1,10 @@
 """No personal data leaves the redact task: proven end to end with a real worker, Flower, Redis
 and the simulator, for tickets full of personal data.
 
-Checked after a full run: the worker's and Flower's logs, the CLI output, every Redis key the
-run left (task results, run summary, broker leftovers, base64 message bodies decoded), Flower's
-task list (args, kwargs, results), the classifier's input (the redact task's stored result: what
-any LLM provider is sent), the private notes written to Zendesk and the summary file.
+Checked after a full run: every request body the LLM received (the LLM simulator keeps them),
+the worker's and Flower's logs, the CLI output, every Redis key the run left (task results, run
+summary, LLM cache, broker leftovers, base64 message bodies decoded), Flower's task list (args,
+kwargs, results), the private notes written to Zendesk and the summary file.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         stack.start_redis(redis_url)
         stack.start_simulator()
         ids = stack.sim("/_sim/tickets", method="POST", json={"tickets": TICKETS})["ids"]
+        stack.start_llm_simulator(["--latency-mean", "0"])
         stack.start_worker("worker", autoscale="3,2")
         stack.start_flower()
         stack.wait_for_workers(1)
@@ -99,6 +100,12 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         assert stack.stats()["tickets_ai_processed"] == 3
         time.sleep(2)  # let Flower take in the last events
 
+        bodies = stack.llm_sim("/_sim/requests")["requests"]
+        assert len(bodies) == 3 and all(b["response_format"]["type"] == "json_schema" for b in bodies)
+        sent = json.dumps(bodies, ensure_ascii=False)
+        assert leaks(sent) == []
+        assert "<PERSON>" in sent and "<CREDIT_CARD>" in sent and "<IBAN_CODE>" in sent and "<SECRET>" in sent
+
         tasks = requests.get(f"http://127.0.0.1:{stack.flower_port}/api/tasks", timeout=10).json()
         assert {t["name"] for t in tasks.values()} >= {"triage.redact", "triage.classify", "triage.update",
                                                       "triage.summarize"}
@@ -109,8 +116,7 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         dump = redis_dump(stack)
         assert "celery-task-meta" in "\n".join(k.decode() for k in stack.redis().scan_iter(match=f"{stack.redis_prefix}*"))
         assert leaks(dump) == []
-        # What the classifier (and so any LLM) receives: placeholders, never the values.
-        assert "<PERSON>" in dump and "<CREDIT_CARD>" in dump and "<IBAN_CODE>" in dump and "<SECRET>" in dump
+        assert "<PERSON>" in dump  # redacted text is there (task results, cache), the values are not
 
         notes = [c["body"] for i in ids for c in stack.sim(f"/_sim/tickets/{i}")["comments"] if not c["public"]]
         assert len(notes) == 3 and leaks("\n".join(notes)) == []
@@ -119,7 +125,7 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         assert summary_files and leaks("".join(p.read_text() for p in summary_files)) == []
         assert leaks(run.stdout + run.stderr) == []
     for log in (tmp_path / "stack").glob("*.log"):
-        if log.name != "zendesk-sim.log":  # the simulator is Zendesk: it holds the tickets
+        if log.name not in ("zendesk-sim.log", "llm-sim.log"):  # the simulators play the outside services
             assert leaks(log.read_text(errors="replace")) == [], log.name
 
 

@@ -1,0 +1,69 @@
+"""The fleet with the LLM simulator: real workers classify through the openai SDK; cost and
+tokens reach every result and the summary; an LLM outage sends every ticket to the rules with
+the fallback tag, and the run still completes."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.devstack import ROOT, LocalStack
+from app.store import RunStore
+
+pytestmark = pytest.mark.e2e
+FAST_SIM = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str):
+    stack = LocalStack(workdir=tmp_path / "stack", tickets=40, sim_options=FAST_SIM,
+                       redis_prefix=f"llm-{secrets.token_hex(4)}:")
+    stack.start_redis(redis_url)
+    stack.start_simulator()
+    yield stack
+    stack.stop()
+
+
+def run(stack: LocalStack) -> dict:
+    result = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "180"], cwd=ROOT,
+                            env=stack.env(), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "classifier: openai (gpt-4o-mini at LLM_BASE_URL" in result.stderr
+    (summary,) = RunStore(stack.redis(), stack.redis_prefix).recent(5)
+    return summary
+
+
+def test_llm_costs_and_tokens_reach_results_and_summary(stack: LocalStack):
+    stack.start_llm_simulator(["--latency-mean", "0.3"])
+    stack.start_worker("worker", autoscale="8,4")
+    stack.wait_for_workers(1)
+    summary = run(stack)
+    assert (summary["total"], summary["processed"], summary["fallbacks"]) == (40, 40, 0)
+    assert summary["tokens_per_ticket"] > 100 and summary["cost_estimate"] > 0
+    assert summary["cost_per_ticket"] == pytest.approx(summary["cost_estimate"] / 40, rel=1e-3)
+    for result in summary["results"]:
+        assert result["status"] == "success" and result["cost_usd"] > 0 and result["prompt_tokens"] > 0
+        assert result["analysis"]["provider"] == "llm" and result["analysis"]["model"] == "gpt-4o-mini"
+        assert "ai_fallback" not in result["tags_added"]
+    assert stack.llm_sim("/_sim/stats")["completions_ok"] == 40
+    note = [c for c in stack.sim("/_sim/tickets/1")["comments"] if not c["public"]][0]["body"]
+    assert "Model: gpt-4o-mini" in note and "Tokens Used:" in note
+
+
+def test_llm_outage_falls_back_to_rules_with_the_tag(stack: LocalStack):
+    stack.start_llm_simulator(["--latency-mean", "0", "--error-ratio", "1.0", "--error-status", "503"])
+    stack.extra_env = {"LLM_SDK_MAX_RETRIES": "0", "LLM_BREAKER_FAIL_MAX": "3"}
+    stack.start_worker("worker", autoscale="4,2")
+    stack.wait_for_workers(1)
+    summary = run(stack)
+    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (40, 40, 40, 0)
+    reasons = summary["fallbacks_by_reason"]
+    assert reasons.get("LLM circuit breaker open", 0) >= 30  # once open, the LLM is not called at all
+    assert stack.llm_sim("/_sim/stats")["requests_total"] < 10
+    for ticket_id in range(1, 41):
+        tags = stack.sim(f"/_sim/tickets/{ticket_id}")["ticket"]["tags"]
+        assert "ai_processed" in tags and "ai_fallback" in tags
