@@ -1,8 +1,9 @@
-"""Command line: `python -m app run|runs|redact`.
+"""Command line: `python -m app run|runs|redact|dead-letters`.
 
     python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
     python -m app runs [--json]                                          recent run summaries
     python -m app redact [--spans]                                       JSON lines in, redacted out
+    python -m app dead-letters [--json] [--requeue [--wait]]             tickets that failed for good
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="a JSON array, one object per run")
     runs.add_argument("--limit", type=_positive_int, default=20)
 
+    dead = commands.add_parser("dead-letters", help="tickets that failed for good, with stage and reason")
+    dead.add_argument("--json", action="store_true", help="a JSON array, one object per ticket")
+    dead.add_argument("--requeue", action="store_true", help="send them all through again")
+    dead.add_argument("--wait", action="store_true", help="with --requeue: show progress, print the summary")
+    dead.add_argument("--timeout", type=float, default=3600.0)
+
     redact = commands.add_parser("redact", help='redact JSON lines {"text": ...} from stdin')
     redact.add_argument("--spans", action="store_true", help="also write the detected spans")
     return parser
@@ -49,6 +56,13 @@ def _configure_logging() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    return sweep_and_dispatch([args.ticket_id] if args.ticket_id else None, args.limit, args.dry_run,
+                              args.wait, args.timeout)
+
+
+def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run: bool, wait: bool,
+                       timeout: float) -> int:
+    """One sweep now (of the given tickets, or a search), its chord dispatched, optionally awaited."""
     from app import services
     from app.settings import get_settings
     from app.summary import format_summary
@@ -60,26 +74,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     provider, why = settings.llm_choice()
     print(f"classifier: {provider} ({why})", file=sys.stderr)
     try:
-        outcome = sweep(
-            services.zendesk(), services.ledger(), args.limit or settings.sweep_max_tickets,
-            ticket_id=args.ticket_id, dry_run=args.dry_run, processed_tag=services.taxonomy().processed_tag,
-        )
+        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets,
+                        ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=services.taxonomy().processed_tag)
     except ZendeskError as e:
         print(f"error: Zendesk: {e}", file=sys.stderr)
         return EXIT_FAILURES
     if not outcome.inputs:
-        print(f"nothing to triage ({outcome.found} eligible, {outcome.skipped_done_or_claimed} done or claimed)")
+        print(f"nothing to triage ({outcome.found} eligible, {outcome.skipped_done_or_claimed} done, "
+              "dead-lettered or claimed)")
         return EXIT_OK
     dispatch_run(outcome)
     print(f"run {outcome.run_id}: {len(outcome.inputs)} tickets dispatched")
-    if not args.wait:
+    if not wait:
         return EXIT_OK
-    summary = wait_for_run(outcome.run_id, args.timeout)
+    summary = wait_for_run(outcome.run_id, timeout)
     if summary is None:
-        print(f"timed out after {args.timeout:.0f}s; the run goes on (see `python -m app runs`)", file=sys.stderr)
+        print(f"timed out after {timeout:.0f}s; the run goes on (see `python -m app runs`)", file=sys.stderr)
         return EXIT_FAILURES
     print(format_summary(summary))
     return EXIT_FAILURES if summary["failed"] else EXIT_OK
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from app import services
+
+    dead = services.dead_letters()
+    entries = dead.entries()
+    if args.requeue:
+        ids = [entry["ticket_id"] for entry in entries]
+        if not ids:
+            print("no dead letters")
+            return EXIT_OK
+        dead.remove(ids)
+        print(f"requeued {len(ids)} tickets")
+        return sweep_and_dispatch(ids, None, False, args.wait, args.timeout)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    elif not entries:
+        print("no dead letters")
+    else:
+        for entry in entries:
+            print(f"{entry['ticket_id']:>10}  {entry['at']}  {entry['stage']:<8}  {entry['reason']}")
+    return EXIT_OK
 
 
 def wait_for_run(run_id: str, timeout: float) -> dict[str, Any] | None:
@@ -159,7 +195,7 @@ def cmd_redact(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
-    handlers = {"run": cmd_run, "runs": cmd_runs, "redact": cmd_redact}
+    handlers = {"run": cmd_run, "runs": cmd_runs, "redact": cmd_redact, "dead-letters": cmd_dead_letters}
     return handlers[args.command](args)
 
 

@@ -16,7 +16,7 @@ from app.classify import Classifier, RulesClassifier
 from app.redaction import Redactor
 from app.settings import ConfigError, get_settings
 from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
-from app.store import RedisPauseGate, RunStore, TicketLedger
+from app.store import DeadLetters, RedisPauseGate, RunStore, TicketLedger
 from app.zendesk import ZendeskClient
 
 T = TypeVar("T")
@@ -49,6 +49,10 @@ def ledger() -> TicketLedger:
         "ledger",
         lambda: TicketLedger(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
     )
+
+
+def dead_letters() -> DeadLetters:
+    return _for_this_process("dead", lambda: DeadLetters(ledger()))
 
 
 def run_store() -> RunStore:

@@ -4,6 +4,8 @@ Keys (shared by every process on every host):
 - `ticket:<id>:claim`  = "host:pid" of the claimer, SET NX EX claim_ttl, deleted on a terminal outcome
 - `ticket:<id>:done`   = time written, EX done_ttl: Zendesk search lags, so this is what stops a
                          ticket that was just updated from being swept again
+- `ticket:<id>:dead`   = JSON {ticket_id, stage, reason, run_id, at}: failed for good; sweeps skip
+                         it until `python -m app dead-letters --requeue`; `dead:index` lists them
 - `zendesk:paused`     = set with PX when Zendesk answered 429; every client waits it out
 - `run:<id>`           = hash of run metadata; `run:<id>:finished` counter; `run:<id>:summary` JSON
 - `runs`               = sorted set of run ids by start time (newest last)
@@ -17,6 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 import redis
@@ -45,6 +48,9 @@ class TicketLedger:
     def done_key(self, ticket_id: int) -> str:
         return f"{self.prefix}ticket:{ticket_id}:done"
 
+    def dead_key(self, ticket_id: int) -> str:
+        return f"{self.prefix}ticket:{ticket_id}:dead"
+
     def claim(self, ticket_id: int, owner: str | None = None) -> bool:
         """True when this caller now owns the ticket; False when someone else does."""
         return bool(
@@ -61,17 +67,50 @@ class TicketLedger:
         return bool(self.redis.exists(self.done_key(ticket_id)))
 
     def busy(self, ticket_ids: Iterable[int], include_claims: bool = True) -> set[int]:
-        """The ids among `ticket_ids` that are done (or claimed), in one round trip."""
+        """The ids among `ticket_ids` that are done, dead-lettered (or claimed), in one round trip."""
         ids = list(ticket_ids)
         if not ids:
             return set()
         pipe = self.redis.pipeline(transaction=False)
         for ticket_id in ids:
-            keys = [self.done_key(ticket_id)]
+            keys = [self.done_key(ticket_id), self.dead_key(ticket_id)]
             if include_claims:
                 keys.append(self.claim_key(ticket_id))
             pipe.exists(*keys)
         return {ticket_id for ticket_id, count in zip(ids, pipe.execute()) if count}
+
+
+class DeadLetters:
+    """Tickets that failed for good, with the stage and the reason, until someone requeues them."""
+
+    def __init__(self, ledger: TicketLedger) -> None:
+        self.ledger = ledger
+        self.redis = ledger.redis
+        self.index = f"{ledger.prefix}dead:index"
+
+    def add(self, ticket_id: int, stage: str, reason: str, run_id: str) -> None:
+        entry = {"ticket_id": ticket_id, "stage": stage, "reason": reason, "run_id": run_id,
+                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        pipe = self.redis.pipeline()
+        pipe.set(self.ledger.dead_key(ticket_id), json.dumps(entry))
+        pipe.zadd(self.index, {str(ticket_id): time.time()})
+        pipe.execute()
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every dead letter, oldest first."""
+        ids = [int(raw) for raw in self.redis.zrange(self.index, 0, -1)]
+        if not ids:
+            return []
+        raws = self.redis.mget([self.ledger.dead_key(i) for i in ids])
+        return [json.loads(raw) for raw in raws if raw]
+
+    def remove(self, ticket_ids: Iterable[int]) -> None:
+        ids = list(ticket_ids)
+        if ids:
+            pipe = self.redis.pipeline()
+            pipe.delete(*[self.ledger.dead_key(i) for i in ids])
+            pipe.zrem(self.index, *[str(i) for i in ids])
+            pipe.execute()
 
 
 class RedisPauseGate:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from app.models import Ticket, TicketInput
 from app.store import TicketLedger, claim_owner
 from app.triage import CLOSED_STATUSES
-from app.zendesk import ZendeskClient, ZendeskError
+from app.zendesk import ZendeskClient, ZendeskError, ZendeskNotFound
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,15 @@ class SweepOutcome:
     skipped_done_or_claimed: int = 0
 
 
+def _read_each(client: ZendeskClient, ticket_ids: list[int]) -> Iterator[Ticket]:
+    """The tickets asked for by id; deleted ones are skipped with a log line."""
+    for ticket_id in ticket_ids:
+        try:
+            yield client.get_ticket(ticket_id)
+        except ZendeskNotFound:
+            log.warning("ticket %s not found (deleted?); skipped", ticket_id)
+
+
 def _eligible(ticket: Ticket, processed_tag: str) -> bool:
     return processed_tag not in ticket.tags and ticket.status not in CLOSED_STATUSES
 
@@ -43,17 +53,17 @@ def sweep(
     client: ZendeskClient,
     ledger: TicketLedger,
     limit: int,
-    ticket_id: int | None = None,
+    ticket_ids: list[int] | None = None,
     dry_run: bool = False,
     processed_tag: str = "ai_processed",
 ) -> SweepOutcome:
-    """Search (or read the one ticket asked for), skip done or claimed tickets, claim the rest.
+    """Search (or read the tickets asked for), skip done, dead-lettered or claimed tickets, claim
+    the rest.
 
     A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
     """
     outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run)
-    candidates = ([client.get_ticket(ticket_id)] if ticket_id is not None
-                  else client.search_unprocessed(limit, processed_tag))
+    candidates = _read_each(client, ticket_ids) if ticket_ids else client.search_unprocessed(limit, processed_tag)
     owner = claim_owner()
     batch: list[Ticket] = []
 

@@ -68,11 +68,11 @@ def _load_models_before_fork(**_: Any) -> None:
 
 
 @app.task(name="triage.sweep", bind=True, ignore_result=True)
-def sweep_task(self: Task, limit: int | None = None, ticket_id: int | None = None, dry_run: bool = False) -> None:
+def sweep_task(self: Task, limit: int | None = None, dry_run: bool = False) -> None:
     """Beat's periodic sweep: claim unprocessed tickets and dispatch one chord for them."""
     settings = get_settings()
     try:
-        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets, ticket_id, dry_run,
+        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets, dry_run=dry_run,
                         processed_tag=services.taxonomy().processed_tag)
     except ZendeskError as e:
         # The first search page failed, so nothing was claimed: the next beat tick is the retry.
@@ -146,11 +146,13 @@ def _retry_countdown(error: ZendeskError, retries: int, cap: int) -> float:
 
 
 def _finish(work: TicketWork, result: TicketResult) -> dict[str, Any]:
-    """Release the claim, count progress, log one line without personal data."""
+    """Dead-letter a failure, release the claim, count progress, log one line without personal data."""
+    if result.status == "failed" and not work.dry_run:
+        services.dead_letters().add(work.ticket_id, result.stage or "unknown", result.error or "unknown", work.run_id)
     services.ledger().release(work.ticket_id)
     services.run_store().ticket_finished(work.run_id)
     if result.status == "failed":
-        log.warning("ticket %s failed at %s: %s", work.ticket_id, result.stage, result.error)
+        log.warning("ticket %s failed at %s: %s (dead-lettered)", work.ticket_id, result.stage, result.error)
     else:
         log.info("ticket %s %s in %.2fs tags=%s priority=%s", work.ticket_id, result.status,
                  result.processing_time, ",".join(result.tags_added), result.priority_set)

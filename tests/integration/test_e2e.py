@@ -139,11 +139,17 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     for ticket_id in doomed:
         ticket = stack.sim(f"/_sim/tickets/{ticket_id}")
         assert "ai_processed" not in ticket["ticket"]["tags"]
-    # The failed tickets are released, not lost: the next sweep offers them again.
+    # The failed tickets are dead-lettered, not lost: listed with stage and reason, skipped by
+    # sweeps until requeued.
+    dead = json.loads(run_cli(stack, "dead-letters", "--json").stdout)
+    assert sorted(d["ticket_id"] for d in dead) == doomed
+    assert all(d["stage"] == "update" and "422" in d["reason"] and d["run_id"] == run["id"] for d in dead)
+    assert "nothing to triage" in run_cli(stack, "run").stdout
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {}})
-    again = run_cli(stack, "run", "--wait", "--timeout", "120")
-    assert again.returncode == 0, again.stdout + again.stderr
+    again = run_cli(stack, "dead-letters", "--requeue", "--wait", "--timeout", "120")
+    assert again.returncode == 0 and "requeued 3 tickets" in again.stdout, again.stdout + again.stderr
     assert_each_ticket_once(stack.stats(), 40)
+    assert json.loads(run_cli(stack, "dead-letters", "--json").stdout) == []
 
     # `runs --json` lists both runs, newest first, each with an id.
     listed = json.loads(run_cli(stack, "runs", "--json").stdout)

@@ -99,6 +99,11 @@ def test_4xx_becomes_a_failed_record_and_releases_the_claim(fleet_env):
     assert result["status"] == "failed" and result["stage"] == "update" and "422" in result["error"]
     ledger = services.ledger()
     assert not ledger.is_done(ticket_id) and not ledger.redis.exists(ledger.claim_key(ticket_id))
+    (dead,) = services.dead_letters().entries()
+    assert (dead["ticket_id"], dead["stage"], dead["run_id"]) == (ticket_id, "update", "run-t") and "422" in dead["reason"]
+    assert ticket_id in ledger.busy([ticket_id])  # sweeps skip it until it is requeued
+    services.dead_letters().remove([ticket_id])
+    assert ticket_id not in ledger.busy([ticket_id])
 
 
 def test_deleted_ticket_is_a_failed_record(fleet_env):
@@ -127,7 +132,7 @@ def test_sweep_claims_once_and_skips_done_or_claimed(fleet_env):
     assert second.inputs == [] and second.skipped_done_or_claimed == 30
     limited = sweep(services.zendesk(), services.ledger(), limit=5, dry_run=True)
     assert len(limited.inputs) == 5  # a dry run ignores claims, but respects the limit
-    one = sweep(services.zendesk(), services.ledger(), limit=1000, ticket_id=first.inputs[0].ticket_id)
+    one = sweep(services.zendesk(), services.ledger(), limit=1000, ticket_ids=[first.inputs[0].ticket_id])
     assert one.inputs == []  # claimed already
 
 

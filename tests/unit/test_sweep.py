@@ -66,5 +66,5 @@ def test_dry_run_claims_nothing_and_single_ticket():
     outcome = sweep(FakeZendesk(tickets(3)), ledger, limit=10, dry_run=True)
     assert [i.ticket_id for i in outcome.inputs] == [1, 2, 3] and ledger.claimed == {1}
     assert all(i.dry_run for i in outcome.inputs)
-    one = sweep(FakeZendesk(tickets(3)), FakeLedger(), limit=10, ticket_id=2)
+    one = sweep(FakeZendesk(tickets(3)), FakeLedger(), limit=10, ticket_ids=[2])
     assert [i.ticket_id for i in one.inputs] == [2]
