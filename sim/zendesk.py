@@ -1199,7 +1199,8 @@ async def _stop_background(app: web.Application) -> None:
 
 def create_app(config: SimConfig) -> web.Application:
     """Build the simulator's aiohttp application (seeded at once, background tasks on startup)."""
-    app = web.Application(middlewares=[api_middleware])
+    # Room for oversized tickets (a 1 MB log pasted into a body) so clients can be tested on them.
+    app = web.Application(middlewares=[api_middleware], client_max_size=16 * 1024 * 1024)
     app[STATE_KEY] = SimState(config)
     app[BACKGROUND_KEY] = set()
     for method, path, handler, endpoint in API_ROUTES:

@@ -179,3 +179,30 @@ def test_closed_meanwhile_is_recorded_not_written(fleet_env):
     _, result = run_chain(data)
     assert result["status"] == "failed" and "closed" in result["error"]
     assert "ai_processed" not in sim_ticket(sim, ticket_id)["ticket"]["tags"]
+
+
+BAD_INPUTS = {
+    "empty": ("", ""),
+    "huge": ("Log attached", "ERROR stack overflow in module X\n" * 32_000),  # ~1 MB
+    "html": ("<b>Broken</b>", "<html><body><p>Hi <i>Anna Berg</i>,</p><script>alert(1)</script>"
+                              "<table><tr><td>crash</td></tr></table></body></html>"),
+    "binary": ("\x00\x01\x02", "".join(chr(c) for c in range(0, 32)) + "\ufffd\udcff"[:1] + "\x7f" * 50),
+    "emoji_rtl": ("🔥🔥 URGENT 🔥🔥", "שלום, האפליקציה קורסת 😡 مرحبا التطبيق لا يعمل 🙏"),
+    "german": ("Rückerstattung", "Ich wurde doppelt belastet, bitte erstatten Sie mir das Geld. Danke!"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_gets_an_outcome_never_an_exception(fleet_env, kind):
+    sim = fleet_env
+    subject, description = BAD_INPUTS[kind]
+    ticket_id = create_ticket(sim, subject, description)
+    started = time.monotonic()
+    work, result = run_chain(payload(sim, ticket_id))
+    assert result["status"] == "success", result
+    assert time.monotonic() - started < 20
+    assert len(work["redacted_description"]) <= 20_000 + 200
+    note = [c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]
+    assert len(note) == 1 and "Summary:" in note[0]["body"]
+    if kind == "html":
+        assert "Anna Berg" not in json.dumps(work)
