@@ -7,6 +7,7 @@ server) never see each other's tickets, queues or results.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -195,3 +196,30 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     (run,) = summaries(stack)
     assert (run["total"], run["processed"], run["failed"]) == (60, 60, 0)
     assert "raised unexpected" not in log.read_text()
+
+
+def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
+    """RedBeat's lock in Redis: a second `celery beat` waits instead of doubling the sweeps."""
+    stack.tickets = 30
+    stack.sweep_interval = 2.0
+    stack.sim_options = FAST_SIM
+    stack.start_simulator()
+    stack.start_worker("worker", autoscale="4,2")
+    stack.wait_for_workers(1)
+    first, second = stack.start_beat("beat-a"), stack.start_beat("beat-b")
+    time.sleep(3 * stack.sweep_interval + 4)
+    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 30, 60, "all tickets")
+    time.sleep(stack.sweep_interval)
+    first.stop()
+    second.stop()
+    sent = [line for name in ("beat-a", "beat-b")
+            for line in (stack.workdir / f"{name}.log").read_text().splitlines() if "Sending due task" in line]
+    received = len(re.findall(r"Task triage\.sweep\[[^\]]+\] received", (stack.workdir / "worker.log").read_text()))
+    assert sent, "no beat sent a sweep"
+    # Only one beat held the lock and sent sweeps; the other never did.
+    assert [name for name in ("beat-a", "beat-b")
+            if "Sending due task" in (stack.workdir / f"{name}.log").read_text()] in (["beat-a"], ["beat-b"])
+    assert received <= len(sent) + 1
+    assert_each_ticket_once(stack.stats(), 30)
+    ids = [r["ticket_id"] for run in summaries(stack) for r in run["results"]]
+    assert sorted(ids) == list(range(1, 31))  # each ticket dispatched in exactly one run
