@@ -39,9 +39,12 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    # Unacknowledged tasks come back after this; it must exceed the longest retry countdown.
+    # Unacknowledged tasks (their worker died) come back after the visibility timeout; every
+    # worker looks for them every 10 s.
     broker_transport_options={
-        "visibility_timeout": max(3600, 2 * settings.retry_max_countdown),
+        "visibility_timeout": settings.broker_visibility_timeout,
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
         **(prefix if broker_is_redis else {}),
     },
     result_backend_transport_options=prefix,

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     )
     update_max_retries: int = Field(default=20, ge=0)
     retry_max_countdown: int = Field(default=600, ge=1)
+    # A task not acknowledged this long (its worker died) is delivered again. Countdown retries
+    # are held unacknowledged, so this must stay above RETRY_MAX_COUNTDOWN.
+    broker_visibility_timeout: int = Field(default=3600, ge=10)
 
     log_dir: Path = Path("logs")
 
@@ -106,6 +109,9 @@ class Settings(BaseSettings):
             raise ValueError(f"ZENDESK_URL must start with http:// or https://, got {self.zendesk_url!r}")
         if not urlparse(self.redis_url).scheme.startswith(("redis", "unix")):
             raise ValueError("REDIS_URL must be a Redis URL (it is the result backend)")
+        if self.broker_visibility_timeout <= self.retry_max_countdown + 5:
+            raise ValueError("BROKER_VISIBILITY_TIMEOUT must be more than RETRY_MAX_COUNTDOWN + 5 seconds, or "
+                             "tasks waiting out a countdown would be delivered twice")
         if self.llm_provider == "openai" and not (self.openai_api_key or self.llm_base_url):
             raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
         if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
