@@ -25,6 +25,7 @@ import openai
 import pybreaker
 from pydantic import BaseModel, ValidationError
 
+from app.breakers import shared_breaker
 from app.classify import RulesClassifier, Spend, summarize
 from app.models import Analysis
 from app.taxonomy import Taxonomy
@@ -269,16 +270,5 @@ class LLMClassifier:
 
 
 def llm_breaker(redis_client: Any, namespace: str, fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:
-    """The LLM's breaker, its state in Redis so every process on every host shares it."""
-    storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, redis_client, namespace=namespace)
-    return pybreaker.CircuitBreaker(
-        fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage,
-        exclude=[*REQUEST_ERRORS, _slow_down],
-        listeners=[BreakerLog()], name="llm",
-    )
-
-
-class BreakerLog(pybreaker.CircuitBreakerListener):
-    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        log.warning("breaker %s: %s -> %s", cb.name, getattr(old_state, "name", old_state),
-                    getattr(new_state, "name", new_state))
+    return shared_breaker("llm", redis_client, namespace, fail_max, reset_timeout,
+                          exclude=[*REQUEST_ERRORS, _slow_down])

@@ -17,7 +17,7 @@ from app.redaction import Redactor
 from app.settings import ConfigError, get_settings
 from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.store import DeadLetters, RedisPauseGate, RunStore, TicketLedger
-from app.zendesk import ZendeskClient
+from app.zendesk import ZendeskClient, zendesk_breaker
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
@@ -69,6 +69,8 @@ def zendesk() -> ZendeskClient:
             settings.zendesk_api_token,
             timeout=settings.zendesk_timeout,
             pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}zendesk:paused"),
+            breaker=zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
+                                    settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout),
         ),
     )
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     zendesk_email: str
     zendesk_api_token: str
     zendesk_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
+    zendesk_breaker_fail_max: int = Field(default=5, ge=1, description="5xx/timeouts in a row that open it")
+    zendesk_breaker_reset_timeout: float = Field(default=30.0, gt=0, description="seconds before a trial call")
 
     # LLM. `auto`: the OpenAI SDK when OPENAI_API_KEY or LLM_BASE_URL is set, else the rules.
     llm_provider: Literal["auto", "openai", "rules"] = "auto"

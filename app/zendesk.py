@@ -2,7 +2,9 @@
 
 The client never sleeps. A 429 becomes `ZendeskRateLimited` carrying the `Retry-After` seconds,
 and the same pause is shared through `pause_gate` so every process on every host stops calling
-Zendesk until it passes; callers (Celery tasks) turn retryable errors into a countdown retry.
+Zendesk until it passes. Repeated 5xx/timeouts open a pybreaker breaker shared through Redis,
+after which calls fail fast with `ZendeskCircuitOpen` until it half-opens. Callers (Celery tasks)
+turn retryable errors into a countdown retry.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pybreaker
 import requests
 
+from app.breakers import shared_breaker
 from app.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,14 @@ class ZendeskRateLimited(ZendeskUnavailable):
         self.retry_after = retry_after
 
 
+class ZendeskCircuitOpen(ZendeskUnavailable):
+    """The shared Zendesk breaker is open after repeated 5xx/timeouts: come back in `retry_after`."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Zendesk circuit breaker open, retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
 class ZendeskConflict(ZendeskError):
     """409: the ticket changed since we read it (safe_update). Re-read, then retry."""
 
@@ -64,6 +76,16 @@ class ZendeskAuthError(ZendeskError):
 
 class ZendeskRejected(ZendeskError):
     """Any other 4xx: the request itself is wrong for this ticket; retrying will not help."""
+
+
+def _not_an_outage(error: BaseException) -> bool:
+    """Only 5xx, timeouts and connection failures count against the breaker: a 429 means slower,
+    a 4xx is about one request."""
+    return not isinstance(error, ZendeskUnavailable) or isinstance(error, ZendeskRateLimited)
+
+
+def zendesk_breaker(redis_client: Any, namespace: str, fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:
+    return shared_breaker("zendesk", redis_client, namespace, fail_max, reset_timeout, exclude=[_not_an_outage])
 
 
 class PauseGate(Protocol):
@@ -140,10 +162,12 @@ class ZendeskClient:
         timeout: float = 30.0,
         pause_gate: PauseGate | None = None,
         session: requests.Session | None = None,
+        breaker: pybreaker.CircuitBreaker | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.pause_gate = pause_gate
+        self.breaker = breaker
         self.session = session or requests.Session()
         self.session.auth = (f"{email}/token", api_token)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
@@ -153,6 +177,14 @@ class ZendeskClient:
             wait = self.pause_gate.remaining()
             if wait > 0:
                 raise ZendeskRateLimited(wait, status=None)
+        if self.breaker is None:
+            return self._send(method, path_or_url, **kwargs)
+        try:
+            return self.breaker.call(self._send, method, path_or_url, **kwargs)
+        except pybreaker.CircuitBreakerError as e:
+            raise ZendeskCircuitOpen(self.breaker.reset_timeout) from e
+
+    def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)

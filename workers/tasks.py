@@ -25,7 +25,7 @@ from app.settings import get_settings
 from app.summary import build_summary, write_summary_file
 from app.sweep import sweep
 from app.triage import plan_update, write_triage
-from app.zendesk import ZendeskError, ZendeskNotFound, ZendeskRateLimited
+from app.zendesk import ZendeskCircuitOpen, ZendeskError, ZendeskNotFound, ZendeskRateLimited
 from workers.pipeline import dispatch_run, ticket_repr
 
 log = logging.getLogger("triage")
@@ -138,7 +138,7 @@ def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
 def _retry_countdown(error: ZendeskError, retries: int, cap: int) -> float:
     """Retry-After when Zendesk gave one, else exponential backoff; jitter spreads the herd so a
     freed slot is not met by every waiting task at once."""
-    if isinstance(error, ZendeskRateLimited):
+    if isinstance(error, (ZendeskRateLimited, ZendeskCircuitOpen)):
         base = error.retry_after
         return min(cap, base + random.uniform(0, max(5.0, base)))
     base = min(cap, 5 * 2**retries)
@@ -211,7 +211,8 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
     except ZendeskNotFound:
         return _finish(work, _result(work, "failed", stage="update", error="ticket not found (deleted?)"))
     except ZendeskError as e:
-        rate_limited = isinstance(e, ZendeskRateLimited)
+        # Waiting out a 429 or an open breaker always ends; it does not use up the failure budget.
+        rate_limited = isinstance(e, (ZendeskRateLimited, ZendeskCircuitOpen))
         if rate_limited or (e.retryable and failures < settings.update_max_retries):
             countdown = _retry_countdown(e, failures, settings.retry_max_countdown)
             log.info("ticket %s: %s; retrying in %.0fs", work.ticket_id, e, countdown)

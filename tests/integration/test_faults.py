@@ -53,3 +53,31 @@ def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack
     assert summary["total"] == 300 and len({r["ticket_id"] for r in summary["results"]}) == 300
     print(f"kill -9: updated once {stats['tickets_ai_processed']}, dead-lettered {len(dead)}, "
           f"summary total {summary['total']} processed {summary['processed']} skipped {summary['skipped']}")
+
+
+def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack: LocalStack):
+    """All of Zendesk answers 503 for 60 s mid-run: the breaker opens, updates wait, no ticket is
+    lost or failed, and the LLM is not asked again for tickets it already classified."""
+    stack.tickets = 120
+    stack.start_simulator()
+    stack.start_llm_simulator(["--latency-mean", "0.3"])
+    stack.extra_env = {"ZENDESK_BREAKER_RESET_TIMEOUT": "10", "RETRY_MAX_COUNTDOWN": "15",
+                       "BROKER_VISIBILITY_TIMEOUT": "600"}
+    stack.start_worker("alpha", autoscale="4,4")
+    stack.start_worker("bravo", autoscale="4,4")
+    stack.wait_for_workers(2)
+    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
+                              env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 20, 120, "20 tickets done")
+    stack.sim("/_sim/config", method="POST", json={"outage_seconds": 60})
+    out, err = runner.communicate(timeout=500)
+    assert runner.returncode == 0, out + err
+
+    stats = stack.stats()
+    assert stats["responses_by_status"].get("503", 0) >= 3  # the outage was seen
+    assert stats["tickets_ai_processed"] == 120 and stats["max_ai_notes_per_ticket"] == 1
+    (summary,) = RunStore(stack.redis(), stack.redis_prefix).recent(5)
+    assert (summary["total"], summary["processed"], summary["failed"]) == (120, 120, 0)
+    logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("alpha", "bravo"))
+    assert "breaker zendesk: closed -> open" in logs
+    assert stack.llm_sim("/_sim/stats")["completions_ok"] == 120  # one classification per ticket

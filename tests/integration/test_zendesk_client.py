@@ -70,3 +70,31 @@ def test_429_pauses_every_client_sharing_the_gate(redis_url, redis_prefix):
             other_process.get_ticket(2)
         assert sim.state.stats()["requests_total"] == sent  # the pause held it back locally
         assert gate.remaining() > 0
+
+
+def test_breaker_opens_on_outage_only_and_is_shared(redis_url, redis_prefix):
+    from app.zendesk import ZendeskCircuitOpen, ZendeskUnavailable, zendesk_breaker
+
+    client_redis = redis.Redis.from_url(redis_url)
+    namespace = f"{redis_prefix}breaker:zendesk"
+    with running_simulator(tickets=3, seed=1, rate_limit=100_000) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN, breaker=zendesk_breaker(client_redis, namespace, 3, 30))
+        for _ in range(5):  # 404s and 422s are about one request: they never open it
+            with pytest.raises(ZendeskNotFound):
+                client.get_ticket(99_999)
+        import requests as plain
+
+        plain.post(f"{sim.base_url}/_sim/config", json={"outage_seconds": 30}, timeout=5).raise_for_status()
+        for _ in range(2):
+            with pytest.raises(ZendeskUnavailable):
+                client.get_ticket(1)
+        with pytest.raises(ZendeskCircuitOpen) as info:  # the third failure trips it
+            client.get_ticket(1)
+        assert info.value.retryable and info.value.retry_after == 30
+        sent = sim.state.stats()["requests_total"]
+        other_process = ZendeskClient(sim.base_url, EMAIL, TOKEN, breaker=zendesk_breaker(client_redis, namespace, 3, 30))
+        with pytest.raises(ZendeskCircuitOpen):
+            other_process.get_ticket(1)
+        assert sim.state.stats()["requests_total"] == sent  # failing fast, without a request
+    for key in client_redis.scan_iter(match=f"{redis_prefix}*"):
+        client_redis.delete(key)
