@@ -120,6 +120,9 @@ class LocalStack:
     zendesk_url: str = ""
     llm_url: str = ""
     flower_port: int = 0
+    # The simulated accounts' quotas, read from the simulators, so the fleet keeps to them as it
+    # would to a real account's plan.
+    quota_env: dict[str, str] = field(default_factory=dict)
     processes: list[ManagedProcess] = field(default_factory=list)
     owns_redis: bool = False
 
@@ -166,6 +169,10 @@ class LocalStack:
         self.spawn("zendesk-sim", argv)
         self.zendesk_url = f"http://127.0.0.1:{port}"
         wait_until(self._simulator_up, 20, "the Zendesk simulator")
+        config = self.sim("/_sim/config")
+        self.quota_env.update({"ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
+                               "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
+                               "ZENDESK_RATE_WINDOW": str(config["rate_window"])})
         return self.zendesk_url
 
     def start_llm_simulator(self, options: list[str] | None = None) -> str:
@@ -175,6 +182,9 @@ class LocalStack:
                                "--seed", str(self.seed), *(options or [])])
         self.llm_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{self.llm_url}/_sim/stats"), 20, "the LLM simulator")
+        config = self.llm_sim("/_sim/config")
+        self.quota_env.update({"LLM_RPM": str(config["rpm"]), "LLM_TPM": str(config["tpm"]),
+                               "LLM_RATE_WINDOW": str(config["rate_window"])})
         return self.llm_url
 
     def _simulator_up(self) -> bool:
@@ -198,6 +208,7 @@ class LocalStack:
             env.pop(name, None)  # a developer's real key must never reach a test or the demo
         if self.llm_url:
             env.update({"LLM_BASE_URL": f"{self.llm_url}/v1", "OPENAI_API_KEY": SIM_LLM_KEY})
+        env.update(self.quota_env)
         env.update(self.extra_env)
         return env
 

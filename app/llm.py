@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import openai
 import pybreaker
@@ -165,6 +165,7 @@ class LLMClassifier:
         max_tokens: int = 400,
         temperature: float = 0.0,
         price_override: tuple[float, float] | None = None,
+        throttle: Callable[[int], float] | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -176,6 +177,8 @@ class LLMClassifier:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.price_override = price_override
+        # throttle(tokens) takes the shared RPM/TPM quota (app.ratelimit): 0, or seconds to wait.
+        self.throttle = throttle
         self.prompt_version = prompt_version(taxonomy)
         self.output_model = taxonomy.output_model
 
@@ -203,6 +206,14 @@ class LLMClassifier:
         problem = "no attempt made"
         for attempt in range(1, self.attempts + 1):
             spend.attempts = attempt
+            if self.throttle is not None:
+                # OpenAI counts a request's tokens as prompt + max_tokens against the TPM limit.
+                estimate = sum(len(m["content"]) for m in messages) // 4 + self.max_tokens
+                wait = self.throttle(estimate)
+                if wait > 0:
+                    if may_wait:
+                        raise LLMRateLimited(wait)
+                    return self._fallback(subject, description, "LLM quota used up (shared limiter)", spend, started)
             try:
                 raw = self.breaker.call(self._request, messages)
             except pybreaker.CircuitBreakerError:

@@ -17,7 +17,8 @@ from app.redaction import Redactor
 from app.settings import ConfigError, get_settings
 from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.store import DeadLetters, RedisPauseGate, RunStore, TicketLedger
-from app.zendesk import ZendeskClient, zendesk_breaker
+from app.ratelimit import Quota, SharedRateLimiter
+from app.zendesk import ZendeskClient, is_update_ticket, zendesk_breaker
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
@@ -59,6 +60,35 @@ def run_store() -> RunStore:
     return _for_this_process("runs", lambda: RunStore(redis_client(), get_settings().redis_prefix))
 
 
+def limiter() -> SharedRateLimiter:
+    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), get_settings().redis_prefix))
+
+
+def zendesk_throttle() -> Callable[[str, str], float]:
+    """Takes the account token (and the Update Ticket token for a single-ticket PUT)."""
+    settings = get_settings()
+    account = Quota("zendesk:account", settings.zendesk_rate_limit, settings.zendesk_rate_window)
+    updates = Quota("zendesk:update_ticket", settings.zendesk_update_rate_limit, settings.zendesk_rate_window)
+
+    def throttle(method: str, path: str) -> float:
+        quotas = [(updates, 1.0)] if is_update_ticket(method, path) else []
+        return limiter().acquire([*quotas, (account, 1.0)], settings.rate_limit_max_sleep)
+
+    return throttle
+
+
+def llm_throttle() -> Callable[[int], float]:
+    """Takes one request and `tokens` tokens from the LLM account's quotas."""
+    settings = get_settings()
+    requests_quota = Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window)
+    tokens_quota = Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window)
+
+    def throttle(tokens: int) -> float:
+        return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], settings.rate_limit_max_sleep)
+
+    return throttle
+
+
 def zendesk() -> ZendeskClient:
     settings = get_settings()
     return _for_this_process(
@@ -71,6 +101,7 @@ def zendesk() -> ZendeskClient:
             pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}zendesk:paused"),
             breaker=zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
                                     settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout),
+            throttle=zendesk_throttle(),
         ),
     )
 
@@ -114,7 +145,8 @@ def _build_classifier() -> Classifier:
                           settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
     return LLMClassifier(client, settings.llm_model, taxonomy(), rules, breaker, cache,
                          attempts=settings.llm_attempts, max_tokens=settings.llm_max_tokens,
-                         temperature=settings.llm_temperature, price_override=settings.llm_price_override)
+                         temperature=settings.llm_temperature, price_override=settings.llm_price_override,
+                         throttle=llm_throttle())
 
 
 def classifier() -> Classifier:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     zendesk_email: str
     zendesk_api_token: str
     zendesk_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
+    # The account's quotas, kept by every process together (0 turns one off). Zendesk: requests per
+    # minute by plan (Team 200, Growth/Professional 400, Enterprise 700, High Volume 2500) and the
+    # separate Update Ticket limit of 100 per minute.
+    zendesk_rate_limit: int = Field(default=700, ge=0)
+    zendesk_update_rate_limit: int = Field(default=100, ge=0)
+    zendesk_rate_window: float = Field(default=60.0, gt=0, description="seconds the limits count over")
     zendesk_breaker_fail_max: int = Field(default=5, ge=1, description="5xx/timeouts in a row that open it")
     zendesk_breaker_reset_timeout: float = Field(default=30.0, gt=0, description="seconds before a trial call")
 
@@ -57,6 +63,12 @@ class Settings(BaseSettings):
     llm_attempts: int = Field(default=3, ge=1, le=5, description="asks per ticket for a valid answer")
     llm_rate_limit_retries: int = Field(default=10, ge=0, description="waits out 429s before the rules answer")
     llm_max_tokens: int = Field(default=400, ge=50)
+    # The LLM account's requests and tokens per minute (0: no limit); tokens count prompt + max_tokens.
+    llm_rpm: int = Field(default=500, ge=0)
+    llm_tpm: int = Field(default=200_000, ge=0)
+    llm_rate_window: float = Field(default=60.0, gt=0)
+    # Waits for a quota token up to this long in the process; longer waits become countdown retries.
+    rate_limit_max_sleep: float = Field(default=2.0, ge=0)
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_cache_ttl: int = Field(default=7 * 24 * 3600, ge=0, description="seconds; 0 turns the cache off")
     llm_breaker_fail_max: int = Field(default=5, ge=1)

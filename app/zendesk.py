@@ -10,7 +10,8 @@ turn retryable errors into a countdown retry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -76,6 +77,14 @@ class ZendeskAuthError(ZendeskError):
 
 class ZendeskRejected(ZendeskError):
     """Any other 4xx: the request itself is wrong for this ticket; retrying will not help."""
+
+
+UPDATE_TICKET_RE = re.compile(r"/api/v2/tickets/\d+(?:\.json)?$")
+
+
+def is_update_ticket(method: str, path: str) -> bool:
+    """PUT /api/v2/tickets/{id}: the call with its own account limit (100/min)."""
+    return method == "PUT" and bool(UPDATE_TICKET_RE.search(path.split("?")[0]))
 
 
 def _not_an_outage(error: BaseException) -> bool:
@@ -163,11 +172,15 @@ class ZendeskClient:
         pause_gate: PauseGate | None = None,
         session: requests.Session | None = None,
         breaker: pybreaker.CircuitBreaker | None = None,
+        throttle: Callable[[str, str], float] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.pause_gate = pause_gate
         self.breaker = breaker
+        # throttle(method, path) takes the shared quota tokens for a call: 0 when granted, else
+        # seconds to wait (app.ratelimit); the call is then not sent at all.
+        self.throttle = throttle
         self.session = session or requests.Session()
         self.session.auth = (f"{email}/token", api_token)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
@@ -175,6 +188,10 @@ class ZendeskClient:
     def _request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         if self.pause_gate is not None:
             wait = self.pause_gate.remaining()
+            if wait > 0:
+                raise ZendeskRateLimited(wait, status=None)
+        if self.throttle is not None:
+            wait = self.throttle(method, path_or_url)
             if wait > 0:
                 raise ZendeskRateLimited(wait, status=None)
         if self.breaker is None:

@@ -58,6 +58,8 @@ def fleet_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, redis_prefix: str
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("REDIS_PREFIX", redis_prefix)
     monkeypatch.setenv("ZENDESK_URL", zendesk_sim.base_url)
+    monkeypatch.setenv("ZENDESK_RATE_LIMIT", "100000")
+    monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "results"))
     get_settings.cache_clear()
     services._per_process.clear()

@@ -172,15 +172,16 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
 
 
 def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
-    """A tight Update Ticket budget, 15% random 503s, and one ticket whose updates fail with 503
-    six times in a row (Celery's default would give up after 3): every ticket is still written
-    exactly once and none is reported failed."""
+    """A 429 storm (Zendesk allows a quarter of what the fleet was told), 15% random 503s, and
+    one ticket whose updates fail with 503 six times in a row (Celery's default would give up
+    after 3): every ticket is still written exactly once and none fails."""
     stack.tickets = 60
     stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "10", "--rate-window", "3",
                          "--error-ratio", "0.15", "--error-status", "503"]
     stack.start_simulator()
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {"7": 503}})
-    stack.extra_env = {"RETRY_MAX_COUNTDOWN": "2"}
+    # The fleet is told the plan allows 4x what Zendesk really allows: a 429 storm.
+    stack.extra_env = {"RETRY_MAX_COUNTDOWN": "2", "ZENDESK_UPDATE_RATE_LIMIT": "40"}
     stack.start_worker("worker", autoscale="8,4")
     stack.wait_for_workers(1)
     runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
@@ -223,3 +224,22 @@ def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
     assert_each_ticket_once(stack.stats(), 30)
     ids = [r["ticket_id"] for run in summaries(stack) for r in run["results"]]
     assert sorted(ids) == list(range(1, 31))  # each ticket dispatched in exactly one run
+
+
+def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStack):
+    """Told the real plan, two workers with 16 processes together never get a 429."""
+    stack.tickets = 60
+    stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "20", "--rate-window", "4"]
+    stack.start_simulator()
+    stack.start_worker("alpha", autoscale="8,8")
+    stack.start_worker("bravo", autoscale="8,8")
+    stack.wait_for_workers(2)
+    started = time.monotonic()
+    result = run_cli(stack, "run", "--wait", "--timeout", "120")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats = stack.stats()
+    assert stats["responses_429"] == 0
+    assert_each_ticket_once(stats, 60)
+    # 60 updates at 20 per 4 s need at least ~8 s after the first burst; the limiter used the budget.
+    assert 7 <= elapsed <= 60
