@@ -57,6 +57,10 @@ class TicketLedger:
             self.redis.set(self.claim_key(ticket_id), owner or claim_owner(), nx=True, ex=self.claim_ttl)
         )
 
+    def keep_alive(self, ticket_id: int) -> None:
+        """Extend a claim while its ticket is still being worked on (a stage starts or retries)."""
+        self.redis.expire(self.claim_key(ticket_id), self.claim_ttl)  # no-op when there is no claim
+
     def release(self, ticket_id: int) -> None:
         self.redis.delete(self.claim_key(ticket_id))
 

@@ -120,6 +120,8 @@ def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     work = TicketWork.model_validate(work_data)
     if work.error:
         return work.model_dump()
+    if not work.dry_run:
+        services.ledger().keep_alive(work.ticket_id)
     settings = get_settings()
     may_wait = self.request.retries < settings.llm_rate_limit_retries
     try:
@@ -198,6 +200,7 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
         plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
         return _finish(work, _result(work, success, tags_added=plan.additional_tags, priority_set=plan.priority))
     ledger = services.ledger()
+    ledger.keep_alive(work.ticket_id)  # also on every retry: the claim outlives long waits
     if ledger.is_done(work.ticket_id):
         # Redelivered after the write landed: the done marker is written right after the PUT.
         return _finish(work, _result(work, "skipped", error="already triaged"))

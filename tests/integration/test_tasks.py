@@ -88,6 +88,20 @@ def test_update_conflict_from_an_earlier_landed_write_is_not_repeated(fleet_env)
     assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
 
 
+def test_stages_keep_the_claim_alive(fleet_env):
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Slow one", "still waiting")
+    ledger = services.ledger()
+    ledger.claim(ticket_id)
+    ledger.redis.expire(ledger.claim_key(ticket_id), 5)  # about to run out while the ticket waits
+    work = redact_task.apply(args=(payload(sim, ticket_id),)).get()
+    classify_task.apply(args=(work,)).get()
+    assert ledger.redis.ttl(ledger.claim_key(ticket_id)) > 60
+    ledger.release(ticket_id)
+    ledger.keep_alive(ticket_id)
+    assert not ledger.redis.exists(ledger.claim_key(ticket_id))  # never re-creates a released claim
+
+
 def test_4xx_becomes_a_failed_record_and_releases_the_claim(fleet_env):
     import requests
 
