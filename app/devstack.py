@@ -147,20 +147,34 @@ class LocalStack:
         self.processes.append(process)
         return process
 
-    def start_redis(self, preferred_url: str | None = None) -> str:
-        """REDIS_URL when reachable; otherwise an embedded redis-server on a free port."""
+    def start_redis(self, preferred_url: str | None = None, embedded: bool = False) -> str:
+        """REDIS_URL when reachable (unless `embedded`); otherwise an embedded redis-server on a
+        free port, keeping nothing on disk, like the machine's own."""
         url = preferred_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-        if redis_reachable(url):
+        if not embedded and redis_reachable(url):
             self.redis_url = url
             return url
         port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.owns_redis = True
+        self._spawn_redis(port)
+        return self.redis_url
+
+    def _spawn_redis(self, port: int) -> None:
         data_dir = Path(tempfile.mkdtemp(prefix="triage-redis-"))
         self.spawn("redis", [embedded_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no", "--dir", str(data_dir)])
-        self.redis_url = f"redis://127.0.0.1:{port}/0"
-        self.owns_redis = True
         wait_until(lambda: redis_reachable(self.redis_url, 0.2), 15, "embedded redis-server")
-        return self.redis_url
+
+    def restart_redis(self, down_seconds: float) -> None:
+        """Stop the embedded server (losing everything in it), and start it again on its port."""
+        assert self.owns_redis, "only an embedded redis-server can be restarted"
+        for process in [p for p in self.processes if p.name == "redis"]:
+            process.kill9()
+            process.finish(grace=5)
+            self.processes.remove(process)
+        time.sleep(down_seconds)
+        self._spawn_redis(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
 
     def start_simulator(self, port: int | None = None) -> str:
         port = port or free_port()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import secrets
 import signal
 import subprocess
@@ -81,3 +82,39 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("alpha", "bravo"))
     assert "breaker zendesk: closed -> open" in logs
     assert stack.llm_sim("/_sim/stats")["completions_ok"] == 120  # one classification per ticket
+
+
+def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp_path: Path):
+    """Redis (holding nothing on disk) dies for 5 s mid-run and comes back empty. What is lost:
+    queued tasks, claims, done markers, the run's results and summary. What is not: the tickets,
+    because beat's next sweeps find them still untagged in Zendesk, and nothing is written twice,
+    because every update is a safe_update that re-reads and sees `ai_processed` on a conflict.
+    Workers reconnect by themselves; celery beat (RedBeat loses its lock) exits and needs its
+    supervisor to start it again, as docker-compose's restart policy does; the test plays that."""
+    stack = LocalStack(workdir=tmp_path / "stack", tickets=120, sweep_interval=3.0,
+                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000", "--index-lag", "5"])
+    with stack:
+        stack.start_redis(embedded=True)
+        stack.start_simulator()
+        stack.start_llm_simulator(["--latency-mean", "0.3"])
+        stack.start_worker("alpha", autoscale="4,4")
+        stack.start_worker("bravo", autoscale="4,4")
+        stack.wait_for_workers(2)
+        beat = stack.start_beat()
+        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 30, 120, "30 tickets done")
+        stack.restart_redis(down_seconds=5)
+        time.sleep(3)
+        beat_survived = beat.alive()
+        if not beat_survived:
+            stack.processes.remove(beat)
+            stack.start_beat("beat-restarted")  # what a supervisor with a restart policy does
+        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 120, 240, "every ticket after the restart")
+        time.sleep(2 * stack.sweep_interval)  # more sweeps over lagging search results
+        stats = stack.stats()
+        assert stats["tickets_ai_processed"] == 120
+        assert stats["max_ai_notes_per_ticket"] == 1 and stats["notes_total"] == 120
+        workers = [p for p in stack.processes if p.name in ("alpha", "bravo")]
+        assert all(p.alive() for p in workers)  # they reconnected on their own
+        print(f"redis restart: {stats['tickets_ai_processed']} updated once, "
+              f"{stats['responses_by_status'].get('409', 0)} conflicts answered by re-reading, "
+              f"beat survived: {beat_survived}")
