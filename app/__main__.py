@@ -1,9 +1,10 @@
-"""Command line: `python -m app run|runs|redact|dead-letters`.
+"""Command line: `python -m app run|runs|redact|dead-letters|health`.
 
     python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
     python -m app runs [--json]                                          recent run summaries
     python -m app redact [--spans]                                       JSON lines in, redacted out
     python -m app dead-letters [--json] [--requeue [--wait]]             tickets that failed for good
+    python -m app health [--json]                                        exit 0 healthy, 1 degraded, 2 unhealthy
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--requeue", action="store_true", help="send them all through again")
     dead.add_argument("--wait", action="store_true", help="with --requeue: show progress, print the summary")
     dead.add_argument("--timeout", type=float, default=3600.0)
+
+    health = commands.add_parser("health", help="healthy (exit 0), degraded (1) or unhealthy (2), and why")
+    health.add_argument("--json", action="store_true")
 
     redact = commands.add_parser("redact", help='redact JSON lines {"text": ...} from stdin')
     redact.add_argument("--spans", action="store_true", help="also write the detected spans")
@@ -166,6 +170,45 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from app import services
+    from app.health import EXIT_CODES, as_json, overall, run_checks
+    from app.llm import llm_breaker
+    from app.settings import get_settings
+    from app.zendesk import zendesk_breaker
+
+    settings = get_settings()
+    client = services.redis_client()
+    prefix = settings.redis_prefix
+    breakers = {"zendesk": (lambda: zendesk_breaker(client, f"{prefix}breaker:zendesk", settings.zendesk_breaker_fail_max,
+                                                    settings.zendesk_breaker_reset_timeout),
+                            "updates wait until it closes")}
+    if settings.llm_choice()[0] == "openai":
+        breakers["llm"] = (lambda: llm_breaker(client, f"{prefix}breaker:llm", settings.llm_breaker_fail_max,
+                                               settings.llm_breaker_reset_timeout),
+                           "the rules classify (ai_fallback)")
+
+    def ping_workers() -> list[Any]:
+        from app.celery import app
+
+        return app.control.ping(timeout=1.0)
+
+    store = services.run_store()
+    try:
+        last_sweep, last_run = store.last_sweep(), store.last_run()
+    except Exception:  # noqa: BLE001 - Redis down: the redis check says so
+        last_sweep = last_run = None
+    checks = run_checks(settings, client, ping_workers, breakers, last_sweep, last_run)
+    status = overall(checks)
+    if args.json:
+        print(json.dumps(as_json(checks), indent=2))
+    else:
+        print(status)
+        for check in checks:
+            print(f"  {check.status:<10} {check.name:<16} {check.detail}")
+    return EXIT_CODES[status]
+
+
 def cmd_redact(args: argparse.Namespace) -> int:
     from app import services
 
@@ -195,7 +238,8 @@ def cmd_redact(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
-    handlers = {"run": cmd_run, "runs": cmd_runs, "redact": cmd_redact, "dead-letters": cmd_dead_letters}
+    handlers = {"run": cmd_run, "runs": cmd_runs, "redact": cmd_redact, "dead-letters": cmd_dead_letters,
+                "health": cmd_health}
     return handlers[args.command](args)
 
 

@@ -181,6 +181,19 @@ class RunStore:
         raw = self.redis.get(self._key("run", run_id, "summary"))
         return json.loads(raw) if raw else None
 
+    def mark_sweep(self) -> None:
+        """Every sweep, even one that found nothing: how `health` sees that beat is alive."""
+        self.redis.set(self._key("sweep", "last"), str(time.time()), ex=RUN_TTL)
+
+    def last_sweep(self) -> float | None:
+        raw = self.redis.get(self._key("sweep", "last"))
+        return float(raw) if raw else None
+
+    def last_run(self) -> float | None:
+        """When the newest run started."""
+        newest = self.redis.zrevrange(self._key("runs"), 0, 0, withscores=True)
+        return newest[0][1] if newest else None
+
     def run_ids_since(self, since: float) -> list[str]:
         """Ids of runs started at or after `since` (epoch seconds), oldest first."""
         return [r.decode() for r in self.redis.zrangebyscore(self._key("runs"), since, "+inf")]

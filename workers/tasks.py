@@ -78,6 +78,7 @@ def sweep_task(self: Task, limit: int | None = None, dry_run: bool = False) -> N
         # The first search page failed, so nothing was claimed: the next beat tick is the retry.
         log.warning("sweep skipped: %s", e)
         return
+    services.run_store().mark_sweep()
     dispatch_run(outcome)
 
 
