@@ -33,6 +33,8 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     task_routes=TASK_ROUTES,
+    task_annotations=({"triage.update": {"rate_limit": settings.worker_update_rate_limit}}
+                      if settings.worker_update_rate_limit else None),
     task_queues=[Queue(name) for name in ("sweep", "redact", "classify", "zendesk")],
     task_default_queue="sweep",
     # At-least-once: a task is acknowledged only after it ran; a worker killed mid-task gives it back.

@@ -166,6 +166,7 @@ class LLMClassifier:
         temperature: float = 0.0,
         price_override: tuple[float, float] | None = None,
         throttle: Callable[[int], float] | None = None,
+        pause_gate: Any | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -179,6 +180,8 @@ class LLMClassifier:
         self.price_override = price_override
         # throttle(tokens) takes the shared RPM/TPM quota (app.ratelimit): 0, or seconds to wait.
         self.throttle = throttle
+        # A 429 that outlasted the SDK's retries pauses every process (app.store.RedisPauseGate).
+        self.pause_gate = pause_gate
         self.prompt_version = prompt_version(taxonomy)
         self.output_model = taxonomy.output_model
 
@@ -206,6 +209,11 @@ class LLMClassifier:
         problem = "no attempt made"
         for attempt in range(1, self.attempts + 1):
             spend.attempts = attempt
+            paused = self.pause_gate.remaining() if self.pause_gate is not None else 0.0
+            if paused > 0:
+                if may_wait:
+                    raise LLMRateLimited(paused)
+                return self._fallback(subject, description, "LLM paused after a 429", spend, started)
             if self.throttle is not None:
                 # OpenAI counts a request's tokens as prompt + max_tokens against the TPM limit.
                 estimate = sum(len(m["content"]) for m in messages) // 4 + self.max_tokens
@@ -219,6 +227,8 @@ class LLMClassifier:
             except pybreaker.CircuitBreakerError:
                 return self._fallback(subject, description, "LLM circuit breaker open", spend, started)
             except openai.RateLimitError as e:
+                if not _quota_exhausted(e) and self.pause_gate is not None:
+                    self.pause_gate.pause(_retry_after(e))
                 if may_wait and not _quota_exhausted(e):
                     raise LLMRateLimited(_retry_after(e)) from e
                 return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started)

@@ -146,7 +146,8 @@ def _build_classifier() -> Classifier:
     return LLMClassifier(client, settings.llm_model, taxonomy(), rules, breaker, cache,
                          attempts=settings.llm_attempts, max_tokens=settings.llm_max_tokens,
                          temperature=settings.llm_temperature, price_override=settings.llm_price_override,
-                         throttle=llm_throttle())
+                         throttle=llm_throttle(),
+                         pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}llm:paused"))
 
 
 def classifier() -> Classifier:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     zendesk_rate_limit: int = Field(default=700, ge=0)
     zendesk_update_rate_limit: int = Field(default=100, ge=0)
     zendesk_rate_window: float = Field(default=60.0, gt=0, description="seconds the limits count over")
+    # Celery's own per-task limit, per worker process group (e.g. "60/m"); the shared quota above
+    # is what keeps the account's limit, this only caps one worker. Empty: no cap.
+    worker_update_rate_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?/[smh]$")
     zendesk_breaker_fail_max: int = Field(default=5, ge=1, description="5xx/timeouts in a row that open it")
     zendesk_breaker_reset_timeout: float = Field(default=30.0, gt=0, description="seconds before a trial call")
 
@@ -103,6 +106,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
+                     "worker_update_rate_limit",
                      "llm_price_input_per_mtok", "llm_price_output_per_mtok", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

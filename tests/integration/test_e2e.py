@@ -182,12 +182,17 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {"7": 503}})
     # The fleet is told the plan allows 4x what Zendesk really allows: a 429 storm.
     stack.extra_env = {"RETRY_MAX_COUNTDOWN": "2", "ZENDESK_UPDATE_RATE_LIMIT": "40"}
-    stack.start_worker("worker", autoscale="8,4")
-    stack.wait_for_workers(1)
+    stack.start_worker("worker", autoscale="4,4")
+    stack.start_worker("second", autoscale="4,4")
+    stack.wait_for_workers(2)
     runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
                               env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = stack.workdir / "worker.log"
-    wait_until(lambda: log.read_text().count("ticket 7: HTTP 503") >= 6, 120, "six failed updates of ticket 7")
+
+    def logs() -> str:
+        return log.read_text() + (stack.workdir / "second.log").read_text()
+
+    wait_until(lambda: logs().count("ticket 7: HTTP 503") >= 6, 120, "six failed updates of ticket 7")
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {}})
     out, err = runner.communicate(timeout=300)
     assert runner.returncode == 0, out + err
@@ -196,7 +201,7 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     assert_each_ticket_once(stats, 60)
     (run,) = summaries(stack)
     assert (run["total"], run["processed"], run["failed"]) == (60, 60, 0)
-    assert "raised unexpected" not in log.read_text()
+    assert "raised unexpected" not in logs()
 
 
 def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
@@ -205,8 +210,9 @@ def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
     stack.sweep_interval = 2.0
     stack.sim_options = FAST_SIM
     stack.start_simulator()
-    stack.start_worker("worker", autoscale="4,2")
-    stack.wait_for_workers(1)
+    stack.start_worker("worker", autoscale="2,2")
+    stack.start_worker("other", autoscale="2,2")
+    stack.wait_for_workers(2)
     first, second = stack.start_beat("beat-a"), stack.start_beat("beat-b")
     time.sleep(3 * stack.sweep_interval + 4)
     wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 30, 60, "all tickets")
@@ -215,7 +221,8 @@ def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
     second.stop()
     sent = [line for name in ("beat-a", "beat-b")
             for line in (stack.workdir / f"{name}.log").read_text().splitlines() if "Sending due task" in line]
-    received = len(re.findall(r"Task triage\.sweep\[[^\]]+\] received", (stack.workdir / "worker.log").read_text()))
+    worker_logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("worker", "other"))
+    received = len(re.findall(r"Task triage\.sweep\[[^\]]+\] received", worker_logs))
     assert sent, "no beat sent a sweep"
     # Only one beat held the lock and sent sweeps; the other never did.
     assert [name for name in ("beat-a", "beat-b")

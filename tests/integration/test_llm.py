@@ -176,3 +176,20 @@ def test_rate_limit_is_handed_back_while_the_caller_may_wait(sim, make):
     script(sim, "429", "429")
     analysis = classifier.classify(*TICKET, may_wait=False)
     assert analysis.is_fallback and "RateLimitError 429" in analysis.fallback_reason
+
+
+def test_a_429_pauses_every_process_sharing_the_gate(sim, make, redis_url, redis_prefix):
+    from app.llm import LLMRateLimited
+    from app.store import RedisPauseGate
+
+    gate = RedisPauseGate(redis.Redis.from_url(redis_url), f"{redis_prefix}llm:paused")
+    first, second = make(max_retries=0), make(max_retries=0)
+    first.pause_gate = second.pause_gate = gate
+    script(sim, "429")
+    with pytest.raises(LLMRateLimited):
+        first.classify(*TICKET, may_wait=True)
+    sent = stats(sim)["requests_total"]
+    with pytest.raises(LLMRateLimited):  # another process waits too, without a request
+        second.classify("other", "ticket", may_wait=True)
+    assert stats(sim)["requests_total"] == sent and gate.remaining() > 0
+    assert second.classify("other", "ticket").fallback_reason == "LLM paused after a 429"
