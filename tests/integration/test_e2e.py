@@ -202,6 +202,8 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     (run,) = summaries(stack)
     assert (run["total"], run["processed"], run["failed"]) == (60, 60, 0)
     assert "raised unexpected" not in logs()
+    print(f"429 storm: {stats['responses_429']} answered 429, {stats['responses_by_status'].get('503', 0)} 503, "
+          f"{stats['tickets_ai_processed']} updated once, {run['failed']} failed")
 
 
 def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
@@ -248,5 +250,6 @@ def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStac
     stats = stack.stats()
     assert stats["responses_429"] == 0
     assert_each_ticket_once(stats, 60)
+    print(f"limiter at the real plan: 0 answered 429, 60 updated once in {elapsed:.1f}s")
     # 60 updates at 20 per 4 s need at least ~8 s after the first burst; the limiter used the budget.
     assert 7 <= elapsed <= 60

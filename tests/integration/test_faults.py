@@ -82,6 +82,8 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("alpha", "bravo"))
     assert "breaker zendesk: closed -> open" in logs
     assert stack.llm_sim("/_sim/stats")["completions_ok"] == 120  # one classification per ticket
+    print(f"outage: {stats['responses_by_status'].get('503', 0)} answered 503, 120 updated once, 0 failed, "
+          f"LLM completions {stack.llm_sim('/_sim/stats')['completions_ok']}")
 
 
 def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp_path: Path):
