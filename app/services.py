@@ -1,4 +1,5 @@
-"""Long-lived per-process objects: Redis, the Zendesk client, the redactor and the classifier.
+"""Long-lived per-process objects: Redis, the Zendesk client, the redactor, the classifier,
+the shared rate limiter and the stores.
 
 Each is built on first use in the process that uses it. Sockets must not cross a fork, so the
 network clients are rebuilt when the pid changes; the redactor (a read-only spaCy model) is
@@ -13,11 +14,11 @@ from typing import Any, Callable, TypeVar
 import redis
 
 from app.classify import Classifier, RulesClassifier
+from app.ratelimit import Quota, SharedRateLimiter
 from app.redaction import Redactor
 from app.settings import ConfigError, get_settings
-from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.store import DeadLetters, RedisPauseGate, RunStore, TicketLedger
-from app.ratelimit import Quota, SharedRateLimiter
+from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.zendesk import ZendeskClient, is_update_ticket, zendesk_breaker
 
 T = TypeVar("T")
