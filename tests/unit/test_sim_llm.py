@@ -384,15 +384,13 @@ def test_fault_ratios_are_seeded():
 def test_latency_is_lognormal_and_concurrent():
     with running_simulator(latency_mean=0.2, seed=5) as sim:
         with ThreadPoolExecutor(max_workers=100) as pool:
-            started = time.monotonic()
             responses = list(pool.map(lambda _: post_completion(sim), range(100)))
-            elapsed = time.monotonic() - started
         assert all(response.status_code == 200 for response in responses)
         latencies = sorted(int(r.headers["openai-processing-ms"]) / 1000 for r in responses)
         mean = statistics.mean(latencies)
         assert 0.14 <= mean <= 0.26
         assert 1.2 <= latencies[94] / mean <= 1.7
-        assert elapsed < 2  # side by side: one after another would take 20 s
+        # Requests overlap instead of queueing (checked by count, not by wall time: no timed tests).
         assert stats(sim)["max_in_flight"] > 10
 
 
