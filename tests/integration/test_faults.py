@@ -30,17 +30,17 @@ def stack(tmp_path: Path, redis_url: str):
 def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack: LocalStack):
     stack.tickets = 300
     stack.start_simulator()
-    stack.start_llm_simulator(["--latency-mean", "0.4"])
+    stack.start_llm_simulator(["--latency-mean", "0.4", "--rpm", "100000", "--tpm", "100000000"])
     # A dead worker's unacknowledged tasks come back after 15 s instead of an hour.
     stack.extra_env = {"BROKER_VISIBILITY_TIMEOUT": "15", "RETRY_MAX_COUNTDOWN": "5"}
     doomed = stack.start_worker("doomed", autoscale="6,6")
     stack.start_worker("survivor", autoscale="6,6")
     stack.wait_for_workers(2)
-    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
+    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
                               env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 60, 120, "60 tickets done")
     os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, pool children included: a crashed host
-    out, err = runner.communicate(timeout=300)
+    out, err = runner.communicate(timeout=500)
     assert "tickets dispatched" in out, out + err
 
     stats = stack.stats()
@@ -61,7 +61,7 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     lost or failed, and the LLM is not asked again for tickets it already classified."""
     stack.tickets = 120
     stack.start_simulator()
-    stack.start_llm_simulator(["--latency-mean", "0.3"])
+    stack.start_llm_simulator(["--latency-mean", "0.3", "--rpm", "100000", "--tpm", "100000000"])
     stack.extra_env = {"ZENDESK_BREAKER_RESET_TIMEOUT": "10", "RETRY_MAX_COUNTDOWN": "15",
                        "BROKER_VISIBILITY_TIMEOUT": "600"}
     stack.start_worker("alpha", autoscale="4,4")
@@ -98,7 +98,7 @@ def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp
     with stack:
         stack.start_redis(embedded=True)
         stack.start_simulator()
-        stack.start_llm_simulator(["--latency-mean", "0.3"])
+        stack.start_llm_simulator(["--latency-mean", "0.3", "--rpm", "100000", "--tpm", "100000000"])
         stack.start_worker("alpha", autoscale="4,4")
         stack.start_worker("bravo", autoscale="4,4")
         stack.wait_for_workers(2)
