@@ -794,6 +794,8 @@ class SimState:
         self.prompt_tokens_total = 0
         self.completion_tokens_total = 0
         self.requests_by_model: Counter[str] = Counter()
+        # The latencies drawn (not wall time, which also counts event-loop delay under load).
+        self.sampled_latencies: deque[float] = deque(maxlen=CAPTURED_REQUESTS)
         # Requests being answered during a reset still finish: in_flight keeps counting them.
         self.max_in_flight = self.in_flight
 
@@ -833,7 +835,9 @@ class SimState:
         mean = self.config.latency_mean
         if mean <= 0:
             return 0.0
-        return self.latency_rng.lognormvariate(math.log(mean) - LATENCY_SIGMA ** 2 / 2, LATENCY_SIGMA)
+        seconds = self.latency_rng.lognormvariate(math.log(mean) - LATENCY_SIGMA ** 2 / 2, LATENCY_SIGMA)
+        self.sampled_latencies.append(seconds)
+        return seconds
 
     async def pause(self, seconds: float) -> None:
         """Sleep without blocking other requests; cut short when the server stops."""
@@ -867,6 +871,7 @@ class SimState:
             "requests_by_model": dict(self.requests_by_model),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "sampled_latencies_ms": [round(seconds * 1000, 1) for seconds in self.sampled_latencies],
             "script_pending": len(self.script),
             "uptime_seconds": round(time.monotonic() - self.started, 3),
         }
