@@ -51,6 +51,8 @@ app.conf.update(
     },
     result_backend_transport_options=prefix,
     broker_connection_retry_on_startup=True,
+    # kombu's Redis transport, surviving Celery 5.7's reconnect after a Redis restart (app/broker.py).
+    broker_transport="app.broker:Transport" if settings.effective_broker_url.startswith("redis://") else None,
     result_expires=24 * 3600,
     # Flower needs events; names are explicit (`triage.redact`), args are shown as ticket ids.
     worker_send_task_events=True,
