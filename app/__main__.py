@@ -173,20 +173,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     from app import services
     from app.health import EXIT_CODES, as_json, overall, run_checks
-    from app.llm import llm_breaker
     from app.settings import get_settings
-    from app.zendesk import zendesk_breaker
 
     settings = get_settings()
     client = services.redis_client()
-    prefix = settings.redis_prefix
-    breakers = {"zendesk": (lambda: zendesk_breaker(client, f"{prefix}breaker:zendesk", settings.zendesk_breaker_fail_max,
-                                                    settings.zendesk_breaker_reset_timeout),
-                            "updates wait until it closes")}
+    breakers = {"zendesk": (services.zendesk_circuit, "updates wait until it closes")}
     if settings.llm_choice()[0] == "openai":
-        breakers["llm"] = (lambda: llm_breaker(client, f"{prefix}breaker:llm", settings.llm_breaker_fail_max,
-                                               settings.llm_breaker_reset_timeout),
-                           "the rules classify (ai_fallback)")
+        breakers["llm"] = (services.llm_circuit, "the rules classify (ai_fallback)")
 
     def ping_workers() -> list[Any]:
         from app.celery import app

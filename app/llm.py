@@ -23,7 +23,8 @@ from typing import Any, Callable, Protocol
 
 import openai
 import pybreaker
-from pydantic import BaseModel, ValidationError
+from openai.lib._parsing._completions import type_to_response_format_param
+from pydantic import ValidationError
 
 from app.breakers import shared_breaker
 from app.classify import RulesClassifier, Spend, summarize
@@ -184,19 +185,37 @@ class LLMClassifier:
         self.pause_gate = pause_gate
         self.prompt_version = prompt_version(taxonomy)
         self.output_model = taxonomy.output_model
+        # The strict JSON schema `chat.completions.parse` would derive from the model on every
+        # call, derived once with the SDK's own converter: the schema is fixed per taxonomy, and
+        # deriving it (plus parse's per-call handling) was half the SDK's CPU per request (profiled
+        # in bench/throughput.py's CPU phase). The answer is validated against the same model.
+        self.response_format = type_to_response_format_param(self.output_model)
 
     def cache_key(self, messages: list[dict[str, str]]) -> str:
         material = json.dumps([self.prompt_version, self.model, messages], sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _request(self, messages: list[dict[str, str]]) -> Any:
-        return self.client.chat.completions.with_raw_response.parse(
+        return self.client.chat.completions.with_raw_response.create(
             model=self.model,
             messages=messages,
-            response_format=self.output_model,
+            response_format=self.response_format,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
         )
+
+    def _wait_before_request(self, messages: list[dict[str, str]]) -> tuple[float, str]:
+        """Seconds to wait before this request may go out (0: send now), and why."""
+        paused = self.pause_gate.remaining() if self.pause_gate is not None else 0.0
+        if paused > 0:
+            return paused, "LLM paused after a 429"
+        if self.throttle is not None:
+            # OpenAI counts a request's tokens as prompt + max_tokens against the TPM limit.
+            estimate = sum(len(m["content"]) for m in messages) // 4 + self.max_tokens
+            wait = self.throttle(estimate)
+            if wait > 0:
+                return wait, "LLM quota used up (shared limiter)"
+        return 0.0, ""
 
     def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis:
         messages = build_messages(self.taxonomy, subject, description)
@@ -209,19 +228,11 @@ class LLMClassifier:
         problem = "no attempt made"
         for attempt in range(1, self.attempts + 1):
             spend.attempts = attempt
-            paused = self.pause_gate.remaining() if self.pause_gate is not None else 0.0
-            if paused > 0:
+            wait, reason = self._wait_before_request(messages)
+            if wait > 0:
                 if may_wait:
-                    raise LLMRateLimited(paused)
-                return self._fallback(subject, description, "LLM paused after a 429", spend, started)
-            if self.throttle is not None:
-                # OpenAI counts a request's tokens as prompt + max_tokens against the TPM limit.
-                estimate = sum(len(m["content"]) for m in messages) // 4 + self.max_tokens
-                wait = self.throttle(estimate)
-                if wait > 0:
-                    if may_wait:
-                        raise LLMRateLimited(wait)
-                    return self._fallback(subject, description, "LLM quota used up (shared limiter)", spend, started)
+                    raise LLMRateLimited(wait)
+                return self._fallback(subject, description, reason, spend, started)
             try:
                 raw = self.breaker.call(self._request, messages)
             except pybreaker.CircuitBreakerError:
@@ -237,8 +248,7 @@ class LLMClassifier:
             self._add_usage(spend, raw.text)
             try:
                 analysis = self._analysis(raw.parse(), spend, started)
-            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError, ValidationError,
-                    InvalidAnswer, ValueError) as e:
+            except (ValidationError, InvalidAnswer, ValueError) as e:
                 problem = type(e).__name__ if not isinstance(e, InvalidAnswer) else str(e)
                 log.info("LLM answer %d/%d unusable: %s", attempt, self.attempts, problem)
                 continue
@@ -259,13 +269,18 @@ class LLMClassifier:
         spend.cost_usd += cost_usd(self.model, prompt, completion, self.price_override)
 
     def _analysis(self, completion: Any, spend: Spend, started: float) -> Analysis:
-        message = completion.choices[0].message
-        if message.refusal:
+        choice = completion.choices[0]
+        # What .parse would raise, as the reasons it names.
+        if choice.finish_reason == "length":
+            raise InvalidAnswer("LengthFinishReasonError: cut off at max_tokens")
+        if choice.finish_reason == "content_filter":
+            raise InvalidAnswer("ContentFilterFinishReasonError")
+        message = choice.message
+        if getattr(message, "refusal", None):
             raise InvalidAnswer("refused")
-        parsed: BaseModel | None = message.parsed
-        if parsed is None:
+        if not message.content:
             raise InvalidAnswer("empty answer")
-        data = parsed.model_dump()
+        data = self.output_model.model_validate_json(message.content).model_dump()
         confidence = {name: min(1.0, max(0.0, float(value))) for name, value in data["confidence"].items()}
         return Analysis(
             # Longer summaries are cut rather than paid for again.

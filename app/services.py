@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, TypeVar
 
+import pybreaker
 import redis
 
 from app.classify import Classifier, RulesClassifier
 from app.ratelimit import Quota, SharedRateLimiter
 from app.redaction import Redactor
 from app.settings import ConfigError, get_settings
-from app.store import DeadLetters, RedisPauseGate, RunStore, TicketLedger
+from app.store import BulkJobLog, DeadLetters, RedisPauseGate, RunStore, TicketLedger
 from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.zendesk import ZendeskClient, is_update_ticket, zendesk_breaker
 
@@ -61,6 +62,10 @@ def run_store() -> RunStore:
     return _for_this_process("runs", lambda: RunStore(redis_client(), get_settings().redis_prefix))
 
 
+def bulk_jobs() -> BulkJobLog:
+    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), get_settings().redis_prefix))
+
+
 def limiter() -> SharedRateLimiter:
     return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), get_settings().redis_prefix))
 
@@ -90,6 +95,22 @@ def llm_throttle() -> Callable[[int], float]:
     return throttle
 
 
+def zendesk_circuit() -> pybreaker.CircuitBreaker:
+    """The Zendesk breaker, its state shared by every process through Redis."""
+    settings = get_settings()
+    return zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
+                           settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout)
+
+
+def llm_circuit() -> pybreaker.CircuitBreaker:
+    """The LLM breaker, its state shared by every process through Redis."""
+    from app.llm import llm_breaker
+
+    settings = get_settings()
+    return llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
+                       settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
+
+
 def zendesk() -> ZendeskClient:
     settings = get_settings()
     return _for_this_process(
@@ -100,8 +121,7 @@ def zendesk() -> ZendeskClient:
             settings.zendesk_api_token,
             timeout=settings.zendesk_timeout,
             pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}zendesk:paused"),
-            breaker=zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
-                                    settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout),
+            breaker=zendesk_circuit(),
             throttle=zendesk_throttle(),
         ),
     )
@@ -125,7 +145,7 @@ def taxonomy() -> Taxonomy:
 
 
 def _build_classifier() -> Classifier:
-    from app.llm import LLMClassifier, RedisAnalysisCache, llm_breaker
+    from app.llm import LLMClassifier, RedisAnalysisCache
 
     settings = get_settings()
     rules = RulesClassifier(taxonomy())
@@ -142,9 +162,7 @@ def _build_classifier() -> Classifier:
     )
     cache = RedisAnalysisCache(redis_client(), settings.llm_cache_ttl, settings.redis_prefix) \
         if settings.llm_cache_ttl else None
-    breaker = llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
-                          settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
-    return LLMClassifier(client, settings.llm_model, taxonomy(), rules, breaker, cache,
+    return LLMClassifier(client, settings.llm_model, taxonomy(), rules, llm_circuit(), cache,
                          attempts=settings.llm_attempts, max_tokens=settings.llm_max_tokens,
                          temperature=settings.llm_temperature, price_override=settings.llm_price_override,
                          throttle=llm_throttle(),

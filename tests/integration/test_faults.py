@@ -46,6 +46,7 @@ def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack
     stats = stack.stats()
     ledger = TicketLedger(stack.redis(), 60, 60, stack.redis_prefix)
     dead = {entry["ticket_id"] for entry in DeadLetters(ledger).entries()}
+    assert runner.returncode == (1 if dead else 0), out + err  # exit 1 only when a ticket failed
     assert stats["max_ai_notes_per_ticket"] == 1, stats  # nothing written twice
     assert stats["tickets_ai_processed"] + len(dead) == 300  # nothing lost: updated or dead-lettered
     assert stats["tickets_ai_processed"] == stats["notes_total"]
