@@ -15,8 +15,10 @@ TASK_ROUTES = {
     "triage.sweep": {"queue": "sweep"},
     "triage.summarize": {"queue": "sweep"},
     "triage.redact": {"queue": "redact"},
+    "triage.redact_batch": {"queue": "redact"},
     "triage.classify": {"queue": "classify"},
     "triage.update": {"queue": "zendesk"},
+    "triage.update_batch": {"queue": "zendesk"},
 }
 
 # The whole beat schedule.

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     done_ttl: int = Field(
         default=30 * 24 * 3600, ge=60, description="seconds the done marker outlives the search lag"
     )
+    # Updates: one PUT per ticket, or update_many jobs of up to BULK_BATCH_SIZE tickets, one request
+    # each and outside the 100/min Update Ticket limit. auto: bulk for runs of BULK_MIN_TICKETS or
+    # more (a small run's tickets are written as each is classified, without waiting for a batch).
+    update_mode: Literal["auto", "single", "bulk"] = "auto"
+    bulk_min_tickets: int = Field(default=50, ge=1)
+    bulk_batch_size: int = Field(default=100, ge=1, le=100)
+    bulk_poll_interval: float = Field(default=1.0, gt=0, description="seconds between job status polls")
+    bulk_job_timeout: float = Field(default=300.0, gt=0, description="seconds a job may stay unfinished")
     update_max_retries: int = Field(default=20, ge=0)
     retry_max_countdown: int = Field(default=600, ge=1)
     # A task not acknowledged this long (its worker died) is delivered again. Countdown retries
@@ -135,6 +143,10 @@ class Settings(BaseSettings):
         if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
             raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
         return self
+
+    def bulk_updates(self, tickets: int) -> bool:
+        """Whether a run of this many tickets writes through update_many."""
+        return self.update_mode == "bulk" or (self.update_mode == "auto" and tickets >= self.bulk_min_tickets)
 
     def llm_choice(self) -> tuple[str, str]:
         """(provider, why): what classifies tickets, in words for the start-up log."""

@@ -137,6 +137,28 @@ class RedisPauseGate:
             self.redis.set(self.key, "1", px=millis)
 
 
+class BulkJobLog:
+    """Which update_many job each batch round sent, so a retried batch polls it instead of sending
+    another. Kept a day: Zendesk keeps job statuses for about an hour, and past that a resend is
+    harmless (safe_update)."""
+
+    TTL = 24 * 3600
+
+    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}bulkjob:{key}"
+
+    def get(self, key: str) -> str | None:
+        value = self.redis.get(self._key(key))
+        return value.decode() if isinstance(value, bytes) else value
+
+    def put(self, key: str, job_id: str) -> None:
+        self.redis.set(self._key(key), job_id, ex=self.TTL)
+
+
 class RunStore:
     """Run metadata, progress counters and summaries, for `python -m app runs` and `--wait`."""
 

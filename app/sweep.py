@@ -63,13 +63,15 @@ def sweep(
     A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
     """
     outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run)
-    candidates = _read_each(client, ticket_ids) if ticket_ids else client.search_unprocessed(limit, processed_tag)
+    candidates = _read_each(client, ticket_ids) if ticket_ids else client.unprocessed_tickets(processed_tag)
     owner = claim_owner()
     batch: list[Ticket] = []
 
     def take(tickets: list[Ticket]) -> None:
         busy = ledger.busy((t.id for t in tickets), include_claims=not dry_run)
         for ticket in tickets:
+            if len(outcome.inputs) >= limit:
+                return
             if ticket.id in busy or (not dry_run and not ledger.claim(ticket.id, owner)):
                 outcome.skipped_done_or_claimed += 1
                 continue
@@ -95,6 +97,8 @@ def sweep(
             if len(batch) >= 100:  # one Redis round trip per search page
                 take(batch)
                 batch = []
+                if len(outcome.inputs) >= limit:
+                    break  # the rest is for the next sweep; its pages are never requested
     except ZendeskError as e:
         if outcome.found == 0:
             raise

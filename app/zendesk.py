@@ -23,10 +23,13 @@ from app.models import Ticket
 
 log = logging.getLogger(__name__)
 
-# Zendesk answers at most 1,000 results per search query; asking past that is a 422.
-SEARCH_RESULT_CAP = 1000
-SEARCH_PAGE_SIZE = 100
+# The search export pages by cursor, so unlike search.json (1,000 results per query, then 422)
+# it reaches every unprocessed ticket of a large backlog.
+EXPORT_PAGE_SIZE = 100
 UNPROCESSED_QUERY = "type:ticket status<solved -tags:{tag}"
+# update_many takes up to 100 tickets per job; show_many reads up to 100 per request.
+BULK_MAX_TICKETS = 100
+JOB_FINISHED = frozenset({"completed", "failed", "killed"})
 
 
 class ZendeskError(Exception):
@@ -115,6 +118,11 @@ class TicketUpdate:
     updated_stamp: str | None = None
 
     def payload(self) -> dict[str, Any]:
+        """The body of PUT /tickets/{id}."""
+        return {"ticket": self.fields()}
+
+    def fields(self) -> dict[str, Any]:
+        """The ticket's fields, as one element of update_many's `tickets` array takes them (plus id)."""
         ticket: dict[str, Any] = {
             "additional_tags": self.additional_tags,
             "comment": {"body": self.private_note, "public": False},
@@ -126,7 +134,29 @@ class TicketUpdate:
             # we read it; the caller re-reads instead of overwriting their priority.
             ticket["safe_update"] = True
             ticket["updated_stamp"] = self.updated_stamp
-        return {"ticket": ticket}
+        return ticket
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """An update_many job: `results` holds one entry per ticket once it has finished."""
+
+    id: str
+    status: str
+    results: list[dict[str, Any]]
+    message: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in JOB_FINISHED
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> JobStatus:
+        job = body.get("job_status")
+        if not isinstance(job, dict) or not job.get("id"):
+            raise ZendeskError("job status answer without a job_status id")
+        return cls(id=str(job["id"]), status=str(job.get("status", "")), results=list(job.get("results") or []),
+                   message=job.get("message"))
 
 
 def _retry_after(response: requests.Response) -> float:
@@ -228,32 +258,25 @@ class ZendeskClient:
             raise ZendeskAuthError(message, status)
         raise ZendeskRejected(message, status)
 
-    def search_unprocessed(self, limit: int = SEARCH_RESULT_CAP, processed_tag: str = "ai_processed") -> Iterator[Ticket]:
-        """Open tickets without the processed tag, oldest first, following `next_page`.
+    def unprocessed_tickets(self, processed_tag: str = "ai_processed") -> Iterator[Ticket]:
+        """Every open ticket without the processed tag, page by page through the search export.
 
-        Stops at `limit` or at the 1,000-result cap of one search query (later sweeps find the
-        rest once these are tagged).
+        Lazy: a caller that has claimed enough stops reading, and later pages are never requested.
         """
-        limit = min(limit, SEARCH_RESULT_CAP)
+        url: str | None = "/api/v2/search/export.json"
         params: dict[str, Any] | None = {
             "query": UNPROCESSED_QUERY.format(tag=processed_tag),
-            "sort_by": "created_at",
-            "sort_order": "asc",
-            "per_page": SEARCH_PAGE_SIZE,
+            "filter[type]": "ticket",
+            "page[size]": EXPORT_PAGE_SIZE,
         }
-        url: str | None = "/api/v2/search.json"
-        seen = 0
-        while url and seen < limit:
+        while url:
             body = self._request("GET", url, params=params).json()
-            params = None  # next_page is a complete URL with the query in it
+            params = None  # links.next is a complete URL with the query and cursor in it
             for item in body.get("results", []):
-                if item.get("result_type", "ticket") != "ticket":
-                    continue
-                yield Ticket.model_validate(item)
-                seen += 1
-                if seen >= limit:
-                    return
-            url = body.get("next_page")
+                if item.get("result_type", "ticket") == "ticket":
+                    yield Ticket.model_validate(item)
+            has_more = (body.get("meta") or {}).get("has_more")
+            url = (body.get("links") or {}).get("next") if has_more else None
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         body = self._request("GET", f"/api/v2/tickets/{ticket_id}.json").json()
@@ -263,6 +286,25 @@ class ZendeskClient:
         """PUT one ticket; returns the ticket as Zendesk stored it."""
         body = self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=update.payload()).json()
         return Ticket.model_validate(body["ticket"])
+
+    def show_many(self, ticket_ids: list[int]) -> list[Ticket]:
+        """Up to 100 tickets in one request; deleted ones are simply missing from the answer."""
+        if not 1 <= len(ticket_ids) <= BULK_MAX_TICKETS:
+            raise ValueError(f"show_many takes 1 to {BULK_MAX_TICKETS} ids, got {len(ticket_ids)}")
+        ids = ",".join(str(ticket_id) for ticket_id in ticket_ids)
+        body = self._request("GET", "/api/v2/tickets/show_many.json", params={"ids": ids}).json()
+        return [Ticket.model_validate(item) for item in body.get("tickets", [])]
+
+    def update_many(self, updates: dict[int, TicketUpdate]) -> JobStatus:
+        """Queue one job updating up to 100 tickets, each with its own fields; poll `job_status`."""
+        if not 1 <= len(updates) <= BULK_MAX_TICKETS:
+            raise ValueError(f"update_many takes 1 to {BULK_MAX_TICKETS} tickets, got {len(updates)}")
+        tickets = [{"id": ticket_id, **update.fields()} for ticket_id, update in updates.items()]
+        body = self._request("PUT", "/api/v2/tickets/update_many.json", json={"tickets": tickets}).json()
+        return JobStatus.from_body(body)
+
+    def job_status(self, job_id: str) -> JobStatus:
+        return JobStatus.from_body(self._request("GET", f"/api/v2/job_statuses/{job_id}.json").json())
 
     def close(self) -> None:
         self.session.close()

@@ -1,4 +1,11 @@
-"""Turning one sweep's claimed tickets into a chord of per-ticket chains."""
+"""Turning one sweep's claimed tickets into a chord of per-ticket chains.
+
+Small runs: chord([redact -> classify -> update] per ticket, summarize). Large runs (see
+Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is one
+triage.redact_batch (a single spaCy pass over the batch), which replaces itself with the batch's
+chord: classify per ticket, then triage.update_batch writes the batch with one update_many job.
+The run's chord waits for every batch before summarize.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ from celery import chain, chord
 
 from app import services
 from app.celery import app
+from app.models import TicketInput, TicketWork
+from app.settings import get_settings
 from app.sweep import SweepOutcome
 
 
@@ -14,19 +23,50 @@ def ticket_repr(ticket_id: int) -> dict[str, str]:
     return {"argsrepr": f"(ticket_id={ticket_id})", "kwargsrepr": "{}"}
 
 
+def _redact_and_classify(ticket: TicketInput) -> list:
+    return [
+        app.signature("triage.redact", args=(ticket.model_dump(),)).set(**ticket_repr(ticket.ticket_id)),
+        app.signature("triage.classify").set(**ticket_repr(ticket.ticket_id)),
+    ]
+
+
+def batch_repr(run_id: str, batch_no: int, tickets: int) -> dict[str, str]:
+    return {"argsrepr": f"(run_id={run_id}, batch={batch_no}, tickets={tickets})", "kwargsrepr": "{}"}
+
+
+def _batches(outcome: SweepOutcome, size: int) -> list:
+    """One triage.redact_batch per batch; each becomes its batch's chord (see batch_chord)."""
+    inputs = outcome.inputs
+    return [
+        app.signature("triage.redact_batch", args=([t.model_dump() for t in inputs[start:start + size]],),
+                      kwargs={"run_id": outcome.run_id, "batch_no": number})
+        .set(**batch_repr(outcome.run_id, number, len(inputs[start:start + size])))
+        for number, start in enumerate(range(0, len(inputs), size))
+    ]
+
+
+def batch_chord(works: list[TicketWork], run_id: str, batch_no: int) -> chord:
+    """A redacted batch: classify each ticket, then write them all with one update_many job."""
+    write = app.signature("triage.update_batch", kwargs={"run_id": run_id, "batch_no": batch_no}).set(
+        **batch_repr(run_id, batch_no, len(works)))
+    return chord([app.signature("triage.classify", args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id))
+                  for work in works], write)
+
+
 def dispatch_run(outcome: SweepOutcome) -> None:
-    """chord([redact -> classify -> update per ticket], summarize). Nothing to do: no run."""
+    """One chord per run, ending in summarize; batched updates for large runs. Nothing to do: no run."""
     if not outcome.inputs:
         return
     services.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
-    header = [
-        chain(
-            app.signature("triage.redact", args=(ticket.model_dump(),)).set(**ticket_repr(ticket.ticket_id)),
-            app.signature("triage.classify").set(**ticket_repr(ticket.ticket_id)),
-            app.signature("triage.update").set(**ticket_repr(ticket.ticket_id)),
-        )
-        for ticket in outcome.inputs
-    ]
+    settings = get_settings()
+    if settings.bulk_updates(len(outcome.inputs)) and not outcome.dry_run:
+        header = _batches(outcome, settings.bulk_batch_size)
+    else:
+        header = [
+            chain(*_redact_and_classify(ticket),
+                  app.signature("triage.update").set(**ticket_repr(ticket.ticket_id)))
+            for ticket in outcome.inputs
+        ]
     body = app.signature(
         "triage.summarize",
         kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run},

@@ -21,19 +21,18 @@ from app import services
 from app.celery import app
 from app.llm import LLMRateLimited
 from app.models import Analysis, Ticket, TicketInput, TicketResult, TicketWork
+from app.redaction import redact_inputs
 from app.settings import get_settings
 from app.summary import build_summary, write_summary_file
 from app.sweep import sweep
+from app.bulk import BatchItem, JobPolling, write_triage_batch
 from app.triage import plan_update, write_triage
 from app.zendesk import ZendeskCircuitOpen, ZendeskError, ZendeskNotFound, ZendeskRateLimited
-from workers.pipeline import dispatch_run, ticket_repr
+from workers.pipeline import batch_chord, dispatch_run, ticket_repr
 
 log = logging.getLogger("triage")
 
-# Longer bodies are cut before redaction and classification: the head of a ticket carries its
-# meaning, and spaCy time grows with length.
-MAX_TEXT_CHARS = 20_000
-
+REDACTED_TEXT = {"redacted_subject", "redacted_description"}
 
 class HideReturnValues(logging.Filter):
     """Celery logs each task's return value on success; ours carry ticket text (redacted, but
@@ -84,32 +83,16 @@ def sweep_task(self: Task, limit: int | None = None, dry_run: bool = False) -> N
 
 @app.task(name="triage.redact", bind=True)
 def redact_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
-    """Raw ticket in, redacted ticket out. The only task that ever sees personal data."""
-    ticket = TicketInput.model_validate(payload)
-    work = TicketWork(
-        run_id=ticket.run_id,
-        ticket_id=ticket.ticket_id,
-        priority=ticket.priority,
-        updated_at=ticket.updated_at,
-        dry_run=ticket.dry_run,
-        enqueued_at=ticket.enqueued_at,
-        started_at=time.time(),
-    )
-    try:
-        redactor = services.redactor()
-        subject = redactor.redact(ticket.subject[:MAX_TEXT_CHARS])
-        description = redactor.redact(ticket.description[:MAX_TEXT_CHARS])
-    except Exception as e:  # noqa: BLE001 - any failure becomes the ticket's recorded outcome
-        log.exception("ticket %s: redaction failed", ticket.ticket_id)
-        work.failed_stage, work.error = "redact", f"redaction failed ({type(e).__name__})"
-        return work.model_dump()
-    work.redacted_subject = subject.text
-    work.redacted_description = description.text
-    counts = subject.counts()
-    for label, count in description.counts().items():
-        counts[label] = counts.get(label, 0) + count
-    work.redacted_counts = counts
-    return work.model_dump()
+    """Raw ticket in, redacted ticket out. With triage.redact_batch, the only tasks that see personal data."""
+    return redact_inputs(services.redactor(), [TicketInput.model_validate(payload)])[0].model_dump()
+
+
+@app.task(name="triage.redact_batch", bind=True)
+def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, batch_no: int) -> Any:
+    """Large runs: redact a whole batch in one spaCy pass, then become the batch's chord (classify
+    each ticket, then triage.update_batch), which takes this task's place in the run's chord."""
+    works = redact_inputs(services.redactor(), [TicketInput.model_validate(p) for p in payloads])
+    return self.replace(batch_chord(works, run_id, batch_no))
 
 
 # max_retries=None: Celery's default of 3 would end a chain with an exception (and the chord with
@@ -120,7 +103,7 @@ def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     worker process is free meanwhile) up to LLM_RATE_LIMIT_RETRIES times, then the rules answer."""
     work = TicketWork.model_validate(work_data)
     if work.error:
-        return work.model_dump()
+        return work.model_dump(exclude=REDACTED_TEXT)
     if not work.dry_run:
         services.ledger().keep_alive(work.ticket_id)
     settings = get_settings()
@@ -135,7 +118,8 @@ def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001
         log.exception("ticket %s: classification failed", work.ticket_id)
         work.failed_stage, work.error = "classify", f"classification failed ({type(e).__name__})"
-    return work.model_dump()
+    # The update needs the analysis, not the text: the result backend keeps a day of results.
+    return work.model_dump(exclude=REDACTED_TEXT)
 
 
 def _retry_countdown(error: ZendeskError, retries: int, cap: int) -> float:
@@ -192,7 +176,6 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
     `failures` counts 5xx/timeouts/conflicts; waiting out a 429 does not use up that budget,
     because a rate limit always passes (Celery's own retry count covers both, hence our own)."""
     work = TicketWork.model_validate(work_data)
-    settings = get_settings()
     if work.error or work.analysis is None:
         return _finish(work, _result(work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
     taxonomy = services.taxonomy()
@@ -215,14 +198,8 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
     except ZendeskNotFound:
         return _finish(work, _result(work, "failed", stage="update", error="ticket not found (deleted?)"))
     except ZendeskError as e:
-        # Waiting out a 429 or an open breaker always ends; it does not use up the failure budget.
-        rate_limited = isinstance(e, (ZendeskRateLimited, ZendeskCircuitOpen))
-        if rate_limited or (e.retryable and failures < settings.update_max_retries):
-            countdown = _retry_countdown(e, failures, settings.retry_max_countdown)
-            log.info("ticket %s: %s; retrying in %.0fs", work.ticket_id, e, countdown)
-            raise self.retry(countdown=countdown, kwargs={"failures": failures + (not rate_limited)},
-                             **ticket_repr(work.ticket_id)) from e
-        error = str(e) if not e.retryable else f"gave up after {failures} retries: {e}"
+        error = _retry_or_fail(self, e, failures, f"ticket {work.ticket_id}",
+                               ticket_repr(work.ticket_id))
         return _finish(work, _result(work, "failed", stage="update", error=error))
     except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
         log.exception("ticket %s: update failed unexpectedly", work.ticket_id)
@@ -233,6 +210,88 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
     return _finish(work, _result(work, success, tags_added=outcome.tags_added, priority_set=outcome.priority_set))
 
 
+def _retry_or_fail(task: Task, error: ZendeskError, failures: int, label: str, argsrepr: dict[str, str]) -> str:
+    """Retry later when the error can pass (a 429 or open breaker always does, without using up
+    the failure budget); otherwise the reason the tickets failed."""
+    settings = get_settings()
+    rate_limited = isinstance(error, (ZendeskRateLimited, ZendeskCircuitOpen))
+    if rate_limited or (error.retryable and failures < settings.update_max_retries):
+        countdown = _retry_countdown(error, failures, settings.retry_max_countdown)
+        log.info("%s: %s; retrying in %.0fs", label, error, countdown)
+        raise task.retry(countdown=countdown, kwargs={**task.request.kwargs, "failures": failures + (not rate_limited)},
+                         **argsrepr) from error
+    return str(error) if not error.retryable else f"gave up after {failures} retries: {error}"
+
+
+@app.task(name="triage.update_batch", bind=True, max_retries=None)
+def update_batch_task(self: Task, works_data: list[dict[str, Any]], run_id: str, batch_no: int,
+                      failures: int = 0) -> list[dict[str, Any]]:
+    """Chord body of one batch: write up to 100 classified tickets with update_many jobs.
+
+    Returns one TicketResult record per ticket, like `triage.update` does for one. A retry (429,
+    outage) resumes: the jobs already sent are polled again, never sent twice (app.bulk)."""
+    settings = get_settings()
+    taxonomy = services.taxonomy()
+    ledger = services.ledger()
+    works = [TicketWork.model_validate(data) for data in works_data if isinstance(data, dict)]
+    results: dict[int, TicketResult] = {}
+    ready: list[TicketWork] = []
+    for work in works:
+        if work.error or work.analysis is None:
+            results[work.ticket_id] = _result(work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
+        elif ledger.is_done(work.ticket_id):
+            results[work.ticket_id] = _result(work, "skipped", error="already triaged")
+        else:
+            ledger.keep_alive(work.ticket_id)
+            ready.append(work)
+    if ready:
+        items = [BatchItem(w.ticket_id, w.analysis, Ticket(id=w.ticket_id, priority=w.priority,
+                                                           updated_at=w.updated_at, status="open"))
+                 for w in ready if w.analysis is not None]
+        polling = JobPolling(interval=settings.bulk_poll_interval, timeout=settings.bulk_job_timeout,
+                             max_sleep=settings.rate_limit_max_sleep)
+        repr_ = {"argsrepr": f"(run_id={run_id}, batch={batch_no}, tickets={len(works)})", "kwargsrepr": "{}"}
+        try:
+            batch = write_triage_batch(services.zendesk(), items, taxonomy, run_id, services.bulk_jobs(),
+                                       f"{run_id}:{batch_no}", polling)
+        except ZendeskError as e:
+            reason = _retry_or_fail(self, e, failures, f"run {run_id} batch {batch_no}", repr_)
+            for work in ready:
+                results[work.ticket_id] = _result(work, "failed", stage="update", error=reason)
+        except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
+            log.exception("run %s batch %s: update failed unexpectedly", run_id, batch_no)
+            for work in ready:
+                results[work.ticket_id] = _result(work, "failed", stage="update", error=f"unexpected {type(e).__name__}")
+        else:
+            log.info("run %s batch %s: %d written, %d failed, %d update_many jobs", run_id, batch_no,
+                     len(batch.written), len(batch.failed), batch.jobs)
+            for work in ready:
+                outcome = batch.written.get(work.ticket_id)
+                if outcome is None:
+                    error = batch.failed.get(work.ticket_id, "no outcome")
+                    results[work.ticket_id] = _result(work, "failed", stage="update", error=error)
+                    continue
+                ledger.mark_done(work.ticket_id)
+                if outcome.already_done:
+                    results[work.ticket_id] = _result(work, "skipped", error="already triaged")
+                else:
+                    status = "fallback" if work.analysis and work.analysis.is_fallback else "success"
+                    results[work.ticket_id] = _result(work, status, tags_added=outcome.tags_added,
+                                                      priority_set=outcome.priority_set)
+    return [_finish(work, results[work.ticket_id]) for work in works]
+
+
+def _flatten(results: list[Any]) -> list[dict[str, Any]]:
+    """The run chord's results: a record per ticket, or a list of them per batch."""
+    flat: list[dict[str, Any]] = []
+    for item in results:
+        if isinstance(item, list):
+            flat.extend(r for r in item if isinstance(r, dict))
+        elif isinstance(item, dict):
+            flat.append(item)
+    return flat
+
+
 @app.task(name="triage.summarize", bind=True)
 def summarize_task(self: Task, results: list[dict[str, Any]], run_id: str, started_at: float, dry_run: bool = False) -> dict[str, Any]:
     """Chord body: write the run summary file and keep it in Redis. Idempotent on redelivery."""
@@ -240,7 +299,7 @@ def summarize_task(self: Task, results: list[dict[str, Any]], run_id: str, start
     existing = store.summary(run_id)
     if existing is not None:
         return {"run_id": run_id, "total": existing["total"], "failed": existing["failed"]}
-    records = [TicketResult.model_validate(r) for r in results if isinstance(r, dict)]
+    records = [TicketResult.model_validate(r) for r in _flatten(results)]
     summary = build_summary(run_id, started_at, dry_run, records, fields=list(services.taxonomy().fields))
     path = write_summary_file(get_settings().log_dir, summary)
     summary["file"] = str(path)

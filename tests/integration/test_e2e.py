@@ -82,8 +82,10 @@ def test_300_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     ticket_ids = [result["ticket_id"] for run in runs for result in run["results"]]
     assert len(ticket_ids) == len(set(ticket_ids)) == 300
     # Both workers did part of the work (the two node names really raced).
-    worked = [name for name in ("alpha", "bravo") if "triage.update" in (stack.workdir / f"{name}.log").read_text()]
+    worked = [name for name in ("alpha", "bravo") if "triage.classify" in (stack.workdir / f"{name}.log").read_text()]
     assert worked == ["alpha", "bravo"]
+    # A run this large writes through update_many jobs, never one PUT per ticket.
+    assert stats["requests_by_endpoint"]["ticket_update"] == 0 < stats["requests_by_endpoint"]["update_many"]
     # No personal data from the tickets in any worker log line (ids only, return values hidden).
     emails = {m for i in range(1, 301) for m in EMAIL_RE.findall(stack.sim(f"/_sim/tickets/{i}")["ticket"]["description"])}
     assert len(emails) > 10  # the simulator seeds personal data, so this check means something
@@ -180,8 +182,9 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
                          "--error-ratio", "0.15", "--error-status", "503"]
     stack.start_simulator()
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {"7": 503}})
-    # The fleet is told the plan allows 4x what Zendesk really allows: a 429 storm.
-    stack.extra_env = {"RETRY_MAX_COUNTDOWN": "2", "ZENDESK_UPDATE_RATE_LIMIT": "40"}
+    # The fleet is told the plan allows 4x what Zendesk really allows: a 429 storm. One PUT per
+    # ticket (update_many would not meet the Update Ticket limit at all).
+    stack.extra_env = {"RETRY_MAX_COUNTDOWN": "2", "ZENDESK_UPDATE_RATE_LIMIT": "40", "UPDATE_MODE": "single"}
     stack.start_worker("worker", autoscale="4,4")
     stack.start_worker("second", autoscale="4,4")
     stack.wait_for_workers(2)
@@ -239,6 +242,7 @@ def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStac
     """Told the real plan, two workers with 16 processes together never get a 429."""
     stack.tickets = 60
     stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "20", "--rate-window", "4"]
+    stack.extra_env = {"UPDATE_MODE": "single"}
     stack.start_simulator()
     stack.start_worker("alpha", autoscale="8,8")
     stack.start_worker("bravo", autoscale="8,8")
@@ -253,3 +257,39 @@ def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStac
     print(f"limiter at the real plan: 0 answered 429, 60 updated once in {elapsed:.1f}s")
     # 60 updates at 20 per 4 s need at least ~8 s after the first burst; the limiter used the budget.
     assert 7 <= elapsed <= 60
+
+
+def test_a_large_run_writes_through_update_many_far_below_one_request_per_ticket(stack: LocalStack):
+    """250 tickets while Update Ticket allows one PUT a minute: the run goes out as update_many
+    jobs of 100 (each ticket its own tags, priority and note), a rejected ticket fails alone after
+    its rounds, and the whole run costs a few requests per hundred tickets."""
+    stack.tickets = 250
+    stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "1", "--job-delay-ms", "300"]
+    stack.start_simulator()
+    stack.sim("/_sim/config", method="POST", json={"fail_updates": {"5": 422}})
+    stack.extra_env = {"BULK_POLL_INTERVAL": "0.2"}
+    stack.start_worker("worker", autoscale="8,4")
+    stack.wait_for_workers(1)
+    result = run_cli(stack, "run", "--wait", "--timeout", "240")
+    assert result.returncode == 1, result.stdout + result.stderr  # ticket 5 failed
+
+    stats = stack.stats()
+    calls = stats["requests_by_endpoint"]
+    assert calls["ticket_update"] == 0 and calls["ticket_get"] == 0
+    assert calls["update_many"] == 3 + 2  # three batches, then two more rounds for ticket 5 alone
+    assert stats["requests_total"] / 250 < 0.1, calls
+    assert stats["tickets_ai_processed"] == 249 and stats["max_ai_notes_per_ticket"] == 1
+    assert stats["notes_total"] == 249 and stats["tickets_lost_tags"] == 0 == stats["tickets_priority_lowered"]
+    (run,) = summaries(stack)
+    assert (run["total"], run["processed"], run["failed"]) == (250, 249, 1)
+    (failed,) = [r for r in run["results"] if r["status"] == "failed"]
+    assert failed["ticket_id"] == 5 and failed["stage"] == "update" and "update_many rounds" in failed["error"]
+    written = {r["ticket_id"]: r for r in run["results"] if r["status"] in ("success", "fallback")}
+    assert len(written) == 249 and all("ai_processed" in r["tags_added"] for r in written.values())
+    for ticket_id in (1, 100, 250):  # each ticket got its own note, tags and priority
+        ticket = stack.sim(f"/_sim/tickets/{ticket_id}")["ticket"]
+        assert set(written[ticket_id]["tags_added"]) <= set(ticket["tags"])
+        if written[ticket_id]["priority_set"]:
+            assert ticket["priority"] == written[ticket_id]["priority_set"]
+    print(f"bulk: 250 tickets in {calls['update_many']} update_many jobs, {stats['requests_total']} requests "
+          f"({stats['requests_total'] / 250:.3f} per ticket)")

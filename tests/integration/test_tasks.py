@@ -10,7 +10,7 @@ import pytest
 from app import services
 from app.models import TicketInput
 from app.sweep import sweep
-from workers.tasks import classify_task, redact_task, summarize_task, update_task
+from workers.tasks import classify_task, redact_task, summarize_task, update_batch_task, update_task
 
 PII = {
     "name": "Margaret Thompson",
@@ -41,9 +41,11 @@ def payload(sim, ticket_id, run_id="run-t", dry_run=False):
 
 
 def run_chain(data):
-    work = redact_task.apply(args=(data,)).get()
-    work = classify_task.apply(args=(work,)).get()
-    return work, update_task.apply(args=(work,)).get()
+    """(what redact handed on, what update returned)."""
+    redacted = redact_task.apply(args=(data,)).get()
+    classified = classify_task.apply(args=(redacted,)).get()
+    assert "redacted_description" not in classified  # the result backend never keeps the text
+    return redacted, update_task.apply(args=(classified,)).get()
 
 
 def test_chain_redacts_classifies_and_writes_once(fleet_env):
@@ -70,7 +72,7 @@ def test_chain_redacts_classifies_and_writes_once(fleet_env):
     assert ledger.is_done(ticket_id) and not ledger.redis.exists(ledger.claim_key(ticket_id))
 
     # A redelivered update (worker died after the PUT) must not write again.
-    again = update_task.apply(args=(redacted,)).get()
+    again = update_task.apply(args=(classify_task.apply(args=(redacted,)).get(),)).get()
     assert again["status"] == "skipped"
     assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
 
@@ -80,10 +82,10 @@ def test_update_conflict_from_an_earlier_landed_write_is_not_repeated(fleet_env)
     sim = fleet_env
     ticket_id = create_ticket(sim, "Refund please", "I was charged twice")
     data = payload(sim, ticket_id)
-    work, first = run_chain(data)
+    redacted, first = run_chain(data)
     assert first["status"] == "success"
     services.redis_client().delete(services.ledger().done_key(ticket_id))
-    second = update_task.apply(args=(work,)).get()
+    second = update_task.apply(args=(classify_task.apply(args=(redacted,)).get(),)).get()
     assert second["status"] == "skipped"
     assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
 
@@ -220,3 +222,66 @@ def test_bad_input_gets_an_outcome_never_an_exception(fleet_env, kind):
     assert len(note) == 1 and "Summary:" in note[0]["body"]
     if kind == "html":
         assert "Anna Berg" not in json.dumps(work)
+
+
+def test_update_batch_writes_once_and_a_redelivery_never_sends_a_second_job(fleet_env, monkeypatch):
+    """A batch is written by one update_many job. Delivered again (done markers present) it skips;
+    delivered again after Redis lost the done markers it polls the job it already sent instead
+    of sending another, so no ticket gets a second note."""
+    import requests
+
+    sim = fleet_env
+    monkeypatch.setenv("BULK_POLL_INTERVAL", "0.05")
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    outcome = sweep(services.zendesk(), services.ledger(), 30)
+    works = [classify_task.apply(args=(redact_task.apply(args=(t.model_dump(),)).get(),)).get() for t in outcome.inputs]
+
+    def batch():
+        return update_batch_task.apply(args=(works,), kwargs={"run_id": outcome.run_id, "batch_no": 0}).get()
+
+    def stats():
+        return requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()
+
+    first = batch()
+    assert [r["status"] for r in first] == ["success"] * 30
+    assert [r["ticket_id"] for r in first] == [t.ticket_id for t in outcome.inputs]
+    assert stats()["requests_by_endpoint"]["update_many"] == 1
+    assert stats()["tickets_ai_processed"] == 30 and stats()["max_ai_notes_per_ticket"] == 1
+
+    assert {r["status"] for r in batch()} == {"skipped"}  # redelivered: the done markers say so
+    ledger = services.ledger()
+    ledger.redis.delete(*[ledger.done_key(t.ticket_id) for t in outcome.inputs])
+    again = batch()
+    assert all(r["status"] in ("success", "skipped") for r in again)
+    after = stats()
+    assert after["requests_by_endpoint"]["update_many"] == 1  # the job was polled, not sent again
+    assert after["max_ai_notes_per_ticket"] == 1 and after["notes_total"] == 30
+
+
+def test_redact_batch_redacts_the_batch_then_classifies_and_writes_it(fleet_env, monkeypatch):
+    """triage.redact_batch becomes its batch's chord: every ticket is classified from redacted text
+    only and the batch is written by one update_many job."""
+    import requests
+
+    from workers.tasks import redact_batch_task
+
+    sim = fleet_env
+    monkeypatch.setenv("BULK_POLL_INTERVAL", "0.05")
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    ids = [create_ticket(sim, f"Card problem {n}", f"I am {PII['name']}, card {PII['card']}, mail {PII['email']}")
+           for n in range(3)]
+    outcome = sweep(services.zendesk(), services.ledger(), 100, ticket_ids=ids)
+    results = redact_batch_task.apply(args=([t.model_dump() for t in outcome.inputs],),
+                                      kwargs={"run_id": outcome.run_id, "batch_no": 0}).get()
+    assert sorted(r["ticket_id"] for r in results) == sorted(ids)
+    assert {r["status"] for r in results} <= {"success", "fallback"}
+    stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()
+    assert stats["requests_by_endpoint"]["update_many"] == 1 and stats["max_ai_notes_per_ticket"] == 1
+    for ticket_id in ids:
+        note = [c for c in sim_ticket(sim, ticket_id)["comments"] if not c.get("public", True)]
+        assert len(note) == 1
+        assert PII["name"] not in note[0]["body"] and PII["card"] not in note[0]["body"]

@@ -19,16 +19,40 @@ from sim.zendesk import running_simulator
 EMAIL, TOKEN = "triage-bot@example.com", "sim-api-token"
 
 
-def test_search_follows_next_page_oldest_first_and_honours_limit():
-    with running_simulator(tickets=250, seed=3, rate_limit=100_000) as sim:
+def test_export_follows_cursors_past_the_search_cap_and_reads_lazily():
+    with running_simulator(tickets=1250, seed=3, rate_limit=100_000) as sim:
         client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
-        tickets = list(client.search_unprocessed())
-        assert len(tickets) == 250 == len({t.id for t in tickets})
-        assert [t.id for t in tickets] == sorted(t.id for t in tickets)
+        tickets = list(client.unprocessed_tickets())
+        assert len(tickets) == 1250 == len({t.id for t in tickets})  # search.json stops at 1,000
         assert all(t.subject and t.updated_at for t in tickets)
-        before = sim.state.stats()["requests_by_endpoint"]["search"]
-        assert len(list(client.search_unprocessed(limit=120))) == 120
-        assert sim.state.stats()["requests_by_endpoint"]["search"] - before == 2
+        assert sim.state.stats()["requests_by_endpoint"]["export"] == 13
+        first = [t for _, t in zip(range(120), client.unprocessed_tickets())]
+        assert len(first) == 120
+        assert sim.state.stats()["requests_by_endpoint"]["export"] == 13 + 2  # two pages, not thirteen
+
+
+def test_show_many_update_many_and_job_status():
+    with running_simulator(tickets=5, seed=2, rate_limit=100_000, job_delay_ms=0) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        one, two = client.show_many([1, 2])
+        stale = client.get_ticket(3)
+        client.update_ticket(3, TicketUpdate(additional_tags=["agent"], private_note="agent", updated_stamp=None))
+        job = client.update_many({
+            1: TicketUpdate(["ai_processed", "x"], "note 1", "high", one.updated_at),
+            2: TicketUpdate(["ai_processed"], "note 2", None, two.updated_at),
+            3: TicketUpdate(["ai_processed"], "note 3", None, stale.updated_at),  # changed since: 409
+            99: TicketUpdate(["ai_processed"], "note 99"),
+        })
+        while not job.finished:
+            job = client.job_status(job.id)
+        outcome = {r["id"]: r["success"] for r in job.results}
+        assert outcome == {1: True, 2: True, 3: False, 99: False}
+        fresh = {t.id: t for t in client.show_many([1, 2, 3, 99])}
+        assert set(fresh) == {1, 2, 3}  # a missing ticket is left out, not an error
+        assert {"ai_processed", "x"} <= set(fresh[1].tags) and fresh[1].priority == "high"
+        assert "ai_processed" not in fresh[3].tags
+        with pytest.raises(ValueError):
+            client.update_many({})
 
 
 def test_typed_errors():

@@ -25,8 +25,11 @@ class FakeZendesk:
     def __init__(self, tickets, fail_after=None):
         self.tickets, self.fail_after = tickets, fail_after
 
-    def search_unprocessed(self, limit, processed_tag="ai_processed"):
-        for index, ticket in enumerate(self.tickets[:limit]):
+        self.read = 0
+
+    def unprocessed_tickets(self, processed_tag="ai_processed"):
+        for index, ticket in enumerate(self.tickets):
+            self.read += 1
             if self.fail_after is not None and index == self.fail_after:
                 raise ZendeskUnavailable("HTTP 503", 503)
             yield ticket
@@ -68,3 +71,12 @@ def test_dry_run_claims_nothing_and_single_ticket():
     assert all(i.dry_run for i in outcome.inputs)
     one = sweep(FakeZendesk(tickets(3)), FakeLedger(), limit=10, ticket_ids=[2])
     assert [i.ticket_id for i in one.inputs] == [2]
+
+
+def test_limit_counts_claims_so_a_backlog_past_claimed_tickets_is_reached():
+    """Another sweep holds the first 1,000 tickets: this one claims the next ones instead of none
+    (search.json would stop at its 1,000-result cap), and reads no further than it needs."""
+    zendesk = FakeZendesk(tickets(2500))
+    outcome = sweep(zendesk, FakeLedger(claimed=range(1, 1001)), limit=300)
+    assert [i.ticket_id for i in outcome.inputs] == list(range(1001, 1301))
+    assert zendesk.read == 1300
