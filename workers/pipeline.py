@@ -1,13 +1,16 @@
 """Turning one sweep's claimed tickets into a chord of per-ticket chains.
 
 Small runs: chord([redact -> classify -> update] per ticket, summarize). Large runs (see
-Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is one
-triage.redact_batch (a single spaCy pass over the batch), which replaces itself with the batch's
-chord: classify per ticket, then triage.update_batch writes the batch with one update_many job.
-The run's chord waits for every batch before summarize.
+Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
+header starts as one triage.redact_batch (spaCy passes over a few tickets at a time); it adds a
+triage.classify per redacted ticket to that header as it goes, and the chord's body,
+triage.update_batch, writes the batch with one update_many job. The run's chord waits for every
+batch before summarize.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from celery import chain, chord
 
@@ -35,22 +38,23 @@ def batch_repr(run_id: str, batch_no: int, tickets: int) -> dict[str, str]:
 
 
 def _batches(outcome: SweepOutcome, size: int) -> list:
-    """One triage.redact_batch per batch; each becomes its batch's chord (see batch_chord)."""
+    """Per batch: chord([triage.redact_batch], triage.update_batch); redact_batch adds a
+    triage.classify per ticket to that chord as it goes."""
     inputs = outcome.inputs
-    return [
-        app.signature("triage.redact_batch", args=([t.model_dump() for t in inputs[start:start + size]],),
-                      kwargs={"run_id": outcome.run_id, "batch_no": number})
-        .set(**batch_repr(outcome.run_id, number, len(inputs[start:start + size])))
-        for number, start in enumerate(range(0, len(inputs), size))
-    ]
+    batches = []
+    for number, start in enumerate(range(0, len(inputs), size)):
+        tickets = inputs[start:start + size]
+        redact = app.signature("triage.redact_batch", args=([t.model_dump() for t in tickets],),
+                               kwargs={"run_id": outcome.run_id, "batch_no": number})
+        write = app.signature("triage.update_batch", kwargs={"run_id": outcome.run_id, "batch_no": number})
+        repr_ = batch_repr(outcome.run_id, number, len(tickets))
+        batches.append(chord([redact.set(**repr_)], write.set(**repr_)))
+    return batches
 
 
-def batch_chord(works: list[TicketWork], run_id: str, batch_no: int) -> chord:
-    """A redacted batch: classify each ticket, then write them all with one update_many job."""
-    write = app.signature("triage.update_batch", kwargs={"run_id": run_id, "batch_no": batch_no}).set(
-        **batch_repr(run_id, batch_no, len(works)))
-    return chord([app.signature("triage.classify", args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id))
-                  for work in works], write)
+def classify_signature(work: TicketWork) -> Any:
+    """triage.classify of one redacted ticket, shown as its id."""
+    return app.signature("triage.classify", args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id))
 
 
 def dispatch_run(outcome: SweepOutcome) -> None:

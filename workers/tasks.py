@@ -28,11 +28,15 @@ from app.sweep import sweep
 from app.bulk import BatchItem, JobPolling, write_triage_batch
 from app.triage import plan_update, write_triage
 from app.zendesk import ZendeskCircuitOpen, ZendeskError, ZendeskNotFound, ZendeskRateLimited
-from workers.pipeline import batch_chord, dispatch_run, ticket_repr
+from workers.pipeline import classify_signature, dispatch_run, ticket_repr
 
 log = logging.getLogger("triage")
 
 REDACTED_TEXT = {"redacted_subject", "redacted_description"}
+# Tickets per spaCy pass in triage.redact_batch: nlp.pipe costs about two thirds of a call per
+# ticket from 20 on (bench/redaction_batching.py), and the LLM starts on a batch after one pass
+# instead of after the whole batch's redaction.
+REDACT_CHUNK = 20
 
 class HideReturnValues(logging.Filter):
     """Celery logs each task's return value on success; ours carry ticket text (redacted, but
@@ -88,11 +92,16 @@ def redact_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.task(name="triage.redact_batch", bind=True)
-def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, batch_no: int) -> Any:
-    """Large runs: redact a whole batch in one spaCy pass, then become the batch's chord (classify
-    each ticket, then triage.update_batch), which takes this task's place in the run's chord."""
-    works = redact_inputs(services.redactor(), [TicketInput.model_validate(p) for p in payloads])
-    return self.replace(batch_chord(works, run_id, batch_no))
+def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, batch_no: int) -> list:
+    """Large runs: redact a batch in spaCy passes of REDACT_CHUNK tickets, adding each ticket's
+    triage.classify to the batch's chord as soon as its pass is done, so the LLM works on the first
+    tickets while the rest are redacted. The chord's body, triage.update_batch, waits for them all."""
+    tickets = [TicketInput.model_validate(p) for p in payloads]
+    redactor = services.redactor()
+    for start in range(0, len(tickets), REDACT_CHUNK):
+        for work in redact_inputs(redactor, tickets[start:start + REDACT_CHUNK]):
+            self.add_to_chord(classify_signature(work))
+    return []  # the chord's results are the classify tasks'; update_batch skips this one
 
 
 # max_retries=None: Celery's default of 3 would end a chain with an exception (and the chord with
@@ -233,7 +242,10 @@ def update_batch_task(self: Task, works_data: list[dict[str, Any]], run_id: str,
     settings = get_settings()
     taxonomy = services.taxonomy()
     ledger = services.ledger()
-    works = [TicketWork.model_validate(data) for data in works_data if isinstance(data, dict)]
+    # Dicts only (redact_batch's own result is an empty list); the last result per ticket, in case
+    # a redelivered redact_batch classified a ticket twice.
+    works = list({w.ticket_id: w for w in (TicketWork.model_validate(data) for data in works_data
+                                            if isinstance(data, dict))}.values())
     results: dict[int, TicketResult] = {}
     ready: list[TicketWork] = []
     for work in works:
