@@ -2,8 +2,8 @@
 
 Small runs: chord([redact -> classify -> update] per ticket, summarize). Large runs (see
 Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
-header starts as one triage.redact_batch (spaCy passes over a few tickets at a time); it adds a
-triage.classify per redacted ticket to that header as it goes, and the chord's body,
+header starts as one triage.redact_batch: it redacts a few tickets in one spaCy pass and adds a
+triage.classify for each, and a triage.redact_batch for the rest, to that header; the chord's body,
 triage.update_batch, writes the batch with one update_many job. The run's chord waits for every
 batch before summarize.
 """
@@ -39,17 +39,22 @@ def batch_repr(run_id: str, batch_no: int, tickets: int) -> dict[str, str]:
 
 def _batches(outcome: SweepOutcome, size: int) -> list:
     """Per batch: chord([triage.redact_batch], triage.update_batch); redact_batch adds a
-    triage.classify per ticket to that chord as it goes."""
+    triage.classify per ticket, and the rest of the batch, to that chord as it goes."""
     inputs = outcome.inputs
     batches = []
     for number, start in enumerate(range(0, len(inputs), size)):
         tickets = inputs[start:start + size]
-        redact = app.signature("triage.redact_batch", args=([t.model_dump() for t in tickets],),
-                               kwargs={"run_id": outcome.run_id, "batch_no": number})
+        redact = redact_batch_signature([t.model_dump() for t in tickets], outcome.run_id, number)
         write = app.signature("triage.update_batch", kwargs={"run_id": outcome.run_id, "batch_no": number})
-        repr_ = batch_repr(outcome.run_id, number, len(tickets))
-        batches.append(chord([redact.set(**repr_)], write.set(**repr_)))
+        batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)))))
     return batches
+
+
+def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True) -> Any:
+    """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
+    return app.signature("triage.redact_batch", args=(payloads,),
+                         kwargs={"run_id": run_id, "batch_no": batch_no, "first": first}).set(
+        argsrepr=f"(run_id={run_id}, batch={batch_no}, tickets={len(payloads)})", kwargsrepr="{}")
 
 
 def classify_signature(work: TicketWork) -> Any:

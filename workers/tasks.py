@@ -28,14 +28,15 @@ from app.sweep import sweep
 from app.bulk import BatchItem, JobPolling, write_triage_batch
 from app.triage import plan_update, write_triage
 from app.zendesk import ZendeskCircuitOpen, ZendeskError, ZendeskNotFound, ZendeskRateLimited
-from workers.pipeline import classify_signature, dispatch_run, ticket_repr
+from workers.pipeline import classify_signature, dispatch_run, redact_batch_signature, ticket_repr
 
 log = logging.getLogger("triage")
 
 REDACTED_TEXT = {"redacted_subject", "redacted_description"}
 # Tickets per spaCy pass in triage.redact_batch: nlp.pipe costs about two thirds of a call per
-# ticket from 20 on (bench/redaction_batching.py), and the LLM starts on a batch after one pass
-# instead of after the whole batch's redaction.
+# ticket from 20 on (bench/redaction_batching.py). A batch's first pass is shorter: every batch
+# starts at once, and the LLM should not wait for all of their first passes.
+FIRST_REDACT_CHUNK = 5
 REDACT_CHUNK = 20
 
 class HideReturnValues(logging.Filter):
@@ -66,7 +67,7 @@ def _load_models_before_fork(**_: Any) -> None:
     provider, why = get_settings().llm_choice()
     taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
     log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)
-    services.redactor().redact(WARM_UP_TEXT)
+    services.redactor().redact_tickets([(WARM_UP_TEXT, WARM_UP_TEXT)] * 2)  # the batch path too
     gc.freeze()
 
 
@@ -92,15 +93,18 @@ def redact_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.task(name="triage.redact_batch", bind=True)
-def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, batch_no: int) -> list:
-    """Large runs: redact a batch in spaCy passes of REDACT_CHUNK tickets, adding each ticket's
-    triage.classify to the batch's chord as soon as its pass is done, so the LLM works on the first
-    tickets while the rest are redacted. The chord's body, triage.update_batch, waits for them all."""
-    tickets = [TicketInput.model_validate(p) for p in payloads]
-    redactor = services.redactor()
-    for start in range(0, len(tickets), REDACT_CHUNK):
-        for work in redact_inputs(redactor, tickets[start:start + REDACT_CHUNK]):
-            self.add_to_chord(classify_signature(work))
+def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, batch_no: int,
+                      first: bool = True) -> list:
+    """Large runs: redact the next few tickets of a batch in one spaCy pass and add their
+    triage.classify, then the rest of the batch as another triage.redact_batch, to the batch's
+    chord; its body, triage.update_batch, waits for them all. The first pass is short so the LLM
+    starts early; handing the rest back to the queue frees this worker process meanwhile."""
+    size = FIRST_REDACT_CHUNK if first else REDACT_CHUNK
+    tickets = [TicketInput.model_validate(p) for p in payloads[:size]]
+    for work in redact_inputs(services.redactor(), tickets):
+        self.add_to_chord(classify_signature(work))
+    if len(payloads) > size:
+        self.add_to_chord(redact_batch_signature(payloads[size:], run_id, batch_no, first=False))
     return []  # the chord's results are the classify tasks'; update_batch skips this one
 
 
