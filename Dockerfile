@@ -6,5 +6,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY app app
 COPY workers workers
 COPY sim sim
+# Flower reads its configuration (login, bind address) from the working directory.
+COPY flowerconfig.py .
 ENV PYTHONUNBUFFERED=1
 USER nobody

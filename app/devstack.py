@@ -236,9 +236,11 @@ class LocalStack:
     def start_beat(self, name: str = "beat") -> ManagedProcess:
         return self.spawn(name, self.celery("beat", "--loglevel=INFO"))
 
-    def start_flower(self) -> ManagedProcess:
+    def start_flower(self, *options: str) -> ManagedProcess:
+        """Flower on a free port; `options` (e.g. "--address=0.0.0.0") come after the defaults."""
         self.flower_port = free_port()
-        return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}"))
+        return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}",
+                                                *options))
 
     def wait_for_workers(self, count: int = 1, timeout: float = 60) -> None:
         """Until `count` workers answer a ping (the spaCy model is loaded by then)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     broker_visibility_timeout: int = Field(default=3600, ge=10)
 
     log_dir: Path = Path("logs")
+    # triage.log under LOG_DIR rolls over at midnight UTC; this many past days are kept.
+    log_retention_days: int = Field(default=14, ge=1)
+    log_format: Literal["text", "json"] = "text"
+
+    # Alerts (app/alerts.py): a Slack-compatible incoming webhook; unset sends none.
+    alert_webhook_url: SecretStr | None = None
+    alert_failure_rate: float = Field(default=0.05, ge=0, le=1, description="share of a run's tickets failed")
+    alert_slow_seconds: float = Field(default=10.0, gt=0, description="average seconds per ticket in a run")
+    alert_cooldown: float = Field(default=3600.0, gt=0, description="seconds before the same condition alerts again")
+
+    # Flower's login, "user:password" (several separated by commas). Without it, Flower only
+    # starts bound to 127.0.0.1 (see app/flower.py and flowerconfig.py).
+    flower_basic_auth: SecretStr | None = None
 
     @field_validator("redis_url", "broker_url")
     @classmethod
@@ -119,6 +132,27 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alert_webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and urlparse(value.strip()).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("flower_basic_auth", mode="before")
+    @classmethod
+    def _user_password_pairs(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            for pair in value.split(","):
+                user, _, password = pair.partition(":")
+                if not user.strip() or not password:
+                    raise ValueError("expected user:password[,user:password...] (the value is not shown)")
+        return value
 
     @field_validator("zendesk_email", "zendesk_api_token")
     @classmethod
