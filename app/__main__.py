@@ -1,7 +1,8 @@
-"""Command line: `python -m app run|runs|redact|dead-letters|health`.
+"""Command line: `python -m app run|runs|report|redact|dead-letters|health`.
 
     python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
     python -m app runs [--json]                                          recent run summaries
+    python -m app report [RUN_ID] [--output PATH] [--open]               a run's HTML report with charts
     python -m app redact [--spans]                                       JSON lines in, redacted out
     python -m app dead-letters [--json] [--requeue [--wait]]             tickets that failed for good
     python -m app health [--json]                                        exit 0 healthy, 1 degraded, 2 unhealthy
@@ -41,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="a JSON array, one object per run")
     runs.add_argument("--limit", type=_positive_int, default=20)
 
+    report = commands.add_parser("report", help="write a run's HTML report (charts and the per-ticket table)")
+    report.add_argument("run_id", nargs="?", help="the run (see `runs`); with --open, default the newest run")
+    report.add_argument("--output", help="file to write (default LOG_DIR/report_<RUN_ID>.html)")
+    report.add_argument("--open", action="store_true", help="open the report in the default browser")
+
     dead = commands.add_parser("dead-letters", help="tickets that failed for good, with stage and reason")
     dead.add_argument("--json", action="store_true", help="a JSON array, one object per ticket")
     dead.add_argument("--requeue", action="store_true", help="send them all through again")
@@ -60,6 +66,10 @@ def _configure_logging() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from app.logs import setup_file_logging
+    from app.settings import get_settings
+
+    setup_file_logging(get_settings())  # the sweep's lines go to LOG_DIR/triage.log as the workers' do
     return sweep_and_dispatch([args.ticket_id] if args.ticket_id else None, args.limit, args.dry_run,
                               args.wait, args.timeout)
 
@@ -170,6 +180,33 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app import services
+    from app.report import ReportError, find_summary, render_report
+    from app.settings import get_settings
+
+    if args.run_id is None and not args.open:
+        print("name a run (see `python -m app runs`), or use --open for the newest", file=sys.stderr)
+        return EXIT_USAGE
+    settings = get_settings()
+    try:
+        summary = find_summary(services.run_store(), settings.log_dir, args.run_id)
+    except ReportError as e:
+        print(e, file=sys.stderr)
+        return EXIT_FAILURES
+    output = Path(args.output) if args.output else settings.log_dir / f"report_{summary['id']}.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_report(summary), encoding="utf-8")
+    print(output)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(output.resolve().as_uri())
+    return EXIT_OK
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from app import services
     from app.health import EXIT_CODES, as_json, overall, run_checks
@@ -231,8 +268,8 @@ def cmd_redact(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
-    handlers = {"run": cmd_run, "runs": cmd_runs, "redact": cmd_redact, "dead-letters": cmd_dead_letters,
-                "health": cmd_health}
+    handlers = {"run": cmd_run, "runs": cmd_runs, "report": cmd_report, "redact": cmd_redact,
+                "dead-letters": cmd_dead_letters, "health": cmd_health}
     return handlers[args.command](args)
 
 

@@ -14,6 +14,7 @@ settings = get_settings()
 TASK_ROUTES = {
     "triage.sweep": {"queue": "sweep"},
     "triage.summarize": {"queue": "sweep"},
+    "triage.watchdog": {"queue": "sweep"},
     "triage.redact": {"queue": "redact"},
     "triage.redact_batch": {"queue": "redact"},
     "triage.classify": {"queue": "classify"},
@@ -24,6 +25,8 @@ TASK_ROUTES = {
 # The whole beat schedule.
 BEAT_SCHEDULE = {
     "sweep-zendesk": {"task": "triage.sweep", "schedule": settings.sweep_interval},
+    # Alerts when no run completed for three sweep intervals (app/alerts.py).
+    "watchdog": {"task": "triage.watchdog", "schedule": settings.sweep_interval},
 }
 
 prefix = {"global_keyprefix": settings.redis_prefix} if settings.redis_prefix else {}

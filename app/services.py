@@ -14,6 +14,7 @@ from typing import Any, Callable, TypeVar
 import pybreaker
 import redis
 
+from app.alerts import Alerts, BreakerAlert, WebhookSender
 from app.classify import Classifier, RulesClassifier
 from app.ratelimit import Quota, SharedRateLimiter
 from app.redaction import Redactor
@@ -95,11 +96,23 @@ def llm_throttle() -> Callable[[int], float]:
     return throttle
 
 
+def alerts() -> Alerts:
+    """Webhook alerts with a shared cool-down; sends nothing when ALERT_WEBHOOK_URL is unset."""
+    def build() -> Alerts:
+        settings = get_settings()
+        url = settings.alert_webhook_url
+        sender = WebhookSender(url.get_secret_value()) if url is not None else None
+        return Alerts(redis_client(), settings.redis_prefix, sender, settings.alert_cooldown)
+    return _for_this_process("alerts", build)
+
+
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
-    """The Zendesk breaker, its state shared by every process through Redis."""
+    """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
     settings = get_settings()
-    return zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
-                           settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout)
+    breaker = zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
+                              settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout)
+    breaker.add_listener(BreakerAlert(alerts()))
+    return breaker
 
 
 def llm_circuit() -> pybreaker.CircuitBreaker:
@@ -107,8 +120,10 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
     from app.llm import llm_breaker
 
     settings = get_settings()
-    return llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
-                       settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
+    breaker = llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
+                          settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
+    breaker.add_listener(BreakerAlert(alerts()))
+    return breaker
 
 
 def zendesk() -> ZendeskClient:

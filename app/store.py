@@ -211,6 +211,16 @@ class RunStore:
         raw = self.redis.get(self._key("sweep", "last"))
         return float(raw) if raw else None
 
+    def mark_completed(self, only_if_missing: bool = False) -> float:
+        """A run finished (or a sweep found nothing to do): what the stalled-fleet alert watches."""
+        now = time.time()
+        self.redis.set(self._key("run", "completed", "last"), str(now), ex=RUN_TTL, nx=only_if_missing)
+        return now
+
+    def last_completed(self) -> float | None:
+        raw = self.redis.get(self._key("run", "completed", "last"))
+        return float(raw) if raw else None
+
     def last_run(self) -> float | None:
         """When the newest run started."""
         newest = self.redis.zrevrange(self._key("runs"), 0, 0, withscores=True)

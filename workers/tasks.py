@@ -15,11 +15,13 @@ import time
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_init
+from celery.signals import after_setup_logger, worker_init
 
 from app import services
 from app.celery import app
+from app.alerts import run_alerts, stalled_alert
 from app.llm import LLMRateLimited
+from app.logs import setup_file_logging
 from app.models import Analysis, Ticket, TicketInput, TicketResult, TicketWork
 from app.redaction import redact_inputs
 from app.settings import get_settings
@@ -56,6 +58,12 @@ WARM_UP_TEXT = ("Hi, I'm Anna Berg (anna@example.org, +44 20 7946 0958, 030 1234
                 "IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, IP 192.0.2.1, 12 Baker Street, London.")
 
 
+@after_setup_logger.connect
+def _log_to_daily_files(**_: Any) -> None:
+    """Workers and beat also write LOG_DIR/triage.log (app/logs.py)."""
+    setup_file_logging(get_settings())
+
+
 @worker_init.connect
 def _load_models_before_fork(**_: Any) -> None:
     """Load spaCy in the worker's parent so every pool child shares its pages (copy on write).
@@ -82,8 +90,22 @@ def sweep_task(self: Task, limit: int | None = None, dry_run: bool = False) -> N
         # The first search page failed, so nothing was claimed: the next beat tick is the retry.
         log.warning("sweep skipped: %s", e)
         return
-    services.run_store().mark_sweep()
+    store = services.run_store()
+    store.mark_sweep()
+    if not outcome.found:
+        store.mark_completed()  # nothing to do counts as a completed run for the stalled-fleet alert
     dispatch_run(outcome)
+
+
+@app.task(name="triage.watchdog", bind=True, ignore_result=True)
+def watchdog_task(self: Task) -> None:
+    """Beat's check that runs still complete: alert when none did for three sweep intervals."""
+    store = services.run_store()
+    # A fleet that never completed a run starts counting from its first check.
+    last = store.last_completed() or store.mark_completed(only_if_missing=True)
+    alert = stalled_alert(last, time.time(), get_settings().sweep_interval)
+    if alert is not None:
+        services.alerts().fire(alert)
 
 
 @app.task(name="triage.redact", bind=True)
@@ -151,11 +173,16 @@ def _finish(work: TicketWork, result: TicketResult) -> dict[str, Any]:
         services.dead_letters().add(work.ticket_id, result.stage or "unknown", result.error or "unknown", work.run_id)
     services.ledger().release(work.ticket_id)
     services.run_store().ticket_finished(work.run_id)
+    # One line per ticket outcome; the fields are JSON keys with LOG_FORMAT=json (app/logs.py).
+    fields = {"ticket_id": work.ticket_id, "run_id": work.run_id, "status": result.status, "stage": result.stage,
+              "seconds": result.processing_time}
     if result.status == "failed":
-        log.warning("ticket %s failed at %s: %s (dead-lettered)", work.ticket_id, result.stage, result.error)
+        log.warning("ticket %s failed at %s: %s (dead-lettered)", work.ticket_id, result.stage, result.error,
+                    extra={**fields, "error": result.error})
     else:
         log.info("ticket %s %s in %.2fs tags=%s priority=%s", work.ticket_id, result.status,
-                 result.processing_time, ",".join(result.tags_added), result.priority_set)
+                 result.processing_time, ",".join(result.tags_added), result.priority_set,
+                 extra={**fields, "tags": result.tags_added, "priority": result.priority_set})
     return result.model_dump()
 
 
@@ -320,6 +347,10 @@ def summarize_task(self: Task, results: list[dict[str, Any]], run_id: str, start
     path = write_summary_file(get_settings().log_dir, summary)
     summary["file"] = str(path)
     store.save_summary(summary)
-    log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s", run_id,
-             summary["total"], summary["processed"], summary["failed"], summary["total_time"], path)
+    store.mark_completed()
+    settings = get_settings()
+    sent = services.alerts().fire_all(run_alerts(summary, settings.alert_failure_rate, settings.alert_slow_seconds))
+    log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s%s", run_id,
+             summary["total"], summary["processed"], summary["failed"], summary["total_time"], path,
+             f" (alerts: {', '.join(sent)})" if sent else "")
     return {"run_id": run_id, "total": summary["total"], "failed": summary["failed"]}

@@ -159,6 +159,18 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     assert [r["id"] for r in listed] == [r["id"] for r in summaries(stack)] and len(listed) == 2
     assert (listed[0]["total"], listed[1]["failed"]) == (3, 3)
 
+    # `report` writes the failing run's page: its failures chart and table rows name the reason.
+    report_file = stack.workdir / "report.html"
+    made = run_cli(stack, "report", listed[1]["id"], "--output", str(report_file))
+    assert made.returncode == 0 and made.stdout.strip() == str(report_file), made.stderr
+    page = report_file.read_text()
+    assert page.count("<tr>") - 1 == 40 and page.count("status-failed") >= 3 and "422" in page
+    default = run_cli(stack, "report", listed[0]["id"])
+    assert default.returncode == 0 and default.stdout.strip().endswith(f"report_{listed[0]['id']}.html")
+    missing = run_cli(stack, "report", "20990101_000000_000000")
+    assert missing.returncode == 1 and "no run '20990101_000000_000000'" in missing.stderr
+    assert run_cli(stack, "report").returncode == 2  # name a run, or --open for the newest
+
     # --ticket-id with --dry-run analyses one ticket and writes nothing; without it, it writes.
     (new_id,) = stack.sim("/_sim/tickets", method="POST",
                           json={"tickets": [{"subject": "Refund request", "description": "Refund please"}]})["ids"]

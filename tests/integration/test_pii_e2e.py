@@ -83,7 +83,7 @@ def redis_dump(stack: LocalStack) -> str:
 def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: str):
     stack = LocalStack(workdir=tmp_path / "stack", tickets=0, redis_prefix=f"pii-{secrets.token_hex(4)}:",
                        sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"],
-                       extra_env={"FLOWER_UNAUTHENTICATED_API": "1"})
+                       extra_env={"FLOWER_UNAUTHENTICATED_API": "1", "LOG_FORMAT": "json"})
     with stack:
         stack.start_redis(redis_url)
         stack.start_simulator()
@@ -124,6 +124,13 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         summary_files = list((stack.workdir / "results").glob("results_*.json"))
         assert summary_files and leaks("".join(p.read_text() for p in summary_files)) == []
         assert leaks(run.stdout + run.stderr) == []
+
+        # LOG_DIR/triage.log: one JSON line per ticket outcome, nothing personal.
+        daily = (stack.workdir / "results" / "triage.log").read_text()
+        assert leaks(daily) == []
+        outcomes = [line for line in map(json.loads, daily.splitlines()) if "ticket_id" in line and "status" in line]
+        assert sorted(line["ticket_id"] for line in outcomes) == sorted(ids)
+        assert {line["status"] for line in outcomes} <= {"success", "fallback"}
     for log in (tmp_path / "stack").glob("*.log"):
         if log.name not in ("zendesk-sim.log", "llm-sim.log"):  # the simulators play the outside services
             assert leaks(log.read_text(errors="replace")) == [], log.name

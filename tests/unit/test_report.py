@@ -1,0 +1,63 @@
+"""The HTML run report: self-contained, every chart present, the per-ticket table, text escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from app.models import TicketResult
+from app.report import ReportError, find_summary, render_report
+from app.summary import build_summary
+
+FIELDS = ["root_cause", "urgency", "sentiment"]
+
+
+def result(ticket_id: int, status: str = "success", seconds: float = 2.0, **values: str) -> TicketResult:
+    values = values or {"root_cause": "bug", "urgency": "high", "sentiment": "negative"}
+    failed = status == "failed"
+    return TicketResult(ticket_id=ticket_id, status=status, processing_time=seconds,
+                        values={} if failed else values, tokens=0 if failed else 300, prompt_tokens=0 if failed else 250,
+                        completion_tokens=0 if failed else 50, cost_usd=0 if failed else 0.0002,
+                        analysis=None if failed else {"summary": "App crashes <script>alert(1)</script>"},
+                        stage="update" if failed else None, error="ticket is closed" if failed else None)
+
+
+@pytest.fixture
+def summary() -> dict:
+    results = [result(1), result(2, seconds=5.5, root_cause="refund", urgency="low", sentiment="neutral"),
+               result(3, "failed", 1.0), result(4, "fallback", 3.0)]
+    return build_summary("20261121_101500_abc123", 1_700_000_000.0, False, results, FIELDS, finished_at=1_700_000_012.0)
+
+
+def test_the_report_holds_every_chart_and_the_ticket_table(summary):
+    page = render_report(summary)  # the fields come from the summary's by_<field> counts
+    charts = re.findall(r'<div class="chart" data-chart="([a-z_]+)">\s*<svg', page)
+    assert charts == ["root_cause", "urgency", "sentiment", "latency", "failures", "tokens"]
+    rows = re.findall(r"<tr>\s*<td class=\"num\">(\d+)</td>", page)
+    assert rows == ["1", "2", "3", "4"]
+    assert "refund" in page and "update: ticket is closed" in page
+    assert "Triage run 20261121_101500_abc123" in page
+
+
+def test_the_report_is_self_contained_and_escapes_ticket_text(summary):
+    page = render_report(summary, FIELDS)
+    assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', page)  # nothing fetched from anywhere
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_run_is_found_in_redis_or_in_the_summary_files(tmp_path: Path, summary):
+    class EmptyStore:
+        def summary(self, run_id):
+            return None
+
+        def recent(self, limit):
+            return []
+
+    (tmp_path / "results_20261121_101512.json").write_text(json.dumps(summary))
+    assert find_summary(EmptyStore(), tmp_path, summary["id"])["id"] == summary["id"]
+    assert find_summary(EmptyStore(), tmp_path, None)["id"] == summary["id"]
+    with pytest.raises(ReportError, match="no run 'nope'"):
+        find_summary(EmptyStore(), tmp_path, "nope")
