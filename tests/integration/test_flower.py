@@ -55,3 +55,22 @@ def test_flower_binds_loopback_by_default_and_asks_for_the_login(tmp_path: Path,
         assert metrics.status_code == 200 and "flower_events_total" in metrics.text
         assert "s3cret-pass" not in log
         assert time.monotonic() - started < 120
+
+
+def test_flower_behind_a_reverse_proxy_prefix(tmp_path: Path, redis_url: str):
+    """`--url_prefix=flower`: the dashboard, its API and /metrics move under /flower/, login kept."""
+    with flower_stack(tmp_path, redis_url, FLOWER_BASIC_AUTH="ops:s3cret-pass") as stack:
+        stack.start_flower("--url_prefix=flower")
+        url = f"http://127.0.0.1:{stack.flower_port}/flower"
+        login = ("ops", "s3cret-pass")
+        wait_until(lambda: _status(f"{url}/api/workers", login) == 200, 60, "Flower under /flower")
+        assert _status(f"{url}/api/workers", None) == 401
+        assert _status(f"{url}/metrics", login) == 200
+        assert _status(f"http://127.0.0.1:{stack.flower_port}/api/workers", login) == 404
+
+
+def _status(url: str, login: tuple[str, str] | None) -> int:
+    try:
+        return requests.get(url, auth=login, timeout=5).status_code
+    except requests.RequestException:
+        return 0
