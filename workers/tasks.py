@@ -2,8 +2,9 @@
 
 A per-ticket chain (redact -> classify -> update) never raises into its chord: whatever happens,
 `triage.update` returns a TicketResult record, so `triage.summarize` always runs. Arguments are
-ids and small pydantic payloads; the raw ticket text exists only in the redact task's message,
-which Flower and the logs show as the ticket id (see `argsrepr` in workers.pipeline).
+ids and small pydantic payloads; the raw ticket text exists only in the messages of the redact
+tasks (`triage.redact`, `triage.redact_batch`), which Flower and the logs show as ids (see
+`argsrepr` in workers.pipeline).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from typing import Any
 
 from celery import Task
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 from celery.signals import after_setup_logger, worker_init
 
 from app import services
@@ -114,7 +117,10 @@ def redact_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
     return redact_inputs(services.redactor(), [TicketInput.model_validate(payload)])[0].model_dump()
 
 
-@app.task(name="triage.redact_batch", bind=True)
+# Adding to the chord needs Redis: a dropped connection retries the pass (classifying a ticket
+# twice is harmless, update_batch keeps one result per ticket) instead of failing the batch.
+@app.task(name="triage.redact_batch", bind=True, autoretry_for=(RedisError, OperationalError),
+          retry_backoff=2, retry_backoff_max=60, max_retries=20)
 def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, batch_no: int,
                       first: bool = True) -> list:
     """Large runs: redact the next few tickets of a batch in one spaCy pass and add their
