@@ -7,6 +7,7 @@ the figures behind REDACT_CHUNK (workers/tasks.py) and Redactor.redact_tickets.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -28,6 +29,7 @@ def main() -> None:
              for t in (generate_ticket(rng) for _ in range(args.tickets))]
     list(nlp.pipe(texts[:50]))  # warm up
     single = None
+    headline: dict[str, float] = {}
     for size in (1, 5, 10, 20, 50, 100):
         started = time.process_time()
         for start in range(0, len(texts), size):
@@ -39,6 +41,9 @@ def main() -> None:
         per_ticket = (time.process_time() - started) / len(texts) * 1000
         single = single or per_ticket
         print(f"chunk {size:3d}: {per_ticket:6.2f} ms CPU per ticket  ({per_ticket / single:.2f} of one call each)")
+        headline[f"ms_per_ticket_chunk_{size}"] = round(per_ticket, 2)
+    headline["chunk_20_vs_single"] = round(headline["ms_per_ticket_chunk_20"] / headline["ms_per_ticket_chunk_1"], 3)
+    print(json.dumps(headline))
 
 
 if __name__ == "__main__":
