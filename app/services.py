@@ -98,6 +98,7 @@ def llm_throttle() -> Callable[[int], float]:
 
 def alerts() -> Alerts:
     """Webhook alerts with a shared cool-down; sends nothing when ALERT_WEBHOOK_URL is unset."""
+
     def build() -> Alerts:
         settings = get_settings()
         url = settings.alert_webhook_url
@@ -106,24 +107,25 @@ def alerts() -> Alerts:
     return _for_this_process("alerts", build)
 
 
+def _alerting(breaker: pybreaker.CircuitBreaker) -> pybreaker.CircuitBreaker:
+    breaker.add_listener(BreakerAlert(alerts()))
+    return breaker
+
+
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
     """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
     settings = get_settings()
-    breaker = zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
-                              settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout)
-    breaker.add_listener(BreakerAlert(alerts()))
-    return breaker
+    return _alerting(zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
+                                     settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout))
 
 
 def llm_circuit() -> pybreaker.CircuitBreaker:
-    """The LLM breaker, its state shared by every process through Redis."""
+    """The LLM breaker, its state shared by every process through Redis; alerts when it opens."""
     from app.llm import llm_breaker
 
     settings = get_settings()
-    breaker = llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
-                          settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout)
-    breaker.add_listener(BreakerAlert(alerts()))
-    return breaker
+    return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
+                                 settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout))
 
 
 def zendesk() -> ZendeskClient:

@@ -54,7 +54,7 @@ def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no
     """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
     return app.signature("triage.redact_batch", args=(payloads,),
                          kwargs={"run_id": run_id, "batch_no": batch_no, "first": first}).set(
-        argsrepr=f"(run_id={run_id}, batch={batch_no}, tickets={len(payloads)})", kwargsrepr="{}")
+        **batch_repr(run_id, batch_no, len(payloads)))
 
 
 def classify_signature(work: TicketWork) -> Any:

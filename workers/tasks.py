@@ -33,7 +33,7 @@ from app.sweep import sweep
 from app.bulk import BatchItem, JobPolling, write_triage_batch
 from app.triage import plan_update, write_triage
 from app.zendesk import ZendeskCircuitOpen, ZendeskError, ZendeskNotFound, ZendeskRateLimited
-from workers.pipeline import classify_signature, dispatch_run, redact_batch_signature, ticket_repr
+from workers.pipeline import batch_repr, classify_signature, dispatch_run, redact_batch_signature, ticket_repr
 
 log = logging.getLogger("triage")
 
@@ -299,7 +299,7 @@ def update_batch_task(self: Task, works_data: list[dict[str, Any]], run_id: str,
                  for w in ready if w.analysis is not None]
         polling = JobPolling(interval=settings.bulk_poll_interval, timeout=settings.bulk_job_timeout,
                              max_sleep=settings.rate_limit_max_sleep)
-        repr_ = {"argsrepr": f"(run_id={run_id}, batch={batch_no}, tickets={len(works)})", "kwargsrepr": "{}"}
+        repr_ = batch_repr(run_id, batch_no, len(works))
         try:
             batch = write_triage_batch(services.zendesk(), items, taxonomy, run_id, services.bulk_jobs(),
                                        f"{run_id}:{batch_no}", polling)
