@@ -5,8 +5,9 @@ the fleet takes a token from a bucket in Redis before each call. A Lua script ma
 take-or-wait decision atomic, and uses Redis's clock so hosts with skewed clocks agree.
 
 A provider's limit of N per window W, enforced over any sliding window, is kept by a bucket of
-capacity B (a small burst) refilled at (N - B) / W per second: whatever the timing, at most
-B + (N - B) = N calls fit in any W seconds.
+capacity B (a small burst) refilled at (N - B) / (W + D) per second: at most B + (N - B) = N
+tokens are taken in any W + D seconds, so at most N calls reach the provider in any W seconds
+even when a call arrives up to D seconds after its token was taken (a busy host, a slow network).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Quota:
     limit: float
     window: float = 60.0
     burst_share: float = 0.1
+    # D above: seconds a call may take from its token to the provider. One second costs 1.6% of
+    # a 60 s window's rate, and keeps a loaded 2-core host from ever meeting a 429.
+    delay_allowance: float = 1.0
 
     @property
     def capacity(self) -> float:
@@ -65,7 +69,7 @@ class Quota:
 
     @property
     def refill_per_second(self) -> float:
-        return max(self.limit - self.capacity, 1e-6) / self.window
+        return max(self.limit - self.capacity, 1e-6) / (self.window + self.delay_allowance)
 
 
 class SharedRateLimiter:
