@@ -21,8 +21,9 @@ LOG_FILE_NAME = "triage.log"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(processName)s] %(message)s"
 # Per-ticket lines add ticket_id, run_id, status, stage, seconds (see workers.tasks._finish).
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(processName)s %(message)s"
-# The fleet's own lines: one per ticket outcome, sweeps, runs, retries and failures.
-FILE_LOGGERS = ("triage",)
+# The fleet's own lines go to the file: one per ticket outcome, sweeps, runs, retries, failures.
+FILE_LOGGER = "triage"
+HANDLER_NAME = "triage-file"
 
 
 def log_file_handler(settings: Settings) -> logging.Handler:
@@ -36,21 +37,18 @@ def log_file_handler(settings: Settings) -> logging.Handler:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.setLevel(logging.INFO)
-    handler.set_name("triage-file")
+    handler.set_name(HANDLER_NAME)
     return handler
 
 
 def setup_file_logging(settings: Settings) -> logging.Handler:
-    """Attach the file handler to the fleet's loggers once per process; returns it."""
-    for name in FILE_LOGGERS:
-        logger = logging.getLogger(name)
-        existing = next((h for h in logger.handlers if h.get_name() == "triage-file"), None)
-        if existing is not None:
-            return existing
+    """Attach the file handler to the fleet's logger once per process; returns it."""
+    logger = logging.getLogger(FILE_LOGGER)
+    existing = next((h for h in logger.handlers if h.get_name() == HANDLER_NAME), None)
+    if existing is not None:
+        return existing
     handler = log_file_handler(settings)
-    for name in FILE_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
-            logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
     return handler

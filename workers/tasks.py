@@ -16,9 +16,9 @@ import time
 from typing import Any
 
 from celery import Task
+from celery.signals import after_setup_logger, worker_init
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
-from celery.signals import after_setup_logger, worker_init
 
 from app import services
 from app.celery import app
@@ -43,6 +43,7 @@ REDACTED_TEXT = {"redacted_subject", "redacted_description"}
 # starts at once, and the LLM should not wait for all of their first passes.
 FIRST_REDACT_CHUNK = 5
 REDACT_CHUNK = 20
+
 
 class HideReturnValues(logging.Filter):
     """Celery logs each task's return value on success; ours carry ticket text (redacted, but
@@ -350,11 +351,11 @@ def summarize_task(self: Task, results: list[dict[str, Any]], run_id: str, start
         return {"run_id": run_id, "total": existing["total"], "failed": existing["failed"]}
     records = [TicketResult.model_validate(r) for r in _flatten(results)]
     summary = build_summary(run_id, started_at, dry_run, records, fields=list(services.taxonomy().fields))
-    path = write_summary_file(get_settings().log_dir, summary)
+    settings = get_settings()
+    path = write_summary_file(settings.log_dir, summary)
     summary["file"] = str(path)
     store.save_summary(summary)
     store.mark_completed()
-    settings = get_settings()
     sent = services.alerts().fire_all(run_alerts(summary, settings.alert_failure_rate, settings.alert_slow_seconds))
     log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s%s", run_id,
              summary["total"], summary["processed"], summary["failed"], summary["total_time"], path,
