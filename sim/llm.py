@@ -2,21 +2,37 @@
 
 One aiohttp process with in-memory state. The official ``openai`` SDK pointed at
 ``{base_url}/v1`` works against it unchanged: ``chat.completions.create`` and ``.parse`` with
-Structured Outputs, error classes, and the SDK's own retries honouring ``retry-after``.
-It reproduces the behaviour that matters for a triage fleet:
+Structured Outputs, ``models.list``/``retrieve``, error classes, and the SDK's own retries
+honouring ``retry-after``. It follows OpenAI's documentation strictly, and where that is silent
+it takes the less forgiving reading, so a client that works here works against OpenAI:
 
+* only documented models exist (MODEL_SPECS: gpt-4o-mini, gpt-4o, the gpt-4.1 and gpt-5
+  families, o1, o3, o3-mini, o4-mini, and their dated snapshots such as
+  ``gpt-4o-mini-2024-07-18``); any other is a 404 ``model_not_found``, and an answer to an
+  alias names the dated snapshot behind it;
+* reasoning models (gpt-5 family, o-series) refuse ``max_tokens`` (400
+  ``unsupported_parameter``) and any ``temperature`` but 1 (400 ``unsupported_value``); no model
+  takes ``max_tokens`` and ``max_completion_tokens`` together, or more than its maximum output;
+* strict Structured Outputs: every object of a strict schema, nested ones and ``$defs``
+  included, must set ``additionalProperties: false`` and require every property (400
+  ``invalid_json_schema`` otherwise);
 * answers that conform to the request's JSON schema, deterministic from the ticket text
   (keyword-scored enums, a one-sentence summary, a language guess, stable confidences);
 * real ``chat.completion`` objects with usage, and OpenAI's request and token rate limits
-  (sliding windows, 429 with ``retry-after``/``retry-after-ms``, ``x-ratelimit-*`` headers);
-* lognormal latency served concurrently, and seeded faults: errors, hangs, malformed or
-  off-schema JSON, refusals and truncation, by ratio or scripted exactly;
+  (sliding windows, 429 with ``retry-after``/``retry-after-ms``, ``x-ratelimit-*`` headers).
+  A request is charged before it runs, as OpenAI's limiter counts it: ``quota_tokens(body)``,
+  its characters (messages and response_format) / 4 plus its maximum completion tokens (the
+  model's whole maximum output when it sets none);
+* an account out of credit (``insufficient_quota``: 429 without ``retry-after``), lognormal
+  latency served concurrently, and seeded faults: errors, hangs, malformed or off-schema JSON,
+  refusals and truncation, by ratio or scripted exactly;
 * a gullible model that obeys prompt injections in the ticket, so tests can prove the
   client does not.
 
-Unauthenticated ``/_sim/*`` endpoints expose statistics, runtime configuration, the fault
-script and the captured request bodies. Run ``python -m sim.llm --help`` for the options;
-import ``create_app`` or ``running_simulator`` to embed it.
+Unauthenticated ``/_sim/*`` endpoints expose statistics (``responses_400``/``_404``/``_429``,
+``quota_tokens_total`` and more), runtime configuration, the fault script and the captured
+request bodies. Run ``python -m sim.llm --help`` for the options; import ``create_app`` or
+``running_simulator`` to embed it.
 """
 
 from __future__ import annotations
@@ -43,12 +59,20 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 from aiohttp import web
 
-from sim._server import (ApiError, ConfigError, RunningSimulator, SlidingWindow, checked_setting,
-                         config_from_args, run_command_line, serve_in_thread, serve_until_signalled)
+from sim._server import (
+    ApiError,
+    ConfigError,
+    RunningSimulator,
+    SlidingWindow,
+    checked_setting,
+    config_from_args,
+    run_command_line,
+    serve_in_thread,
+    serve_until_signalled,
+)
 
 log = logging.getLogger("sim.llm")
 
-MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1")
 MODELS_CREATED = 1_715_367_049  # a fixed "created" for the model list, as the real one is fixed
 MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 CAPTURED_REQUESTS = 1000
@@ -73,12 +97,14 @@ RUNTIME_SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "refusal_ratio": (float, 0, 1),
     "truncate_ratio": (float, 0, 1),
     "obey_injections": (bool, None, None),
+    # An account without credit: https://platform.openai.com/docs/guides/error-codes
+    "insufficient_quota": (bool, None, None),
 }
 # Fault kinds drawn by ratio, in the order one random draw is laid over them.
 FAULT_RATIOS = (("error", "error_ratio"), ("timeout", "timeout_ratio"),
                 ("malformed", "malformed_ratio"), ("bad_enum", "bad_enum_ratio"),
                 ("refusal", "refusal_ratio"), ("truncated", "truncate_ratio"))
-FAULT_KINDS = ("rate_limit", *(kind for kind, _ in FAULT_RATIOS))
+FAULT_KINDS = ("rate_limit", "insufficient_quota", *(kind for kind, _ in FAULT_RATIOS))
 
 
 def _check_fault_total(settings: Mapping[str, Any]) -> None:
@@ -109,6 +135,7 @@ class SimConfig:
     refusal_ratio: float = 0.0
     truncate_ratio: float = 0.0
     obey_injections: bool = True
+    insufficient_quota: bool = False
 
     def __post_init__(self) -> None:
         for name, spec in RUNTIME_SETTINGS.items():
@@ -175,6 +202,86 @@ def injected_error(status: int) -> ApiError:
         except ValueError:
             message = "Simulated failure."
     return openai_error(status, message, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def insufficient_quota_error() -> ApiError:
+    """OpenAI's 429 for an account out of credit: waiting does not help, so no retry-after.
+
+    https://platform.openai.com/docs/guides/error-codes ("429 - You exceeded your current quota").
+    """
+    return openai_error(
+        429, "You exceeded your current quota, please check your plan and billing details. For more "
+             "information on this error, read the docs: "
+             "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+        "insufficient_quota", code="insufficient_quota")
+
+
+# --- Models -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model family as OpenAI documents it on https://platform.openai.com/docs/models ."""
+
+    alias: str
+    # Dated snapshots, the first being the one the alias points at (what answers name).
+    snapshots: tuple[str, ...]
+    # The most output tokens one request may ask for (the "Max output tokens" of the model page).
+    max_output_tokens: int
+    # gpt-5 family and o-series: https://platform.openai.com/docs/guides/reasoning
+    reasoning: bool = False
+
+
+# Snapshot dates and output limits from each model's page under https://platform.openai.com/docs/models .
+MODEL_SPECS = (
+    ModelSpec("gpt-4o-mini", ("2024-07-18",), 16_384),
+    ModelSpec("gpt-4o", ("2024-08-06", "2024-05-13", "2024-11-20"), 16_384),
+    ModelSpec("gpt-4.1", ("2025-04-14",), 32_768),
+    ModelSpec("gpt-4.1-mini", ("2025-04-14",), 32_768),
+    ModelSpec("gpt-4.1-nano", ("2025-04-14",), 32_768),
+    ModelSpec("gpt-5", ("2025-08-07",), 128_000, reasoning=True),
+    ModelSpec("gpt-5-mini", ("2025-08-07",), 128_000, reasoning=True),
+    ModelSpec("gpt-5-nano", ("2025-08-07",), 128_000, reasoning=True),
+    ModelSpec("o1", ("2024-12-17",), 100_000, reasoning=True),
+    ModelSpec("o3", ("2025-04-16",), 100_000, reasoning=True),
+    ModelSpec("o3-mini", ("2025-01-31",), 100_000, reasoning=True),
+    ModelSpec("o4-mini", ("2025-04-16",), 100_000, reasoning=True),
+)
+# The first gpt-4o snapshot wrote at most 4,096 tokens (https://platform.openai.com/docs/models/gpt-4o).
+SNAPSHOT_MAX_OUTPUT_TOKENS = {"gpt-4o-2024-05-13": 4_096}
+MODELS = tuple(spec.alias for spec in MODEL_SPECS)  # the aliases
+# Every name a request may use: the aliases and their documented dated snapshots, nothing else.
+_MODEL_NAMES: dict[str, ModelSpec] = {
+    **{spec.alias: spec for spec in MODEL_SPECS},
+    **{f"{spec.alias}-{date}": spec for spec in MODEL_SPECS for date in spec.snapshots},
+}
+KNOWN_MODELS = tuple(_MODEL_NAMES)
+
+
+def model_spec(name: str) -> ModelSpec | None:
+    """The family of a model alias or dated snapshot name; None for a model OpenAI does not have."""
+    return _MODEL_NAMES.get(name)
+
+
+def answer_model(name: str) -> str:
+    """The ``model`` an answer names: an alias becomes the snapshot it points at, as OpenAI's do."""
+    spec = _MODEL_NAMES[name]
+    return f"{name}-{spec.snapshots[0]}" if name == spec.alias else name
+
+
+def max_output_tokens(name: str) -> int:
+    """The most completion tokens the named model (alias or snapshot) writes in one answer."""
+    if name in SNAPSHOT_MAX_OUTPUT_TOKENS:
+        return SNAPSHOT_MAX_OUTPUT_TOKENS[name]
+    spec = model_spec(name)
+    if spec is None:
+        raise ValueError(f"unknown model {name!r}")
+    return spec.max_output_tokens
+
+
+def model_not_found(name: str) -> ApiError:
+    """OpenAI's 404 for a model that does not exist (https://platform.openai.com/docs/guides/error-codes)."""
+    return openai_error(404, f"The model `{name}` does not exist or you do not have access to it.",
+                        "invalid_request_error", code="model_not_found")
 
 
 # --- The ticket text -----------------------------------------------------------------------
@@ -562,11 +669,11 @@ def obey_injection(answer: dict, text: str, enum_fields: list[tuple[Path, list]]
 class ChatRequest:
     """What the simulator reads from a chat completion request."""
 
-    model: str
+    model: str  # as requested: an alias or a dated snapshot
     messages: list[dict]
     response_type: str  # "text", "json_object" or "json_schema"
     schema: dict | None
-    max_tokens: int | None
+    max_tokens: int | None  # max_completion_tokens, or the deprecated max_tokens
     temperature: float | None  # validated like OpenAI does; answers are deterministic regardless
 
     @property
@@ -576,6 +683,51 @@ class ChatRequest:
         if self.schema is not None:
             text += json.dumps(self.schema)
         return max(1, count_tokens(text))
+
+    @property
+    def answer_model(self) -> str:
+        """The model the answer names: the dated snapshot behind an alias."""
+        return answer_model(self.model)
+
+
+def content_characters(content: Any) -> int:
+    """Characters of a message's content: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        return sum(len(part["text"]) for part in content
+                   if isinstance(part, dict) and isinstance(part.get("text"), str))
+    return 0
+
+
+def quota_tokens(body: Mapping[str, Any]) -> int:
+    """The tokens OpenAI's rate limiter charges a chat completion request, before it runs.
+
+    https://platform.openai.com/docs/guides/rate-limits : the limiter counts a request from its
+    characters (about four per token) plus its maximum completion tokens, not from what the
+    answer turns out to use. Exactly::
+
+        ceil((characters of every message's content
+              + len(json.dumps(body["response_format"])) when response_format is given) / 4)
+        + (max_completion_tokens, else max_tokens, else the model's maximum output tokens)
+
+    Content given as a list of parts counts the characters of its text parts. ``json.dumps`` runs
+    with its default separators on the parsed response_format object. A request without a
+    maximum is charged the model's whole maximum output (16,384 for gpt-4o and gpt-4o-mini, 32,768
+    for the gpt-4.1 family, 128,000 for the gpt-5 family, 100,000 for the o-series; see
+    MODEL_SPECS), the less forgiving reading of the documentation. ``body`` is a request that passed
+    validation (parse_chat_request); an unknown model raises ValueError.
+    """
+    characters = sum(content_characters(message.get("content")) for message in body["messages"]
+                     if isinstance(message, dict))
+    if body.get("response_format") is not None:
+        characters += len(json.dumps(body["response_format"]))
+    limit = body.get("max_completion_tokens")
+    if limit is None:
+        limit = body.get("max_tokens")
+    if limit is None:
+        limit = max_output_tokens(body["model"])
+    return math.ceil(characters / CHARS_PER_TOKEN) + int(limit)
 
 
 def _optional_number(body: dict, name: str, kind: type, minimum: float, maximum: float | None) -> Any:
@@ -587,6 +739,74 @@ def _optional_number(body: dict, name: str, kind: type, minimum: float, maximum:
     except ConfigError as error:
         raise _invalid_request(f"Invalid value for '{name}': {error}.", name,
                                "invalid_value") from None
+
+
+def _invalid_schema(name: str, problem: str) -> ApiError:
+    return _invalid_request(f"Invalid schema for response_format '{name}': {problem}",
+                            "response_format", "invalid_json_schema")
+
+
+def _is_object_schema(schema: dict) -> bool:
+    kind = schema.get("type")
+    return kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in schema
+
+
+def _strict_schema_problem(schema: Any, context: tuple[str, ...]) -> str | None:
+    """The first rule of strict Structured Outputs this (sub)schema breaks, or None.
+
+    https://platform.openai.com/docs/guides/structured-outputs#supported-schemas : with strict,
+    every object must set "additionalProperties": false and list every property in "required".
+    Subschemas are searched under properties, items, anyOf/oneOf/allOf and $defs/definitions.
+    """
+    if not isinstance(schema, dict):
+        return None
+    where = f"In context={context!r}, "
+    if _is_object_schema(schema):
+        if schema.get("additionalProperties") is not False:
+            return where + "'additionalProperties' is required to be supplied and to be false."
+        properties = schema.get("properties") or {}
+        required = schema.get("required")
+        need = ("'required' is required to be supplied and to be an array including every key in "
+                "properties.")
+        if not isinstance(required, list):
+            missing = next(iter(properties), None)
+            return where + need + (f" Missing {missing!r}." if missing is not None else "")
+        missing = next((key for key in properties if key not in required), None)
+        if missing is not None:
+            return where + need + f" Missing {missing!r}."
+        extra = next((key for key in required if key not in properties), None)
+        if extra is not None:
+            return where + f"Extra required key {extra!r} supplied."
+    children: list[tuple[tuple[str, ...], Any]] = []
+    for keyword in ("$defs", "definitions", "properties"):
+        if isinstance(schema.get(keyword), dict):
+            children += [((*context, keyword, str(key)), sub) for key, sub in schema[keyword].items()]
+    items = schema.get("items")
+    if isinstance(items, dict):
+        children.append(((*context, "items"), items))
+    elif isinstance(items, list):
+        children += [((*context, "items", str(index)), sub) for index, sub in enumerate(items)]
+    for keyword in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(keyword), list):
+            children += [((*context, keyword, str(index)), sub)
+                         for index, sub in enumerate(schema[keyword])]
+    for child_context, child in children:
+        problem = _strict_schema_problem(child, child_context)
+        if problem is not None:
+            return problem
+    return None
+
+
+def check_strict_schema(name: str, schema: dict) -> None:
+    """Raise OpenAI's 400 invalid_json_schema when a strict schema breaks Structured Outputs' rules."""
+    # https://platform.openai.com/docs/guides/structured-outputs#supported-schemas : the root must
+    # be an object (not anyOf, not an array).
+    if schema.get("type") != "object":
+        raise _invalid_schema(name, "schema must be a JSON Schema of 'type: \"object\"', got "
+                                    f"'type: \"{schema.get('type')}\"'.")
+    problem = _strict_schema_problem(schema, ())
+    if problem is not None:
+        raise _invalid_schema(name, problem)
 
 
 def _parse_response_format(raw: Any) -> tuple[str, dict | None]:
@@ -607,11 +827,58 @@ def _parse_response_format(raw: Any) -> tuple[str, dict | None]:
     if not isinstance(schema, dict):
         raise _invalid_request("Invalid type for 'response_format.json_schema.schema': expected "
                                "an object.", "response_format.json_schema.schema", "invalid_type")
+    strict = spec.get("strict")
+    # https://platform.openai.com/docs/api-reference/chat/create : strict is a boolean or null.
+    if strict is not None and not isinstance(strict, bool):
+        raise _invalid_request("Invalid type for 'response_format.json_schema.strict': expected a "
+                               "boolean.", "response_format.json_schema.strict", "invalid_type")
+    if strict:
+        check_strict_schema(spec["name"], schema)
     return kind, schema
 
 
+def _check_token_limits(body: dict, spec: ModelSpec, model: str) -> int | None:
+    """The answer's token limit; 400 for what OpenAI refuses about max_tokens/max_completion_tokens."""
+    # https://platform.openai.com/docs/api-reference/chat/create : both are "integer or null", so
+    # null is the same as leaving one out.
+    sent = [name for name in ("max_tokens", "max_completion_tokens") if body.get(name) is not None]
+    # https://platform.openai.com/docs/guides/reasoning : reasoning models take
+    # max_completion_tokens only; max_tokens is refused (the API reference marks it deprecated and
+    # "not compatible with o-series models").
+    if spec.reasoning and "max_tokens" in sent:
+        raise _invalid_request("Unsupported parameter: 'max_tokens' is not supported with this "
+                               "model. Use 'max_completion_tokens' instead.", "max_tokens",
+                               "unsupported_parameter")
+    # https://platform.openai.com/docs/api-reference/chat/create : max_completion_tokens replaces
+    # max_tokens; the reference does not say both may be sent, so (less forgiving) both are a 400.
+    if len(sent) == 2:
+        raise _invalid_request("Setting 'max_tokens' and 'max_completion_tokens' at the same time "
+                               "is not supported.", "max_tokens", "invalid_parameter_combination")
+    if not sent:
+        return None
+    name = sent[0]
+    limit = _optional_number(body, name, int, 1, None)
+    # https://platform.openai.com/docs/models : each model has a maximum of output tokens.
+    most = max_output_tokens(model)
+    if limit > most:
+        raise _invalid_request(f"{name} is too large: {limit}. This model supports at most {most} "
+                               f"completion tokens, whereas you provided {limit}.", name, "invalid_value")
+    return limit
+
+
+def _check_temperature(body: dict, spec: ModelSpec) -> float | None:
+    temperature = _optional_number(body, "temperature", float, 0, 2)
+    # https://platform.openai.com/docs/guides/reasoning : reasoning models only take the default
+    # temperature, 1; anything else is an unsupported value.
+    if spec.reasoning and temperature is not None and temperature != 1:
+        raise _invalid_request(f"Unsupported value: 'temperature' does not support "
+                               f"{json.dumps(body['temperature'])} with this model. Only the default "
+                               "(1) value is supported.", "temperature", "unsupported_value")
+    return temperature
+
+
 def parse_chat_request(body: Any) -> ChatRequest:
-    """Validate a request body the way OpenAI does, raising a 400 ApiError when invalid."""
+    """Validate a request body the way OpenAI does, raising a 400 or 404 ApiError when invalid."""
     if not isinstance(body, dict):
         raise _invalid_request("The request body must be a JSON object.")
     model = body.get("model")
@@ -629,18 +896,21 @@ def parse_chat_request(body: Any) -> ChatRequest:
             raise _invalid_request(f"Invalid value for 'messages[{index}].role': expected one of "
                                    f"{', '.join(MESSAGE_ROLES)}.", f"messages[{index}].role",
                                    "invalid_value")
+    # https://platform.openai.com/docs/guides/error-codes : a model that does not exist is a 404
+    # (only the documented aliases and their dated snapshots exist here).
+    spec = model_spec(model)
+    if spec is None:
+        raise model_not_found(model)
     # Features this simulator does not have fail loudly rather than answer something else.
     if body.get("stream"):
         raise _invalid_request("stream is not supported by the simulator.", "stream", "unsupported_value")
     if body.get("n") not in (None, 1):
         raise _invalid_request("Only n=1 is supported by the simulator.", "n", "unsupported_value")
+    max_tokens = _check_token_limits(body, spec, model)
+    temperature = _check_temperature(body, spec)
     response_type, schema = _parse_response_format(body.get("response_format"))
-    max_tokens = _optional_number(body, "max_completion_tokens", int, 1, None)
-    if max_tokens is None:
-        max_tokens = _optional_number(body, "max_tokens", int, 1, None)
     return ChatRequest(model=model, messages=messages, response_type=response_type, schema=schema,
-                       max_tokens=max_tokens,
-                       temperature=_optional_number(body, "temperature", float, 0, 2))
+                       max_tokens=max_tokens, temperature=temperature)
 
 
 @dataclass
@@ -675,6 +945,8 @@ class Outcome(NamedTuple):
 
 OK = Outcome("ok")
 CONTENT_KINDS = ("ok", "timeout", "malformed", "bad_enum", "refusal", "truncated")
+# Scriptable outcomes that are neither content nor a status: an account out of credit.
+SCRIPT_ONLY_KINDS = ("insufficient_quota",)
 OUT_OF_ENUM = ("unknown", "critical", "n/a", "unspecified")
 
 
@@ -684,13 +956,14 @@ def error_outcome(status: int) -> Outcome:
 
 
 def parse_outcome(entry: Any) -> Outcome:
-    """One entry of a fault script: a name of CONTENT_KINDS or an HTTP status 400-599."""
+    """One entry of a fault script: a name of CONTENT_KINDS, "insufficient_quota" or a status 400-599."""
     text = str(entry).strip().lower()
-    if text in CONTENT_KINDS:
+    if text in CONTENT_KINDS or text in SCRIPT_ONLY_KINDS:
         return Outcome(text)
     if text.isdigit() and 400 <= int(text) <= 599:
         return error_outcome(int(text))
-    raise ConfigError(f"unknown outcome {entry!r}: use {', '.join(CONTENT_KINDS)} or a status 400-599")
+    raise ConfigError(f"unknown outcome {entry!r}: use {', '.join(CONTENT_KINDS + SCRIPT_ONLY_KINDS)} "
+                      "or a status 400-599")
 
 
 @dataclass
@@ -736,8 +1009,9 @@ def completion_body(chat: ChatRequest, reply: Reply, prompt_tokens: int) -> dict
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": chat.model,
-        "system_fingerprint": f"fp_{stable_hash(chat.model) % 16**10:010x}",
+        # https://platform.openai.com/docs/models : an alias answers with its dated snapshot's name.
+        "model": chat.answer_model,
+        "system_fingerprint": f"fp_{stable_hash(chat.answer_model) % 16**10:010x}",
         "service_tier": "default",
         "choices": [{
             "index": 0,
@@ -793,6 +1067,7 @@ class SimState:
         self.faults_injected = Counter(dict.fromkeys(FAULT_KINDS, 0))
         self.prompt_tokens_total = 0
         self.completion_tokens_total = 0
+        self.quota_tokens_total = 0  # what admitted requests were charged to the token window
         self.requests_by_model: Counter[str] = Counter()
         # The latencies drawn (not wall time, which also counts event-loop delay under load).
         self.sampled_latencies: deque[float] = deque(maxlen=CAPTURED_REQUESTS)
@@ -804,9 +1079,15 @@ class SimState:
     def admit(self, now: float, model: str, tokens: int) -> Outcome:
         """Charge a request to the rate budgets and decide its outcome, or raise a 429 ApiError.
 
-        Nothing is charged for a 429, whether the budget or the fault script caused it.
+        ``tokens`` is the request's quota_tokens(). Nothing is charged for a 429, whether an
+        account out of credit, the budget or the fault script caused it.
         """
         config = self.config
+        # https://platform.openai.com/docs/guides/error-codes : an account out of credit is
+        # refused whatever its rate limits say.
+        if config.insufficient_quota:
+            self.faults_injected["insufficient_quota"] += 1
+            raise insufficient_quota_error()
         for kind, window, limit, weight in (("requests", self.request_window, config.rpm, 1),
                                             ("tokens", self.token_window, config.tpm, tokens)):
             wait = window.wait_for_slot(now, limit, config.rate_window, weight)
@@ -817,8 +1098,12 @@ class SimState:
         if outcome.kind == "rate_limit":
             self.faults_injected["rate_limit"] += 1
             raise rate_limit_error(model, "requests", config.rpm, config.rpm, 1, 1.0)
+        if outcome.kind == "insufficient_quota":
+            self.faults_injected["insufficient_quota"] += 1
+            raise insufficient_quota_error()
         self.request_window.record(now)
         self.token_window.record(now, tokens)
+        self.quota_tokens_total += tokens
         return outcome
 
     def _draw_outcome(self) -> Outcome:
@@ -863,11 +1148,14 @@ class SimState:
         return {
             "requests_total": self.requests_total,
             "responses_by_status": dict(self.responses_by_status),
+            "responses_400": self.responses_by_status["400"],
+            "responses_404": self.responses_by_status["404"],
             "responses_429": self.responses_by_status["429"],
             "completions_ok": self.completions_ok,
             "faults_injected": dict(self.faults_injected),
             "prompt_tokens_total": self.prompt_tokens_total,
             "completion_tokens_total": self.completion_tokens_total,
+            "quota_tokens_total": self.quota_tokens_total,
             "requests_by_model": dict(self.requests_by_model),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
@@ -985,13 +1273,14 @@ async def _read_captured_body(request: web.Request, state: SimState) -> Any:
 async def handle_chat_completions(request: web.Request) -> web.Response:
     state = _state(request)
     config = state.config
-    chat = parse_chat_request(await _read_captured_body(request, state))
-    answer = compose_answer(chat, config.obey_injections)
+    body = await _read_captured_body(request, state)
+    chat = parse_chat_request(body)
+    answer = compose_answer(chat, config.obey_injections)  # an unanswerable schema is a 400 too
     prompt_tokens = chat.prompt_tokens
     state.requests_by_model[chat.model] += 1
-    # OpenAI charges the token budget up front: the prompt plus what the answer may take.
-    budget = prompt_tokens + (chat.max_tokens or count_tokens(answer.content))
-    outcome = state.admit(time.monotonic(), chat.model, budget)
+    # https://platform.openai.com/docs/guides/rate-limits : the token budget is charged up front,
+    # from the request's characters and maximum completion tokens (see quota_tokens).
+    outcome = state.admit(time.monotonic(), chat.model, quota_tokens(body))
     if outcome.kind == "error":
         state.faults_injected["error"] += 1
         raise injected_error(outcome.status)
@@ -1011,10 +1300,22 @@ async def handle_chat_completions(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+def _model_object(name: str) -> dict:
+    return {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "system"}
+
+
 async def handle_models(request: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": [
-        {"id": model, "object": "model", "created": MODELS_CREATED, "owned_by": "system"}
-        for model in MODELS]})
+    """GET /v1/models: every alias and dated snapshot the simulator knows."""
+    return web.json_response({"object": "list", "data": [_model_object(name) for name in KNOWN_MODELS]})
+
+
+async def handle_model(request: web.Request) -> web.Response:
+    """GET /v1/models/{model}: one model, or OpenAI's 404 model_not_found."""
+    # https://platform.openai.com/docs/api-reference/models/retrieve
+    name = request.match_info["model"]
+    if model_spec(name) is None:
+        raise model_not_found(name)
+    return web.json_response(_model_object(name))
 
 
 # --- /_sim handlers ---------------------------------------------------------------------------------
@@ -1089,6 +1390,7 @@ def create_app(config: SimConfig) -> web.Application:
     app[STATE_KEY] = SimState(config)
     app.router.add_post("/v1/chat/completions", handle_chat_completions)
     app.router.add_get("/v1/models", handle_models)
+    app.router.add_get("/v1/models/{model}", handle_model)
     app.router.add_get("/_sim/stats", handle_sim_stats)
     app.router.add_get("/_sim/config", handle_sim_config_get)
     app.router.add_post("/_sim/config", handle_sim_config_post)
@@ -1134,7 +1436,9 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
                         help="mean seconds per answer, lognormal with p95 = 1.43 x mean (0: none)")
     parser.add_argument("--rpm", type=int, default=defaults.rpm, help="requests per window")
     parser.add_argument("--tpm", type=int, default=defaults.tpm,
-                        help="tokens per window (prompt plus max tokens or the answer's estimate)")
+                        help="tokens per window, charged as OpenAI does before a request runs: "
+                             "characters of messages and response_format / 4, plus max tokens "
+                             "(the model's maximum output when the request sets none)")
     parser.add_argument("--rate-window", type=float, default=defaults.rate_window,
                         help="rate-limit window in seconds (shorten it to compress time)")
     parser.add_argument("--error-ratio", type=float, default=defaults.error_ratio,
@@ -1153,6 +1457,9 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
                         help='share of answers cut short with finish_reason "length"')
     parser.add_argument("--no-obey-injections", dest="obey_injections", action="store_false",
                         help="ignore instructions inside tickets instead of following them")
+    parser.add_argument("--insufficient-quota", action="store_true",
+                        help="answer every completion 429 insufficient_quota (an account out of "
+                             "credit), with no retry-after")
     return config_from_args(parser, SimConfig, argv)
 
 

@@ -2,15 +2,31 @@
 
 One aiohttp process with in-memory state. A client written for real Zendesk (for example
 ``requests.Session`` with Basic auth ``{email}/token:{token}``) works against it unchanged.
-It reproduces the behaviour that matters for a triage fleet:
+It follows Zendesk's documentation strictly and, where the documentation is silent, takes
+the less forgiving reading, so a client that works here does not lean on leniency:
 
 * tickets, comments, single updates (``tags`` replaces, ``additional_tags`` adds,
   ``safe_update`` answers 409 on a stale ``updated_stamp``), deletes, ``show_many``;
-* ``update_many`` as an asynchronous job polled through ``job_statuses``;
-* search that sees an index lagging behind the live data, capped at 1,000 results per
-  query (a page starting at offset 1,000 is a 422, and ``next_page`` still points there,
-  as it does on real Zendesk), plus the cursor-based export without that cap;
-* the account-wide and Update Ticket rate limits (sliding windows, 429 + ``Retry-After``);
+* ``update_many`` as an asynchronous job polled through ``job_statuses``: jobs stay queued
+  (``--job-delay-ms``, 2 s by default), then work through their tickets one by one
+  (``--job-item-ms`` each, polls see ``working`` and ``progress``); at most ``--max-jobs``
+  (30) jobs may be queued or working per account, beyond that 429 ``TooManyJobs`` without
+  ``Retry-After``; ``safe_update``/``updated_stamp`` inside its items are ignored (they are
+  documented for single-ticket updates only) unless ``--bulk-safe-update``; a job status
+  answers 404 ``--job-ttl`` seconds after its job finished;
+* search that sees an index lagging behind the live data (30 s by default; seeded tickets
+  are indexed from the start), capped at 1,000 results per query (a page starting at
+  offset 1,000 is a 422, and ``next_page`` still points there, as it does on real Zendesk);
+* the cursor-based export without that cap, held to its reference: the type goes in
+  ``filter[type]`` and a ``type:`` term in the query is a 400; ``page[size]`` outside
+  1..1,000 is a 400, not clamped; results come in ``created_at`` order (ties by id);
+  cursors expire after ``--cursor-ttl`` seconds (an hour); there is no backward paging
+  (``page[before]`` is a 400, ``links.prev`` is always null); its own limit of
+  ``--export-rate-limit`` (100) requests per window on top of the account limit;
+* the account-wide, Update Ticket and export rate limits (sliding windows, 429 +
+  ``Retry-After``); every request, job status polls included, counts against the account;
+* simulated agents editing tickets in the UI (``--agent-edit-rate``): their edits use up
+  the Update Ticket budget, as real agents' edits do, but are never refused;
 * injected latency, random errors, outage windows and per-ticket update failures.
 
 Unauthenticated ``/_sim/*`` endpoints expose statistics, runtime configuration and
@@ -28,8 +44,8 @@ import binascii
 import bisect
 import contextlib
 import dataclasses
-import hmac
 import heapq
+import hmac
 import html
 import itertools
 import json
@@ -38,6 +54,7 @@ import math
 import operator
 import random
 import re
+import secrets
 import time
 import uuid
 from collections import Counter
@@ -48,8 +65,17 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from aiohttp import BasicAuth, web
 
-from sim._server import (ApiError, ConfigError, RunningSimulator, SlidingWindow, checked_setting,
-                         config_from_args, run_command_line, serve_in_thread, serve_until_signalled)
+from sim._server import (
+    ApiError,
+    ConfigError,
+    RunningSimulator,
+    SlidingWindow,
+    checked_setting,
+    config_from_args,
+    run_command_line,
+    serve_in_thread,
+    serve_until_signalled,
+)
 from sim.ticketgen import GeneratedTicket, generate_ticket
 
 log = logging.getLogger("sim.zendesk")
@@ -63,6 +89,8 @@ PRIORITY_RANK = {None: 0, "low": 1, "normal": 2, "high": 3, "urgent": 4}
 SEARCH_RESULT_LIMIT = 1000
 MAX_SEARCH_PER_PAGE = 100
 MAX_EXPORT_PAGE_SIZE = 1000
+DEFAULT_EXPORT_PAGE_SIZE = 100  # the size Zendesk recommends
+EXPORT_FILTER_TYPES = ("ticket", "user", "organization", "group")
 MAX_BULK_ITEMS = 100
 MAX_SHOW_MANY_IDS = 100
 
@@ -86,6 +114,26 @@ SEARCH_LIMIT_EXCEEDED = {
     "error": "invalid",
     "description": "Invalid search: Requested response size was greater than Search Response Limits",
 }
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+# "searches with type in the query string will result in an error": the type goes in filter[type].
+EXPORT_TYPE_IN_QUERY = {
+    "error": "InvalidSearchParameter",
+    "description": "Searches with type in the query string are not supported by the export; "
+                   "pass the type in filter[type]",
+}
+EXPORT_CURSOR_EXPIRED = {
+    "error": "InvalidPaginationParameter",
+    "description": "The pagination cursor has expired; start the export again",
+}
+EXPORT_NO_BACKWARD_PAGING = {
+    "error": "InvalidPaginationParameter",
+    "description": "page[before] is not supported: the export pages forward only",
+}
+JOB_STATUS_ACTIVE = ("queued", "working")
+# Simulated agents: the tag they add and the priority they raise tickets to.
+AGENT_REVIEW_TAG = "agent_reviewed"
+AGENT_RAISED_PRIORITY = "urgent"
+AGENT_PRIORITY_SHARE = 0.8  # "usually" raise the priority, otherwise add the review tag
 
 
 # --- Configuration ----------------------------------------------------------------------
@@ -101,6 +149,13 @@ RUNTIME_SETTINGS: dict[str, tuple[type, float, float | None]] = {
     "index_lag": (float, 0, None),
     "arrival_rate": (float, 0, None),
     "job_delay_ms": (float, 0, None),
+    "job_item_ms": (float, 0, None),
+    "job_ttl": (float, 0, None),
+    "max_jobs": (int, 1, None),
+    "bulk_safe_update": (bool, 0, None),
+    "export_rate_limit": (int, 1, None),
+    "cursor_ttl": (float, 0.001, None),
+    "agent_edit_rate": (float, 0, None),
 }
 
 
@@ -120,16 +175,33 @@ class SimConfig:
     email: str = "triage-bot@example.com"
     token: str = "sim-api-token"
     latency_ms: float = 0.0
-    index_lag: float = 0.0
+    # New tickets take minutes to appear in real search results; tens of seconds by default here.
+    index_lag: float = 30.0
     rate_limit: int = 700
     update_rate_limit: int = 100
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+    # (its own limit of 100 requests per minute, on top of the account limit)
+    export_rate_limit: int = 100
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+    # (a cursor lives an hour)
+    cursor_ttl: float = 3600.0
     rate_window: float = 60.0
     error_ratio: float = 0.0
     error_status: int = 503
     outage_start: float = 0.0
     outage_seconds: float = 0.0
     arrival_rate: float = 0.0
-    job_delay_ms: float = 200.0
+    job_delay_ms: float = 2000.0  # time a job stays queued
+    job_item_ms: float = 20.0  # time a working job spends on each ticket
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/
+    # (statuses expire; an hour is the short end of what Zendesk keeps)
+    job_ttl: float = 3600.0
+    # https://developer.zendesk.com/api-reference/introduction/rate-limits/ ("Job limit")
+    max_jobs: int = 30
+    # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-many-tickets
+    # documents safe_update for single-ticket updates only: ignored in update_many unless set.
+    bulk_safe_update: bool = False
+    agent_edit_rate: float = 0.0  # UI edits by simulated agents per minute
     non_english_share: float = 0.1
 
     def __post_init__(self) -> None:
@@ -216,6 +288,11 @@ class SearchDocument(NamedTuple):
     ticket: dict  # ticket JSON with a path-only "url"
     words: frozenset[str]
     text: str  # lower-cased subject and description, for quoted phrases
+    created_at: int  # epoch seconds: the export's order (with the ticket id for ties)
+
+    @property
+    def export_key(self) -> tuple[int, int]:
+        return self.created_at, self.ticket_id
 
 
 @dataclass
@@ -302,7 +379,7 @@ class SearchIndex:
         if record is not None:
             text = f"{record.subject}\n{record.description}".lower()
             document = SearchDocument(ticket_id, version, record.to_json(),
-                                      frozenset(WORD_RE.findall(text)), text)
+                                      frozenset(WORD_RE.findall(text)), text, record.created_at)
         heapq.heappush(self._pending, (visible_at, version, ticket_id, document))
 
     def refresh(self, now: float) -> None:
@@ -409,6 +486,12 @@ def compile_query(query: str) -> Predicate:
     return lambda doc: all(any(p(doc) for p in group) for group in alternatives)
 
 
+def names_a_type(query: str) -> bool:
+    """Whether the query has a ``type`` term (any case, any operator, negated or not)."""
+    return any((field_name or "").lower() == "type"
+               for _, field_name, _, _ in TERM_RE.findall(query))
+
+
 SORT_KEYS: dict[str, Callable[[SearchDocument], Any]] = {
     "created_at": lambda doc: (doc.ticket["created_at"], doc.ticket_id),
     "updated_at": lambda doc: (doc.ticket["updated_at"], doc.ticket_id),
@@ -428,13 +511,18 @@ class SimState:
         self.tickets: dict[int, TicketRecord] = {}
         self.index = SearchIndex()
         self.jobs: dict[str, dict] = {}
+        self.job_finished_at: dict[str, float] = {}  # monotonic moment each finished job ended
         self.fail_updates: dict[int, int] = {}
         self.outage_from = self.outage_until = 0.0
         self.account_window = SlidingWindow()
         self.update_window = SlidingWindow()
-        # Separate generators, so arrivals and faults never change what a seed produces.
+        self.export_window = SlidingWindow()
+        # Separate generators, so arrivals, faults and agents never change what a seed produces.
         self.fault_rng = random.Random(f"{config.seed}:faults")
         self.arrival_rng = random.Random(f"{config.seed}:arrivals")
+        self.agent_rng = random.Random(f"{config.seed}:agents")
+        # Signs export cursors: they are opaque, a client can neither forge nor prolong one.
+        self.cursor_key = secrets.token_bytes(16)
         self._ticket_ids = itertools.count(1)
         self._comment_ids = itertools.count(10_000_001)
         self._audit_ids = itertools.count(20_000_001)
@@ -445,6 +533,10 @@ class SimState:
         self.ticket_updates_total = 0
         self.tickets_created = 0
         self.tickets_deleted = 0
+        self.jobs_created = 0
+        self.job_status_404 = 0
+        self.agent_edits_total = 0
+        self.agent_priority_raises = 0
         self._seed(config.tickets)
 
     # Ticket creation ------------------------------------------------------------------
@@ -491,15 +583,19 @@ class SimState:
         return record
 
     def add_ticket(self, subject: str, description: str, tags: list[str],
-                   priority: str | None, status: str) -> TicketRecord:
-        """Create a hand-written ticket (searchable only after the index lag)."""
+                   priority: str | None, status: str, created_at: int | None = None) -> TicketRecord:
+        """Create a hand-written ticket (searchable only after the index lag).
+
+        ``created_at`` (epoch seconds, not in the future) backdates it, as an imported ticket.
+        """
         # "unknown" ground truth: nobody labelled a hand-written ticket.
         written = GeneratedTicket(
             subject=subject, description=description, category="unknown", language="unknown",
             urgency="unknown", sentiment="unknown", pii=(), tags=tuple(tags), priority=priority,
             status=status, ticket_type=None)
         now = int(time.time())
-        return self._create(written, self.arrival_rng, now, now, self._visible_at())
+        created = now if created_at is None else min(created_at, now)
+        return self._create(written, self.arrival_rng, created, now, self._visible_at())
 
     def add_generated_ticket(self) -> TicketRecord:
         """Create a new generated ticket, the way --arrival-rate adds them."""
@@ -516,8 +612,12 @@ class SimState:
 
     # Writes ----------------------------------------------------------------------------
 
-    def apply_api_update(self, ticket_id: int, fields: dict, source: str) -> tuple[TicketRecord, dict]:
-        """Apply one update as PUT /tickets/{id} does; raise ApiError when it can't."""
+    def apply_api_update(self, ticket_id: int, fields: dict, source: str,
+                         honour_safe_update: bool = True) -> tuple[TicketRecord, dict]:
+        """Apply one update as PUT /tickets/{id} does; raise ApiError when it can't.
+
+        ``honour_safe_update`` False ignores ``safe_update``/``updated_stamp`` (update_many).
+        """
         record = self.tickets.get(ticket_id)
         if record is None:
             raise _not_found()
@@ -529,7 +629,8 @@ class SimState:
         if record.status == "closed":
             raise ApiError(422, record_invalid("status", "Status: closed prevents ticket update"))
         changes, comment = _validated_changes(fields)
-        if fields.get("safe_update") is True:
+        # https://developer.zendesk.com/documentation/ticketing/managing-tickets/protecting-against-ticket-update-collisions/
+        if honour_safe_update and fields.get("safe_update") is True:
             stamp = fields.get("updated_stamp")
             if not isinstance(stamp, str) or parse_timestamp(stamp) != record.updated_at:
                 raise ApiError(409, dict(UPDATE_CONFLICT))
@@ -563,11 +664,20 @@ class SimState:
         return record, audit
 
     def agent_edit(self, record: TicketRecord, edit: dict) -> None:
-        """Apply an agent's edit: what it sets becomes protected for the stats."""
+        """Apply an agent's edit in the UI: what it sets becomes protected for the stats.
+
+        It uses up the Update Ticket budget but is never refused: people are not rate limited.
+        """
+        # https://developer.zendesk.com/api-reference/introduction/rate-limits/ (the Update
+        # Ticket limit counts edits made in the Zendesk UI too)
+        self.update_window.record(time.monotonic())
+        self.agent_edits_total += 1
         tags = _normalize_tags(edit.get("additional_tags", []), "additional_tags")
         record.tags = list(dict.fromkeys([*record.tags, *tags]))
         record.protected_tags.update(tags)
         if "priority" in edit:
+            if PRIORITY_RANK[edit["priority"]] > PRIORITY_RANK[record.priority]:
+                self.agent_priority_raises += 1
             record.priority = record.protected_priority = edit["priority"]
         if "status" in edit:
             record.status = edit["status"]
@@ -578,6 +688,24 @@ class SimState:
                                                  True, record.updated_at))
         self._reindex(record)
 
+    def random_agent_edit(self) -> TicketRecord | None:
+        """What --agent-edit-rate does once: an agent edits a random unsolved ticket.
+
+        Usually the agent raises its priority to urgent; otherwise (and always when it is
+        urgent already) the agent marks it reviewed with a tag. None when no ticket is open.
+        """
+        candidates = sorted(ticket_id for ticket_id, record in self.tickets.items()
+                            if record.status not in ("solved", "closed"))
+        if not candidates:
+            return None
+        record = self.tickets[self.agent_rng.choice(candidates)]
+        raise_priority = self.agent_rng.random() < AGENT_PRIORITY_SHARE
+        if raise_priority and record.priority != AGENT_RAISED_PRIORITY:
+            self.agent_edit(record, {"priority": AGENT_RAISED_PRIORITY})
+        else:
+            self.agent_edit(record, {"additional_tags": [AGENT_REVIEW_TAG]})
+        return record
+
     def delete_ticket(self, ticket_id: int) -> bool:
         """Delete a ticket; False when there is none with that id."""
         if self.tickets.pop(ticket_id, None) is None:
@@ -585,6 +713,22 @@ class SimState:
         self.tickets_deleted += 1
         self.index.publish(None, ticket_id, self._visible_at())
         return True
+
+    # Jobs ------------------------------------------------------------------------------------
+
+    def active_jobs(self) -> int:
+        """Jobs queued or working now."""
+        return sum(job["status"] in JOB_STATUS_ACTIVE for job in self.jobs.values())
+
+    def finish_job(self, job: dict) -> None:
+        self.job_finished_at[job["id"]] = time.monotonic()
+
+    def forget_expired_jobs(self, now: float) -> None:
+        """Drop the statuses of jobs that finished more than job_ttl seconds ago."""
+        ttl = self.config.job_ttl
+        for job_id in [job_id for job_id, ended in self.job_finished_at.items() if now - ended >= ttl]:
+            del self.job_finished_at[job_id]
+            self.jobs.pop(job_id, None)
 
     # Search ----------------------------------------------------------------------------------
 
@@ -612,12 +756,19 @@ class SimState:
         if not wait and endpoint == "ticket_update":
             wait = self.update_window.wait_for_slot(now, config.update_rate_limit, config.rate_window)
             description = "Number of allowed ticket updates per minute exceeded"
+        if not wait and endpoint == "export":
+            # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+            # (its own limit of 100 requests per minute, in addition to the account limit)
+            wait = self.export_window.wait_for_slot(now, config.export_rate_limit, config.rate_window)
+            description = "Number of allowed search export requests per minute exceeded"
         if wait:
             raise ApiError(429, {"error": "TooManyRequests", "description": description},
                            {"Retry-After": str(max(1, math.ceil(wait)))})
         self.account_window.record(now)
         if endpoint == "ticket_update":
             self.update_window.record(now)
+        if endpoint == "export":
+            self.export_window.record(now)
 
     def rate_limit_headers(self, now: float) -> dict[str, str]:
         config = self.config
@@ -641,6 +792,7 @@ class SimState:
             "notes_total": sum(notes),
             "requests_total": self.requests_total,
             "responses_429": self.responses_by_status["429"],
+            "responses_400": self.responses_by_status["400"],
             "responses_by_status": dict(self.responses_by_status),
             "requests_by_endpoint": dict(self.requests_by_endpoint),
             "ticket_updates_total": self.ticket_updates_total,
@@ -652,7 +804,11 @@ class SimState:
             "tickets_by_status": dict(Counter(record.status for record in records)),
             "tickets_created": self.tickets_created,
             "tickets_deleted": self.tickets_deleted,
-            "jobs_total": len(self.jobs),
+            "jobs_total": self.jobs_created,
+            "jobs_active": self.active_jobs(),
+            "job_status_404": self.job_status_404,
+            "agent_edits_total": self.agent_edits_total,
+            "agent_priority_raises": self.agent_priority_raises,
             "index_pending": self.index.pending,
             "uptime_seconds": round(time.monotonic() - self.started, 3),
         }
@@ -873,10 +1029,20 @@ async def handle_update_many(request: web.Request) -> web.Response:
         # bool is an int subclass, but true is no ticket id.
         if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
             raise _bad_request("every ticket needs an integer id")
+    # https://developer.zendesk.com/api-reference/introduction/rate-limits/ ("Job limit"): at
+    # most 30 jobs queued or running per account. The docs name no Retry-After here, so none
+    # is sent: a client must not depend on one.
+    limit = state.config.max_jobs
+    if state.active_jobs() >= limit:
+        raise ApiError(429, {"error": "TooManyJobs",
+                             "description": f"Number of queued or running jobs has reached the limit "
+                                            f"of {limit} per account; wait for a job to finish"})
+    state.forget_expired_jobs(time.monotonic())
     job_id = uuid.uuid4().hex
     job = {"id": job_id, "url": f"{_base_url(request)}/api/v2/job_statuses/{job_id}.json",
            "status": "queued", "total": len(items), "progress": 0, "message": None, "results": None}
     state.jobs[job_id] = job
+    state.jobs_created += 1
     task = asyncio.create_task(_run_bulk_job(state, job, items))
     # Keep a reference until done, or the task could be garbage collected mid-way.
     background = request.app[BACKGROUND_KEY]
@@ -889,7 +1055,10 @@ def _bulk_result(state: SimState, index: int, item: dict) -> dict:
     ticket_id = item["id"]
     fields = {name: value for name, value in item.items() if name != "id"}
     try:
-        state.apply_api_update(ticket_id, fields, "bulk")
+        # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-many-tickets
+        # documents safe_update for single-ticket updates only: ignored here unless configured.
+        state.apply_api_update(ticket_id, fields, "bulk",
+                               honour_safe_update=state.config.bulk_safe_update)
     except ApiError as rejected:
         error = {404: "RecordNotFound", 409: "UpdateConflict"}.get(rejected.status,
                                                                     "TicketUpdateFailed")
@@ -905,27 +1074,50 @@ def _describe(body: dict) -> str:
     return "; ".join(texts) or body.get("description") or body.get("error", "")
 
 
+async def _spend(state: SimState, setting: str) -> None:
+    """Wait the milliseconds a setting names, following runtime changes of it while waiting."""
+    started = time.monotonic()
+    while True:
+        left = getattr(state.config, setting) / 1000 - (time.monotonic() - started)
+        # Always yields at least once, so other requests (and pollers) get in between items.
+        await asyncio.sleep(max(0.0, min(left, 0.05)))
+        if left <= 0:
+            return
+
+
 async def _run_bulk_job(state: SimState, job: dict, items: list[dict]) -> None:
-    """Queue the job for job_delay_ms, then apply each item like a single update."""
+    """Queue the job for job_delay_ms, then work job_item_ms on each item (a single update).
+
+    https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/
+    (queued, then working with progress, then completed or failed)
+    """
     try:
-        await asyncio.sleep(state.config.job_delay_ms / 1000)
+        # Both waits follow runtime changes of their settings, even for jobs under way.
+        await _spend(state, "job_delay_ms")
         job["status"] = "working"
         results = []
         for index, item in enumerate(items):
+            await _spend(state, "job_item_ms")
             results.append(_bulk_result(state, index, item))
             job["progress"] = index + 1
-            # Let other requests (and pollers seeing "working") in between items.
-            await asyncio.sleep(0)
         job.update(status="completed", results=results,
                    message=f"Completed at {format_timestamp(time.time())}")
     except Exception as error:  # a failed job is a valid Zendesk outcome; never lose it silently
         log.exception("bulk job %s failed", job["id"])
         job.update(status="failed", message=str(error))
+    finally:
+        state.finish_job(job)
 
 
 async def handle_job_status(request: web.Request) -> web.Response:
-    job = _state(request).jobs.get(request.match_info["job_id"])
+    """A job's status; every poll is an API request and counts against the account limit."""
+    state = _state(request)
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/
+    # (statuses are kept for a limited time after the job finished, then they are gone)
+    state.forget_expired_jobs(time.monotonic())
+    job = state.jobs.get(request.match_info["job_id"])
     if job is None:
+        state.job_status_404 += 1
         raise _not_found()
     return web.json_response({"job_status": job})
 
@@ -958,56 +1150,95 @@ async def handle_search(request: web.Request) -> web.Response:
                               "previous_page": previous_page, "count": len(matches)})
 
 
-def _encode_cursor(ticket_id: int) -> str:
-    return base64.urlsafe_b64encode(f"ticket:{ticket_id}".encode()).decode().rstrip("=")
+def _encode_cursor(state: SimState, key: tuple[int, int], issued: float) -> str:
+    """An opaque, signed cursor naming the last ticket of a page (created_at, id) and when it
+    was issued, so pages stay consistent while the index changes and old cursors expire."""
+    created_at, ticket_id = key
+    payload = f"ticket:{issued:.3f}:{created_at}:{ticket_id}"
+    signature = hmac.new(state.cursor_key, payload.encode(), "sha256").hexdigest()[:16]
+    return base64.urlsafe_b64encode(f"{payload}:{signature}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def _decode_cursor(state: SimState, cursor: str) -> tuple[float, tuple[int, int]]:
+    """(issue time, (created_at, id)) of a cursor this simulator made; 400 for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        kind, _, value = base64.urlsafe_b64decode(padded).decode().partition(":")
-        if kind == "ticket":
-            return int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        payload, _, signature = text.rpartition(":")
+        expected = hmac.new(state.cursor_key, payload.encode(), "sha256").hexdigest()[:16]
+        if hmac.compare_digest(signature.encode(), expected.encode()):
+            kind, issued, created_at, ticket_id = payload.split(":")
+            if kind == "ticket":
+                return float(issued), (int(created_at), int(ticket_id))
+    except (binascii.Error, ValueError):  # UnicodeError is a ValueError
         pass
     raise _bad_request("The pagination cursor is invalid", "InvalidPaginationParameter")
 
 
+def _export_page_size(request: web.Request) -> int:
+    """page[size], refused (not clamped) outside 1..1,000."""
+    raw = request.query.get("page[size]")
+    if raw is None:
+        return DEFAULT_EXPORT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+    # (page[size] up to 1,000): a size outside that range is an error, not silently clamped.
+    if not 1 <= size <= MAX_EXPORT_PAGE_SIZE:
+        raise _bad_request(f"page[size] must be an integer between 1 and {MAX_EXPORT_PAGE_SIZE}",
+                           "InvalidPaginationParameter")
+    return size
+
+
 async def handle_export(request: web.Request) -> web.Response:
-    filter_type = request.query.get("filter[type]")
+    """GET /api/v2/search/export: cursor pages in created_at order, forward only.
+
+    https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+    """
+    state = _state(request)
+    params = request.query
+    filter_type = params.get("filter[type]")
     if not filter_type:
         raise _bad_request("filter[type] is required", "InvalidPaginationParameter")
-    size = min(_int_param(request, "page[size]", 100), MAX_EXPORT_PAGE_SIZE)
+    if filter_type not in EXPORT_FILTER_TYPES:
+        raise _bad_request(f"filter[type] must be one of {', '.join(EXPORT_FILTER_TYPES)}",
+                           "InvalidSearchParameter")
+    # "searches with type in the query string will result in an error" (any case, negated too)
+    if names_a_type(params.get("query", "")):
+        raise ApiError(400, dict(EXPORT_TYPE_IN_QUERY))
+    # links.prev is always null: there is no way back, and asking for one is an error.
+    if "page[before]" in params:
+        raise ApiError(400, dict(EXPORT_NO_BACKWARD_PAGING))
+    size = _export_page_size(request)
+    after = params.get("page[after]")
+    last_key: tuple[int, int] | None = None
+    if after is not None:
+        issued, last_key = _decode_cursor(state, after)
+        # A cursor lives an hour (cursor_ttl) from the moment it was issued.
+        if time.time() - issued > state.config.cursor_ttl:
+            raise ApiError(400, dict(EXPORT_CURSOR_EXPIRED))
     matches = _search_documents(request) if filter_type == "ticket" else []
-    ids = [doc.ticket_id for doc in matches]
-    # Cursors name a ticket id, so pages stay consistent while the index changes.
-    if "page[before]" in request.query:
-        stop = bisect.bisect_left(ids, _decode_cursor(request.query["page[before]"]))
-        start = max(0, stop - size)
-        has_more = start > 0
-    else:
-        after = request.query.get("page[after]")
-        start = bisect.bisect_right(ids, _decode_cursor(after)) if after else 0
-        stop = start + size
-        has_more = stop < len(matches)
-    page = matches[start:stop]
+    # Results come in created_at order (ties by id); a cursor names the last key it returned,
+    # so tickets indexed meanwhile never shift later pages nor repeat a ticket.
+    matches.sort(key=lambda doc: doc.export_key)
+    start = 0
+    if last_key is not None:
+        start = bisect.bisect_right([doc.export_key for doc in matches], last_key)
+    page = matches[start:start + size]
+    has_more = start + size < len(matches)
+    after_cursor = _encode_cursor(state, page[-1].export_key, time.time()) if has_more else None
+    next_link = None
+    if after_cursor is not None:
+        query = {key: value for key, value in params.items() if key != "page[after]"}
+        next_link = str(request.url.with_query({**query, "page[after]": after_cursor}))
     base = _base_url(request)
-    after_cursor = _encode_cursor(page[-1].ticket_id) if page and stop < len(matches) else None
-    before_cursor = _encode_cursor(page[0].ticket_id) if page and start > 0 else None
-
-    def link(name: str, cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        query = {key: value for key, value in request.query.items()
-                 if key not in ("page[after]", "page[before]")}
-        return str(request.url.with_query({**query, name: cursor}))
-
     return web.json_response({
         "results": [{**_public(doc.ticket, base), "result_type": "ticket"} for doc in page],
         "facets": None,
-        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor},
-        "links": {"prev": link("page[before]", before_cursor),
-                  "next": link("page[after]", after_cursor)},
+        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
+        "links": {"prev": None, "next": next_link},
     })
 
 
@@ -1069,8 +1300,8 @@ async def _read_sim_json(request: web.Request) -> dict:
         raise web.HTTPBadRequest(text=json.dumps(error.body), content_type="application/json") from None
 
 
-def _sim_ticket_fields(spec: Any) -> tuple[str, str, list[str], str | None, str]:
-    """Validate one ticket of POST /_sim/tickets."""
+def _sim_ticket_fields(spec: Any) -> tuple[str, str, list[str], str | None, str, int | None]:
+    """Validate one ticket of POST /_sim/tickets (an optional past ``created_at`` backdates it)."""
     if not isinstance(spec, dict):
         raise ConfigError("every ticket must be an object")
     subject, description = spec.get("subject"), spec.get("description")
@@ -1085,7 +1316,13 @@ def _sim_ticket_fields(spec: Any) -> tuple[str, str, list[str], str | None, str]
         raise ConfigError(f"priority must be one of {PRIORITIES} or null")
     if status not in STATUSES:
         raise ConfigError(f"status must be one of {STATUSES}")
-    return subject, description, tags, priority, status
+    created_at = None
+    if spec.get("created_at") is not None:
+        moment = parse_timestamp(spec["created_at"]) if isinstance(spec["created_at"], str) else None
+        if moment is None or moment > time.time():
+            raise ConfigError("created_at must be an ISO 8601 timestamp that is not in the future")
+        created_at = int(moment)
+    return subject, description, tags, priority, status, created_at
 
 
 async def handle_sim_tickets_post(request: web.Request) -> web.Response:
@@ -1183,11 +1420,26 @@ async def _arrivals(state: SimState) -> None:
             due -= 1
 
 
+async def _agent_edits(state: SimState) -> None:
+    """Simulated agents edit tickets at config.agent_edit_rate per minute (may change at run time)."""
+    due = 0.0
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(0.1)
+        now = time.monotonic()
+        due += state.config.agent_edit_rate / 60 * (now - last)
+        last = now
+        while due >= 1:
+            state.random_agent_edit()
+            due -= 1
+
+
 async def _start_background(app: web.Application) -> None:
     state = app[STATE_KEY]
     if state.config.outage_seconds > 0:
         state.start_outage(time.monotonic() + state.config.outage_start, state.config.outage_seconds)
     app[BACKGROUND_KEY].add(asyncio.create_task(_arrivals(state)))
+    app[BACKGROUND_KEY].add(asyncio.create_task(_agent_edits(state)))
 
 
 async def _stop_background(app: web.Application) -> None:
@@ -1251,11 +1503,16 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
     parser.add_argument("--latency-ms", type=float, default=defaults.latency_ms,
                         help="added to every /api/v2 response")
     parser.add_argument("--index-lag", type=float, default=defaults.index_lag,
-                        help="seconds before a new or changed ticket is visible to search")
+                        help="seconds before a new or changed ticket is visible to search "
+                             "(seeded tickets are indexed from the start)")
     parser.add_argument("--rate-limit", type=int, default=defaults.rate_limit,
                         help="account requests per window")
     parser.add_argument("--update-rate-limit", type=int, default=defaults.update_rate_limit,
-                        help="PUT /api/v2/tickets/{id} per window")
+                        help="PUT /api/v2/tickets/{id} per window (agents' UI edits count too)")
+    parser.add_argument("--export-rate-limit", type=int, default=defaults.export_rate_limit,
+                        help="GET /api/v2/search/export per window, on top of the account limit")
+    parser.add_argument("--cursor-ttl", type=float, default=defaults.cursor_ttl,
+                        help="seconds an export cursor stays valid after it was issued")
     parser.add_argument("--rate-window", type=float, default=defaults.rate_window,
                         help="rate-limit window in seconds (shorten it to compress time)")
     parser.add_argument("--error-ratio", type=float, default=defaults.error_ratio,
@@ -1269,6 +1526,19 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
                         help="new tickets per minute while running")
     parser.add_argument("--job-delay-ms", type=float, default=defaults.job_delay_ms,
                         help="time an update_many job stays queued")
+    parser.add_argument("--job-item-ms", type=float, default=defaults.job_item_ms,
+                        help="time a working update_many job spends on each ticket")
+    parser.add_argument("--job-ttl", type=float, default=defaults.job_ttl,
+                        help="seconds a finished job's status can still be read (then 404)")
+    parser.add_argument("--max-jobs", type=int, default=defaults.max_jobs,
+                        help="jobs that may be queued or working at once; update_many answers "
+                             "429 TooManyJobs beyond")
+    parser.add_argument("--bulk-safe-update", action="store_true", default=defaults.bulk_safe_update,
+                        help="honour safe_update/updated_stamp inside update_many items "
+                             "(Zendesk documents them for single-ticket updates only)")
+    parser.add_argument("--agent-edit-rate", type=float, default=defaults.agent_edit_rate,
+                        help="edits per minute by simulated agents (raise priority to urgent or tag "
+                             "agent_reviewed); they use up the Update Ticket budget")
     parser.add_argument("--non-english-share", type=float, default=defaults.non_english_share,
                         help="share of generated tickets in German, Spanish, French or Portuguese")
     return config_from_args(parser, SimConfig, argv)

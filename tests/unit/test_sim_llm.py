@@ -19,10 +19,11 @@ import pytest
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.llm import running_simulator
+from sim.llm import parse_args, quota_tokens, running_simulator
 
 KEY = "sim-llm-key"
 MODEL = "gpt-4o-mini"
+MODEL_SNAPSHOT = "gpt-4o-mini-2024-07-18"  # what OpenAI answers to the alias
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DURATION_RE = re.compile(r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s)$|^\d+ms$")
 
@@ -88,7 +89,9 @@ def stats(sim) -> dict:
 
 
 def post_completion(sim, body: dict | None = None, key: str = KEY) -> requests.Response:
-    body = body or {"model": MODEL, "messages": messages("Hello, how do I export my data?")}
+    # With a maximum: a request without one is charged the model's whole maximum output.
+    body = body or {"model": MODEL, "messages": messages("Hello, how do I export my data?"),
+                    "max_completion_tokens": 200}
     return requests.post(f"{sim.base_url}/v1/chat/completions", json=body,
                          headers={"Authorization": f"Bearer {key}"})
 
@@ -187,10 +190,10 @@ def test_hand_written_schema_with_refs_and_enum_descriptions(sim):
 
 def test_usage_and_rate_limit_headers(sim):
     raw = sdk(sim).chat.completions.with_raw_response.create(
-        model=MODEL, messages=messages(CRASH_TICKET), max_tokens=200)
+        model=MODEL, messages=messages(CRASH_TICKET), max_completion_tokens=200)
     completion = raw.parse()
     assert completion.id.startswith("chatcmpl-")
-    assert completion.object == "chat.completion" and completion.model == MODEL
+    assert completion.object == "chat.completion" and completion.model == MODEL_SNAPSHOT
     assert completion.choices[0].finish_reason == "stop"
     usage = completion.usage
     assert usage.prompt_tokens > 10 and usage.completion_tokens > 5
@@ -202,13 +205,17 @@ def test_usage_and_rate_limit_headers(sim):
     assert headers["x-ratelimit-limit-requests"] == "500"
     assert headers["x-ratelimit-remaining-requests"] == "499"
     assert headers["x-ratelimit-limit-tokens"] == "200000"
-    # The token budget is charged the prompt plus the max_tokens asked for.
-    assert int(headers["x-ratelimit-remaining-tokens"]) == 200_000 - usage.prompt_tokens - 200
+    # The token budget is charged the request's characters / 4 plus the maximum asked for.
+    charged = quota_tokens({"model": MODEL, "messages": messages(CRASH_TICKET),
+                            "max_completion_tokens": 200})
+    assert charged == usage.prompt_tokens + 200  # no response_format, so the same as the prompt here
+    assert int(headers["x-ratelimit-remaining-tokens"]) == 200_000 - charged
     assert DURATION_RE.match(headers["x-ratelimit-reset-requests"])
     assert DURATION_RE.match(headers["x-ratelimit-reset-tokens"])
     figures = stats(sim)
     assert figures["completions_ok"] == 1 and figures["requests_by_model"] == {MODEL: 1}
     assert figures["prompt_tokens_total"] == usage.prompt_tokens
+    assert figures["quota_tokens_total"] == charged
 
 
 def test_scripted_429_is_retried_after_retry_after(sim):
@@ -313,6 +320,257 @@ def test_token_limit_answers_429(sim):
     assert int(limited.headers["retry-after"]) >= 1
     too_large = post_completion(sim, {**body, "max_tokens": 5000})
     assert too_large.status_code == 429 and too_large.headers["x-should-retry"] == "false"
+
+
+# --- Models --------------------------------------------------------------------------------
+
+def test_unknown_model_is_404_model_not_found(sim):
+    for name in ("gpt-4o-mini-turbo", "gpt-4o-mini-2099-01-01", "gpt-3.5-turbo"):
+        with pytest.raises(openai.NotFoundError) as caught:
+            sdk(sim).chat.completions.create(model=name, messages=messages("hi"),
+                                             max_completion_tokens=50)
+        assert caught.value.status_code == 404
+        assert caught.value.body == {
+            "message": f"The model `{name}` does not exist or you do not have access to it.",
+            "type": "invalid_request_error", "param": None, "code": "model_not_found"}
+    with pytest.raises(openai.NotFoundError):
+        sdk(sim).models.retrieve("gpt-4o-mini-turbo")
+    figures = stats(sim)
+    assert figures["responses_404"] == 4 and figures["requests_by_model"] == {}
+    assert figures["quota_tokens_total"] == 0
+
+
+def test_models_list_aliases_and_snapshots(sim):
+    names = [model.id for model in sdk(sim).models.list().data]
+    for alias in ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5",
+                  "gpt-5-mini", "gpt-5-nano", "o1", "o3", "o3-mini", "o4-mini"):
+        assert alias in names
+    assert {"gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "o3-mini-2025-01-31"} <= set(names)
+    assert sdk(sim).models.retrieve("gpt-5-nano-2025-08-07").id == "gpt-5-nano-2025-08-07"
+
+
+def test_snapshot_names_are_accepted_and_aliases_answer_with_their_snapshot(sim):
+    client = sdk(sim)
+    for requested, answered in (("gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"),
+                                ("gpt-4.1-nano-2025-04-14", "gpt-4.1-nano-2025-04-14"),
+                                ("o4-mini-2025-04-16", "o4-mini-2025-04-16"),
+                                ("gpt-4o", "gpt-4o-2024-08-06"),
+                                ("gpt-5", "gpt-5-2025-08-07"),
+                                ("o3-mini", "o3-mini-2025-01-31")):
+        completion = client.chat.completions.create(model=requested, messages=messages(CRASH_TICKET),
+                                                    max_completion_tokens=300)
+        assert completion.model == answered
+    assert stats(sim)["requests_by_model"]["gpt-4o"] == 1
+
+
+# --- Reasoning models and token limits ---------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["gpt-5-mini", "o3-mini-2025-01-31", "o1"])
+def test_reasoning_models_refuse_max_tokens_and_temperature(sim, model):
+    client = sdk(sim)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=model, messages=messages(CRASH_TICKET), max_tokens=300)
+    assert caught.value.body == {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                   "'max_completion_tokens' instead.",
+        "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}
+    for temperature in (0, 0.7):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model=model, messages=messages(CRASH_TICKET),
+                                           max_completion_tokens=300, temperature=temperature)
+        assert caught.value.body == {
+            "message": f"Unsupported value: 'temperature' does not support {temperature} with this "
+                       "model. Only the default (1) value is supported.",
+            "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}
+    # What they do take: max_completion_tokens, and no temperature or the default one.
+    completion = client.chat.completions.parse(model=model, messages=messages(CRASH_TICKET),
+                                               response_format=Triage, max_completion_tokens=300)
+    assert completion.choices[0].message.parsed.urgency == "high"
+    assert client.chat.completions.create(model=model, messages=messages("hi"),
+                                          max_completion_tokens=300, temperature=1).choices
+    figures = stats(sim)
+    assert figures["responses_400"] == 3 and figures["completions_ok"] == 2
+
+
+def test_other_models_accept_deprecated_max_tokens_and_any_temperature(sim):
+    completion = sdk(sim).chat.completions.create(model=MODEL, messages=messages(CRASH_TICKET),
+                                                  max_tokens=3, temperature=0)
+    assert completion.choices[0].finish_reason == "length"
+    assert len(completion.choices[0].message.content) == 12
+    parsed = sdk(sim).chat.completions.parse(model="gpt-4.1-mini", messages=messages(CRASH_TICKET),
+                                             response_format=Triage, max_tokens=400, temperature=0.2)
+    assert parsed.choices[0].message.parsed.urgency == "high"
+
+
+def test_max_tokens_and_max_completion_tokens_together_are_400(sim):
+    for model in (MODEL, "gpt-4.1"):
+        with pytest.raises(openai.BadRequestError) as caught:
+            sdk(sim).chat.completions.create(model=model, messages=messages("hi"), max_tokens=100,
+                                             max_completion_tokens=100)
+        assert caught.value.code == "invalid_parameter_combination"
+        assert caught.value.param == "max_tokens"
+    # null is the same as leaving a parameter out (both are "integer or null").
+    body = {"model": MODEL, "messages": messages("hi"), "max_tokens": None,
+            "max_completion_tokens": 100}
+    assert post_completion(sim, body).status_code == 200
+    assert stats(sim)["responses_400"] == 2
+
+
+def test_more_than_the_models_maximum_output_is_400(sim):
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk(sim).chat.completions.create(model=MODEL, messages=messages("hi"),
+                                         max_completion_tokens=16_385)
+    assert caught.value.body == {
+        "message": "max_completion_tokens is too large: 16385. This model supports at most 16384 "
+                   "completion tokens, whereas you provided 16385.",
+        "type": "invalid_request_error", "param": "max_completion_tokens", "code": "invalid_value"}
+    assert sdk(sim).chat.completions.create(model="gpt-4.1", messages=messages("hi"),
+                                            max_completion_tokens=16_385).choices
+
+
+# --- Quota tokens --------------------------------------------------------------------------------
+
+def test_quota_tokens_follows_the_documented_formula():
+    body = {"model": MODEL,
+            "messages": [{"role": "system", "content": "abcd" * 10},  # 40 characters
+                         {"role": "user", "content": [{"type": "text", "text": "x" * 21}]}],  # 21
+            "response_format": {"type": "json_object"},  # json.dumps: '{"type": "json_object"}', 23
+            "max_completion_tokens": 100}
+    # ceil((40 + 21 + 23) / 4) = 21, plus the 100 asked for.
+    assert quota_tokens(body) == 121
+    assert quota_tokens({**body, "max_completion_tokens": None, "max_tokens": 50}) == 71
+    without_maximum = {key: value for key, value in body.items() if key != "max_completion_tokens"}
+    # Without a maximum the model's whole maximum output is charged.
+    assert quota_tokens(without_maximum) == 21 + 16_384
+    assert quota_tokens({**without_maximum, "model": "gpt-4o-mini-2024-07-18"}) == 21 + 16_384
+    assert quota_tokens({**without_maximum, "model": "gpt-4.1-nano"}) == 21 + 32_768
+    assert quota_tokens({**without_maximum, "model": "gpt-5"}) == 21 + 128_000
+    assert quota_tokens({**without_maximum, "model": "o3"}) == 21 + 100_000
+    no_format = {key: value for key, value in body.items() if key != "response_format"}
+    assert quota_tokens(no_format) == 16 + 100  # ceil(61 / 4)
+
+
+def test_simulator_charges_quota_tokens_without_a_maximum(sim):
+    body = {"model": MODEL, "messages": messages("Hello")}
+    response = post_completion(sim, body)
+    assert response.status_code == 200
+    assert quota_tokens(body) == response.json()["usage"]["prompt_tokens"] + 16_384
+    assert int(response.headers["x-ratelimit-remaining-tokens"]) == 200_000 - quota_tokens(body)
+    assert stats(sim)["quota_tokens_total"] == quota_tokens(body)
+
+
+def test_tpm_just_above_one_requests_quota_admits_one(sim):
+    def ask():
+        return sdk(sim).chat.completions.parse(model=MODEL, messages=messages(CRASH_TICKET),
+                                               response_format=Triage, max_completion_tokens=400)
+
+    ask()
+    sent = requests.get(f"{sim.base_url}/_sim/requests").json()["requests"][-1]
+    charged = quota_tokens(sent)
+    usage_prompt = stats(sim)["prompt_tokens_total"]
+    # The schema counts: the charge is more than the messages' tokens plus the maximum.
+    messages_only = quota_tokens({**sent, "response_format": None})
+    assert charged > messages_only + 50
+    assert usage_prompt < charged  # usage counts the schema, not the whole response_format
+    requests.post(f"{sim.base_url}/_sim/reset").raise_for_status()
+    assert set_config(sim, tpm=charged + 1).status_code == 200
+    ask()
+    with pytest.raises(openai.RateLimitError) as caught:
+        ask()
+    assert caught.value.type == "tokens" and caught.value.code == "rate_limit_exceeded"
+    assert f"Requested {charged}" in caught.value.message
+    figures = stats(sim)
+    assert figures["quota_tokens_total"] == charged and figures["responses_429"] == 1
+
+
+# --- Insufficient quota ---------------------------------------------------------------------------
+
+INSUFFICIENT_QUOTA = {
+    "message": "You exceeded your current quota, please check your plan and billing details. For "
+               "more information on this error, read the docs: "
+               "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+    "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}
+
+
+def test_insufficient_quota_answers_429_without_retry_after(sim):
+    assert set_config(sim, insufficient_quota=True).status_code == 200
+    for _ in range(2):
+        with pytest.raises(openai.RateLimitError) as caught:
+            classify(sim, CRASH_TICKET)
+        assert caught.value.body == INSUFFICIENT_QUOTA
+        assert caught.value.type == "insufficient_quota" and caught.value.code == "insufficient_quota"
+        headers = caught.value.response.headers
+        assert "retry-after" not in headers and "retry-after-ms" not in headers
+    figures = stats(sim)
+    assert figures["responses_429"] == 2 and figures["faults_injected"]["insufficient_quota"] == 2
+    assert figures["quota_tokens_total"] == 0 and figures["completions_ok"] == 0
+    assert requests.get(f"{sim.base_url}/_sim/config").json()["insufficient_quota"] is True
+    assert set_config(sim, insufficient_quota=False).status_code == 200
+    assert classify(sim, CRASH_TICKET).parsed is not None
+
+
+def test_insufficient_quota_can_be_scripted(sim):
+    script(sim, "insufficient_quota", "ok")
+    response = post_completion(sim)
+    assert response.status_code == 429 and response.json() == {"error": INSUFFICIENT_QUOTA}
+    assert "retry-after" not in response.headers
+    assert post_completion(sim).status_code == 200
+    assert stats(sim)["faults_injected"]["insufficient_quota"] == 1
+
+
+def test_insufficient_quota_command_line_flag():
+    assert parse_args(["--insufficient-quota"]).insufficient_quota is True
+    assert parse_args([]).insufficient_quota is False
+
+
+# --- Strict Structured Outputs ---------------------------------------------------------------------
+
+def strict_format(schema: dict, strict: bool = True) -> dict:
+    return {"type": "json_schema", "json_schema": {"name": "incident", "strict": strict, "schema": schema}}
+
+
+def test_strict_schema_rules_are_enforced(sim):
+    nested_open = {
+        "type": "object", "additionalProperties": False, "required": ["owner"],
+        "properties": {"owner": {"type": "object", "properties": {"name": {"type": "string"}},
+                                 "required": ["name"]}},
+    }
+    cases = [
+        (nested_open, "In context=('properties', 'owner'), 'additionalProperties' is required to be "
+                      "supplied and to be false."),
+        ({"type": "object", "additionalProperties": False, "required": ["x"],
+          "properties": {"x": {"type": "string"}, "y": {"type": "integer"}}},
+         "In context=(), 'required' is required to be supplied and to be an array including every "
+         "key in properties. Missing 'y'."),
+        ({"type": "object", "additionalProperties": False, "required": ["item"],
+          "properties": {"item": {"$ref": "#/$defs/Item"}},
+          "$defs": {"Item": {"type": "object", "additionalProperties": False,
+                             "properties": {"a": {"type": "string"}}}}},
+         "In context=('$defs', 'Item'), 'required' is required to be supplied and to be an array "
+         "including every key in properties. Missing 'a'."),
+        ({"type": "object", "additionalProperties": False, "required": ["steps"],
+          "properties": {"steps": {"type": "array", "items": {
+              "type": "object", "required": ["done"], "properties": {"done": {"type": "boolean"}}}}}},
+         "In context=('properties', 'steps', 'items'), 'additionalProperties' is required to be "
+         "supplied and to be false."),
+        ({"type": "array", "items": {"type": "string"}},
+         "schema must be a JSON Schema of 'type: \"object\"', got 'type: \"array\"'."),
+    ]
+    for schema, problem in cases:
+        with pytest.raises(openai.BadRequestError) as caught:
+            sdk(sim).chat.completions.create(model=MODEL, messages=messages(CRASH_TICKET),
+                                             max_completion_tokens=300,
+                                             response_format=strict_format(schema))
+        assert caught.value.body == {
+            "message": f"Invalid schema for response_format 'incident': {problem}",
+            "type": "invalid_request_error", "param": "response_format",
+            "code": "invalid_json_schema"}
+    assert stats(sim)["responses_400"] == len(cases)
+    # Without strict the same schema is taken as it is.
+    completion = sdk(sim).chat.completions.create(
+        model=MODEL, messages=messages(CRASH_TICKET), max_completion_tokens=300,
+        response_format=strict_format(nested_open, strict=False))
+    assert set(json.loads(completion.choices[0].message.content)) == {"owner"}
 
 
 def test_obeys_prompt_injection_unless_told_not_to(sim):
