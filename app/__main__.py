@@ -216,7 +216,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     client = services.redis_client()
     breakers = {"zendesk": (services.zendesk_circuit, "updates wait until it closes")}
     if settings.llm_choice()[0] == "openai":
-        breakers["llm"] = (services.llm_circuit, "the rules classify (ai_fallback)")
+        breakers["llm"] = (services.llm_circuit, "the rules classify (ai_fallback)", services.llm_faults().get)
 
     def ping_workers() -> list[Any]:
         from app.celery import app
@@ -265,12 +265,28 @@ def cmd_redact(args: argparse.Namespace) -> int:
     return status
 
 
+def _release_result_subscriptions() -> None:
+    """Celery's Redis result backend subscribes to every result a dispatched chord creates and
+    unsubscribes in AsyncResult.__del__, which at interpreter exit runs after imports are torn
+    down and prints a traceback. The CLI never waits on results (it reads the run summary from
+    Redis), so it lets go of them before exiting."""
+    celery_app = sys.modules.get("app.celery")
+    consumer = getattr(getattr(celery_app, "app", None), "backend", None) if celery_app else None
+    consumer = getattr(consumer, "result_consumer", None)
+    if consumer is not None:
+        consumer.subscribed_to.clear()  # nothing left for __del__ to unsubscribe at exit
+        consumer.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
     handlers = {"run": cmd_run, "runs": cmd_runs, "report": cmd_report, "redact": cmd_redact,
                 "dead-letters": cmd_dead_letters, "health": cmd_health}
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    finally:
+        _release_result_subscriptions()
 
 
 if __name__ == "__main__":

@@ -103,19 +103,26 @@ def stalled_alert(last_completed: float | None, now: float, sweep_interval: floa
 
 
 class BreakerAlert(pybreaker.CircuitBreakerListener):
-    """Alerts when a shared breaker opens."""
+    """Alerts when a shared breaker opens, naming the configuration fault that opened it if any."""
 
     CONSEQUENCES = {"zendesk": "updates wait until it closes", "llm": "the rules classify meanwhile (ai_fallback)"}
 
-    def __init__(self, alerts: Alerts) -> None:
+    def __init__(self, alerts: Alerts, fault: Any | None = None) -> None:
         self.alerts = alerts
+        self.fault = fault  # () -> the recorded configuration fault, or None
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         if getattr(new_state, "name", new_state) != pybreaker.STATE_OPEN:
             return
         try:
-            self.alerts.fire(Alert(f"breaker_{cb.name}", f":warning: The {cb.name} circuit breaker opened after "
-                                                         f"{cb.fail_max} failures in a row; "
-                                                         f"{self.CONSEQUENCES.get(cb.name, 'calls are refused')}."))
+            fault = self.fault() if self.fault is not None else None
+            if fault:
+                text = (f":rotating_light: The {cb.name} circuit breaker opened on a configuration fault: {fault}. "
+                        "Every request would be refused the same way; tickets wait until it is fixed "
+                        "(then restart the workers).")
+            else:
+                text = (f":warning: The {cb.name} circuit breaker opened after {cb.fail_max} failures in a row; "
+                        f"{self.CONSEQUENCES.get(cb.name, 'calls are refused')}.")
+            self.alerts.fire(Alert(f"breaker_{cb.name}", text))
         except redis.RedisError as e:  # alerting must never turn a breaker change into a failure
             log.warning("breaker alert not sent (%s)", type(e).__name__)

@@ -1,15 +1,28 @@
 """Writing a batch of triaged tickets through update_many: one request for up to 100 tickets.
 
-Zendesk's Update Ticket endpoint has its own account limit of 100 requests per minute, so one PUT
-per ticket holds any fleet near 100 tickets/min. update_many counts against the account limit
-only, once per job, and each ticket in it still gets its own tags, priority and private note.
+Zendesk's Update Ticket endpoint has its own account limit of 100 requests per minute, shared with
+the agents working in the UI, so one PUT per ticket holds any fleet near that. update_many counts
+against the account limit only, once per job, and each ticket in it still gets its own tags and
+private note. What it does not do is protect what people set: `safe_update` is documented for
+single-ticket updates only (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-many-tickets),
+so a priority sent in a job could lower one an agent raised a moment earlier. So a batch is
+written in two parts:
 
-Exactly once, as in `app.triage`: every item carries `safe_update` with the stamp it was planned
-against, so a job sent twice (a worker died between sending it and recording it) conflicts
-instead of writing twice. Each round's job id is recorded before polling, so a redelivered or
-retried task polls that job again instead of sending another. Items that did not succeed are
-re-read with show_many (one request per 100): already processed means done, closed or deleted
-means failed, anything else is planned again against the fresh ticket for the next round.
+1. update_many jobs carry only additive fields: `additional_tags` and a private note. Neither can
+   overwrite anything a person did.
+2. Priority raises go out one ticket at a time through Update Ticket with `safe_update` and the
+   stamp just read (app.triage.raise_priority): a person's write in between answers 409, the ticket
+   is read again, and a priority they set at or above ours is left alone. These count against the
+   fleet's share of the Update Ticket limit, so they trail the tags and notes on a large backlog.
+
+Exactly once without safe_update: each round's job is recorded in Redis before it is sent and
+again with its id once Zendesk answered. A retried batch follows that job instead of sending
+another. Before a batch's first job its tickets are read
+again (show_many, 100 per request), so one already written or closed is not sent. A job that
+cannot be followed (its status expired, answered 404, or its id never came back) is settled by reading its tickets back with show_many: those holding the processed tag were
+written; the others are written again only once the job must have finished (BULK_JOB_TIMEOUT after
+it was sent), so a job still queued is never doubled. At most BULK_MAX_JOBS jobs are queued or
+running across the fleet (JobSlots in Redis); Zendesk allows an account 30.
 """
 
 from __future__ import annotations
@@ -19,66 +32,90 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.models import Analysis, Ticket
+from app.models import Analysis, BatchProgress, Ticket, WrittenTicket
 from app.taxonomy import Taxonomy
-from app.triage import CLOSED_STATUSES, WriteOutcome, plan_update
+from app.triage import CLOSED_STATUSES, WriteOutcome, plan_update, raise_priority
 from app.zendesk import (
     BULK_MAX_TICKETS,
     JobStatus,
     TicketUpdate,
     ZendeskClient,
+    ZendeskError,
+    ZendeskJobsBusy,
     ZendeskNotFound,
     ZendeskRateLimited,
     ZendeskUnavailable,
 )
 
-# Rounds of update_many per batch: the first write, then two more for tickets an agent changed
-# meanwhile (409) or that failed for a reason a fresh attempt may not meet again.
+# Rounds of update_many per batch: the first write, then two more for tickets a job did not write
+# (a transient per-ticket failure, a killed job).
 ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One round's job: when it was sent, which tickets it carries, and its id once known."""
+
+    sent_at: float
+    ticket_ids: list[int]
+    job_id: str | None = None
 
 
 class JobLog(Protocol):
     """Remembers which update_many job a batch round sent (see app.store.BulkJobLog)."""
 
-    def get(self, key: str) -> str | None: ...
+    def get(self, key: str) -> JobRecord | None: ...
 
-    def put(self, key: str, job_id: str) -> None: ...
+    def put(self, key: str, record: JobRecord) -> None: ...
+
+    def forget(self, key: str) -> None: ...
+
+
+class JobSlots(Protocol):
+    """The fleet's share of the account's queued-or-running jobs (see app.store.JobSlots)."""
+
+    def acquire(self, holder: str, hold: float) -> bool: ...
+
+    def release(self, holder: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One ticket of a batch: its analysis and the ticket as the sweep read it."""
+    """One ticket of a batch and its analysis."""
 
     ticket_id: int
     analysis: Analysis
-    known: Ticket
 
 
 @dataclass
 class BatchOutcome:
-    """Per ticket: written (or found already written), or failed with a reason."""
+    """Per ticket: tags and note written (or found already written), or failed with a reason.
+    `written_at` is when the fleet saw each write land."""
 
     written: dict[int, WriteOutcome] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
+    written_at: dict[int, float] = field(default_factory=dict)
     jobs: int = 0
 
 
 @dataclass(frozen=True)
 class JobPolling:
-    interval: float = 1.0
-    timeout: float = 300.0
+    interval: float = 1.0  # the first wait; each poll waits 1.5 times longer, up to max_interval
+    timeout: float = 300.0  # a job unfinished this long after it was sent is followed up later
+    max_interval: float = 10.0
     # A poll refused by the shared quota waits this long in the process; longer waits go back to
     # the caller (a countdown retry) so the worker process is free meanwhile.
     max_sleep: float = 5.0
     sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.time
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i:i + BULK_MAX_TICKETS] for i in range(0, len(ids), BULK_MAX_TICKETS)]
 
 
-def _read_fresh(client: ZendeskClient, ticket_ids: list[int]) -> dict[int, Ticket]:
+def read_fresh(client: ZendeskClient, ticket_ids: list[int]) -> dict[int, Ticket]:
+    """The tickets as Zendesk holds them now, 100 per request; deleted ones are missing."""
     fresh: dict[int, Ticket] = {}
     for chunk in _chunks(ticket_ids):
         fresh.update({ticket.id: ticket for ticket in client.show_many(chunk)})
@@ -93,34 +130,52 @@ def _item_error(result: dict[str, Any] | None, job: JobStatus) -> str:
     return text or str(result.get("status") or "not updated")
 
 
-def _poll(client: ZendeskClient, job: JobStatus, polling: JobPolling) -> JobStatus:
+def _follow(client: ZendeskClient, job_id: str, polling: JobPolling, just_sent: bool) -> JobStatus | None:
+    """Poll a job until it finishes, waiting longer between polls (every poll counts against the
+    account limit). None when Zendesk no longer knows the job (404: expired, or never seen)."""
     deadline = polling.clock() + polling.timeout
-    while not job.finished:
-        if polling.clock() > deadline:
-            raise ZendeskUnavailable(f"update_many job {job.id} still {job.status} after {polling.timeout:.0f}s")
-        polling.sleep(polling.interval)
+    interval = polling.interval
+    if just_sent:  # a job Zendesk has only just queued is not done yet: do not spend a poll on it
+        polling.sleep(interval)
+        interval = min(interval * 1.5, polling.max_interval)
+    while True:
         try:
-            job = client.job_status(job.id)
+            job = client.job_status(job_id)
+        except ZendeskNotFound:
+            return None
         except ZendeskRateLimited as e:
             if e.retry_after > polling.max_sleep:
                 raise
             polling.sleep(e.retry_after)
-    return job
+            continue
+        if job.finished:
+            return job
+        if polling.clock() > deadline:
+            # Counts against the batch's failure budget: Zendesk keeps a job queued only so long.
+            raise ZendeskUnavailable(f"update_many job {job.id} still {job.status} after {polling.timeout:.0f}s")
+        polling.sleep(interval)
+        interval = min(interval * 1.5, polling.max_interval)
 
 
-def _run_job(client: ZendeskClient, updates: dict[int, TicketUpdate], jobs: JobLog, key: str,
-             polling: JobPolling) -> JobStatus:
-    """Send the round's job, or find the one an earlier attempt sent, and wait until it finishes."""
-    job: JobStatus | None = None
-    if (job_id := jobs.get(key)) is not None:
-        try:
-            job = client.job_status(job_id)
-        except ZendeskNotFound:
-            job = None  # expired: send again; safe_update turns a repeat into a conflict, not a second note
-    if job is None:
+def _send(client: ZendeskClient, updates: dict[int, TicketUpdate], jobs: JobLog, slots: JobSlots, key: str,
+          polling: JobPolling) -> JobRecord:
+    """Take a job slot, record the job as sent, send it, record its id."""
+    if not slots.acquire(key, hold=2 * polling.timeout):
+        raise ZendeskJobsBusy(max(2.0, polling.interval * 5), "the fleet's update_many job slots are all in use")
+    record = JobRecord(sent_at=polling.clock(), ticket_ids=sorted(updates))
+    jobs.put(key, record)
+    try:
         job = client.update_many(updates)
-        jobs.put(key, job.id)
-    return _poll(client, job, polling)
+    except ZendeskError as e:
+        # Refused before or by Zendesk (a quota, an open breaker, a 4xx): no job exists. A timeout
+        # or a 5xx leaves it unknown; the record stays and the tickets will be read back.
+        if not e.reached_zendesk or (e.status is not None and e.status < 500):
+            jobs.forget(key)
+            slots.release(key)
+        raise
+    record = JobRecord(sent_at=record.sent_at, ticket_ids=record.ticket_ids, job_id=job.id)
+    jobs.put(key, record)
+    return record
 
 
 def write_triage_batch(
@@ -129,61 +184,153 @@ def write_triage_batch(
     taxonomy: Taxonomy,
     run_id: str,
     jobs: JobLog,
+    slots: JobSlots,
     batch_key: str,
     polling: JobPolling | None = None,
 ) -> BatchOutcome:
-    """Write tags, priority and note for every item once, through update_many jobs.
+    """Add tags and a private note to every item once, through update_many jobs (priorities are
+    not written here: see `priorities_to_raise` and app.triage.raise_priority).
 
     Raises the client's errors when a job cannot be sent or followed; calling again with the same
-    `batch_key` resumes (the jobs already sent are polled, not sent again).
+    `batch_key` resumes: the jobs already sent are followed, never sent twice.
     """
     if len(items) > BULK_MAX_TICKETS:
         raise ValueError(f"a batch holds at most {BULK_MAX_TICKETS} tickets, got {len(items)}")
     polling = polling or JobPolling()
-    analyses = {item.ticket_id: item.analysis for item in items}
-    pending = {item.ticket_id: item.known for item in items}
-    unstamped = [ticket_id for ticket_id, ticket in pending.items() if not ticket.updated_at]
-    if unstamped:  # without a stamp safe_update cannot protect the write: read them first
-        fresh = _read_fresh(client, unstamped)
-        pending.update({ticket_id: fresh[ticket_id] for ticket_id in unstamped if ticket_id in fresh})
-        for ticket_id in set(unstamped) - set(fresh):
-            del pending[ticket_id]
-    outcome = BatchOutcome(failed={ticket_id: "ticket not found (deleted?)" for ticket_id in unstamped
-                                   if ticket_id not in pending})
+    plans = {item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id) for item in items}
+    outcome = BatchOutcome()
+
+    def written(ticket_id: int, already_done: bool = False) -> None:
+        tags = [] if already_done else plans[ticket_id].additional_tags
+        outcome.written[ticket_id] = WriteOutcome(already_done=already_done, tags_added=tags, priority_set=None)
+        outcome.written_at[ticket_id] = polling.clock()
+
+    # Before the first round a processed tag means someone else wrote the ticket; after one of our
+    # jobs it means that job did.
+    pending: dict[int, Ticket] = {}
+    ours_if_tagged = False
     errors: dict[int, str] = {}
     for round_no in range(1, ROUNDS + 2):
-        updates: dict[int, TicketUpdate] = {}
-        for ticket_id, ticket in pending.items():
-            if taxonomy.processed_tag in ticket.tags:
-                outcome.written[ticket_id] = WriteOutcome(already_done=True, tags_added=[], priority_set=None)
-            elif ticket.status in CLOSED_STATUSES:
-                outcome.failed[ticket_id] = f"ticket is {ticket.status}; left untouched"
-            elif round_no > ROUNDS:
-                outcome.failed[ticket_id] = f"not written in {ROUNDS} update_many rounds: {errors[ticket_id]}"
-            else:
-                updates[ticket_id] = plan_update(analyses[ticket_id], taxonomy, ticket.priority,
-                                                 ticket.updated_at, run_id)
-        if not updates:
-            break
-        job = _run_job(client, updates, jobs, f"{batch_key}:{round_no}", polling)
+        key = f"{batch_key}:{round_no}"
+        record = jobs.get(key)
+        just_sent = record is None
+        if record is None and round_no == 1:
+            # Read what Zendesk holds now, not what the sweep saw: a job cannot be made conditional
+            # (no safe_update), so a ticket written meanwhile (after Redis lost the job log, say)
+            # or closed must be found before it is sent.
+            fresh = read_fresh(client, [item.ticket_id for item in items])
+            outcome.failed.update({item.ticket_id: "ticket not found (deleted?)" for item in items
+                                   if item.ticket_id not in fresh})
+            pending = {ticket_id: ticket for ticket_id, ticket in fresh.items()}
+        if record is None:
+            updates: dict[int, TicketUpdate] = {}
+            for ticket_id, ticket in pending.items():
+                if taxonomy.processed_tag in ticket.tags:
+                    written(ticket_id, already_done=not ours_if_tagged)
+                elif ticket.status in CLOSED_STATUSES:
+                    outcome.failed[ticket_id] = f"ticket is {ticket.status}; left untouched"
+                elif round_no > ROUNDS:
+                    outcome.failed[ticket_id] = f"not written in {ROUNDS} update_many rounds: {errors[ticket_id]}"
+                else:
+                    updates[ticket_id] = plans[ticket_id]
+            if not updates:
+                break
+            record = _send(client, updates, jobs, slots, key, polling)
         outcome.jobs += 1
-        results = {r.get("id"): r for r in job.results if isinstance(r, dict)}
-        again = []
-        for ticket_id, update in updates.items():
-            result = results.get(ticket_id)
-            if result is not None and result.get("success"):
-                outcome.written[ticket_id] = WriteOutcome(already_done=False, tags_added=update.additional_tags,
-                                                          priority_set=update.priority)
-            else:
-                errors[ticket_id] = _item_error(result, job)
-                again.append(ticket_id)
+        job = _follow(client, record.job_id, polling, just_sent) if record.job_id else None
+        if job is None:
+            fresh = _settle_unknown_job(client, record, taxonomy, polling, key)
+            again = [ticket_id for ticket_id in record.ticket_ids
+                     if not (ticket_id in fresh and taxonomy.processed_tag in fresh[ticket_id].tags)]
+            for ticket_id in record.ticket_ids:
+                if ticket_id not in again:
+                    written(ticket_id)
+                else:
+                    errors[ticket_id] = f"job {record.job_id or '(id never received)'} status unknown"
+        else:
+            results = {r.get("id"): r for r in job.results if isinstance(r, dict)}
+            again = []
+            for ticket_id in record.ticket_ids:
+                result = results.get(ticket_id)
+                if result is not None and result.get("success"):
+                    written(ticket_id)
+                else:
+                    errors[ticket_id] = _item_error(result, job)
+                    again.append(ticket_id)
+            fresh = read_fresh(client, again) if again else {}
+        slots.release(key)
         if not again:
             break
-        fresh = _read_fresh(client, again)
         pending = {}
         for ticket_id in again:
             if ticket_id in fresh:
                 pending[ticket_id] = fresh[ticket_id]
             else:
                 outcome.failed[ticket_id] = "ticket not found (deleted?)"
+        ours_if_tagged = True
     return outcome
+
+
+def _settle_unknown_job(client: ZendeskClient, record: JobRecord, taxonomy: Taxonomy, polling: JobPolling,
+                        key: str) -> dict[int, Ticket]:
+    """A job whose status cannot be read: what Zendesk holds says what it wrote. Tickets still
+    without the processed tag are written again only once the job must have finished."""
+    fresh = read_fresh(client, record.ticket_ids)
+    untagged = [ticket_id for ticket_id in record.ticket_ids
+                if ticket_id in fresh and taxonomy.processed_tag not in fresh[ticket_id].tags]
+    may_still_run = polling.clock() - record.sent_at
+    if untagged and may_still_run < polling.timeout:
+        raise ZendeskJobsBusy(polling.timeout - may_still_run,
+                              f"job for {key} cannot be followed and {len(untagged)} of its tickets are not "
+                              "written yet; waiting until it must have finished before writing them again")
+    return fresh
+
+
+def priorities_to_raise(items: list[BatchItem], taxonomy: Taxonomy) -> dict[int, str]:
+    """The priority each ticket's analysis asks for, where the taxonomy maps one."""
+    wanted = {item.ticket_id: taxonomy.priority_for(item.analysis.values) for item in items}
+    return {ticket_id: priority for ticket_id, priority in wanted.items() if priority}
+
+
+def raise_priorities(client: ZendeskClient, wanted: dict[int, str], done: dict[int, str | None]) -> None:
+    """Raise each ticket's priority to `wanted[id]` with a safe_update PUT, never lowering what a
+    person set; `done` is filled as it goes (the priority written, or None), so a caller stopped
+    by the Update Ticket quota resumes where it stopped."""
+    todo = [ticket_id for ticket_id in wanted if ticket_id not in done]
+    if not todo:
+        return
+    fresh = read_fresh(client, todo)  # stamps after our own job wrote the tickets
+    for ticket_id in todo:
+        ticket = fresh.get(ticket_id)
+        done[ticket_id] = raise_priority(client, ticket_id, wanted[ticket_id], ticket) if ticket else None
+
+
+class BatchInterrupted(Exception):
+    """The batch stopped on `error`; `progress` is what is done, to carry into the retry."""
+
+    def __init__(self, error: ZendeskError, progress: BatchProgress) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.progress = progress
+
+
+def write_batch(client: ZendeskClient, items: list[BatchItem], taxonomy: Taxonomy, run_id: str, jobs: JobLog,
+                slots: JobSlots, batch_key: str, polling: JobPolling,
+                progress: BatchProgress | None = None) -> BatchProgress:
+    """Tags and notes through update_many jobs, then priority raises one safe PUT at a time.
+    Raises BatchInterrupted, carrying what is done, when Zendesk asks to wait or fails."""
+    progress = progress or BatchProgress()
+    try:
+        if not progress.tags_done:
+            outcome = write_triage_batch(client, items, taxonomy, run_id, jobs, slots, batch_key, polling)
+            progress.written = {ticket_id: WrittenTicket(tags_added=written.tags_added,
+                                                         already_done=written.already_done,
+                                                         written_at=outcome.written_at[ticket_id])
+                                for ticket_id, written in outcome.written.items()}
+            progress.failed, progress.jobs, progress.tags_done = outcome.failed, outcome.jobs, True
+        fresh_writes = [item for item in items if item.ticket_id in progress.written
+                        and not progress.written[item.ticket_id].already_done]
+        raise_priorities(client, priorities_to_raise(fresh_writes, taxonomy), progress.priorities)
+    except ZendeskError as e:
+        raise BatchInterrupted(e, progress) from e
+    return progress

@@ -186,7 +186,9 @@ class LocalStack:
         config = self.sim("/_sim/config")
         self.quota_env.update({"ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
                                "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
-                               "ZENDESK_RATE_WINDOW": str(config["rate_window"])})
+                               "ZENDESK_EXPORT_RATE_LIMIT": str(config["export_rate_limit"]),
+                               "ZENDESK_RATE_WINDOW": str(config["rate_window"]),
+                               "BULK_MAX_JOBS": str(min(30, config["max_jobs"]))})
         return self.zendesk_url
 
     def start_llm_simulator(self, options: list[str] | None = None) -> str:

@@ -30,7 +30,11 @@ def overall(checks: list[Check]) -> str:
     return UNHEALTHY if UNHEALTHY in statuses else DEGRADED if DEGRADED in statuses else HEALTHY
 
 
-def breaker_check(name: str, state: str, consequence: str) -> Check:
+def breaker_check(name: str, state: str, consequence: str, fault: str | None = None) -> Check:
+    """A breaker held open by a configuration fault is unhealthy: nothing passes until someone fixes it."""
+    if fault:
+        return Check(f"{name} breaker", UNHEALTHY, f"{state}: configuration fault: {fault}; tickets wait until it "
+                                                   "is fixed (then restart the workers)")
     if state == "closed":
         return Check(f"{name} breaker", HEALTHY, "closed")
     return Check(f"{name} breaker", DEGRADED, f"{state}: {consequence}")
@@ -42,8 +46,9 @@ def age(seconds: float | None) -> str:
 
 def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: dict[str, Any],
                last_sweep: float | None, last_run: float | None) -> list[Check]:
-    """All checks. `breakers` maps a name to (factory, what an open breaker means): pybreaker's
-    Redis storage talks to Redis when built, so breakers are built only once Redis answered."""
+    """All checks. `breakers` maps a name to (factory, what an open breaker means[, the recorded
+    configuration fault]): pybreaker's Redis storage talks to Redis when built, so breakers are
+    built only once Redis answered."""
     checks: list[Check] = []
     try:
         redis_client.ping()
@@ -51,8 +56,8 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
         return [Check("redis", UNHEALTHY, f"unreachable ({type(e).__name__}); no claims, queues or results")]
     checks.append(Check("redis", HEALTHY, "reachable"))
 
-    for name, (make_breaker, consequence) in breakers.items():
-        checks.append(breaker_check(name, make_breaker().current_state, consequence))
+    for name, (make_breaker, consequence, *fault) in breakers.items():
+        checks.append(breaker_check(name, make_breaker().current_state, consequence, fault[0]() if fault else None))
 
     workers = ping_workers()
     checks.append(Check("workers", HEALTHY if workers else UNHEALTHY,

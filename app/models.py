@@ -98,7 +98,11 @@ class TicketResult(BaseModel):
 
     ticket_id: int
     status: Outcome
+    # Seconds from the sweep's claim until Zendesk held the tags and note (for a ticket not
+    # written: until its outcome was known).
     processing_time: float
+    claimed_at: float | None = None
+    written_at: float | None = None
     analysis: dict[str, Any] | None = None
     values: dict[str, str] = Field(default_factory=dict)
     tags_added: list[str] = Field(default_factory=list)
@@ -110,3 +114,23 @@ class TicketResult(BaseModel):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     llm_latency_ms: int = 0
+
+
+class WrittenTicket(BaseModel):
+    """A ticket of a batch whose tags and note Zendesk holds (or held already: `already_done`)."""
+
+    tags_added: list[str] = Field(default_factory=list)
+    already_done: bool = False
+    written_at: float
+
+
+class BatchProgress(BaseModel):
+    """How far a batch's write got; a retried triage.update_batch carries it, so no step is
+    repeated. Ticket ids only, no ticket text."""
+
+    written: dict[int, WrittenTicket] = Field(default_factory=dict)
+    failed: dict[int, str] = Field(default_factory=dict)
+    jobs: int = 0
+    # Priority raises done so far: the priority written, or None when it was left as it was.
+    priorities: dict[int, str | None] = Field(default_factory=dict)
+    tags_done: bool = False

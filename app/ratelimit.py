@@ -12,6 +12,7 @@ even when a call arrives up to D seconds after its token was taken (a busy host,
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,37 @@ return 1
 """
 
 
+# Lowers a bucket to what the provider says is left (never raises it). KEYS[1]: bucket.
+# ARGV: capacity, refill per second, available, ttl ms.
+CLAMP_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate / 1000)
+tokens = math.min(tokens, tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in a duration as OpenAI's x-ratelimit-reset-* headers write it ("6m0s", "120ms")."""
+    if not text:
+        return None
+    parts = DURATION_RE.findall(text.strip())
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != text.strip():
+        return None
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
 @dataclass(frozen=True)
 class Quota:
     """N calls (or tokens) per `window` seconds."""
@@ -69,7 +101,10 @@ class Quota:
 
     @property
     def refill_per_second(self) -> float:
-        return max(self.limit - self.capacity, 1e-6) / (self.window + self.delay_allowance)
+        spare = self.limit - self.capacity
+        # A limit no larger than the one-call burst (say half a call a minute, a small share of a
+        # small plan) refills at the limit's own pace instead of never.
+        return (spare if spare > 0 else self.limit) / (self.window + self.delay_allowance)
 
 
 class SharedRateLimiter:
@@ -80,6 +115,7 @@ class SharedRateLimiter:
         self.prefix = prefix
         self._take = client.register_script(TAKE_SCRIPT)
         self._refund = client.register_script(REFUND_SCRIPT)
+        self._clamp = client.register_script(CLAMP_SCRIPT)
 
     def _key(self, quota: Quota) -> str:
         return f"{self.prefix}ratelimit:{quota.name}"
@@ -96,6 +132,12 @@ class SharedRateLimiter:
     def refund(self, quota: Quota, cost: float = 1.0) -> None:
         if quota.limit > 0:
             self._refund(keys=[self._key(quota)], args=[quota.capacity, min(cost, quota.capacity)])
+
+    def clamp(self, quota: Quota, available: float) -> None:
+        """The provider says only `available` is left in its window: take no more than that now."""
+        if quota.limit > 0:
+            self._clamp(keys=[self._key(quota)], args=[quota.capacity, quota.refill_per_second, max(0.0, available),
+                                                       int(2000 * quota.window)])
 
     def acquire(self, quotas: list[tuple[Quota, float]], max_sleep: float) -> float:
         """Take from every bucket, sleeping through short waits; returns 0 when all were granted,

@@ -47,7 +47,7 @@ def distribution_chart(title: str, counts: dict[str, int]) -> Markup:
 
 def latency_histogram(seconds: list[float]) -> Markup:
     """Per-ticket time from claim to outcome, in equal-width bins."""
-    chart = _chart(pygal.Histogram, "Time per ticket (s)", print_values=False)
+    chart = _chart(pygal.Histogram, "Claim to written, per ticket (s)", print_values=False)
     if seconds:
         low, high = min(seconds), max(seconds)
         width = (high - low) / LATENCY_BINS or 1.0

@@ -9,6 +9,7 @@ meant to be loaded in the worker's parent before it forks, so the children share
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Callable, TypeVar
 
 import pybreaker
@@ -16,12 +17,12 @@ import redis
 
 from app.alerts import Alerts, BreakerAlert, WebhookSender
 from app.classify import Classifier, RulesClassifier
-from app.ratelimit import Quota, SharedRateLimiter
+from app.ratelimit import Quota, SharedRateLimiter, parse_duration
 from app.redaction import Redactor
 from app.settings import ConfigError, get_settings
-from app.store import BulkJobLog, DeadLetters, RedisPauseGate, RunStore, TicketLedger
+from app.store import BulkJobLog, DeadLetters, FaultRecord, JobSlots, RedisPauseGate, RunStore, TicketLedger
 from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
-from app.zendesk import ZendeskClient, is_update_ticket, zendesk_breaker
+from app.zendesk import ZendeskClient, is_export, is_update_ticket, zendesk_breaker
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
@@ -67,33 +68,83 @@ def bulk_jobs() -> BulkJobLog:
     return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), get_settings().redis_prefix))
 
 
+def job_slots() -> JobSlots:
+    """The fleet-wide cap on update_many jobs queued or running (BULK_MAX_JOBS)."""
+    settings = get_settings()
+    return _for_this_process("jobslots", lambda: JobSlots(redis_client(), settings.bulk_max_jobs,
+                                                          settings.redis_prefix))
+
+
 def limiter() -> SharedRateLimiter:
     return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), get_settings().redis_prefix))
 
 
 def zendesk_throttle() -> Callable[[str, str], float]:
-    """Takes the account token (and the Update Ticket token for a single-ticket PUT)."""
+    """Takes the account token, plus the Update Ticket token (the fleet's share of it) for a
+    single-ticket PUT or the export's own token for a search export page."""
     settings = get_settings()
-    account = Quota("zendesk:account", settings.zendesk_rate_limit, settings.zendesk_rate_window)
-    updates = Quota("zendesk:update_ticket", settings.zendesk_update_rate_limit, settings.zendesk_rate_window)
+    window = settings.zendesk_rate_window
+    account = Quota("zendesk:account", settings.zendesk_rate_limit, window)
+    updates = Quota("zendesk:update_ticket", settings.zendesk_fleet_update_limit, window)
+    export = Quota("zendesk:export", settings.zendesk_export_rate_limit, window)
 
     def throttle(method: str, path: str) -> float:
         quotas = [(updates, 1.0)] if is_update_ticket(method, path) else []
+        if is_export(path):
+            quotas.append((export, 1.0))
         return limiter().acquire([*quotas, (account, 1.0)], settings.rate_limit_max_sleep)
 
     return throttle
 
 
-def llm_throttle() -> Callable[[int], float]:
-    """Takes one request and `tokens` tokens from the LLM account's quotas."""
+def _llm_quotas() -> tuple[Quota, Quota]:
     settings = get_settings()
-    requests_quota = Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window)
-    tokens_quota = Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window)
+    return (Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window),
+            Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window))
+
+
+def llm_throttle() -> Callable[[int], float]:
+    """Takes one request and `tokens` tokens (counted as OpenAI's limiter counts them) from the
+    LLM account's quotas."""
+    settings = get_settings()
+    requests_quota, tokens_quota = _llm_quotas()
 
     def throttle(tokens: int) -> float:
         return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], settings.rate_limit_max_sleep)
 
     return throttle
+
+
+def llm_pause_gate() -> RedisPauseGate:
+    return RedisPauseGate(redis_client(), f"{get_settings().redis_prefix}llm:paused")
+
+
+def llm_faults() -> FaultRecord:
+    """The LLM configuration fault every process sees (health and the breaker's alert name it)."""
+    return FaultRecord(redis_client(), f"{get_settings().redis_prefix}llm:fault")
+
+
+def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
+    """Corrects the shared LLM quota from an answer's x-ratelimit-remaining-* headers: the buckets
+    never hold more than OpenAI says is left (another application may share the key), and a quota
+    OpenAI says is spent pauses every process until its x-ratelimit-reset-* time."""
+    settings = get_settings()
+    quotas = dict(zip(("requests", "tokens"), _llm_quotas()))
+    # Less left than one request may take: the next one would be refused.
+    too_little = {"requests": 1, "tokens": 2 * settings.llm_completion_tokens}
+
+    def observe(headers: Mapping[str, str]) -> None:
+        for kind, quota in quotas.items():
+            raw = headers.get(f"x-ratelimit-remaining-{kind}")
+            if raw is None or quota.limit <= 0:
+                continue
+            remaining = float(raw)
+            limiter().clamp(quota, remaining)
+            reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+            if remaining < too_little[kind] and reset:
+                llm_pause_gate().pause(reset)
+
+    return observe
 
 
 def alerts() -> Alerts:
@@ -107,8 +158,8 @@ def alerts() -> Alerts:
     return _for_this_process("alerts", build)
 
 
-def _alerting(breaker: pybreaker.CircuitBreaker) -> pybreaker.CircuitBreaker:
-    breaker.add_listener(BreakerAlert(alerts()))
+def _alerting(breaker: pybreaker.CircuitBreaker, fault: Callable[[], str | None] | None = None) -> pybreaker.CircuitBreaker:
+    breaker.add_listener(BreakerAlert(alerts(), fault))
     return breaker
 
 
@@ -125,7 +176,8 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
 
     settings = get_settings()
     return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
-                                 settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout))
+                                 settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout),
+                     llm_faults().get)
 
 
 def zendesk() -> ZendeskClient:
@@ -180,10 +232,10 @@ def _build_classifier() -> Classifier:
     cache = RedisAnalysisCache(redis_client(), settings.llm_cache_ttl, settings.redis_prefix) \
         if settings.llm_cache_ttl else None
     return LLMClassifier(client, settings.llm_model, taxonomy(), rules, llm_circuit(), cache,
-                         attempts=settings.llm_attempts, max_tokens=settings.llm_max_tokens,
+                         attempts=settings.llm_attempts, max_tokens=settings.llm_completion_tokens,
                          temperature=settings.llm_temperature, price_override=settings.llm_price_override,
-                         throttle=llm_throttle(),
-                         pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}llm:paused"))
+                         throttle=llm_throttle(), pause_gate=llm_pause_gate(), faults=llm_faults(),
+                         observe_quota=llm_quota_observer())
 
 
 def classifier() -> Classifier:

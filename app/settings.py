@@ -15,7 +15,16 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
+DEFAULT_MAX_TOKENS = 400
+# Reasoning tokens count against max_completion_tokens; 400 would leave no room for the answer.
+REASONING_MAX_TOKENS = 2000
+
+
+def is_reasoning_model(model: str) -> bool:
+    """gpt-5 family and o-series models (and their dated snapshots): they refuse `max_tokens` and
+    any temperature but the default (https://platform.openai.com/docs/guides/reasoning)."""
+    name = model.lower().rsplit("/", 1)[-1]
+    return name.startswith("gpt-5") or (len(name) > 1 and name[0] == "o" and name[1].isdigit())
 
 
 class ConfigError(SystemExit):
@@ -49,6 +58,11 @@ class Settings(BaseSettings):
     # separate Update Ticket limit of 100 per minute.
     zendesk_rate_limit: int = Field(default=700, ge=0)
     zendesk_update_rate_limit: int = Field(default=100, ge=0)
+    # Agents' edits in the Zendesk UI count against the same Update Ticket limit, so the fleet
+    # takes only this share of it: the rest is left to the people working the queue.
+    zendesk_update_share: float = Field(default=0.5, gt=0, le=1)
+    # The search export's own limit (requests per window), on top of the account's.
+    zendesk_export_rate_limit: int = Field(default=100, ge=0)
     zendesk_rate_window: float = Field(default=60.0, gt=0, description="seconds the limits count over")
     # Celery's own per-task limit, per worker process group (e.g. "60/m"); the shared quota above
     # is what keeps the account's limit, this only caps one worker. Empty: no cap.
@@ -64,14 +78,16 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=30.0, gt=0, description="seconds per LLM request")
     llm_sdk_max_retries: int = Field(default=2, ge=0, le=5, description="the SDK's own retries on 429/5xx")
     llm_attempts: int = Field(default=3, ge=1, le=5, description="asks per ticket for a valid answer")
-    llm_rate_limit_retries: int = Field(default=10, ge=0, description="waits out 429s before the rules answer")
-    llm_max_tokens: int = Field(default=400, ge=50)
+    # The most the answer may take (sent as max_completion_tokens). Reasoning models (gpt-5, o-series)
+    # spend part of it thinking, so their default is larger.
+    llm_max_tokens: int | None = Field(default=None, ge=50)
     # The LLM account's requests and tokens per minute (0: no limit); tokens count prompt + max_tokens.
     llm_rpm: int = Field(default=500, ge=0)
     llm_tpm: int = Field(default=200_000, ge=0)
     llm_rate_window: float = Field(default=60.0, gt=0)
     # Waits for a quota token up to this long in the process; longer waits become countdown retries.
     rate_limit_max_sleep: float = Field(default=2.0, ge=0)
+    # Sent to models that take one; reasoning models take only their default, so none is sent.
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_cache_ttl: int = Field(default=7 * 24 * 3600, ge=0, description="seconds; 0 turns the cache off")
     llm_breaker_fail_max: int = Field(default=5, ge=1)
@@ -93,8 +109,11 @@ class Settings(BaseSettings):
     update_mode: Literal["auto", "single", "bulk"] = "auto"
     bulk_min_tickets: int = Field(default=50, ge=1)
     bulk_batch_size: int = Field(default=100, ge=1, le=100)
-    bulk_poll_interval: float = Field(default=1.0, gt=0, description="seconds between job status polls")
+    bulk_poll_interval: float = Field(default=1.0, gt=0, description="seconds before the first job status poll")
     bulk_job_timeout: float = Field(default=300.0, gt=0, description="seconds a job may stay unfinished")
+    # Zendesk allows an account 30 update_many jobs queued or running; other integrations may
+    # need some of them.
+    bulk_max_jobs: int = Field(default=30, ge=1, le=30)
     update_max_retries: int = Field(default=20, ge=0)
     retry_max_countdown: int = Field(default=600, ge=1)
     # A task not acknowledged this long (its worker died) is delivered again. Countdown retries
@@ -128,7 +147,7 @@ class Settings(BaseSettings):
 
     @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
                      "worker_update_rate_limit",
-                     "llm_price_input_per_mtok", "llm_price_output_per_mtok", mode="before")
+                     "llm_price_input_per_mtok", "llm_price_output_per_mtok", "llm_max_tokens", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -176,7 +195,23 @@ class Settings(BaseSettings):
             raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
         if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
             raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
+        if is_reasoning_model(self.llm_model) and "llm_temperature" in self.model_fields_set \
+                and self.llm_temperature != 1:
+            raise ValueError(f"LLM_TEMPERATURE: {self.llm_model} takes only its default temperature (1); "
+                             "unset LLM_TEMPERATURE")
         return self
+
+    @property
+    def llm_completion_tokens(self) -> int:
+        """max_completion_tokens for each request: LLM_MAX_TOKENS, or the model family's default."""
+        if self.llm_max_tokens is not None:
+            return self.llm_max_tokens
+        return REASONING_MAX_TOKENS if is_reasoning_model(self.llm_model) else DEFAULT_MAX_TOKENS
+
+    @property
+    def zendesk_fleet_update_limit(self) -> float:
+        """The Update Ticket requests per window the fleet may take (its share of the limit)."""
+        return self.zendesk_update_rate_limit * self.zendesk_update_share
 
     def bulk_updates(self, tickets: int) -> bool:
         """Whether a run of this many tickets writes through update_many."""

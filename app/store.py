@@ -7,6 +7,12 @@ Keys (shared by every process on every host):
 - `ticket:<id>:dead`   = JSON {ticket_id, stage, reason, run_id, at}: failed for good; sweeps skip
                          it until `python -m app dead-letters --requeue`; `dead:index` lists them
 - `zendesk:paused`     = set with PX when Zendesk answered 429; every client waits it out
+- `zendesk:jobs`       = sorted set of batch rounds holding one of the fleet's update_many job slots
+- `bulkjob:<run>:<batch>:<round>` = JSON {sent_at, ticket_ids, job_id}: the job a batch round sent
+- `llm:fault`          = the LLM configuration fault (reason) that holds the LLM breaker open
+- `llm:paused`         = set with PX after an LLM 429 or when its headers say the quota is spent
+- `ratelimit:<name>`   = a shared token bucket (app.ratelimit)
+- `breaker:<name>`     = pybreaker's shared state for the zendesk and llm breakers
 - `run:<id>`           = hash of run metadata; `run:<id>:finished` counter; `run:<id>:summary` JSON
 - `runs`               = sorted set of run ids by start time (newest last)
 All keys start with REDIS_PREFIX (empty by default), so fleets, demos and tests can share a server.
@@ -14,6 +20,7 @@ All keys start with REDIS_PREFIX (empty by default), so fleets, demos and tests 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -23,6 +30,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis
+
+from app.bulk import JobRecord
 
 RUNS_KEPT = 500
 RUN_TTL = 90 * 24 * 3600
@@ -137,10 +146,32 @@ class RedisPauseGate:
             self.redis.set(self.key, "1", px=millis)
 
 
+class FaultRecord:
+    """A configuration fault every process sees while it lasts (e.g. `llm:fault`): set when a
+    request is refused for what every request carries, cleared by the next request that succeeds."""
+
+    TTL = 7 * 24 * 3600
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.redis = client
+        self.key = key
+
+    def get(self) -> str | None:
+        raw = self.redis.get(self.key)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def record(self, reason: str) -> None:
+        self.redis.set(self.key, reason, ex=self.TTL)
+
+    def clear(self) -> None:
+        self.redis.delete(self.key)
+
+
 class BulkJobLog:
-    """Which update_many job each batch round sent, so a retried batch polls it instead of sending
-    another. Kept a day: Zendesk keeps job statuses for about an hour, and past that a resend is
-    harmless (safe_update)."""
+    """Which update_many job each batch round sent, and when, so a retried batch follows that job
+    instead of sending another. The record is written before the request goes out (without a job
+    id) and again with the id once Zendesk answered: a record without an id is a job that may exist.
+    Kept a day: Zendesk keeps job statuses an hour or so; past that the tickets are read back."""
 
     TTL = 24 * 3600
 
@@ -151,12 +182,56 @@ class BulkJobLog:
     def _key(self, key: str) -> str:
         return f"{self.prefix}bulkjob:{key}"
 
-    def get(self, key: str) -> str | None:
-        value = self.redis.get(self._key(key))
-        return value.decode() if isinstance(value, bytes) else value
+    def get(self, key: str) -> JobRecord | None:
+        raw = self.redis.get(self._key(key))
+        return JobRecord(**json.loads(raw)) if raw else None
 
-    def put(self, key: str, job_id: str) -> None:
-        self.redis.set(self._key(key), job_id, ex=self.TTL)
+    def put(self, key: str, record: JobRecord) -> None:
+        self.redis.set(self._key(key), json.dumps(dataclasses.asdict(record)), ex=self.TTL)
+
+    def forget(self, key: str) -> None:
+        self.redis.delete(self._key(key))
+
+
+# KEYS[1]: sorted set of holders scored by expiry (ms). ARGV: holder, limit, hold ms.
+# Returns 1 when the holder has (or already had) a slot. Expired holders (a worker that died with a
+# job in flight) free their slot by themselves.
+ACQUIRE_SLOT_SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+return 1
+"""
+
+
+class JobSlots:
+    """A fleet-wide cap on update_many jobs queued or running at once: Zendesk allows an account 30
+    and answers 429 beyond them. A slot is held from just before a job is sent until it is seen
+    finished; `hold` seconds bound it, so a dead worker's slot comes back by itself."""
+
+    def __init__(self, client: redis.Redis, limit: int, prefix: str = "") -> None:
+        self.redis = client
+        self.limit = limit
+        self.key = f"{prefix}zendesk:jobs"
+        self._acquire = client.register_script(ACQUIRE_SLOT_SCRIPT)
+
+    def acquire(self, holder: str, hold: float) -> bool:
+        return bool(self._acquire(keys=[self.key], args=[holder, self.limit, max(1, int(hold * 1000))]))
+
+    def release(self, holder: str) -> None:
+        self.redis.zrem(self.key, holder)
+
+    def in_use(self) -> int:
+        self.redis.zremrangebyscore(self.key, "-inf", int(time.time() * 1000))
+        return int(self.redis.zcard(self.key))
 
 
 class RunStore:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app.models import Analysis, Ticket
 from app.taxonomy import Taxonomy
-from app.zendesk import TicketUpdate, ZendeskClient, ZendeskConflict, ZendeskRejected
+from app.zendesk import TicketUpdate, ZendeskClient, ZendeskConflict, ZendeskNotFound, ZendeskRejected
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 CLOSED_STATUSES = {"solved", "closed"}
@@ -105,3 +105,24 @@ def write_triage(
             continue
         return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=update.priority)
     raise ZendeskConflict(f"ticket changed during {CONFLICT_ATTEMPTS} update attempts")
+
+
+def raise_priority(client: ZendeskClient, ticket_id: int, wanted: str, ticket: Ticket) -> str | None:
+    """Raise one ticket's priority to `wanted` with a safe_update PUT against `ticket` (as just
+    read); returns the priority written, or None when a person's is already as high, the ticket is
+    closed or gone, or it kept changing under us. Rate limits and outages are raised to the caller.
+    """
+    try:
+        for _ in range(CONFLICT_ATTEMPTS):
+            target = priority_to_set(wanted, ticket.priority)
+            if target is None or ticket.status in CLOSED_STATUSES or not ticket.updated_at:
+                return None
+            try:
+                client.set_priority(ticket_id, target, ticket.updated_at)
+            except ZendeskConflict:
+                ticket = client.get_ticket(ticket_id)
+                continue
+            return target
+    except (ZendeskNotFound, ZendeskRejected):
+        pass  # deleted, or closed meanwhile (422): the tags and note stand
+    return None

@@ -17,29 +17,37 @@ from typing import Any, Protocol
 
 import pybreaker
 import requests
+import urllib3
 
 from app.breakers import shared_breaker
+from app.errors import TryLater
 from app.models import Ticket
 
 log = logging.getLogger(__name__)
 
 # The search export pages by cursor, so unlike search.json (1,000 results per query, then 422)
-# it reaches every unprocessed ticket of a large backlog.
+# it reaches every unprocessed ticket of a large backlog. Its reference: the type goes in
+# filter[type], and "searches with type in the query string will result in an error"; 100 per page
+# is the recommended size (1,000 the most).
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+EXPORT_PATH = "/api/v2/search/export.json"
 EXPORT_PAGE_SIZE = 100
-UNPROCESSED_QUERY = "type:ticket status<solved -tags:{tag}"
+UNPROCESSED_QUERY = "status<solved -tags:{tag}"
 # update_many takes up to 100 tickets per job; show_many reads up to 100 per request.
 BULK_MAX_TICKETS = 100
 JOB_FINISHED = frozenset({"completed", "failed", "killed"})
 
 
 class ZendeskError(Exception):
-    """Any failure talking to Zendesk. `retryable` says whether the same call may succeed later."""
+    """Any failure talking to Zendesk. `retryable` says whether the same call may succeed later;
+    `reached_zendesk` whether the request may have arrived (it may then have taken effect)."""
 
     retryable = False
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, reached_zendesk: bool = True) -> None:
         super().__init__(message)
         self.status = status
+        self.reached_zendesk = reached_zendesk
 
 
 class ZendeskUnavailable(ZendeskError):
@@ -48,19 +56,30 @@ class ZendeskUnavailable(ZendeskError):
     retryable = True
 
 
-class ZendeskRateLimited(ZendeskUnavailable):
-    """429 (or a pause another process recorded): wait `retry_after` seconds."""
+class ZendeskRateLimited(ZendeskUnavailable, TryLater):
+    """429 (or a pause another process recorded, or a shared quota): wait `retry_after` seconds."""
 
-    def __init__(self, retry_after: float, status: int | None = 429) -> None:
-        super().__init__(f"rate limited, retry after {retry_after:.0f}s", status)
+    def __init__(self, retry_after: float, status: int | None = 429, message: str | None = None) -> None:
+        # Without a status the wait was decided here (a shared pause or quota): nothing was sent.
+        ZendeskUnavailable.__init__(self, message or f"rate limited, retry after {retry_after:.0f}s", status,
+                                    reached_zendesk=status is not None)
         self.retry_after = retry_after
 
 
-class ZendeskCircuitOpen(ZendeskUnavailable):
+class ZendeskJobsBusy(ZendeskRateLimited):
+    """No room for another update_many job: the account's 30 queued-or-running jobs (Zendesk's 429
+    TooManyJobs), the fleet's own share of them, or a job sent earlier that may still be running."""
+
+    def __init__(self, retry_after: float, message: str, status: int | None = None) -> None:
+        super().__init__(retry_after, status, message)
+
+
+class ZendeskCircuitOpen(ZendeskUnavailable, TryLater):
     """The shared Zendesk breaker is open after repeated 5xx/timeouts: come back in `retry_after`."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Zendesk circuit breaker open, retry after {retry_after:.0f}s")
+        ZendeskUnavailable.__init__(self, f"Zendesk circuit breaker open, retry after {retry_after:.0f}s",
+                                    reached_zendesk=False)
         self.retry_after = retry_after
 
 
@@ -88,6 +107,11 @@ UPDATE_TICKET_RE = re.compile(r"/api/v2/tickets/\d+(?:\.json)?$")
 def is_update_ticket(method: str, path: str) -> bool:
     """PUT /api/v2/tickets/{id}: the call with its own account limit (100/min)."""
     return method == "PUT" and bool(UPDATE_TICKET_RE.search(path.split("?")[0]))
+
+
+def is_export(path: str) -> bool:
+    """A search export page: the call with its own limit of 100 requests a minute."""
+    return "/api/v2/search/export" in path
 
 
 def _not_an_outage(error: BaseException) -> bool:
@@ -118,15 +142,8 @@ class TicketUpdate:
     updated_stamp: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The body of PUT /tickets/{id}."""
-        return {"ticket": self.fields()}
-
-    def fields(self) -> dict[str, Any]:
-        """The ticket's fields, as one element of update_many's `tickets` array takes them (plus id)."""
-        ticket: dict[str, Any] = {
-            "additional_tags": self.additional_tags,
-            "comment": {"body": self.private_note, "public": False},
-        }
+        """The body of PUT /tickets/{id}: tags, note and priority, guarded by safe_update."""
+        ticket: dict[str, Any] = self.additive_fields()
         if self.priority:
             ticket["priority"] = self.priority
         if self.updated_stamp:
@@ -134,7 +151,15 @@ class TicketUpdate:
             # we read it; the caller re-reads instead of overwriting their priority.
             ticket["safe_update"] = True
             ticket["updated_stamp"] = self.updated_stamp
-        return ticket
+        return {"ticket": ticket}
+
+    def additive_fields(self) -> dict[str, Any]:
+        """Tags added and a private note appended: nothing a person set can be overwritten by these,
+        so they are what update_many carries (it ignores safe_update, see app.bulk)."""
+        return {
+            "additional_tags": self.additional_tags,
+            "comment": {"body": self.private_note, "public": False},
+        }
 
 
 @dataclass(frozen=True)
@@ -159,12 +184,33 @@ class JobStatus:
                    message=job.get("message"))
 
 
-def _retry_after(response: requests.Response) -> float:
+def _retry_after(response: requests.Response, missing: float = 60.0) -> float:
     value = response.headers.get("Retry-After", "")
     try:
         return max(1.0, float(value))
     except ValueError:
-        return 60.0  # Zendesk always sends it; a minute is the safe guess when it is missing.
+        return missing  # the rate-limit page promises it; a minute is the safe guess without it
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """True when the connection was refused or never set up, so the request cannot have arrived."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _error_name(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
+
+
+# The account's cap on update_many jobs queued or running at once (see the "Job limit" section of
+# https://developer.zendesk.com/api-reference/introduction/rate-limits/). Its 429 is about jobs,
+# not about the request rate, so it must not pause every other call.
+TOO_MANY_JOBS = "TooManyJobs"
+JOBS_FULL_WAIT = 15.0
 
 
 def _describe(response: requests.Response) -> str:
@@ -235,13 +281,20 @@ class ZendeskClient:
         url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.Timeout as e:
+        except requests.ConnectTimeout as e:
+            raise ZendeskUnavailable(f"connect timeout after {self.timeout}s on {method} {path_or_url}",
+                                     reached_zendesk=False) from e
+        except requests.Timeout as e:  # sent, no answer in time: it may have taken effect
             raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url}") from e
         except requests.ConnectionError as e:
-            raise ZendeskUnavailable(f"connection failed on {method} {path_or_url}") from e
+            raise ZendeskUnavailable(f"connection failed on {method} {path_or_url}",
+                                     reached_zendesk=not _never_connected(e)) from e
         status = response.status_code
         if status < 400:
             return response
+        if status == 429 and _error_name(response) == TOO_MANY_JOBS:
+            raise ZendeskJobsBusy(_retry_after(response, JOBS_FULL_WAIT),
+                                  "Zendesk holds its maximum of queued or running jobs", status)
         if status == 429:
             retry_after = _retry_after(response)
             if self.pause_gate is not None:
@@ -263,7 +316,7 @@ class ZendeskClient:
 
         Lazy: a caller that has claimed enough stops reading, and later pages are never requested.
         """
-        url: str | None = "/api/v2/search/export.json"
+        url: str | None = EXPORT_PATH
         params: dict[str, Any] | None = {
             "query": UNPROCESSED_QUERY.format(tag=processed_tag),
             "filter[type]": "ticket",
@@ -287,6 +340,12 @@ class ZendeskClient:
         body = self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=update.payload()).json()
         return Ticket.model_validate(body["ticket"])
 
+    def set_priority(self, ticket_id: int, priority: str, updated_stamp: str) -> Ticket:
+        """Raise one ticket's priority, only if nobody wrote the ticket since `updated_stamp`
+        (safe_update: a 409 otherwise). Counts against the Update Ticket limit."""
+        body = {"ticket": {"priority": priority, "safe_update": True, "updated_stamp": updated_stamp}}
+        return Ticket.model_validate(self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=body).json()["ticket"])
+
     def show_many(self, ticket_ids: list[int]) -> list[Ticket]:
         """Up to 100 tickets in one request; deleted ones are simply missing from the answer."""
         if not 1 <= len(ticket_ids) <= BULK_MAX_TICKETS:
@@ -296,10 +355,12 @@ class ZendeskClient:
         return [Ticket.model_validate(item) for item in body.get("tickets", [])]
 
     def update_many(self, updates: dict[int, TicketUpdate]) -> JobStatus:
-        """Queue one job updating up to 100 tickets, each with its own fields; poll `job_status`."""
+        """Queue one job adding each ticket's own tags and private note (up to 100 tickets); poll
+        `job_status`. Only the additive fields are sent: update_many ignores safe_update, so a
+        priority written here could lower one an agent raised meanwhile (app.bulk writes those)."""
         if not 1 <= len(updates) <= BULK_MAX_TICKETS:
             raise ValueError(f"update_many takes 1 to {BULK_MAX_TICKETS} tickets, got {len(updates)}")
-        tickets = [{"id": ticket_id, **update.fields()} for ticket_id, update in updates.items()]
+        tickets = [{"id": ticket_id, **update.additive_fields()} for ticket_id, update in updates.items()]
         body = self._request("PUT", "/api/v2/tickets/update_many.json", json={"tickets": tickets}).json()
         return JobStatus.from_body(body)
 

@@ -21,18 +21,18 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from app import services
-from app.celery import app
 from app.alerts import run_alerts, stalled_alert
-from app.llm import LLMRateLimited
+from app.bulk import BatchInterrupted, BatchItem, JobPolling, write_batch
+from app.celery import app
+from app.errors import TryLater
 from app.logs import setup_file_logging
-from app.models import Analysis, Ticket, TicketInput, TicketResult, TicketWork
+from app.models import Analysis, BatchProgress, Ticket, TicketInput, TicketResult, TicketWork
 from app.redaction import redact_inputs
 from app.settings import get_settings
 from app.summary import build_summary, write_summary_file
 from app.sweep import sweep
-from app.bulk import BatchItem, JobPolling, write_triage_batch
 from app.triage import plan_update, write_triage
-from app.zendesk import ZendeskCircuitOpen, ZendeskError, ZendeskNotFound, ZendeskRateLimited
+from app.zendesk import ZendeskError, ZendeskNotFound
 from workers.pipeline import batch_repr, classify_signature, dispatch_run, redact_batch_signature, ticket_repr
 
 log = logging.getLogger("triage")
@@ -138,24 +138,23 @@ def redact_batch_task(self: Task, payloads: list[dict[str, Any]], run_id: str, b
 
 
 # max_retries=None: Celery's default of 3 would end a chain with an exception (and the chord with
-# it); the tasks keep their own budgets (LLM_RATE_LIMIT_RETRIES, UPDATE_MAX_RETRIES) instead.
+# it); waits that always pass (quota, configuration fault) are unbounded, the rest keep budgets.
 @app.task(name="triage.classify", bind=True, max_retries=None)
 def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
-    """Redacted ticket in, analysis attached. An LLM rate limit waits (a countdown retry, so the
-    worker process is free meanwhile) up to LLM_RATE_LIMIT_RETRIES times, then the rules answer."""
+    """Redacted ticket in, analysis attached. A ticket waiting for the LLM's quota, or for an
+    operator to fix a configuration fault, keeps its place (a countdown retry, so the worker process
+    is free meanwhile); the rules answer only when the LLM is down or cannot answer this ticket."""
     work = TicketWork.model_validate(work_data)
     if work.error:
         return work.model_dump(exclude=REDACTED_TEXT)
     if not work.dry_run:
         services.ledger().keep_alive(work.ticket_id)
-    settings = get_settings()
-    may_wait = self.request.retries < settings.llm_rate_limit_retries
     try:
         work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description,
-                                                       may_wait=may_wait)
-    except LLMRateLimited as e:
-        countdown = min(settings.retry_max_countdown, e.retry_after + random.uniform(0, max(2.0, e.retry_after)))
-        log.info("ticket %s: LLM rate limited; classifying again in %.0fs", work.ticket_id, countdown)
+                                                       may_wait=True)
+    except TryLater as e:
+        countdown = _retry_countdown(e, self.request.retries, get_settings().retry_max_countdown)
+        log.info("ticket %s: %s; classifying again in %.0fs", work.ticket_id, e, countdown)
         raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e
     except Exception as e:  # noqa: BLE001
         log.exception("ticket %s: classification failed", work.ticket_id)
@@ -164,10 +163,10 @@ def classify_task(self: Task, work_data: dict[str, Any]) -> dict[str, Any]:
     return work.model_dump(exclude=REDACTED_TEXT)
 
 
-def _retry_countdown(error: ZendeskError, retries: int, cap: int) -> float:
-    """Retry-After when Zendesk gave one, else exponential backoff; jitter spreads the herd so a
-    freed slot is not met by every waiting task at once."""
-    if isinstance(error, (ZendeskRateLimited, ZendeskCircuitOpen)):
+def _retry_countdown(error: Exception, retries: int, cap: int) -> float:
+    """Retry-After when the service gave one, else exponential backoff; jitter spreads the herd so
+    a freed slot is not met by every waiting task at once."""
+    if isinstance(error, TryLater):
         base = error.retry_after
         return min(cap, base + random.uniform(0, max(5.0, base)))
     base = min(cap, 5 * 2**retries)
@@ -193,14 +192,23 @@ def _finish(work: TicketWork, result: TicketResult) -> dict[str, Any]:
     return result.model_dump()
 
 
-def _result(work: TicketWork, status: str, **fields: Any) -> TicketResult:
+def _written_status(work: TicketWork) -> str:
+    return "fallback" if work.analysis is not None and work.analysis.is_fallback else "success"
+
+
+def _result(work: TicketWork, status: str, written_at: float | None = None, **fields: Any) -> TicketResult:
+    """The ticket's record; its time runs from the sweep's claim until Zendesk held the write (or,
+    for a ticket that was not written, until its outcome was known)."""
+    written_at = written_at or time.time()
+    timing = {"processing_time": round(written_at - work.enqueued_at, 3), "claimed_at": work.enqueued_at,
+              "written_at": written_at if status in ("success", "fallback") else None}
     analysis: Analysis | None = work.analysis
     if analysis is None:
-        return TicketResult(ticket_id=work.ticket_id, status=status, processing_time=_elapsed(work), **fields)
+        return TicketResult(ticket_id=work.ticket_id, status=status, **timing, **fields)
     return TicketResult(
         ticket_id=work.ticket_id,
         status=status,
-        processing_time=_elapsed(work),
+        **timing,
         analysis=analysis.record(),
         values=analysis.values,
         tokens=analysis.prompt_tokens + analysis.completion_tokens,
@@ -210,10 +218,6 @@ def _result(work: TicketWork, status: str, **fields: Any) -> TicketResult:
         llm_latency_ms=analysis.latency_ms,
         **fields,
     )
-
-
-def _elapsed(work: TicketWork) -> float:
-    return round(time.time() - (work.started_at or work.enqueued_at), 3)
 
 
 @app.task(name="triage.update", bind=True, max_retries=None)
@@ -226,7 +230,7 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
     if work.error or work.analysis is None:
         return _finish(work, _result(work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
     taxonomy = services.taxonomy()
-    success = "fallback" if work.analysis.is_fallback else "success"
+    success = _written_status(work)
     if work.dry_run:
         plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
         return _finish(work, _result(work, success, tags_added=plan.additional_tags, priority_set=plan.priority))
@@ -257,29 +261,32 @@ def update_task(self: Task, work_data: dict[str, Any], failures: int = 0) -> dic
     return _finish(work, _result(work, success, tags_added=outcome.tags_added, priority_set=outcome.priority_set))
 
 
-def _retry_or_fail(task: Task, error: ZendeskError, failures: int, label: str, argsrepr: dict[str, str]) -> str:
-    """Retry later when the error can pass (a 429 or open breaker always does, without using up
-    the failure budget); otherwise the reason the tickets failed."""
+def _retry_or_fail(task: Task, error: ZendeskError, failures: int, label: str, argsrepr: dict[str, str],
+                   **carry: Any) -> str:
+    """Retry later when the error can pass (a 429, a quota, an open breaker or a busy job queue
+    always does, without using up the failure budget); otherwise the reason the tickets failed.
+    `carry` goes into the retry's keyword arguments (what is done so far)."""
     settings = get_settings()
-    rate_limited = isinstance(error, (ZendeskRateLimited, ZendeskCircuitOpen))
-    if rate_limited or (error.retryable and failures < settings.update_max_retries):
+    waiting = isinstance(error, TryLater)
+    if waiting or (error.retryable and failures < settings.update_max_retries):
         countdown = _retry_countdown(error, failures, settings.retry_max_countdown)
         log.info("%s: %s; retrying in %.0fs", label, error, countdown)
-        raise task.retry(countdown=countdown, kwargs={**task.request.kwargs, "failures": failures + (not rate_limited)},
-                         **argsrepr) from error
+        kwargs = {**task.request.kwargs, **carry, "failures": failures + (not waiting)}
+        raise task.retry(countdown=countdown, kwargs=kwargs, **argsrepr) from error
     return str(error) if not error.retryable else f"gave up after {failures} retries: {error}"
 
 
 @app.task(name="triage.update_batch", bind=True, max_retries=None)
 def update_batch_task(self: Task, works_data: list[dict[str, Any]], run_id: str, batch_no: int,
-                      failures: int = 0) -> list[dict[str, Any]]:
-    """Chord body of one batch: write up to 100 classified tickets with update_many jobs.
-
-    Returns one TicketResult record per ticket, like `triage.update` does for one. A retry (429,
-    outage) resumes: the jobs already sent are polled again, never sent twice (app.bulk)."""
+                      failures: int = 0, progress: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Chord body of one batch: tags and notes for up to 100 classified tickets through update_many
+    jobs, then priority raises one safe PUT at a time (app.bulk). Returns one TicketResult record
+    per ticket, like `triage.update` does for one. A retry (429, outage, quota) carries what is
+    done in `progress`; jobs already sent are followed, never sent twice."""
     settings = get_settings()
     taxonomy = services.taxonomy()
     ledger = services.ledger()
+    resumed = BatchProgress.model_validate(progress) if progress else None
     # Dicts only (redact_batch's own result is an empty list); the last result per ticket, in case
     # a redelivered redact_batch classified a ticket twice.
     works = list({w.ticket_id: w for w in (TicketWork.model_validate(data) for data in works_data
@@ -289,45 +296,42 @@ def update_batch_task(self: Task, works_data: list[dict[str, Any]], run_id: str,
     for work in works:
         if work.error or work.analysis is None:
             results[work.ticket_id] = _result(work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
-        elif ledger.is_done(work.ticket_id):
+        elif resumed is None and ledger.is_done(work.ticket_id):
             results[work.ticket_id] = _result(work, "skipped", error="already triaged")
         else:
             ledger.keep_alive(work.ticket_id)
             ready.append(work)
     if ready:
-        items = [BatchItem(w.ticket_id, w.analysis, Ticket(id=w.ticket_id, priority=w.priority,
-                                                           updated_at=w.updated_at, status="open"))
-                 for w in ready if w.analysis is not None]
-        polling = JobPolling(interval=settings.bulk_poll_interval, timeout=settings.bulk_job_timeout,
-                             max_sleep=settings.rate_limit_max_sleep)
-        repr_ = batch_repr(run_id, batch_no, len(works))
+        items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
+        polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
+                             timeout=settings.bulk_job_timeout, max_sleep=settings.rate_limit_max_sleep)
+        stopped = "no outcome"
         try:
-            batch = write_triage_batch(services.zendesk(), items, taxonomy, run_id, services.bulk_jobs(),
-                                       f"{run_id}:{batch_no}", polling)
-        except ZendeskError as e:
-            reason = _retry_or_fail(self, e, failures, f"run {run_id} batch {batch_no}", repr_)
-            for work in ready:
-                results[work.ticket_id] = _result(work, "failed", stage="update", error=reason)
+            done = write_batch(services.zendesk(), items, taxonomy, run_id, services.bulk_jobs(), services.job_slots(),
+                               f"{run_id}:{batch_no}", polling, resumed)
+        except BatchInterrupted as e:
+            stopped = _retry_or_fail(self, e.error, failures, f"run {run_id} batch {batch_no}",
+                                     batch_repr(run_id, batch_no, len(works)),
+                                     progress=e.progress.model_dump(mode="json"))
+            done = e.progress
         except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
             log.exception("run %s batch %s: update failed unexpectedly", run_id, batch_no)
-            for work in ready:
-                results[work.ticket_id] = _result(work, "failed", stage="update", error=f"unexpected {type(e).__name__}")
-        else:
-            log.info("run %s batch %s: %d written, %d failed, %d update_many jobs", run_id, batch_no,
-                     len(batch.written), len(batch.failed), batch.jobs)
-            for work in ready:
-                outcome = batch.written.get(work.ticket_id)
-                if outcome is None:
-                    error = batch.failed.get(work.ticket_id, "no outcome")
-                    results[work.ticket_id] = _result(work, "failed", stage="update", error=error)
-                    continue
-                ledger.mark_done(work.ticket_id)
-                if outcome.already_done:
-                    results[work.ticket_id] = _result(work, "skipped", error="already triaged")
-                else:
-                    status = "fallback" if work.analysis and work.analysis.is_fallback else "success"
-                    results[work.ticket_id] = _result(work, status, tags_added=outcome.tags_added,
-                                                      priority_set=outcome.priority_set)
+            done, stopped = BatchProgress(), f"unexpected {type(e).__name__}"
+        log.info("run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised", run_id,
+                 batch_no, len(done.written), len(done.failed), done.jobs, sum(1 for p in done.priorities.values() if p))
+        for work in ready:
+            written = done.written.get(work.ticket_id)
+            if written is None:
+                error = done.failed.get(work.ticket_id, stopped)
+                results[work.ticket_id] = _result(work, "failed", stage="update", error=error)
+                continue
+            ledger.mark_done(work.ticket_id)
+            if written.already_done:
+                results[work.ticket_id] = _result(work, "skipped", error="already triaged")
+            else:
+                results[work.ticket_id] = _result(work, _written_status(work), tags_added=written.tags_added,
+                                                  priority_set=done.priorities.get(work.ticket_id),
+                                                  written_at=written.written_at)
     return [_finish(work, results[work.ticket_id]) for work in works]
 
 

@@ -82,7 +82,7 @@ def redis_dump(stack: LocalStack) -> str:
 
 def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: str):
     stack = LocalStack(workdir=tmp_path / "stack", tickets=0, redis_prefix=f"pii-{secrets.token_hex(4)}:",
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"],
+                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000", "--index-lag", "0"],
                        extra_env={"FLOWER_UNAUTHENTICATED_API": "1", "LOG_FORMAT": "json"})
     with stack:
         stack.start_redis(redis_url)

@@ -10,6 +10,8 @@ from app.zendesk import (
     TicketUpdate,
     ZendeskAuthError,
     ZendeskClient,
+    ZendeskConflict,
+    ZendeskJobsBusy,
     ZendeskNotFound,
     ZendeskRateLimited,
     ZendeskRejected,
@@ -31,28 +33,51 @@ def test_export_follows_cursors_past_the_search_cap_and_reads_lazily():
         assert sim.state.stats()["requests_by_endpoint"]["export"] == 13 + 2  # two pages, not thirteen
 
 
-def test_show_many_update_many_and_job_status():
-    with running_simulator(tickets=5, seed=2, rate_limit=100_000, job_delay_ms=0) as sim:
+def test_the_export_query_is_one_the_documented_endpoint_accepts():
+    with running_simulator(tickets=5, seed=3, rate_limit=100_000) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        assert len(list(client.unprocessed_tickets())) == 5
+        stats = sim.state.stats()
+        assert stats["responses_400"] == 0 and stats["requests_by_endpoint"]["export"] == 1
+
+
+def test_update_many_carries_only_what_cannot_overwrite_a_person_and_priorities_go_safely():
+    with running_simulator(tickets=5, seed=2, rate_limit=100_000, job_delay_ms=0, job_item_ms=0) as sim:
         client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
         one, two = client.show_many([1, 2])
-        stale = client.get_ticket(3)
-        client.update_ticket(3, TicketUpdate(additional_tags=["agent"], private_note="agent", updated_stamp=None))
         job = client.update_many({
             1: TicketUpdate(["ai_processed", "x"], "note 1", "high", one.updated_at),
             2: TicketUpdate(["ai_processed"], "note 2", None, two.updated_at),
-            3: TicketUpdate(["ai_processed"], "note 3", None, stale.updated_at),  # changed since: 409
             99: TicketUpdate(["ai_processed"], "note 99"),
         })
         while not job.finished:
             job = client.job_status(job.id)
-        outcome = {r["id"]: r["success"] for r in job.results}
-        assert outcome == {1: True, 2: True, 3: False, 99: False}
-        fresh = {t.id: t for t in client.show_many([1, 2, 3, 99])}
-        assert set(fresh) == {1, 2, 3}  # a missing ticket is left out, not an error
-        assert {"ai_processed", "x"} <= set(fresh[1].tags) and fresh[1].priority == "high"
-        assert "ai_processed" not in fresh[3].tags
+        assert {r["id"]: r["success"] for r in job.results} == {1: True, 2: True, 99: False}
+        fresh = {t.id: t for t in client.show_many([1, 2, 99])}
+        assert set(fresh) == {1, 2}  # a missing ticket is left out, not an error
+        assert {"ai_processed", "x"} <= set(fresh[1].tags)
+        assert fresh[1].priority == one.priority  # update_many never carries a priority
+        sent = sim.state.stats()
+        assert sent["responses_400"] == 0
+        # A priority goes through Update Ticket with safe_update: a stale stamp is a 409, not a write.
+        with pytest.raises(ZendeskConflict):
+            client.set_priority(1, "urgent", one.updated_at)
+        raised = client.set_priority(1, "urgent", fresh[1].updated_at)
+        assert raised.priority == "urgent"
         with pytest.raises(ValueError):
             client.update_many({})
+
+
+def test_too_many_jobs_asks_to_come_back_without_pausing_every_other_call(redis_url, redis_prefix):
+    gate = RedisPauseGate(redis.Redis.from_url(redis_url), f"{redis_prefix}zendesk:paused")
+    with running_simulator(tickets=3, seed=2, rate_limit=100_000, max_jobs=1, job_delay_ms=60_000) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN, pause_gate=gate)
+        client.update_many({1: TicketUpdate(["ai_processed"], "note 1")})
+        with pytest.raises(ZendeskJobsBusy) as info:
+            client.update_many({2: TicketUpdate(["ai_processed"], "note 2")})
+        assert info.value.status == 429 and info.value.retry_after > 0
+        assert gate.remaining() == 0  # the account's request rate is not what ran out
+        client.get_ticket(3)
 
 
 def test_typed_errors():

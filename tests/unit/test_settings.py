@@ -106,3 +106,33 @@ def test_celery_app_refuses_bad_config_with_a_clear_message(clean_env, tmp_path)
     assert result.returncode == 1
     assert "configuration error" in result.stderr and "ZENDESK_EMAIL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+    clean_env.setenv("LLM_MODEL", "gpt-5-mini")
+    settings = Settings()
+    assert settings.llm_completion_tokens == 2000  # reasoning tokens come out of max_completion_tokens
+    clean_env.setenv("LLM_MAX_TOKENS", "800")
+    assert Settings().llm_completion_tokens == 800
+    clean_env.setenv("LLM_TEMPERATURE", "0")
+    with pytest.raises(ConfigError, match="LLM_TEMPERATURE: gpt-5-mini takes only its default temperature"):
+        get_settings()
+    get_settings.cache_clear()
+    clean_env.setenv("LLM_MODEL", "gpt-4o-mini")
+    clean_env.delenv("LLM_MAX_TOKENS")
+    assert Settings().llm_completion_tokens == 400 and Settings().llm_temperature == 0
+
+
+def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+    assert Settings().zendesk_fleet_update_limit == 50  # half of 100 a minute is left to agents
+    clean_env.setenv("ZENDESK_UPDATE_SHARE", "0.8")
+    assert Settings().zendesk_fleet_update_limit == 80
+    clean_env.setenv("ZENDESK_UPDATE_SHARE", "1.5")
+    with pytest.raises(ConfigError, match="ZENDESK_UPDATE_SHARE"):
+        get_settings()
