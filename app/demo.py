@@ -38,17 +38,22 @@ def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_demo(args: argparse.Namespace, console: Console) -> int:
     workdir = Path(args.workdir).resolve()
+    # The simulators keep Zendesk's and OpenAI's documented limits, counted per minute / time_scale:
+    # at the real pace the fleet's share of Update Ticket (50 priority raises a minute) alone would
+    # make 200 tickets a four-minute wait.
+    window = f"{60 / args.time_scale:g}"
     stack = LocalStack(workdir=workdir, tickets=args.tickets, seed=args.seed, sweep_interval=args.sweep_interval,
-                       sim_options=["--index-lag", "2"])
+                       sim_options=["--rate-window", window])
     with stack:
         redis_url = stack.start_redis()
         if not stack.owns_redis:
             # A shared server: keep this demo's keys apart from any fleet using it, and remove them after.
             stack.redis_prefix = f"demo-{int(time.time())}:"
         console.print(f"redis      {redis_url}{' (embedded redis-server)' if stack.owns_redis else ''}")
-        console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets)")
+        console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets; "
+                      f"limits per {window} s, time scale {args.time_scale:g})")
         if args.llm == "simulator":
-            url = stack.start_llm_simulator(["--latency-mean", str(args.llm_latency)])
+            url = stack.start_llm_simulator(["--latency-mean", str(args.llm_latency), "--rate-window", window])
             console.print(f"llm        {url}/v1 (OpenAI simulator, mean latency {args.llm_latency}s)")
         else:
             console.print("llm        none: the offline rules classify")
@@ -76,6 +81,7 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
                 time.sleep(1)
         store = RunStore(stack.redis(), stack.redis_prefix)
         summaries = wait_for_summaries(store, started)
+        stats = stack.stats()  # again: priority raises trail the tags the loop above waited for
         for summary in reversed(summaries):
             console.print(format_summary(summary))
             console.print(f"  summary file: {summary.get('file')}")
@@ -84,6 +90,7 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"simulator: {stats['tickets_ai_processed']}/{stats['tickets_total']} tickets tagged, "
             f"max notes per ticket {stats['max_ai_notes_per_ticket']}, "
+            f"{stats['requests_by_endpoint'].get('ticket_update', 0)} priority raises, "
             f"{stats['requests_total']} API requests, {stats['responses_429']} answered 429"
         )
         console.print(f"demo finished in {time.time() - started:.0f}s; stopping everything")
@@ -91,8 +98,9 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         return 0 if stats["max_ai_notes_per_ticket"] <= 1 and not failed else 1
 
 
-def wait_for_summaries(store: RunStore, since: float, timeout: float = 60) -> list[dict[str, Any]]:
-    """Summaries of the runs started since `since`, once every one of them has finished."""
+def wait_for_summaries(store: RunStore, since: float, timeout: float = 300) -> list[dict[str, Any]]:
+    """Summaries of the runs started since `since`, once every one of them has finished (a run's
+    priority raises trail its tags and notes: they go at the fleet's share of Update Ticket)."""
 
     def runs() -> list[str]:
         return store.run_ids_since(since - 1)
@@ -114,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm", choices=("simulator", "rules"), default="simulator",
                         help="classify through the bundled OpenAI simulator (default) or the offline rules")
     parser.add_argument("--llm-latency", type=float, default=3.5, help="simulator's mean latency, seconds")
+    parser.add_argument("--time-scale", type=float, default=6.0,
+                        help="the simulators count their per-minute limits over 60/SCALE seconds (1: real time)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     console = Console()

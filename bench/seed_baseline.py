@@ -53,7 +53,7 @@ class SeedZendesk:
 
     def list_unprocessed(self) -> list[dict[str, Any]]:
         url: str | None = f"{self.base_url}/search/export.json"
-        params: dict[str, Any] | None = {"query": "type:ticket status<solved -tags:ai_processed",
+        params: dict[str, Any] | None = {"query": "status<solved -tags:ai_processed",
                                          "filter[type]": "ticket", "page[size]": 100}
         tickets: list[dict[str, Any]] = []
         while url:
