@@ -27,6 +27,7 @@ running across the fleet (JobSlots in Redis); Zendesk allows an account 30.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,6 +200,8 @@ def write_triage_batch(
     polling = polling or JobPolling()
     plans = {item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id) for item in items}
     outcome = BatchOutcome()
+    if not items:
+        return outcome
 
     def written(ticket_id: int, already_done: bool = False) -> None:
         tags = [] if already_done else plans[ticket_id].additional_tags
@@ -237,6 +240,8 @@ def write_triage_batch(
                 break
             record = _send(client, updates, jobs, slots, key, polling)
         outcome.jobs += 1
+        # A ticket the job carried but this call does not (a redelivery found it done) is not ours to settle.
+        record = dataclasses.replace(record, ticket_ids=[t for t in record.ticket_ids if t in plans])
         job = _follow(client, record.job_id, polling, just_sent) if record.job_id else None
         if job is None:
             fresh = _settle_unknown_job(client, record, taxonomy, polling, key)
@@ -292,16 +297,20 @@ def priorities_to_raise(items: list[BatchItem], taxonomy: Taxonomy) -> dict[int,
     return {ticket_id: priority for ticket_id, priority in wanted.items() if priority}
 
 
-def raise_priorities(client: ZendeskClient, wanted: dict[int, str], done: dict[int, str | None]) -> None:
+def raise_priorities(client: ZendeskClient, wanted: dict[int, str], done: dict[int, str | None],
+                     stamps: dict[int, Ticket]) -> None:
     """Raise each ticket's priority to `wanted[id]` with a safe_update PUT, never lowering what a
-    person set; `done` is filled as it goes (the priority written, or None), so a caller stopped
-    by the Update Ticket quota resumes where it stopped."""
+    person set. `done` is filled as it goes (the priority written, or None) and `stamps` keeps the
+    tickets as read, so a caller stopped by the Update Ticket quota resumes where it stopped
+    without reading them again."""
     todo = [ticket_id for ticket_id in wanted if ticket_id not in done]
-    if not todo:
-        return
-    fresh = read_fresh(client, todo)  # stamps after our own job wrote the tickets
+    unread = [ticket_id for ticket_id in todo if ticket_id not in stamps]
+    if unread:  # read after our own job wrote them: their stamps are current
+        stamps.update({ticket_id: Ticket(id=ticket_id, status=ticket.status, priority=ticket.priority,
+                                         updated_at=ticket.updated_at)
+                       for ticket_id, ticket in read_fresh(client, unread).items()})
     for ticket_id in todo:
-        ticket = fresh.get(ticket_id)
+        ticket = stamps.get(ticket_id)
         done[ticket_id] = raise_priority(client, ticket_id, wanted[ticket_id], ticket) if ticket else None
 
 
@@ -330,7 +339,7 @@ def write_batch(client: ZendeskClient, items: list[BatchItem], taxonomy: Taxonom
             progress.failed, progress.jobs, progress.tags_done = outcome.failed, outcome.jobs, True
         fresh_writes = [item for item in items if item.ticket_id in progress.written
                         and not progress.written[item.ticket_id].already_done]
-        raise_priorities(client, priorities_to_raise(fresh_writes, taxonomy), progress.priorities)
+        raise_priorities(client, priorities_to_raise(fresh_writes, taxonomy), progress.priorities, progress.stamps)
     except ZendeskError as e:
         raise BatchInterrupted(e, progress) from e
     return progress

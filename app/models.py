@@ -133,4 +133,7 @@ class BatchProgress(BaseModel):
     jobs: int = 0
     # Priority raises done so far: the priority written, or None when it was left as it was.
     priorities: dict[int, str | None] = Field(default_factory=dict)
+    # The tickets as last read for their priority raise (stamps only, never text): a resumed batch
+    # needs no second read; a stale stamp just meets a 409 and a fresh read.
+    stamps: dict[int, Ticket] = Field(default_factory=dict)
     tags_done: bool = False

@@ -89,9 +89,11 @@ def zendesk_throttle() -> Callable[[str, str], float]:
     export = Quota("zendesk:export", settings.zendesk_export_rate_limit, window)
 
     def throttle(method: str, path: str) -> float:
-        quotas = [(updates, 1.0)] if is_update_ticket(method, path) else []
-        if is_export(path):
-            quotas.append((export, 1.0))
+        if is_update_ticket(method, path):
+            # The fleet's share of Update Ticket is scarce and many tasks want it: one that must
+            # wait goes back to the queue (a countdown) rather than hold a worker process asleep.
+            return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep=0)
+        quotas = [(export, 1.0)] if is_export(path) else []
         return limiter().acquire([*quotas, (account, 1.0)], settings.rate_limit_max_sleep)
 
     return throttle

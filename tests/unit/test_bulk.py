@@ -12,8 +12,6 @@ from app.bulk import (
     write_batch,
     write_triage_batch,
 )
-from app.models import Analysis, Ticket
-from app.taxonomy import load_taxonomy
 from app.zendesk import (
     JobStatus,
     ZendeskConflict,
@@ -23,6 +21,8 @@ from app.zendesk import (
     ZendeskRejected,
     ZendeskUnavailable,
 )
+from app.models import Analysis, Ticket
+from app.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
 ANALYSIS = Analysis(summary="Login fails", values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
@@ -52,7 +52,8 @@ class FakeZendesk:
     Zendesk documents; they finish after `polls_to_finish` polls and their status can be expired."""
 
     def __init__(self, n, polls_to_finish=2):
-        self.tickets = {i: Ticket(id=i, status="open", priority=None, updated_at=f"v1-{i}") for i in range(1, n + 1)}
+        self.tickets = {i: Ticket(id=i, subject=f"Anna's ticket {i}", description="call me on +44 20 7946 0958",
+                                  status="open", priority=None, updated_at=f"v1-{i}") for i in range(1, n + 1)}
         self.notes = {i: 0 for i in self.tickets}
         self.jobs, self.polls_to_finish = {}, polls_to_finish
         self.sent = []
@@ -323,8 +324,12 @@ def test_priority_raises_stopped_by_the_quota_resume_without_repeating_anything(
         run()
     progress = info.value.progress
     assert progress.tags_done and set(progress.written) == {1, 2, 3} and progress.priorities == {1: "high"}
-    resumed = run(progress.model_validate(progress.model_dump(mode="json")))  # through the retry's JSON
+    carried = progress.model_dump(mode="json")  # what the retry's message carries: stamps, no text
+    assert all(stamp["subject"] == stamp["description"] == "" for stamp in carried["stamps"].values())
+    reads = zendesk.reads
+    resumed = run(progress.model_validate(carried))
     assert resumed.priorities == {1: "high", 2: "high", 3: "high"}
+    assert zendesk.reads == reads  # resumed from the stamps it carried, without reading again
     assert len(zendesk.sent) == 1 and zendesk.puts == [(1, "high"), (2, "high"), (3, "high")]
 
 
@@ -332,3 +337,12 @@ def test_more_than_a_hundred_is_refused():
     zendesk = FakeZendesk(101)
     with pytest.raises(ValueError):
         write(zendesk, items(zendesk, range(1, 102)))
+
+
+def test_a_redelivered_batch_holding_fewer_tickets_settles_only_those_it_holds():
+    zendesk = FakeZendesk(3)
+    log = MemoryJobLog()
+    write(zendesk, items(zendesk, [1, 2, 3]), log)
+    again = write(zendesk, items(zendesk, [2]), log)  # 1 and 3 were found done and left out
+    assert set(again.written) == {2} and not again.failed and len(zendesk.sent) == 1
+    assert write(zendesk, [], log).written == {}  # nothing left to write: nothing is asked
