@@ -1,11 +1,11 @@
-"""Flower's configuration, read by `celery -A app flower` from this directory (see app/flower.py).
+"""Flower's configuration, read by `celery -A app flower` from this directory (see app/ops/flower.py).
 
 Command-line options (`--address`, `--port`, `--url_prefix`, ...) still override what is set here.
 """
 
 from tornado.options import options as _flower_options
 
-from app.flower import DEFAULT_ADDRESS, basic_auth_pairs, refuse_unsafe_start
+from app.ops.flower import DEFAULT_ADDRESS, basic_auth_pairs, refuse_unsafe_start
 from app.settings import get_settings
 
 # Loopback unless told otherwise: Flower's own default is every interface.

@@ -15,7 +15,10 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.domain.summary import RunSummary
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
@@ -77,19 +80,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run: bool, wait: bool,
                        timeout: float) -> int:
     """One sweep now (of the given tickets, or a search), its chord dispatched, optionally awaited."""
-    from app import services
+    from app.clients.zendesk import ZendeskError
+    from app.domain.summary import format_summary
     from app.settings import get_settings
-    from app.summary import format_summary
-    from app.sweep import sweep
-    from app.zendesk import ZendeskError
-    from workers.pipeline import dispatch_run
+    from workers.pipeline import start_run
 
-    settings = get_settings()
-    provider, why = settings.llm_choice()
+    provider, why = get_settings().llm_choice()
     print(f"classifier: {provider} ({why})", file=sys.stderr)
     try:
-        outcome = sweep(services.zendesk(), services.ledger(), limit or settings.sweep_max_tickets,
-                        ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=services.taxonomy().processed_tag)
+        outcome = start_run(ticket_ids, limit, dry_run)
     except ZendeskError as e:
         print(f"error: Zendesk: {e}", file=sys.stderr)
         return EXIT_FAILURES
@@ -97,7 +96,6 @@ def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run:
         print(f"nothing to triage ({outcome.found} eligible, {outcome.skipped_done_or_claimed} done, "
               "dead-lettered or claimed)")
         return EXIT_OK
-    dispatch_run(outcome)
     print(f"run {outcome.run_id}: {len(outcome.inputs)} tickets dispatched")
     if not wait:
         return EXIT_OK
@@ -106,7 +104,7 @@ def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run:
         print(f"timed out after {timeout:.0f}s; the run goes on (see `python -m app runs`)", file=sys.stderr)
         return EXIT_FAILURES
     print(format_summary(summary))
-    return EXIT_FAILURES if summary["failed"] else EXIT_OK
+    return EXIT_FAILURES if summary.failed else EXIT_OK
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
@@ -132,7 +130,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def wait_for_run(run_id: str, timeout: float) -> dict[str, Any] | None:
+def wait_for_run(run_id: str, timeout: float) -> RunSummary | None:
     """Progress bar until the run's summary is stored; None on timeout."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -162,21 +160,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from app import services
 
     summaries = services.run_store().recent(args.limit)
-    rows = [
-        {key: s.get(key) for key in ("id", "timestamp", "total", "processed", "failed", "fallbacks",
-                                      "cost_estimate", "total_time", "dry_run", "file")}
-        for s in summaries
-    ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        fields = {"id", "timestamp", "total", "processed", "failed", "fallbacks", "cost_estimate", "total_time",
+                  "dry_run", "file", "tickets_per_minute"}
+        print(json.dumps([{"file": None, **s.model_dump(mode="json", include=fields)} for s in summaries], indent=2))
         return EXIT_OK
-    if not rows:
+    if not summaries:
         print("no runs yet")
         return EXIT_OK
     print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
-    for row in rows:
-        print(f"{row['id']:<24} {row['timestamp']:<26} {row['total']:>6} {row['processed']:>6} "
-              f"{row['failed']:>6} {row['fallbacks'] or 0:>8} {row['cost_estimate']:>9.4f}")
+    for s in summaries:
+        print(f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
+              f"{s.cost_estimate:>9.4f}")
     return EXIT_OK
 
 
@@ -184,7 +179,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app import services
-    from app.report import ReportError, find_summary, render_report
+    from app.ops.report import ReportError, find_summary, render_report
     from app.settings import get_settings
 
     if args.run_id is None and not args.open:
@@ -196,7 +191,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ReportError as e:
         print(e, file=sys.stderr)
         return EXIT_FAILURES
-    output = Path(args.output) if args.output else settings.log_dir / f"report_{summary['id']}.html"
+    output = Path(args.output) if args.output else settings.log_dir / f"report_{summary.id}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_report(summary), encoding="utf-8")
     print(output)
@@ -209,7 +204,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     from app import services
-    from app.health import EXIT_CODES, as_json, overall, run_checks
+    from app.ops.health import EXIT_CODES, as_json, overall, run_checks
     from app.settings import get_settings
 
     settings = get_settings()

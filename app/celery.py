@@ -1,47 +1,35 @@
-"""The Celery application, built from settings. `celery -A app worker|beat|flower` finds `app` here."""
+"""The Celery application, built from settings. `celery -A app worker|beat|flower` finds `app` here.
+
+Only configuration: the task modules it loads, their routes (app.names) and the beat schedule
+(app.schedule)."""
 
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Queue as KombuQueue
 
+from app.names import ROUTES, Queue, Task
+from app.schedule import beat_schedule
 from app.settings import get_settings
 
 settings = get_settings()
 
-# One queue per kind of work, so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk`
-# near the quota) while a plain `celery -A app worker` consumes them all.
-TASK_ROUTES = {
-    "triage.sweep": {"queue": "sweep"},
-    "triage.summarize": {"queue": "sweep"},
-    "triage.watchdog": {"queue": "sweep"},
-    "triage.redact": {"queue": "redact"},
-    "triage.redact_batch": {"queue": "redact"},
-    "triage.classify": {"queue": "classify"},
-    "triage.update": {"queue": "zendesk"},
-    "triage.update_batch": {"queue": "zendesk"},
-}
-
-# The whole beat schedule.
-BEAT_SCHEDULE = {
-    "sweep-zendesk": {"task": "triage.sweep", "schedule": settings.sweep_interval},
-    # Alerts when no run completed for three sweep intervals (app/alerts.py).
-    "watchdog": {"task": "triage.watchdog", "schedule": settings.sweep_interval},
-}
+# Every module that defines tasks; the names and routes are in app.names, the schedule in app.schedule.
+TASK_MODULES = ["workers.signals", "workers.sweep", "workers.redact", "workers.classify", "workers.update"]
 
 prefix = {"global_keyprefix": settings.redis_prefix} if settings.redis_prefix else {}
 broker_is_redis = settings.effective_broker_url.startswith(("redis", "rediss", "unix"))
 
-app = Celery("triage", broker=settings.effective_broker_url, backend=settings.redis_url, include=["workers.tasks"])
+app = Celery("triage", broker=settings.effective_broker_url, backend=settings.redis_url, include=TASK_MODULES)
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
     accept_content=["json"],
-    task_routes=TASK_ROUTES,
-    task_annotations=({"triage.update": {"rate_limit": settings.worker_update_rate_limit}}
+    task_routes=ROUTES,
+    task_annotations=({str(Task.UPDATE): {"rate_limit": settings.worker_update_rate_limit}}
                       if settings.worker_update_rate_limit else None),
-    task_queues=[Queue(name) for name in ("sweep", "redact", "classify", "zendesk")],
-    task_default_queue="sweep",
+    task_queues=[KombuQueue(str(queue)) for queue in Queue],
+    task_default_queue=str(Queue.SWEEP),
     # At-least-once: a task is acknowledged only after it ran; a worker killed mid-task gives it back.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -62,7 +50,7 @@ app.conf.update(
     # Flower needs events; names are explicit (`triage.redact`), args are shown as ticket ids.
     worker_send_task_events=True,
     task_send_sent_event=True,
-    beat_schedule=BEAT_SCHEDULE,
+    beat_schedule=beat_schedule(settings),
     # RedBeat keeps the schedule and a lock in Redis, so a second beat process waits instead of
     # sending every sweep twice.
     beat_scheduler="redbeat.RedBeatScheduler",

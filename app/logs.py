@@ -19,10 +19,12 @@ from app.settings import Settings
 
 LOG_FILE_NAME = "triage.log"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(processName)s] %(message)s"
-# Per-ticket lines add ticket_id, run_id, status, stage, seconds (see workers.tasks._finish).
+# Per-ticket lines add ticket_id, run_id, status, stage, seconds (see app.fleet.outcome).
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(processName)s %(message)s"
-# The fleet's own lines go to the file: one per ticket outcome, sweeps, runs, retries, failures.
-FILE_LOGGER = "triage"
+# Every module logs under its own name (logging.getLogger(__name__)), so the fleet's lines all sit
+# below these two package loggers: one per ticket outcome, sweeps, runs, retries, LLM fallbacks,
+# breakers and alerts reach the file.
+FILE_LOGGERS = ("app", "workers")
 HANDLER_NAME = "triage-file"
 
 
@@ -42,13 +44,14 @@ def log_file_handler(settings: Settings) -> logging.Handler:
 
 
 def setup_file_logging(settings: Settings) -> logging.Handler:
-    """Attach the file handler to the fleet's logger once per process; returns it."""
-    logger = logging.getLogger(FILE_LOGGER)
-    existing = next((h for h in logger.handlers if h.get_name() == HANDLER_NAME), None)
+    """Attach one file handler to the fleet's package loggers, once per process; returns it."""
+    loggers = [logging.getLogger(name) for name in FILE_LOGGERS]
+    existing = next((h for h in loggers[0].handlers if h.get_name() == HANDLER_NAME), None)
     if existing is not None:
         return existing
     handler = log_file_handler(settings)
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
+    for logger in loggers:
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
     return handler

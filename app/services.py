@@ -15,18 +15,28 @@ from typing import Any, Callable, TypeVar
 import pybreaker
 import redis
 
-from app.alerts import Alerts, BreakerAlert, WebhookSender
-from app.classify import Classifier, RulesClassifier
-from app.ratelimit import Quota, SharedRateLimiter, parse_duration
-from app.redaction import Redactor
+from app.clients.zendesk import ZendeskClient, is_export, is_update_ticket, zendesk_breaker
+from app.domain.rules import Classifier, RulesClassifier
+from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from app.fleet.claims import Claims, DeadLetters
+from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
+from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore
+from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
+from app.redaction.redactor import Redactor
 from app.settings import ConfigError, get_settings
-from app.store import BulkJobLog, DeadLetters, FaultRecord, JobSlots, RedisPauseGate, RunStore, TicketLedger
-from app.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
-from app.zendesk import ZendeskClient, is_export, is_update_ticket, zendesk_breaker
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
 _shared: dict[str, Any] = {}
+
+
+def reset() -> None:
+    """Forget the settings and every object built from them: the next use builds them again from
+    the environment as it is now (tests change settings). The spaCy model stays loaded: nothing
+    in it depends on settings, and loading it takes seconds."""
+    get_settings.cache_clear()
+    _per_process.clear()
+    _shared.pop("taxonomy", None)
 
 
 def _for_this_process(name: str, build: Callable[[], T]) -> T:
@@ -48,16 +58,17 @@ def redis_client() -> redis.Redis:
     )
 
 
-def ledger() -> TicketLedger:
+def claims() -> Claims:
+    """Tickets' claims and done markers (app.fleet.claims)."""
     settings = get_settings()
     return _for_this_process(
-        "ledger",
-        lambda: TicketLedger(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
+        "claims",
+        lambda: Claims(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
     )
 
 
 def dead_letters() -> DeadLetters:
-    return _for_this_process("dead", lambda: DeadLetters(ledger()))
+    return _for_this_process("dead", lambda: DeadLetters(claims()))
 
 
 def run_store() -> RunStore:
@@ -174,7 +185,7 @@ def zendesk_circuit() -> pybreaker.CircuitBreaker:
 
 def llm_circuit() -> pybreaker.CircuitBreaker:
     """The LLM breaker, its state shared by every process through Redis; alerts when it opens."""
-    from app.llm import llm_breaker
+    from app.clients.llm import llm_breaker
 
     settings = get_settings()
     return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
@@ -216,7 +227,7 @@ def taxonomy() -> Taxonomy:
 
 
 def _build_classifier() -> Classifier:
-    from app.llm import LLMClassifier, RedisAnalysisCache
+    from app.clients.llm import LLMClassifier, RedisAnalysisCache
 
     settings = get_settings()
     rules = RulesClassifier(taxonomy())

@@ -125,14 +125,14 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(default=14, ge=1)
     log_format: Literal["text", "json"] = "text"
 
-    # Alerts (app/alerts.py): a Slack-compatible incoming webhook; unset sends none.
+    # Alerts (app/ops/alerts.py): a Slack-compatible incoming webhook; unset sends none.
     alert_webhook_url: SecretStr | None = None
     alert_failure_rate: float = Field(default=0.05, ge=0, le=1, description="share of a run's tickets failed")
     alert_slow_seconds: float = Field(default=10.0, gt=0, description="average seconds per ticket in a run")
     alert_cooldown: float = Field(default=3600.0, gt=0, description="seconds before the same condition alerts again")
 
     # Flower's login, "user:password" (several separated by commas). Without it, Flower only
-    # starts bound to 127.0.0.1 (see app/flower.py and flowerconfig.py).
+    # starts bound to 127.0.0.1 (see app/ops/flower.py and flowerconfig.py).
     flower_basic_auth: SecretStr | None = None
 
     @field_validator("redis_url", "broker_url")

@@ -57,8 +57,8 @@ def build_classifier(provider: str):
     """The rules need no settings at all; the LLM classifier is built from the fleet's settings."""
     import os
 
-    from app.classify import RulesClassifier
-    from app.taxonomy import load_taxonomy
+    from app.domain.rules import RulesClassifier
+    from app.domain.taxonomy import load_taxonomy
 
     if provider == "rules":
         taxonomy_file = os.environ.get("TAXONOMY_FILE")
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     classifier = build_classifier(args.provider)
     redactor = None
     if not args.no_redact:
-        from app.redaction import Redactor
+        from app.redaction.redactor import Redactor
 
         redactor = Redactor()
     confusion: dict[str, Counter] = {label: Counter() for label in LABELS}

@@ -134,7 +134,7 @@ def evaluate(detect: Callable[[str], Spans], records: Iterable[Record]) -> dict:
 
 
 def ours() -> Callable[[str], Spans]:
-    from app.redaction import Redactor
+    from app.redaction.redactor import Redactor
 
     redactor = Redactor()
     return lambda text: [(s.start, s.end) for s in redactor.redact(text).spans]
@@ -153,9 +153,9 @@ def presidio() -> Callable[[str], Spans] | None:
         from presidio_analyzer.nlp_engine import NlpEngineProvider
     except ImportError:
         return None
-    from app.redaction import SPACY_MODELS
-
     import importlib.util
+
+    from app.redaction.redactor import SPACY_MODELS
 
     model = next(m for m in SPACY_MODELS if importlib.util.find_spec(m))
     engine = NlpEngineProvider(nlp_configuration={

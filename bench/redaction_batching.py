@@ -1,5 +1,5 @@
 """CPU per ticket of spaCy over generated tickets, one call each against nlp.pipe in chunks:
-the figures behind REDACT_CHUNK (workers/tasks.py) and Redactor.redact_tickets.
+the figures behind REDACT_CHUNK (workers/redact.py) and Redactor.redact_tickets.
 
     .venv/bin/python bench/redaction_batching.py [--tickets 400]
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.redaction import TICKET_SEPARATOR, load_spacy_model, mask_markup  # noqa: E402
+from app.redaction.redactor import TICKET_SEPARATOR, load_spacy_model, mask_markup  # noqa: E402
 from sim.ticketgen import generate_ticket  # noqa: E402
 
 

@@ -33,8 +33,8 @@ from urllib3.util.retry import Retry
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.llm import build_messages  # noqa: E402  (the same prompt, so LLM work is equal)
-from app.taxonomy import load_taxonomy  # noqa: E402
+from app.clients.llm import build_messages  # noqa: E402  (the same prompt, so LLM work is equal)
+from app.domain.taxonomy import load_taxonomy  # noqa: E402
 
 TAXONOMY = load_taxonomy()
 

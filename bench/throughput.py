@@ -28,7 +28,6 @@ import json
 import re
 import secrets
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,8 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from app.devstack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
-from app.store import DeadLetters, RunStore, TicketLedger  # noqa: E402
+from app.domain.summary import percentile  # noqa: E402
+from app.fleet.claims import Claims, DeadLetters  # noqa: E402
+from sim.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -119,14 +119,6 @@ class TreeSampler:
                 continue
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self.peak_children = max(self.peak_children, len(processes) - 1)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def zendesk_options(scale: float, limits: bool = True) -> list[str]:
@@ -209,8 +201,8 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
         elapsed = time.monotonic() - started
         stats = stack.stats()
         llm_stats = stack.llm_sim("/_sim/stats")
-        runs = RunStore(stack.redis(), stack.redis_prefix).recent(50)
-        dead = DeadLetters(TicketLedger(stack.redis(), 60, 60, stack.redis_prefix)).entries()
+        runs = stack.summaries(50)
+        dead = DeadLetters(Claims(stack.redis(), 60, 60, stack.redis_prefix)).entries()
     if not runs:
         raise SystemExit(f"the fleet finished no run:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
     results = [r for summary in runs for r in summary["results"]]

@@ -4,10 +4,13 @@ in-process Zendesk simulator."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,7 @@ os.environ.setdefault("ZENDESK_API_TOKEN", "sim-api-token")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
 from app import services  # noqa: E402
-from app.devstack import LocalStack  # noqa: E402
-from app.settings import get_settings  # noqa: E402
+from sim.stack import LocalStack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +63,48 @@ def fleet_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, redis_prefix: str
     monkeypatch.setenv("ZENDESK_RATE_LIMIT", "100000")
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "results"))
-    get_settings.cache_clear()
-    services._per_process.clear()
+    services.reset()
     yield zendesk_sim
-    get_settings.cache_clear()
-    services._per_process.clear()
+    services.reset()
     try:
         client = services.redis_client()
         keys = list(client.scan_iter(match=f"{redis_prefix}*"))
         if keys:
             client.delete(*keys)
     finally:
-        services._per_process.clear()
+        services.reset()
+
+
+class WebhookReceiver:
+    """A Slack-style incoming webhook on 127.0.0.1 that records every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.messages.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.messages]
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """An alert webhook that records what it is sent."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.server.shutdown()

@@ -1,11 +1,11 @@
-"""Turning one sweep's claimed tickets into a chord of per-ticket chains.
+"""Starting a run: one sweep (search, skip, claim), then one chord for what it claimed.
 
 Small runs: chord([redact -> classify -> update] per ticket, summarize). Large runs (see
 Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
 header starts as one triage.redact_batch: it redacts a few tickets in one spaCy pass and adds a
 triage.classify for each, and a triage.redact_batch for the rest, to that header; the chord's body,
-triage.update_batch, writes the batch with one update_many job. The run's chord waits for every
-batch before summarize.
+triage.update_batch, writes the batch (app.clients.bulk). The run's chord waits for every batch
+before summarize. Beat's sweep task and `python -m app run` both start runs through `start_run`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from celery import chain, chord
 
 from app import services
 from app.celery import app
-from app.models import TicketInput, TicketWork
+from app.domain.models import TicketInput, TicketWork
+from app.fleet.sweep import SweepOutcome, sweep
+from app.names import Task
 from app.settings import get_settings
-from app.sweep import SweepOutcome
 
 
 def ticket_repr(ticket_id: int) -> dict[str, str]:
@@ -26,15 +27,27 @@ def ticket_repr(ticket_id: int) -> dict[str, str]:
     return {"argsrepr": f"(ticket_id={ticket_id})", "kwargsrepr": "{}"}
 
 
-def _redact_and_classify(ticket: TicketInput) -> list:
-    return [
-        app.signature("triage.redact", args=(ticket.model_dump(),)).set(**ticket_repr(ticket.ticket_id)),
-        app.signature("triage.classify").set(**ticket_repr(ticket.ticket_id)),
-    ]
-
-
 def batch_repr(run_id: str, batch_no: int, tickets: int) -> dict[str, str]:
     return {"argsrepr": f"(run_id={run_id}, batch={batch_no}, tickets={tickets})", "kwargsrepr": "{}"}
+
+
+def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True) -> Any:
+    """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
+    return app.signature(str(Task.REDACT_BATCH), args=(payloads,),
+                         kwargs={"run_id": run_id, "batch_no": batch_no, "first": first}).set(
+        **batch_repr(run_id, batch_no, len(payloads)))
+
+
+def classify_signature(work: TicketWork) -> Any:
+    """triage.classify of one redacted ticket, shown as its id."""
+    return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id))
+
+
+def _ticket_chain(ticket: TicketInput) -> Any:
+    shown = ticket_repr(ticket.ticket_id)
+    return chain(app.signature(str(Task.REDACT), args=(ticket.model_dump(),)).set(**shown),
+                 app.signature(str(Task.CLASSIFY)).set(**shown),
+                 app.signature(str(Task.UPDATE)).set(**shown))
 
 
 def _batches(outcome: SweepOutcome, size: int) -> list:
@@ -45,21 +58,9 @@ def _batches(outcome: SweepOutcome, size: int) -> list:
     for number, start in enumerate(range(0, len(inputs), size)):
         tickets = inputs[start:start + size]
         redact = redact_batch_signature([t.model_dump() for t in tickets], outcome.run_id, number)
-        write = app.signature("triage.update_batch", kwargs={"run_id": outcome.run_id, "batch_no": number})
+        write = app.signature(str(Task.UPDATE_BATCH), kwargs={"run_id": outcome.run_id, "batch_no": number})
         batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)))))
     return batches
-
-
-def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True) -> Any:
-    """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
-    return app.signature("triage.redact_batch", args=(payloads,),
-                         kwargs={"run_id": run_id, "batch_no": batch_no, "first": first}).set(
-        **batch_repr(run_id, batch_no, len(payloads)))
-
-
-def classify_signature(work: TicketWork) -> Any:
-    """triage.classify of one redacted ticket, shown as its id."""
-    return app.signature("triage.classify", args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id))
 
 
 def dispatch_run(outcome: SweepOutcome) -> None:
@@ -71,13 +72,22 @@ def dispatch_run(outcome: SweepOutcome) -> None:
     if settings.bulk_updates(len(outcome.inputs)) and not outcome.dry_run:
         header = _batches(outcome, settings.bulk_batch_size)
     else:
-        header = [
-            chain(*_redact_and_classify(ticket),
-                  app.signature("triage.update").set(**ticket_repr(ticket.ticket_id)))
-            for ticket in outcome.inputs
-        ]
+        header = [_ticket_chain(ticket) for ticket in outcome.inputs]
     body = app.signature(
-        "triage.summarize",
+        str(Task.SUMMARIZE),
         kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run},
     ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}")
     chord(header)(body)
+
+
+def start_run(ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False) -> SweepOutcome:
+    """One sweep now (of the tickets asked for, or the search) and its chord dispatched. Raises the
+    client's ZendeskError when the first search page cannot be read (then nothing was claimed)."""
+    outcome = sweep(services.zendesk(), services.claims(), limit or get_settings().sweep_max_tickets,
+                    ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=services.taxonomy().processed_tag)
+    store = services.run_store()
+    store.mark_sweep()  # even one that found nothing: how `health` sees that sweeps happen
+    if not outcome.found:
+        store.mark_completed()  # nothing to do counts as a completed run for the stalled-fleet alert
+    dispatch_run(outcome)
+    return outcome

@@ -3,60 +3,21 @@ held back within the cool-down, across processes sharing one Redis."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pybreaker
 import pytest
 
 from app import services
-from app.alerts import Alert, Alerts, WebhookSender
+from app.ops.alerts import Alert, Alerts, WebhookSender
 from app.settings import get_settings
 
 
-class Receiver:
-    """A Slack-style incoming webhook on 127.0.0.1 that records every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.messages.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def texts(self) -> list[str]:
-        return [m["text"] for m in self.messages]
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
-
-
-@pytest.fixture
-def alerting(fleet_env, receiver, monkeypatch) -> Receiver:
+def alerting(fleet_env, receiver, monkeypatch):
     monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url)
     monkeypatch.setenv("ALERT_COOLDOWN", "600")
-    get_settings.cache_clear()
-    services._per_process.clear()
+    services.reset()
     return receiver
 
 
@@ -101,7 +62,7 @@ def test_a_breaker_opening_alerts_once(alerting):
 
 
 def test_a_failing_slow_run_alerts_when_its_summary_is_written(alerting):
-    from workers.tasks import summarize_task
+    from workers.sweep import summarize_task
 
     def record(ticket_id: int, status: str, seconds: float) -> dict:
         failed = status == "failed"
@@ -122,7 +83,7 @@ def test_a_failing_slow_run_alerts_when_its_summary_is_written(alerting):
 
 
 def test_the_watchdog_alerts_when_no_run_completed_for_three_intervals(alerting, monkeypatch):
-    from workers.tasks import watchdog_task
+    from workers.sweep import watchdog_task
 
     store = services.run_store()
     watchdog_task.apply().get()  # a new fleet starts counting now

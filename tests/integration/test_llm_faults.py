@@ -13,13 +13,12 @@ import requests
 from celery.exceptions import Retry
 
 from app import services
-from app.health import UNHEALTHY, run_checks
-from app.llm import LLMConfigFault, quota_tokens
-from app.models import TicketWork
+from app.clients.llm import LLMConfigFault, quota_tokens
+from app.domain.models import TicketWork
+from app.ops.health import UNHEALTHY, run_checks
 from app.settings import get_settings
 from sim.llm import quota_tokens as sim_quota_tokens
 from sim.llm import running_simulator
-from tests.integration.test_alerts import Receiver
 
 KEY = "sim-llm-key"
 TICKET = ("URGENT: checkout crashes", "The app crashes with an error when <PERSON> pays. Very frustrated.")
@@ -32,13 +31,6 @@ def llm_sim() -> Iterator[object]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
-
-
-@pytest.fixture
 def use_llm(fleet_env, llm_sim, receiver, monkeypatch):
     """The fleet's settings pointed at the LLM simulator with `model`; a fresh process state."""
 
@@ -47,8 +39,7 @@ def use_llm(fleet_env, llm_sim, receiver, monkeypatch):
                             "ALERT_WEBHOOK_URL": receiver.url, "LLM_SDK_MAX_RETRIES": "0", **env}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("LLM_TEMPERATURE", raising=False)
-        get_settings.cache_clear()
-        services._per_process.clear()
+        services.reset()
 
     return configure
 
@@ -114,7 +105,7 @@ def test_a_wrong_request_is_a_configuration_fault_said_once_and_tickets_wait(use
     # The task keeps the ticket waiting (a countdown retry), never a fallback to the rules.
     work = TicketWork(run_id="r", ticket_id=1, enqueued_at=time.time(), redacted_subject=TICKET[0],
                       redacted_description=TICKET[1])
-    from workers.tasks import classify_task
+    from workers.classify import classify_task
 
     with pytest.raises(Retry):
         classify_task.apply(args=(work.model_dump(),), throw=True)

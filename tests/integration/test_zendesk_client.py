@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from app.store import RedisPauseGate
-from app.zendesk import (
+from app.clients.zendesk import (
     TicketUpdate,
     ZendeskAuthError,
     ZendeskClient,
@@ -16,6 +15,7 @@ from app.zendesk import (
     ZendeskRateLimited,
     ZendeskRejected,
 )
+from app.fleet.store import RedisPauseGate
 from sim.zendesk import running_simulator
 
 EMAIL, TOKEN = "triage-bot@example.com", "sim-api-token"
@@ -122,7 +122,7 @@ def test_429_pauses_every_client_sharing_the_gate(redis_url, redis_prefix):
 
 
 def test_breaker_opens_on_outage_only_and_is_shared(redis_url, redis_prefix):
-    from app.zendesk import ZendeskCircuitOpen, ZendeskUnavailable, zendesk_breaker
+    from app.clients.zendesk import ZendeskCircuitOpen, ZendeskUnavailable, zendesk_breaker
 
     client_redis = redis.Redis.from_url(redis_url)
     namespace = f"{redis_prefix}breaker:zendesk"

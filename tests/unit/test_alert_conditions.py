@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from app.alerts import run_alerts, stalled_alert
+from app.domain.summary import RunSummary
+from app.ops.alerts import run_alerts, stalled_alert
 
 
-def summary(total: int, failed: int, average: float) -> dict:
-    return {"id": "r1", "total": total, "failed": failed, "avg_time_per_ticket": average,
-            "failures_by_reason": {"ticket is closed": failed} if failed else {}}
+def summary(total: int, failed: int, average: float) -> RunSummary:
+    return RunSummary(id="r1", timestamp="2026-12-01T00:00:00+00:00", started_at="2026-12-01T00:00:00+00:00",
+                      total=total, processed=total - failed, failed=failed, total_time=1.0,
+                      avg_time_per_ticket=average,
+                      failures_by_reason={"ticket is closed": failed} if failed else {})
 
 
 def test_failure_rate_above_the_threshold_alerts():

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import pytest
-from kombu import Connection
-from redis.exceptions import ConnectionError as RedisConnectionError
-
 from app.broker import Transport
 from app.celery import app
 
@@ -16,17 +10,3 @@ def test_the_fleet_uses_the_patched_transport_for_redis_brokers():
     with app.connection_for_write() as connection:
         assert connection.transport_cls == "app.broker:Transport"
         assert isinstance(connection.transport, Transport)
-
-
-def test_a_channel_of_a_collected_connection_raises_a_connection_error(redis_url):
-    connection = Connection(redis_url, transport=Transport)
-    channel = connection.default_channel
-    assert channel._connparams()["host"]
-    connection.collect()  # what Celery does when the broker connection drops
-    with pytest.raises(RedisConnectionError):
-        channel._connparams()
-    channel.connection = SimpleNamespace(client=None)  # a transport the collect detached
-    with pytest.raises(RedisConnectionError):
-        channel._connparams()
-    # ... which Celery's handlers catch, so the worker reconnects instead of exiting.
-    assert issubclass(RedisConnectionError, Transport.connection_errors)

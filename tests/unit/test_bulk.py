@@ -3,7 +3,7 @@ safe_update, job statuses expire, Update Ticket honours safe_update. Rounds, res
 
 import pytest
 
-from app.bulk import (
+from app.clients.bulk import (
     ROUNDS,
     BatchInterrupted,
     BatchItem,
@@ -12,7 +12,7 @@ from app.bulk import (
     write_batch,
     write_triage_batch,
 )
-from app.zendesk import (
+from app.clients.zendesk import (
     JobStatus,
     ZendeskConflict,
     ZendeskJobsBusy,
@@ -21,8 +21,8 @@ from app.zendesk import (
     ZendeskRejected,
     ZendeskUnavailable,
 )
-from app.models import Analysis, Ticket
-from app.taxonomy import load_taxonomy
+from app.domain.models import Analysis, Ticket
+from app.domain.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
 ANALYSIS = Analysis(summary="Login fails", values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
@@ -241,7 +241,7 @@ def test_a_job_whose_id_never_came_back_is_read_back_and_never_doubled_while_it_
 
 
 def _plan(ticket_id):
-    from app.triage import plan_update
+    from app.domain.triage import plan_update
 
     return plan_update(ANALYSIS, TAXONOMY, None, None, "run")
 

@@ -1,7 +1,8 @@
 """The rules classifier: deterministic, schema-valid, word-boundary matching, taxonomy-driven."""
 
-from app.classify import RulesClassifier, Spend, summarize
-from app.taxonomy import TAXONOMY_DIR, load_taxonomy
+from app.domain.models import Usage
+from app.domain.rules import RulesClassifier, summarize
+from app.domain.taxonomy import TAXONOMY_DIR, load_taxonomy
 
 DEFAULT = load_taxonomy()
 RULES = RulesClassifier(DEFAULT)
@@ -35,7 +36,7 @@ def test_summary_is_short_and_never_empty():
 
 
 def test_fallback_carries_the_spend_and_reason():
-    spend = Spend(prompt_tokens=300, completion_tokens=40, cost_usd=0.0001, attempts=3, prompt_version="p")
+    spend = Usage(prompt_tokens=300, completion_tokens=40, cost_usd=0.0001, attempts=3)
     analysis = RULES.fallback("Crash", "error", "LLM unavailable", spend)
     assert analysis.is_fallback and analysis.fallback_reason == "LLM unavailable"
     assert (analysis.prompt_tokens, analysis.completion_tokens, analysis.attempts) == (300, 40, 3)

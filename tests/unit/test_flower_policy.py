@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.flower import basic_auth_pairs, refuse_unsafe_start, unsafe_start_reason
+from app.ops.flower import basic_auth_pairs, refuse_unsafe_start, unsafe_start_reason
 from app.settings import ConfigError, Settings, get_settings
 
 REQUIRED = {"zendesk_url": "http://127.0.0.1:9", "zendesk_email": "bot@example.com", "zendesk_api_token": "t"}

@@ -5,8 +5,7 @@ import httpx
 import openai
 import pytest
 
-from app.classify import RulesClassifier
-from app.llm import (
+from app.clients.llm import (
     LLMClassifier,
     cost_usd,
     is_config_fault,
@@ -14,8 +13,9 @@ from app.llm import (
     quota_tokens,
     response_format,
 )
+from app.domain.rules import RulesClassifier
+from app.domain.taxonomy import TAXONOMY_DIR, load_taxonomy
 from app.settings import is_reasoning_model
-from app.taxonomy import TAXONOMY_DIR, load_taxonomy
 
 TAXONOMY = load_taxonomy()
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.pii.addresses import address_spans
-from app.pii.patterns import (
+from app.redaction.addresses import address_spans
+from app.redaction.patterns import (
     card_spans,
     iban_spans,
     iban_valid,
@@ -11,8 +11,8 @@ from app.pii.patterns import (
     secret_spans,
     ssn_spans,
 )
-from app.pii.spans import Span, merge_spans
-from app.redaction import Redactor
+from app.redaction.redactor import Redactor
+from app.redaction.spans import Span, merge_spans
 
 
 def found(spans, text):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.ratelimit import Quota, parse_duration
+from app.fleet.ratelimit import Quota, parse_duration
 
 
 @pytest.mark.parametrize("limit", [0.5, 1, 1.5, 2, 50, 700, 200_000])

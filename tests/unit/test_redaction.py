@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.redaction import Redactor, Span, apply_spans, luhn_valid, merge_spans, pattern_spans
+from app.redaction.redactor import Redactor, Span, apply_spans, luhn_valid, merge_spans, pattern_spans
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +96,14 @@ def test_a_batch_pass_gives_what_one_ticket_at_a_time_gives(redactor):
 
 
 def _inputs(*texts: str):
-    from app.models import TicketInput
+    from app.domain.models import TicketInput
 
     return [TicketInput(run_id="r", ticket_id=index + 1, subject="Help", description=text, enqueued_at=1.0)
             for index, text in enumerate(texts)]
 
 
 def test_redact_inputs_records_a_failure_on_its_own_ticket(redactor):
-    from app.redaction import redact_inputs
+    from app.redaction.redactor import redact_inputs
 
     class BreaksOnSecret(Redactor):
         def redact_tickets(self, tickets):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from app.models import TicketResult
-from app.report import ReportError, find_summary, render_report
-from app.summary import build_summary
+from app.domain.models import TicketResult
+from app.domain.summary import RunSummary, build_summary
+from app.ops.report import ReportError, find_summary, render_report
 
 FIELDS = ["root_cause", "urgency", "sentiment"]
 
@@ -26,14 +25,14 @@ def result(ticket_id: int, status: str = "success", seconds: float = 2.0, **valu
 
 
 @pytest.fixture
-def summary() -> dict:
+def summary() -> RunSummary:
     results = [result(1), result(2, seconds=5.5, root_cause="refund", urgency="low", sentiment="neutral"),
                result(3, "failed", 1.0), result(4, "fallback", 3.0)]
     return build_summary("20261121_101500_abc123", 1_700_000_000.0, False, results, FIELDS, finished_at=1_700_000_012.0)
 
 
 def test_the_report_holds_every_chart_and_the_ticket_table(summary):
-    page = render_report(summary)  # the fields come from the summary's by_<field> counts
+    page = render_report(summary)  # the fields come from the summary's distributions
     charts = re.findall(r'<div class="chart" data-chart="([a-z_]+)">\s*<svg', page)
     assert charts == ["root_cause", "urgency", "sentiment", "latency", "failures", "tokens"]
     rows = re.findall(r"<tr>\s*<td class=\"num\">(\d+)</td>", page)
@@ -56,8 +55,8 @@ def test_a_run_is_found_in_redis_or_in_the_summary_files(tmp_path: Path, summary
         def recent(self, limit):
             return []
 
-    (tmp_path / "results_20261121_101512.json").write_text(json.dumps(summary))
-    assert find_summary(EmptyStore(), tmp_path, summary["id"])["id"] == summary["id"]
-    assert find_summary(EmptyStore(), tmp_path, None)["id"] == summary["id"]
+    (tmp_path / "results_20261121_101512.json").write_text(summary.model_dump_json())
+    assert find_summary(EmptyStore(), tmp_path, summary.id) == summary
+    assert find_summary(EmptyStore(), tmp_path, None).id == summary.id
     with pytest.raises(ReportError, match="no run 'nope'"):
         find_summary(EmptyStore(), tmp_path, "nope")

@@ -2,9 +2,8 @@
 
 import json
 
-from app.models import TicketResult
-from app.summary import build_summary, format_summary, write_summary_file
-
+from app.domain.models import TicketResult
+from app.domain.summary import RunSummary, build_summary, format_summary, write_summary_file
 
 FIELDS = ["root_cause", "urgency", "sentiment"]
 
@@ -25,24 +24,30 @@ def results():
 
 def test_summary_shape_and_counts():
     summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
+    stored = json.loads(summary.model_dump_json())  # the seed's flat shape, as files and Redis keep it
     for key in ("timestamp", "total", "processed", "failed", "avg_time_per_ticket", "total_time",
-                "cost_estimate", "results"):
-        assert key in summary
-    assert (summary["total"], summary["processed"], summary["failed"], summary["fallbacks"]) == (3, 2, 1, 1)
-    assert summary["avg_time_per_ticket"] == 2.0 and summary["total_time"] == 10.0
-    assert summary["failures_by_reason"] == {"update: HTTP 422 RecordInvalid": 1}
-    assert summary["by_root_cause"] == {"bug": 2}
-    assert [r["ticket_id"] for r in summary["results"]] == [1, 2, 3]
-    assert summary["cost_estimate"] == 0.001 and summary["tokens_total"] == 100
-    assert summary["prompt_tokens_total"] == 80 and summary["tokens_per_ticket"] == 33.3
-    assert summary["fallbacks_by_reason"] == {"LLM unavailable (InternalServerError 500)": 1}
-    assert "failed (1): update: HTTP 422" in format_summary(summary)
+                "cost_estimate", "results", "by_root_cause", "time_to_written_p50", "tickets_per_minute"):
+        assert key in stored
+    assert "distributions" not in stored and RunSummary.model_validate(stored) == summary
+    assert set(stored["results"][1]) >= {"tokens", "prompt_tokens", "completion_tokens", "cost_usd", "llm_latency_ms"}
+    assert (summary.total, summary.processed, summary.failed, summary.fallbacks) == (3, 2, 1, 1)
+    assert summary.avg_time_per_ticket == 2.0 and summary.total_time == 10.0
+    assert summary.time_to_written_p50 == 1.5 and summary.tickets_per_minute == 12.0  # 2 written in 10 s
+    assert summary.failures_by_reason == {"update: HTTP 422 RecordInvalid": 1}
+    assert stored["by_root_cause"] == {"bug": 2} == summary.distributions["root_cause"]
+    assert [r.ticket_id for r in summary.results] == [1, 2, 3]
+    assert summary.cost_estimate == 0.001 and summary.tokens_total == 100
+    assert summary.prompt_tokens_total == 80 and summary.tokens_per_ticket == 33.3
+    assert summary.fallbacks_by_reason == {"LLM unavailable (InternalServerError 500)": 1}
+    text = format_summary(summary)
+    assert "failed (1): update: HTTP 422" in text and "root cause: bug 2" in text
+    assert "12.0 tickets/min" in text and "claim to written, per ticket: p50 1.5s" in text
 
 
 def test_files_never_overwrite(tmp_path):
     summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
     first = write_summary_file(tmp_path, summary)
-    second = write_summary_file(tmp_path, {**summary, "id": "r2"})
+    second = write_summary_file(tmp_path, summary.model_copy(update={"id": "r2"}))
     assert first.name == "results_19700101_000150.json"
     assert second != first and second.name.startswith("results_19700101_000150")
     assert json.loads(first.read_text())["id"] == "r1" and json.loads(second.read_text())["id"] == "r2"

@@ -2,19 +2,19 @@
 
 import pytest
 
-from app.models import Ticket
-from app.sweep import sweep
-from app.zendesk import ZendeskUnavailable
+from app.clients.zendesk import ZendeskUnavailable
+from app.domain.models import Ticket
+from app.fleet.sweep import sweep
 
 
-class FakeLedger:
+class FakeClaims:
     def __init__(self, done=(), claimed=()):
         self.done, self.claimed = set(done), set(claimed)
 
-    def busy(self, ids, include_claims=True):
+    def unavailable(self, ids, include_claims=True):
         return {i for i in ids if i in self.done or (include_claims and i in self.claimed)}
 
-    def claim(self, ticket_id, owner=None):
+    def take(self, ticket_id, owner=None):
         if ticket_id in self.claimed:
             return False
         self.claimed.add(ticket_id)
@@ -46,30 +46,30 @@ def test_claims_eligible_and_skips_busy():
     found = tickets(6)
     found[4] = Ticket(id=5, status="solved")
     found[5] = Ticket(id=6, tags=["ai_processed"])
-    ledger = FakeLedger(done={1}, claimed={2})
-    outcome = sweep(FakeZendesk(found), ledger, limit=100)
+    claims = FakeClaims(done={1}, claimed={2})
+    outcome = sweep(FakeZendesk(found), claims, limit=100)
     assert [i.ticket_id for i in outcome.inputs] == [3, 4]
     assert (outcome.found, outcome.skipped_done_or_claimed) == (4, 2)
-    assert ledger.claimed == {2, 3, 4}
+    assert claims.claimed == {2, 3, 4}
     assert all(i.run_id == outcome.run_id and i.subject for i in outcome.inputs)
 
 
 def test_a_failing_later_page_still_dispatches_what_was_claimed():
-    outcome = sweep(FakeZendesk(tickets(250), fail_after=150), FakeLedger(), limit=1000)
+    outcome = sweep(FakeZendesk(tickets(250), fail_after=150), FakeClaims(), limit=1000)
     assert len(outcome.inputs) == 150
 
 
 def test_a_failing_first_page_raises():
     with pytest.raises(ZendeskUnavailable):
-        sweep(FakeZendesk(tickets(5), fail_after=0), FakeLedger(), limit=10)
+        sweep(FakeZendesk(tickets(5), fail_after=0), FakeClaims(), limit=10)
 
 
 def test_dry_run_claims_nothing_and_single_ticket():
-    ledger = FakeLedger(claimed={1})
-    outcome = sweep(FakeZendesk(tickets(3)), ledger, limit=10, dry_run=True)
-    assert [i.ticket_id for i in outcome.inputs] == [1, 2, 3] and ledger.claimed == {1}
+    claims = FakeClaims(claimed={1})
+    outcome = sweep(FakeZendesk(tickets(3)), claims, limit=10, dry_run=True)
+    assert [i.ticket_id for i in outcome.inputs] == [1, 2, 3] and claims.claimed == {1}
     assert all(i.dry_run for i in outcome.inputs)
-    one = sweep(FakeZendesk(tickets(3)), FakeLedger(), limit=10, ticket_ids=[2])
+    one = sweep(FakeZendesk(tickets(3)), FakeClaims(), limit=10, ticket_ids=[2])
     assert [i.ticket_id for i in one.inputs] == [2]
 
 
@@ -77,6 +77,6 @@ def test_limit_counts_claims_so_a_backlog_past_claimed_tickets_is_reached():
     """Another sweep holds the first 1,000 tickets: this one claims the next ones instead of none
     (search.json would stop at its 1,000-result cap), and reads no further than it needs."""
     zendesk = FakeZendesk(tickets(2500))
-    outcome = sweep(zendesk, FakeLedger(claimed=range(1, 1001)), limit=300)
+    outcome = sweep(zendesk, FakeClaims(claimed=range(1, 1001)), limit=300)
     assert [i.ticket_id for i in outcome.inputs] == list(range(1001, 1301))
     assert zendesk.read == 1300

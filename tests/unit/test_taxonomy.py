@@ -6,7 +6,7 @@ import pytest
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import ValidationError
 
-from app.taxonomy import TAXONOMY_DIR, TaxonomyError, load_taxonomy
+from app.domain.taxonomy import TAXONOMY_DIR, TaxonomyError, load_taxonomy
 
 MINIMAL = {
     "name": "t", "version": "1",

@@ -1,0 +1,371 @@
+"""Zendesk Support API client: one long-lived `requests.Session`, timeouts and typed errors.
+
+The client never sleeps. A 429 becomes `ZendeskRateLimited` carrying the `Retry-After` seconds,
+and the same pause is shared through `pause_gate` so every process on every host stops calling
+Zendesk until it passes. Repeated 5xx/timeouts open a pybreaker breaker shared through Redis,
+after which calls fail fast with `ZendeskCircuitOpen` until it half-opens. Callers (Celery tasks)
+turn retryable errors into a countdown retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pybreaker
+import requests
+import urllib3
+
+from app.clients.breakers import shared_breaker
+from app.domain.models import Ticket
+from app.errors import TryLater
+
+log = logging.getLogger(__name__)
+
+# The search export pages by cursor, so unlike search.json (1,000 results per query, then 422)
+# it reaches every unprocessed ticket of a large backlog. Its reference: the type goes in
+# filter[type], and "searches with type in the query string will result in an error"; 100 per page
+# is the recommended size (1,000 the most).
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+EXPORT_PATH = "/api/v2/search/export.json"
+EXPORT_PAGE_SIZE = 100
+UNPROCESSED_QUERY = "status<solved -tags:{tag}"
+# update_many takes up to 100 tickets per job; show_many reads up to 100 per request.
+BULK_MAX_TICKETS = 100
+JOB_FINISHED = frozenset({"completed", "failed", "killed"})
+
+
+class ZendeskError(Exception):
+    """Any failure talking to Zendesk. `retryable` says whether the same call may succeed later;
+    `reached_zendesk` whether the request may have arrived (it may then have taken effect)."""
+
+    retryable = False
+
+    def __init__(self, message: str, status: int | None = None, reached_zendesk: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reached_zendesk = reached_zendesk
+
+
+class ZendeskUnavailable(ZendeskError):
+    """5xx, timeout or connection failure: try again later."""
+
+    retryable = True
+
+
+class ZendeskRateLimited(ZendeskUnavailable, TryLater):
+    """429 (or a pause another process recorded, or a shared quota): wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, status: int | None = 429, message: str | None = None) -> None:
+        # Without a status the wait was decided here (a shared pause or quota): nothing was sent.
+        ZendeskUnavailable.__init__(self, message or f"rate limited, retry after {retry_after:.0f}s", status,
+                                    reached_zendesk=status is not None)
+        self.retry_after = retry_after
+
+
+class ZendeskJobsBusy(ZendeskRateLimited):
+    """No room for another update_many job: the account's 30 queued-or-running jobs (Zendesk's 429
+    TooManyJobs), the fleet's own share of them, or a job sent earlier that may still be running."""
+
+    def __init__(self, retry_after: float, message: str, status: int | None = None) -> None:
+        super().__init__(retry_after, status, message)
+
+
+class ZendeskCircuitOpen(ZendeskUnavailable, TryLater):
+    """The shared Zendesk breaker is open after repeated 5xx/timeouts: come back in `retry_after`."""
+
+    def __init__(self, retry_after: float) -> None:
+        ZendeskUnavailable.__init__(self, f"Zendesk circuit breaker open, retry after {retry_after:.0f}s",
+                                    reached_zendesk=False)
+        self.retry_after = retry_after
+
+
+class ZendeskConflict(ZendeskError):
+    """409: the ticket changed since we read it (safe_update). Re-read, then retry."""
+
+    retryable = True
+
+
+class ZendeskNotFound(ZendeskError):
+    """404: the ticket does not exist (deleted)."""
+
+
+class ZendeskAuthError(ZendeskError):
+    """401/403: wrong credentials or missing permission; fix configuration."""
+
+
+class ZendeskRejected(ZendeskError):
+    """Any other 4xx: the request itself is wrong for this ticket; retrying will not help."""
+
+
+UPDATE_TICKET_RE = re.compile(r"/api/v2/tickets/\d+(?:\.json)?$")
+
+
+def is_update_ticket(method: str, path: str) -> bool:
+    """PUT /api/v2/tickets/{id}: the call with its own account limit (100/min)."""
+    return method == "PUT" and bool(UPDATE_TICKET_RE.search(path.split("?")[0]))
+
+
+def is_export(path: str) -> bool:
+    """A search export page: the call with its own limit of 100 requests a minute."""
+    return "/api/v2/search/export" in path
+
+
+def _not_an_outage(error: BaseException) -> bool:
+    """Only 5xx, timeouts and connection failures count against the breaker: a 429 means slower,
+    a 4xx is about one request."""
+    return not isinstance(error, ZendeskUnavailable) or isinstance(error, ZendeskRateLimited)
+
+
+def zendesk_breaker(redis_client: Any, namespace: str, fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:
+    return shared_breaker("zendesk", redis_client, namespace, fail_max, reset_timeout, exclude=[_not_an_outage])
+
+
+class PauseGate(Protocol):
+    """Shares a 429 pause between processes (see app.fleet.store.RedisPauseGate)."""
+
+    def remaining(self) -> float: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """The fields the fleet writes; tags are added, never replaced."""
+
+    additional_tags: list[str]
+    private_note: str
+    priority: str | None = None
+    updated_stamp: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The body of PUT /tickets/{id}: tags, note and priority, guarded by safe_update."""
+        ticket: dict[str, Any] = self.additive_fields()
+        if self.priority:
+            ticket["priority"] = self.priority
+        if self.updated_stamp:
+            # Zendesk answers 409 if an agent (or another fleet process) wrote the ticket since
+            # we read it; the caller re-reads instead of overwriting their priority.
+            ticket["safe_update"] = True
+            ticket["updated_stamp"] = self.updated_stamp
+        return {"ticket": ticket}
+
+    def additive_fields(self) -> dict[str, Any]:
+        """Tags added and a private note appended: nothing a person set can be overwritten by these,
+        so they are what update_many carries (it ignores safe_update, see app.clients.bulk)."""
+        return {
+            "additional_tags": self.additional_tags,
+            "comment": {"body": self.private_note, "public": False},
+        }
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """An update_many job: `results` holds one entry per ticket once it has finished."""
+
+    id: str
+    status: str
+    results: list[dict[str, Any]]
+    message: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in JOB_FINISHED
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> JobStatus:
+        job = body.get("job_status")
+        if not isinstance(job, dict) or not job.get("id"):
+            raise ZendeskError("job status answer without a job_status id")
+        return cls(id=str(job["id"]), status=str(job.get("status", "")), results=list(job.get("results") or []),
+                   message=job.get("message"))
+
+
+def _retry_after(response: requests.Response, missing: float = 60.0) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(1.0, float(value))
+    except ValueError:
+        return missing  # the rate-limit page promises it; a minute is the safe guess without it
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """True when the connection was refused or never set up, so the request cannot have arrived."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _error_name(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
+
+
+# The account's cap on update_many jobs queued or running at once (see the "Job limit" section of
+# https://developer.zendesk.com/api-reference/introduction/rate-limits/). Its 429 is about jobs,
+# not about the request rate, so it must not pause every other call.
+TOO_MANY_JOBS = "TooManyJobs"
+JOBS_FULL_WAIT = 15.0
+
+
+def _describe(response: requests.Response) -> str:
+    """Zendesk's own error name and description, never the request body (it may hold PII)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    error = body.get("error")
+    if isinstance(error, dict):  # some endpoints nest {"title", "message"}
+        error = error.get("title") or error.get("message")
+    description = body.get("description") or ""
+    # 422s explain themselves per field: {"details": {"status": [{"description": "..."}]}}.
+    details = body.get("details")
+    if isinstance(details, dict):
+        reasons = [item["description"] for items in details.values() if isinstance(items, list)
+                   for item in items if isinstance(item, dict) and item.get("description")]
+        if reasons:
+            description = f"{description}: {'; '.join(reasons)}" if description else "; ".join(reasons)
+    text = " ".join(str(part) for part in (error, description) if part)
+    return f"HTTP {response.status_code} {text}".strip()
+
+
+class ZendeskClient:
+    """The Zendesk endpoints the fleet uses, over one session with Basic token auth."""
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        api_token: str,
+        timeout: float = 30.0,
+        pause_gate: PauseGate | None = None,
+        session: requests.Session | None = None,
+        breaker: pybreaker.CircuitBreaker | None = None,
+        throttle: Callable[[str, str], float] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.pause_gate = pause_gate
+        self.breaker = breaker
+        # throttle(method, path) takes the shared quota tokens for a call: 0 when granted, else
+        # seconds to wait (app.fleet.ratelimit); the call is then not sent at all.
+        self.throttle = throttle
+        self.session = session or requests.Session()
+        self.session.auth = (f"{email}/token", api_token)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
+
+    def _request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        if self.pause_gate is not None:
+            wait = self.pause_gate.remaining()
+            if wait > 0:
+                raise ZendeskRateLimited(wait, status=None)
+        if self.throttle is not None:
+            wait = self.throttle(method, path_or_url)
+            if wait > 0:
+                raise ZendeskRateLimited(wait, status=None)
+        if self.breaker is None:
+            return self._send(method, path_or_url, **kwargs)
+        try:
+            return self.breaker.call(self._send, method, path_or_url, **kwargs)
+        except pybreaker.CircuitBreakerError as e:
+            raise ZendeskCircuitOpen(self.breaker.reset_timeout) from e
+
+    def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectTimeout as e:
+            raise ZendeskUnavailable(f"connect timeout after {self.timeout}s on {method} {path_or_url}",
+                                     reached_zendesk=False) from e
+        except requests.Timeout as e:  # sent, no answer in time: it may have taken effect
+            raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url}") from e
+        except requests.ConnectionError as e:
+            raise ZendeskUnavailable(f"connection failed on {method} {path_or_url}",
+                                     reached_zendesk=not _never_connected(e)) from e
+        status = response.status_code
+        if status < 400:
+            return response
+        if status == 429 and _error_name(response) == TOO_MANY_JOBS:
+            raise ZendeskJobsBusy(_retry_after(response, JOBS_FULL_WAIT),
+                                  "Zendesk holds its maximum of queued or running jobs", status)
+        if status == 429:
+            retry_after = _retry_after(response)
+            if self.pause_gate is not None:
+                self.pause_gate.pause(retry_after)
+            raise ZendeskRateLimited(retry_after)
+        message = _describe(response)
+        if status >= 500:
+            raise ZendeskUnavailable(message, status)
+        if status == 409:
+            raise ZendeskConflict(message, status)
+        if status == 404:
+            raise ZendeskNotFound(message, status)
+        if status in (401, 403):
+            raise ZendeskAuthError(message, status)
+        raise ZendeskRejected(message, status)
+
+    def unprocessed_tickets(self, processed_tag: str = "ai_processed") -> Iterator[Ticket]:
+        """Every open ticket without the processed tag, page by page through the search export.
+
+        Lazy: a caller that has claimed enough stops reading, and later pages are never requested.
+        """
+        url: str | None = EXPORT_PATH
+        params: dict[str, Any] | None = {
+            "query": UNPROCESSED_QUERY.format(tag=processed_tag),
+            "filter[type]": "ticket",
+            "page[size]": EXPORT_PAGE_SIZE,
+        }
+        while url:
+            body = self._request("GET", url, params=params).json()
+            params = None  # links.next is a complete URL with the query and cursor in it
+            for item in body.get("results", []):
+                if item.get("result_type", "ticket") == "ticket":
+                    yield Ticket.model_validate(item)
+            has_more = (body.get("meta") or {}).get("has_more")
+            url = (body.get("links") or {}).get("next") if has_more else None
+
+    def get_ticket(self, ticket_id: int) -> Ticket:
+        body = self._request("GET", f"/api/v2/tickets/{ticket_id}.json").json()
+        return Ticket.model_validate(body["ticket"])
+
+    def update_ticket(self, ticket_id: int, update: TicketUpdate) -> Ticket:
+        """PUT one ticket; returns the ticket as Zendesk stored it."""
+        body = self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=update.payload()).json()
+        return Ticket.model_validate(body["ticket"])
+
+    def set_priority(self, ticket_id: int, priority: str, updated_stamp: str) -> Ticket:
+        """Raise one ticket's priority, only if nobody wrote the ticket since `updated_stamp`
+        (safe_update: a 409 otherwise). Counts against the Update Ticket limit."""
+        body = {"ticket": {"priority": priority, "safe_update": True, "updated_stamp": updated_stamp}}
+        return Ticket.model_validate(self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=body).json()["ticket"])
+
+    def show_many(self, ticket_ids: list[int]) -> list[Ticket]:
+        """Up to 100 tickets in one request; deleted ones are simply missing from the answer."""
+        if not 1 <= len(ticket_ids) <= BULK_MAX_TICKETS:
+            raise ValueError(f"show_many takes 1 to {BULK_MAX_TICKETS} ids, got {len(ticket_ids)}")
+        ids = ",".join(str(ticket_id) for ticket_id in ticket_ids)
+        body = self._request("GET", "/api/v2/tickets/show_many.json", params={"ids": ids}).json()
+        return [Ticket.model_validate(item) for item in body.get("tickets", [])]
+
+    def update_many(self, updates: dict[int, TicketUpdate]) -> JobStatus:
+        """Queue one job adding each ticket's own tags and private note (up to 100 tickets); poll
+        `job_status`. Only the additive fields are sent: update_many ignores safe_update, so a
+        priority written here could lower one an agent raised meanwhile (app.clients.bulk writes those)."""
+        if not 1 <= len(updates) <= BULK_MAX_TICKETS:
+            raise ValueError(f"update_many takes 1 to {BULK_MAX_TICKETS} tickets, got {len(updates)}")
+        tickets = [{"id": ticket_id, **update.additive_fields()} for ticket_id, update in updates.items()]
+        body = self._request("PUT", "/api/v2/tickets/update_many.json", json={"tickets": tickets}).json()
+        return JobStatus.from_body(body)
+
+    def job_status(self, job_id: str) -> JobStatus:
+        return JobStatus.from_body(self._request("GET", f"/api/v2/job_statuses/{job_id}.json").json())
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,186 @@
+"""The small pydantic payloads that travel between tasks and the records a run is made of.
+
+Only ids, redacted text and analysis results cross task boundaries; `TicketInput` (raw text) is
+the single exception and exists only inside the redact task's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field, model_validator
+
+Outcome = Literal["success", "fallback", "failed", "skipped"]
+WRITTEN: tuple[Outcome, ...] = ("success", "fallback")  # Zendesk holds the fleet's tags and note
+
+
+class Ticket(BaseModel):
+    """The part of a Zendesk ticket the fleet reads."""
+
+    id: int
+    subject: str = ""
+    description: str = ""
+    status: str = "new"
+    priority: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    updated_at: str | None = None
+
+
+class TicketInput(BaseModel):
+    """First message of a chain: the raw ticket text, shown in Flower and logs as its id only."""
+
+    run_id: str
+    ticket_id: int
+    subject: str = ""
+    description: str = ""
+    priority: str | None = None
+    updated_at: str | None = None
+    dry_run: bool = False
+    enqueued_at: float
+
+
+class Usage(BaseModel):
+    """What classifying one ticket cost: tokens, dollars, time and attempts (all zero for the rules)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: int = 0
+    attempts: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Analysis(Usage):
+    """What the classifier says about one ticket, with what it cost. Fields come from the taxonomy."""
+
+    summary: str
+    values: dict[str, str]
+    confidence: dict[str, float] = Field(default_factory=dict)
+    language: str | None = None
+    provider: Literal["llm", "rules"]
+    model: str
+    prompt_version: str | None = None
+    cached: bool = False
+    fallback_reason: str | None = None
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+    @property
+    def usage(self) -> Usage:
+        return Usage.model_validate(self.model_dump(include=set(Usage.model_fields)))
+
+    def record(self) -> dict[str, Any]:
+        """The seed's flat `analysis` object (summary plus one key per field) and metadata."""
+        return {
+            "summary": self.summary,
+            **self.values,
+            "language": self.language,
+            "confidence": self.confidence,
+            "provider": self.provider,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "cached": self.cached,
+            "fallback_reason": self.fallback_reason,
+        }
+
+
+class TicketWork(BaseModel):
+    """State handed from one stage to the next; carries the outcome once a stage gives up."""
+
+    run_id: str
+    ticket_id: int
+    priority: str | None = None
+    updated_at: str | None = None
+    dry_run: bool = False
+    enqueued_at: float  # when the sweep claimed the ticket
+    redacted_subject: str = ""
+    redacted_description: str = ""
+    redacted_counts: dict[str, int] = Field(default_factory=dict)
+    analysis: Analysis | None = None
+    failed_stage: str | None = None
+    error: str | None = None
+
+
+class TicketResult(BaseModel):
+    """One ticket's terminal record, the element of the run summary's `results` (seed shape: the
+    usage appears as flat `tokens`, `prompt_tokens`, `completion_tokens`, `cost_usd` and
+    `llm_latency_ms` keys)."""
+
+    ticket_id: int
+    status: Outcome
+    # Seconds from the sweep's claim until Zendesk held the tags and note (for a ticket not
+    # written: until its outcome was known).
+    processing_time: float
+    claimed_at: float | None = None
+    written_at: float | None = None
+    analysis: dict[str, Any] | None = None
+    values: dict[str, str] = Field(default_factory=dict)
+    tags_added: list[str] = Field(default_factory=list)
+    priority_set: str | None = None
+    stage: str | None = None
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _usage_from_flat_keys(cls, data: Any) -> Any:
+        """A stored record (a summary file, Redis) carries the usage as the seed's flat keys."""
+        if isinstance(data, dict) and "usage" not in data:
+            data = {**data, "usage": {"prompt_tokens": data.get("prompt_tokens", 0),
+                                      "completion_tokens": data.get("completion_tokens", 0),
+                                      "cost_usd": data.get("cost_usd", 0.0),
+                                      "latency_ms": data.get("llm_latency_ms", 0)}}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tokens(self) -> int:
+        return self.usage.tokens
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def prompt_tokens(self) -> int:
+        return self.usage.prompt_tokens
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def completion_tokens(self) -> int:
+        return self.usage.completion_tokens
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float:
+        return self.usage.cost_usd
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def llm_latency_ms(self) -> int:
+        return self.usage.latency_ms
+
+
+class WrittenTicket(BaseModel):
+    """A ticket of a batch whose tags and note Zendesk holds (or held already: `already_done`)."""
+
+    tags_added: list[str] = Field(default_factory=list)
+    already_done: bool = False
+    written_at: float
+
+
+class BatchProgress(BaseModel):
+    """How far a batch's write got; a retried triage.update_batch carries it, so no step is
+    repeated. Ticket ids only, no ticket text."""
+
+    written: dict[int, WrittenTicket] = Field(default_factory=dict)
+    failed: dict[int, str] = Field(default_factory=dict)
+    jobs: int = 0
+    # Priority raises done so far: the priority written, or None when it was left as it was.
+    priorities: dict[int, str | None] = Field(default_factory=dict)
+    # The tickets as last read for their priority raise (stamps only, never text): a resumed batch
+    # needs no second read; a stale stamp just meets a 409 and a fresh read.
+    stamps: dict[int, Ticket] = Field(default_factory=dict)
+    tags_done: bool = False

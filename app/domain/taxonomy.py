@@ -1,0 +1,159 @@
+"""The taxonomy: which fields the fleet assigns, their allowed values, tags and priority map.
+
+One YAML (or JSON) file declares it; the LLM's output schema, the prompt, validation, the rules
+classifier's keywords, the Zendesk tags and the urgency-to-priority map are all built from it.
+`app/taxonomies/default.yaml` reproduces the seed (root cause, urgency, sentiment);
+`app/taxonomies/it_service_catalog.yaml` maps tickets to an IT service catalog instead.
+See README.md "Write your own taxonomy".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+
+TAXONOMY_DIR = Path(__file__).resolve().parent.parent / "taxonomies"  # app/taxonomies: a path users name
+DEFAULT_TAXONOMY = TAXONOMY_DIR / "default.yaml"
+ZendeskPriority = Literal["low", "normal", "high", "urgent"]
+# Fields every analysis has besides the taxonomy's own.
+RESERVED_FIELDS = frozenset({"summary", "confidence", "language"})
+TAG_RE = re.compile(r"^[a-z0-9_:/.-]{1,80}$")  # Zendesk tags: lowercase, no spaces
+FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy file is missing, unreadable or inconsistent."""
+
+
+class FieldValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str
+    description: str = ""
+    keywords: list[str] = Field(default_factory=list, description="words the rules classifier looks for")
+
+    @field_validator("tag")
+    @classmethod
+    def _zendesk_tag(cls, tag: str) -> str:
+        if not TAG_RE.match(tag):
+            raise ValueError(f"tag {tag!r} is not a valid Zendesk tag (lowercase letters, digits, _ - : / .)")
+        return tag
+
+
+class TaxonomyField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    values: dict[str, FieldValue]
+    default: str = Field(description="the rules classifier's answer when no keyword matches")
+
+    @model_validator(mode="after")
+    def _default_is_a_value(self) -> TaxonomyField:
+        if not self.values:
+            raise ValueError("a field needs at least one value")
+        if self.default not in self.values:
+            raise ValueError(f"default {self.default!r} is not one of {list(self.values)}")
+        return self
+
+
+class PriorityRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    map: dict[str, ZendeskPriority]
+
+
+class Taxonomy(BaseModel):
+    """A parsed, checked taxonomy file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+    processed_tag: str = "ai_processed"
+    fallback_tag: str = "ai_fallback"
+    summary_max_chars: int = Field(default=100, ge=20, le=500)
+    instructions: str = ""
+    fields: dict[str, TaxonomyField]
+    priority: PriorityRule | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Taxonomy:
+        if not self.fields:
+            raise ValueError("declare at least one field")
+        for name in self.fields:
+            if not FIELD_RE.match(name) or name in RESERVED_FIELDS:
+                raise ValueError(f"field name {name!r} must be a lowercase identifier other than "
+                                 f"{sorted(RESERVED_FIELDS)}")
+        for tag in (self.processed_tag, self.fallback_tag):
+            FieldValue(tag=tag)  # same tag rules
+        if self.priority is not None:
+            if self.priority.field not in self.fields:
+                raise ValueError(f"priority.field {self.priority.field!r} is not a declared field")
+            values = set(self.fields[self.priority.field].values)
+            if set(self.priority.map) != values:
+                raise ValueError(f"priority.map must map exactly the values {sorted(values)}")
+        return self
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Short hash of the whole taxonomy: part of the prompt version and the cache key."""
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+
+    @cached_property
+    def output_model(self) -> type[BaseModel]:
+        """The Structured Outputs schema: summary, one enum per field, confidences, language.
+
+        Only keywords OpenAI's strict mode accepts (no length or range limits); those are
+        checked after parsing instead (see app.clients.llm)."""
+        confidence = create_model(
+            "Confidence",
+            __config__=ConfigDict(extra="forbid"),
+            **{name: (float, Field(description=f"confidence in {name}, 0 to 1")) for name in self.fields},
+        )
+        fields: dict[str, Any] = {
+            "summary": (str, Field(description=f"one sentence, at most {self.summary_max_chars} characters")),
+        }
+        for name, field in self.fields.items():
+            allowed = tuple(field.values)
+            fields[name] = (Literal[allowed], Field(description=field.description or name))  # type: ignore[valid-type]
+        fields["confidence"] = (confidence, Field(description="confidence per field"))
+        fields["language"] = (str, Field(description="ISO 639-1 code of the ticket's language, e.g. en"))
+        return create_model("TicketAnalysis", __config__=ConfigDict(extra="forbid"), **fields)
+
+    def tags_for(self, values: dict[str, str]) -> list[str]:
+        """Processed tag first, then one tag per field value (unknown values give no tag)."""
+        tags = [self.processed_tag]
+        for name, field in self.fields.items():
+            value = field.values.get(values.get(name, ""))
+            if value is not None:
+                tags.append(value.tag)
+        return tags
+
+    def priority_for(self, values: dict[str, str]) -> str | None:
+        if self.priority is None:
+            return None
+        return self.priority.map.get(values.get(self.priority.field, ""))
+
+
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
+    """Read and check a taxonomy file (YAML or JSON); the default one when `path` is None."""
+    path = path or DEFAULT_TAXONOMY
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise TaxonomyError(f"cannot read taxonomy {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise TaxonomyError(f"taxonomy {path} is not valid YAML/JSON: {e}") from e
+    try:
+        return Taxonomy.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in e.errors())
+        raise TaxonomyError(f"taxonomy {path}: {problems}") from e

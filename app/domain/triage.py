@@ -1,0 +1,128 @@
+"""What the fleet writes back to Zendesk, and how it writes it exactly once.
+
+`plan_update` is pure: tags, priority and the private note for an analysis. `write_triage`
+applies it with `safe_update`, so a concurrent write (an agent, or another fleet process that got
+there first) answers 409; we re-read, and either find the processed tag already there (done, do
+not write twice) or recompute against the fresh ticket and try again. Tags, the priority map and
+the note's fields come from the taxonomy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.clients.zendesk import TicketUpdate, ZendeskClient, ZendeskConflict, ZendeskNotFound, ZendeskRejected
+from app.domain.models import Analysis, Ticket
+from app.domain.taxonomy import Taxonomy
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+CLOSED_STATUSES = {"solved", "closed"}
+CONFLICT_ATTEMPTS = 3
+
+
+def triage_tags(analysis: Analysis, taxonomy: Taxonomy) -> list[str]:
+    """The processed tag, one tag per field value, and the fallback tag when the rules stood in."""
+    tags = taxonomy.tags_for(analysis.values)
+    if analysis.is_fallback:
+        tags.append(taxonomy.fallback_tag)
+    return tags
+
+
+def priority_to_set(wanted: str | None, current: str | None) -> str | None:
+    """The priority to write, or None to leave it: never lower one a person already set."""
+    if wanted is None:
+        return None
+    if current is None or PRIORITY_RANK[wanted] > PRIORITY_RANK.get(current, -1):
+        return wanted
+    return None
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
+    """The private note; built from redacted text only."""
+    lines = ["AI Analysis:", "", f"Summary: {analysis.summary}"]
+    for name in taxonomy.fields:
+        confidence = analysis.confidence.get(name)
+        suffix = f" ({confidence:.0%})" if confidence is not None else ""
+        lines.append(f"{_label(name)}: {analysis.values.get(name, '?')}{suffix}")
+    if analysis.language:
+        lines.append(f"Language: {analysis.language}")
+    lines += ["", "---", f"Model: {analysis.model}"]
+    if analysis.is_fallback:
+        lines.append(f"Fallback: rules classifier ({analysis.fallback_reason})")
+    if analysis.prompt_version:
+        lines.append(f"Prompt Version: {analysis.prompt_version}")
+    if analysis.prompt_tokens or analysis.completion_tokens:
+        lines.append(f"Tokens Used: {analysis.prompt_tokens} prompt + {analysis.completion_tokens} completion")
+    lines.append(f"Run: {run_id}")
+    return "\n".join(lines)
+
+
+def plan_update(analysis: Analysis, taxonomy: Taxonomy, current_priority: str | None, updated_stamp: str | None,
+                run_id: str) -> TicketUpdate:
+    return TicketUpdate(
+        additional_tags=triage_tags(analysis, taxonomy),
+        private_note=format_note(analysis, taxonomy, run_id),
+        priority=priority_to_set(taxonomy.priority_for(analysis.values), current_priority),
+        updated_stamp=updated_stamp,
+    )
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    already_done: bool
+    tags_added: list[str]
+    priority_set: str | None
+
+
+def write_triage(
+    client: ZendeskClient,
+    ticket_id: int,
+    analysis: Analysis,
+    taxonomy: Taxonomy,
+    run_id: str,
+    known: Ticket | None,
+) -> WriteOutcome:
+    """Write tags, priority and note once. `known` is the ticket as last read (None: read it now).
+
+    Raises ZendeskRejected when the ticket was closed meanwhile, ZendeskConflict when it kept
+    changing under us for every attempt, and the client's errors otherwise.
+    """
+    ticket = known or client.get_ticket(ticket_id)
+    for _ in range(CONFLICT_ATTEMPTS):
+        if taxonomy.processed_tag in ticket.tags:
+            return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
+        if ticket.status in CLOSED_STATUSES:
+            raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
+        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id)
+        try:
+            client.update_ticket(ticket_id, update)
+        except ZendeskConflict:
+            ticket = client.get_ticket(ticket_id)
+            continue
+        return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=update.priority)
+    raise ZendeskConflict(f"ticket changed during {CONFLICT_ATTEMPTS} update attempts")
+
+
+def raise_priority(client: ZendeskClient, ticket_id: int, wanted: str, ticket: Ticket) -> str | None:
+    """Raise one ticket's priority to `wanted` with a safe_update PUT against `ticket` (as just
+    read); returns the priority written, or None when a person's is already as high, the ticket is
+    closed or gone, or it kept changing under us. Rate limits and outages are raised to the caller.
+    """
+    try:
+        for _ in range(CONFLICT_ATTEMPTS):
+            target = priority_to_set(wanted, ticket.priority)
+            if target is None or ticket.status in CLOSED_STATUSES or not ticket.updated_at:
+                return None
+            try:
+                client.set_priority(ticket_id, target, ticket.updated_at)
+            except ZendeskConflict:
+                ticket = client.get_ticket(ticket_id)
+                continue
+            return target
+    except (ZendeskNotFound, ZendeskRejected):
+        pass  # deleted, or closed meanwhile (422): the tags and note stand
+    return None

@@ -1,0 +1,29 @@
+"""What the fleet shares in Redis and how a ticket moves through it: claims, sweeps, quotas, stores
+and the ticket's outcome.
+
+Every key the fleet writes (all under REDIS_PREFIX, empty by default, so fleets, demos and tests
+can share a server), and the module that owns it:
+- `ticket:<id>:claim`  "host:pid", SET NX EX CLAIM_TTL, kept alive by every stage, deleted by
+                       the ticket's outcome (claims.Claims)
+- `ticket:<id>:done`   time written, EX DONE_TTL: stops a ticket just written from being swept
+                       again while Zendesk's search still lags (claims.Claims)
+- `ticket:<id>:dead`   JSON {ticket_id, stage, reason, run_id, at}: failed for good; sweeps skip
+                       it until `python -m app dead-letters --requeue`; `dead:index` lists them
+                       (claims.DeadLetters)
+- `zendesk:paused`, `llm:paused`  PX set after a 429 (or spent LLM quota headers): every client
+                       waits it out (store.RedisPauseGate)
+- `llm:fault`          the configuration fault holding the LLM breaker open (store.FaultRecord)
+- `zendesk:jobs`       sorted set of batch rounds holding one of the fleet's update_many job
+                       slots, scored by expiry (store.JobSlots)
+- `bulkjob:<run>:<batch>:<round>`  JSON {sent_at, ticket_ids, job_id}: the job a round sent
+                       (store.BulkJobLog)
+- `ratelimit:<name>`   a shared token bucket: zendesk:account, zendesk:update_ticket,
+                       zendesk:export, llm:requests, llm:tokens (ratelimit.SharedRateLimiter)
+- `breaker:zendesk`, `breaker:llm`  pybreaker's shared breaker state (app.clients.breakers)
+- `run:<id>` hash of run metadata, `run:<id>:finished` counter, `run:<id>:summary` JSON; `runs`
+  sorted set of run ids by start; `sweep:last`, `run:completed:last` (store.RunStore)
+- `alert:<condition>`  an alert's cool-down (app.ops.alerts)
+- `llm:cache:<hash>`   a valid LLM answer by request (app.clients.llm.RedisAnalysisCache)
+Besides these, Celery keeps its queues, results and chord counters, and RedBeat its schedule and
+lock (`redbeat:`), under the same prefix.
+"""

@@ -1,0 +1,151 @@
+"""Quotas shared by every process on every host: token buckets in Redis, updated atomically.
+
+Celery's `rate_limit` counts per worker process, and Zendesk and OpenAI count per account, so
+the fleet takes a token from a bucket in Redis before each call. A Lua script makes the
+take-or-wait decision atomic, and uses Redis's clock so hosts with skewed clocks agree.
+
+A provider's limit of N per window W, enforced over any sliding window, is kept by a bucket of
+capacity B (a small burst) refilled at (N - B) / (W + D) per second: at most B + (N - B) = N
+tokens are taken in any W + D seconds, so at most N calls reach the provider in any W seconds
+even when a call arrives up to D seconds after its token was taken (a busy host, a slow network).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+# Every script below works on one bucket: KEYS[1], a hash of `tokens` and `ts` (ms on Redis's
+# clock). ARGV[1] is its capacity, ARGV[2] its refill per second, ARGV[4] the key's ttl in ms.
+# The bucket as it stands now, refilled since it was last touched, and how it is stored back:
+REFILLED = """
+redis.replicate_commands()
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate / 1000)
+"""
+STORE = """
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+"""
+
+# Takes ARGV[3] tokens if there are that many. Returns {granted, wait_ms}.
+TAKE_SCRIPT = REFILLED + """
+local cost = tonumber(ARGV[3])
+local granted = 0
+local wait = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  granted = 1
+else
+  wait = math.ceil((cost - tokens) * 1000 / rate)
+end
+""" + STORE + "return {granted, wait}"
+
+# Lowers the bucket to ARGV[3], what the provider says is left (never raises it).
+CLAMP_SCRIPT = REFILLED + "tokens = math.min(tokens, tonumber(ARGV[3]))\n" + STORE + "return 1"
+
+# Gives tokens back (capped at capacity) when a later bucket of the same call refused.
+REFUND_SCRIPT = """
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[1]), tokens + tonumber(ARGV[2]))))
+end
+return 1
+"""
+
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in a duration as OpenAI's x-ratelimit-reset-* headers write it ("6m0s", "120ms")."""
+    if not text:
+        return None
+    parts = DURATION_RE.findall(text.strip())
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != text.strip():
+        return None
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """N calls (or tokens) per `window` seconds."""
+
+    name: str
+    limit: float
+    window: float = 60.0
+    burst_share: float = 0.1
+    # D above: seconds a call may take from its token to the provider. One second costs 1.6% of
+    # a 60 s window's rate, and keeps a loaded 2-core host from ever meeting a 429.
+    delay_allowance: float = 1.0
+
+    @property
+    def capacity(self) -> float:
+        return max(1.0, self.limit * self.burst_share)
+
+    @property
+    def refill_per_second(self) -> float:
+        spare = self.limit - self.capacity
+        # A limit no larger than the one-call burst (say half a call a minute, a small share of a
+        # small plan) refills at the limit's own pace instead of never.
+        return (spare if spare > 0 else self.limit) / (self.window + self.delay_allowance)
+
+
+class SharedRateLimiter:
+    """Token buckets in Redis. `take` answers 0 when granted, else the seconds to wait."""
+
+    def __init__(self, client: Any, prefix: str = "") -> None:
+        self.redis = client
+        self.prefix = prefix
+        self._take = client.register_script(TAKE_SCRIPT)
+        self._refund = client.register_script(REFUND_SCRIPT)
+        self._clamp = client.register_script(CLAMP_SCRIPT)
+
+    def _key(self, quota: Quota) -> str:
+        return f"{self.prefix}ratelimit:{quota.name}"
+
+    def take(self, quota: Quota, cost: float = 1.0) -> float:
+        if quota.limit <= 0:
+            return 0.0  # no limit configured
+        cost = min(cost, quota.capacity)  # a request bigger than the burst waits for a full bucket
+        ttl_ms = int(2000 * quota.window)
+        granted, wait_ms = self._take(keys=[self._key(quota)],
+                                      args=[quota.capacity, quota.refill_per_second, cost, ttl_ms])
+        return 0.0 if int(granted) else int(wait_ms) / 1000
+
+    def refund(self, quota: Quota, cost: float = 1.0) -> None:
+        if quota.limit > 0:
+            self._refund(keys=[self._key(quota)], args=[quota.capacity, min(cost, quota.capacity)])
+
+    def clamp(self, quota: Quota, available: float) -> None:
+        """The provider says only `available` is left in its window: take no more than that now."""
+        if quota.limit > 0:
+            self._clamp(keys=[self._key(quota)], args=[quota.capacity, quota.refill_per_second, max(0.0, available),
+                                                       int(2000 * quota.window)])
+
+    def acquire(self, quotas: list[tuple[Quota, float]], max_sleep: float) -> float:
+        """Take from every bucket, sleeping through short waits; returns 0 when all were granted,
+        else the wait (> max_sleep) the caller should turn into a countdown retry. When a bucket
+        refuses, the tokens already taken for this call go back."""
+        deadline = time.monotonic() + max_sleep
+        taken: list[tuple[Quota, float]] = []
+        for quota, cost in quotas:
+            while True:
+                wait = self.take(quota, cost)
+                if wait == 0:
+                    taken.append((quota, cost))
+                    break
+                if time.monotonic() + wait > deadline:
+                    for earlier, earlier_cost in taken:
+                        self.refund(earlier, earlier_cost)
+                    return wait
+                time.sleep(wait)
+        return 0.0

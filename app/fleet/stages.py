@@ -1,0 +1,114 @@
+"""What each stage does with a ticket once it is redacted: classify it, then write it to Zendesk
+one at a time or as a batch, and finish it (app.fleet.outcome).
+
+The Celery tasks in workers/ call these and decide only between a countdown retry and a recorded
+failure: a TryLater (quota, breaker, busy job queue, configuration fault) always waits; other
+Zendesk errors retry within a budget. Every function keeps the ticket's claim alive first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app import services
+from app.clients.bulk import BatchItem, JobPolling, write_batch
+from app.clients.zendesk import ZendeskNotFound
+from app.domain.models import BatchProgress, Ticket, TicketWork, WrittenTicket
+from app.domain.triage import plan_update, write_triage
+from app.errors import TryLater
+from app.fleet.outcome import finish, written_status
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+REDACTED_TEXT = {"redacted_subject", "redacted_description"}
+
+
+def classify_ticket(work: TicketWork) -> dict[str, Any]:
+    """The analysis attached to the ticket's work, without its text (the update needs the
+    analysis, and the result backend keeps a day of results). Raises TryLater (the LLM's quota,
+    a configuration fault) for the caller to wait out; any other failure is recorded on the work."""
+    if not work.error:
+        if not work.dry_run:
+            services.claims().keep_alive(work.ticket_id)
+        try:
+            work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description,
+                                                           may_wait=True)
+        except TryLater:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug is recorded on this ticket, not the chord's end
+            log.exception("ticket %s: classification failed", work.ticket_id)
+            work.failed_stage, work.error = "classify", f"classification failed ({type(e).__name__})"
+    return work.model_dump(exclude=REDACTED_TEXT)
+
+
+def update_ticket(work: TicketWork) -> dict[str, Any]:
+    """Write tags, priority and the private note once (one safe_update PUT), or record why not.
+    Raises the client's ZendeskError for the caller to retry or give up on."""
+    if work.error or work.analysis is None:
+        return finish(work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
+    taxonomy = services.taxonomy()
+    if work.dry_run:
+        plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
+        return finish(work, written_status(work), tags_added=plan.additional_tags, priority_set=plan.priority)
+    claims = services.claims()
+    claims.keep_alive(work.ticket_id)  # also on every retry: the claim outlives long waits
+    if claims.is_done(work.ticket_id):  # redelivered after the write landed
+        return finish(work, "skipped", error="already triaged")
+    known = Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open") \
+        if work.updated_at else None
+    try:
+        written = write_triage(services.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known)
+    except ZendeskNotFound:
+        return finish(work, "failed", stage="update", error="ticket not found (deleted?)")
+    if written.already_done:
+        return finish(work, "skipped", error="already triaged")
+    return finish(work, written_status(work), tags_added=written.tags_added, priority_set=written.priority_set)
+
+
+def batch_works(works_data: list[Any]) -> list[TicketWork]:
+    """A batch chord's results as works: dicts only (redact_batch's own result is an empty list),
+    the last one per ticket (a redelivered redact_batch may have classified a ticket twice)."""
+    works = (TicketWork.model_validate(data) for data in works_data if isinstance(data, dict))
+    return list({work.ticket_id: work for work in works}.values())
+
+
+def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
+                 progress: BatchProgress | None = None) -> list[dict[str, Any]]:
+    """Write a batch (app.clients.bulk: tags and notes in update_many jobs, priority raises one safe
+    PUT each) and finish every ticket. Raises BatchInterrupted, carrying what is done, when
+    Zendesk asks to wait or fails; called again with that progress it resumes."""
+    if progress is None:  # first attempt: tickets a redelivery of this batch already wrote
+        claims = services.claims()
+        progress = BatchProgress(written={w.ticket_id: WrittenTicket(already_done=True, written_at=0)
+                                          for w in works if claims.is_done(w.ticket_id)})
+    ready = [w for w in works if w.analysis is not None and not w.error and w.ticket_id not in progress.written]
+    for work in ready:
+        services.claims().keep_alive(work.ticket_id)
+    settings = get_settings()
+    polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
+                         timeout=settings.bulk_job_timeout, max_sleep=settings.rate_limit_max_sleep)
+    items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
+    done = write_batch(services.zendesk(), items, services.taxonomy(), run_id, services.bulk_jobs(),
+                       services.job_slots(), f"{run_id}:{batch_no}", polling, progress)
+    log.info("run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised", run_id, batch_no,
+             len(done.written), len(done.failed), done.jobs, sum(1 for p in done.priorities.values() if p))
+    return finish_batch(works, done, "no outcome")
+
+
+def finish_batch(works: list[TicketWork], progress: BatchProgress, reason: str) -> list[dict[str, Any]]:
+    """Finish every ticket of a batch from what its write did; `reason` for those it never reached."""
+    records = []
+    for work in works:
+        written = progress.written.get(work.ticket_id)
+        if work.error or work.analysis is None:
+            records.append(finish(work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
+        elif written is None:
+            records.append(finish(work, "failed", stage="update", error=progress.failed.get(work.ticket_id, reason)))
+        elif written.already_done:
+            records.append(finish(work, "skipped", error="already triaged"))
+        else:
+            records.append(finish(work, written_status(work), tags_added=written.tags_added,
+                                  priority_set=progress.priorities.get(work.ticket_id), written_at=written.written_at))
+    return records

@@ -1,0 +1,46 @@
+"""Every queue and task name of the fleet, written once; Celery's routes are derived from them.
+
+One queue per kind of work, so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk` near
+the quota) while a plain `celery -A app worker` consumes them all.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    SWEEP = "sweep"
+    REDACT = "redact"
+    CLASSIFY = "classify"
+    ZENDESK = "zendesk"
+
+
+class Task(StrEnum):
+    """Task names as Flower, the logs and `celery inspect` show them."""
+
+    SWEEP = "triage.sweep"
+    WATCHDOG = "triage.watchdog"
+    SUMMARIZE = "triage.summarize"
+    REDACT = "triage.redact"
+    REDACT_BATCH = "triage.redact_batch"
+    CLASSIFY = "triage.classify"
+    UPDATE = "triage.update"
+    UPDATE_BATCH = "triage.update_batch"
+
+    @property
+    def queue(self) -> Queue:
+        return TASK_QUEUES[self]
+
+
+TASK_QUEUES = {
+    Task.SWEEP: Queue.SWEEP,
+    Task.WATCHDOG: Queue.SWEEP,
+    Task.SUMMARIZE: Queue.SWEEP,
+    Task.REDACT: Queue.REDACT,
+    Task.REDACT_BATCH: Queue.REDACT,
+    Task.CLASSIFY: Queue.CLASSIFY,
+    Task.UPDATE: Queue.ZENDESK,
+    Task.UPDATE_BATCH: Queue.ZENDESK,
+}
+ROUTES = {str(task): {"queue": str(task.queue)} for task in Task}

@@ -1,0 +1,1 @@
+"""Operator tools: health, alerts, run reports and Flower's safety rules."""

@@ -1,0 +1,82 @@
+"""`python -m app health`: is the fleet healthy, degraded or unhealthy, and why.
+
+Checks Redis, the shared Zendesk and LLM breakers, workers online, queue depths and how long
+ago beat last swept and a run last finished. Unhealthy means tickets are not being triaged
+(no Redis, no worker); degraded means they are, but slower or worse (a breaker open, no recent
+sweep, a deep queue).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from app.names import Queue
+
+HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+DEEP_QUEUE = 10_000
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+
+
+def overall(checks: list[Check]) -> str:
+    statuses = {check.status for check in checks}
+    return UNHEALTHY if UNHEALTHY in statuses else DEGRADED if DEGRADED in statuses else HEALTHY
+
+
+def breaker_check(name: str, state: str, consequence: str, fault: str | None = None) -> Check:
+    """A breaker held open by a configuration fault is unhealthy: nothing passes until someone fixes it."""
+    if fault:
+        return Check(f"{name} breaker", UNHEALTHY, f"{state}: configuration fault: {fault}; tickets wait until it "
+                                                   "is fixed (then restart the workers)")
+    if state == "closed":
+        return Check(f"{name} breaker", HEALTHY, "closed")
+    return Check(f"{name} breaker", DEGRADED, f"{state}: {consequence}")
+
+
+def age(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.0f}s ago"
+
+
+def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: dict[str, Any],
+               last_sweep: float | None, last_run: float | None) -> list[Check]:
+    """All checks. `breakers` maps a name to (factory, what an open breaker means[, the recorded
+    configuration fault]): pybreaker's Redis storage talks to Redis when built, so breakers are
+    built only once Redis answered."""
+    checks: list[Check] = []
+    try:
+        redis_client.ping()
+    except Exception as e:  # noqa: BLE001 - any failure to reach Redis is the finding
+        return [Check("redis", UNHEALTHY, f"unreachable ({type(e).__name__}); no claims, queues or results")]
+    checks.append(Check("redis", HEALTHY, "reachable"))
+
+    for name, (make_breaker, consequence, *fault) in breakers.items():
+        checks.append(breaker_check(name, make_breaker().current_state, consequence, fault[0]() if fault else None))
+
+    workers = ping_workers()
+    checks.append(Check("workers", HEALTHY if workers else UNHEALTHY,
+                        f"{len(workers)} online" if workers else "none answered a ping"))
+
+    depths = {str(queue): redis_client.llen(f"{settings.redis_prefix}{queue}") for queue in Queue}
+    deepest = max(depths.values())
+    checks.append(Check("queues", DEGRADED if deepest > DEEP_QUEUE else HEALTHY,
+                        ", ".join(f"{q} {n}" for q, n in depths.items())))
+
+    now = time.time()
+    since_sweep = None if last_sweep is None else now - last_sweep
+    stale = since_sweep is None or since_sweep > 3 * settings.sweep_interval
+    checks.append(Check("last sweep", DEGRADED if stale else HEALTHY,
+                        f"{age(since_sweep)} (beat sweeps every {settings.sweep_interval:.0f}s)"))
+    checks.append(Check("last run", HEALTHY, age(None if last_run is None else now - last_run)))
+    return checks
+
+
+def as_json(checks: list[Check]) -> dict[str, Any]:
+    return {"status": overall(checks), "checks": [asdict(check) for check in checks]}

@@ -1,1 +1,0 @@
-"""Personal-data recognizers used by app.redaction."""

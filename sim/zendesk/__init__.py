@@ -1,0 +1,49 @@
+"""Zendesk Support API simulator that speaks the real wire protocol.
+
+One aiohttp process with in-memory state. A client written for real Zendesk (for example
+``requests.Session`` with Basic auth ``{email}/token:{token}``) works against it unchanged.
+It follows Zendesk's documentation strictly and, where the documentation is silent, takes
+the less forgiving reading, so a client that works here does not lean on leniency:
+
+* tickets, comments, single updates (``tags`` replaces, ``additional_tags`` adds,
+  ``safe_update`` answers 409 on a stale ``updated_stamp``), deletes, ``show_many``;
+* ``update_many`` as an asynchronous job polled through ``job_statuses``: jobs stay queued
+  (``--job-delay-ms``, 2 s by default), then work through their tickets one by one
+  (``--job-item-ms`` each, polls see ``working`` and ``progress``); at most ``--max-jobs``
+  (30) jobs may be queued or working per account, beyond that 429 ``TooManyJobs`` without
+  ``Retry-After``; ``safe_update``/``updated_stamp`` inside its items are ignored (they are
+  documented for single-ticket updates only) unless ``--bulk-safe-update``; a job status
+  answers 404 ``--job-ttl`` seconds after its job finished;
+* search that sees an index lagging behind the live data (30 s by default; seeded tickets
+  are indexed from the start), capped at 1,000 results per query (a page starting at
+  offset 1,000 is a 422, and ``next_page`` still points there, as it does on real Zendesk);
+* the cursor-based export without that cap, held to its reference: the type goes in
+  ``filter[type]`` and a ``type:`` term in the query is a 400; ``page[size]`` outside
+  1..1,000 is a 400, not clamped; results come in ``created_at`` order (ties by id);
+  cursors expire after ``--cursor-ttl`` seconds (an hour); there is no backward paging
+  (``page[before]`` is a 400, ``links.prev`` is always null); its own limit of
+  ``--export-rate-limit`` (100) requests per window on top of the account limit;
+* the account-wide, Update Ticket and export rate limits (sliding windows, 429 +
+  ``Retry-After``); every request, job status polls included, counts against the account;
+* simulated agents editing tickets in the UI (``--agent-edit-rate``): their edits use up
+  the Update Ticket budget, as real agents' edits do, but are never refused;
+* injected latency, random errors, outage windows and per-ticket update failures.
+
+Unauthenticated ``/_sim/*`` endpoints expose statistics, runtime configuration and
+backdoors (creating tickets, agent edits, full ticket records) for demos, tests and
+benchmarks. Run ``python -m sim.zendesk --help`` for the options; import
+``create_app`` or ``running_simulator`` to embed it.
+
+The package: ``config`` (SimConfig, the command line and the runtime settings), ``wire``
+(Zendesk's vocabulary, limits, error bodies and ticket records), ``search`` (the lagging
+index and the query engine), ``state`` (SimState), ``handlers`` (/api/v2), ``backdoors``
+(/_sim) and ``app`` (middleware, routes, background tasks, and the ways to run it).
+"""
+
+from sim.zendesk.app import create_app, main, running_simulator, state_of
+from sim.zendesk.config import RUNTIME_SETTINGS, SimConfig, parse_args
+from sim.zendesk.state import SimState
+from sim.zendesk.wire import TicketRecord
+
+__all__ = ["RUNTIME_SETTINGS", "SimConfig", "SimState", "TicketRecord", "create_app", "main",
+           "parse_args", "running_simulator", "state_of"]

@@ -1,0 +1,88 @@
+"""The Zendesk simulator's configuration: its command line, its defaults and what may change at run time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.common import SimConfigError, check_fields, option, parse_config
+
+# Settings that POST /_sim/config may change while running: name -> (type, minimum, maximum).
+RUNTIME_SETTINGS: dict[str, tuple[type, float, float | None]] = {
+    "latency_ms": (float, 0, None),
+    "error_ratio": (float, 0, 1),
+    "error_status": (int, 400, 599),
+    "rate_limit": (int, 1, None),
+    "update_rate_limit": (int, 1, None),
+    "rate_window": (float, 0.001, None),
+    "index_lag": (float, 0, None),
+    "arrival_rate": (float, 0, None),
+    "job_delay_ms": (float, 0, None),
+    "job_item_ms": (float, 0, None),
+    "job_ttl": (float, 0, None),
+    "max_jobs": (int, 1, None),
+    "bulk_safe_update": (bool, 0, None),
+    "export_rate_limit": (int, 1, None),
+    "cursor_ttl": (float, 0.001, None),
+    "agent_edit_rate": (float, 0, None),
+}
+
+
+@dataclass
+class SimConfig:
+    """Everything the simulator can be told on its command line (same names, underscored).
+
+    Each field is an option of ``python -m sim.zendesk`` with its help (sim.common.parse_config).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = option(8081, "0 picks a free port")
+    tickets: int = option(200, "tickets seeded at start")
+    seed: int = option(1, "seed of the ticket generator and of injected faults")
+    email: str = option("triage-bot@example.com", "API user; log in as EMAIL/token")
+    token: str = option("sim-api-token", "API token (the Basic auth password)")
+    latency_ms: float = option(0.0, "added to every /api/v2 response")
+    # New tickets take minutes to appear in real search results; tens of seconds by default here.
+    index_lag: float = option(30.0, "seconds before a new or changed ticket is visible to search "
+                                    "(seeded tickets are indexed from the start)")
+    rate_limit: int = option(700, "account requests per window")
+    update_rate_limit: int = option(100, "PUT /api/v2/tickets/{id} per window (agents' UI edits count too)")
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+    # (its own limit of 100 requests per minute, on top of the account limit)
+    export_rate_limit: int = option(100, "GET /api/v2/search/export per window, on top of the account limit")
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+    # (a cursor lives an hour)
+    cursor_ttl: float = option(3600.0, "seconds an export cursor stays valid after it was issued")
+    rate_window: float = option(60.0, "rate-limit window in seconds (shorten it to compress time)")
+    error_ratio: float = option(0.0, "share of /api/v2 requests that fail with --error-status")
+    error_status: int = 503
+    outage_start: float = option(0.0, "seconds after start when the outage begins")
+    outage_seconds: float = option(0.0, "length of the outage (0: none)")
+    arrival_rate: float = option(0.0, "new tickets per minute while running")
+    job_delay_ms: float = option(2000.0, "time an update_many job stays queued")
+    job_item_ms: float = option(20.0, "time a working update_many job spends on each ticket")
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/
+    # (statuses expire; an hour is the short end of what Zendesk keeps)
+    job_ttl: float = option(3600.0, "seconds a finished job's status can still be read (then 404)")
+    # https://developer.zendesk.com/api-reference/introduction/rate-limits/ ("Job limit")
+    max_jobs: int = option(30, "jobs that may be queued or working at once; update_many answers "
+                               "429 TooManyJobs beyond")
+    # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-many-tickets
+    # documents safe_update for single-ticket updates only: ignored in update_many unless set.
+    bulk_safe_update: bool = option(False, "honour safe_update/updated_stamp inside update_many items "
+                                           "(Zendesk documents them for single-ticket updates only)")
+    agent_edit_rate: float = option(0.0, "edits per minute by simulated agents (raise priority to urgent "
+                                         "or tag agent_reviewed); they use up the Update Ticket budget")
+    non_english_share: float = option(0.1, "share of generated tickets in German, Spanish, French or "
+                                           "Portuguese")
+
+    def __post_init__(self) -> None:
+        check_fields(self, RUNTIME_SETTINGS)
+        if self.tickets < 0 or self.outage_start < 0 or self.outage_seconds < 0:
+            raise SimConfigError("tickets, outage_start and outage_seconds must be >= 0")
+        if not 0 <= self.non_english_share <= 1:
+            raise SimConfigError("non_english_share must be between 0 and 1")
+
+
+def parse_args(argv: list[str] | None = None) -> SimConfig:
+    """Read the command line of ``python -m sim.zendesk`` into a SimConfig."""
+    return parse_config(SimConfig, "sim.zendesk", argv)

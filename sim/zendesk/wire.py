@@ -1,0 +1,202 @@
+"""What the Zendesk API says: its vocabulary, limits, timestamps and error bodies, and tickets.
+
+``TicketRecord`` holds one ticket with its comments and shows it the way the API does.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import Any
+
+from sim.common import ApiError
+from sim.ticketgen import GeneratedTicket
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+STATUS_RANK = {status: rank for rank, status in enumerate(STATUSES)}
+PRIORITIES = ("low", "normal", "high", "urgent")
+# A ticket without priority sorts below "low", so raising it from nothing is a raise.
+PRIORITY_RANK = {None: 0, "low": 1, "normal": 2, "high": 3, "urgent": 4}
+
+SEARCH_RESULT_LIMIT = 1000
+MAX_SEARCH_PER_PAGE = 100
+MAX_EXPORT_PAGE_SIZE = 1000
+DEFAULT_EXPORT_PAGE_SIZE = 100  # the size Zendesk recommends
+EXPORT_FILTER_TYPES = ("ticket", "user", "organization", "group")
+MAX_BULK_ITEMS = 100
+MAX_SHOW_MANY_IDS = 100
+
+ENDPOINTS = ("search", "export", "ticket_get", "show_many", "ticket_update", "ticket_delete",
+             "update_many", "job_status", "comments", "tags")
+
+UPDATE_CONFLICT = {
+    "error": "UpdateConflict",
+    "description": "Safe Update prevented the update due to outdated ticket data. "
+                   "Please fetch the latest ticket data and try again.",
+}
+SEARCH_LIMIT_EXCEEDED = {
+    "error": "invalid",
+    "description": "Invalid search: Requested response size was greater than Search Response Limits",
+}
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+# "searches with type in the query string will result in an error": the type goes in filter[type].
+EXPORT_TYPE_IN_QUERY = {
+    "error": "InvalidSearchParameter",
+    "description": "Searches with type in the query string are not supported by the export; "
+                   "pass the type in filter[type]",
+}
+EXPORT_CURSOR_EXPIRED = {
+    "error": "InvalidPaginationParameter",
+    "description": "The pagination cursor has expired; start the export again",
+}
+EXPORT_NO_BACKWARD_PAGING = {
+    "error": "InvalidPaginationParameter",
+    "description": "page[before] is not supported: the export pages forward only",
+}
+JOB_STATUS_ACTIVE = ("queued", "working")
+
+
+# --- Small helpers ----------------------------------------------------------------------
+
+def format_timestamp(epoch_seconds: float) -> str:
+    """ISO 8601 UTC with second precision, the way Zendesk writes timestamps."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Epoch seconds for an ISO 8601 timestamp or date (naive means UTC); None if unparseable."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def error_name(status: int) -> str:
+    """Zendesk-style error name for a status without a more specific one ("ServiceUnavailable")."""
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return "Error"
+
+
+def record_invalid(field_name: str, description: str) -> dict:
+    """Body of a 422 RecordInvalid answer about one field."""
+    return {"error": "RecordInvalid", "description": "Record validation errors",
+            "details": {field_name: [{"description": description}]}}
+
+
+def injected_failure_body(status: int) -> dict:
+    """Body for an injected per-ticket update failure with the given status."""
+    if status == 422:
+        return record_invalid("base", "Simulated failure")
+    if status == 409:
+        return dict(UPDATE_CONFLICT)
+    if status == 404:
+        return {"error": "RecordNotFound", "description": "Not found"}
+    return {"error": error_name(status), "description": "Simulated failure"}
+
+
+def not_found() -> ApiError:
+    """Zendesk's 404 for a ticket, job or page that does not exist."""
+    return ApiError(404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+def bad_request(description: str, error: str = "InvalidValue") -> ApiError:
+    """A 400 with Zendesk's error shape."""
+    return ApiError(400, {"error": error, "description": description})
+
+
+def normalize_tags(value: Any, field_name: str) -> list[str]:
+    """Zendesk tags: lower case, whitespace separates tags, no duplicates, order kept."""
+    if isinstance(value, str):
+        pieces = value.split()
+    elif isinstance(value, list) and all(isinstance(tag, str) for tag in value):
+        pieces = [piece for tag in value for piece in tag.split()]
+    else:
+        raise ApiError(422, record_invalid(field_name, f"{field_name} must be a list of strings"))
+    return list(dict.fromkeys(piece.lower() for piece in pieces))
+
+
+def describe_error(body: dict) -> str:
+    """One line of text from an error body, for job results."""
+    details = body.get("details") or {}
+    texts = [item["description"] for entries in details.values() for item in entries]
+    return "; ".join(texts) or body.get("description") or body.get("error", "")
+
+
+# --- Tickets ------------------------------------------------------------------------------
+
+@dataclass
+class TicketRecord:
+    """One ticket with its comments and the bookkeeping behind /_sim/stats."""
+
+    id: int
+    subject: str
+    description: str
+    status: str
+    priority: str | None
+    type: str | None
+    tags: list[str]
+    requester_id: int
+    assignee_id: int | None
+    organization_id: int | None
+    group_id: int | None
+    created_at: int
+    updated_at: int
+    comments: list[dict] = field(default_factory=list)
+    api_updates: list[dict] = field(default_factory=list)
+    # What people set (seeding, /_sim/tickets, agent edits): the fleet must never lose a
+    # protected tag nor lower the priority below the protected one.
+    protected_tags: set[str] = field(default_factory=set)
+    protected_priority: str | None = None
+    api_private_notes: int = 0
+    generated: GeneratedTicket | None = None
+
+    def touch(self) -> None:
+        """Advance updated_at to now, and always past its old value so stamps stay exact."""
+        self.updated_at = max(int(time.time()), self.updated_at + 1)
+
+    def to_json(self) -> dict:
+        """The ticket as the API shows it; "url" is a path the handler prefixes with the host."""
+        return {
+            "id": self.id,
+            "url": f"/api/v2/tickets/{self.id}.json",
+            "external_id": None,
+            "type": self.type,
+            "subject": self.subject,
+            "raw_subject": self.subject,
+            "description": self.description,
+            "priority": self.priority,
+            "status": self.status,
+            "requester_id": self.requester_id,
+            "submitter_id": self.requester_id,
+            "assignee_id": self.assignee_id,
+            "organization_id": self.organization_id,
+            "group_id": self.group_id,
+            "tags": list(self.tags),
+            "custom_fields": [],
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+        }
+
+
+def make_comment(comment_id: int, author_id: int, body: str, public: bool, created_at: int) -> dict:
+    """A comment as the API shows it (plain and HTML body)."""
+    paragraphs = html.escape(body).replace("\n", "<br>")
+    return {
+        "id": comment_id,
+        "type": "Comment",
+        "author_id": author_id,
+        "body": body,
+        "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{paragraphs}</p></div>',
+        "plain_body": body,
+        "public": public,
+        "created_at": format_timestamp(created_at),
+        "attachments": [],
+    }

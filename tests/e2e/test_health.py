@@ -1,0 +1,61 @@
+"""`python -m app health` as an operator runs it: exit codes and reasons."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from app.clients.llm import llm_breaker
+from sim.stack import ROOT, LocalStack
+
+pytestmark = pytest.mark.e2e
+
+
+def health(stack: LocalStack) -> tuple[int, dict]:
+    result = subprocess.run([sys.executable, "-m", "app", "health", "--json"], cwd=ROOT, env=stack.env(),
+                            capture_output=True, text=True, timeout=60)
+    return result.returncode, json.loads(result.stdout)
+
+
+def by_name(report: dict) -> dict[str, dict]:
+    return {check["name"]: check for check in report["checks"]}
+
+
+def test_health_states(tmp_path: Path, redis_url: str):
+    stack = LocalStack(workdir=tmp_path / "stack", tickets=5, redis_prefix=f"health-{secrets.token_hex(4)}:",
+                       sweep_interval=2.0)
+    with stack:
+        stack.start_redis(redis_url)
+        stack.start_simulator()
+        stack.start_llm_simulator(["--latency-mean", "0"])
+        code, report = health(stack)  # no worker yet
+        assert (code, report["status"]) == (2, "unhealthy") and by_name(report)["workers"]["status"] == "unhealthy"
+
+        stack.start_worker("worker", autoscale="2,1")
+        stack.wait_for_workers(1)
+        stack.start_beat()
+        stack.sim("/_sim/tickets", method="POST", json={"count": 1})
+        import time
+
+        time.sleep(2 * stack.sweep_interval + 2)
+        code, report = health(stack)
+        assert (code, report["status"]) == (0, "healthy"), report
+
+        # The LLM breaker opens (as after repeated failures): degraded, and it says why.
+        breaker = llm_breaker(redis.Redis.from_url(stack.redis_url), f"{stack.redis_prefix}breaker:llm", 5, 600)
+        breaker.open()
+        code, report = health(stack)
+        assert (code, report["status"]) == (1, "degraded")
+        assert "open" in by_name(report)["llm breaker"]["detail"]
+        breaker.close()
+
+        # Redis gone: unhealthy.
+        stack.redis_url = "redis://127.0.0.1:1/0"
+        code, report = health(stack)
+        assert (code, report["status"]) == (2, "unhealthy") and report["checks"][0]["name"] == "redis"

@@ -1,0 +1,53 @@
+"""Writing to Zendesk: one ticket (triage.update) or a batch (triage.update_batch). Both always
+return records (app.fleet.outcome), so the run's chord always reaches its summary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task as CeleryTask
+
+from app.celery import app
+from app.clients.bulk import BatchInterrupted
+from app.clients.zendesk import ZendeskError
+from app.domain.models import BatchProgress, TicketWork
+from app.fleet.outcome import finish
+from app.fleet.stages import batch_works, finish_batch, update_batch, update_ticket
+from app.names import Task
+from workers.pipeline import batch_repr, ticket_repr
+from workers.retry import retry_or_give_up
+
+log = logging.getLogger(__name__)
+
+
+# max_retries=None: Celery's default of 3 would end a chain with an exception (and the chord with
+# it); the tasks keep their own budget (UPDATE_MAX_RETRIES) for what does not always pass.
+@app.task(name=str(Task.UPDATE), bind=True, max_retries=None)
+def update_task(self: CeleryTask, work_data: dict[str, Any], failures: int = 0) -> dict[str, Any]:
+    """Write tags, priority and the private note once, or record why not."""
+    work = TicketWork.model_validate(work_data)
+    try:
+        return update_ticket(work)
+    except ZendeskError as e:
+        reason = retry_or_give_up(self, e, failures, f"ticket {work.ticket_id}", ticket_repr(work.ticket_id))
+        return finish(work, "failed", stage="update", error=reason)
+    except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
+        log.exception("ticket %s: update failed unexpectedly", work.ticket_id)
+        return finish(work, "failed", stage="update", error=f"unexpected {type(e).__name__}")
+
+
+@app.task(name=str(Task.UPDATE_BATCH), bind=True, max_retries=None)
+def update_batch_task(self: CeleryTask, works_data: list[Any], run_id: str, batch_no: int, failures: int = 0,
+                      progress: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Chord body of one batch: one record per ticket. A retry carries what is done in `progress`."""
+    works = batch_works(works_data)
+    try:
+        return update_batch(works, run_id, batch_no, BatchProgress.model_validate(progress) if progress else None)
+    except BatchInterrupted as e:
+        reason = retry_or_give_up(self, e.error, failures, f"run {run_id} batch {batch_no}",
+                                  batch_repr(run_id, batch_no, len(works)), progress=e.progress.model_dump(mode="json"))
+        return finish_batch(works, e.progress, reason)
+    except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
+        log.exception("run %s batch %s: update failed unexpectedly", run_id, batch_no)
+        return finish_batch(works, BatchProgress(), f"unexpected {type(e).__name__}")
