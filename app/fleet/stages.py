@@ -83,7 +83,8 @@ def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
         claims = services.claims()
         progress = BatchProgress(written={w.ticket_id: WrittenTicket(already_done=True, written_at=0)
                                           for w in works if claims.is_done(w.ticket_id)})
-    ready = [w for w in works if w.analysis is not None and not w.error and w.ticket_id not in progress.written]
+    found_done = {ticket_id for ticket_id, written in progress.written.items() if written.already_done}
+    ready = [w for w in works if w.analysis is not None and not w.error and w.ticket_id not in found_done]
     for work in ready:
         services.claims().keep_alive(work.ticket_id)
     settings = get_settings()

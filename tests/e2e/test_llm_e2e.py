@@ -27,11 +27,11 @@ def stack(tmp_path: Path, redis_url: str):
     stack.stop()
 
 
-def run(stack: LocalStack) -> dict:
+def run(stack: LocalStack, model: str = "gpt-4o-mini") -> dict:
     result = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "180"], cwd=ROOT,
                             env=stack.env(), capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "classifier: openai (gpt-4o-mini at LLM_BASE_URL" in result.stderr
+    assert f"classifier: openai ({model} at LLM_BASE_URL" in result.stderr
     (summary,) = stack.summaries(5)
     return summary
 
@@ -85,3 +85,20 @@ def test_a_tight_llm_quota_never_sends_a_ticket_to_the_rules(stack):
     assert share_429 < 0.05, llm
     print(f"tight LLM quota: 40 tickets, 0 fallbacks, {llm['responses_429']} of {llm['requests_total']} requests "
           f"answered 429 ({share_429:.1%})")
+
+
+def test_a_gpt5_family_model_classifies_every_ticket(stack):
+    """gpt-5-mini refuses max_tokens and temperature 0 (400): the fleet sends what it takes, and
+    every ticket is classified by the model, none by the rules."""
+    stack.start_llm_simulator(["--latency-mean", "0.3"])
+    stack.extra_env = {"LLM_MODEL": "gpt-5-mini"}
+    stack.start_worker("worker", autoscale="8,4")
+    stack.wait_for_workers(1)
+    summary = run(stack, "gpt-5-mini")
+    llm = stack.llm_sim("/_sim/stats")
+    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (40, 40, 0, 0)
+    assert {r["analysis"]["model"] for r in summary["results"]} == {"gpt-5-mini-2025-08-07"}
+    assert llm["completions_ok"] == 40 and llm["responses_400"] == 0
+    assert summary["cost_estimate"] > 0  # the dated snapshot is priced by its family
+    print(f"gpt-5-mini: 40 tickets, {summary['processed']} classified by the LLM, {summary['fallbacks']} fallbacks, "
+          f"{llm['responses_400']} requests refused")

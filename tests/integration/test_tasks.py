@@ -6,9 +6,10 @@ import json
 import time
 
 import pytest
+import requests
 
 from app import services
-from app.domain.models import TicketInput
+from app.domain.models import BatchProgress, TicketInput, TicketWork
 from app.fleet.sweep import sweep
 from workers.classify import classify_task
 from workers.redact import redact_task
@@ -262,3 +263,36 @@ def test_update_batch_writes_once_and_a_redelivery_never_sends_a_second_job(flee
     after = stats()
     assert after["requests_by_endpoint"]["update_many"] == 1  # the job was polled, not sent again
     assert after["max_ai_notes_per_ticket"] == 1 and after["notes_total"] == 30
+
+
+def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(fleet_env, monkeypatch):
+    """Tags and notes land in one job; the priority raises meet the fleet's share of Update Ticket
+    (one token here) and stop; called again with the progress it carried, the batch raises the rest
+    without sending another job, and every record says which priority it set."""
+    from app.clients.bulk import BatchInterrupted
+    from app.fleet.stages import update_batch
+
+    monkeypatch.setenv("BULK_POLL_INTERVAL", "0.05")
+    monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "2")  # the fleet's half: one PUT, then a long wait
+    services.reset()
+    outcome = sweep(services.zendesk(), services.claims(), 10)
+    works = [TicketWork.model_validate(classify_task.apply(args=(redact_task.apply(args=(t.model_dump(),)).get(),)).get())
+             for t in outcome.inputs]
+    with pytest.raises(BatchInterrupted) as stopped:
+        update_batch(works, outcome.run_id, 0)
+    progress = stopped.value.progress
+    assert progress.tags_done and len(progress.written) == 10 and len(progress.priorities) < 10
+    assert requests.get(f"{fleet_env.base_url}/_sim/stats", timeout=5).json()["requests_by_endpoint"]["ticket_update"] == 1
+
+    monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")  # later: the share has room again
+    services.reset()
+    records = update_batch(works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
+    raised = {r["ticket_id"]: r["priority_set"] for r in records}
+    wanted = {w.ticket_id: services.taxonomy().priority_for(w.analysis.values) for w in works}
+    assert all(r["status"] == "success" for r in records)
+    stats = requests.get(f"{fleet_env.base_url}/_sim/stats", timeout=5).json()
+    assert stats["requests_by_endpoint"]["update_many"] == 1 and stats["max_ai_notes_per_ticket"] == 1
+    for ticket_id, priority in raised.items():  # each raise that was due happened, on every ticket
+        ticket = sim_ticket(fleet_env, ticket_id)["ticket"]
+        assert priority is None or ticket["priority"] == priority == wanted[ticket_id]
+    assert sum(1 for p in raised.values() if p) == stats["requests_by_endpoint"]["ticket_update"] > 1
