@@ -40,7 +40,8 @@ def _log_to_daily_files(**_: Any) -> None:
 
 @worker_init.connect
 def _load_models_before_fork(**_: Any) -> None:
-    """Load spaCy in the worker's parent so every pool child shares its pages (copy on write).
+    """Load spaCy (and the LLM client's modules) in the worker's parent so every pool child shares
+    their pages (copy on write).
 
     One redaction first builds what loads lazily (phonenumbers metadata, regex and vocabulary
     caches) in the parent too; gc.freeze() then keeps the collector from writing to those
@@ -50,4 +51,9 @@ def _load_models_before_fork(**_: Any) -> None:
     taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
     log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)
     services.redactor().redact_tickets([(WARM_UP_TEXT, WARM_UP_TEXT)] * 2)  # the batch path too
+    if provider == "openai":
+        # The OpenAI SDK takes a second or more of CPU to import; imported here, every child has it
+        # (and shares its pages) instead of importing it on its first ticket, dozens at once.
+        # Nothing that opens a socket is built before the fork.
+        import app.clients.llm  # noqa: F401
     gc.freeze()
