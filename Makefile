@@ -28,7 +28,7 @@ browser:
 test: $(STAMP) browser
 	$(PY) -m pytest
 
-# Seed design vs fleet, CPU-bound ratio and worker memory, side by side (about 10 minutes).
+# Seed design vs fleet, CPU-bound ratio and worker memory, side by side (about 30 minutes).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/throughput.py

@@ -84,10 +84,14 @@ def test_300_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     # Both workers did part of the work (the two node names really raced).
     worked = [name for name in ("alpha", "bravo") if "triage.classify" in (stack.workdir / f"{name}.log").read_text()]
     assert worked == ["alpha", "bravo"]
-    # A run this large writes tags and notes through update_many jobs; only priority raises take a
-    # PUT each (update_many cannot protect an agent's priority).
-    raised = sum(1 for run in runs for r in run["results"] if r["priority_set"])
-    assert stats["requests_by_endpoint"]["ticket_update"] == raised and stats["requests_by_endpoint"]["update_many"] >= 3
+    # A run of BULK_MIN_TICKETS (50) or more writes tags and notes through update_many jobs; only its
+    # priority raises take a PUT each (update_many cannot protect an agent's priority). A sweep that
+    # lost most of the race may claim a small remainder: those tickets take one PUT each.
+    bulk_runs = [run for run in runs if run["total"] >= 50]
+    small_run_tickets = sum(run["total"] for run in runs if run["total"] < 50)
+    raised_in_bulk = sum(1 for run in bulk_runs for r in run["results"] if r["priority_set"])
+    assert bulk_runs and stats["requests_by_endpoint"]["update_many"] >= 3
+    assert stats["requests_by_endpoint"]["ticket_update"] == raised_in_bulk + small_run_tickets
     # No personal data from the tickets in any worker log line (ids only, return values hidden).
     emails = {m for i in range(1, 301) for m in EMAIL_RE.findall(stack.sim(f"/_sim/tickets/{i}")["ticket"]["description"])}
     assert len(emails) > 10  # the simulator seeds personal data, so this check means something
