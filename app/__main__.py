@@ -1,4 +1,4 @@
-"""Command line: `python -m app run|runs|report|redact|dead-letters|health`.
+"""Command line: `python -m app run|runs|report|redact|dead-letters|health|webhook`.
 
     python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
     python -m app runs [--json]                                          recent run summaries
@@ -6,6 +6,7 @@
     python -m app redact [--spans]                                       JSON lines in, redacted out
     python -m app dead-letters [--json] [--requeue [--wait]]             tickets that failed for good
     python -m app health [--json]                                        exit 0 healthy, 1 degraded, 2 unhealthy
+    python -m app webhook [--host H] [--port P]                          receive Zendesk's signed webhooks
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     redact = commands.add_parser("redact", help='redact JSON lines {"text": ...} from stdin')
     redact.add_argument("--spans", action="store_true", help="also write the detected spans")
+
+    webhook = commands.add_parser("webhook", help="serve POST /zendesk/webhook for Zendesk's signed webhooks")
+    webhook.add_argument("--host", help="address to listen on (default WEBHOOK_HOST, 0.0.0.0)")
+    webhook.add_argument("--port", type=int, help="port (default WEBHOOK_PORT, 8090)")
     return parser
 
 
@@ -260,6 +265,17 @@ def cmd_redact(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from app.intake.webhook import serve
+    from app.logs import setup_file_logging
+    from app.settings import get_settings
+
+    settings = get_settings()
+    setup_file_logging(settings)
+    serve(args.host or settings.webhook_host, args.port or settings.webhook_port)
+    return EXIT_OK
+
+
 def _release_result_subscriptions() -> None:
     """Celery's Redis result backend subscribes to every result a dispatched chord creates and
     unsubscribes in AsyncResult.__del__, which at interpreter exit runs after imports are torn
@@ -277,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
     handlers = {"run": cmd_run, "runs": cmd_runs, "report": cmd_report, "redact": cmd_redact,
-                "dead-letters": cmd_dead_letters, "health": cmd_health}
+                "dead-letters": cmd_dead_letters, "health": cmd_health, "webhook": cmd_webhook}
     try:
         return handlers[args.command](args)
     finally:

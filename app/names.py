@@ -1,6 +1,7 @@
 """Every queue and task name of the fleet, written once; Celery's routes are derived from them.
 
-One queue per kind of work, so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk` near
+One queue per kind of work (intake: tickets webhooks announced, kept apart so a new ticket never
+waits behind a run's summary), so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk` near
 the quota) while a plain `celery -A app worker` consumes them all.
 """
 
@@ -10,6 +11,7 @@ from enum import StrEnum
 
 
 class Queue(StrEnum):
+    INTAKE = "intake"
     SWEEP = "sweep"
     REDACT = "redact"
     CLASSIFY = "classify"
@@ -20,6 +22,7 @@ class Task(StrEnum):
     """Task names as Flower, the logs and `celery inspect` show them."""
 
     SWEEP = "triage.sweep"
+    INTAKE = "triage.intake"
     WATCHDOG = "triage.watchdog"
     SUMMARIZE = "triage.summarize"
     REDACT = "triage.redact"
@@ -35,6 +38,7 @@ class Task(StrEnum):
 
 TASK_QUEUES = {
     Task.SWEEP: Queue.SWEEP,
+    Task.INTAKE: Queue.INTAKE,
     Task.WATCHDOG: Queue.SWEEP,
     Task.SUMMARIZE: Queue.SWEEP,
     Task.REDACT: Queue.REDACT,

@@ -19,6 +19,7 @@ from app.clients.zendesk import ZendeskClient, is_export, is_update_ticket, zend
 from app.domain.rules import Classifier, RulesClassifier
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.fleet.claims import Claims, DeadLetters
+from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
 from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
@@ -65,6 +66,11 @@ def claims() -> Claims:
         "claims",
         lambda: Claims(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
     )
+
+
+def intake_queue() -> IntakeQueue:
+    """Tickets announced by webhooks, waiting for a worker to claim them (app.fleet.intake)."""
+    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), get_settings().redis_prefix))
 
 
 def dead_letters() -> DeadLetters:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_MAX_TOKENS = 400
 # Reasoning tokens count against max_completion_tokens; 400 would leave no room for the answer.
 REASONING_MAX_TOKENS = 2000
+WEBHOOK_SWEEP_INTERVAL = 300.0  # beat's sweep with webhooks on: the safety net (see sweep_interval)
 
 
 def is_reasoning_model(model: str) -> bool:
@@ -96,7 +97,16 @@ class Settings(BaseSettings):
     llm_price_output_per_mtok: float | None = Field(default=None, ge=0)
     taxonomy_file: Path | None = None  # default: app/taxonomies/default.yaml
 
-    # Sweeping and claiming.
+    # Webhook intake (`python -m app webhook`): the signing secret Zendesk shows for the webhook.
+    # Set, it turns webhooks on, and beat's sweep becomes the safety net (see sweep_interval).
+    zendesk_webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - Zendesk must reach it; put TLS in front (README)
+    webhook_port: int = Field(default=8090, ge=1, le=65535)
+
+    # Sweeping and claiming. Default: 60 s, or 300 s with webhooks on. With webhooks the sweep only
+    # finds what a webhook missed (Zendesk pauses a webhook whose deliveries fail, and drops some),
+    # and search lags new tickets by minutes anyway; 300 s matches Zendesk's own 5-minute window
+    # for pausing a failing webhook and costs one export request per 5 minutes.
     sweep_interval: float = Field(default=60.0, gt=0, description="seconds between beat sweeps")
     sweep_max_tickets: int = Field(default=1000, ge=1, description="tickets claimed per sweep")
     claim_ttl: int = Field(default=1800, ge=10, description="seconds a claim lives unrenewed")
@@ -146,7 +156,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
-                     "worker_update_rate_limit",
+                     "worker_update_rate_limit", "zendesk_webhook_secret",
                      "llm_price_input_per_mtok", "llm_price_output_per_mtok", "llm_max_tokens", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -195,6 +205,8 @@ class Settings(BaseSettings):
             raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
         if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
             raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
+        if self.zendesk_webhook_secret is not None and "sweep_interval" not in self.model_fields_set:
+            self.sweep_interval = WEBHOOK_SWEEP_INTERVAL
         if is_reasoning_model(self.llm_model) and "llm_temperature" in self.model_fields_set \
                 and self.llm_temperature != 1:
             raise ValueError(f"LLM_TEMPERATURE: {self.llm_model} takes only its default temperature (1); "

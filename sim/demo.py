@@ -1,15 +1,18 @@
 """`make demo`: the whole fleet against the bundled Zendesk simulator, start to finish.
 
 Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zendesk simulator
-seeded with 200 tickets, the OpenAI simulator, one worker (`--autoscale=50,10`), beat and Flower;
-waits until every seeded ticket carries `ai_processed`; prints the run summary; stops everything
-it started (also on Ctrl+C).
+seeded with 200 tickets, the OpenAI simulator, the webhook receiver (`python -m app webhook`), one
+worker (`--autoscale=50,10`), beat and Flower. Beat's sweeps take the seeded backlog; while they
+run, new tickets are created one a second and the simulator announces each with a signed webhook,
+so both ways in show. Waits until every ticket carries `ai_processed`; prints the run summaries and
+how each way in did; stops everything it started (also on Ctrl+C).
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,6 +44,7 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
     window = f"{60 / args.time_scale:g}"
     stack = LocalStack(workdir=workdir, tickets=args.tickets, seed=args.seed, sweep_interval=args.sweep_interval,
                        sim_options=["--rate-window", window])
+    stack.enable_webhooks()
     with stack:
         redis_url = stack.start_redis()
         if not stack.owns_redis:
@@ -54,19 +58,24 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             console.print(f"llm        {url}/v1 (OpenAI simulator, mean latency {args.llm_latency}s)")
         else:
             console.print("llm        none: the offline rules classify")
+        stack.start_webhook()
+        console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator)")
         stack.start_worker("worker")
         stack.start_beat()
         stack.start_flower()
         console.print(f"flower     http://127.0.0.1:{stack.flower_port}")
         console.print(f"logs       {workdir}")
         started = time.time()
+        new_ids: list[int] = []
         with Progress(TextColumn("[bold]triaged"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
-            bar = progress.add_task("tickets", total=args.tickets)
+            bar = progress.add_task("tickets", total=args.tickets + args.new_tickets)
             while True:
+                if len(new_ids) < args.new_tickets:  # a new ticket a second, announced by webhook
+                    new_ids += stack.sim("/_sim/tickets", "POST", json={"count": 1})["ids"]
                 stats = stack.stats()
                 progress.update(bar, completed=stats["tickets_ai_processed"], total=stats["tickets_total"])
-                if stats["tickets_ai_processed"] >= stats["tickets_total"]:
+                if stats["tickets_ai_processed"] >= stats["tickets_total"] and len(new_ids) >= args.new_tickets:
                     break
                 dead = [p.name for p in stack.processes if not p.alive()]
                 if dead:
@@ -84,6 +93,7 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  summary file: {summary.file}")
         if len(summaries) > 1:
             console.print(f"All runs: {aggregate(summaries)}")
+        console.print(ways_in(stack, summaries, new_ids))
         console.print(
             f"simulator: {stats['tickets_ai_processed']}/{stats['tickets_total']} tickets tagged, "
             f"max notes per ticket {stats['max_ai_notes_per_ticket']}, "
@@ -93,6 +103,23 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         console.print(f"demo finished in {time.time() - started:.0f}s; stopping everything")
         failed = sum(s.failed for s in summaries)
         return 0 if stats["max_ai_notes_per_ticket"] <= 1 and not failed else 1
+
+
+def ways_in(stack: LocalStack, summaries: list[RunSummary], new_ids: list[int]) -> str:
+    """How many tickets each way in triaged, and how soon the webhook-announced ones were tagged."""
+    by_source = {source: sum(s.processed for s in summaries if s.source == source) for source in ("sweep", "webhook")}
+    latencies = []
+    for ticket_id in new_ids:
+        timing = stack.sim(f"/_sim/tickets/{ticket_id}")["timing"]
+        if timing["first_api_write"]:
+            latencies.append(timing["first_api_write"] - timing["created"])
+    delivered = stack.stats()["webhooks"].get("delivered", 0)
+    line = (f"ways in: {by_source['sweep']} tickets by sweeps, {by_source['webhook']} by webhooks "
+            f"({delivered} signed deliveries)")
+    if latencies:
+        line += (f"; new tickets, creation to tags and note: p50 {statistics.median(latencies):.1f}s, "
+                 f"max {max(latencies):.1f}s")
+    return line
 
 
 def wait_for_summaries(store: RunStore, since: float, timeout: float = 300) -> list[RunSummary]:
@@ -113,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--new-tickets", type=int, default=20,
+                        help="tickets created one a second while the demo runs, each announced by a webhook")
     parser.add_argument("--sweep-interval", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "demo"))

@@ -9,6 +9,7 @@ also after Ctrl+C.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -120,6 +121,7 @@ class LocalStack:
     zendesk_url: str = ""
     llm_url: str = ""
     flower_port: int = 0
+    webhook_port: int = 0
     # The simulated accounts' quotas, read from the simulators, so the fleet keeps to them as it
     # would to a real account's plan.
     quota_env: dict[str, str] = field(default_factory=dict)
@@ -243,6 +245,25 @@ class LocalStack:
         self.flower_port = free_port()
         return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}",
                                                 *options))
+
+    def enable_webhooks(self, *sim_options: str) -> None:
+        """Before start_simulator: the simulator will send a signed webhook for every ticket created
+        while it runs to the receiver start_webhook starts (`sim_options`: --webhook-repeat, ...)."""
+        self.webhook_port = free_port()
+        secret = self.extra_env.setdefault("ZENDESK_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+        self.sim_options = [*self.sim_options, "--webhook-url", f"{self.webhook_url}/zendesk/webhook",
+                            "--webhook-secret", secret, *sim_options]
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}"
+
+    def start_webhook(self) -> ManagedProcess:
+        """`python -m app webhook` on the port enable_webhooks reserved, once it answers /healthz."""
+        process = self.spawn("webhook", [sys.executable, "-m", "app", "webhook", "--host", "127.0.0.1",
+                                         "--port", str(self.webhook_port)])
+        wait_until(lambda: _answers(f"{self.webhook_url}/healthz"), 30, "the webhook receiver")
+        return process
 
     def wait_for_workers(self, count: int = 1, timeout: float = 60) -> None:
         """Until `count` workers answer a ping (the spaCy model is loaded by then)."""

@@ -63,19 +63,23 @@ def _batches(outcome: SweepOutcome, size: int) -> list:
     return batches
 
 
-def dispatch_run(outcome: SweepOutcome) -> None:
-    """One chord per run, ending in summarize; batched updates for large runs. Nothing to do: no run."""
+def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None) -> None:
+    """One chord per run, ending in summarize; batched updates for large runs (or when `bulk`
+    says so). Nothing to do: no run."""
     if not outcome.inputs:
         return
     services.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
     settings = get_settings()
-    if settings.bulk_updates(len(outcome.inputs)) and not outcome.dry_run:
+    if bulk is None:
+        bulk = settings.bulk_updates(len(outcome.inputs))
+    if bulk and not outcome.dry_run:
         header = _batches(outcome, settings.bulk_batch_size)
     else:
         header = [_ticket_chain(ticket) for ticket in outcome.inputs]
     body = app.signature(
         str(Task.SUMMARIZE),
-        kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run},
+        kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run,
+                "source": outcome.source},
     ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}")
     chord(header)(body)
 
@@ -90,4 +94,28 @@ def start_run(ticket_ids: list[int] | None = None, limit: int | None = None, dry
     if not outcome.found:
         store.mark_completed()  # nothing to do counts as a completed run for the stalled-fleet alert
     dispatch_run(outcome)
+    return outcome
+
+
+def start_announced_run(limit: int | None = None) -> SweepOutcome | None:
+    """Claim and dispatch the tickets webhooks announced (app.fleet.intake), through the same sweep
+    as beat's: same ledger, done markers and dead letters. None when nothing was waiting. Their tags
+    and notes go out through update_many whatever the run's size, so a steady stream of webhooks
+    spends one account request per batch and leaves the Update Ticket limit to agents and priority
+    raises. Tickets that could not be read are put back (the client's ZendeskError is raised)."""
+    intake = services.intake_queue()
+    ticket_ids = intake.take(limit or get_settings().sweep_max_tickets)
+    if not ticket_ids:
+        return None
+    try:
+        outcome = sweep(services.zendesk(), services.claims(), len(ticket_ids), ticket_ids=ticket_ids,
+                        processed_tag=services.taxonomy().processed_tag, source="webhook")
+    except Exception:
+        intake.put_back(ticket_ids)
+        raise
+    intake.count("claimed", len(outcome.inputs))
+    intake.count("skipped_done_or_claimed", outcome.skipped_done_or_claimed)
+    intake.count("skipped_not_found", outcome.not_found)
+    intake.count("skipped_solved_closed_or_tagged", outcome.not_eligible)
+    dispatch_run(outcome, bulk=True)
     return outcome

@@ -28,6 +28,7 @@ class RunSummary(BaseModel):
     timestamp: str  # when it finished, ISO 8601 UTC
     started_at: str
     dry_run: bool = False
+    source: str = "sweep"  # what found the run's tickets: "sweep" (beat or the CLI) or "webhook"
     total: int
     processed: int  # written: success or fallback
     failed: int
@@ -75,7 +76,7 @@ class RunSummary(BaseModel):
 
 
 def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[TicketResult],
-                  fields: list[str], finished_at: float | None = None) -> RunSummary:
+                  fields: list[str], finished_at: float | None = None, source: str = "sweep") -> RunSummary:
     """Totals, failures by reason, counts per taxonomy field, tokens, cost and time for one run."""
     finished_at = finished_at or time.time()
     done = [r for r in results if r.status in WRITTEN]
@@ -92,6 +93,7 @@ def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[T
         timestamp=_iso(finished_at),
         started_at=_iso(started_at),
         dry_run=dry_run,
+        source=source,
         total=count,
         processed=len(done),
         failed=len(failed),

@@ -10,6 +10,10 @@ can share a server), and the module that owns it:
 - `ticket:<id>:dead`   JSON {ticket_id, stage, reason, run_id, at}: failed for good; sweeps skip
                        it until `python -m app dead-letters --requeue`; `dead:index` lists them
                        (claims.DeadLetters)
+- `intake:pending`     sorted set of ticket ids webhooks announced, by arrival; triage.intake takes
+                       them and claims them through the sweep (intake.IntakeQueue)
+- `intake:seen:<digest>`  a signed delivery already taken, EX 660 s: a replay is refused
+                       (intake.IntakeQueue); `intake:stats` hash of deliveries and tickets by outcome
 - `zendesk:paused`, `llm:paused`  PX set after a 429 (or spent LLM quota headers): every client
                        waits it out (store.RedisPauseGate)
 - `llm:fault`          the configuration fault holding the LLM breaker open (store.FaultRecord)

@@ -27,7 +27,7 @@ def ticket_records(results: list[Any]) -> list[TicketResult]:
     return [TicketResult.model_validate(r) for r in flat]
 
 
-def finish_run(results: list[Any], run_id: str, started_at: float, dry_run: bool) -> RunSummary:
+def finish_run(results: list[Any], run_id: str, started_at: float, dry_run: bool, source: str = "sweep") -> RunSummary:
     """Write the run summary file, keep it in Redis, fire the run's alerts. Idempotent: a
     redelivered chord body finds the summary already stored and returns it."""
     store = services.run_store()
@@ -35,7 +35,7 @@ def finish_run(results: list[Any], run_id: str, started_at: float, dry_run: bool
     if existing is not None:
         return existing
     summary = build_summary(run_id, started_at, dry_run, ticket_records(results),
-                            fields=list(services.taxonomy().fields))
+                            fields=list(services.taxonomy().fields), source=source)
     settings = get_settings()
     path = write_summary_file(settings.log_dir, summary)
     summary.file = str(path)

@@ -38,6 +38,7 @@ from sim.zendesk.handlers import (
     log,
 )
 from sim.zendesk.state import SimState
+from sim.zendesk.webhooks import WebhookSender
 from sim.zendesk.wire import error_name
 
 TICKET_PATH = r"/api/v2/tickets/{ticket_id:\d+}"
@@ -106,6 +107,9 @@ api_middleware = shared_api_middleware(
     server_error=lambda: web.json_response({"error": "InternalServerError"}, status=500))
 
 
+WEBHOOKS_KEY = web.AppKey("webhooks", WebhookSender)
+
+
 # --- Background tasks ----------------------------------------------------------------------------
 
 async def _at_rate(state: SimState, setting: str, act: Callable[[], Any]) -> None:
@@ -129,9 +133,12 @@ async def _start_background(app: web.Application) -> None:
     # New tickets arrive, and simulated agents edit tickets, at their rates per minute.
     app[BACKGROUND_KEY].add(asyncio.create_task(_at_rate(state, "arrival_rate", state.add_generated_ticket)))
     app[BACKGROUND_KEY].add(asyncio.create_task(_at_rate(state, "agent_edit_rate", state.random_agent_edit)))
+    app[WEBHOOKS_KEY] = WebhookSender(state)
+    await app[WEBHOOKS_KEY].start()
 
 
 async def _stop_background(app: web.Application) -> None:
+    await app[WEBHOOKS_KEY].stop()
     tasks = list(app[BACKGROUND_KEY])
     for task in tasks:
         task.cancel()

@@ -141,6 +141,8 @@ async def handle_sim_ticket_get(request: web.Request) -> web.Response:
         "protected_tags": sorted(record.protected_tags),
         "protected_priority": record.protected_priority,
         "api_private_notes": record.api_private_notes,
+        # Epoch seconds: creation, and the API's first write (the fleet's tags and note).
+        "timing": {"created": record.created_precise, "first_api_write": record.first_api_write_at},
         # Ground truth of generated tickets, for benchmarks that score the triage.
         "generated": None if generated is None else {
             "category": generated.category, "language": generated.language,

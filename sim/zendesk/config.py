@@ -74,6 +74,13 @@ class SimConfig:
                                          "or tag agent_reviewed); they use up the Update Ticket budget")
     non_english_share: float = option(0.1, "share of generated tickets in German, Spanish, French or "
                                            "Portuguese")
+    # https://developer.zendesk.com/documentation/webhooks/verifying/ (signature) and
+    # https://developer.zendesk.com/documentation/webhooks/troubleshooting/ (at least once, retries)
+    webhook_url: str = option("", "POST a signed webhook here for every ticket created while running")
+    webhook_secret: str = option("", "the webhook's signing secret (required with --webhook-url)")
+    webhook_format: str = option("trigger", 'trigger: {"ticket_id": "N"}; event: zen:event-type:ticket.created')
+    webhook_repeat: float = option(0.0, "share of deliveries sent a second time (delivery is at least once)")
+    webhook_drop: float = option(0.0, "share of deliveries never sent (Zendesk paused the webhook)")
 
     def __post_init__(self) -> None:
         check_fields(self, RUNTIME_SETTINGS)
@@ -81,6 +88,12 @@ class SimConfig:
             raise SimConfigError("tickets, outage_start and outage_seconds must be >= 0")
         if not 0 <= self.non_english_share <= 1:
             raise SimConfigError("non_english_share must be between 0 and 1")
+        if self.webhook_url and not self.webhook_secret:
+            raise SimConfigError("--webhook-url needs --webhook-secret: Zendesk signs every webhook")
+        if self.webhook_format not in ("trigger", "event"):
+            raise SimConfigError("webhook_format must be trigger or event")
+        if not (0 <= self.webhook_repeat <= 1 and 0 <= self.webhook_drop <= 1):
+            raise SimConfigError("webhook_repeat and webhook_drop must be between 0 and 1")
 
 
 def parse_args(argv: list[str] | None = None) -> SimConfig:

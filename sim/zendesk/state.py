@@ -13,6 +13,7 @@ import random
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sim.common import ApiError, SlidingWindow
@@ -88,6 +89,8 @@ class SimState:
         self.job_status_404 = 0
         self.agent_edits_total = 0
         self.agent_priority_raises = 0
+        self.on_created: Callable[[TicketRecord], None] | None = None
+        self.webhooks: Counter[str] = Counter()  # deliveries by outcome (sim.zendesk.webhooks)
         self._seed(config.tickets)
 
     # Ticket creation ------------------------------------------------------------------
@@ -120,6 +123,7 @@ class SimState:
             protected_tags=set(generated.tags), protected_priority=generated.priority,
             generated=generated,
         )
+        record.created_precise = time.time()
         record.comments.append(make_comment(next(self._comment_ids), requester_id,
                                             generated.description, True, created_at))
         if status in ("pending", "hold"):
@@ -146,14 +150,20 @@ class SimState:
             status=status, ticket_type=None)
         now = int(time.time())
         created = now if created_at is None else min(created_at, now)
-        return self._create(written, self.arrival_rng, created, now, self._visible_at())
+        return self._announce(self._create(written, self.arrival_rng, created, now, self._visible_at()))
 
     def add_generated_ticket(self) -> TicketRecord:
         """Create a new generated ticket, the way --arrival-rate adds them."""
         generated = dataclasses.replace(
             generate_ticket(self.arrival_rng, self.config.non_english_share), status="new")
         now = int(time.time())
-        return self._create(generated, self.arrival_rng, now, now, self._visible_at())
+        return self._announce(self._create(generated, self.arrival_rng, now, now, self._visible_at()))
+
+    def _announce(self, record: TicketRecord) -> TicketRecord:
+        """A ticket created while running: its webhook goes out (sim.zendesk.webhooks) when set."""
+        if self.on_created is not None:
+            self.on_created(record)
+        return record
 
     def _visible_at(self) -> float:
         return time.monotonic() + self.config.index_lag
@@ -198,6 +208,8 @@ class SimState:
                                "value": changes[name], "previous_value": getattr(record, name)})
                 setattr(record, name, changes[name])
         record.touch()
+        if record.first_api_write_at is None:
+            record.first_api_write_at = time.time()
         if comment is not None:
             body, public = comment
             record.comments.append(make_comment(next(self._comment_ids), API_USER_ID, body,
@@ -365,13 +377,15 @@ class SimState:
             "agent_edits_total": self.agent_edits_total,
             "agent_priority_raises": self.agent_priority_raises,
             "index_pending": self.index.pending,
+            "webhooks": dict(self.webhooks),
             "uptime_seconds": round(time.monotonic() - self.started, 3),
         }
 
     def config_view(self) -> dict:
-        """Current configuration for GET /_sim/config (the API token left out)."""
+        """Current configuration for GET /_sim/config (the API token and webhook secret left out)."""
         view = dataclasses.asdict(self.config)
         view.pop("token")
+        view.pop("webhook_secret")
         view["outage_remaining_seconds"] = round(self.outage_remaining(time.monotonic()), 3)
         view["fail_updates"] = {str(ticket_id): status
                                 for ticket_id, status in self.fail_updates.items()}

@@ -157,6 +157,9 @@ class TicketRecord:
     protected_priority: str | None = None
     api_private_notes: int = 0
     generated: GeneratedTicket | None = None
+    # Epoch seconds, for latency benchmarks: when it was created, and when the API first wrote it.
+    created_precise: float = 0.0
+    first_api_write_at: float | None = None
 
     def touch(self) -> None:
         """Advance updated_at to now, and always past its old value so stamps stay exact."""

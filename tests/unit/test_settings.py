@@ -9,7 +9,7 @@ from app.settings import ConfigError, Settings, get_settings
 def clean_env(monkeypatch):
     for name in ("ZENDESK_URL", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "BROKER_URL",
                  "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX", "OPENAI_API_KEY", "LLM_BASE_URL",
-                 "TAXONOMY_FILE"):
+                 "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env here
     get_settings.cache_clear()
@@ -136,3 +136,28 @@ def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
     clean_env.setenv("ZENDESK_UPDATE_SHARE", "1.5")
     with pytest.raises(ConfigError, match="ZENDESK_UPDATE_SHARE"):
         get_settings()
+
+
+def test_with_webhooks_on_the_sweep_becomes_a_five_minute_safety_net_unless_set(clean_env):
+    for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
+        clean_env.setenv(name, value)
+    assert get_settings().sweep_interval == 60
+    get_settings.cache_clear()
+    clean_env.setenv("ZENDESK_WEBHOOK_SECRET", "s3cret")
+    assert get_settings().sweep_interval == 300
+    get_settings.cache_clear()
+    clean_env.setenv("SWEEP_INTERVAL", "90")
+    assert get_settings().sweep_interval == 90
+    get_settings.cache_clear()
+    clean_env.setenv("ZENDESK_WEBHOOK_SECRET", "  ")  # blank is unset: webhooks off
+    clean_env.delenv("SWEEP_INTERVAL")
+    assert get_settings().sweep_interval == 60 and get_settings().zendesk_webhook_secret is None
+
+
+def test_the_webhook_command_without_a_secret_stops_with_a_clear_message(clean_env):
+    from app.intake.webhook import serve
+
+    for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
+        clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match="ZENDESK_WEBHOOK_SECRET"):
+        serve("127.0.0.1", 0)

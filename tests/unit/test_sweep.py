@@ -34,8 +34,10 @@ class FakeZendesk:
                 raise ZendeskUnavailable("HTTP 503", 503)
             yield ticket
 
-    def get_ticket(self, ticket_id):
-        return next(t for t in self.tickets if t.id == ticket_id)
+    def show_many(self, ticket_ids):
+        assert 1 <= len(ticket_ids) <= 100
+        self.read += 1
+        return [t for t in self.tickets if t.id in ticket_ids]
 
 
 def tickets(n, **fields):
@@ -80,3 +82,15 @@ def test_limit_counts_claims_so_a_backlog_past_claimed_tickets_is_reached():
     outcome = sweep(zendesk, FakeClaims(claimed=range(1, 1001)), limit=300)
     assert [i.ticket_id for i in outcome.inputs] == list(range(1001, 1301))
     assert zendesk.read == 1300
+
+
+def test_tickets_asked_for_by_id_are_read_100_at_a_time_and_the_skipped_ones_counted():
+    found = tickets(250)
+    found[1] = Ticket(id=2, status="closed")
+    found[2] = Ticket(id=3, tags=["ai_processed"])
+    zendesk = FakeZendesk(found)
+    asked = [*range(1, 251), 9999]
+    outcome = sweep(zendesk, FakeClaims(), limit=1000, ticket_ids=asked, source="webhook")
+    assert zendesk.read == 3  # show_many: 100 + 100 + 51 ids
+    assert len(outcome.inputs) == 248 and outcome.source == "webhook"
+    assert (outcome.not_found, outcome.not_eligible) == (1, 2)

@@ -1,0 +1,65 @@
+"""Tickets announced by webhooks, between the receiver and the worker that claims them.
+
+The receiver only records the id (`intake:pending`, a sorted set by arrival, so a ticket announced
+three times before a worker gets to it waits once) and sends one triage.intake task; the task takes
+everything pending and claims it through the same sweep as beat's (app.fleet.sweep), so webhooks,
+sweeps and requeues share one ledger. A worker that dies between taking and claiming loses no
+ticket for good: nothing is claimed yet, so the next sweep finds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+
+import redis
+
+REPLAY_MEMORY = 660  # seconds a signature is remembered: longer than the ±5 min timestamp window
+
+
+class IntakeQueue:
+    """`intake:pending`, `intake:seen:<digest>` and `intake:stats` (keys in app.fleet)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+        self.redis = client
+        self.pending_key = f"{prefix}intake:pending"
+        self.stats_key = f"{prefix}intake:stats"
+        self.prefix = prefix
+
+    def _seen_key(self, signature: str) -> str:
+        return f"{self.prefix}intake:seen:{hashlib.sha256(signature.encode()).hexdigest()[:32]}"
+
+    def first_sight(self, signature: str) -> bool:
+        """True the first time a signed delivery is seen; False for a replay of it."""
+        return bool(self.redis.set(self._seen_key(signature), "1", nx=True, ex=REPLAY_MEMORY))
+
+    def forget_sight(self, signature: str) -> None:
+        """The delivery could not be accepted (Redis or the broker failed): Zendesk's retry may
+        bring the same signature again, and must then be taken."""
+        self.redis.delete(self._seen_key(signature))
+
+    def add(self, ticket_id: int) -> bool:
+        """Record a ticket as announced; False when it is already waiting."""
+        return bool(self.redis.zadd(self.pending_key, {str(ticket_id): time.time()}, nx=True))
+
+    def take(self, limit: int) -> list[int]:
+        """Up to `limit` waiting tickets, oldest first, removed from the waiting set."""
+        return [int(member) for member, _ in self.redis.zpopmin(self.pending_key, limit)]
+
+    def put_back(self, ticket_ids: Iterable[int]) -> None:
+        """Tickets taken but not claimed (Zendesk could not be read): they wait for the next take."""
+        ids = {str(ticket_id): time.time() for ticket_id in ticket_ids}
+        if ids:
+            self.redis.zadd(self.pending_key, ids, nx=True)
+
+    def waiting(self) -> int:
+        return int(self.redis.zcard(self.pending_key))
+
+    def count(self, outcome: str, amount: int = 1) -> None:
+        """Count a delivery's or an announced ticket's outcome (shown by `python -m app health`)."""
+        if amount:
+            self.redis.hincrby(self.stats_key, outcome, amount)
+
+    def stats(self) -> dict[str, int]:
+        return {key.decode(): int(value) for key, value in self.redis.hgetall(self.stats_key).items()}

@@ -1,0 +1,59 @@
+"""End to end: the simulator sends signed webhooks (some twice) for tickets created while the fleet
+runs; `python -m app webhook` takes them; a real worker triages each ticket once, while a sweep races
+the webhooks for the same tickets."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.stack import ROOT, LocalStack, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str):
+    stack = LocalStack(workdir=tmp_path / "stack", tickets=0, redis_prefix=f"e2e-{secrets.token_hex(4)}:",
+                       sim_options=["--index-lag", "2"])
+    stack.start_redis(redis_url)
+    yield stack
+    stack.stop()
+
+
+def test_webhook_tickets_are_triaged_once_while_a_sweep_races_them(stack: LocalStack):
+    stack.enable_webhooks("--webhook-repeat", "0.5", "--webhook-format", "event")
+    stack.start_simulator()
+    stack.start_webhook()
+    stack.start_worker("alpha", autoscale="4,2")
+    stack.wait_for_workers(1)
+
+    first = stack.sim("/_sim/tickets", "POST", json={"count": 20})["ids"]
+    # A sweep of the same tickets while their webhooks come in (by id: the index lags).
+    race = subprocess.run([sys.executable, "-m", "app", "run", "--ticket-id", str(first[0])], cwd=ROOT,
+                          env=stack.env(), capture_output=True, text=True, timeout=120)
+    assert race.returncode == 0, race.stderr
+    second = stack.sim("/_sim/tickets", "POST", json={"count": 20})["ids"]
+    wait_until(lambda: stack.stats()["tickets_ai_processed"] == 40, 180, "40 webhook tickets triaged")
+
+    stats = stack.stats()
+    webhooks = stats["webhooks"]
+    print(f"\nwebhooks: {webhooks}; intake: {stack.redis().hgetall(stack.redis_prefix + 'intake:stats')}")
+    assert webhooks["delivered"] > 40  # every ticket announced, half of them twice
+    assert webhooks.get("gave_up", 0) == 0
+    assert stats["max_ai_notes_per_ticket"] == 1 and stats["tickets_with_multiple_notes"] == 0
+    wait_until(lambda: sum(run["total"] for run in stack.summaries(100)) >= 40, 120, "every run summarized")
+    runs = stack.summaries(100)
+    triaged = [r["ticket_id"] for run in runs for r in run["results"] if r["status"] in ("success", "fallback")]
+    assert sorted(triaged) == sorted(first + second)  # each once, across webhook runs and the sweep
+    assert {run["source"] for run in runs} <= {"webhook", "sweep"} and "webhook" in {run["source"] for run in runs}
+    # The receiver's lines carry ids and outcomes only.
+    lines = (stack.workdir / "results" / "triage.log").read_text()
+    assert "webhook for ticket" in lines
+    for ticket_id in first[:3]:
+        subject = stack.sim(f"/_sim/tickets/{ticket_id}")["ticket"]["subject"]
+        assert subject not in lines
