@@ -88,7 +88,8 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         store = RunStore(stack.redis(), stack.redis_prefix)
         summaries = wait_for_summaries(store, started)
         stats = stack.stats()  # again: priority raises trail the tags the loop above waited for
-        for summary in reversed(summaries):
+        # The sweeps' runs in full; the webhook runs (one per few tickets) add up in "ways in" below.
+        for summary in reversed([s for s in summaries if s.source == "sweep"]):
             console.print(format_summary(summary))
             console.print(f"  summary file: {summary.file}")
         if len(summaries) > 1:
@@ -114,8 +115,9 @@ def ways_in(stack: LocalStack, summaries: list[RunSummary], new_ids: list[int]) 
         if timing["first_api_write"]:
             latencies.append(timing["first_api_write"] - timing["created"])
     delivered = stack.stats()["webhooks"].get("delivered", 0)
+    webhook_runs = sum(1 for s in summaries if s.source == "webhook")
     line = (f"ways in: {by_source['sweep']} tickets by sweeps, {by_source['webhook']} by webhooks "
-            f"({delivered} signed deliveries)")
+            f"({delivered} signed deliveries, {webhook_runs} runs)")
     if latencies:
         line += (f"; new tickets, creation to tags and note: p50 {statistics.median(latencies):.1f}s, "
                  f"max {max(latencies):.1f}s")

@@ -18,7 +18,7 @@ from app import services
 from app.celery import app
 from app.domain.models import TicketInput, TicketWork
 from app.fleet.sweep import SweepOutcome, sweep
-from app.names import Task
+from app.names import Queue, Task
 from app.settings import get_settings
 
 
@@ -31,16 +31,23 @@ def batch_repr(run_id: str, batch_no: int, tickets: int) -> dict[str, str]:
     return {"argsrepr": f"(run_id={run_id}, batch={batch_no}, tickets={tickets})", "kwargsrepr": "{}"}
 
 
-def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True) -> Any:
+def _on(queue: str | None) -> dict[str, str]:
+    """A signature's queue: its task's own route (None), or the run's queue (webhook runs: intake)."""
+    return {"queue": queue} if queue else {}
+
+
+def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True,
+                           queue: str | None = None) -> Any:
     """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
     return app.signature(str(Task.REDACT_BATCH), args=(payloads,),
-                         kwargs={"run_id": run_id, "batch_no": batch_no, "first": first}).set(
-        **batch_repr(run_id, batch_no, len(payloads)))
+                         kwargs={"run_id": run_id, "batch_no": batch_no, "first": first, "queue": queue}).set(
+        **batch_repr(run_id, batch_no, len(payloads)), **_on(queue))
 
 
-def classify_signature(work: TicketWork) -> Any:
+def classify_signature(work: TicketWork, queue: str | None = None) -> Any:
     """triage.classify of one redacted ticket, shown as its id."""
-    return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id))
+    return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id),
+                                                                             **_on(queue))
 
 
 def _ticket_chain(ticket: TicketInput) -> Any:
@@ -50,22 +57,23 @@ def _ticket_chain(ticket: TicketInput) -> Any:
                  app.signature(str(Task.UPDATE)).set(**shown))
 
 
-def _batches(outcome: SweepOutcome, size: int) -> list:
+def _batches(outcome: SweepOutcome, size: int, queue: str | None) -> list:
     """Per batch: chord([triage.redact_batch], triage.update_batch); redact_batch adds a
     triage.classify per ticket, and the rest of the batch, to that chord as it goes."""
     inputs = outcome.inputs
     batches = []
     for number, start in enumerate(range(0, len(inputs), size)):
         tickets = inputs[start:start + size]
-        redact = redact_batch_signature([t.model_dump() for t in tickets], outcome.run_id, number)
+        redact = redact_batch_signature([t.model_dump() for t in tickets], outcome.run_id, number, queue=queue)
         write = app.signature(str(Task.UPDATE_BATCH), kwargs={"run_id": outcome.run_id, "batch_no": number})
-        batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)))))
+        batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)), **_on(queue))))
     return batches
 
 
-def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None) -> None:
+def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None, queue: str | None = None) -> None:
     """One chord per run, ending in summarize; batched updates for large runs (or when `bulk`
-    says so). Nothing to do: no run."""
+    says so). `queue` sends every task of the run there instead of its own route. Nothing to do:
+    no run."""
     if not outcome.inputs:
         return
     services.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
@@ -73,14 +81,14 @@ def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None) -> None:
     if bulk is None:
         bulk = settings.bulk_updates(len(outcome.inputs))
     if bulk and not outcome.dry_run:
-        header = _batches(outcome, settings.bulk_batch_size)
+        header = _batches(outcome, settings.bulk_batch_size, queue)
     else:
         header = [_ticket_chain(ticket) for ticket in outcome.inputs]
     body = app.signature(
         str(Task.SUMMARIZE),
         kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run,
                 "source": outcome.source},
-    ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}")
+    ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}", **_on(queue))
     chord(header)(body)
 
 
@@ -117,5 +125,7 @@ def start_announced_run(limit: int | None = None) -> SweepOutcome | None:
     intake.count("skipped_done_or_claimed", outcome.skipped_done_or_claimed)
     intake.count("skipped_not_found", outcome.not_found)
     intake.count("skipped_solved_closed_or_tagged", outcome.not_eligible)
-    dispatch_run(outcome, bulk=True)
+    # On the intake queue: a worker takes turns between its queues, so a new ticket is served
+    # beside a sweep's backlog instead of behind it.
+    dispatch_run(outcome, bulk=True, queue=str(Queue.INTAKE))
     return outcome

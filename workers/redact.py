@@ -34,15 +34,16 @@ def redact_task(self: CeleryTask, payload: dict[str, Any]) -> dict[str, Any]:
 @app.task(name=str(Task.REDACT_BATCH), bind=True, autoretry_for=(RedisError, OperationalError),
           retry_backoff=2, retry_backoff_max=60, max_retries=20)
 def redact_batch_task(self: CeleryTask, payloads: list[dict[str, Any]], run_id: str, batch_no: int,
-                      first: bool = True) -> list:
+                      first: bool = True, queue: str | None = None) -> list:
     """Large runs: redact the next few tickets of a batch in one spaCy pass and add their
     triage.classify, then the rest of the batch as another triage.redact_batch, to the batch's
     chord; its body, triage.update_batch, waits for them all. The first pass is short so the LLM
-    starts early; handing the rest back to the queue frees this worker process meanwhile."""
+    starts early; handing the rest back to the queue frees this worker process meanwhile. `queue`:
+    the run's own queue (webhook runs), which the tasks it adds go to as well."""
     size = FIRST_REDACT_CHUNK if first else REDACT_CHUNK
     tickets = [TicketInput.model_validate(p) for p in payloads[:size]]
     for work in redact_inputs(services.redactor(), tickets):
-        self.add_to_chord(classify_signature(work))
+        self.add_to_chord(classify_signature(work, queue))
     if len(payloads) > size:
-        self.add_to_chord(redact_batch_signature(payloads[size:], run_id, batch_no, first=False))
+        self.add_to_chord(redact_batch_signature(payloads[size:], run_id, batch_no, first=False, queue=queue))
     return []  # the chord's results are the classify tasks'; update_batch skips this one

@@ -177,7 +177,7 @@ def create_ticket(sim, status="new") -> int:
 
 def test_a_webhook_and_a_sweep_racing_for_one_ticket_dispatch_it_once(fleet_env, monkeypatch):
     dispatched: list[list[int]] = []
-    monkeypatch.setattr(pipeline, "dispatch_run", lambda outcome, bulk=None: dispatched.append(
+    monkeypatch.setattr(pipeline, "dispatch_run", lambda outcome, bulk=None, queue=None: dispatched.append(
         [t.ticket_id for t in outcome.inputs]))
     ticket_id = create_ticket(fleet_env)
     services.intake_queue().add(ticket_id)
@@ -189,15 +189,16 @@ def test_a_webhook_and_a_sweep_racing_for_one_ticket_dispatch_it_once(fleet_env,
 
 
 def test_announced_tickets_that_are_solved_or_gone_are_recorded_and_skipped(fleet_env, monkeypatch):
-    dispatched: list[tuple[list[int], bool | None]] = []
-    monkeypatch.setattr(pipeline, "dispatch_run", lambda outcome, bulk=None: dispatched.append(
-        ([t.ticket_id for t in outcome.inputs], bulk)))
+    dispatched: list[tuple[list[int], bool | None, str | None]] = []
+    monkeypatch.setattr(pipeline, "dispatch_run", lambda outcome, bulk=None, queue=None: dispatched.append(
+        ([t.ticket_id for t in outcome.inputs], bulk, queue)))
     fresh, solved = create_ticket(fleet_env), create_ticket(fleet_env, status="solved")
     for ticket_id in (fresh, solved, 999_999):
         services.intake_queue().add(ticket_id)
     outcome = pipeline.start_announced_run()
     assert outcome is not None and outcome.source == "webhook"
-    assert dispatched == [([fresh], True)]  # written through update_many whatever the size
+    # Written through update_many whatever the size, on the intake queue (served beside a backlog).
+    assert dispatched == [([fresh], True, "intake")]
     stats = services.intake_queue().stats()
     assert stats["claimed"] == 1 and stats["skipped_not_found"] == 1
     assert stats["skipped_solved_closed_or_tagged"] == 1
