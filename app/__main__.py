@@ -1,4 +1,4 @@
-"""Command line: `python -m app run|runs|report|redact|dead-letters|health|webhook`.
+"""Command line: `python -m app run|runs|report|redact|dead-letters|health|webhook|backfill`.
 
     python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
     python -m app runs [--json]                                          recent run summaries
@@ -7,6 +7,7 @@
     python -m app dead-letters [--json] [--requeue [--wait]]             tickets that failed for good
     python -m app health [--json]                                        exit 0 healthy, 1 degraded, 2 unhealthy
     python -m app webhook [--host H] [--port P]                          receive Zendesk's signed webhooks
+    python -m app backfill FILE [--output OUT] [--write]                 redact and classify an export file
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     redact = commands.add_parser("redact", help='redact JSON lines {"text": ...} from stdin')
     redact.add_argument("--spans", action="store_true", help="also write the detected spans")
+
+    backfill = commands.add_parser("backfill", help="redact and classify an export file (JSON lines or CSV)")
+    backfill.add_argument("file", help="JSON lines or .csv with subject, description and an optional id")
+    backfill.add_argument("--output", help="result lines (default FILE.triaged.jsonl); bad lines go to "
+                                           "OUT.rejected.jsonl")
+    backfill.add_argument("--include-redacted", action="store_true", help="add the redacted text to each result")
+    backfill.add_argument("--write", action="store_true",
+                          help="also triage the rows' tickets in Zendesk (rows with an id); without it nothing "
+                               "is written to Zendesk")
+    backfill.add_argument("--chunk", type=_positive_int, help="rows per worker task (default 50 with the "
+                                                              "rules, 2 with an LLM)")
+    backfill.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the workers")
 
     webhook = commands.add_parser("webhook", help="serve POST /zendesk/webhook for Zendesk's signed webhooks")
     webhook.add_argument("--host", help="address to listen on (default WEBHOOK_HOST, 0.0.0.0)")
@@ -265,6 +278,33 @@ def cmd_redact(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.intake.backfill import run_backfill
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"error: {source}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    output = Path(args.output) if args.output else source.with_name(source.stem + ".triaged.jsonl")
+    with Progress(TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True)) as progress:
+        bar = progress.add_task("rows", total=None)
+        try:
+            report = run_backfill(source, output, args.include_redacted, args.write, args.chunk, args.timeout,
+                                  lambda done, total: progress.update(bar, completed=done, total=total))
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+    print("\n".join(report.lines()))
+    print(f"results: {output}")
+    return EXIT_OK if not report.failed else EXIT_FAILURES
+
+
 def cmd_webhook(args: argparse.Namespace) -> int:
     from app.intake.webhook import serve
     from app.logs import setup_file_logging
@@ -293,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
     handlers = {"run": cmd_run, "runs": cmd_runs, "report": cmd_report, "redact": cmd_redact,
-                "dead-letters": cmd_dead_letters, "health": cmd_health, "webhook": cmd_webhook}
+                "dead-letters": cmd_dead_letters, "health": cmd_health, "webhook": cmd_webhook,
+                "backfill": cmd_backfill}
     try:
         return handlers[args.command](args)
     finally:

@@ -15,7 +15,8 @@ from app.settings import get_settings
 settings = get_settings()
 
 # Every module that defines tasks; the names and routes are in app.names, the schedule in app.schedule.
-TASK_MODULES = ["workers.signals", "workers.sweep", "workers.intake", "workers.redact", "workers.classify", "workers.update"]
+TASK_MODULES = ["workers.signals", "workers.sweep", "workers.intake", "workers.redact", "workers.classify",
+                "workers.update", "workers.backfill"]
 
 prefix = {"global_keyprefix": settings.redis_prefix} if settings.redis_prefix else {}
 broker_is_redis = settings.effective_broker_url.startswith(("redis", "rediss", "unix"))

@@ -30,6 +30,7 @@ class Task(StrEnum):
     CLASSIFY = "triage.classify"
     UPDATE = "triage.update"
     UPDATE_BATCH = "triage.update_batch"
+    BACKFILL = "triage.backfill"
 
     @property
     def queue(self) -> Queue:
@@ -46,5 +47,6 @@ TASK_QUEUES = {
     Task.CLASSIFY: Queue.CLASSIFY,
     Task.UPDATE: Queue.ZENDESK,
     Task.UPDATE_BATCH: Queue.ZENDESK,
+    Task.BACKFILL: Queue.REDACT,
 }
 ROUTES = {str(task): {"queue": str(task.queue)} for task in Task}
