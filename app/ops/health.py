@@ -17,6 +17,7 @@ from app.names import Queue
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
 DEEP_QUEUE = 10_000
+STALE_INTAKE = 120  # seconds a webhook ticket may wait for a worker before health says so
 
 
 @dataclass
@@ -70,12 +71,26 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
                         ", ".join(f"{q} {n}" for q, n in depths.items())))
 
     now = time.time()
+    if settings.zendesk_webhook_secret is not None:
+        checks.append(intake_check(redis_client, settings.redis_prefix, now))
     since_sweep = None if last_sweep is None else now - last_sweep
     stale = since_sweep is None or since_sweep > 3 * settings.sweep_interval
     checks.append(Check("last sweep", DEGRADED if stale else HEALTHY,
                         f"{age(since_sweep)} (beat sweeps every {settings.sweep_interval:.0f}s)"))
     checks.append(Check("last run", HEALTHY, age(None if last_run is None else now - last_run)))
     return checks
+
+
+def intake_check(redis_client: Any, prefix: str, now: float) -> Check:
+    """Webhook intake: tickets announced but not yet claimed, and the deliveries by outcome. A ticket
+    waiting over STALE_INTAKE seconds means no worker takes the intake queue."""
+    oldest = redis_client.zrange(f"{prefix}intake:pending", 0, 0, withscores=True)
+    waiting = redis_client.zcard(f"{prefix}intake:pending")
+    stats = {key.decode(): int(value) for key, value in redis_client.hgetall(f"{prefix}intake:stats").items()}
+    outcomes = ", ".join(f"{key} {value}" for key, value in sorted(stats.items())) or "no deliveries yet"
+    stale = bool(oldest) and now - oldest[0][1] > STALE_INTAKE
+    detail = f"{waiting} waiting" + (f" (oldest {now - oldest[0][1]:.0f}s)" if oldest else "") + f"; {outcomes}"
+    return Check("webhook intake", DEGRADED if stale else HEALTHY, detail)
 
 
 def as_json(checks: list[Check]) -> dict[str, Any]:

@@ -57,3 +57,23 @@ def test_webhook_tickets_are_triaged_once_while_a_sweep_races_them(stack: LocalS
     for ticket_id in first[:3]:
         subject = stack.sim(f"/_sim/tickets/{ticket_id}")["ticket"]["subject"]
         assert subject not in lines
+
+
+def test_a_receiver_whose_broker_is_down_answers_503_and_keeps_the_ticket_waiting(stack: LocalStack):
+    import requests
+
+    from app.intake.signature import sign, zendesk_timestamp
+    from sim.stack import free_port
+
+    stack.enable_webhooks()
+    stack.start_simulator()
+    stack.extra_env["BROKER_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    stack.start_webhook()
+    body = b'{"ticket_id": "4"}'
+    timestamp = zendesk_timestamp(__import__("time").time())
+    headers = {"X-Zendesk-Webhook-Signature": sign(stack.extra_env["ZENDESK_WEBHOOK_SECRET"], timestamp, body),
+               "X-Zendesk-Webhook-Signature-Timestamp": timestamp, "Content-Type": "application/json"}
+    answer = requests.post(f"{stack.webhook_url}/zendesk/webhook", data=body, headers=headers, timeout=12)
+    assert answer.status_code == 503 and float(answer.headers["Retry-After"]) < 60
+    # Recorded before the publish failed: the next delivery's intake (or beat's backstop) takes it.
+    assert stack.redis().zscore(f"{stack.redis_prefix}intake:pending", "4") is not None

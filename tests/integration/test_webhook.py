@@ -213,3 +213,14 @@ def test_tickets_go_back_to_wait_when_zendesk_cannot_be_read(fleet_env, monkeypa
     with pytest.raises(ZendeskError):
         pipeline.start_announced_run()
     assert services.intake_queue().take(10) == [41]
+
+
+def test_health_shows_the_intake_and_says_when_tickets_wait_for_no_worker(fleet_env):
+    from app.ops.health import DEGRADED, HEALTHY, intake_check
+
+    client, prefix = services.redis_client(), services.intake_queue().prefix
+    services.intake_queue().count("accepted", 3)
+    assert intake_check(client, prefix, time.time()).status == HEALTHY
+    client.zadd(f"{prefix}intake:pending", {"77": time.time() - 600})
+    check = intake_check(client, prefix, time.time())
+    assert check.status == DEGRADED and "1 waiting (oldest 600s)" in check.detail and "accepted 3" in check.detail
