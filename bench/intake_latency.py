@@ -68,12 +68,20 @@ def measure(name: str, rate: float, duration: float, webhooks: bool, llm: bool, 
     figures = {"tickets": created, "p50_s": round(statistics.median(latencies), 2),
                "p95_s": round(percentile(latencies, 0.95), 2), "max_s": round(max(latencies), 2),
                "notes_max": stats["max_ai_notes_per_ticket"], "responses_429": stats["responses_429"]}
+    if webhooks:  # how fast the receiver answered Zendesk (which waits 12 s)
+        sent = stats["webhooks"]
+        answers = sum(count for key, count in sent.items() if key.startswith("answered_"))
+        figures.update(webhooks_delivered=sent.get("delivered", 0),
+                       receiver_answer_mean_ms=round(sent.get("answer_ms_total", 0) / max(1, answers), 1),
+                       receiver_answer_max_ms=sent.get("max_answer_ms", 0))
     if llm_latencies:  # the LLM's own time per answer, for the target "its p95 plus 3 s"
         figures.update(llm_own_p50_s=round(statistics.median(llm_latencies), 2),
                        llm_own_p95_s=round(percentile(llm_latencies, 0.95), 2))
     print(f"  {name:<16} {figures['tickets']:>4} tickets  p50 {figures['p50_s']:>6.2f} s  "
           f"p95 {figures['p95_s']:>6.2f} s  max {figures['max_s']:>6.2f} s  "
           f"(max notes per ticket {figures['notes_max']}, Zendesk 429s {figures['responses_429']})"
+          + (f"; receiver answered in {figures['receiver_answer_mean_ms']} ms mean, "
+             f"{figures['receiver_answer_max_ms']} ms max" if webhooks else "")
           + (f"; the LLM's own p50 {figures['llm_own_p50_s']} s, p95 {figures['llm_own_p95_s']} s" if llm_latencies else ""),
           flush=True)
     return figures
