@@ -77,3 +77,28 @@ def test_a_receiver_whose_broker_is_down_answers_503_and_keeps_the_ticket_waitin
     assert answer.status_code == 503 and float(answer.headers["Retry-After"]) < 60
     # Recorded before the publish failed: the next delivery's intake (or beat's backstop) takes it.
     assert stack.redis().zscore(f"{stack.redis_prefix}intake:pending", "4") is not None
+
+
+def test_the_sweep_finds_the_tickets_whose_webhooks_zendesk_dropped(stack: LocalStack):
+    """Zendesk pauses a failing webhook and drops what it could not deliver: beat's sweep is the net."""
+    stack.enable_webhooks("--webhook-drop", "0.5")
+    stack.start_simulator()
+    stack.start_webhook()
+    stack.start_worker("alpha", autoscale="4,2")
+    stack.start_beat()
+    stack.wait_for_workers(1)
+    ids = stack.sim("/_sim/tickets", "POST", json={"count": 30})["ids"]
+    wait_until(lambda: stack.stats()["tickets_ai_processed"] == 30, 180, "30 tickets triaged")
+    wait_until(lambda: sum(run["total"] for run in stack.summaries(100)) >= 30, 120, "every run summarized")
+
+    stats = stack.stats()
+    dropped, delivered = stats["webhooks"].get("dropped", 0), stats["webhooks"].get("delivered", 0)
+    runs = stack.summaries(100)
+    by_source = {source: sorted(r["ticket_id"] for run in runs if run["source"] == source for r in run["results"]
+                                if r["status"] in ("success", "fallback")) for source in ("webhook", "sweep")}
+    print(f"\n{dropped} webhooks dropped, {delivered} delivered; by webhook {len(by_source['webhook'])}, "
+          f"by sweep {len(by_source['sweep'])}")
+    assert dropped > 0 and delivered > 0
+    assert sorted(by_source["webhook"] + by_source["sweep"]) == sorted(ids)  # each once, one way or the other
+    assert len(by_source["sweep"]) >= dropped  # the dropped ones came in through the sweep
+    assert stats["max_ai_notes_per_ticket"] == 1
