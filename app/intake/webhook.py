@@ -114,9 +114,12 @@ def create_app(receiver: Receiver, secret: str, clock: Callable[[], float] = tim
     async def blocking(call: Callable[..., object], *args: object) -> object:
         return await asyncio.get_running_loop().run_in_executor(pool, call, *args)
 
+    def count(outcome: str) -> None:
+        pool.submit(receiver.count, outcome)  # not awaited: the answer does not wait for the tally
+
     async def refuse(answer: Answer, reason: str) -> web.Response:
         log.info("webhook refused (%s): %s", answer.status, reason)
-        await blocking(receiver.count, answer.outcome)
+        count(answer.outcome)
         return answer.response(detail=reason)
 
     async def handle_delivery(request: web.Request) -> web.Response:
@@ -132,7 +135,7 @@ def create_app(receiver: Receiver, secret: str, clock: Callable[[], float] = tim
             return await refuse(BAD_BODY, str(e))
         if delivery.ticket_id is None:
             log.info("webhook ignored: %s", delivery.ignored)
-            await blocking(receiver.count, IGNORED.outcome)
+            count(IGNORED.outcome)
             return IGNORED.response(detail=delivery.ignored)
         assert signature is not None  # verify() refused a delivery without one
         try:
@@ -143,7 +146,7 @@ def create_app(receiver: Receiver, secret: str, clock: Callable[[], float] = tim
             return UNAVAILABLE_ANSWER.response(delivery.ticket_id, "Redis or the broker is unavailable")
         assert isinstance(answer, Answer)
         log.info("webhook for ticket %s: %s", delivery.ticket_id, answer.outcome)
-        await blocking(receiver.count, answer.outcome)
+        count(answer.outcome)
         return answer.response(delivery.ticket_id)
 
     async def handle_health(request: web.Request) -> web.Response:
@@ -151,7 +154,7 @@ def create_app(receiver: Receiver, secret: str, clock: Callable[[], float] = tim
         return web.json_response({"status": "ok" if ok else "redis unavailable"}, status=200 if ok else 503)
 
     async def shut_pool(app: web.Application) -> None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True)  # lets the last tallies land
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post(PATH, handle_delivery)
