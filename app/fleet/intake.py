@@ -15,7 +15,11 @@ from collections.abc import Iterable
 
 import redis
 
-REPLAY_MEMORY = 660  # seconds a signature is remembered: longer than the ±5 min timestamp window
+from app.intake.signature import MAX_CLOCK_SKEW
+
+# Seconds a signature is remembered: a delivery is accepted while its timestamp is within
+# MAX_CLOCK_SKEW of now, from up to that long before it to that long after, plus a minute's margin.
+REPLAY_MEMORY = int(2 * MAX_CLOCK_SKEW + 60)
 
 
 class IntakeQueue:
@@ -55,6 +59,11 @@ class IntakeQueue:
 
     def waiting(self) -> int:
         return int(self.redis.zcard(self.pending_key))
+
+    def oldest_since(self) -> float | None:
+        """When the ticket waiting longest was announced (epoch seconds); None when none waits."""
+        oldest = self.redis.zrange(self.pending_key, 0, 0, withscores=True)
+        return oldest[0][1] if oldest else None
 
     def count(self, outcome: str, amount: int = 1) -> None:
         """Count a delivery's or an announced ticket's outcome (shown by `python -m app health`)."""

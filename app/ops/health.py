@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.fleet.intake import IntakeQueue
 from app.names import Queue
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -72,7 +73,7 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
 
     now = time.time()
     if settings.zendesk_webhook_secret is not None:
-        checks.append(intake_check(redis_client, settings.redis_prefix, now))
+        checks.append(intake_check(IntakeQueue(redis_client, settings.redis_prefix), now))
     since_sweep = None if last_sweep is None else now - last_sweep
     stale = since_sweep is None or since_sweep > 3 * settings.sweep_interval
     checks.append(Check("last sweep", DEGRADED if stale else HEALTHY,
@@ -81,15 +82,13 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
     return checks
 
 
-def intake_check(redis_client: Any, prefix: str, now: float) -> Check:
+def intake_check(intake: IntakeQueue, now: float) -> Check:
     """Webhook intake: tickets announced but not yet claimed, and the deliveries by outcome. A ticket
     waiting over STALE_INTAKE seconds means no worker takes the intake queue."""
-    oldest = redis_client.zrange(f"{prefix}intake:pending", 0, 0, withscores=True)
-    waiting = redis_client.zcard(f"{prefix}intake:pending")
-    stats = {key.decode(): int(value) for key, value in redis_client.hgetall(f"{prefix}intake:stats").items()}
-    outcomes = ", ".join(f"{key} {value}" for key, value in sorted(stats.items())) or "no deliveries yet"
-    stale = bool(oldest) and now - oldest[0][1] > STALE_INTAKE
-    detail = f"{waiting} waiting" + (f" (oldest {now - oldest[0][1]:.0f}s)" if oldest else "") + f"; {outcomes}"
+    since = intake.oldest_since()
+    outcomes = ", ".join(f"{key} {value}" for key, value in sorted(intake.stats().items())) or "no deliveries yet"
+    detail = f"{intake.waiting()} waiting" + (f" (oldest {now - since:.0f}s)" if since else "") + f"; {outcomes}"
+    stale = since is not None and now - since > STALE_INTAKE
     return Check("webhook intake", DEGRADED if stale else HEALTHY, detail)
 
 

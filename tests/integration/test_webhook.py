@@ -220,7 +220,7 @@ def test_health_shows_the_intake_and_says_when_tickets_wait_for_no_worker(fleet_
 
     client, prefix = services.redis_client(), services.intake_queue().prefix
     services.intake_queue().count("accepted", 3)
-    assert intake_check(client, prefix, time.time()).status == HEALTHY
+    assert intake_check(services.intake_queue(), time.time()).status == HEALTHY
     client.zadd(f"{prefix}intake:pending", {"77": time.time() - 600})
-    check = intake_check(client, prefix, time.time())
+    check = intake_check(services.intake_queue(), time.time())
     assert check.status == DEGRADED and "1 waiting (oldest 600s)" in check.detail and "accepted 3" in check.detail
