@@ -20,6 +20,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from app.domain.summary import RunSummary
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -148,10 +150,17 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def wait_for_run(run_id: str, timeout: float) -> RunSummary | None:
-    """Progress bar until the run's summary is stored; None on timeout."""
+def _progress_bar(label: str) -> Progress:
+    """The CLI's progress bar: on stderr, and only when that is a terminal (stdout stays the result)."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), disable=not sys.stderr.isatty())
+
+
+def wait_for_run(run_id: str, timeout: float) -> RunSummary | None:
+    """Progress bar until the run's summary is stored; None on timeout."""
     from app import services
     from app.celery import app
 
@@ -159,10 +168,7 @@ def wait_for_run(run_id: str, timeout: float) -> RunSummary | None:
     if not app.control.ping(timeout=1.0):
         print("warning: no worker answered a ping; the run waits in the queue until one starts", file=sys.stderr)
     deadline = time.monotonic() + timeout
-    with Progress(
-        TextColumn("[bold]triage"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        disable=not sys.stderr.isatty(),
-    ) as progress:
+    with _progress_bar("triage") as progress:
         bar = progress.add_task("tickets", total=store.progress(run_id)[1])
         while time.monotonic() < deadline:
             summary = store.summary(run_id)
@@ -281,9 +287,6 @@ def cmd_redact(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from app.intake.backfill import run_backfill
 
     source = Path(args.file)
@@ -291,8 +294,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         print(f"error: {source}: no such file", file=sys.stderr)
         return EXIT_USAGE
     output = Path(args.output) if args.output else source.with_name(source.stem + ".triaged.jsonl")
-    with Progress(TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True)) as progress:
+    with _progress_bar("backfill") as progress:
         bar = progress.add_task("rows", total=None)
         try:
             report = run_backfill(source, output, args.include_redacted, args.write, args.chunk, args.timeout,
