@@ -6,7 +6,15 @@ It follows Zendesk's documentation strictly and, where the documentation is sile
 the less forgiving reading, so a client that works here does not lean on leniency:
 
 * tickets, comments, single updates (``tags`` replaces, ``additional_tags`` adds,
-  ``safe_update`` answers 409 on a stale ``updated_stamp``), deletes, ``show_many``;
+  ``safe_update`` answers 409 on a stale ``updated_stamp``), deletes, ``show_many``,
+  ``users/me`` (the API user, an admin);
+* ticket audits, oldest first, by offset (``next_page``) or cursor (``page[size]``, at most
+  100): the customer's Create audit, an audit for every API write (author: the API user) and
+  every simulated agent's edit (author: the agent); an update that changes nothing leaves none;
+* with ``--solved N``, a solved history created 1 to 180 days ago (ids after the open
+  tickets', its own generator so a seed's open tickets stay the same): about 60% triaged by
+  the fleet (``ai_`` tags, an "AI Analysis:" note, a priority raise), about 70% of its wrong
+  labels corrected by agents in later audits; ``GET /_sim/history`` tells what was planted;
 * ``update_many`` as an asynchronous job polled through ``job_statuses``: jobs stay queued
   (``--job-delay-ms``, 2 s by default), then work through their tickets one by one
   (``--job-item-ms`` each, polls see ``working`` and ``progress``); at most ``--max-jobs``
@@ -23,21 +31,28 @@ the less forgiving reading, so a client that works here does not lean on lenienc
   cursors expire after ``--cursor-ttl`` seconds (an hour); there is no backward paging
   (``page[before]`` is a 400, ``links.prev`` is always null); its own limit of
   ``--export-rate-limit`` (100) requests per window on top of the account limit;
-* the account-wide, Update Ticket and export rate limits (sliding windows, 429 +
-  ``Retry-After``); every request, job status polls included, counts against the account;
+* the cursor-based Incremental Ticket Export: every ticket (solved and deleted ones too) changed
+  since ``start_time``, in ``updated_at`` order, leaving out the last ``--incremental-delay``
+  seconds (a minute; a later ``start_time`` is a 422); ``per_page`` up to 1,000 (a 400 beyond);
+  an ``after_cursor`` on every page to come back for later changes; ``end_of_stream``;
+* the account-wide, Update Ticket, export and incremental export (10 a minute) rate limits
+  (sliding windows, 429 + ``Retry-After``); every request, job status polls included, counts
+  against the account;
 * simulated agents editing tickets in the UI (``--agent-edit-rate``): their edits use up
   the Update Ticket budget, as real agents' edits do, but are never refused;
 * injected latency, random errors, outage windows and per-ticket update failures.
 
 Unauthenticated ``/_sim/*`` endpoints expose statistics, runtime configuration and
-backdoors (creating tickets, agent edits, full ticket records) for demos, tests and
-benchmarks. Run ``python -m sim.zendesk --help`` for the options; import
+backdoors (creating tickets, agent edits, full ticket records, the planted history) for
+demos, tests and benchmarks. Run ``python -m sim.zendesk --help`` for the options; import
 ``create_app`` or ``running_simulator`` to embed it.
 
 The package: ``config`` (SimConfig, the command line and the runtime settings), ``wire``
-(Zendesk's vocabulary, limits, error bodies and ticket records), ``search`` (the lagging
-index and the query engine), ``state`` (SimState), ``handlers`` (/api/v2), ``backdoors``
-(/_sim) and ``app`` (middleware, routes, background tasks, and the ways to run it).
+(Zendesk's vocabulary, limits, error bodies, ticket records and audits), ``search`` (the
+lagging index and the query engine), ``history`` (the solved history's plan), ``state``
+(SimState), ``cursors`` (signed pagination cursors), ``handlers`` (/api/v2), ``incremental``
+(the incremental export), ``backdoors`` (/_sim) and ``app`` (middleware, routes, background
+tasks, and the ways to run it).
 """
 
 from sim.zendesk.app import create_app, main, running_simulator, state_of

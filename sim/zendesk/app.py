@@ -19,12 +19,14 @@ from sim.common import state_of as _state_of
 from sim.zendesk.backdoors import (
     handle_sim_agent_edit,
     handle_sim_config_post,
+    handle_sim_history,
     handle_sim_ticket_get,
     handle_sim_tickets_post,
 )
 from sim.zendesk.config import SimConfig, parse_args
 from sim.zendesk.handlers import (
     BACKGROUND_KEY,
+    handle_audits,
     handle_comments,
     handle_export,
     handle_job_status,
@@ -35,8 +37,10 @@ from sim.zendesk.handlers import (
     handle_ticket_get,
     handle_ticket_update,
     handle_update_many,
+    handle_users_me,
     log,
 )
+from sim.zendesk.incremental import handle_incremental_tickets
 from sim.zendesk.state import SimState
 from sim.zendesk.webhooks import WebhookSender
 from sim.zendesk.wire import error_name
@@ -51,10 +55,13 @@ API_ROUTES = (
     ("PUT", TICKET_PATH + JSON_SUFFIX, handle_ticket_update, "ticket_update"),
     ("DELETE", TICKET_PATH + JSON_SUFFIX, handle_ticket_delete, "ticket_delete"),
     ("GET", TICKET_PATH + "/comments" + JSON_SUFFIX, handle_comments, "comments"),
+    ("GET", TICKET_PATH + "/audits" + JSON_SUFFIX, handle_audits, "audits"),
     ("PUT", TICKET_PATH + "/tags" + JSON_SUFFIX, handle_tags_add, "tags"),
     ("GET", "/api/v2/job_statuses/{job_id:[0-9a-f]+}" + JSON_SUFFIX, handle_job_status, "job_status"),
     ("GET", "/api/v2/search" + JSON_SUFFIX, handle_search, "search"),
     ("GET", "/api/v2/search/export" + JSON_SUFFIX, handle_export, "export"),
+    ("GET", "/api/v2/incremental/tickets/cursor" + JSON_SUFFIX, handle_incremental_tickets, "incremental"),
+    ("GET", "/api/v2/users/me" + JSON_SUFFIX, handle_users_me, "users_me"),
 )
 
 
@@ -158,6 +165,7 @@ def create_app(config: SimConfig) -> web.Application:
     app.router.add_post("/_sim/tickets", handle_sim_tickets_post)
     app.router.add_get(r"/_sim/tickets/{ticket_id:\d+}", handle_sim_ticket_get)
     app.router.add_post(r"/_sim/tickets/{ticket_id:\d+}/agent_edit", handle_sim_agent_edit)
+    app.router.add_get("/_sim/history", handle_sim_history)
     app.on_startup.append(_start_background)
     app.on_cleanup.append(_stop_background)
     return app

@@ -1,7 +1,8 @@
 """The /_sim endpoints of the Zendesk simulator: runtime configuration and backdoors.
 
 Unauthenticated and never counted: they create tickets, make agents edit them and show
-whole ticket records (ground truth included) for demos, tests and benchmarks. GET
+whole ticket records (ground truth included) and the planted facts of the solved history
+for demos, tests and benchmarks. GET
 /_sim/stats and GET /_sim/config come from ``sim.common``. A SimConfigError raised here is
 answered 400 by the middleware (``sim.common.sim_request``).
 """
@@ -149,3 +150,9 @@ async def handle_sim_ticket_get(request: web.Request) -> web.Response:
             "urgency": generated.urgency, "sentiment": generated.sentiment,
             "pii": list(generated.pii)},
     })
+
+
+async def handle_sim_history(request: web.Request) -> web.Response:
+    """GET /_sim/history: the solved history's totals and, per ticket id, its truth, the fleet's
+    answer (null where the fleet never triaged it) and the fields an agent corrected."""
+    return web.json_response(request_state(request).history_report())

@@ -22,6 +22,8 @@ RUNTIME_SETTINGS: dict[str, tuple[type, float, float | None]] = {
     "max_jobs": (int, 1, None),
     "bulk_safe_update": (bool, 0, None),
     "export_rate_limit": (int, 1, None),
+    "incremental_rate_limit": (int, 1, None),
+    "incremental_delay": (float, 0, None),
     "cursor_ttl": (float, 0.001, None),
     "agent_edit_rate": (float, 0, None),
 }
@@ -37,6 +39,10 @@ class SimConfig:
     host: str = "127.0.0.1"
     port: int = option(8081, "0 picks a free port")
     tickets: int = option(200, "tickets seeded at start")
+    # Their ids follow the open tickets' and they come from a generator of their own, so a seed
+    # seeds the same open tickets with or without them (sim.zendesk.history).
+    solved: int = option(0, "solved tickets seeded as history, created 1 to 180 days ago; about 60%% "
+                            "triaged by the fleet (ai_ tags, note), some of its labels corrected by agents")
     seed: int = option(1, "seed of the ticket generator and of injected faults")
     email: str = option("triage-bot@example.com", "API user; log in as EMAIL/token")
     token: str = option("sim-api-token", "API token (the Basic auth password)")
@@ -49,6 +55,14 @@ class SimConfig:
     # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
     # (its own limit of 100 requests per minute, on top of the account limit)
     export_rate_limit: int = option(100, "GET /api/v2/search/export per window, on top of the account limit")
+    # https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
+    # ("You can make up to 10 requests per minute to these endpoints", on top of the account limit)
+    incremental_rate_limit: int = option(10, "GET /api/v2/incremental/tickets/cursor per window, "
+                                             "on top of the account limit")
+    # https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api
+    # ("items that were created or changed within the minute prior to your request are excluded")
+    incremental_delay: float = option(60.0, "seconds before a change shows in the incremental export; "
+                                            "a start_time later than that ago is a 422")
     # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
     # (a cursor lives an hour)
     cursor_ttl: float = option(3600.0, "seconds an export cursor stays valid after it was issued")
@@ -84,8 +98,8 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, RUNTIME_SETTINGS)
-        if self.tickets < 0 or self.outage_start < 0 or self.outage_seconds < 0:
-            raise SimConfigError("tickets, outage_start and outage_seconds must be >= 0")
+        if min(self.tickets, self.solved, self.outage_start, self.outage_seconds) < 0:
+            raise SimConfigError("tickets, solved, outage_start and outage_seconds must be >= 0")
         if not 0 <= self.non_english_share <= 1:
             raise SimConfigError("non_english_share must be between 0 and 1")
         if self.webhook_url and not self.webhook_secret:

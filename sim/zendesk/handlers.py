@@ -1,4 +1,5 @@
-"""The /api/v2 handlers of the Zendesk simulator: tickets, bulk jobs, search and the export.
+"""The /api/v2 handlers of the Zendesk simulator: tickets, audits, bulk jobs, search, the search
+export and the API user (the incremental export is in ``sim.zendesk.incremental``).
 
 The middleware in ``sim.zendesk.app`` has already counted, delayed, rate-limited and
 authenticated a request by the time it reaches a handler here.
@@ -7,10 +8,7 @@ authenticated a request by the time it reaches a handler here.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import bisect
-import hmac
 import logging
 import time
 import uuid
@@ -18,16 +16,20 @@ import uuid
 from aiohttp import web
 
 from sim.common import STATE_KEY, ApiError, NotAJsonObject, json_object
+from sim.zendesk.cursors import seal, unseal
 from sim.zendesk.search import SORT_KEYS, SearchDocument, SearchError, names_a_type
-from sim.zendesk.state import SimState
+from sim.zendesk.state import API_USER_ID, SimState
 from sim.zendesk.wire import (
+    API_USER_CREATED_AT,
     DEFAULT_EXPORT_PAGE_SIZE,
     EXPORT_CURSOR_EXPIRED,
     EXPORT_FILTER_TYPES,
     EXPORT_NO_BACKWARD_PAGING,
     EXPORT_TYPE_IN_QUERY,
+    INVALID_CURSOR,
     MAX_BULK_ITEMS,
     MAX_EXPORT_PAGE_SIZE,
+    MAX_LIST_PAGE_SIZE,
     MAX_SEARCH_PER_PAGE,
     MAX_SHOW_MANY_IDS,
     SEARCH_LIMIT_EXCEEDED,
@@ -36,6 +38,7 @@ from sim.zendesk.wire import (
     bad_request,
     describe_error,
     format_timestamp,
+    make_user,
     not_found,
 )
 
@@ -151,6 +154,86 @@ async def handle_comments(request: web.Request) -> web.Response:
     record = _ticket_or_404(request)
     return web.json_response({"comments": record.comments, "next_page": None,
                               "previous_page": None, "count": len(record.comments)})
+
+
+async def handle_audits(request: web.Request) -> web.Response:
+    """GET /tickets/{id}/audits: the ticket's audits, oldest first.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_audits/#list-audits-for-a-ticket
+    (cursor or offset pagination, at most 100 a page; see
+    https://developer.zendesk.com/api-reference/introduction/pagination/): page[size],
+    page[after] or page[before] ask for cursor pages (meta, links), otherwise offset pages
+    (next_page, previous_page, count) of per_page.
+    """
+    record = _ticket_or_404(request)
+    if any(name in request.query for name in ("page[size]", "page[after]", "page[before]")):
+        return web.json_response(_audit_cursor_page(request, record))
+    per_page = min(_int_param(request, "per_page", MAX_LIST_PAGE_SIZE), MAX_LIST_PAGE_SIZE)
+    page = _int_param(request, "page", 1)
+    start = (page - 1) * per_page
+    audits = record.audits
+    next_page = str(request.url.update_query(page=page + 1)) if start + per_page < len(audits) else None
+    previous_page = str(request.url.update_query(page=page - 1)) if page > 1 else None
+    return web.json_response({"audits": audits[start:start + per_page], "next_page": next_page,
+                              "previous_page": previous_page, "count": len(audits)})
+
+
+def _list_page_size(request: web.Request) -> int:
+    """page[size] of a cursor-paginated list, refused (not clamped) outside 1..100."""
+    raw = request.query.get("page[size]", str(MAX_LIST_PAGE_SIZE))
+    size = int(raw) if raw.isdigit() else 0
+    if not 1 <= size <= MAX_LIST_PAGE_SIZE:
+        raise bad_request(f"page[size] must be an integer between 1 and {MAX_LIST_PAGE_SIZE}",
+                          "InvalidPaginationParameter")
+    return size
+
+
+def _audit_position(request: web.Request, record: TicketRecord, cursor: str) -> int:
+    """The index of the audit a cursor of this ticket's audits names; 400 for any other cursor."""
+    ticket_id, index = unseal(request_state(request).cursor_key, cursor, "audit", 2)
+    if int(ticket_id) != record.id or not 0 <= int(index) < len(record.audits):
+        raise ApiError(400, dict(INVALID_CURSOR))
+    return int(index)
+
+
+def _audit_cursor_page(request: web.Request, record: TicketRecord) -> dict:
+    """A cursor page of the ticket's audits: forward with page[after], back with page[before].
+
+    links.next is given whenever the page holds audits, even the last one: meta.has_more is
+    what tells whether more audits follow (in the direction of travel).
+    """
+    params, size, count = request.query, _list_page_size(request), len(record.audits)
+    if "page[after]" in params and "page[before]" in params:
+        raise bad_request("page[before] and page[after] can't be used together",
+                          "InvalidPaginationParameter")
+    if "page[before]" in params:
+        end = _audit_position(request, record, params["page[before]"])
+        start = max(0, end - size)
+        has_more = start > 0
+    else:
+        start = _audit_position(request, record, params["page[after]"]) + 1 if "page[after]" in params else 0
+        end = min(start + size, count)
+        has_more = end < count
+    key = request_state(request).cursor_key
+    before = seal(key, "audit", record.id, start) if end > start else None
+    after = seal(key, "audit", record.id, end - 1) if end > start else None
+    query = {name: value for name, value in params.items() if name not in ("page[after]", "page[before]")}
+    return {
+        "audits": record.audits[start:end],
+        "meta": {"has_more": has_more, "after_cursor": after, "before_cursor": before},
+        "links": {"next": str(request.url.with_query({**query, "page[after]": after})) if after else None,
+                  "prev": str(request.url.with_query({**query, "page[before]": before})) if before else None},
+    }
+
+
+async def handle_users_me(request: web.Request) -> web.Response:
+    """GET /users/me: the user the credentials belong to, the integration's admin.
+
+    https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
+    """
+    email = request_state(request).config.email
+    user = make_user(API_USER_ID, email, "Triage Fleet", "admin", API_USER_CREATED_AT)
+    return web.json_response({"user": public(user, base_url(request))})
 
 
 async def handle_update_many(request: web.Request) -> web.Response:
@@ -281,28 +364,16 @@ async def handle_search(request: web.Request) -> web.Response:
 
 
 def _encode_cursor(state: SimState, key: tuple[int, int], issued: float) -> str:
-    """An opaque, signed cursor naming the last ticket of a page (created_at, id) and when it
-    was issued, so pages stay consistent while the index changes and old cursors expire."""
+    """A cursor naming the last ticket of a page (created_at, id) and when it was issued, so
+    pages stay consistent while the index changes and old cursors expire."""
     created_at, ticket_id = key
-    payload = f"ticket:{issued:.3f}:{created_at}:{ticket_id}"
-    signature = hmac.new(state.cursor_key, payload.encode(), "sha256").hexdigest()[:16]
-    return base64.urlsafe_b64encode(f"{payload}:{signature}".encode()).decode().rstrip("=")
+    return seal(state.cursor_key, "ticket", f"{issued:.3f}", created_at, ticket_id)
 
 
 def _decode_cursor(state: SimState, cursor: str) -> tuple[float, tuple[int, int]]:
-    """(issue time, (created_at, id)) of a cursor this simulator made; 400 for anything else."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        payload, _, signature = text.rpartition(":")
-        expected = hmac.new(state.cursor_key, payload.encode(), "sha256").hexdigest()[:16]
-        if hmac.compare_digest(signature.encode(), expected.encode()):
-            kind, issued, created_at, ticket_id = payload.split(":")
-            if kind == "ticket":
-                return float(issued), (int(created_at), int(ticket_id))
-    except (binascii.Error, ValueError):  # UnicodeError is a ValueError
-        pass
-    raise bad_request("The pagination cursor is invalid", "InvalidPaginationParameter")
+    """(issue time, (created_at, id)) of a search export cursor; 400 for anything else."""
+    issued, created_at, ticket_id = unseal(state.cursor_key, cursor, "ticket", 3)
+    return float(issued), (int(created_at), int(ticket_id))
 
 
 def _export_page_size(request: web.Request) -> int:

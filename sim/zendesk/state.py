@@ -1,7 +1,9 @@
 """The Zendesk simulator's in-memory state: tickets, jobs, the search index, budgets and figures.
 
-``SimState`` seeds the account, applies API updates as Update Ticket does, lets simulated
-agents edit tickets, keeps the rate-limit windows and counts what ``/_sim/stats`` reports.
+``SimState`` seeds the account (open tickets, and with ``--solved`` a solved history planned by
+``sim.zendesk.history``), applies API updates as Update Ticket does, lets simulated agents edit
+tickets, writes an audit for every change, keeps the rate-limit windows and counts what
+``/_sim/stats`` reports.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any
 from sim.common import ApiError, SlidingWindow
 from sim.ticketgen import GeneratedTicket, generate_ticket
 from sim.zendesk.config import SimConfig
+from sim.zendesk.history import PlannedTicket, ages, history_report, plan_solved_ticket
 from sim.zendesk.search import SearchDocument, SearchIndex, compile_query
 from sim.zendesk.wire import (
+    CREATE_EVENT_FIELDS,
     ENDPOINTS,
     JOB_STATUS_ACTIVE,
     PRIORITIES,
@@ -28,8 +32,12 @@ from sim.zendesk.wire import (
     STATUSES,
     UPDATE_CONFLICT,
     TicketRecord,
+    change_event,
+    comment_event,
+    create_event,
     format_timestamp,
     injected_failure_body,
+    make_audit,
     make_comment,
     normalize_tags,
     not_found,
@@ -49,6 +57,11 @@ SEED_HISTORY_SECONDS = 3 * 24 * 3600  # seeded tickets were created over the las
 AGENT_REVIEW_TAG = "agent_reviewed"
 AGENT_RAISED_PRIORITY = "urgent"
 AGENT_PRIORITY_SHARE = 0.8  # "usually" raise the priority, otherwise add the review tag
+WAITING_REPLY = ("Thanks for reaching out! Could you send us a screenshot and the exact time "
+                 "this happened? We'll take it from there.")
+
+# The fields of an Update Ticket request that change the ticket (and show in its audit).
+UPDATABLE_FIELDS = ("tags", "priority", "status", "subject")
 
 
 class SimState:
@@ -58,6 +71,8 @@ class SimState:
         self.config = config
         self.started = time.monotonic()
         self.tickets: dict[int, TicketRecord] = {}
+        # Deleted tickets, status "deleted": the incremental export still lists them.
+        self.deleted: dict[int, TicketRecord] = {}
         self.index = SearchIndex()
         self.jobs: dict[str, dict] = {}
         self.job_finished_at: dict[str, float] = {}  # monotonic moment each finished job ended
@@ -66,6 +81,7 @@ class SimState:
         self.account_window = SlidingWindow()
         self.update_window = SlidingWindow()
         self.export_window = SlidingWindow()
+        self.incremental_window = SlidingWindow()
         # Separate generators, so arrivals, faults and agents never change what a seed produces.
         self.fault_rng = random.Random(f"{config.seed}:faults")
         self.arrival_rng = random.Random(f"{config.seed}:arrivals")
@@ -92,6 +108,8 @@ class SimState:
         self.on_created: Callable[[TicketRecord], None] | None = None
         self.webhooks: Counter[str] = Counter()  # deliveries by outcome (sim.zendesk.webhooks)
         self._seed(config.tickets)
+        # (ticket id, plan) of the solved history, for GET /_sim/history.
+        self.history: list[tuple[int, PlannedTicket]] = self._seed_history(config.solved)
 
     # Ticket creation ------------------------------------------------------------------
 
@@ -108,30 +126,64 @@ class SimState:
             self._create(generated, rng, created_at, created_at + touched, indexed_at=self.started)
         self.index.refresh(self.started)
 
+    def _seed_history(self, count: int) -> list[tuple[int, PlannedTicket]]:
+        """Create the solved history (sim.zendesk.history), indexed from the start.
+
+        Its ids follow the open tickets' and it draws from a generator of its own, so the open
+        tickets of a seed stay exactly what they were without it.
+        """
+        rng = random.Random(f"{self.config.seed}:history")
+        now = int(time.time())
+        planted = []
+        for age in ages(rng, count):
+            plan = plan_solved_ticket(rng, now - int(age), API_USER_ID, AGENT_IDS)
+            record = self._create(plan.generated, rng, plan.created_at, plan.created_at,
+                                  indexed_at=self.started)
+            for step in plan.steps:
+                self._write_audit(record, step.author_id, step.at, step.channel, step.changes,
+                                  step.comment)
+                record.updated_at = step.at
+            # What people and the fleet left on a solved ticket must survive it as well.
+            record.protected_tags, record.protected_priority = set(record.tags), record.priority
+            self.index.publish(record, record.id, self.started)
+            planted.append((record.id, plan))
+        self.index.refresh(self.started)
+        return planted
+
+    def history_report(self) -> dict:
+        """GET /_sim/history: the planted facts of the solved history."""
+        return history_report(self.history)
+
     def _create(self, generated: GeneratedTicket, rng: random.Random, created_at: int,
                 updated_at: int, indexed_at: float) -> TicketRecord:
-        """Store a ticket written by a customer; its person-set tags and priority become protected."""
+        """Store a ticket written by a customer; its person-set tags and priority become protected.
+
+        Its audits tell how it got here: the customer created it (new, unassigned); unless it is
+        still new, its assignee later took it and set its status, answering once when it waits.
+        """
         status = generated.status
         requester_id = FIRST_REQUESTER_ID + rng.randrange(REQUESTER_POOL)
+        # Drawn in this order since the first seeds: changing it would change every seed.
+        assignee_id = None if status == "new" else rng.choice(AGENT_IDS)
+        organization_id = rng.choice((None, *ORGANIZATION_IDS))
+        group_id = rng.choice(GROUP_IDS)
         record = TicketRecord(
             id=next(self._ticket_ids), subject=generated.subject,
-            description=generated.description, status=status, priority=generated.priority,
+            description=generated.description, status="new", priority=generated.priority,
             type=generated.ticket_type, tags=list(generated.tags), requester_id=requester_id,
-            assignee_id=None if status == "new" else rng.choice(AGENT_IDS),
-            organization_id=rng.choice((None, *ORGANIZATION_IDS)),
-            group_id=rng.choice(GROUP_IDS), created_at=created_at, updated_at=updated_at,
+            assignee_id=None, organization_id=organization_id, group_id=group_id,
+            created_at=created_at, updated_at=created_at,
             protected_tags=set(generated.tags), protected_priority=generated.priority,
             generated=generated,
         )
         record.created_precise = time.time()
-        record.comments.append(make_comment(next(self._comment_ids), requester_id,
-                                            generated.description, True, created_at))
-        if status in ("pending", "hold"):
+        self._write_creation(record)
+        if status != "new":
             # Waiting on the customer or a third party: an agent has answered once.
-            record.comments.append(make_comment(
-                next(self._comment_ids), record.assignee_id,
-                "Thanks for reaching out! Could you send us a screenshot and the exact time "
-                "this happened? We'll take it from there.", True, updated_at))
+            reply = (WAITING_REPLY, True) if status in ("pending", "hold") else None
+            self._write_audit(record, assignee_id, updated_at, "web",
+                              {"assignee_id": assignee_id, "status": status}, reply)
+        record.updated_at = updated_at
         self.tickets[record.id] = record
         self.tickets_created += 1
         self.index.publish(record, record.id, indexed_at)
@@ -171,6 +223,49 @@ class SimState:
     def _reindex(self, record: TicketRecord) -> None:
         self.index.publish(record, record.id, self._visible_at())
 
+    # Audits ----------------------------------------------------------------------------
+    # https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_audits/ (every update
+    # of a ticket stores an audit: who, when, how, and its events)
+
+    def _write_creation(self, record: TicketRecord) -> None:
+        """The customer's Create audit: the first comment (the description), then one Create
+        event per property, set or not."""
+        audit_id = next(self._audit_ids)
+        comment = make_comment(next(self._comment_ids), record.requester_id, record.description,
+                               True, record.created_at)
+        record.comments.append(comment)
+        events = [comment_event(comment, audit_id)]
+        events += [create_event(next(self._event_ids), name, getattr(record, name))
+                   for name in CREATE_EVENT_FIELDS]
+        record.audits.append(make_audit(audit_id, record.id, record.created_at,
+                                        record.requester_id, "web", events))
+
+    def _write_audit(self, record: TicketRecord, author_id: int, at: int, channel: str,
+                     changes: dict[str, Any], comment: tuple[str, bool] | None = None) -> dict:
+        """Apply one update by ``author_id`` at ``at`` (epoch seconds) and return its audit.
+
+        ``changes`` maps properties to new values (tags: the whole list), ``comment`` is
+        (body, public). The comment comes first among the events, then a Change event per
+        property that really changes. An update that changes nothing leaves no audit behind.
+        updated_at is the caller's to set.
+        """
+        audit_id = next(self._audit_ids)
+        events = []
+        if comment is not None:
+            body, public = comment
+            made = make_comment(next(self._comment_ids), author_id, body, public, at)
+            record.comments.append(made)
+            events.append(comment_event(made, audit_id))
+        for name, value in changes.items():
+            previous = getattr(record, name)
+            if value != previous:
+                events.append(change_event(next(self._event_ids), name, value, previous))
+                setattr(record, name, list(value) if isinstance(value, list) else value)
+        audit = make_audit(audit_id, record.id, at, author_id, channel, events)
+        if events:
+            record.audits.append(audit)
+        return audit
+
     # Writes ----------------------------------------------------------------------------
 
     def apply_api_update(self, ticket_id: int, fields: dict, source: str,
@@ -196,34 +291,22 @@ class SimState:
             if not isinstance(stamp, str) or parse_timestamp(stamp) != record.updated_at:
                 raise ApiError(409, dict(UPDATE_CONFLICT))
 
-        events = []
         if "tags" in changes or "additional_tags" in changes or "remove_tags" in changes:
             tags = changes.get("tags", record.tags)
             tags = list(dict.fromkeys([*tags, *changes.get("additional_tags", [])]))
             removed = set(changes.get("remove_tags", []))
             changes["tags"] = [tag for tag in tags if tag not in removed]
-        for name in ("tags", "priority", "status", "subject"):
-            if name in changes and changes[name] != getattr(record, name):
-                events.append({"id": next(self._event_ids), "type": "Change", "field_name": name,
-                               "value": changes[name], "previous_value": getattr(record, name)})
-                setattr(record, name, changes[name])
         record.touch()
         if record.first_api_write_at is None:
             record.first_api_write_at = time.time()
-        if comment is not None:
-            body, public = comment
-            record.comments.append(make_comment(next(self._comment_ids), API_USER_ID, body,
-                                                public, record.updated_at))
-            events.append({"id": next(self._event_ids), "type": "Comment", "author_id": API_USER_ID,
-                           "body": body, "public": public})
-            if not public:
-                record.api_private_notes += 1
-        timestamp = format_timestamp(record.updated_at)
-        record.api_updates.append({"at": timestamp, "source": source, "fields": fields})
+        updated = {name: changes[name] for name in UPDATABLE_FIELDS if name in changes}
+        audit = self._write_audit(record, API_USER_ID, record.updated_at, "api", updated, comment)
+        if comment is not None and not comment[1]:
+            record.api_private_notes += 1
+        record.api_updates.append({"at": format_timestamp(record.updated_at), "source": source,
+                                   "fields": fields})
         self.ticket_updates_total += 1
         self._reindex(record)
-        audit = {"id": next(self._audit_ids), "ticket_id": ticket_id, "created_at": timestamp,
-                 "author_id": API_USER_ID, "events": events}
         return record, audit
 
     def agent_edit(self, record: TicketRecord, edit: dict) -> None:
@@ -236,19 +319,18 @@ class SimState:
         self.update_window.record(time.monotonic())
         self.agent_edits_total += 1
         tags = normalize_tags(edit.get("additional_tags", []), "additional_tags")
-        record.tags = list(dict.fromkeys([*record.tags, *tags]))
         record.protected_tags.update(tags)
+        changes: dict[str, Any] = {"tags": list(dict.fromkeys([*record.tags, *tags]))}
         if "priority" in edit:
             if PRIORITY_RANK[edit["priority"]] > PRIORITY_RANK[record.priority]:
                 self.agent_priority_raises += 1
-            record.priority = record.protected_priority = edit["priority"]
+            changes["priority"] = record.protected_priority = edit["priority"]
         if "status" in edit:
-            record.status = edit["status"]
+            changes["status"] = edit["status"]
         record.touch()
-        if edit.get("comment"):
-            author = record.assignee_id or AGENT_IDS[0]
-            record.comments.append(make_comment(next(self._comment_ids), author, edit["comment"],
-                                                True, record.updated_at))
+        comment = (edit["comment"], True) if edit.get("comment") else None
+        self._write_audit(record, record.assignee_id or AGENT_IDS[0], record.updated_at, "web",
+                          changes, comment)
         self._reindex(record)
 
     def random_agent_edit(self) -> TicketRecord | None:
@@ -270,9 +352,17 @@ class SimState:
         return record
 
     def delete_ticket(self, ticket_id: int) -> bool:
-        """Delete a ticket; False when there is none with that id."""
-        if self.tickets.pop(ticket_id, None) is None:
+        """Delete a ticket; False when there is none with that id.
+
+        https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api
+        (the incremental export lists deleted tickets, status "deleted", unless told to exclude them)
+        """
+        record = self.tickets.pop(ticket_id, None)
+        if record is None:
             return False
+        record.status = "deleted"
+        record.touch()
+        self.deleted[ticket_id] = record
         self.tickets_deleted += 1
         self.index.publish(None, ticket_id, self._visible_at())
         return True
@@ -314,27 +404,39 @@ class SimState:
         """Seconds of outage left at ``now`` (0 outside an outage)."""
         return self.outage_until - now if self.outage_from <= now < self.outage_until else 0.0
 
+    def _endpoint_budget(self, endpoint: str | None) -> tuple[SlidingWindow, int, str] | None:
+        """The window, limit and 429 description of an endpoint's own budget, if it has one."""
+        config = self.config
+        budgets = {
+            # https://developer.zendesk.com/api-reference/introduction/rate-limits/ (Update Ticket)
+            "ticket_update": (self.update_window, config.update_rate_limit,
+                              "Number of allowed ticket updates per minute exceeded"),
+            # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
+            # (its own limit of 100 requests per minute, in addition to the account limit)
+            "export": (self.export_window, config.export_rate_limit,
+                       "Number of allowed search export requests per minute exceeded"),
+            # https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
+            # (up to 10 requests per minute, in addition to the account limit)
+            "incremental": (self.incremental_window, config.incremental_rate_limit,
+                            "Number of allowed incremental export API requests per minute exceeded"),
+        }
+        return budgets.get(endpoint or "")
+
     def admit(self, now: float, endpoint: str | None) -> None:
         """Count the request against the rate budgets or raise a 429 ApiError."""
         config = self.config
         wait = self.account_window.wait_for_slot(now, config.rate_limit, config.rate_window)
         description = "Number of allowed API requests per minute exceeded"
-        if not wait and endpoint == "ticket_update":
-            wait = self.update_window.wait_for_slot(now, config.update_rate_limit, config.rate_window)
-            description = "Number of allowed ticket updates per minute exceeded"
-        if not wait and endpoint == "export":
-            # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
-            # (its own limit of 100 requests per minute, in addition to the account limit)
-            wait = self.export_window.wait_for_slot(now, config.export_rate_limit, config.rate_window)
-            description = "Number of allowed search export requests per minute exceeded"
+        budget = self._endpoint_budget(endpoint)
+        if not wait and budget is not None:
+            window, limit, description = budget
+            wait = window.wait_for_slot(now, limit, config.rate_window)
         if wait:
             raise ApiError(429, {"error": "TooManyRequests", "description": description},
                            {"Retry-After": str(max(1, math.ceil(wait)))})
         self.account_window.record(now)
-        if endpoint == "ticket_update":
-            self.update_window.record(now)
-        if endpoint == "export":
-            self.export_window.record(now)
+        if budget is not None:
+            budget[0].record(now)
 
     def rate_limit_headers(self, now: float) -> dict[str, str]:
         """Zendesk's rate-limit headers for the account budget."""
@@ -348,7 +450,7 @@ class SimState:
     # Reports ---------------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        """The figures behind GET /_sim/stats."""
+        """The figures behind GET /_sim/stats (of every ticket, the solved history included)."""
         records = self.tickets.values()
         notes = [record.api_private_notes for record in records]
         return {
@@ -370,6 +472,10 @@ class SimState:
                 for record in records),
             "tickets_by_status": dict(Counter(record.status for record in records)),
             "tickets_created": self.tickets_created,
+            # The seeded solved history is part of the figures above (--solved): subtract it
+            # where only the live queue counts.
+            "history_solved": len(self.history),
+            "history_ai_processed": sum(plan.fleet is not None for _, plan in self.history),
             "tickets_deleted": self.tickets_deleted,
             "jobs_total": self.jobs_created,
             "jobs_active": self.active_jobs(),

@@ -1,6 +1,7 @@
 """What the Zendesk API says: its vocabulary, limits, timestamps and error bodies, and tickets.
 
-``TicketRecord`` holds one ticket with its comments and shows it the way the API does.
+``TicketRecord`` holds one ticket with its comments and audits and shows it the way the API
+does; ``make_comment`` and the audit builders shape what the ticket's history looks like.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ DEFAULT_EXPORT_PAGE_SIZE = 100  # the size Zendesk recommends
 EXPORT_FILTER_TYPES = ("ticket", "user", "organization", "group")
 MAX_BULK_ITEMS = 100
 MAX_SHOW_MANY_IDS = 100
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
+# (the cursor-based ticket export pages up to 1,000 tickets, its default too)
+MAX_INCREMENTAL_PER_PAGE = 1000
+# https://developer.zendesk.com/api-reference/introduction/pagination/ (offset pages and cursor
+# pages of list endpoints such as a ticket's audits hold at most 100 records)
+MAX_LIST_PAGE_SIZE = 100
 
 ENDPOINTS = ("search", "export", "ticket_get", "show_many", "ticket_update", "ticket_delete",
-             "update_many", "job_status", "comments", "tags")
+             "update_many", "job_status", "comments", "tags", "incremental", "audits", "users_me")
 
 UPDATE_CONFLICT = {
     "error": "UpdateConflict",
@@ -56,6 +63,10 @@ EXPORT_NO_BACKWARD_PAGING = {
     "error": "InvalidPaginationParameter",
     "description": "page[before] is not supported: the export pages forward only",
 }
+INVALID_CURSOR = {"error": "InvalidPaginationParameter", "description": "The pagination cursor is invalid"}
+# The users the account knows by id: the API user (author of what the API writes) was created
+# long before any simulated ticket.
+API_USER_CREATED_AT = 1_577_836_800  # 2020-01-01
 JOB_STATUS_ACTIVE = ("queued", "working")
 
 
@@ -100,6 +111,16 @@ def injected_failure_body(status: int) -> dict:
     if status == 404:
         return {"error": "RecordNotFound", "description": "Not found"}
     return {"error": error_name(status), "description": "Simulated failure"}
+
+
+def too_recent_start_time(delay: float) -> dict:
+    """Body of the 422 for an incremental export start_time within the excluded last moments.
+
+    The wording is Zendesk's (clients match on its "Too recent start_time." prefix).
+    """
+    span = "one minute" if delay == 60 else f"{delay:g} seconds"
+    return {"error": "InvalidValue",
+            "description": f"Too recent start_time. Use a start_time older than {span}."}
 
 
 def not_found() -> ApiError:
@@ -150,6 +171,7 @@ class TicketRecord:
     created_at: int
     updated_at: int
     comments: list[dict] = field(default_factory=list)
+    audits: list[dict] = field(default_factory=list)  # oldest first, as the Audits API lists them
     api_updates: list[dict] = field(default_factory=list)
     # What people set (seeding, /_sim/tickets, agent edits): the fleet must never lose a
     # protected tag nor lower the priority below the protected one.
@@ -202,4 +224,102 @@ def make_comment(comment_id: int, author_id: int, body: str, public: bool, creat
         "public": public,
         "created_at": format_timestamp(created_at),
         "attachments": [],
+    }
+
+
+# --- Audits --------------------------------------------------------------------------------
+# https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_audits/ (one audit per
+# update: its author, how it came in and its events) and
+# https://developer.zendesk.com/documentation/ticketing/reference-guides/ticket-audit-events-reference
+# (Create events for a new ticket's properties, Change events with the previous value, Comment
+# events that are the comment itself).
+
+# A new ticket's Create events, in the order Zendesk lists them after the first Comment; unset
+# properties still get one (value null). The description is that first Comment, no Create event.
+CREATE_EVENT_FIELDS = ("requester_id", "subject", "tags", "priority", "type", "status")
+
+
+def audit_value(field_name: str, value: Any) -> Any:
+    """A property as audit events carry it: ids as strings, tags as a list of their own."""
+    if field_name.endswith("_id") and value is not None:
+        return str(value)
+    return list(value) if isinstance(value, list) else value
+
+
+def create_event(event_id: int, field_name: str, value: Any) -> dict:
+    """A property set on a new ticket."""
+    return {"id": event_id, "type": "Create", "field_name": field_name,
+            "value": audit_value(field_name, value)}
+
+
+def change_event(event_id: int, field_name: str, value: Any, previous: Any) -> dict:
+    """A property changed by an update (for tags: whole lists, before and after)."""
+    return {"id": event_id, "type": "Change", "field_name": field_name,
+            "value": audit_value(field_name, value), "previous_value": audit_value(field_name, previous)}
+
+
+def comment_event(comment: dict, audit_id: int) -> dict:
+    """A comment as its audit lists it: the same id, body and visibility, and the audit's id."""
+    event = {name: value for name, value in comment.items() if name != "created_at"}
+    event["audit_id"] = audit_id
+    return event
+
+
+def make_audit(audit_id: int, ticket_id: int, created_at: int, author_id: int, channel: str,
+               events: list[dict]) -> dict:
+    """An audit as the API shows it; ``channel`` is how the update came in ("web", "api")."""
+    return {
+        "id": audit_id,
+        "ticket_id": ticket_id,
+        "created_at": format_timestamp(created_at),
+        "author_id": author_id,
+        "metadata": {"system": {}, "custom": {}},
+        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+        "events": events,
+    }
+
+
+# --- Users ---------------------------------------------------------------------------------
+
+def make_user(user_id: int, email: str, name: str, role: str, created_at: int) -> dict:
+    """A user as the API shows it; "url" is a path the handler prefixes with the host.
+
+    https://developer.zendesk.com/api-reference/ticketing/users/users/ (JSON format)
+    """
+    stamp = format_timestamp(created_at)
+    return {
+        "id": user_id,
+        "url": f"/api/v2/users/{user_id}.json",
+        "name": name,
+        "email": email,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "time_zone": "UTC",
+        "iana_time_zone": "Etc/UTC",
+        "phone": None,
+        "locale": "en-US",
+        "locale_id": 1,
+        "organization_id": None,
+        "role": role,
+        "role_type": None,
+        "custom_role_id": None,
+        "verified": True,
+        "active": True,
+        "suspended": False,
+        "restricted_agent": False,
+        "moderator": role == "admin",
+        "ticket_restriction": None,
+        "only_private_comments": False,
+        "shared": False,
+        "shared_agent": False,
+        "two_factor_auth_enabled": None,
+        "signature": None,
+        "details": "",
+        "notes": "",
+        "alias": None,
+        "external_id": None,
+        "tags": [],
+        "user_fields": {},
+        "photo": None,
+        "last_login_at": None,
     }
