@@ -1,4 +1,4 @@
-"""Command line: `python -m app run|runs|report|redact|dead-letters|health|webhook|backfill`.
+"""Command line: `python -m app run|runs|report|redact|dead-letters|health|webhook|backfill|classify|train`.
 
     python -m app run [--limit N] [--ticket-id ID] [--dry-run] [--wait]   one sweep now
     python -m app runs [--json]                                          recent run summaries
@@ -8,6 +8,8 @@
     python -m app health [--json]                                        exit 0 healthy, 1 degraded, 2 unhealthy
     python -m app webhook [--host H] [--port P]                          receive Zendesk's signed webhooks
     python -m app backfill FILE [--output OUT] [--write]                 redact and classify an export file
+    python -m app classify [--provider rules|openai|local]               JSON lines in, classified out
+    python -m app train FILE | --from-zendesk [--since DAYS]            learn the local model
 """
 
 from __future__ import annotations
@@ -77,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--chunk", type=_positive_int, help="rows per worker task (default 50 with the "
                                                               "rules, 2 with an LLM)")
     backfill.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the workers")
+
+    classify = commands.add_parser("classify", help='classify JSON lines {"subject", "description"} from stdin')
+    classify.add_argument("--provider", choices=("rules", "openai", "local"),
+                          help="default: as configured (LLM_PROVIDER)")
+
+    train = commands.add_parser("train", help="learn the taxonomy's fields into the local model (LOCAL_MODEL_PATH)")
+    train.add_argument("file", nargs="?", help="labelled tickets: CSV or JSON lines with subject, description and "
+                                               "a column per taxonomy field")
+    train.add_argument("--from-zendesk", action="store_true", help="learn from the account's solved tickets instead")
+    train.add_argument("--since", type=_positive_int, default=180,
+                       help="with --from-zendesk: tickets updated in the last DAYS days (default 180)")
+    train.add_argument("--output", help="where to write the model (default LOCAL_MODEL_PATH)")
 
     webhook = commands.add_parser("webhook", help="serve POST /zendesk/webhook for Zendesk's signed webhooks")
     webhook.add_argument("--host", help="address to listen on (default WEBHOOK_HOST, 0.0.0.0)")
@@ -307,6 +321,88 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return EXIT_OK if not report.failed else EXIT_FAILURES
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Redact each line's ticket, as the workers do, and classify it; one JSON line out per line in."""
+    from app import services
+    from app.errors import TryLater
+
+    classifier = services.build_classifier(args.provider)
+    redactor = services.redactor()
+    status = EXIT_OK
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            texts = [record.get(key) or "" for key in ("subject", "description")]
+            if not all(isinstance(text, str) for text in texts) or not any(texts):
+                raise TypeError("subject and description must be text, not both empty")
+        except (ValueError, AttributeError, TypeError) as e:
+            print(json.dumps({"error": f'line {number}: expected {{"subject": string, "description": string}} '
+                                       f"({type(e).__name__})"}))
+            status = EXIT_FAILURES
+            continue
+        subject, description = (part.text for part in redactor.redact_ticket(*texts))
+        while True:
+            try:
+                analysis = classifier.classify(subject, description, may_wait=True)
+                break
+            except TryLater as e:  # the shared LLM quota: wait as a worker would, never fall back
+                time.sleep(max(e.retry_after, 0.5))
+        out = {**analysis.values, "confidence": analysis.confidence, "provider": analysis.provider,
+               "model": analysis.model}
+        if analysis.fallback_reason:
+            out["fallback_reason"] = analysis.fallback_reason
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return status
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app import services
+    from app.learn.model import LocalModelError
+    from app.learn.training import read_examples, save_card, train
+    from app.settings import get_settings
+
+    if bool(args.file) == args.from_zendesk:
+        print("error: name a FILE of labelled tickets, or use --from-zendesk", file=sys.stderr)
+        return EXIT_USAGE
+    settings = get_settings(need_zendesk=args.from_zendesk)
+    taxonomy = services.taxonomy()
+    output = Path(args.output) if args.output else settings.local_model_path
+    override = None
+    if args.from_zendesk:
+        from app.learn.history import read_history
+
+        history = read_history(services.zendesk(), taxonomy, args.since)
+        print("\n".join(history.lines()))
+        examples, source, override = history.examples, f"zendesk (solved, last {args.since} days)", history.override
+    else:
+        source_file = Path(args.file)
+        if not source_file.is_file():
+            print(f"error: {source_file}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            read = read_examples(source_file, taxonomy)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        print("\n".join([f"{len(read.examples)} labelled tickets in {source_file}", *read.lines()]))
+        examples, source = read.examples, source_file.name
+    try:
+        _, card = train(examples, taxonomy, services.redactor(), source, output)
+    except LocalModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILURES
+    if override is not None:
+        card = card.model_copy(update={"override_rate": override})
+    card_file = save_card(card, output)
+    print("\n".join(card.lines()))
+    print(f"model: {output}\ncard: {card_file}")
+    return EXIT_OK
+
+
 def cmd_webhook(args: argparse.Namespace) -> int:
     from app.intake.webhook import serve
     from app.logs import setup_file_logging
@@ -336,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     handlers = {"run": cmd_run, "runs": cmd_runs, "report": cmd_report, "redact": cmd_redact,
                 "dead-letters": cmd_dead_letters, "health": cmd_health, "webhook": cmd_webhook,
-                "backfill": cmd_backfill}
+                "backfill": cmd_backfill, "classify": cmd_classify, "train": cmd_train}
     try:
         return handlers[args.command](args)
     finally:

@@ -15,12 +15,14 @@ from typing import Any, Callable, TypeVar
 import pybreaker
 import redis
 
-from app.clients.zendesk import ZendeskClient, is_export, is_update_ticket, zendesk_breaker
+from app.clients.zendesk import ZendeskClient, is_export, is_incremental, is_update_ticket, zendesk_breaker
 from app.domain.rules import Classifier, RulesClassifier
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
+from app.learn.classifier import LocalClassifier
+from app.learn.model import LocalModelError, load_model
 from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
 from app.redaction.redactor import Redactor
@@ -38,6 +40,7 @@ def reset() -> None:
     get_settings.cache_clear()
     _per_process.clear()
     _shared.pop("taxonomy", None)
+    _shared.pop("local_model", None)
 
 
 def _for_this_process(name: str, build: Callable[[], T]) -> T:
@@ -54,14 +57,14 @@ def redis_client() -> redis.Redis:
     return _for_this_process(
         "redis",
         lambda: redis.Redis.from_url(
-            get_settings().redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+            get_settings(need_zendesk=False).redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
         ),
     )
 
 
 def claims() -> Claims:
     """Tickets' claims and done markers (app.fleet.claims)."""
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     return _for_this_process(
         "claims",
         lambda: Claims(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
@@ -70,7 +73,7 @@ def claims() -> Claims:
 
 def intake_queue() -> IntakeQueue:
     """Tickets announced by webhooks, waiting for a worker to claim them (app.fleet.intake)."""
-    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), get_settings().redis_prefix))
+    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), get_settings(need_zendesk=False).redis_prefix))
 
 
 def dead_letters() -> DeadLetters:
@@ -78,46 +81,48 @@ def dead_letters() -> DeadLetters:
 
 
 def run_store() -> RunStore:
-    return _for_this_process("runs", lambda: RunStore(redis_client(), get_settings().redis_prefix))
+    return _for_this_process("runs", lambda: RunStore(redis_client(), get_settings(need_zendesk=False).redis_prefix))
 
 
 def bulk_jobs() -> BulkJobLog:
-    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), get_settings().redis_prefix))
+    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), get_settings(need_zendesk=False).redis_prefix))
 
 
 def job_slots() -> JobSlots:
     """The fleet-wide cap on update_many jobs queued or running (BULK_MAX_JOBS)."""
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     return _for_this_process("jobslots", lambda: JobSlots(redis_client(), settings.bulk_max_jobs,
                                                           settings.redis_prefix))
 
 
 def limiter() -> SharedRateLimiter:
-    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), get_settings().redis_prefix))
+    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), get_settings(need_zendesk=False).redis_prefix))
 
 
 def zendesk_throttle() -> Callable[[str, str], float]:
     """Takes the account token, plus the Update Ticket token (the fleet's share of it) for a
-    single-ticket PUT or the export's own token for a search export page."""
-    settings = get_settings()
+    single-ticket PUT, the search export's own token for an export page, or the incremental
+    export's for one of its pages."""
+    settings = get_settings(need_zendesk=False)
     window = settings.zendesk_rate_window
     account = Quota("zendesk:account", settings.zendesk_rate_limit, window)
     updates = Quota("zendesk:update_ticket", settings.zendesk_fleet_update_limit, window)
     export = Quota("zendesk:export", settings.zendesk_export_rate_limit, window)
+    incremental = Quota("zendesk:incremental", settings.zendesk_incremental_rate_limit, window)
 
     def throttle(method: str, path: str) -> float:
         if is_update_ticket(method, path):
             # The fleet's share of Update Ticket is scarce and many tasks want it: one that must
             # wait goes back to the queue (a countdown) rather than hold a worker process asleep.
             return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep=0)
-        quotas = [(export, 1.0)] if is_export(path) else []
+        quotas = [(export, 1.0)] if is_export(path) else [(incremental, 1.0)] if is_incremental(path) else []
         return limiter().acquire([*quotas, (account, 1.0)], settings.rate_limit_max_sleep)
 
     return throttle
 
 
 def _llm_quotas() -> tuple[Quota, Quota]:
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     return (Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window),
             Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window))
 
@@ -125,7 +130,7 @@ def _llm_quotas() -> tuple[Quota, Quota]:
 def llm_throttle() -> Callable[[int], float]:
     """Takes one request and `tokens` tokens (counted as OpenAI's limiter counts them) from the
     LLM account's quotas."""
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     requests_quota, tokens_quota = _llm_quotas()
 
     def throttle(tokens: int) -> float:
@@ -135,19 +140,19 @@ def llm_throttle() -> Callable[[int], float]:
 
 
 def llm_pause_gate() -> RedisPauseGate:
-    return RedisPauseGate(redis_client(), f"{get_settings().redis_prefix}llm:paused")
+    return RedisPauseGate(redis_client(), f"{get_settings(need_zendesk=False).redis_prefix}llm:paused")
 
 
 def llm_faults() -> FaultRecord:
     """The LLM configuration fault every process sees (health and the breaker's alert name it)."""
-    return FaultRecord(redis_client(), f"{get_settings().redis_prefix}llm:fault")
+    return FaultRecord(redis_client(), f"{get_settings(need_zendesk=False).redis_prefix}llm:fault")
 
 
 def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
     """Corrects the shared LLM quota from an answer's x-ratelimit-remaining-* headers: the buckets
     never hold more than OpenAI says is left (another application may share the key), and a quota
     OpenAI says is spent pauses every process until its x-ratelimit-reset-* time."""
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     quotas = dict(zip(("requests", "tokens"), _llm_quotas()))
     # Less left than one request may take: the next one would be refused.
     too_little = {"requests": 1, "tokens": 2 * settings.llm_completion_tokens}
@@ -170,7 +175,7 @@ def alerts() -> Alerts:
     """Webhook alerts with a shared cool-down; sends nothing when ALERT_WEBHOOK_URL is unset."""
 
     def build() -> Alerts:
-        settings = get_settings()
+        settings = get_settings(need_zendesk=False)
         url = settings.alert_webhook_url
         sender = WebhookSender(url.get_secret_value()) if url is not None else None
         return Alerts(redis_client(), settings.redis_prefix, sender, settings.alert_cooldown)
@@ -184,7 +189,7 @@ def _alerting(breaker: pybreaker.CircuitBreaker, fault: Callable[[], str | None]
 
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
     """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     return _alerting(zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
                                      settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout))
 
@@ -193,7 +198,7 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
     """The LLM breaker, its state shared by every process through Redis; alerts when it opens."""
     from app.clients.llm import llm_breaker
 
-    settings = get_settings()
+    settings = get_settings(need_zendesk=False)
     return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
                                  settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout),
                      llm_faults().get)
@@ -226,20 +231,48 @@ def taxonomy() -> Taxonomy:
     """The taxonomy from TAXONOMY_FILE (or the default); a bad file is a configuration error."""
     if "taxonomy" not in _shared:
         try:
-            _shared["taxonomy"] = load_taxonomy(get_settings().taxonomy_file)
+            _shared["taxonomy"] = load_taxonomy(get_settings(need_zendesk=False).taxonomy_file)
         except TaxonomyError as e:
             raise ConfigError(f"TAXONOMY_FILE: {e}") from None
     return _shared["taxonomy"]
 
 
-def _build_classifier() -> Classifier:
-    from app.clients.llm import LLMClassifier, RedisAnalysisCache
+def local_classifier() -> LocalClassifier | None:
+    """The model at LOCAL_MODEL_PATH, or None when there is none. Like the redactor, loaded once
+    and shared across forks (read only). A model that cannot be used (damaged, or trained for
+    another taxonomy) is a configuration error: the worker stops at start-up and says why."""
+    if "local_model" not in _shared:
+        path = get_settings(need_zendesk=False).local_model_path
+        try:
+            model = load_model(path, taxonomy()) if path.is_file() else None
+        except LocalModelError as e:
+            raise ConfigError(f"LOCAL_MODEL_PATH: {e}") from None
+        _shared["local_model"] = LocalClassifier(model, taxonomy()) if model is not None else None
+    return _shared["local_model"]
 
-    settings = get_settings()
-    rules = RulesClassifier(taxonomy())
-    provider, _ = settings.llm_choice()
+
+def build_classifier(provider: str | None = None) -> Classifier:
+    """The classifier for `provider` ("rules", "local" or "openai"; None: as configured)."""
+    from app.clients.llm import Gate, LLMClassifier, RedisAnalysisCache
+
+    settings = get_settings(need_zendesk=False)
+    provider = provider or settings.llm_choice()[0]
+    local = local_classifier()
     if provider == "rules":
-        return rules
+        return RulesClassifier(taxonomy())
+    if provider == "local":
+        if local is None:
+            raise ConfigError(f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.local_model_path}); "
+                              "train one with `python -m app train FILE`")
+        return local
+    if not (settings.openai_api_key or settings.llm_base_url):
+        raise ConfigError("the openai provider needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
+    gate = None
+    if settings.local_gate_confidence is not None:
+        if local is None:
+            raise ConfigError(f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
+                              f"({settings.local_model_path}); train one with `python -m app train FILE`")
+        gate = Gate(local, settings.local_gate_confidence, settings.local_gate_audit_share)
     import openai
 
     client = openai.OpenAI(
@@ -250,13 +283,14 @@ def _build_classifier() -> Classifier:
     )
     cache = RedisAnalysisCache(redis_client(), settings.llm_cache_ttl, settings.redis_prefix) \
         if settings.llm_cache_ttl else None
-    return LLMClassifier(client, settings.llm_model, taxonomy(), rules, llm_circuit(), cache,
-                         attempts=settings.llm_attempts, max_tokens=settings.llm_completion_tokens,
+    # The local model, when there is one, answers in the rules' place when the LLM cannot.
+    return LLMClassifier(client, settings.llm_model, taxonomy(), local or RulesClassifier(taxonomy()), llm_circuit(),
+                         cache, attempts=settings.llm_attempts, max_tokens=settings.llm_completion_tokens,
                          temperature=settings.llm_temperature, price_override=settings.llm_price_override,
                          throttle=llm_throttle(), pause_gate=llm_pause_gate(), faults=llm_faults(),
-                         observe_quota=llm_quota_observer())
+                         observe_quota=llm_quota_observer(), gate=gate)
 
 
 def classifier() -> Classifier:
     """The configured classifier: one OpenAI client (one connection pool) per process."""
-    return _for_this_process("classifier", _build_classifier)
+    return _for_this_process("classifier", build_classifier)

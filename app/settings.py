@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     # Zendesk: a full base URL (simulator, proxy) or the account subdomain.
     zendesk_url: str | None = None
     zendesk_subdomain: str | None = None
-    zendesk_email: str
-    zendesk_api_token: str
+    # Needed by everything that talks to Zendesk; `python -m app redact|classify|train FILE` run without.
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = None
     zendesk_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
     # The account's quotas, kept by every process together (0 turns one off). Zendesk: requests per
     # minute by plan (Team 200, Growth/Professional 400, Enterprise 700, High Volume 2500) and the
@@ -64,6 +65,8 @@ class Settings(BaseSettings):
     zendesk_update_share: float = Field(default=0.5, gt=0, le=1)
     # The search export's own limit (requests per window), on top of the account's.
     zendesk_export_rate_limit: int = Field(default=100, ge=0)
+    # The incremental exports' own limit (`train --from-zendesk` reads the history through one).
+    zendesk_incremental_rate_limit: int = Field(default=10, ge=0)
     zendesk_rate_window: float = Field(default=60.0, gt=0, description="seconds the limits count over")
     # Celery's own per-task limit, per worker process group (e.g. "60/m"); the shared quota above
     # is what keeps the account's limit, this only caps one worker. Empty: no cap.
@@ -71,8 +74,9 @@ class Settings(BaseSettings):
     zendesk_breaker_fail_max: int = Field(default=5, ge=1, description="5xx/timeouts in a row that open it")
     zendesk_breaker_reset_timeout: float = Field(default=30.0, gt=0, description="seconds before a trial call")
 
-    # LLM. `auto`: the OpenAI SDK when OPENAI_API_KEY or LLM_BASE_URL is set, else the rules.
-    llm_provider: Literal["auto", "openai", "rules"] = "auto"
+    # LLM. `auto`: the OpenAI SDK when OPENAI_API_KEY or LLM_BASE_URL is set, else the local model
+    # when one is at LOCAL_MODEL_PATH, else the rules. `local`: the local model only, offline.
+    llm_provider: Literal["auto", "openai", "rules", "local"] = "auto"
     openai_api_key: str | None = None
     llm_base_url: str | None = None  # any OpenAI-compatible server, e.g. http://localhost:11434/v1
     llm_model: str = "gpt-4o-mini"
@@ -96,6 +100,15 @@ class Settings(BaseSettings):
     llm_price_input_per_mtok: float | None = Field(default=None, ge=0)
     llm_price_output_per_mtok: float | None = Field(default=None, ge=0)
     taxonomy_file: Path | None = None  # default: app/taxonomies/default.yaml
+
+    # The local model (`python -m app train`): it classifies with LLM_PROVIDER=local, and stands in
+    # for the rules whenever the LLM cannot answer. With LOCAL_GATE_CONFIDENCE set (0.9 is the
+    # documented choice, see README), a ticket whose every field the model answers at least that
+    # sure of skips the LLM; LOCAL_GATE_AUDIT_SHARE of those still go to the LLM to measure the
+    # gate's agreement with it.
+    local_model_path: Path = Path("models/local-model.npz")
+    local_gate_confidence: float | None = Field(default=None, gt=0.5, le=1)
+    local_gate_audit_share: float = Field(default=0.1, ge=0, le=1)
 
     # Webhook intake (`python -m app webhook`): the signing secret Zendesk shows for the webhook.
     # Set, it turns webhooks on, and beat's sweep becomes the safety net (see sweep_interval).
@@ -156,7 +169,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
-                     "worker_update_rate_limit", "zendesk_webhook_secret",
+                     "worker_update_rate_limit", "zendesk_webhook_secret", "local_gate_confidence",
+                     "zendesk_email", "zendesk_api_token",
                      "llm_price_input_per_mtok", "llm_price_output_per_mtok", "llm_max_tokens", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -185,15 +199,21 @@ class Settings(BaseSettings):
 
     @field_validator("zendesk_email", "zendesk_api_token")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
+    def _stripped(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
+
+    def missing_zendesk(self) -> list[str]:
+        """What Zendesk needs and is not set, one clause per setting (empty: all there)."""
+        missing = []
+        if not self.zendesk_url and not self.zendesk_subdomain:
+            missing.append("set ZENDESK_URL (full base URL) or ZENDESK_SUBDOMAIN")
+        missing += [f"{name}: must be set" for name, value in (("ZENDESK_EMAIL", self.zendesk_email),
+                                                                ("ZENDESK_API_TOKEN", self.zendesk_api_token))
+                    if not value]
+        return missing
 
     @model_validator(mode="after")
-    def _zendesk_location(self) -> Settings:
-        if not self.zendesk_url and not self.zendesk_subdomain:
-            raise ValueError("set ZENDESK_URL (full base URL) or ZENDESK_SUBDOMAIN")
+    def _consistent(self) -> Settings:
         if self.zendesk_url and urlparse(self.zendesk_url).scheme not in {"http", "https"}:
             raise ValueError(f"ZENDESK_URL must start with http:// or https://, got {self.zendesk_url!r}")
         if not urlparse(self.redis_url).scheme.startswith(("redis", "unix")):
@@ -231,12 +251,14 @@ class Settings(BaseSettings):
 
     def llm_choice(self) -> tuple[str, str]:
         """(provider, why): what classifies tickets, in words for the start-up log."""
-        if self.llm_provider == "rules":
-            return "rules", "LLM_PROVIDER=rules"
+        if self.llm_provider in ("rules", "local"):
+            return self.llm_provider, f"LLM_PROVIDER={self.llm_provider}"
         if self.llm_base_url:
             return "openai", f"{self.llm_model} at LLM_BASE_URL {self.llm_base_url}"
         if self.openai_api_key:
             return "openai", f"{self.llm_model} at OpenAI (OPENAI_API_KEY is set)"
+        if self.local_model_path.is_file():
+            return "local", f"no OPENAI_API_KEY or LLM_BASE_URL set; the local model at {self.local_model_path}"
         return "rules", "no OPENAI_API_KEY or LLM_BASE_URL set; the offline keyword rules classify tickets"
 
     @property
@@ -267,10 +289,14 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings; raises ConfigError naming every bad or missing setting."""
+@lru_cache(maxsize=2)
+def get_settings(need_zendesk: bool = True) -> Settings:
+    """The process-wide settings; raises ConfigError naming every bad or missing setting.
+    `need_zendesk=False` for what runs without Zendesk (redact, classify, train FILE)."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    if need_zendesk and settings.missing_zendesk():
+        raise ConfigError("; ".join(settings.missing_zendesk()))
+    return settings

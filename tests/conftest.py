@@ -108,3 +108,32 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     receiver.server.shutdown()
+
+
+def labelled_tickets(count: int, seed: int = 11) -> list[dict[str, str]]:
+    """Generated English tickets with their true labels in the default taxonomy's words: the
+    training file format of `python -m app train FILE` (subject, description, one key per field)."""
+    import random
+
+    from sim.ticketgen import generate_ticket
+    from sim.zendesk.history import truth_of
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        ticket = generate_ticket(rng, 0.0)
+        rows.append({"subject": ticket.subject, "description": ticket.description, **truth_of(ticket)})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def local_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local model for the default taxonomy, trained once per session on 400 generated tickets."""
+    from app.domain.taxonomy import load_taxonomy
+    from app.learn.training import Example, save_card, train
+
+    path = tmp_path_factory.mktemp("model") / "local-model.npz"
+    examples = [Example(row.pop("subject"), row.pop("description"), row) for row in labelled_tickets(400)]
+    _, card = train(examples, load_taxonomy(), services.redactor(), "generated", path)
+    save_card(card, path)
+    return path

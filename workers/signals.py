@@ -40,7 +40,7 @@ def _log_to_daily_files(**_: Any) -> None:
 
 @worker_init.connect
 def _load_models_before_fork(**_: Any) -> None:
-    """Load spaCy (and the LLM client's modules) in the worker's parent so every pool child shares
+    """Load spaCy, the local model (and the LLM client's modules) in the worker's parent so every pool child shares
     their pages (copy on write).
 
     One redaction first builds what loads lazily (phonenumbers metadata, regex and vocabulary
@@ -51,6 +51,10 @@ def _load_models_before_fork(**_: Any) -> None:
     taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
     log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)
     services.redactor().redact_tickets([(WARM_UP_TEXT, WARM_UP_TEXT)] * 2)  # the batch path too
+    local = services.local_classifier()  # shared by the children like spaCy; a bad model stops here
+    if local is not None:
+        local.classify("warm up", WARM_UP_TEXT)
+        log.warning("local model: %s (%s)", local.name, get_settings().local_model_path)
     if provider == "openai":
         # The OpenAI SDK takes a second or more of CPU to import; imported here, every child has it
         # (and shares its pages) instead of importing it on its first ticket, dozens at once.

@@ -18,7 +18,11 @@ Works unchanged against OpenAI, Azure OpenAI's v1 endpoint and OpenAI-compatible
      `insufficient_quota`): a configuration fault. It is recorded, the shared breaker opens, an
      alert and `health` name it, and tickets wait (LLMConfigFault) until it is fixed;
    - an outage (5xx, timeouts, an open breaker), a problem with this one ticket, or no valid
-     answer after all attempts: the rules classifier answers, marked as a fallback.
+     answer after all attempts: the fallback answers, marked as such: the local model when one
+     is trained (app.learn), the keyword rules otherwise.
+With a gate (LOCAL_GATE_CONFIDENCE), the local model answers first: a ticket it is sure of in every
+field skips the LLM, except a fixed sample of them that still goes to the LLM to measure how often
+the two agree (`Gate`).
 Only redacted text is ever sent, inside <ticket> delimiters the ticket cannot close.
 """
 
@@ -40,7 +44,7 @@ from pydantic import ValidationError
 
 from app.clients.breakers import shared_breaker
 from app.domain.models import Analysis, Usage
-from app.domain.rules import RulesClassifier, summarize
+from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
 from app.errors import TryLater
 from app.settings import is_reasoning_model
@@ -276,15 +280,47 @@ def describe_api_error(error: Exception, detail: bool = False) -> str:
     return text
 
 
+class Fallback(Protocol):
+    """What answers when the LLM cannot: the rules, or the local model (app.learn.classifier)."""
+
+    def fallback(self, subject: str, description: str, reason: str, usage: Usage,
+                 prompt_version: str | None = None) -> Analysis: ...
+
+
+class GateModel(Protocol):
+    def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis: ...
+
+    def sure_of(self, analysis: Analysis, threshold: float) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Skips the LLM for tickets the local model is sure of in every field (confidence at least
+    `threshold`), except an `audit_share` sample of them, which the LLM still answers so the run
+    can report how often the two agree.
+
+    The sample is chosen by a hash of the redacted text, not at random: a task delivered twice
+    makes the same choice both times, and the choice does not depend on the order tickets arrive in."""
+
+    model: GateModel
+    threshold: float
+    audit_share: float = 0.1
+
+    def audits(self, subject: str, description: str) -> bool:
+        digest = hashlib.sha256(f"{subject}\n{description}".encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.audit_share
+
+
 class LLMClassifier:
-    """Classifies with an OpenAI-compatible model; falls back to the rules when it cannot."""
+    """Classifies with an OpenAI-compatible model; the fallback (the local model or the rules)
+    answers when it cannot, and a gate may spare it the tickets the local model is sure of."""
 
     def __init__(
         self,
         client: openai.OpenAI,
         model: str,
         taxonomy: Taxonomy,
-        rules: RulesClassifier,
+        fallback: Fallback,
         breaker: pybreaker.CircuitBreaker,
         cache: CacheStore | None = None,
         attempts: int = 3,
@@ -295,11 +331,13 @@ class LLMClassifier:
         pause_gate: Any | None = None,
         faults: FaultLog | None = None,
         observe_quota: Callable[[Mapping[str, str]], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.client = client
         self.model = model
         self.taxonomy = taxonomy
-        self.rules = rules
+        self.fallback = fallback
+        self.gate = gate
         self.breaker = breaker
         self.cache = cache
         self.attempts = attempts
@@ -349,12 +387,27 @@ class LLMClassifier:
     def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis:
         """The analysis of one redacted ticket. With `may_wait`, a rate limit raises LLMRateLimited
         and a configuration fault LLMConfigFault (the caller comes back later); without it the
-        rules answer instead."""
+        fallback answers instead."""
         messages = build_messages(self.taxonomy, subject, description)
         key = self.cache_key(messages)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit.model_copy(update={"cached": True, "prompt_tokens": 0, "completion_tokens": 0,
                                           "cost_usd": 0.0, "latency_ms": 0, "attempts": 0})
+        if self.gate is not None:
+            local = self.gate.model.classify(subject, description)
+            if self.gate.model.sure_of(local, self.gate.threshold):
+                if not self.gate.audits(subject, description):
+                    return local.model_copy(update={"gate": "skipped_llm"})
+                analysis = self._ask(messages, key, subject, description, may_wait)
+                if analysis.provider != "llm":
+                    return analysis
+                agreement = {name: local.values.get(name) == value for name, value in analysis.values.items()}
+                return analysis.model_copy(update={"gate": "audited", "gate_agreement": agreement})
+        return self._ask(messages, key, subject, description, may_wait)
+
+    def _ask(self, messages: list[dict[str, str]], key: str, subject: str, description: str,
+             may_wait: bool) -> Analysis:
+        """Up to `attempts` requests for a valid answer (see the module docstring for what goes wrong)."""
         spend = Usage()
         started = time.monotonic()
         problem = "no attempt made"
@@ -469,8 +522,9 @@ class LLMClassifier:
     def _fallback(self, subject: str, description: str, reason: str, spend: Usage, started: float) -> Analysis:
         spend.latency_ms = int(1000 * (time.monotonic() - started))
         spend.cost_usd = round(spend.cost_usd, 8)
-        log.warning("LLM fallback to rules: %s", reason)
-        return self.rules.fallback(subject, description, reason, spend, self.prompt_version)
+        analysis = self.fallback.fallback(subject, description, reason, spend, self.prompt_version)
+        log.warning("LLM fallback to %s: %s", "rules" if analysis.provider == "rules" else analysis.model, reason)
+        return analysis
 
 
 def llm_breaker(redis_client: Any, namespace: str, fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:

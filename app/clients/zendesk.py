@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
 EXPORT_PATH = "/api/v2/search/export.json"
 EXPORT_PAGE_SIZE = 100
+# Incremental Ticket Export, cursor based: up to 1,000 tickets a page, 10 requests a minute
+# (https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/).
+INCREMENTAL_PATH = "/api/v2/incremental/tickets/cursor.json"
+INCREMENTAL_PAGE_SIZE = 1000
+AUDITS_PAGE_SIZE = 100  # Ticket Audits: at most 100 a page with cursor pagination
 UNPROCESSED_QUERY = "status<solved -tags:{tag}"
 # update_many takes up to 100 tickets per job; show_many reads up to 100 per request.
 BULK_MAX_TICKETS = 100
@@ -112,6 +117,11 @@ def is_update_ticket(method: str, path: str) -> bool:
 def is_export(path: str) -> bool:
     """A search export page: the call with its own limit of 100 requests a minute."""
     return "/api/v2/search/export" in path
+
+
+def is_incremental(path: str) -> bool:
+    """An incremental export page: the call with its own limit of 10 requests a minute."""
+    return "/api/v2/incremental/" in path
 
 
 def _not_an_outage(error: BaseException) -> bool:
@@ -366,6 +376,36 @@ class ZendeskClient:
 
     def job_status(self, job_id: str) -> JobStatus:
         return JobStatus.from_body(self._request("GET", f"/api/v2/job_statuses/{job_id}.json").json())
+
+    def me(self) -> dict[str, Any]:
+        """The user the API token acts as (the fleet's own user: the author of what it writes)."""
+        return self._request("GET", "/api/v2/users/me.json").json()["user"]
+
+    def changed_tickets_page(self, start_time: int | None = None,
+                             after_url: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the Incremental Ticket Export: the tickets changed since `start_time` (Unix
+        seconds; first page) or after the page before (`after_url`), as raw JSON, and the next
+        page's URL (None at `end_of_stream`). Page by page, so a caller waiting out the export's
+        10-a-minute limit resumes where it stopped."""
+        if after_url:
+            body = self._request("GET", after_url).json()
+        else:
+            body = self._request("GET", INCREMENTAL_PATH, params={"start_time": int(start_time or 0),
+                                                                  "per_page": INCREMENTAL_PAGE_SIZE}).json()
+        return body.get("tickets", []), None if body.get("end_of_stream") else body.get("after_url")
+
+    def ticket_audits(self, ticket_id: int) -> list[dict[str, Any]]:
+        """Every audit of a ticket, oldest first: who changed what (cursor pages; `meta.has_more`
+        decides whether there is another, `links.next` is only where it would be)."""
+        audits: list[dict[str, Any]] = []
+        url: str | None = f"/api/v2/tickets/{ticket_id}/audits.json"
+        params: dict[str, Any] | None = {"page[size]": AUDITS_PAGE_SIZE}
+        while url:
+            body = self._request("GET", url, params=params).json()
+            params = None
+            audits += body.get("audits", [])
+            url = (body.get("links") or {}).get("next") if (body.get("meta") or {}).get("has_more") else None
+        return audits
 
     def close(self) -> None:
         self.session.close()

@@ -60,11 +60,16 @@ class Analysis(Usage):
     values: dict[str, str]
     confidence: dict[str, float] = Field(default_factory=dict)
     language: str | None = None
-    provider: Literal["llm", "rules"]
+    provider: Literal["llm", "rules", "local"]
     model: str
     prompt_version: str | None = None
     cached: bool = False
     fallback_reason: str | None = None
+    # The local model's gate (app.clients.llm.Gate): "skipped_llm" when it answered alone,
+    # "audited" when it was sure but the ticket was in the sample the LLM still answers; then
+    # `gate_agreement` says, per field, whether the model's answer was the LLM's.
+    gate: Literal["skipped_llm", "audited"] | None = None
+    gate_agreement: dict[str, bool] | None = None
 
     @property
     def is_fallback(self) -> bool:
@@ -86,6 +91,8 @@ class Analysis(Usage):
             "prompt_version": self.prompt_version,
             "cached": self.cached,
             "fallback_reason": self.fallback_reason,
+            "gate": self.gate,
+            "gate_agreement": self.gate_agreement,
         }
 
 

@@ -3,7 +3,9 @@
 `RulesClassifier` is the offline, deterministic provider: for each taxonomy field it counts
 keyword hits per value (word boundaries, so "add" does not fire inside "address"), takes the
 value with most hits (declaration order breaks ties) or the field's default when nothing
-matches. It is also what answers, tagged as a fallback, when the LLM cannot.
+matches. Its confidence is keyword evidence, not a probability: hits / (hits + 1) for the value
+chosen (0 for a default nobody's keywords named, 0.5 for one hit, 0.67 for two). It is also what
+answers, tagged as a fallback, when the LLM cannot (and no local model is trained).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class RulesClassifier:
         }
 
     def values(self, text: str) -> dict[str, str]:
+        return {name: value for name, (value, _) in self._votes(text).items()}
+
+    def _votes(self, text: str) -> dict[str, tuple[str, int]]:
         chosen = {}
         for name, candidates in self.patterns.items():
             best, best_hits = self.taxonomy.fields[name].default, 0
@@ -56,13 +61,15 @@ class RulesClassifier:
                 hits = len(pattern.findall(text)) if pattern else 0
                 if hits > best_hits:
                     best, best_hits = value, hits
-            chosen[name] = best
+            chosen[name] = (best, best_hits)
         return chosen
 
     def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis:
+        votes = self._votes(f"{subject}\n{description}")
         return Analysis(
             summary=summarize(subject, description, self.taxonomy.summary_max_chars),
-            values=self.values(f"{subject}\n{description}"),
+            values={name: value for name, (value, _) in votes.items()},
+            confidence={name: round(hits / (hits + 1), 2) for name, (_, hits) in votes.items()},
             provider="rules",
             model=RULES_MODEL,
         )

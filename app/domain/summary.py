@@ -49,6 +49,15 @@ class RunSummary(BaseModel):
     completion_tokens_total: int = 0
     tokens_per_ticket: float = 0.0
     llm_cache_hits: int = 0
+    # The local model's gate (LOCAL_GATE_CONFIDENCE): tickets it answered without the LLM, the
+    # requests and dollars that spared (at this run's mean cost of an LLM-answered ticket), and on
+    # the audited sample the LLM still answered, how often every field / each field agreed.
+    gated: int = 0
+    llm_calls_saved: int = 0
+    llm_cost_saved: float = 0.0
+    gate_audited: int = 0
+    gate_agreement: float | None = None
+    gate_agreement_by_field: dict[str, float] = Field(default_factory=dict)
     fallbacks_by_reason: dict[str, int] = Field(default_factory=dict)
     failures_by_reason: dict[str, int] = Field(default_factory=dict)
     # Per taxonomy field, how many tickets got each value; stored as `by_<field>` keys.
@@ -88,6 +97,7 @@ def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[T
     tokens = sum(r.usage.tokens for r in results)
     with_analysis = [r for r in results if r.values]
     count = len(results)
+    gate = _gate_figures(results, fields)
     return RunSummary(
         id=run_id,
         timestamp=_iso(finished_at),
@@ -111,6 +121,7 @@ def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[T
         completion_tokens_total=sum(r.usage.completion_tokens for r in results),
         tokens_per_ticket=round(tokens / count, 1) if count else 0.0,
         llm_cache_hits=sum(1 for r in results if r.analysis and r.analysis.get("cached")),
+        **gate,
         fallbacks_by_reason=dict(Counter(r.analysis.get("fallback_reason") or "unknown" for r in results
                                          if r.status == "fallback" and r.analysis)),
         failures_by_reason=dict(Counter(_reason(r) for r in failed)),
@@ -118,6 +129,23 @@ def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[T
                        for field in fields},
         results=sorted(results, key=lambda r: r.ticket_id),
     )
+
+
+def _gate_figures(results: list[TicketResult], fields: list[str]) -> dict[str, Any]:
+    analyses = [(r, r.analysis) for r in results if r.analysis]
+    gated = sum(1 for _, a in analyses if a.get("gate") == "skipped_llm")
+    llm_costs = [r.usage.cost_usd for r, a in analyses if a.get("provider") == "llm" and not a.get("cached")]
+    audits = [a["gate_agreement"] for _, a in analyses if a.get("gate") == "audited" and a.get("gate_agreement")]
+    return {
+        "gated": gated,
+        # One request per gated ticket at least (an invalid answer is asked again).
+        "llm_calls_saved": gated,
+        "llm_cost_saved": round(gated * statistics.fmean(llm_costs), 6) if llm_costs and gated else 0.0,
+        "gate_audited": len(audits),
+        "gate_agreement": round(sum(all(a.values()) for a in audits) / len(audits), 3) if audits else None,
+        "gate_agreement_by_field": {name: round(sum(bool(a.get(name)) for a in audits) / len(audits), 3)
+                                    for name in fields} if audits else {},
+    }
 
 
 def _iso(epoch: float) -> str:
@@ -168,6 +196,11 @@ def format_summary(summary: RunSummary) -> str:
         f"cost ${summary.cost_estimate:.4f} (${summary.cost_per_ticket:.6f} per ticket), "
         f"{summary.llm_cache_hits} cache hits",
     ]
+    if summary.gated or summary.gate_audited:
+        agreement = (f"; on the {summary.gate_audited} audited it agreed with the LLM on every field for "
+                     f"{summary.gate_agreement:.0%}" if summary.gate_agreement is not None else "")
+        lines.append(f"  gate: {summary.gated} tickets answered by the local model alone, "
+                     f"{summary.llm_calls_saved} LLM calls (${summary.llm_cost_saved:.4f}) saved{agreement}")
     for field, counts in summary.distributions.items():
         if counts:
             lines.append(f"  {field.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -53,6 +53,9 @@ class TaxonomyField(BaseModel):
     description: str = ""
     values: dict[str, FieldValue]
     default: str = Field(description="the rules classifier's answer when no keyword matches")
+    # A Zendesk drop-down custom field where agents set this field: its option values (a value's
+    # name or its tag) are read back as people's labels by `python -m app train --from-zendesk`.
+    zendesk_field_id: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _default_is_a_value(self) -> TaxonomyField:
@@ -141,6 +144,18 @@ class Taxonomy(BaseModel):
         if self.priority is None:
             return None
         return self.priority.map.get(values.get(self.priority.field, ""))
+
+    def value_for_priority(self, priority: str | None) -> str | None:
+        """The priority field's value a Zendesk priority stands for (the map read backwards), or
+        None when no value or several map to it. "urgent", unmapped, counts as the value mapped
+        to the highest priority, since a person who chose it meant at least that."""
+        if self.priority is None or not priority:
+            return None
+        mapped = self.priority.map
+        if priority not in mapped.values() and priority == "urgent":
+            priority = max(mapped.values(), key=["low", "normal", "high", "urgent"].index)
+        values = [value for value, target in mapped.items() if target == priority]
+        return values[0] if len(values) == 1 else None
 
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:

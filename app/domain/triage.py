@@ -52,7 +52,10 @@ def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
         lines.append(f"Language: {analysis.language}")
     lines += ["", "---", f"Model: {analysis.model}"]
     if analysis.is_fallback:
-        lines.append(f"Fallback: rules classifier ({analysis.fallback_reason})")
+        answered_by = "rules classifier" if analysis.provider == "rules" else f"local model {analysis.model}"
+        lines.append(f"Fallback: {answered_by} ({analysis.fallback_reason})")
+    if analysis.gate == "skipped_llm":
+        lines.append("Gate: the local model was sure of every field; the LLM was not asked")
     if analysis.prompt_version:
         lines.append(f"Prompt Version: {analysis.prompt_version}")
     if analysis.prompt_tokens or analysis.completion_tokens:

@@ -51,3 +51,28 @@ def test_files_never_overwrite(tmp_path):
     assert first.name == "results_19700101_000150.json"
     assert second != first and second.name.startswith("results_19700101_000150")
     assert json.loads(first.read_text())["id"] == "r1" and json.loads(second.read_text())["id"] == "r2"
+
+
+def test_the_gate_counts_tickets_calls_and_dollars_saved_and_its_agreement():
+    values = {"root_cause": "bug", "urgency": "high", "sentiment": "negative"}
+
+    def result(ticket_id, **analysis):
+        return TicketResult(ticket_id=ticket_id, status="success", processing_time=1.0, values=values,
+                            analysis={"summary": "s", **values, "cached": False, **analysis},
+                            cost_usd=0.002 if analysis.get("provider") == "llm" else 0.0)
+
+    agree = {"root_cause": True, "urgency": True, "sentiment": True}
+    runs = [result(1, provider="local", gate="skipped_llm"), result(2, provider="local", gate="skipped_llm"),
+            result(3, provider="local", gate="skipped_llm"),
+            result(4, provider="llm", gate="audited", gate_agreement=agree),
+            result(5, provider="llm", gate="audited", gate_agreement={**agree, "urgency": False}),
+            result(6, provider="llm"), result(7, provider="llm", cached=True)]
+    summary = build_summary("r", 0.0, False, runs, FIELDS, finished_at=10.0)
+    assert (summary.gated, summary.llm_calls_saved, summary.gate_audited) == (3, 3, 2)
+    # Three tickets at this run's mean cost of an LLM-answered ticket (cache hits cost nothing).
+    assert summary.llm_cost_saved == 0.006
+    assert summary.gate_agreement == 0.5
+    assert summary.gate_agreement_by_field == {"root_cause": 1.0, "urgency": 0.5, "sentiment": 1.0}
+    assert "gate: 3 tickets answered by the local model alone, 3 LLM calls ($0.0060) saved" in format_summary(summary)
+    ungated = build_summary("r", 0.0, False, runs[5:], FIELDS, finished_at=10.0)
+    assert (ungated.gated, ungated.gate_agreement) == (0, None) and "gate:" not in format_summary(ungated)

@@ -1,0 +1,243 @@
+"""The local model: one linear classifier per taxonomy field over hashed word n-grams.
+
+Features are word unigrams and bigrams of the redacted subject and description (English stop
+words dropped), hashed into 2^18 buckets (scikit-learn's HashingVectorizer, MurmurHash3, so the
+same text gives the same buckets in every version), weighted tf-idf with sublinear term
+frequency and scaled to unit length. Only buckets seen in at least two training tickets are kept,
+so a word that appeared in one ticket alone (a name the redactor missed, an order number) cannot
+steer the model. Each field is a multinomial logistic regression over those features.
+
+The file is a NumPy `.npz` read with `allow_pickle=False`: plain arrays and one JSON header, so
+loading a model never runs code, whoever wrote the file. It holds no words either, only bucket
+numbers and weights. The header names the taxonomy the model was trained for; a model for
+another taxonomy name, version or set of values is refused (LocalModelError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from app.domain.taxonomy import Taxonomy
+
+FORMAT = "triage-fleet-local-model"
+FORMAT_VERSION = 1
+HASH_BITS = 18
+NGRAMS = (1, 2)
+MIN_DOCUMENT_FREQUENCY = 2
+# Inverse regularisation strength of each field's logistic regression: chosen by 5-fold
+# cross-validation on the training 80% of the public eval set only (bench/classify_eval.py).
+REGULARISATION_C = 8.0
+
+
+class LocalModelError(ValueError):
+    """The model file is missing, unreadable, not a model, or made for another taxonomy."""
+
+
+def ticket_text(subject: str, description: str) -> str:
+    """The text the model reads: subject and description, redacted by the caller."""
+    return f"{subject}\n{description}"
+
+
+@dataclass(frozen=True)
+class FieldModel:
+    """One field's classifier: class names and a weight row per class (softmax over the rows)."""
+
+    classes: tuple[str, ...]
+    coef: np.ndarray  # (classes, features), float32
+    intercept: np.ndarray  # (classes,), float32
+
+
+class Features:
+    """Hashed, idf-weighted, unit-length rows from texts, restricted to the kept buckets."""
+
+    def __init__(self, kept: np.ndarray, idf: np.ndarray) -> None:
+        self.kept = kept
+        self.idf = idf
+        # Bucket number -> column, for the buckets the model keeps.
+        self._column = np.full(1 << HASH_BITS, -1, dtype=np.int64)
+        self._column[kept] = np.arange(len(kept))
+
+    @staticmethod
+    def counts(texts: list[str]) -> sparse.csr_matrix:
+        """Raw n-gram counts per hashed bucket (2^18 columns)."""
+        return _HASHER.transform(texts).tocsr()
+
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        counts = self.counts(texts).tocoo()
+        columns = self._column[counts.col]
+        keep = columns >= 0
+        rows = sparse.csr_matrix(
+            ((1.0 + np.log(counts.data[keep])) * self.idf[columns[keep]], (counts.row[keep], columns[keep])),
+            shape=(len(texts), len(self.kept)), dtype=np.float64)
+        norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sparse.csr_matrix(rows.multiply(1.0 / norms[:, None]))
+
+    @classmethod
+    def fit(cls, texts: list[str]) -> Features:
+        """Keep the buckets of at least MIN_DOCUMENT_FREQUENCY texts; smoothed idf as scikit-learn's."""
+        counts = cls.counts(texts)
+        document_frequency = np.bincount(counts.indices, minlength=1 << HASH_BITS)
+        kept = np.flatnonzero(document_frequency >= MIN_DOCUMENT_FREQUENCY)
+        idf = np.log((1 + len(texts)) / (1 + document_frequency[kept])) + 1.0
+        return cls(kept.astype(np.int32), idf.astype(np.float32))
+
+
+_HASHER = HashingVectorizer(n_features=1 << HASH_BITS, ngram_range=NGRAMS, stop_words="english",
+                            alternate_sign=False, norm=None, lowercase=True)
+
+
+def fit_field(features: sparse.csr_matrix, labels: list[str], weights: np.ndarray | None = None) -> FieldModel:
+    """A multinomial logistic regression for one field (at least two distinct labels)."""
+    model = LogisticRegression(C=REGULARISATION_C, max_iter=2000)
+    model.fit(features, labels, sample_weight=weights)
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:
+        # Binary fits give one row (the second class against the first); as softmax rows the
+        # first class scores 0 and the second the fitted row, which is the same probability.
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.array([0.0, intercept[0]])
+    return FieldModel(tuple(str(c) for c in model.classes_), coef.astype(np.float32), intercept.astype(np.float32))
+
+
+@dataclass
+class LocalModel:
+    """Every taxonomy field's classifier over shared features, with where it came from."""
+
+    taxonomy_name: str
+    taxonomy_version: str
+    features: Features
+    fields: dict[str, FieldModel]
+    trained_at: str
+    source: str
+
+    @cached_property
+    def model_id(self) -> str:
+        """`local-<12 hex>`: a hash of the weights, shown in notes so a ticket names its model."""
+        digest = hashlib.sha256()
+        digest.update(self.features.kept.astype(np.int32).tobytes())
+        for name in sorted(self.fields):
+            digest.update(name.encode())
+            digest.update(self.fields[name].coef.astype(np.float32).tobytes())
+        return f"local-{digest.hexdigest()[:12]}"
+
+    def probabilities(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Per field, a (texts, classes) array of probabilities in the field's class order."""
+        rows = self.features.transform(texts)
+        out = {}
+        for name, field in self.fields.items():
+            scores = np.asarray(rows @ field.coef.T) + field.intercept
+            scores -= scores.max(axis=1, keepdims=True)
+            exp = np.exp(scores)
+            out[name] = exp / exp.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, texts: list[str]) -> list[tuple[dict[str, str], dict[str, float]]]:
+        """Per text: the most probable value of every field, and its probability (the confidence)."""
+        probabilities = self.probabilities(texts)
+        answers: list[tuple[dict[str, str], dict[str, float]]] = [({}, {}) for _ in texts]
+        for name, matrix in probabilities.items():
+            best = matrix.argmax(axis=1)
+            for row, index in enumerate(best):
+                answers[row][0][name] = self.fields[name].classes[index]
+                answers[row][1][name] = round(float(matrix[row, index]), 4)
+        return answers
+
+    # The file -------------------------------------------------------------------------
+
+    def header(self) -> dict[str, Any]:
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "hash_bits": HASH_BITS, "ngrams": list(NGRAMS),
+                "taxonomy": {"name": self.taxonomy_name, "version": self.taxonomy_version},
+                "fields": {name: list(field.classes) for name, field in self.fields.items()},
+                "trained_at": self.trained_at, "source": self.source}
+
+    def save(self, path: Path) -> None:
+        """Write atomically (a reader never sees half a file): a temporary file, then a rename."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(self.header())),
+                                         "kept": self.features.kept, "idf": self.features.idf}
+        for name, field in self.fields.items():
+            arrays[f"{name}.coef"] = field.coef
+            arrays[f"{name}.intercept"] = field.intercept
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with partial.open("wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(partial, path)
+
+
+def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
+    """Read a model file without running any code in it, and check it fits `taxonomy`."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise LocalModelError(f"no local model at {path}; train one with `python -m app train FILE`") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        # ValueError is also what allow_pickle=False raises for a pickled object: refused, not run.
+        raise LocalModelError(f"{path} is not a readable local model ({type(e).__name__}: {e})") from e
+    try:
+        header = json.loads(str(arrays["header"]))
+        if header.get("format") != FORMAT:
+            raise LocalModelError(f"{path} is not a Triage Fleet local model")
+        if header.get("format_version") != FORMAT_VERSION or header.get("hash_bits") != HASH_BITS \
+                or tuple(header.get("ngrams", ())) != NGRAMS:
+            raise LocalModelError(f"{path} was written by another version of Triage Fleet "
+                                  f"(format {header.get('format_version')}); train it again")
+        fields = {name: FieldModel(tuple(classes), arrays[f"{name}.coef"], arrays[f"{name}.intercept"])
+                  for name, classes in header["fields"].items()}
+        model = LocalModel(header["taxonomy"]["name"], str(header["taxonomy"]["version"]),
+                           Features(arrays["kept"].astype(np.int64), arrays["idf"]), fields,
+                           header.get("trained_at", ""), header.get("source", ""))
+    except LocalModelError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise LocalModelError(f"{path} is damaged: {type(e).__name__}: {e}") from e
+    _check_shapes(model, path)
+    check_taxonomy(model, taxonomy, path)
+    return model
+
+
+def _check_shapes(model: LocalModel, path: Path) -> None:
+    kept = model.features.kept
+    if kept.ndim != 1 or model.features.idf.shape != kept.shape or (len(kept) and (kept.min() < 0 or
+                                                                                  kept.max() >= 1 << HASH_BITS)):
+        raise LocalModelError(f"{path} is damaged: feature arrays do not match")
+    for name, field in model.fields.items():
+        if field.coef.shape != (len(field.classes), len(kept)) or field.intercept.shape != (len(field.classes),):
+            raise LocalModelError(f"{path} is damaged: field {name!r} has weights of the wrong shape")
+
+
+def check_taxonomy(model: LocalModel, taxonomy: Taxonomy, path: Path | str = "the model") -> None:
+    """Refuse a model made for another taxonomy: its answers would name values the fleet does not have."""
+    if (model.taxonomy_name, model.taxonomy_version) != (taxonomy.name, taxonomy.version):
+        raise LocalModelError(
+            f"{path} was trained for taxonomy {model.taxonomy_name!r} version {model.taxonomy_version}, but the "
+            f"fleet uses {taxonomy.name!r} version {taxonomy.version}; train it again with `python -m app train`")
+    missing = sorted(set(taxonomy.fields) - set(model.fields))
+    if missing:
+        raise LocalModelError(f"{path} has no classifier for the taxonomy's fields {missing}; train it again")
+    for name, field in model.fields.items():
+        declared = taxonomy.fields.get(name)
+        if declared is None:
+            raise LocalModelError(f"{path} answers a field {name!r} the taxonomy does not declare; train it again")
+        unknown = sorted(set(field.classes) - set(declared.values))
+        if unknown:
+            raise LocalModelError(f"{path} answers {name!r} with values the taxonomy does not declare {unknown}; "
+                                  "train it again")
+
+
+def today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())

@@ -1,0 +1,175 @@
+"""The local model beside the LLM (through the real openai SDK and the LLM simulator): the gate
+that spares the LLM the tickets the model is sure of, the audited sample, and the model standing
+in for the rules when the LLM cannot answer. And `train --from-zendesk` against the simulator's
+solved history."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pybreaker
+import pytest
+import requests
+
+from app.clients.llm import Gate, LLMClassifier
+from app.clients.zendesk import ZendeskClient
+from app.domain.taxonomy import load_taxonomy
+from app.domain.triage import format_note
+from app.learn.classifier import LocalClassifier
+from app.learn.history import PERSON_WEIGHT, read_history
+from app.learn.model import load_model
+from sim.llm import running_simulator as running_llm
+from sim.stack import ROOT
+from sim.zendesk import running_simulator as running_zendesk
+from tests.conftest import labelled_tickets
+
+TAXONOMY = load_taxonomy()
+KEY = "sim-llm-key"
+
+
+@pytest.fixture
+def local(local_model_file: Path) -> LocalClassifier:
+    return LocalClassifier(load_model(local_model_file, TAXONOMY), TAXONOMY)
+
+
+@pytest.fixture
+def llm():
+    with running_llm(latency_mean=0, api_key=KEY) as server:
+        yield server
+
+
+def llm_classifier(base_url: str, local: LocalClassifier, gate: Gate | None) -> LLMClassifier:
+    sdk = openai.OpenAI(base_url=f"{base_url}/v1", api_key=KEY, max_retries=0, timeout=5)
+    return LLMClassifier(sdk, "gpt-4o-mini", TAXONOMY, local, pybreaker.CircuitBreaker(fail_max=100), gate=gate)
+
+
+def completions(llm) -> int:
+    return requests.get(f"{llm.base_url}/_sim/stats", timeout=5).json()["completions_ok"]
+
+
+def tickets(count: int) -> list[tuple[str, str]]:
+    return [(row["subject"], row["description"]) for row in labelled_tickets(count, seed=21)]
+
+
+def test_the_gate_spares_the_llm_the_tickets_the_model_is_sure_of(llm, local):
+    classifier = llm_classifier(llm.base_url, local, Gate(local, threshold=0.8, audit_share=0.0))
+    answers = [classifier.classify(*ticket) for ticket in tickets(40)]
+    gated = [a for a in answers if a.gate == "skipped_llm"]
+    sure = [a for a in answers if all(c >= 0.8 for c in a.confidence.values()) and a.provider == "local"]
+    assert 5 <= len(gated) < 40 and len(gated) == len(sure)
+    assert all(a.provider == "local" and not a.is_fallback and a.cost_usd == 0 for a in gated)
+    assert completions(llm) == 40 - len(gated)  # one request per ticket the gate let through, no more
+    assert "Gate: the local model was sure of every field; the LLM was not asked" in format_note(gated[0], TAXONOMY, "r")
+
+
+def test_the_audited_sample_still_goes_to_the_llm_and_records_agreement(llm, local):
+    classifier = llm_classifier(llm.base_url, local, Gate(local, threshold=0.8, audit_share=1.0))
+    answers = [classifier.classify(*ticket) for ticket in tickets(20)]
+    audited = [a for a in answers if a.gate == "audited"]
+    assert audited and not any(a.gate == "skipped_llm" for a in answers)
+    assert completions(llm) == 20
+    for analysis in audited:
+        assert analysis.provider == "llm" and set(analysis.gate_agreement) == set(TAXONOMY.fields)
+    # The sample is a hash of the text: the same ticket is always in it or always out of it.
+    gate = Gate(local, 0.8, audit_share=0.1)
+    texts = [f"ticket {n}" for n in range(2000)]
+    chosen = [gate.audits(text, "") for text in texts]
+    assert chosen == [gate.audits(text, "") for text in texts] and 0.08 < sum(chosen) / 2000 < 0.12
+
+
+def test_the_model_stands_in_for_the_rules_when_the_llm_cannot_answer(local):
+    classifier = llm_classifier("http://127.0.0.1:9", local, gate=None)  # nothing listens there
+    analysis = classifier.classify("Checkout crashes", "Error 500 on every payment since this morning, urgent")
+    assert analysis.is_fallback and analysis.provider == "local" and analysis.model == local.name
+    assert analysis.values["root_cause"] == "bug"
+    assert f"Fallback: local model {local.name} (LLM unavailable" in format_note(analysis, TAXONOMY, "r")
+
+
+def test_history_labels_and_the_override_rate_match_what_happened():
+    with running_zendesk(tickets=5, solved=400, seed=4, rate_limit=100_000) as sim:
+        client = ZendeskClient(sim.base_url, "triage-bot@example.com", "sim-api-token")
+        report = read_history(client, TAXONOMY, 200)
+        planted = requests.get(f"{sim.base_url}/_sim/history", timeout=5).json()
+    assert report.solved == 400 and report.fleet_triaged == planted["fleet_triaged"]
+    for name, counts in planted["fields"].items():
+        override = report.override["fields"][name]
+        assert override["changed_by_people"] == counts["agent_corrected"] > 0
+        assert override["fleet_answers"] == planted["fleet_triaged"]
+    # Each correction became its ticket's label for that field, weighted above the fleet's answers.
+    for name, counts in planted["fields"].items():
+        assert sum(1 for e in report.examples if e.weights.get(name) == PERSON_WEIGHT) == counts["agent_corrected"]
+    assert len(report.examples) >= 350
+
+
+def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """No Zendesk settings at all: train FILE and classify must not need them."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZENDESK_", "LLM_", "OPENAI_"))}
+    return {**env, "LOCAL_MODEL_PATH": str(tmp_path / "model.npz"), "LOG_DIR": str(tmp_path / "logs"), **extra}
+
+
+def test_train_a_file_then_classify_offline_without_zendesk_settings(tmp_path: Path):
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(row) + "\n" for row in labelled_tickets(300)))
+    env = offline_env(tmp_path)
+    trained = cli("train", str(labelled), env=env)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "300 labelled tickets" in trained.stdout and "root_cause: accuracy" in trained.stdout
+    card = json.loads((tmp_path / "model.card.json").read_text())
+    assert card["examples"] == 300 and card["model_id"].startswith("local-")
+
+    sample = "".join(json.dumps({"subject": s, "description": d}) + "\n" for s, d in tickets(5))
+    for provider in ("local", "rules"):
+        out = cli("classify", "--provider", provider, env=env, stdin=sample + "[]\n")
+        assert out.returncode == 1  # the bad last line
+        lines = [json.loads(line) for line in out.stdout.splitlines()]
+        assert len(lines) == 6 and "error" in lines[5]
+        for line in lines[:5]:
+            assert set(TAXONOMY.fields) <= set(line) and set(line["confidence"]) == set(TAXONOMY.fields)
+            assert line["provider"] == provider
+    # Nothing configured: the model at LOCAL_MODEL_PATH is what `auto` picks offline.
+    out = cli("classify", env=env, stdin=sample)
+    assert out.returncode == 0 and all(json.loads(line)["provider"] == "local" for line in out.stdout.splitlines())
+
+
+def test_train_refuses_bad_input_with_a_message(tmp_path: Path):
+    env = offline_env(tmp_path)
+    assert "no such file" in cli("train", str(tmp_path / "none.csv"), env=env).stderr
+    assert "name a FILE" in cli("train", env=env).stderr
+    few = tmp_path / "few.jsonl"
+    few.write_text(json.dumps({"subject": "a", "description": "b", "urgency": "low"}) + "\n")
+    out = cli("train", str(few), env=env)
+    assert out.returncode == 1 and "training needs at least 20" in out.stderr and "Traceback" not in out.stderr
+    out = cli("classify", "--provider", "local", env=env, stdin="{}\n")
+    assert out.returncode != 0 and "LLM_PROVIDER=local: no model" in out.stderr  # none trained here
+    out = cli("train", "--from-zendesk", env=env)
+    assert out.returncode != 0 and "ZENDESK_EMAIL: must be set" in out.stderr
+
+
+def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp_path: Path, redis_url: str):
+    with running_zendesk(tickets=5, solved=500, seed=6, email="bot@example.com", token="tok") as sim:
+        env = offline_env(tmp_path, ZENDESK_URL=sim.base_url, ZENDESK_EMAIL="bot@example.com",
+                          ZENDESK_API_TOKEN="tok", REDIS_URL=redis_url, REDIS_PREFIX="train-test:")
+        out = cli("train", "--from-zendesk", "--since", "200", env=env)
+        planted = requests.get(f"{sim.base_url}/_sim/history", timeout=5).json()
+        stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "agent override rate" in out.stdout
+    card = json.loads((tmp_path / "model.card.json").read_text())
+    for name, counts in planted["fields"].items():
+        rate = card["override_rate"]["fields"][name]
+        assert rate["changed_by_people"] == counts["agent_corrected"]
+        assert f"{name}: {rate['rate']:.1%}" in out.stdout
+    assert card["source"].startswith("zendesk") and card["examples"] >= 450
+    for name in TAXONOMY.fields:  # it learned something real from the history
+        assert card["fields"][name]["accuracy"] > card["fields"][name]["majority_accuracy"]
+    assert stats["responses_429"] == 0
