@@ -12,6 +12,10 @@ from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
 from app.learn.model import LocalModel, check_taxonomy, ticket_text
 
+# The gate threshold README and .env.example recommend (LOCAL_GATE_CONFIDENCE is off until set);
+# bench/classify_eval.py measures the gate's coverage and accuracy there.
+DEFAULT_GATE_CONFIDENCE = 0.9
+
 
 class LocalClassifier:
     """Classifies redacted tickets with a trained LocalModel (checked against the taxonomy)."""

@@ -1,0 +1,69 @@
+"""The local model in the running fleet: real workers classify offline with LLM_PROVIDER=local
+(no LLM anywhere), and with the gate on they skip the LLM for the tickets the model is sure of."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.stack import ROOT, LocalStack
+
+pytestmark = pytest.mark.e2e
+FAST_SIM = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str):
+    stack = LocalStack(workdir=tmp_path / "stack", tickets=60, sim_options=FAST_SIM,
+                       redis_prefix=f"local-{secrets.token_hex(4)}:")
+    stack.start_redis(redis_url)
+    stack.start_simulator()
+    yield stack
+    stack.stop()
+
+
+def run(stack: LocalStack) -> tuple[dict, str]:
+    result = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
+                            env=stack.env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(result.stdout)
+    (summary,) = stack.summaries(5)
+    return summary, result.stderr
+
+
+def test_llm_provider_local_triages_every_ticket_offline(stack: LocalStack, local_model_file: Path):
+    stack.extra_env = {"LLM_PROVIDER": "local", "LOCAL_MODEL_PATH": str(local_model_file)}
+    stack.start_worker("worker", autoscale="4,2")
+    stack.wait_for_workers(1)
+    summary, stderr = run(stack)
+    assert "classifier: local (LLM_PROVIDER=local)" in stderr
+    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (60, 60, 0, 0)
+    assert summary["cost_estimate"] == 0 and summary["tokens_total"] == 0
+    models = {r["analysis"]["model"] for r in summary["results"]}
+    assert len(models) == 1 and models.pop().startswith("local-")
+    for r in summary["results"]:
+        assert r["analysis"]["provider"] == "local" and "ai_fallback" not in r["tags_added"]
+        assert set(r["analysis"]["confidence"]) == {"root_cause", "urgency", "sentiment"}
+    note = [c for c in stack.sim("/_sim/tickets/1")["comments"] if not c["public"]][0]["body"]
+    assert "Model: local-" in note
+    assert stack.stats()["max_ai_notes_per_ticket"] == 1
+
+
+def test_the_gate_saves_llm_calls_and_measures_its_agreement(stack: LocalStack, local_model_file: Path):
+    stack.start_llm_simulator(["--latency-mean", "0.2"])
+    stack.extra_env = {"LOCAL_MODEL_PATH": str(local_model_file), "LOCAL_GATE_CONFIDENCE": "0.8",
+                       "LOCAL_GATE_AUDIT_SHARE": "0.25"}
+    stack.start_worker("worker", autoscale="8,4")
+    stack.wait_for_workers(1)
+    summary, _ = run(stack)
+    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (60, 60, 0, 0)
+    gated = summary["gated"]
+    assert gated > 0 and summary["llm_calls_saved"] == gated and summary["llm_cost_saved"] > 0
+    assert summary["gate_audited"] > 0 and summary["gate_agreement"] is not None
+    assert stack.llm_sim("/_sim/stats")["completions_ok"] == 60 - gated  # the gated never reached the LLM
+    by_provider = {r["analysis"]["provider"] for r in summary["results"] if r["analysis"].get("gate") == "skipped_llm"}
+    assert by_provider == {"local"}
