@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from sklearn.metrics import f1_score
 
 from app.domain.taxonomy import Taxonomy
-from app.learn.model import Features, LocalModel, LocalModelError, fit_field, ticket_text, today
+from app.learn.model import MEMORY_MAX, Features, LocalModel, LocalModelError, Memory, fit_field, ticket_text, today
 from app.redaction import Redactor
 
 HELD_OUT_ONE_IN = 5  # a fifth of the examples measure the model for its card
@@ -206,11 +206,17 @@ def fit_model(texts: list[str], examples: list[Example], indices: list[int], tax
               source: str) -> LocalModel:
     """A model from the examples at `indices` (texts already redacted)."""
     features = Features.fit([texts[i] for i in indices])
+    rows = features.transform([texts[i] for i in indices])
+    position = {example: row for row, example in enumerate(indices)}
     fields = {}
     for name in taxonomy.fields:
         chosen, labels, weights = _labelled(examples, indices, name)
-        fields[name] = fit_field(features.transform([texts[i] for i in chosen]), labels, weights)
-    return LocalModel(taxonomy.name, taxonomy.version, features, fields, today(), source)
+        fields[name] = fit_field(rows[[position[i] for i in chosen]], labels, weights)
+    remembered = indices[-MEMORY_MAX:]  # the newest, when a file is in time order
+    codes = {name: np.array([fields[name].classes.index(examples[i].labels[name]) if name in examples[i].labels
+                             else -1 for i in remembered]) for name in taxonomy.fields}
+    memory = Memory.build(rows[[position[i] for i in remembered]], codes)
+    return LocalModel(taxonomy.name, taxonomy.version, features, fields, today(), source, memory)
 
 
 def check_trainable(examples: list[Example], taxonomy: Taxonomy) -> None:

@@ -159,3 +159,34 @@ def test_the_configured_model_loads_once_and_a_wrong_one_stops_start_up(monkeypa
             services.classifier()
     finally:
         services.reset()
+
+
+def test_a_near_twin_of_a_labelled_ticket_takes_its_labels_with_the_measured_confidence(local_model_file: Path):
+    from app.learn.model import TWIN_BANDS
+
+    model = load_model(local_model_file, TAXONOMY)
+    assert model.memory is not None and model.memory.rows.shape[0] == 400
+    for name in TAXONOMY.fields:
+        precision = model.memory.band_precision[name]
+        assert precision.shape == TWIN_BANDS.shape and ((0 < precision) & (precision < 1)).all()
+    # A training ticket asked again (redacted as training redacted it) is its own twin.
+    example = labelled_tickets(400)[7]
+    (subject, description), = [(s.text, d.text) for s, d in services.redactor().redact_tickets(
+        [(example["subject"], example["description"])])]
+    values, confidence = model.predict([f"{subject}\n{description}"])[0]
+    assert values == {name: example[name] for name in TAXONOMY.fields}
+    # The twin's measured precision (its band: similarity 0.9 and up), unless the regression is surer.
+    for name in TAXONOMY.fields:
+        assert confidence[name] >= round(float(model.memory.band_precision[name][-1]), 4)
+    twin, similarity = model.memory.nearest(model.features.transform([f"{subject}\n{description}"]))
+    assert twin[0] == 7 and similarity[0] > 0.99
+
+
+def test_a_model_whose_remembered_labels_do_not_fit_is_refused(tmp_path: Path, local_model_file: Path):
+    with np.load(local_model_file) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["urgency.memory_labels"] = np.full_like(arrays["urgency.memory_labels"], 7)  # no such class
+    damaged = tmp_path / "damaged.npz"
+    np.savez(damaged, **arrays)
+    with pytest.raises(LocalModelError, match="remembered labels of the wrong shape"):
+        load_model(damaged, TAXONOMY)
