@@ -377,7 +377,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         history = read_history(services.zendesk(), taxonomy, args.since)
         print("\n".join(history.lines()))
-        examples, source, override = history.examples, f"zendesk (solved, last {args.since} days)", history.override
+        examples, source = history.examples, f"zendesk (solved, last {args.since} days)"
+        override = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "since_days": args.since,
+                    **history.override}
+        # Every later run summary and report carries it.
+        services.run_store().save_agent_override(override)
     else:
         source_file = Path(args.file)
         if not source_file.is_file():

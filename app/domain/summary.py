@@ -58,6 +58,10 @@ class RunSummary(BaseModel):
     gate_audited: int = 0
     gate_agreement: float | None = None
     gate_agreement_by_field: dict[str, float] = Field(default_factory=dict)
+    # How often people changed what the fleet wrote, per field, as `python -m app train
+    # --from-zendesk` last measured it on solved tickets ({measured_at, since_days, fleet_triaged,
+    # fields: {FIELD: {fleet_answers, changed_by_people, rate}}}); None until measured.
+    agent_override: dict[str, Any] | None = None
     fallbacks_by_reason: dict[str, int] = Field(default_factory=dict)
     failures_by_reason: dict[str, int] = Field(default_factory=dict)
     # Per taxonomy field, how many tickets got each value; stored as `by_<field>` keys.
@@ -201,6 +205,11 @@ def format_summary(summary: RunSummary) -> str:
                      f"{summary.gate_agreement:.0%}" if summary.gate_agreement is not None else "")
         lines.append(f"  gate: {summary.gated} tickets answered by the local model alone, "
                      f"{summary.llm_calls_saved} LLM calls (${summary.llm_cost_saved:.4f}) saved{agreement}")
+    if summary.agent_override:
+        rates = ", ".join(f"{name} {entry['rate']:.1%}" for name, entry in summary.agent_override["fields"].items()
+                          if entry.get("rate") is not None)
+        lines.append(f"  agent override rate (solved tickets of {summary.agent_override['since_days']} days, measured "
+                     f"{summary.agent_override['measured_at']}): {rates}")
     for field, counts in summary.distributions.items():
         if counts:
             lines.append(f"  {field.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -22,10 +22,12 @@ can share a server), and the module that owns it:
 - `bulkjob:<run>:<batch>:<round>`  JSON {sent_at, ticket_ids, job_id}: the job a round sent
                        (store.BulkJobLog)
 - `ratelimit:<name>`   a shared token bucket: zendesk:account, zendesk:update_ticket,
-                       zendesk:export, llm:requests, llm:tokens (ratelimit.SharedRateLimiter)
+                       zendesk:export, zendesk:incremental, llm:requests, llm:tokens
+                       (ratelimit.SharedRateLimiter)
 - `breaker:zendesk`, `breaker:llm`  pybreaker's shared breaker state (app.clients.breakers)
 - `run:<id>` hash of run metadata, `run:<id>:finished` counter, `run:<id>:summary` JSON; `runs`
-  sorted set of run ids by start; `sweep:last`, `run:completed:last` (store.RunStore)
+  sorted set of run ids by start; `sweep:last`, `run:completed:last`; `learn:override` JSON, the
+  agent override rate `train --from-zendesk` last measured, which run summaries carry (store.RunStore)
 - `alert:<condition>`  an alert's cool-down (app.ops.alerts)
 - `llm:cache:<hash>`   a valid LLM answer by request (app.clients.llm.RedisAnalysisCache)
 Besides these, Celery keeps its queues, results and chord counters, and RedBeat its schedule and

@@ -36,6 +36,7 @@ def finish_run(results: list[Any], run_id: str, started_at: float, dry_run: bool
         return existing
     summary = build_summary(run_id, started_at, dry_run, ticket_records(results),
                             fields=list(services.taxonomy().fields), source=source)
+    summary.agent_override = store.agent_override()
     settings = get_settings()
     path = write_summary_file(settings.log_dir, summary)
     summary.file = str(path)

@@ -165,6 +165,14 @@ class RunStore:
         raw = self.redis.get(self._key("run", run_id, "summary"))
         return RunSummary.model_validate_json(raw) if raw else None
 
+    def save_agent_override(self, measured: dict[str, Any]) -> None:
+        """The agent override rate as `train --from-zendesk` measured it (kept until measured again)."""
+        self.redis.set(self._key("learn", "override"), json.dumps(measured))
+
+    def agent_override(self) -> dict[str, Any] | None:
+        raw = self.redis.get(self._key("learn", "override"))
+        return json.loads(raw) if raw else None
+
     def mark_sweep(self) -> None:
         """Every sweep, even one that found nothing: how `health` sees that beat is alive."""
         self.redis.set(self._key("sweep", "last"), str(time.time()), ex=RUN_TTL)

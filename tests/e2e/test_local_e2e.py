@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -37,9 +38,14 @@ def run(stack: LocalStack) -> tuple[dict, str]:
 
 def test_llm_provider_local_triages_every_ticket_offline(stack: LocalStack, local_model_file: Path):
     stack.extra_env = {"LLM_PROVIDER": "local", "LOCAL_MODEL_PATH": str(local_model_file)}
+    # As `train --from-zendesk` leaves it: every run summary carries the last measured override rate.
+    override = {"measured_at": "2026-12-01 18:00 UTC", "since_days": 180, "fleet_triaged": 10,
+                "fields": {"urgency": {"fleet_answers": 10, "changed_by_people": 2, "rate": 0.2}}}
+    stack.redis().set(f"{stack.redis_prefix}learn:override", json.dumps(override))
     stack.start_worker("worker", autoscale="4,2")
     stack.wait_for_workers(1)
     summary, stderr = run(stack)
+    assert summary["agent_override"] == override
     assert "classifier: local (LLM_PROVIDER=local)" in stderr
     assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (60, 60, 0, 0)
     assert summary["cost_estimate"] == 0 and summary["tokens_total"] == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import openai
 import pybreaker
 import pytest
+import redis
 import requests
 
 from app.clients.llm import Gate, LLMClassifier
@@ -173,3 +174,8 @@ def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp
     for name in TAXONOMY.fields:  # it learned something real from the history
         assert card["fields"][name]["accuracy"] > card["fields"][name]["majority_accuracy"]
     assert stats["responses_429"] == 0
+    # Kept for the run summaries and reports that follow.
+    client = redis.Redis.from_url(redis_url)
+    stored = json.loads(client.get("train-test:learn:override"))
+    client.delete("train-test:learn:override")
+    assert stored["fields"] == card["override_rate"]["fields"] and stored["since_days"] == 200

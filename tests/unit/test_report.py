@@ -60,3 +60,18 @@ def test_a_run_is_found_in_redis_or_in_the_summary_files(tmp_path: Path, summary
     assert find_summary(EmptyStore(), tmp_path, None).id == summary.id
     with pytest.raises(ReportError, match="no run 'nope'"):
         find_summary(EmptyStore(), tmp_path, "nope")
+
+
+def test_the_report_shows_the_gate_and_the_agent_override_rate(summary):
+    assert 'id="gate"' not in render_report(summary) and "Agent override rate" not in render_report(summary)
+    override = {"measured_at": "2026-12-01 18:00 UTC", "since_days": 180, "fleet_triaged": 372,
+                "fields": {"root_cause": {"fleet_answers": 372, "changed_by_people": 62, "rate": 0.1667},
+                           "urgency": {"fleet_answers": 372, "changed_by_people": 73, "rate": 0.1962}}}
+    page = render_report(summary.model_copy(update={"gated": 14, "llm_calls_saved": 14, "llm_cost_saved": 0.0021,
+                                                    "gate_audited": 4, "gate_agreement": 0.25,
+                                                    "agent_override": override}))
+    assert re.search(r'id="gate".*<b>14 \(14 / 0\.0021\)</b>', page)
+    assert "gate agreement with the LLM (4 audited)</span><b>25%</b>" in page
+    rows = re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td><td>(\d+)</td><td>([\d.]+)%</td></tr>", page)
+    assert rows == [("root_cause", "372", "62", "16.7"), ("urgency", "372", "73", "19.6")]
+    assert "last 180 days (measured 2026-12-01 18:00 UTC" in page
