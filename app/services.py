@@ -251,28 +251,39 @@ def local_classifier() -> LocalClassifier | None:
     return _shared["local_model"]
 
 
+def check_classifier(provider: str | None = None) -> str:
+    """The provider that will classify ("rules", "local" or "openai"; None: as configured), or a
+    ConfigError saying what it lacks. Workers call it at start-up, so a missing model stops the
+    worker there rather than failing every ticket."""
+    settings = get_settings(need_zendesk=False)
+    provider = provider or settings.llm_choice()[0]
+    local = local_classifier()
+    if provider == "local" and local is None:
+        raise ConfigError(f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.local_model_path}); "
+                          "train one with `python -m app train FILE`")
+    if provider == "openai":
+        if not (settings.openai_api_key or settings.llm_base_url):
+            raise ConfigError("the openai provider needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
+        if settings.local_gate_confidence is not None and local is None:
+            raise ConfigError(f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
+                              f"({settings.local_model_path}); train one with `python -m app train FILE`")
+    return provider
+
+
 def build_classifier(provider: str | None = None) -> Classifier:
     """The classifier for `provider` ("rules", "local" or "openai"; None: as configured)."""
     from app.clients.llm import Gate, LLMClassifier, RedisAnalysisCache
 
     settings = get_settings(need_zendesk=False)
-    provider = provider or settings.llm_choice()[0]
+    provider = check_classifier(provider)
     local = local_classifier()
     if provider == "rules":
         return RulesClassifier(taxonomy())
     if provider == "local":
-        if local is None:
-            raise ConfigError(f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.local_model_path}); "
-                              "train one with `python -m app train FILE`")
+        assert local is not None  # check_classifier said so
         return local
-    if not (settings.openai_api_key or settings.llm_base_url):
-        raise ConfigError("the openai provider needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
-    gate = None
-    if settings.local_gate_confidence is not None:
-        if local is None:
-            raise ConfigError(f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
-                              f"({settings.local_model_path}); train one with `python -m app train FILE`")
-        gate = Gate(local, settings.local_gate_confidence, settings.local_gate_audit_share)
+    gate = Gate(local, settings.local_gate_confidence, settings.local_gate_audit_share) \
+        if local is not None and settings.local_gate_confidence is not None else None
     import openai
 
     client = openai.OpenAI(

@@ -51,6 +51,7 @@ def _load_models_before_fork(**_: Any) -> None:
     taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
     log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)
     services.redactor().redact_tickets([(WARM_UP_TEXT, WARM_UP_TEXT)] * 2)  # the batch path too
+    services.check_classifier()  # LLM_PROVIDER=local without a model, say, stops the worker here
     local = services.local_classifier()  # shared by the children like spaCy; a bad model stops here
     if local is not None:
         local.classify("warm up", WARM_UP_TEXT)

@@ -179,3 +179,13 @@ def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp
     stored = json.loads(client.get("train-test:learn:override"))
     client.delete("train-test:learn:override")
     assert stored["fields"] == card["override_rate"]["fields"] and stored["since_days"] == 200
+
+
+def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_path: Path):
+    env = {**os.environ, "LLM_PROVIDER": "local", "LOCAL_MODEL_PATH": str(tmp_path / "none.npz"),
+           "LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": str(ROOT)}
+    worker = subprocess.run([sys.executable, "-m", "celery", "-A", "app", "worker", "-n", "no-model@%h"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert worker.returncode != 0
+    assert "configuration error: LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH" in worker.stderr
+    assert "Traceback" not in worker.stderr
