@@ -190,3 +190,20 @@ def test_a_model_whose_remembered_labels_do_not_fit_is_refused(tmp_path: Path, l
     np.savez(damaged, **arrays)
     with pytest.raises(LocalModelError, match="remembered labels of the wrong shape"):
         load_model(damaged, TAXONOMY)
+
+
+def test_the_neighbours_weight_is_chosen_by_cross_validation_and_kept_in_the_file(local_model_file: Path):
+    from app.learn.model import NEIGHBOUR_WEIGHTS, Features
+    from app.learn.training import NEIGHBOUR_MIN_EXAMPLES, choose_neighbour_weight
+
+    model = load_model(local_model_file, TAXONOMY)
+    assert set(model.memory.neighbour_weight) == set(TAXONOMY.fields)
+    assert all(weight in NEIGHBOUR_WEIGHTS for weight in model.memory.neighbour_weight.values())
+    rows = labelled_tickets(150, seed=3)
+    texts = [f"{r['subject']}\n{r['description']}" for r in rows]
+    features = Features.fit(texts).transform(texts)
+    labels = [r["urgency"] for r in rows]
+    chosen = choose_neighbour_weight(features, labels, np.ones(len(labels)))
+    assert chosen in NEIGHBOUR_WEIGHTS and chosen == choose_neighbour_weight(features, labels, np.ones(len(labels)))
+    few = NEIGHBOUR_MIN_EXAMPLES - 1
+    assert choose_neighbour_weight(features[:few], labels[:few], np.ones(few)) == 0.0  # too few to judge
