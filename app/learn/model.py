@@ -126,7 +126,9 @@ _HASHER = HashingVectorizer(n_features=1 << HASH_BITS, ngram_range=NGRAMS, stop_
 
 def fit_field(features: sparse.csr_matrix, labels: list[str], weights: np.ndarray | None = None) -> FieldModel:
     """A multinomial logistic regression for one field (at least two distinct labels)."""
-    model = LogisticRegression(C=REGULARISATION_C, max_iter=2000)
+    # Newton-CG reaches the same (convex, unique) optimum as the default L-BFGS in a tenth of the
+    # time on these sparse features: training cross-validates the neighbours' weight with it.
+    model = LogisticRegression(C=REGULARISATION_C, solver="newton-cg", max_iter=200)
     model.fit(features, labels, sample_weight=weights)
     coef, intercept = model.coef_, model.intercept_
     if len(model.classes_) == 2:
@@ -160,10 +162,11 @@ def neighbours(rows: sparse.csr_matrix, remembered_by_feature: sparse.csr_matrix
         k = min(NEIGHBOURS, block.shape[1])
         nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
         weights = np.clip(np.take_along_axis(block, nearest, axis=1), 0, None) ** NEIGHBOUR_POWER
-        for name, count in classes.items():
+        row_of = np.repeat(np.arange(start, start + block.shape[0]), k).reshape(nearest.shape)
+        for name in classes:
             voted = labels[name][nearest]
-            for index in range(count):
-                votes[name][start:start + block.shape[0], index] = np.sum(weights * (voted == index), axis=1)
+            counted = voted >= 0  # an unlabelled neighbour has no vote
+            np.add.at(votes[name], (row_of[counted], voted[counted]), weights[counted])
     for matrix in votes.values():
         totals = matrix.sum(axis=1, keepdims=True)
         np.divide(matrix, totals, out=matrix, where=totals > 0)
@@ -267,12 +270,14 @@ class LocalModel:
         """Per text: the most probable value of every field, and its probability (the confidence)."""
         rows = self.features.transform(texts)
         probabilities = self.probabilities(texts, rows)
-        found = self.memory.neighbours(rows, {name: len(f.classes) for name, f in self.fields.items()}) \
+        # Votes only for the fields that use them (a weight of 0 leaves the regression alone).
+        found = self.memory.neighbours(rows, {name: len(f.classes) for name, f in self.fields.items()
+                                              if self.memory.neighbour_weight[name] > 0}) \
             if self.memory is not None else None
         answers: list[tuple[dict[str, str], dict[str, float]]] = [({}, {}) for _ in texts]
         for name, matrix in probabilities.items():
             classes = self.fields[name].classes
-            if found is not None:
+            if found is not None and name in found.votes:
                 matrix = blend(matrix, found.votes[name], self.memory.neighbour_weight[name])
             for row, index in enumerate(matrix.argmax(axis=1)):
                 value, confidence = classes[index], float(matrix[row, index])
