@@ -83,6 +83,13 @@ class FieldModel:
     coef: np.ndarray  # (classes, features), float32
     intercept: np.ndarray  # (classes,), float32
 
+    def probabilities(self, rows: sparse.csr_matrix) -> np.ndarray:
+        """A (rows, classes) array of probabilities (softmax of the class scores)."""
+        scores = np.asarray(rows @ self.coef.T) + self.intercept
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
 
 class Features:
     """Hashed, idf-weighted, unit-length rows from texts, restricted to the kept buckets."""
@@ -258,13 +265,7 @@ class LocalModel:
     def probabilities(self, texts: list[str], rows: sparse.csr_matrix | None = None) -> dict[str, np.ndarray]:
         """Per field, a (texts, classes) array of the regression's probabilities in the field's class order."""
         rows = self.features.transform(texts) if rows is None else rows
-        out = {}
-        for name, field in self.fields.items():
-            scores = np.asarray(rows @ field.coef.T) + field.intercept
-            scores -= scores.max(axis=1, keepdims=True)
-            exp = np.exp(scores)
-            out[name] = exp / exp.sum(axis=1, keepdims=True)
-        return out
+        return {name: field.probabilities(rows) for name, field in self.fields.items()}
 
     def predict(self, texts: list[str]) -> list[tuple[dict[str, str], dict[str, float]]]:
         """Per text: the most probable value of every field, and its probability (the confidence)."""

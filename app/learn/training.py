@@ -55,6 +55,7 @@ class FieldCard(BaseModel):
     accuracy: float | None
     macro_f1: float | None
     majority_accuracy: float | None
+    neighbour_weight: float = 0.0  # the neighbours' vote's share in this field's answers (cross-validated)
 
 
 class ModelCard(BaseModel):
@@ -240,9 +241,7 @@ def choose_neighbour_weight(rows: sparse.csr_matrix, labels: list[str], weights:
         if len(set(gold[learn])) < 2:
             return 0.0
         field = fit_field(rows[learn], list(gold[learn]), weights[learn])
-        scores = np.asarray(rows[test] @ field.coef.T) + field.intercept
-        probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        probabilities = field.probabilities(rows[test])
         classes = np.array(field.classes)
         codes = np.array([field.classes.index(label) if label in field.classes else -1 for label in gold[learn]])
         found = neighbours(rows[test], rows[learn].T.tocsr(), {"field": codes}, {"field": len(classes)})
@@ -284,7 +283,9 @@ def train(examples: list[Example], taxonomy: Taxonomy, redactor: Redactor, sourc
         trained_at=model.trained_at, source=source, examples=len(examples),
         held_out_share=round(len(held_out) / len(examples), 3),
         fields={name: FieldCard(examples=dict(Counter(e.labels[name] for e in examples if name in e.labels)
-                                              .most_common()), **scores[name])
+                                              .most_common()),
+                                neighbour_weight=model.memory.neighbour_weight[name] if model.memory else 0.0,
+                                **scores[name])
                 for name in taxonomy.fields},
         training_seconds=round(seconds, 2))
     return model, card
