@@ -373,15 +373,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else settings.local_model_path
     override = None
     if args.from_zendesk:
+        import redis
+
+        from app.clients.zendesk import ZendeskError
         from app.learn.history import read_history
 
-        history = read_history(services.zendesk(), taxonomy, args.since)
+        try:
+            history = read_history(services.zendesk(), taxonomy, args.since)
+        except ZendeskError as e:
+            print(f"error: Zendesk: {e}", file=sys.stderr)
+            return EXIT_FAILURES
         print("\n".join(history.lines()))
         examples, source = history.examples, f"zendesk (solved, last {args.since} days)"
         override = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "since_days": args.since,
                     **history.override}
-        # Every later run summary and report carries it.
-        services.run_store().save_agent_override(override)
+        try:  # every later run summary and report carries it
+            services.run_store().save_agent_override(override)
+        except redis.RedisError as e:
+            print(f"warning: the override rate is in the model card only; Redis: {e}", file=sys.stderr)
     else:
         source_file = Path(args.file)
         if not source_file.is_file():

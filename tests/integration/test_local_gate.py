@@ -189,3 +189,11 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
     assert worker.returncode != 0
     assert "configuration error: LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH" in worker.stderr
     assert "Traceback" not in worker.stderr
+
+
+def test_train_from_zendesk_with_wrong_credentials_says_so(tmp_path: Path, redis_url: str):
+    with running_zendesk(tickets=1, solved=30, seed=6, email="bot@example.com", token="tok") as sim:
+        env = offline_env(tmp_path, ZENDESK_URL=sim.base_url, ZENDESK_EMAIL="bot@example.com",
+                          ZENDESK_API_TOKEN="wrong", REDIS_URL=redis_url, REDIS_PREFIX="train-bad:")
+        out = cli("train", "--from-zendesk", env=env)
+    assert out.returncode == 1 and out.stderr.startswith("error: Zendesk:") and "Traceback" not in out.stderr
