@@ -21,12 +21,12 @@ from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
+from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore
 from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
-from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
 from app.redaction.redactor import Redactor
-from app.settings import ConfigError, get_settings
+from app.settings import ConfigError, Settings, get_settings
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
@@ -43,6 +43,12 @@ def reset() -> None:
     _shared.pop("local_model", None)
 
 
+def _settings() -> Settings:
+    """The settings these building blocks read. Zendesk's own are demanded where they are used
+    (zendesk(), and every entry point but redact, classify and train FILE)."""
+    return get_settings(need_zendesk=False)
+
+
 def _for_this_process(name: str, build: Callable[[], T]) -> T:
     pid = os.getpid()
     entry = _per_process.get(name)
@@ -57,14 +63,14 @@ def redis_client() -> redis.Redis:
     return _for_this_process(
         "redis",
         lambda: redis.Redis.from_url(
-            get_settings(need_zendesk=False).redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+            _settings().redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
         ),
     )
 
 
 def claims() -> Claims:
     """Tickets' claims and done markers (app.fleet.claims)."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     return _for_this_process(
         "claims",
         lambda: Claims(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
@@ -73,7 +79,7 @@ def claims() -> Claims:
 
 def intake_queue() -> IntakeQueue:
     """Tickets announced by webhooks, waiting for a worker to claim them (app.fleet.intake)."""
-    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), get_settings(need_zendesk=False).redis_prefix))
+    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), _settings().redis_prefix))
 
 
 def dead_letters() -> DeadLetters:
@@ -81,29 +87,29 @@ def dead_letters() -> DeadLetters:
 
 
 def run_store() -> RunStore:
-    return _for_this_process("runs", lambda: RunStore(redis_client(), get_settings(need_zendesk=False).redis_prefix))
+    return _for_this_process("runs", lambda: RunStore(redis_client(), _settings().redis_prefix))
 
 
 def bulk_jobs() -> BulkJobLog:
-    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), get_settings(need_zendesk=False).redis_prefix))
+    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), _settings().redis_prefix))
 
 
 def job_slots() -> JobSlots:
     """The fleet-wide cap on update_many jobs queued or running (BULK_MAX_JOBS)."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     return _for_this_process("jobslots", lambda: JobSlots(redis_client(), settings.bulk_max_jobs,
                                                           settings.redis_prefix))
 
 
 def limiter() -> SharedRateLimiter:
-    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), get_settings(need_zendesk=False).redis_prefix))
+    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), _settings().redis_prefix))
 
 
 def zendesk_throttle() -> Callable[[str, str], float]:
     """Takes the account token, plus the Update Ticket token (the fleet's share of it) for a
     single-ticket PUT, the search export's own token for an export page, or the incremental
     export's for one of its pages."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     window = settings.zendesk_rate_window
     account = Quota("zendesk:account", settings.zendesk_rate_limit, window)
     updates = Quota("zendesk:update_ticket", settings.zendesk_fleet_update_limit, window)
@@ -122,7 +128,7 @@ def zendesk_throttle() -> Callable[[str, str], float]:
 
 
 def _llm_quotas() -> tuple[Quota, Quota]:
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     return (Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window),
             Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window))
 
@@ -130,7 +136,7 @@ def _llm_quotas() -> tuple[Quota, Quota]:
 def llm_throttle() -> Callable[[int], float]:
     """Takes one request and `tokens` tokens (counted as OpenAI's limiter counts them) from the
     LLM account's quotas."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     requests_quota, tokens_quota = _llm_quotas()
 
     def throttle(tokens: int) -> float:
@@ -140,19 +146,19 @@ def llm_throttle() -> Callable[[int], float]:
 
 
 def llm_pause_gate() -> RedisPauseGate:
-    return RedisPauseGate(redis_client(), f"{get_settings(need_zendesk=False).redis_prefix}llm:paused")
+    return RedisPauseGate(redis_client(), f"{_settings().redis_prefix}llm:paused")
 
 
 def llm_faults() -> FaultRecord:
     """The LLM configuration fault every process sees (health and the breaker's alert name it)."""
-    return FaultRecord(redis_client(), f"{get_settings(need_zendesk=False).redis_prefix}llm:fault")
+    return FaultRecord(redis_client(), f"{_settings().redis_prefix}llm:fault")
 
 
 def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
     """Corrects the shared LLM quota from an answer's x-ratelimit-remaining-* headers: the buckets
     never hold more than OpenAI says is left (another application may share the key), and a quota
     OpenAI says is spent pauses every process until its x-ratelimit-reset-* time."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     quotas = dict(zip(("requests", "tokens"), _llm_quotas()))
     # Less left than one request may take: the next one would be refused.
     too_little = {"requests": 1, "tokens": 2 * settings.llm_completion_tokens}
@@ -175,7 +181,7 @@ def alerts() -> Alerts:
     """Webhook alerts with a shared cool-down; sends nothing when ALERT_WEBHOOK_URL is unset."""
 
     def build() -> Alerts:
-        settings = get_settings(need_zendesk=False)
+        settings = _settings()
         url = settings.alert_webhook_url
         sender = WebhookSender(url.get_secret_value()) if url is not None else None
         return Alerts(redis_client(), settings.redis_prefix, sender, settings.alert_cooldown)
@@ -189,7 +195,7 @@ def _alerting(breaker: pybreaker.CircuitBreaker, fault: Callable[[], str | None]
 
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
     """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     return _alerting(zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
                                      settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout))
 
@@ -198,7 +204,7 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
     """The LLM breaker, its state shared by every process through Redis; alerts when it opens."""
     from app.clients.llm import llm_breaker
 
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
                                  settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout),
                      llm_faults().get)
@@ -231,7 +237,7 @@ def taxonomy() -> Taxonomy:
     """The taxonomy from TAXONOMY_FILE (or the default); a bad file is a configuration error."""
     if "taxonomy" not in _shared:
         try:
-            _shared["taxonomy"] = load_taxonomy(get_settings(need_zendesk=False).taxonomy_file)
+            _shared["taxonomy"] = load_taxonomy(_settings().taxonomy_file)
         except TaxonomyError as e:
             raise ConfigError(f"TAXONOMY_FILE: {e}") from None
     return _shared["taxonomy"]
@@ -242,7 +248,7 @@ def local_classifier() -> LocalClassifier | None:
     and shared across forks (read only). A model that cannot be used (damaged, or trained for
     another taxonomy) is a configuration error: the worker stops at start-up and says why."""
     if "local_model" not in _shared:
-        path = get_settings(need_zendesk=False).local_model_path
+        path = _settings().local_model_path
         try:
             model = load_model(path, taxonomy()) if path.is_file() else None
         except LocalModelError as e:
@@ -255,7 +261,7 @@ def check_classifier(provider: str | None = None) -> str:
     """The provider that will classify ("rules", "local" or "openai"; None: as configured), or a
     ConfigError saying what it lacks. Workers call it at start-up, so a missing model stops the
     worker there rather than failing every ticket."""
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     provider = provider or settings.llm_choice()[0]
     local = local_classifier()
     if provider == "local" and local is None:
@@ -274,7 +280,7 @@ def build_classifier(provider: str | None = None) -> Classifier:
     """The classifier for `provider` ("rules", "local" or "openai"; None: as configured)."""
     from app.clients.llm import Gate, LLMClassifier, RedisAnalysisCache
 
-    settings = get_settings(need_zendesk=False)
+    settings = _settings()
     provider = check_classifier(provider)
     local = local_classifier()
     if provider == "rules":
