@@ -19,7 +19,8 @@ import json
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from app.domain.summary import RunSummary
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 def _positive_int(value: str) -> int:
@@ -272,22 +274,35 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_CODES[status]
 
 
+def _stdin_records(expected: str, parse: Callable[[Any], T]) -> Iterator[T | None]:
+    """Each non-blank line of stdin, a JSON object, through `parse`. A line that cannot be read
+    gets an error line in its place and None: one output line per input line keeps the streams
+    aligned for the caller."""
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = parse(json.loads(line))
+        except (ValueError, KeyError, AttributeError, TypeError) as e:
+            print(json.dumps({"error": f"line {number}: expected {expected} ({type(e).__name__})"}))
+            item = None
+        yield item
+
+
+def _text_of(record: Any) -> str:
+    text = record["text"]
+    if not isinstance(text, str):
+        raise TypeError("text must be a string")
+    return text
+
+
 def cmd_redact(args: argparse.Namespace) -> int:
     from app import services
 
     redactor = services.redactor()
     status = EXIT_OK
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            text = record["text"]
-            if not isinstance(text, str):
-                raise TypeError("text must be a string")
-        except (ValueError, KeyError, TypeError) as e:
-            # One output line per input line keeps the streams aligned for the caller.
-            print(json.dumps({"error": f"line {number}: expected {{\"text\": string}} ({type(e).__name__})"}))
+    for text in _stdin_records('{"text": string}', _text_of):
+        if text is None:
             status = EXIT_FAILURES
             continue
         result = redactor.redact(text)
@@ -321,6 +336,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return EXIT_OK if not report.failed else EXIT_FAILURES
 
 
+def _ticket_texts(record: Any) -> tuple[str, str]:
+    subject, description = (record.get(key) or "" for key in ("subject", "description"))
+    if not isinstance(subject, str) or not isinstance(description, str) or not (subject or description):
+        raise TypeError("subject and description must be text, not both empty")
+    return subject, description
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     """Redact each line's ticket, as the workers do, and classify it; one JSON line out per line in."""
     from app import services
@@ -329,17 +351,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     classifier = services.build_classifier(args.provider)
     redactor = services.redactor()
     status = EXIT_OK
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            texts = [record.get(key) or "" for key in ("subject", "description")]
-            if not all(isinstance(text, str) for text in texts) or not any(texts):
-                raise TypeError("subject and description must be text, not both empty")
-        except (ValueError, AttributeError, TypeError) as e:
-            print(json.dumps({"error": f'line {number}: expected {{"subject": string, "description": string}} '
-                                       f"({type(e).__name__})"}))
+    for texts in _stdin_records('{"subject": string, "description": string}', _ticket_texts):
+        if texts is None:
             status = EXIT_FAILURES
             continue
         subject, description = (part.text for part in redactor.redact_ticket(*texts))
