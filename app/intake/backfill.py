@@ -9,7 +9,6 @@ them in one spaCy pass and classify each. Nothing is written to Zendesk unless a
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pydantic import BaseModel
 from app.domain.models import TicketInput, TicketWork
 from app.domain.rules import Classifier
 from app.errors import TryLater
+from app.records import NOT_JSON, read_records
 from app.redaction import Redactor, redact_inputs
 
 BACKFILL_RUN = "backfill"
@@ -68,27 +68,10 @@ def _row(line: int, record: Any) -> Row | Rejected:
 
 
 def read_rows(path: Path) -> Iterator[Row | Rejected]:
-    """Each input line as a Row, or Rejected with the reason. CSV lines are numbered as in the file
-    (the header is line 1); a CSV without subject/description columns is refused as a whole."""
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or [])
-            if not columns & {"subject", "description"}:
-                raise ValueError(f"{path}: a CSV needs a header with subject and description columns")
-            for record in reader:
-                yield _row(reader.line_num, record)
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError:
-                yield Rejected(number, "not valid JSON")
-                continue
-            yield _row(number, record)
+    """Each input line as a Row, or Rejected with the reason (app.records numbers the lines and
+    refuses a CSV without subject/description columns)."""
+    for number, record in read_records(path, "subject and description columns"):
+        yield Rejected(number, "not valid JSON") if record is NOT_JSON else _row(number, record)
 
 
 def triage_rows(rows: list[Row], redactor: Redactor, classifier: Classifier,

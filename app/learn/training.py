@@ -9,14 +9,12 @@ then trained on every example.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from sklearn.metrics import f1_score
 from app.domain.taxonomy import Taxonomy
 from app.learn.model import (MEMORY_MAX, NEIGHBOUR_WEIGHTS, Features, LocalModel, LocalModelError, Memory, blend,
                              fit_field, neighbours, ticket_text, today)
+from app.records import read_records
 from app.redaction import Redactor
 
 HELD_OUT_ONE_IN = 5  # a fifth of the examples measure the model for its card
@@ -96,25 +95,6 @@ def is_held_out(subject: str, description: str) -> bool:
 
 # Reading labelled files ---------------------------------------------------------------
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, record) of a CSV (by suffix) or JSON lines file; a bad JSON line is None."""
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            reader = csv.DictReader(handle)
-            if not {"subject", "description"} & set(reader.fieldnames or []):
-                raise ValueError(f"{path}: a CSV needs a header with subject, description and one column per field")
-            for record in reader:
-                yield reader.line_num, record
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError:
-                    yield number, None
-
-
 def value_lookup(taxonomy: Taxonomy) -> dict[str, dict[str, str]]:
     """Per field, what a label may say (the value's name or its tag, any case) -> the value."""
     lookup: dict[str, dict[str, str]] = {}
@@ -140,8 +120,8 @@ def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
     (empty: not labelled for that field). Lines and labels that cannot be used are counted by reason."""
     lookup = value_lookup(taxonomy)
     examples, rejected = [], Counter[str]()
-    for _, record in _records(path):
-        if not isinstance(record, dict):
+    for _, record in read_records(path, "subject, description and one column per field"):
+        if not isinstance(record, dict):  # NOT_JSON too
             rejected["not a JSON object"] += 1
             continue
         texts = [record.get(key) for key in ("subject", "description")]
