@@ -326,20 +326,23 @@ class ZendeskClient:
 
         Lazy: a caller that has claimed enough stops reading, and later pages are never requested.
         """
-        url: str | None = EXPORT_PATH
-        params: dict[str, Any] | None = {
-            "query": UNPROCESSED_QUERY.format(tag=processed_tag),
-            "filter[type]": "ticket",
-            "page[size]": EXPORT_PAGE_SIZE,
-        }
-        while url:
-            body = self._request("GET", url, params=params).json()
-            params = None  # links.next is a complete URL with the query and cursor in it
+        params = {"query": UNPROCESSED_QUERY.format(tag=processed_tag), "filter[type]": "ticket",
+                  "page[size]": EXPORT_PAGE_SIZE}
+        for body in self._cursor_pages(EXPORT_PATH, params):
             for item in body.get("results", []):
                 if item.get("result_type", "ticket") == "ticket":
                     yield Ticket.model_validate(item)
-            has_more = (body.get("meta") or {}).get("has_more")
-            url = (body.get("links") or {}).get("next") if has_more else None
+
+    def _cursor_pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The bodies of a cursor-paginated list, page by page, lazily: `meta.has_more` says whether
+        there is another page, and `links.next` is its complete URL (query and cursor in it)."""
+        url: str | None = path
+        query: dict[str, Any] | None = params
+        while url:
+            body = self._request("GET", url, params=query).json()
+            query = None
+            yield body
+            url = (body.get("links") or {}).get("next") if (body.get("meta") or {}).get("has_more") else None
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         body = self._request("GET", f"/api/v2/tickets/{ticket_id}.json").json()
@@ -395,17 +398,10 @@ class ZendeskClient:
         return body.get("tickets", []), None if body.get("end_of_stream") else body.get("after_url")
 
     def ticket_audits(self, ticket_id: int) -> list[dict[str, Any]]:
-        """Every audit of a ticket, oldest first: who changed what (cursor pages; `meta.has_more`
-        decides whether there is another, `links.next` is only where it would be)."""
-        audits: list[dict[str, Any]] = []
-        url: str | None = f"/api/v2/tickets/{ticket_id}/audits.json"
-        params: dict[str, Any] | None = {"page[size]": AUDITS_PAGE_SIZE}
-        while url:
-            body = self._request("GET", url, params=params).json()
-            params = None
-            audits += body.get("audits", [])
-            url = (body.get("links") or {}).get("next") if (body.get("meta") or {}).get("has_more") else None
-        return audits
+        """Every audit of a ticket, oldest first: who changed what (cursor pages)."""
+        return [audit for body in self._cursor_pages(f"/api/v2/tickets/{ticket_id}/audits.json",
+                                                      {"page[size]": AUDITS_PAGE_SIZE})
+                for audit in body.get("audits", [])]
 
     def close(self) -> None:
         self.session.close()
