@@ -216,14 +216,19 @@ class Memory:
     @staticmethod
     def build(rows: sparse.csr_matrix, labels: dict[str, np.ndarray], neighbour_weight: dict[str, float]) -> Memory:
         twin, similarity = _nearest_other(rows)
+        band = twin_band(similarity)  # the same for every field
         precision = {}
         for name, codes in labels.items():
-            band = np.searchsorted(TWIN_BANDS, similarity, side="right") - 1
             usable = (band >= 0) & (codes >= 0) & (codes[twin] >= 0)
             right = codes[twin] == codes
             precision[name] = np.array([(np.sum(right & usable & (band == b)) + 1) / (np.sum(usable & (band == b)) + 2)
                                         for b in range(len(TWIN_BANDS))], dtype=np.float32)
         return Memory(rows, labels, precision, neighbour_weight)
+
+
+def twin_band(similarity: Any) -> Any:
+    """The TWIN_BANDS band a similarity falls in (-1: below the first), for a number or an array."""
+    return np.searchsorted(TWIN_BANDS, similarity, side="right") - 1
 
 
 def _nearest_other(rows: sparse.csr_matrix, chunk: int = 1000) -> tuple[np.ndarray, np.ndarray]:
@@ -284,8 +289,7 @@ class LocalModel:
                 value, confidence = classes[index], float(matrix[row, index])
                 if found is not None and found.similarity[row] >= TWIN_SIMILARITY:
                     code = self.memory.labels[name][found.twin[row]]
-                    band = int(np.searchsorted(TWIN_BANDS, found.similarity[row], side="right")) - 1
-                    twin_confidence = float(self.memory.band_precision[name][band])
+                    twin_confidence = float(self.memory.band_precision[name][twin_band(found.similarity[row])])
                     # Whichever is surer answers: on text where near-twins often disagree (a
                     # template with a different urgency cue), the band's measured precision is low.
                     if code >= 0 and twin_confidence > confidence:
