@@ -346,7 +346,7 @@ def _ticket_texts(record: Any) -> tuple[str, str]:
 def cmd_classify(args: argparse.Namespace) -> int:
     """Redact each line's ticket, as the workers do, and classify it; one JSON line out per line in."""
     from app import services
-    from app.errors import TryLater
+    from app.errors import waiting_out
 
     classifier = services.build_classifier(args.provider)
     redactor = services.redactor()
@@ -356,12 +356,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             status = EXIT_FAILURES
             continue
         subject, description = (part.text for part in redactor.redact_ticket(*texts))
-        while True:
-            try:
-                analysis = classifier.classify(subject, description, may_wait=True)
-                break
-            except TryLater as e:  # the shared LLM quota: wait as a worker would, never fall back
-                time.sleep(max(e.retry_after, 0.5))
+        # The shared LLM quota: wait as a worker would, never fall back.
+        analysis = waiting_out(lambda: classifier.classify(subject, description, may_wait=True), shortest_wait=0.5)
         out = {**analysis.values, "confidence": analysis.confidence, "provider": analysis.provider,
                "model": analysis.model}
         if analysis.fallback_reason:

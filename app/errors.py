@@ -1,9 +1,15 @@
-"""The one base every "try again later" error shares, and the one countdown every task retries with,
-so a task decides retry-or-record the same way whichever service asked it to wait."""
+"""The one base every "try again later" error shares, the one countdown every task retries with,
+so a task decides retry-or-record the same way whichever service asked it to wait, and the one
+in-process wait for commands a person runs."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class TryLater(Exception):
@@ -14,6 +20,20 @@ class TryLater(Exception):
     def __init__(self, message: str = "", retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def waiting_out(call: Callable[[], T], patience: float | None = None, shortest_wait: float = 0.2) -> T:
+    """Run `call` in this process, waiting out every TryLater (a quota, a 429, an open breaker) and
+    calling again, for as long as `patience` seconds allow (None: as long as it takes; past it the
+    TryLater is raised). For commands a person runs; tasks retry with a countdown instead."""
+    deadline = None if patience is None else time.monotonic() + patience
+    while True:
+        try:
+            return call()
+        except TryLater as e:
+            if deadline is not None and time.monotonic() + e.retry_after > deadline:
+                raise
+            time.sleep(max(e.retry_after, shortest_wait))
 
 
 def retry_countdown(error: BaseException, failures: int, cap: float) -> float:

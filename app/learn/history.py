@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from app.clients.zendesk import ZendeskClient
 from app.domain.taxonomy import Taxonomy
-from app.errors import TryLater
+from app.errors import waiting_out
 from app.learn.training import Example, value_lookup
 
 log = logging.getLogger(__name__)
@@ -74,17 +74,9 @@ class HistoryReport:
         return out
 
 
-def patiently(call: Callable[[], T], patience: float = QUOTA_PATIENCE) -> T:
-    """Run `call`, waiting out the shared quota and Zendesk's 429s (TryLater) as often as it takes
-    within `patience` seconds; other errors go to the caller."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return call()
-        except TryLater as e:
-            if time.monotonic() + e.retry_after > deadline:
-                raise
-            time.sleep(max(e.retry_after, 0.2))
+def patiently(call: Callable[[], T]) -> T:
+    """Run `call`, waiting out the shared quota and Zendesk's 429s up to QUOTA_PATIENCE seconds a call."""
+    return waiting_out(call, QUOTA_PATIENCE)
 
 
 class _Labeller:
