@@ -14,7 +14,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
@@ -153,7 +153,7 @@ class Taxonomy(BaseModel):
             return None
         mapped = self.priority.map
         if priority not in mapped.values() and priority == "urgent":
-            priority = max(mapped.values(), key=["low", "normal", "high", "urgent"].index)
+            priority = max(mapped.values(), key=get_args(ZendeskPriority).index)  # declared low to urgent
         values = [value for value, target in mapped.items() if target == priority]
         return values[0] if len(values) == 1 else None
 
