@@ -251,8 +251,9 @@ class LocalStack:
         while it runs to the receiver start_webhook starts (`sim_options`: --webhook-repeat, ...)."""
         self.webhook_port = free_port()
         secret = self.extra_env.setdefault("ZENDESK_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+        # "--option=value": a URL-safe secret may start with "-", which argparse would take for an option.
         self.sim_options = [*self.sim_options, "--webhook-url", f"{self.webhook_url}/zendesk/webhook",
-                            "--webhook-secret", secret, *sim_options]
+                            f"--webhook-secret={secret}", *sim_options]
 
     @property
     def webhook_url(self) -> str:
