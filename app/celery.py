@@ -5,6 +5,8 @@ Only configuration: the task modules it loads, their routes (app.names) and the 
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from celery import Celery
 from kombu import Queue as KombuQueue
 
@@ -19,9 +21,14 @@ TASK_MODULES = ["workers.signals", "workers.sweep", "workers.intake", "workers.r
                 "workers.update", "workers.backfill"]
 
 prefix = {"global_keyprefix": settings.redis_prefix} if settings.redis_prefix else {}
-broker_is_redis = settings.effective_broker_url.startswith(("redis", "rediss", "unix"))
+# With REDIS_SENTINELS the broker (unless BROKER_URL points elsewhere) and the result backend are
+# Celery's sentinel:// URLs, which need the master's name in their transport options.
+broker_scheme = urlparse(settings.effective_broker_url).scheme
+broker_is_redis = broker_scheme in {"redis", "rediss", "unix", "sentinel"}
+broker_sentinel = settings.sentinel_transport_options if broker_scheme == "sentinel" else {}
 
-app = Celery("triage", broker=settings.effective_broker_url, backend=settings.redis_url, include=TASK_MODULES)
+app = Celery("triage", broker=settings.effective_broker_url, backend=settings.result_backend_url,
+             include=TASK_MODULES)
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
@@ -42,11 +49,13 @@ app.conf.update(
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
         **(prefix if broker_is_redis else {}),
+        **broker_sentinel,
     },
-    result_backend_transport_options=prefix,
+    result_backend_transport_options={**prefix, **settings.sentinel_transport_options},
     broker_connection_retry_on_startup=True,
-    # kombu's Redis transport, surviving Celery 5.7's reconnect after a Redis restart (app/broker.py).
-    broker_transport="app.broker:Transport" if settings.effective_broker_url.startswith("redis://") else None,
+    # kombu's Redis transports, surviving Celery 5.7's reconnect after a Redis restart (app/broker.py).
+    broker_transport={"redis": "app.broker:Transport",
+                      "sentinel": "app.broker:SentinelTransport"}.get(broker_scheme),
     result_expires=24 * 3600,
     # Flower needs events; names are explicit (`triage.redact`), args are shown as ticket ids.
     worker_send_task_events=True,
@@ -55,7 +64,10 @@ app.conf.update(
     # RedBeat keeps the schedule and a lock in Redis, so a second beat process waits instead of
     # sending every sweep twice.
     beat_scheduler="redbeat.RedBeatScheduler",
-    redbeat_redis_url=settings.redis_url,
+    redbeat_redis_url=settings.redbeat_redis_url,
+    # Through Sentinel, RedBeat's own options name the sentinels; empty otherwise (set explicitly,
+    # so RedBeat does not fall back to reading broker_transport_options).
+    redbeat_redis_options=settings.redbeat_redis_options,
     redbeat_key_prefix=f"{settings.redis_prefix}redbeat:",
     beat_max_loop_interval=max(1, min(60, int(settings.sweep_interval))),
     timezone="UTC",

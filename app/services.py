@@ -14,6 +14,7 @@ from typing import Any, Callable, TypeVar
 
 import pybreaker
 import redis
+from redis.sentinel import Sentinel
 
 from app.clients.zendesk import ZendeskClient, is_export, is_incremental, is_update_ticket, zendesk_breaker
 from app.domain.rules import Classifier, RulesClassifier
@@ -26,7 +27,14 @@ from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
 from app.redaction.redactor import Redactor
-from app.settings import ConfigError, Settings, get_settings
+from app.settings import (
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_SOCKET_TIMEOUT,
+    ConfigError,
+    Settings,
+    get_settings,
+    sentinel_node_options,
+)
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
@@ -59,13 +67,25 @@ def _for_this_process(name: str, build: Callable[[], T]) -> T:
 
 
 def redis_client() -> redis.Redis:
-    """Bytes-mode client (pybreaker's Redis storage needs it); short timeouts, reconnects itself."""
-    return _for_this_process(
-        "redis",
-        lambda: redis.Redis.from_url(
-            _settings().redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
-        ),
-    )
+    """The fleet's Redis client in this process (connect_redis)."""
+    return _for_this_process("redis", lambda: connect_redis(_settings()))
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """A Redis client for these settings: bytes mode (pybreaker's Redis storage needs it), short
+    timeouts, reconnecting itself.
+
+    With REDIS_SENTINELS, a client of the master the sentinels name: each of its connections asks
+    the sentinels for the master's address as it connects, and drops idle connections when the
+    address changed. After a failover the first command on a connection to the old master fails
+    with a ConnectionError (as any lost connection does); the next ones reach the new master."""
+    timeouts = {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                "health_check_interval": 30}
+    if not settings.uses_sentinel:
+        return redis.Redis.from_url(settings.redis_url, **timeouts)
+    sentinels = Sentinel(settings.sentinel_addresses, sentinel_kwargs=sentinel_node_options())
+    return sentinels.master_for(settings.redis_master_name, db=settings.redis_db,
+                                username=settings.redis_username, password=settings.redis_password, **timeouts)
 
 
 def claims() -> Claims:

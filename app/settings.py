@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlparse
+from typing import Any, Literal
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 DEFAULT_MAX_TOKENS = 400
 # Reasoning tokens count against max_completion_tokens; 400 would leave no room for the answer.
 REASONING_MAX_TOKENS = 2000
 WEBHOOK_SWEEP_INTERVAL = 300.0  # beat's sweep with webhooks on: the safety net (see sweep_interval)
+# Seconds for the fleet's own Redis connections (and RedBeat's through Sentinel): a server that
+# does not answer fails the call instead of holding a worker process.
+REDIS_SOCKET_TIMEOUT = 10.0
+REDIS_CONNECT_TIMEOUT = 5.0
+# Seconds for one sentinel's answer. A sentinel that does not answer is skipped for the next one
+# rather than retried: the other sentinels are the retry.
+SENTINEL_TIMEOUT = 3.0
 
 
 def is_reasoning_model(model: str) -> bool:
@@ -26,6 +35,47 @@ def is_reasoning_model(model: str) -> bool:
     any temperature but the default (https://platform.openai.com/docs/guides/reasoning)."""
     name = model.lower().rsplit("/", 1)[-1]
     return name.startswith("gpt-5") or (len(name) > 1 and name[0] == "o" and name[1].isdigit())
+
+
+def parse_sentinels(value: str) -> list[tuple[str, int]]:
+    """`host:port[,host:port...]` as (host, port) pairs; ValueError says which entry is wrong.
+    IPv6 addresses go in brackets, `[::1]:26379`."""
+    addresses: list[tuple[str, int]] = []
+    for position, raw in enumerate(value.split(","), 1):
+        entry = raw.strip()
+        if not entry:
+            raise ValueError(f"entry {position} is empty; expected host:port[,host:port...]")
+        host, _, port_text = entry.rpartition(":")
+        if not host or not port_text:
+            raise ValueError(f"{entry!r} has no port; expected host:port (sentinels usually listen on 26379)")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host:
+            raise ValueError(f"{entry!r}: put an IPv6 address in brackets, e.g. [::1]:26379")
+        if not host or any(c.isspace() or c in "/@[]" for c in host):
+            raise ValueError(f"{entry!r}: {host!r} is not a host name or address")
+        if not port_text.isdigit():
+            raise ValueError(f"{entry!r}: port {port_text!r} is not a number")
+        port = int(port_text)
+        if not 1 <= port <= 65535:
+            raise ValueError(f"{entry!r}: port {port} is out of range (1-65535)")
+        if (host, port) in addresses:
+            raise ValueError(f"{entry!r} is listed twice")
+        addresses.append((host, port))
+    return addresses
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def sentinel_node_options() -> dict[str, Any]:
+    """Connection options for the sentinels themselves (redis-py's `sentinel_kwargs`): short
+    timeouts and no retries, so an unreachable sentinel costs one timeout and the next is asked
+    (redis-py's default would retry the same dead one ten times). No password: the sentinels'
+    own is not the master's, and the fleet expects sentinels without one."""
+    return {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0)}
 
 
 class ConfigError(SystemExit):
@@ -44,6 +94,16 @@ class Settings(BaseSettings):
     # unless BROKER_URL points elsewhere (RabbitMQ works as a broker, not as the result backend).
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str | None = None
+    # Redis Sentinel: the sentinels as comma-separated host:port ("10.0.0.1:26379,10.0.0.2:26379")
+    # and the name they monitor the master under; both or neither. Set, every Redis client of the
+    # fleet (its own, Celery's results, the broker unless BROKER_URL is set, RedBeat) asks the
+    # sentinels for the current master and follows it through a failover; REDIS_URL then only
+    # gives the database number and the password (if any) for the master, its host and port are
+    # not used. Two plain settings rather than one URL: redis-py has no URL form for Sentinel,
+    # Celery's sentinel:// URLs need master_name in transport options, and RedBeat has its own
+    # redis-sentinel:// form, so the app translates these two into each library's form.
+    redis_sentinels: str | None = None
+    redis_master_name: str | None = None
     # Prepended to every Redis key the fleet and Celery write, so several fleets (or a demo next
     # to a real fleet) can share one Redis server without seeing each other's tickets.
     redis_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_.-]*$")
@@ -170,7 +230,7 @@ class Settings(BaseSettings):
 
     @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
                      "worker_update_rate_limit", "zendesk_webhook_secret", "local_gate_confidence",
-                     "zendesk_email", "zendesk_api_token",
+                     "zendesk_email", "zendesk_api_token", "redis_sentinels", "redis_master_name",
                      "llm_price_input_per_mtok", "llm_price_output_per_mtok", "llm_max_tokens", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -202,6 +262,23 @@ class Settings(BaseSettings):
     def _stripped(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_list(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return ",".join(_host_port(host, port) for host, port in parse_sentinels(value))
+
+    @field_validator("redis_master_name")
+    @classmethod
+    def _master_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if any(c.isspace() for c in value):
+            raise ValueError(f"{value!r}: expected one word, the name in the sentinels' `sentinel monitor` line")
+        return value
+
     def missing_zendesk(self) -> list[str]:
         """What Zendesk needs and is not set, one clause per setting (empty: all there)."""
         missing = []
@@ -218,6 +295,7 @@ class Settings(BaseSettings):
             raise ValueError(f"ZENDESK_URL must start with http:// or https://, got {self.zendesk_url!r}")
         if not urlparse(self.redis_url).scheme.startswith(("redis", "unix")):
             raise ValueError("REDIS_URL must be a Redis URL (it is the result backend)")
+        self._check_sentinel()
         if self.broker_visibility_timeout <= self.retry_max_countdown + 5:
             raise ValueError("BROKER_VISIBILITY_TIMEOUT must be more than RETRY_MAX_COUNTDOWN + 5 seconds, or "
                              "tasks waiting out a countdown would be delivered twice")
@@ -232,6 +310,20 @@ class Settings(BaseSettings):
             raise ValueError(f"LLM_TEMPERATURE: {self.llm_model} takes only its default temperature (1); "
                              "unset LLM_TEMPERATURE")
         return self
+
+    def _check_sentinel(self) -> None:
+        if self.redis_sentinels is None and self.redis_master_name is None:
+            return
+        if self.redis_master_name is None:
+            raise ValueError("REDIS_SENTINELS: set REDIS_MASTER_NAME too, the name the sentinels monitor the master "
+                             "under (their `sentinel monitor` line)")
+        if self.redis_sentinels is None:
+            raise ValueError("REDIS_SENTINELS: must be set with REDIS_MASTER_NAME, as host:port[,host:port...] "
+                             "of the sentinels")
+        if urlparse(self.redis_url).scheme != "redis":
+            raise ValueError("REDIS_URL: with REDIS_SENTINELS it must be a redis:// URL (only its database number "
+                             "and password are used); TLS and unix sockets are not supported through Sentinel")
+        _ = self.redis_db  # a database that is not a number says so here, at start-up
 
     @property
     def llm_completion_tokens(self) -> int:
@@ -275,8 +367,87 @@ class Settings(BaseSettings):
         return f"https://{self.zendesk_subdomain}.zendesk.com"
 
     @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels as (host, port) pairs; empty without REDIS_SENTINELS."""
+        return parse_sentinels(self.redis_sentinels) if self.redis_sentinels else []
+
+    @property
+    def uses_sentinel(self) -> bool:
+        return self.redis_sentinels is not None and self.redis_master_name is not None
+
+    @property
+    def redis_db(self) -> int:
+        """The database number in REDIS_URL (its path, or `?db=` as redis-py reads it; default 0)."""
+        url = urlparse(self.redis_url)
+        text = url.path.strip("/") if url.scheme != "unix" else ""
+        text = text or parse_qs(url.query).get("db", ["0"])[0]
+        if not text.isdigit():
+            raise ValueError(f"REDIS_URL: database {text!r} is not a number")
+        return int(text)
+
+    @property
+    def redis_username(self) -> str | None:
+        username = urlparse(self.redis_url).username
+        return unquote(username) if username else None
+
+    @property
+    def redis_password(self) -> str | None:
+        password = urlparse(self.redis_url).password
+        return unquote(password) if password else None
+
+    def _celery_sentinel_url(self) -> str:
+        """Celery's form, one `sentinel://` URL per sentinel joined by `;`. Each carries the
+        credentials and database: kombu moves on to the next URL when a sentinel is down."""
+        credentials = quote(self.redis_username or "", safe="")
+        if self.redis_password:
+            credentials += ":" + quote(self.redis_password, safe="")
+        credentials += "@" if credentials else ""
+        return ";".join(f"sentinel://{credentials}{_host_port(host, port)}/{self.redis_db}"
+                        for host, port in self.sentinel_addresses)
+
+    @property
     def effective_broker_url(self) -> str:
-        return self.broker_url or self.redis_url
+        """The broker: BROKER_URL, else Redis (through the sentinels when they are set)."""
+        if self.broker_url:
+            return self.broker_url
+        return self.result_backend_url
+
+    @property
+    def result_backend_url(self) -> str:
+        """Celery's result backend: REDIS_URL, or its sentinel:// form with REDIS_SENTINELS."""
+        return self._celery_sentinel_url() if self.uses_sentinel else self.redis_url
+
+    @property
+    def sentinel_transport_options(self) -> dict[str, Any]:
+        """What Celery's sentinel:// broker and result backend need besides the URL (empty
+        without Sentinel): the master's name and how to talk to the sentinels."""
+        if not self.uses_sentinel:
+            return {}
+        return {"master_name": self.redis_master_name, "sentinel_kwargs": sentinel_node_options()}
+
+    @property
+    def redbeat_redis_url(self) -> str:
+        """RedBeat's URL. Through Sentinel it only checks the redis-sentinel:// scheme and takes
+        everything else from redbeat_redis_options."""
+        if not self.uses_sentinel:
+            return self.redis_url
+        host, port = self.sentinel_addresses[0]
+        return f"redis-sentinel://{_host_port(host, port)}/{self.redis_db}"
+
+    @property
+    def redbeat_redis_options(self) -> dict[str, Any]:
+        """RedBeat's own Sentinel options (the keys redbeat.schedulers.get_redis reads); empty
+        without Sentinel, so RedBeat uses redbeat_redis_url alone."""
+        if not self.uses_sentinel:
+            return {}
+        options: dict[str, Any] = {
+            "sentinels": self.sentinel_addresses, "service_name": self.redis_master_name, "db": self.redis_db,
+            "password": self.redis_password, "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "sentinel_kwargs": sentinel_node_options(),
+        }
+        if self.redis_username:
+            options["username"] = self.redis_username
+        return options
 
 
 def _describe(error: ValidationError) -> str:
