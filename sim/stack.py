@@ -118,6 +118,9 @@ class LocalStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     redis_url: str = ""
     redis_prefix: str = ""
+    # The Celery broker of every fleet process (BROKER_URL), e.g. amqp://user:pass@host:5672/vhost.
+    # Empty: the broker is Redis at redis_url, as for a fleet without BROKER_URL.
+    broker_url: str = ""
     zendesk_url: str = ""
     llm_url: str = ""
     flower_port: int = 0
@@ -221,7 +224,9 @@ class LocalStack:
             "LOG_DIR": str(self.workdir / "results"),
             "PYTHONUNBUFFERED": "1",
         })
-        env.pop("BROKER_URL", None)
+        env.pop("BROKER_URL", None)  # a developer's own broker never reaches a test or the demo
+        if self.broker_url:
+            env["BROKER_URL"] = self.broker_url
         for name in ("OPENAI_API_KEY", "LLM_BASE_URL", "LLM_PROVIDER", "TAXONOMY_FILE"):
             env.pop(name, None)  # a developer's real key must never reach a test or the demo
         if self.llm_url:
