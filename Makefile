@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser hosts-tools demo test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,15 @@ browser:
 	  $(SUDO) apt-get install -y -q chromium >/dev/null || \
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
 
-test: $(STAMP) browser
+# The multi-host suite (tests/hosts) builds hosts from network namespaces and needs root and nftables
+# (Debian's package, installed here when missing). Without root the suite skips and nothing is installed.
+hosts-tools:
+	@[ "$$(id -u)" != 0 ] || command -v nft >/dev/null 2>&1 || { \
+	  echo "installing nftables (Debian package) for the multi-host suite"; \
+	  apt-get install -y -q nftables >/dev/null || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q nftables >/dev/null; }; }
+
+test: $(STAMP) browser hosts-tools
 	$(PY) -m pytest
 
 # Seed design vs fleet, CPU-bound ratio and worker memory, side by side (about 30 minutes).
