@@ -13,6 +13,7 @@ from app.fleet.stages import classify_ticket
 from app.names import Task
 from app.settings import get_settings
 from workers.pipeline import ticket_repr
+from workers.retry import STORE_UNAVAILABLE, retry_when_store_returns
 
 
 # max_retries=None: waits that always pass (the LLM's quota, a configuration fault) are unbounded.
@@ -27,3 +28,6 @@ def classify_task(self: CeleryTask, work_data: dict[str, Any]) -> dict[str, Any]
     except TryLater as e:
         countdown = retry_countdown(e, self.request.retries, get_settings().retry_max_countdown)
         raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e
+    except STORE_UNAVAILABLE as e:
+        retry_when_store_returns(self, e, f"ticket {work.ticket_id}", ticket_repr(work.ticket_id))
+        raise  # not reached: the retry raises

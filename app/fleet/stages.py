@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from app import services
 from app.clients.bulk import BatchItem, JobPolling, write_batch
 from app.clients.zendesk import ZendeskNotFound
@@ -28,14 +30,15 @@ REDACTED_TEXT = {"redacted_subject", "redacted_description"}
 def classify_ticket(work: TicketWork) -> dict[str, Any]:
     """The analysis attached to the ticket's work, without its text (the update needs the
     analysis, and the result backend keeps a day of results). Raises TryLater (the LLM's quota,
-    a configuration fault) for the caller to wait out; any other failure is recorded on the work."""
+    a configuration fault) and RedisError (the fleet's store out of reach) for the caller to wait
+    out; any other failure is recorded on the work."""
     if not work.error:
         if not work.dry_run:
             services.claims().keep_alive(work.ticket_id)
         try:
             work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description,
                                                            may_wait=True)
-        except TryLater:
+        except (TryLater, RedisError):
             raise
         except Exception as e:  # noqa: BLE001 - a bug is recorded on this ticket, not the chord's end
             log.exception("ticket %s: classification failed", work.ticket_id)

@@ -296,3 +296,33 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
         ticket = sim_ticket(fleet_env, ticket_id)["ticket"]
         assert priority is None or ticket["priority"] == priority == wanted[ticket_id]
     assert sum(1 for p in raised.values() if p) == stats["requests_by_endpoint"]["ticket_update"] > 1
+
+
+def test_redis_out_of_reach_is_waited_out_never_a_failed_ticket(fleet_env, monkeypatch):
+    """A worker host cut off from Redis (tests/hosts) must not record its tickets as failed: the
+    stage retries, and the ticket is written once when Redis answers again."""
+    import redis
+
+    sim = fleet_env
+    ticket_id = create_ticket(sim, "Refund please", "I was charged twice")
+    claims = services.claims()
+    real_keep_alive = claims.keep_alive
+    outages = {"classify": 1, "update": 1}
+    stage = {"now": "classify"}
+
+    def keep_alive_with_an_outage(ticket: int) -> None:
+        if outages[stage["now"]]:
+            outages[stage["now"]] -= 1
+            raise redis.ConnectionError("Timeout connecting to server")
+        real_keep_alive(ticket)
+
+    monkeypatch.setattr(claims, "keep_alive", keep_alive_with_an_outage)
+    redacted = redact_task.apply(args=(payload(sim, ticket_id),)).get()
+    classified = classify_task.apply(args=(redacted,)).get()  # eager: the retry runs at once
+    assert classified["error"] is None and classified["analysis"] is not None
+    stage["now"] = "update"
+    result = update_task.apply(args=(classified,)).get()
+    assert result["status"] == "success", result
+    assert outages == {"classify": 0, "update": 0}  # both stages met the outage and retried
+    assert services.dead_letters().entries() == []
+    assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
