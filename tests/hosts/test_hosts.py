@@ -19,6 +19,9 @@ pytestmark = pytest.mark.e2e
 # 20 s is delivered again (countdown retries must stay below it, hence the short countdown).
 FAST_REDELIVERY = {"BROKER_VISIBILITY_TIMEOUT": "20", "RETRY_MAX_COUNTDOWN": "5"}
 QUICK_SIMULATORS = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
+# One PUT per ticket: writes spread over the run, so a fault strikes between them (a run of 200
+# would otherwise be written in two update_many batches of 100).
+PER_TICKET_WRITES = {"UPDATE_MODE": "single"}
 QUICK_LLM = ["--latency-mean", "0.4", "--rpm", "100000", "--tpm", "100000000"]
 
 
@@ -27,11 +30,11 @@ def fleet_of(lab: Lab, tickets: int, **settings: str) -> LabFleet:
                     settings={**FAST_REDELIVERY, **settings})
 
 
-def two_worker_hosts(lab: Lab, tickets: int, slow_links: bool = False):
+def two_worker_hosts(lab: Lab, tickets: int, slow_links: bool = False, **settings: str):
     """The services host, worker hosts alpha and bravo (both online) and ops, where runs start:
     (fleet, alpha, bravo, ops, alpha's worker). With `slow_links`, both worker hosts' links get
     100 ms more latency and lose 1% of their packets each way."""
-    fleet = fleet_of(lab, tickets)
+    fleet = fleet_of(lab, tickets, **settings)
     alpha, bravo, ops = (lab.add_host(name) for name in ("alpha", "bravo", "ops"))
     if slow_links:
         for host in (alpha, bravo):
@@ -41,6 +44,21 @@ def two_worker_hosts(lab: Lab, tickets: int, slow_links: bool = False):
     fleet.start_worker(bravo)
     fleet.wait_for_workers(2, timeout=150)
     return fleet, alpha, bravo, ops, worker_alpha
+
+
+def busy(fleet: LabFleet, host, processed: int) -> set[str]:
+    """Once `processed` tickets are written and the host's worker holds tasks it has not finished
+    (by its log), those tasks' ids: the moment to strike the host."""
+    in_flight: set[str] = set()
+
+    def ready() -> bool:
+        nonlocal in_flight
+        received, succeeded = fleet.received_and_succeeded(host)
+        in_flight = received - succeeded
+        return bool(in_flight) and fleet.processed() >= processed
+
+    wait_until(ready, 180, f"{processed} tickets written and tasks in flight on {host.name}", interval=0.2)
+    return in_flight
 
 
 def wait_for_every_ticket(fleet: LabFleet, timeout: float) -> dict[str, int]:
@@ -89,11 +107,9 @@ def test_a_worker_host_cut_off_from_redis_longer_than_the_visibility_timeout(lab
     visibility timeout, while it can still reach Zendesk and the LLM. Its unacknowledged tasks
     are delivered again to bravo; when alpha's link heals, it finishes what it held, and the
     re-read before every write keeps those tickets from being written twice."""
-    fleet, alpha, bravo, ops, worker_alpha = two_worker_hosts(lab, 200)
+    fleet, alpha, bravo, ops, worker_alpha = two_worker_hosts(lab, 200, **PER_TICKET_WRITES)
     run = fleet.start_run(ops)
-    wait_until(lambda: fleet.processed() >= 30, 180, "30 tickets updated")
-    received, succeeded = fleet.received_and_succeeded(alpha)
-    in_flight_on_alpha = received - succeeded
+    in_flight_on_alpha = busy(fleet, alpha, processed=30)
     claims_at_cut = len(list(fleet.redis().scan_iter(match="ticket:*:claim", count=1000)))
     lab.cut(alpha, fleet.services, port=6379)
     processed_at_cut = fleet.processed()
@@ -124,11 +140,9 @@ def test_a_worker_host_cut_off_from_redis_longer_than_the_visibility_timeout(lab
 def test_a_worker_host_lost_whole_mid_run(lab: Lab, record_scenario):
     """Every process on alpha is SIGKILLed and its namespace deleted, mid-run: its tasks come
     back after the visibility timeout and bravo finishes them."""
-    fleet, alpha, bravo, ops, _ = two_worker_hosts(lab, 200)
+    fleet, alpha, bravo, ops, _ = two_worker_hosts(lab, 200, **PER_TICKET_WRITES)
     run = fleet.start_run(ops)
-    wait_until(lambda: fleet.processed() >= 40, 180, "40 tickets updated")
-    received, succeeded = fleet.received_and_succeeded(alpha)
-    in_flight_on_alpha = received - succeeded
+    in_flight_on_alpha = busy(fleet, alpha, processed=40)
     lab.lose(alpha)
 
     tally = wait_for_every_ticket(fleet, 300)
