@@ -34,7 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.stack import ROOT, ManagedProcess, wait_until
+import redis
+
+from app.fleet.claims import Claims, DeadLetters
+from app.fleet.store import RunStore
+from sim.stack import ROOT, SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, ManagedProcess, embedded_redis_server, wait_until
 
 SUBNET = "10.77.0"
 NS_PREFIX = "tfl"  # tfl<hex>-<host>: every namespace a lab makes
@@ -254,13 +258,11 @@ class LabFleet:
     redis_nodes: dict[str, ManagedProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from sim.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN
-
         lab = self.lab
         self.services = lab.add_host("services")
         address = self.services.address
         base = dict(os.environ)
-        redis_settings = self._start_sentinels(base) if self.sentinel else self._start_redis(base)
+        redis_settings = self._start_sentinels() if self.sentinel else self._start_redis()
         lab.spawn(self.services, "zendesk-sim", [
             sys.executable, "-m", "sim.zendesk", "--host", address, "--port", str(ZENDESK_PORT),
             "--tickets", str(self.tickets), "--email", SIM_EMAIL, "--token", SIM_TOKEN, *self.sim_options], base)
@@ -290,8 +292,6 @@ class LabFleet:
 
     def _redis_server(self, host: Host, name: str, *options: str) -> ManagedProcess:
         """redis-server on `host`, also on a Unix socket (<workdir>/<name>.sock) for the test process."""
-        from sim.stack import embedded_redis_server
-
         data_dir = self.lab.workdir / f"{name}-data"
         data_dir.mkdir(exist_ok=True)
         process = self.lab.spawn(host, name, [
@@ -301,13 +301,11 @@ class LabFleet:
         self.redis_nodes[name] = process
         return process
 
-    def _start_redis(self, base: dict[str, str]) -> dict[str, str]:
+    def _start_redis(self) -> dict[str, str]:
         self._redis_server(self.services, "redis")
         return {"REDIS_URL": f"redis://{self.services.address}:{REDIS_PORT}/0"}
 
-    def _start_sentinels(self, base: dict[str, str]) -> dict[str, str]:
-        from sim.stack import embedded_redis_server
-
+    def _start_sentinels(self) -> dict[str, str]:
         primary, replica = self.lab.add_host("redis-a"), self.lab.add_host("redis-b")
         self._redis_server(primary, "redis-a")
         self._redis_server(replica, "redis-b", "--replicaof", primary.address, str(REDIS_PORT))
@@ -318,23 +316,28 @@ class LabFleet:
                 f"sentinel monitor {MASTER_NAME} {primary.address} {REDIS_PORT} 2\n"
                 f"sentinel down-after-milliseconds {MASTER_NAME} 2000\n"
                 f"sentinel failover-timeout {MASTER_NAME} 10000\n")
-            self.lab.spawn(host, f"sentinel-{host.name}", [embedded_redis_server(), str(config), "--sentinel"], base)
+            self.lab.spawn(host, f"sentinel-{host.name}", [embedded_redis_server(), str(config), "--sentinel"],
+                           dict(os.environ))
         sentinels = ",".join(f"{host.address}:{SENTINEL_PORT}" for host in (primary, replica, self.services))
         # REDIS_URL's host is not used with sentinels (only its database number and password).
         return {"REDIS_URL": f"redis://{primary.address}:{REDIS_PORT}/0", "REDIS_SENTINELS": sentinels, "REDIS_MASTER_NAME": MASTER_NAME}
 
-    def master_name(self) -> str:
-        """Which node is the master now (asked of each node over its Unix socket)."""
-        import redis
-
-        for name in self.redis_nodes:
-            try:
-                role = redis.Redis(unix_socket_path=str(self.lab.workdir / f"{name}.sock"), socket_timeout=2).role()
-            except (redis.RedisError, OSError):
-                continue
-            if role[0] in (b"master", "master"):
-                return name
-        raise RuntimeError("no Redis node answers as master")
+    def master_name(self, timeout: float = 30) -> str:
+        """Which node is the master now, asked of each node over its Unix socket; waits out the
+        moments of a failover when none answers as one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for name in self.redis_nodes:
+                try:
+                    role = redis.Redis(unix_socket_path=str(self.lab.workdir / f"{name}.sock"),
+                                       socket_timeout=5).role()
+                except (redis.RedisError, OSError):
+                    continue
+                if role[0] in (b"master", "master"):
+                    return name
+            if time.monotonic() > deadline:
+                raise RuntimeError("no Redis node answers as master")
+            time.sleep(0.2)
 
     def _services_up(self) -> bool:
         try:
@@ -352,9 +355,7 @@ class LabFleet:
     def llm(self, path: str) -> Any:
         return curl_json(self.lab, self.services, f"{self.llm_url}{path}")
 
-    def redis(self) -> Any:
-        import redis
-
+    def redis(self) -> redis.Redis:
         socket_path = self.lab.workdir / f"{self.master_name()}.sock"
         return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=10)
 
@@ -393,8 +394,6 @@ class LabFleet:
     def tally(self) -> dict[str, int]:
         """Every seeded and created ticket counted once: updated once, updated more than once,
         dead-lettered (failed for good, waiting for a requeue), or lost (none of these)."""
-        from app.fleet.claims import Claims, DeadLetters
-
         stats = self.zendesk("/_sim/stats")
         dead = {entry["ticket_id"] for entry in DeadLetters(Claims(self.redis(), 60, 60)).entries()}
         twice = stats["tickets_with_multiple_notes"]
@@ -406,8 +405,6 @@ class LabFleet:
 
     def run_summaries(self, limit: int = 500) -> list[dict[str, Any]]:
         """The run summaries in Redis, newest first."""
-        from app.fleet.store import RunStore
-
         return [summary.model_dump(mode="json") for summary in RunStore(self.redis()).recent(limit)]
 
     def received_and_succeeded(self, host: Host) -> tuple[set[str], set[str]]:
