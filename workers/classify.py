@@ -30,4 +30,3 @@ def classify_task(self: CeleryTask, work_data: dict[str, Any]) -> dict[str, Any]
         raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e
     except STORE_UNAVAILABLE as e:
         retry_when_store_returns(self, e, f"ticket {work.ticket_id}", ticket_repr(work.ticket_id))
-        raise  # not reached: the retry raises

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
 from kombu.exceptions import OperationalError
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 STORE_UNAVAILABLE = (RedisError, OperationalError)
 
 
-def retry_when_store_returns(task: Task, error: BaseException, label: str, argsrepr: dict[str, str]) -> None:
+def retry_when_store_returns(task: Task, error: BaseException, label: str, argsrepr: dict[str, str]) -> NoReturn:
     """Retry with backoff, without touching any failure budget. If the broker is out of reach too,
     the retry itself fails and the task ends in that error: its message, never acknowledged,
     comes back after the visibility timeout."""

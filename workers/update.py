@@ -34,7 +34,6 @@ def update_task(self: CeleryTask, work_data: dict[str, Any], failures: int = 0) 
         return finish(work, "failed", stage="update", error=reason)
     except STORE_UNAVAILABLE as e:  # a write that landed before it is found on the retry's re-read
         retry_when_store_returns(self, e, f"ticket {work.ticket_id}", ticket_repr(work.ticket_id))
-        raise  # not reached: the retry raises
     except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
         log.exception("ticket %s: update failed unexpectedly", work.ticket_id)
         return finish(work, "failed", stage="update", error=f"unexpected {type(e).__name__}")
@@ -53,7 +52,6 @@ def update_batch_task(self: CeleryTask, works_data: list[Any], run_id: str, batc
         return finish_batch(works, e.progress, reason)
     except STORE_UNAVAILABLE as e:  # the retry's re-reads find what this pass already wrote
         retry_when_store_returns(self, e, f"run {run_id} batch {batch_no}", batch_repr(run_id, batch_no, len(works)))
-        raise  # not reached: the retry raises
     except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
         log.exception("run %s batch %s: update failed unexpectedly", run_id, batch_no)
         return finish_batch(works, BatchProgress(), f"unexpected {type(e).__name__}")
