@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/pii_eval.py [--baseline presidio|none] [--limit N] [--eval-dir DIR]
 
-Metrics, per data set, over the evaluated types only:
+Metrics, per data set, over the evaluated types (presidio sets: the nine types Presidio's own
+evaluation scores; ambientmeta sets: every labelled type, so identifiers such as NPI and MRN count,
+and recall once more without LOCATION and ORGANIZATION):
 - recall per type: a gold span counts as found when at least half of its characters are covered
   by predicted spans (of any label: for redaction, hidden is hidden);
 - precision: predicted characters that fall inside any gold span (of any annotated type: a
@@ -11,9 +13,13 @@ Metrics, per data set, over the evaluated types only:
   matching the published anchor (0.849 / 0.688 / 0.715);
 - F2 from micro recall (all gold spans) and that precision; ms per record, single process.
 
-Two more figures keep the tuning honest: the same metrics on `presidio_generated_small.json`,
-which no rule was tuned on, and the share of characters redacted from 500 English support
-tickets (tobibueck), which hold little personal data, so a high share means over-redaction.
+More figures keep the tuning honest:
+- the same metrics on `presidio_generated_small.json`, which no rule was tuned on;
+- leaks: gold emails, cards and SSNs with any letter or digit left visible in the redacted text;
+- the share of characters redacted from 500 English support tickets (tobibueck), which hold little
+  personal data, so a high share means over-redaction;
+- ms per record through `python -m app redact --spans` as a caller sees it: one process fed the
+  1,500 presidio_synth records, less the same process's start-up (a run with empty input).
 
 The last line of output is one JSON object holding every figure, ours and the baseline's.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -35,7 +42,11 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_EVAL_DIR = ROOT.parent / "shared" / "eval"
 PRESIDIO_TYPES = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
                   "IP_ADDRESS", "STREET_ADDRESS", "US_DRIVER_LICENSE"}
-AMBIENTMETA_TYPES = {"PERSON", "EMAIL", "PHONE", "SSN", "CREDIT_CARD"}
+# Place and company names: hidden by ours only where spaCy or an address block finds them. The
+# ambientmeta figures are given over every labelled type and also without these two.
+PLACE_TYPES = {"LOCATION", "ORGANIZATION"}
+# Types that must never be left in redacted text, with any letter or digit visible.
+NEVER_LEFT = {"EMAIL", "EMAIL_ADDRESS", "CREDIT_CARD", "SSN", "US_SSN"}
 
 Spans = list[tuple[int, int]]
 
@@ -51,6 +62,7 @@ class Record:
 class Score:
     found: dict[str, int] = field(default_factory=dict)
     total: dict[str, int] = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)  # NEVER_LEFT gold spans not wholly hidden
     predicted_chars: int = 0
     correct_chars: int = 0
     seconds: float = 0.0
@@ -66,6 +78,8 @@ class Score:
             self.total[kind] = self.total.get(kind, 0) + 1
             if chars and len(chars & covered) * 2 >= len(chars):
                 self.found[kind] = self.found.get(kind, 0) + 1
+            if kind in NEVER_LEFT and any(record.text[i].isalnum() and i not in covered for i in range(start, end)):
+                self.left.append(f"{kind}: {record.text[start:end]!r}")
         self.predicted_chars += len(covered)
         self.correct_chars += len(covered & gold_chars)
         self.records += 1
@@ -73,16 +87,20 @@ class Score:
     def summary(self) -> dict:
         total = sum(self.total.values())
         recall = sum(self.found.values()) / total if total else 0.0
+        people_total = sum(n for kind, n in self.total.items() if kind not in PLACE_TYPES)
+        people_found = sum(n for kind, n in self.found.items() if kind not in PLACE_TYPES)
         precision = self.correct_chars / self.predicted_chars if self.predicted_chars else 0.0
         f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
         return {
             "f2": round(f2, 4),
             "precision": round(precision, 4),
             "recall": round(recall, 4),
+            "recall_without_places": round(people_found / people_total, 4) if people_total else 0.0,
             "ms_per_record": round(1000 * self.seconds / max(1, self.records), 3),
             "records": self.records,
             "per_type_recall": {k: round(self.found.get(k, 0) / n, 4) for k, n in sorted(self.total.items())},
             "per_type_count": dict(sorted(self.total.items())),
+            "left": len(self.left),
         }
 
 
@@ -96,13 +114,12 @@ def load_presidio(path: Path) -> list[Record]:
 
 
 def load_ambientmeta(path: Path) -> list[Record]:
+    """Every labelled type counts: the set labels identifiers (NPI, MRN) as well as names."""
     records = []
     for line in path.read_text().splitlines():
         row = json.loads(line)
         annotations = row["annotations"]
-        records.append(Record(row["text"],
-                              [(a["start"], a["end"], a["entity_type"]) for a in annotations
-                               if a["entity_type"] in AMBIENTMETA_TYPES],
+        records.append(Record(row["text"], [(a["start"], a["end"], a["entity_type"]) for a in annotations],
                               [(a["start"], a["end"]) for a in annotations]))
     return records
 
@@ -111,6 +128,57 @@ def load_tickets(path: Path, limit: int = 500) -> list[str]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row.get("language") == "en" and row.get("body")]
     return [f"{row['subject']}\n{row['body']}" for row in rows[:limit]]
+
+
+SUPPORT_CORPORA = {  # file: the columns that hold ticket text
+    "tobibueck_multilang_4-20k_first2181.csv": ("subject", "body", "answer"),
+    "tobibueck_aa_multilang_5-2-50_first1872.csv": ("subject", "body", "answer"),
+    "tobibueck_multilang3-4k_first1167.csv": ("subject", "body", "answer"),
+    "tobibueck_german_normalized_2125.csv": ("subject", "body"),
+    "bitext_customer_support_training_4514.csv": ("instruction", "response"),
+}
+
+
+def identifier_alarms(eval_dir: Path) -> dict:
+    """The identifier recognizers (NPI, MRN, bare SSN, bank, passport) over every support text in
+    the eval folder, in all languages: these hold no such identifiers, so every finding is a false
+    alarm, and order, invoice and ticket numbers are plentiful."""
+    from app.redaction.identifiers import identifier_spans
+
+    texts, alarms, examples = 0, {}, []
+    for name, columns in SUPPORT_CORPORA.items():
+        with (eval_dir / name).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                for text in (row.get(column) or "" for column in columns):
+                    texts += 1
+                    for span in identifier_spans(text):
+                        alarms[span.label] = alarms.get(span.label, 0) + 1
+                        examples.append(text[max(0, span.start - 30) : span.end + 10].replace("\n", " "))
+    return {"texts": texts, "alarms": dict(sorted(alarms.items())), "examples": examples[:5]}
+
+
+def bare_number_probe(detect: Callable[[str], Spans], count: int = 300) -> dict:
+    """What the choice for nine-digit numbers without an SSN word costs: random nine-digit numbers
+    in sentences with no cue and after a cue that names them (order, invoice, ...); the share of
+    each that gets redacted."""
+    import random
+
+    rng = random.Random(16)
+    numbers = [f"{rng.randrange(10**8, 10**9)}" for _ in range(count)]
+    templates = {
+        "no_cue": ("Ensure {} is up to date.", "{} still fails after the update", "Please check {} and retry."),
+        "cue": ("My order {} has not arrived.", "Invoice #{} was charged twice", "Tracking number: {}",
+                "Ticket {} is still open", "ref {} from last week"),
+    }
+    shares = {}
+    for group, forms in templates.items():
+        hidden = 0
+        for index, number in enumerate(numbers):
+            text = forms[index % len(forms)].format(number)
+            start = text.index(number)
+            hidden += any(s <= start < e for s, e in detect(text))
+        shares[group] = round(hidden / count, 3)
+    return shares
 
 
 def redaction_rate(detect: Callable[[str], Spans], texts: list[str]) -> float:
@@ -123,14 +191,37 @@ def redaction_rate(detect: Callable[[str], Spans], texts: list[str]) -> float:
     return round(100 * redacted / max(1, total), 3)
 
 
-def evaluate(detect: Callable[[str], Spans], records: Iterable[Record]) -> dict:
+def evaluate(detect: Callable[[str], Spans], records: Iterable[Record], show_left: bool = False) -> dict:
     score = Score()
     for record in records:
         started = time.perf_counter()
         predicted = detect(record.text)
         score.seconds += time.perf_counter() - started
         score.add(record, predicted)
+    if show_left:
+        for leak in score.left:
+            print(f"  left in redacted text: {leak}")
     return score.summary()
+
+
+def cli_ms_per_record(texts: list[str]) -> float:
+    """Mean ms per record of `python -m app redact --spans` fed `texts` in one process, start-up
+    excluded: the same command run on empty input is timed too and subtracted."""
+    command = [sys.executable, "-m", "app", "redact", "--spans"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}  # no fleet settings needed
+
+    def timed(stdin: str, lines: int) -> float:
+        started = time.perf_counter()
+        result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env, cwd=ROOT,
+                                timeout=600, check=True)
+        elapsed = time.perf_counter() - started
+        if len(result.stdout.splitlines()) != lines:
+            raise RuntimeError(f"redact --spans wrote {len(result.stdout.splitlines())} lines for {lines}")
+        return elapsed
+
+    start_up = min(timed("", 0) for _ in range(2))
+    full = timed("".join(json.dumps({"text": t}) + "\n" for t in texts), len(texts))
+    return round(1000 * (full - start_up) / len(texts), 3)
 
 
 def ours() -> Callable[[str], Spans]:
@@ -168,7 +259,7 @@ def print_table(name: str, results: dict[str, dict]) -> None:
     print(f"\n{name}")
     systems = list(results)
     print(f"  {'metric':<22}" + "".join(f"{s:>12}" for s in systems))
-    for metric in ("f2", "precision", "recall", "ms_per_record"):
+    for metric in ("f2", "precision", "recall", "recall_without_places", "ms_per_record", "left"):
         print(f"  {metric:<22}" + "".join(f"{results[s][metric]:>12}" for s in systems))
     for kind in results[systems[0]]["per_type_recall"]:
         count = results[systems[0]]["per_type_count"][kind]
@@ -181,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL_DIR)
     parser.add_argument("--baseline", choices=("presidio", "none"), default="presidio")
     parser.add_argument("--limit", type=int, default=None, help="records per data set (default all)")
+    parser.add_argument("--show-left", action="store_true", help="print each email, card or SSN left visible")
     args = parser.parse_args(argv)
 
     datasets = {
@@ -203,15 +295,37 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, dict] = {}
     for name, records in datasets.items():
         records = records[: args.limit] if args.limit else records
-        results = {system: evaluate(detect, records) for system, detect in systems.items()}
+        results = {system: evaluate(detect, records, args.show_left and system == "ours")
+                   for system, detect in systems.items()}
         print_table(name, results)
         report[name] = results
     rates = {system: redaction_rate(detect, tickets) for system, detect in systems.items()}
     print(f"\nshare of characters redacted in {len(tickets)} English support tickets (lower is better): "
           + ", ".join(f"{system} {rate}%" for system, rate in rates.items()))
+    alarms = identifier_alarms(args.eval_dir)
+    print(f"identifier findings in {alarms['texts']} support texts (all false alarms): {alarms['alarms'] or 'none'}")
+    for example in alarms["examples"]:
+        print(f"  {example!r}")
+    probe = {system: bare_number_probe(detect) for system, detect in systems.items()}
+    print("share of random nine-digit numbers redacted, without a cue / after order, invoice, ...: "
+          + ", ".join(f"{system} {p['no_cue']} / {p['cue']}" for system, p in probe.items()))
+    synth_texts = [record.text for record in datasets["presidio_synth_v2"]][: args.limit]
+    cli_ms = cli_ms_per_record(synth_texts)
+    print(f"python -m app redact --spans: {cli_ms} ms per record ({len(synth_texts)} records, start-up excluded)")
+    ambient = {name: {system: {"all_types": report[name][system]["recall"],
+                               "without_places": report[name][system]["recall_without_places"]}
+                      for system in systems}
+               for name in ("ambientmeta_standard", "ambientmeta_adversarial")}
+    for name, recalls in ambient.items():
+        print(f"{name} recall, all labelled types / without LOCATION and ORGANIZATION: "
+              + ", ".join(f"{system} {r['all_types']} / {r['without_places']}" for system, r in recalls.items()))
     headline = report["presidio_synth_v2"]["ours"]
     print(json.dumps({**{k: headline[k] for k in ("f2", "precision", "recall", "ms_per_record")},
                       "per_type_recall": headline["per_type_recall"], "ticket_redaction_percent": rates,
+                      "cli_ms_per_record": cli_ms, "ambientmeta_recall": ambient,
+                      "identifier_alarms_in_support_texts": {k: alarms[k] for k in ("texts", "alarms")},
+                      "nine_digit_numbers_redacted": probe,
+                      "left_in_redacted_text": {name: report[name]["ours"]["left"] for name in report},
                       "datasets": report}))
     return 0
 
