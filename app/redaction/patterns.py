@@ -30,7 +30,8 @@ IBAN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?:
 SSN_DASHED_RE = re.compile(r"(?<![\d.-])(?!000|666)\d{3}([-.])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-]|\.\d)")
 # Dots, spaces, no separator or digits spelled out with spaces: only after an SSN word.
 SSN_LOOSE_RE = re.compile(r"(?<![\d.])(?:\d{3}[. ]?\d{2}[. ]?\d{4}|\d(?: ?\d){2} ?- ?\d ?\d ?- ?\d(?: ?\d){3})(?!\d|\.\d)")
-SSN_CONTEXT = ("ssn", "social security", "socialnum", "social", "tax number", "taxpayer", "itin", "tin")
+# Whole words: "tin" inside "routing" or "meeting" is no SSN cue.
+SSN_CONTEXT_RE = re.compile(r"(?i)\b(?:ssn|social security|socialnum|social|tax number|taxpayer|itin|tin)\b")
 
 IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")  # a full stop may follow
 # Candidates only: `ipaddress` decides, which rules out times such as 10:30:00.
@@ -118,7 +119,7 @@ def iban_spans(text: str) -> list[Span]:
 def ssn_spans(text: str) -> list[Span]:
     spans = [Span(m.start(), m.end(), "US_SSN") for m in SSN_DASHED_RE.finditer(text)]
     for match in SSN_LOOSE_RE.finditer(text):
-        if _context(text, match.start(), SSN_CONTEXT):
+        if SSN_CONTEXT_RE.search(text, max(0, match.start() - CONTEXT_WINDOW), match.start()):
             spans.append(Span(match.start(), match.end(), "US_SSN"))
     return spans
 

@@ -1,8 +1,8 @@
 """Personal-data redaction: one spaCy pass plus validated patterns, addresses and name rules.
 
 Every detected span is replaced by a typed placeholder (`<PERSON>`, `<EMAIL_ADDRESS>`,
-`<PHONE_NUMBER>`, `<CREDIT_CARD>`, `<IBAN_CODE>`, `<US_SSN>`, `<IP_ADDRESS>`,
-`<STREET_ADDRESS>`, `<LOCATION>`, `<US_DRIVER_LICENSE>`, `<SECRET>`), so the LLM still sees that
+`<PHONE_NUMBER>`, `<CREDIT_CARD>`, `<IBAN_CODE>`, `<US_SSN>`, `<NPI>`, `<MEDICAL_RECORD_NUMBER>`, ...; every
+label is in spans.LABEL_ORDER), so the LLM still sees that
 a ticket mentions a card without seeing the number. Quality and speed are measured by
 `bench/pii_eval.py` on public gold data, side by side with Microsoft Presidio.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 from app.domain.models import TicketInput, TicketWork
 from app.redaction.addresses import address_spans
+from app.redaction.identifiers import identifier_spans
 from app.redaction.names import mask_markup, person_and_location_spans
 from app.redaction.patterns import EMAIL_RE, luhn_valid, pattern_spans
 from app.redaction.spans import Span, apply_spans, merge_spans
@@ -71,12 +72,16 @@ class Redactor:
 
     @staticmethod
     def _spans(doc: Any, text: str) -> list[Span]:
-        found = pattern_spans(text) + address_spans(text) + person_and_location_spans(doc, text)
+        found = pattern_spans(text) + identifier_spans(text) + address_spans(text) + person_and_location_spans(doc, text)
         return merge_spans(found)
 
     def redact(self, text: str) -> Redaction:
         spans = self.spans(text)
         return Redaction(apply_spans(text, spans), spans)
+
+    def redact_texts(self, texts: list[str]) -> list[Redaction]:
+        """Many texts in one spaCy pass, in order; each as `redact` would give it."""
+        return [Redaction(apply_spans(text, spans), spans) for text, spans in zip(texts, self._spans_many(texts))]
 
     def redact_ticket(self, subject: str, description: str) -> tuple[Redaction, Redaction]:
         """Subject and description in one spaCy pass: a call has a fixed cost of about a third of
@@ -85,14 +90,18 @@ class Redactor:
         return self.redact_tickets([(subject, description)])[0]
 
     def redact_tickets(self, tickets: list[tuple[str, str]]) -> list[tuple[Redaction, Redaction]]:
-        """Many tickets' (subject, description) at once: spaCy's `nlp.pipe` runs its network on
-        whole batches, about a third cheaper per ticket than a call each from 20 tickets on
-        (bench/redaction_batching.py)."""
+        """Many tickets' (subject, description) at once."""
         joined = [f"{subject}{TICKET_SEPARATOR}{description}" for subject, description in tickets]
-        to_parse = [(index, mask_markup(text)) for index, text in enumerate(joined) if text.strip()]
+        return [_split_ticket(subject, description, spans)
+                for (subject, description), spans in zip(tickets, self._spans_many(joined))]
+
+    def _spans_many(self, texts: list[str]) -> list[list[Span]]:
+        """`spans` of each text. spaCy's `nlp.pipe` runs its network on whole batches: from 20 texts
+        on, a third to a half less time per text than a call each (bench/redaction_batching.py on
+        generated tickets, bench/pii_eval.py's CLI figure on the presidio records)."""
+        to_parse = [(index, mask_markup(text)) for index, text in enumerate(texts) if text.strip()]
         docs = dict(zip((index for index, _ in to_parse), self.nlp.pipe(text for _, text in to_parse)))
-        return [_split_ticket(subject, description, self._spans(docs[index], joined[index]) if index in docs else [])
-                for index, (subject, description) in enumerate(tickets)]
+        return [self._spans(docs[index], text) if index in docs else [] for index, text in enumerate(texts)]
 
 
 def _split_ticket(subject: str, description: str, spans: list[Span]) -> tuple[Redaction, Redaction]:

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 # When spans of different labels overlap, the merged span keeps the most specific label:
-# validated patterns first, then addresses, then names, then places.
-LABEL_PRIORITY = {
-    "SECRET": 0, "EMAIL_ADDRESS": 1, "CREDIT_CARD": 2, "IBAN_CODE": 3, "US_SSN": 4, "IP_ADDRESS": 5,
-    "PHONE_NUMBER": 6, "US_DRIVER_LICENSE": 7, "STREET_ADDRESS": 8, "PERSON": 9, "LOCATION": 10,
-}
+# validated patterns first (an identifier named by its cue before a bare SSN), then addresses,
+# then names, then places.
+LABEL_ORDER = (
+    "SECRET", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "ABA_ROUTING_NUMBER", "BANK_ACCOUNT", "PASSPORT", "NPI",
+    "MEDICAL_RECORD_NUMBER", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER", "US_DRIVER_LICENSE", "STREET_ADDRESS",
+    "PERSON", "LOCATION",
+)
+LABEL_PRIORITY = {label: rank for rank, label in enumerate(LABEL_ORDER)}
 
 
 @dataclass(frozen=True, order=True)
