@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -274,19 +275,49 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_CODES[status]
 
 
+class _BadLine(NamedTuple):
+    """A stdin line that could not be read; its error line takes its place in the output."""
+
+    error: str
+
+
+def _stdin_batches(expected: str, parse: Callable[[Any], T], max_batch: int = 64) -> Iterator[list[T | _BadLine]]:
+    """The non-blank lines of stdin, each a JSON object through `parse`, in batches of the lines
+    that have already arrived (at most `max_batch`). A caller streaming a file gets full batches,
+    which spaCy parses in one pass at about half the time per line; a caller that writes one line
+    and waits for its answer gets it at once. Read from the file descriptor because a text
+    stream's buffer hides from the caller what has arrived."""
+    fd, pending, number = sys.stdin.fileno(), b"", 0
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop() if chunk else b""
+        batch: list[T | _BadLine] = []
+        for line in lines:
+            number += 1
+            if not line.strip():
+                continue
+            try:
+                batch.append(parse(json.loads(line.decode("utf-8"))))
+            except (ValueError, KeyError, AttributeError, TypeError) as e:  # UnicodeDecodeError is a ValueError
+                batch.append(_BadLine(f"line {number}: expected {expected} ({type(e).__name__})"))
+        for start in range(0, len(batch), max_batch):
+            yield batch[start : start + max_batch]
+        if not chunk:
+            return
+
+
 def _stdin_records(expected: str, parse: Callable[[Any], T]) -> Iterator[T | None]:
     """Each non-blank line of stdin, a JSON object, through `parse`. A line that cannot be read
     gets an error line in its place and None: one output line per input line keeps the streams
     aligned for the caller."""
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = parse(json.loads(line))
-        except (ValueError, KeyError, AttributeError, TypeError) as e:
-            print(json.dumps({"error": f"line {number}: expected {expected} ({type(e).__name__})"}))
-            item = None
-        yield item
+    for batch in _stdin_batches(expected, parse, max_batch=1):
+        for item in batch:
+            if isinstance(item, _BadLine):
+                print(json.dumps({"error": item.error}), flush=True)
+                yield None
+            else:
+                yield item
 
 
 def _text_of(record: Any) -> str:
@@ -301,15 +332,20 @@ def cmd_redact(args: argparse.Namespace) -> int:
 
     redactor = services.redactor()
     status = EXIT_OK
-    for text in _stdin_records('{"text": string}', _text_of):
-        if text is None:
-            status = EXIT_FAILURES
-            continue
-        result = redactor.redact(text)
-        out: dict[str, Any] = {"redacted": result.text}
-        if args.spans:
-            out["spans"] = [span.as_dict() for span in result.spans]
-        print(json.dumps(out, ensure_ascii=False))
+    for batch in _stdin_batches('{"text": string}', _text_of):
+        texts = [item for item in batch if not isinstance(item, _BadLine)]
+        results = iter(redactor.redact_texts(texts))
+        for item in batch:
+            if isinstance(item, _BadLine):
+                status = EXIT_FAILURES
+                print(json.dumps({"error": item.error}))
+                continue
+            result = next(results)
+            out: dict[str, Any] = {"redacted": result.text}
+            if args.spans:
+                out["spans"] = [span.as_dict() for span in result.spans]
+            print(json.dumps(out, ensure_ascii=False))
+        sys.stdout.flush()
     return status
 
 

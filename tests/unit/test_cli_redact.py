@@ -41,3 +41,35 @@ def test_bad_lines_get_an_error_line_and_exit_1():
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert list(lines[0]) == ["redacted"] and "error" in lines[1] and "error" in lines[2]
+
+
+def test_a_caller_that_waits_for_each_answer_gets_it_before_sending_the_next():
+    """Lines are batched only as far as they have arrived: one line in, its answer out at once."""
+    import select
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "app", "redact"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, cwd="/tmp", env=env, text=True)
+    try:
+        for text in ("Mail anna@example.org", "NPI: 1234567893"):
+            process.stdin.write(json.dumps({"text": text}) + "\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no answer while stdin stays open"
+            assert "<" in json.loads(process.stdout.readline())["redacted"]
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+
+
+def test_many_lines_at_once_and_a_line_that_is_not_utf8():
+    texts = [f"Ticket {n}: call Maria Gonzalez at +1 415 555 01{n:02d}" for n in range(150)]
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode() + b'{"text": "caf\xe9"}\n{"text": "last"}'
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "app", "redact"], input=stdin, capture_output=True, cwd="/tmp",
+                            env=env, timeout=120)
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert result.returncode == 1 and len(lines) == 152
+    assert all("+1 415" not in line["redacted"] and "Ticket" in line["redacted"] for line in lines[:150])
+    assert lines[150] == {"error": 'line 151: expected {"text": string} (UnicodeDecodeError)'}
+    assert lines[151] == {"redacted": "last"}  # no newline at the end: still read
