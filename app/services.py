@@ -9,6 +9,7 @@ meant to be loaded in the worker's parent before it forks, so the children share
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any, Callable, TypeVar
 
@@ -26,7 +27,7 @@ from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, R
 from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
-from app.redaction.redactor import Redactor
+from app.redaction.redactor import MAX_TEXT_CHARS, Redactor
 from app.settings import (
     REDIS_CONNECT_TIMEOUT,
     REDIS_SOCKET_TIMEOUT,
@@ -39,6 +40,9 @@ from app.settings import (
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
 _shared: dict[str, Any] = {}
+# On the I/O pool's threads, the first tickets arrive together: one thread builds each object while
+# the others wait for it, instead of each building its own client. Reentrant: builds nest.
+_building = threading.RLock()
 
 
 def reset() -> None:
@@ -61,9 +65,30 @@ def _for_this_process(name: str, build: Callable[[], T]) -> T:
     pid = os.getpid()
     entry = _per_process.get(name)
     if entry is None or entry[0] != pid:
-        entry = (pid, build())
-        _per_process[name] = entry
+        with _building:
+            entry = _per_process.get(name)
+            if entry is None or entry[0] != pid:
+                entry = (pid, build())
+                _per_process[name] = entry
     return entry[1]
+
+
+def _once(name: str, build: Callable[[], T]) -> T:
+    """Built once and shared by every process forked after (read-only models)."""
+    if name not in _shared:
+        with _building:
+            if name not in _shared:
+                _shared[name] = build()
+    return _shared[name]
+
+
+def max_sleep(settings: Settings) -> float:
+    """How long a call may wait in place for a quota token: RATE_LIMIT_MAX_SLEEP in a process of its
+    own (a prefork child asleep holds a whole process), RATE_LIMIT_MAX_SLEEP_THREADS on a pool's
+    thread (a thread asleep costs nothing, and a countdown retry would only add a trip through the
+    broker). Celery's thread pool runs tasks off the main thread; a prefork child runs them on it."""
+    on_pool_thread = threading.current_thread() is not threading.main_thread()
+    return settings.rate_limit_max_sleep_threads if on_pool_thread else settings.rate_limit_max_sleep
 
 
 def redis_client() -> redis.Redis:
@@ -142,15 +167,27 @@ def zendesk_throttle() -> Callable[[str, str], float]:
             # wait goes back to the queue (a countdown) rather than hold a worker process asleep.
             return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep=0)
         quotas = [(export, 1.0)] if is_export(path) else [(incremental, 1.0)] if is_incremental(path) else []
-        return limiter().acquire([*quotas, (account, 1.0)], settings.rate_limit_max_sleep)
+        return limiter().acquire([*quotas, (account, 1.0)], max_sleep(settings))
 
     return throttle
 
 
+# OpenAI: "rate limits can be quantized, meaning they are enforced over shorter periods of time
+# (e.g. 60,000 requests/minute may be enforced as 1,000 requests/second)"
+# (https://platform.openai.com/docs/guides/rate-limits). A burst of two seconds' pace keeps the
+# fleet near the per-second pace, and leaves the bucket's refill 5% under the plan, not 10%.
+LLM_BURST_SECONDS = 2.0
+# The most a classification request can be charged: subject and description cut at MAX_TEXT_CHARS
+# each, four characters to a token, plus room for the instructions and the answer's schema.
+LARGEST_PROMPT_TOKENS = (2 * MAX_TEXT_CHARS + 8_000) // 4
+
+
 def _llm_quotas() -> tuple[Quota, Quota]:
     settings = _settings()
-    return (Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window),
-            Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window))
+    largest_request = LARGEST_PROMPT_TOKENS + settings.llm_completion_tokens
+    return (Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window, burst_seconds=LLM_BURST_SECONDS),
+            Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window, burst_seconds=LLM_BURST_SECONDS,
+                  min_capacity=largest_request))
 
 
 def llm_throttle() -> Callable[[int], float]:
@@ -160,7 +197,7 @@ def llm_throttle() -> Callable[[int], float]:
     requests_quota, tokens_quota = _llm_quotas()
 
     def throttle(tokens: int) -> float:
-        return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], settings.rate_limit_max_sleep)
+        return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], max_sleep(settings))
 
     return throttle
 
@@ -248,33 +285,31 @@ def zendesk() -> ZendeskClient:
 
 def redactor() -> Redactor:
     """Shared across forks on purpose: loaded once, read only."""
-    if "redactor" not in _shared:
-        _shared["redactor"] = Redactor()
-    return _shared["redactor"]
+    return _once("redactor", Redactor)
 
 
 def taxonomy() -> Taxonomy:
     """The taxonomy from TAXONOMY_FILE (or the default); a bad file is a configuration error."""
-    if "taxonomy" not in _shared:
+    def build() -> Taxonomy:
         try:
-            _shared["taxonomy"] = load_taxonomy(_settings().taxonomy_file)
+            return load_taxonomy(_settings().taxonomy_file)
         except TaxonomyError as e:
             raise ConfigError(f"TAXONOMY_FILE: {e}") from None
-    return _shared["taxonomy"]
+    return _once("taxonomy", build)
 
 
 def local_classifier() -> LocalClassifier | None:
     """The model at LOCAL_MODEL_PATH, or None when there is none. Like the redactor, loaded once
     and shared across forks (read only). A model that cannot be used (damaged, or trained for
     another taxonomy) is a configuration error: the worker stops at start-up and says why."""
-    if "local_model" not in _shared:
+    def build() -> LocalClassifier | None:
         path = _settings().local_model_path
         try:
             model = load_model(path, taxonomy()) if path.is_file() else None
         except LocalModelError as e:
             raise ConfigError(f"LOCAL_MODEL_PATH: {e}") from None
-        _shared["local_model"] = LocalClassifier(model, taxonomy()) if model is not None else None
-    return _shared["local_model"]
+        return LocalClassifier(model, taxonomy()) if model is not None else None
+    return _once("local_model", build)
 
 
 def check_classifier(provider: str | None = None) -> str:

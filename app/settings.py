@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     llm_rate_window: float = Field(default=60.0, gt=0)
     # Waits for a quota token up to this long in the process; longer waits become countdown retries.
     rate_limit_max_sleep: float = Field(default=2.0, ge=0)
+    # The same on a thread pool's thread (the I/O worker), where waiting holds only a thread.
+    rate_limit_max_sleep_threads: float = Field(default=30.0, ge=0)
     # Sent to models that take one; reasoning models take only their default, so none is sent.
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_cache_ttl: int = Field(default=7 * 24 * 3600, ge=0, description="seconds; 0 turns the cache off")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pybreaker
@@ -12,8 +13,32 @@ log = logging.getLogger(__name__)
 
 class BreakerLog(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        if getattr(old_state, "name", old_state) == getattr(new_state, "name", new_state):
+            return  # a call that was in flight when the breaker opened, failing after: no change
         log.warning("breaker %s: %s -> %s", cb.name, getattr(old_state, "name", old_state),
                     getattr(new_state, "name", new_state))
+
+
+class SharedCircuitBreaker(pybreaker.CircuitBreaker):
+    """pybreaker's breaker without its lock around the guarded call.
+
+    pybreaker holds the breaker's lock for the whole call, so on a thread pool every thread of a
+    process would wait for one LLM request at a time. The lock cannot protect a state that lives
+    in Redis and is changed by every other process anyway (their trial calls in half-open already
+    run side by side), so the call runs unlocked, as it does across processes; state changes
+    still take pybreaker's lock for their moment."""
+
+    def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.state.call(func, *args, **kwargs)
+
+
+def refusing(breaker: pybreaker.CircuitBreaker) -> bool:
+    """Open and within its reset timeout: a call now would be refused without being made (so it
+    need not wait for a quota token first). pybreaker's own test, read without calling."""
+    if breaker.current_state != pybreaker.STATE_OPEN:
+        return False
+    opened_at = breaker._state_storage.opened_at  # noqa: SLF001 - pybreaker has no public accessor
+    return bool(opened_at) and datetime.now(UTC) < opened_at + timedelta(seconds=breaker.reset_timeout)
 
 
 def shared_breaker(name: str, redis_client: Any, namespace: str, fail_max: int, reset_timeout: float,
@@ -21,5 +46,5 @@ def shared_breaker(name: str, redis_client: Any, namespace: str, fail_max: int, 
     """A breaker whose state lives in Redis (one namespace per breaker), so every process on every
     host opens and closes it together; state changes are logged."""
     storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, redis_client, namespace=namespace)
-    return pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage,
+    return SharedCircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage,
                                     exclude=exclude, listeners=[BreakerLog()], name=name)

@@ -42,7 +42,7 @@ import openai
 import pybreaker
 from pydantic import ValidationError
 
-from app.clients.breakers import shared_breaker
+from app.clients.breakers import refusing, shared_breaker
 from app.domain.models import Analysis, Usage
 from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
@@ -378,6 +378,8 @@ class LLMClassifier:
         paused = self.pause_gate.remaining() if self.pause_gate is not None else 0.0
         if paused > 0:
             return paused, "LLM paused after a 429"
+        if refusing(self.breaker):
+            return 0.0, ""  # the breaker refuses at once: no quota token for a request never sent
         if self.throttle is not None:
             wait = self.throttle(quota_tokens(messages, self.response_format, self.max_tokens))
             if wait > 0:

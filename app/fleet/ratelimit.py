@@ -13,6 +13,7 @@ even when a call arrives up to D seconds after its token was taken (a busy host,
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -83,13 +84,22 @@ class Quota:
     limit: float
     window: float = 60.0
     burst_share: float = 0.1
+    # Caps the burst at this many seconds of the limit's pace (None: no cap). A large plan's 10%
+    # is minutes' worth of calls at once, and the bucket's refill stays 10% under the plan for good.
+    burst_seconds: float | None = None
+    # ... but never below one call's largest cost: a call bigger than the bucket is charged only
+    # the bucket (see take), so too small a bucket would let big calls through under-counted.
+    min_capacity: float = 1.0
     # D above: seconds a call may take from its token to the provider. One second costs 1.6% of
     # a 60 s window's rate, and keeps a loaded 2-core host from ever meeting a 429.
     delay_allowance: float = 1.0
 
     @property
     def capacity(self) -> float:
-        return max(1.0, self.limit * self.burst_share)
+        burst = self.limit * self.burst_share
+        if self.burst_seconds is not None:
+            burst = max(min(burst, self.limit * self.burst_seconds / self.window), min(self.min_capacity, burst))
+        return max(1.0, burst)
 
     @property
     def refill_per_second(self) -> float:
@@ -105,6 +115,9 @@ class SharedRateLimiter:
     def __init__(self, client: Any, prefix: str = "") -> None:
         self.redis = client
         self.prefix = prefix
+        # Threads of one process that want the same quotas take turns (see acquire).
+        self._turns: dict[tuple[str, ...], threading.Lock] = {}
+        self._turns_lock = threading.Lock()
         self._take = client.register_script(TAKE_SCRIPT)
         self._refund = client.register_script(REFUND_SCRIPT)
         self._clamp = client.register_script(CLAMP_SCRIPT)
@@ -131,21 +144,38 @@ class SharedRateLimiter:
             self._clamp(keys=[self._key(quota)], args=[quota.capacity, quota.refill_per_second, max(0.0, available),
                                                        int(2000 * quota.window)])
 
+    def _turn(self, quotas: list[tuple[Quota, float]]) -> threading.Lock:
+        key = tuple(quota.name for quota, _ in quotas)
+        with self._turns_lock:
+            return self._turns.setdefault(key, threading.Lock())
+
     def acquire(self, quotas: list[tuple[Quota, float]], max_sleep: float) -> float:
         """Take from every bucket, sleeping through short waits; returns 0 when all were granted,
         else the wait (> max_sleep) the caller should turn into a countdown retry. When a bucket
-        refuses, the tokens already taken for this call go back."""
+        refuses, the tokens already taken for this call go back.
+
+        On a thread pool, a hundred threads may want the LLM quota at once. They take turns, one
+        at a time per process: the one whose turn it is asks Redis and sleeps until its tokens are
+        due, the others wait on the lock without a CPU cycle or a Redis call, instead of all
+        waking when a token is due and all but one asking in vain."""
         deadline = time.monotonic() + max_sleep
-        taken: list[tuple[Quota, float]] = []
-        for quota, cost in quotas:
-            while True:
-                wait = self.take(quota, cost)
-                if wait == 0:
-                    taken.append((quota, cost))
-                    break
-                if time.monotonic() + wait > deadline:
-                    for earlier, earlier_cost in taken:
-                        self.refund(earlier, earlier_cost)
-                    return wait
-                time.sleep(wait)
-        return 0.0
+        turn = self._turn(quotas)
+        # A turn is at most a Redis round trip, or a sleep no longer than its holder's max_sleep.
+        if not turn.acquire(timeout=max_sleep + 1.0):
+            return max(max_sleep, 1.0)  # still busy: the caller comes back later
+        try:
+            taken: list[tuple[Quota, float]] = []
+            for quota, cost in quotas:
+                while True:
+                    wait = self.take(quota, cost)
+                    if wait == 0:
+                        taken.append((quota, cost))
+                        break
+                    if time.monotonic() + wait > deadline:
+                        for earlier, earlier_cost in taken:
+                            self.refund(earlier, earlier_cost)
+                        return wait
+                    time.sleep(wait)
+            return 0.0
+        finally:
+            turn.release()

@@ -92,7 +92,7 @@ def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
         services.claims().keep_alive(work.ticket_id)
     settings = get_settings()
     polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
-                         timeout=settings.bulk_job_timeout, max_sleep=settings.rate_limit_max_sleep)
+                         timeout=settings.bulk_job_timeout, max_sleep=services.max_sleep(settings))
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
     done = write_batch(services.zendesk(), items, services.taxonomy(), run_id, services.bulk_jobs(),
                        services.job_slots(), f"{run_id}:{batch_no}", polling, progress)

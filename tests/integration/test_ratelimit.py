@@ -26,3 +26,32 @@ def test_greedy_takers_never_exceed_the_limit_in_any_window_even_with_late_arriv
     worst = max(sum(1 for g in grants if start <= g <= start + span) for start in grants)
     assert worst <= quota.limit, worst
     assert len(grants) > quota.limit  # it did hand out more than one window's worth over the 3 s
+
+
+def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix):
+    """Sixty threads want a quota that grants 20 a second: each is granted once, at the quota's
+    pace, and only the thread whose turn it is asks Redis (no herd of polls per freed token)."""
+    import threading
+
+    quota = Quota("test:threads", limit=20, window=1.0, delay_allowance=0.1, burst_seconds=0.1)
+    limiter = SharedRateLimiter(services.redis_client(), redis_prefix)
+    asked = []
+    take = limiter.take
+    limiter.take = lambda q, cost=1.0: asked.append(1) or take(q, cost)  # type: ignore[method-assign]
+    granted: list[float] = []
+    started = time.monotonic()
+
+    def want() -> None:
+        if limiter.acquire([(quota, 1.0)], max_sleep=30) == 0:
+            granted.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=want) for _ in range(60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(granted) == 60
+    # 2 at once, then (20 - 2) per 1.1 s: the last near 3.5 s, never faster than the pace
+    assert 3.0 < max(granted) < 6.0, max(granted)
+    # one grant and at most a few refusals per thread's turn; unserialised, every waiting thread polls per token
+    assert len(asked) < 3 * 60, len(asked)
