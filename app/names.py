@@ -50,3 +50,10 @@ TASK_QUEUES = {
     Task.BACKFILL: Queue.REDACT,
 }
 ROUTES = {str(task): {"queue": str(task.queue)} for task in Task}
+
+# The two-worker form of a host (README "Two pools"): CPU work on a prefork pool that shares the
+# spaCy model across its children; waiting work (the LLM's seconds, Zendesk's job polls) on a
+# thread pool of hundreds, each thread costing a stack rather than a process.
+CPU_QUEUES = (Queue.SWEEP, Queue.INTAKE, Queue.REDACT)
+IO_QUEUES = (Queue.CLASSIFY, Queue.ZENDESK)
+IO_THREADS = 200

@@ -1,8 +1,9 @@
 """`make demo`: the whole fleet against the bundled Zendesk simulator, start to finish.
 
 Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zendesk simulator
-seeded with 200 tickets, the OpenAI simulator, the webhook receiver (`python -m app webhook`), one
-worker (`--autoscale=50,10`), beat and Flower. Beat's sweeps take the seeded backlog; while they
+seeded with 200 tickets, the OpenAI simulator, the webhook receiver (`python -m app webhook`), the
+two workers of a host (CPU: prefork on redact/sweep/intake; I/O: 200 threads on classify/zendesk),
+beat and Flower. Beat's sweeps take the seeded backlog; while they
 run, new tickets are created one a second and the simulator announces each with a signed webhook,
 so both ways in show. Waits until every ticket carries `ai_processed`; prints the run summaries and
 how each way in did; stops everything it started (also on Ctrl+C).
@@ -60,7 +61,9 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             console.print("llm        none: the offline rules classify")
         stack.start_webhook()
         console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator)")
-        stack.start_worker("worker")
+        stack.start_cpu_worker()
+        stack.start_io_worker()
+        console.print("workers    cpu@ (prefork: redact, sweep, intake), io@ (200 threads: classify, zendesk)")
         stack.start_beat()
         stack.start_flower()
         console.print(f"flower     http://127.0.0.1:{stack.flower_port}")

@@ -256,6 +256,19 @@ class LocalStack:
         return self.spawn(name, self.celery("worker", f"--autoscale={autoscale}", "-n", f"{name}@%h",
                                             "--loglevel=INFO", *(extra or [])))
 
+    def start_cpu_worker(self, name: str = "cpu", autoscale: str = "4,2") -> ManagedProcess:
+        """The CPU half of the two-worker form: prefork, on the redact, sweep and intake queues."""
+        from app.names import CPU_QUEUES
+
+        return self.start_worker(name, autoscale, ["-Q", ",".join(CPU_QUEUES)])
+
+    def start_io_worker(self, name: str = "io", threads: int | None = None) -> ManagedProcess:
+        """The I/O half: Celery's thread pool on the classify and zendesk queues."""
+        from app.names import IO_QUEUES, IO_THREADS
+
+        return self.spawn(name, self.celery("worker", "--pool=threads", f"--concurrency={threads or IO_THREADS}",
+                                            "-Q", ",".join(IO_QUEUES), "-n", f"{name}@%h", "--loglevel=INFO"))
+
     def start_beat(self, name: str = "beat") -> ManagedProcess:
         return self.spawn(name, self.celery("beat", "--loglevel=INFO"))
 

@@ -11,6 +11,7 @@ from celery.signals import after_setup_logger, worker_init
 
 from app import services
 from app.logs import setup_file_logging
+from app.names import Queue
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,10 @@ def _log_to_daily_files(**_: Any) -> None:
 
 
 @worker_init.connect
-def _load_models_before_fork(**_: Any) -> None:
+def _load_models_before_fork(sender: Any = None, **_: Any) -> None:
     """Load spaCy, the local model (and the LLM client's modules) in the worker's parent so every pool child shares
-    their pages (copy on write).
+    their pages (copy on write). A worker that takes no redact queue (the I/O worker, `-Q classify,zendesk`)
+    never redacts, and is spared spaCy's memory.
 
     One redaction first builds what loads lazily (phonenumbers metadata, regex and vocabulary
     caches) in the parent too; gc.freeze() then keeps the collector from writing to those
@@ -50,7 +52,11 @@ def _load_models_before_fork(**_: Any) -> None:
     provider, why = get_settings().llm_choice()
     taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
     log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)
-    services.redactor().redact_tickets([(WARM_UP_TEXT, WARM_UP_TEXT)] * 2)  # the batch path too
+    consumed = set(sender.app.amqp.queues.consume_from) if sender is not None else {str(Queue.REDACT)}
+    if str(Queue.REDACT) in consumed:
+        services.redactor().redact_tickets([(WARM_UP_TEXT, WARM_UP_TEXT)] * 2)  # the batch path too
+    else:
+        log.warning("no redact queue among %s: the spaCy model is not loaded", ",".join(sorted(consumed)))
     services.check_classifier()  # LLM_PROVIDER=local without a model, say, stops the worker here
     local = services.local_classifier()  # shared by the children like spaCy; a bad model stops here
     if local is not None:
