@@ -259,12 +259,18 @@ def cmd_health(args: argparse.Namespace) -> int:
 
         return app.control.ping(timeout=1.0)
 
+    def worker_queues() -> dict[str, list[str]]:
+        from app.celery import app
+
+        answers = app.control.inspect(timeout=1.0).active_queues() or {}
+        return {worker: [queue["name"] for queue in queues] for worker, queues in answers.items()}
+
     store = services.run_store()
     try:
         last_sweep, last_run = store.last_sweep(), store.last_run()
     except Exception:  # noqa: BLE001 - Redis down: the redis check says so
         last_sweep = last_run = None
-    checks = run_checks(settings, client, ping_workers, breakers, last_sweep, last_run)
+    checks = run_checks(settings, client, ping_workers, breakers, last_sweep, last_run, worker_queues)
     status = overall(checks)
     if args.json:
         print(json.dumps(as_json(checks), indent=2))

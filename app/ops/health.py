@@ -48,10 +48,11 @@ def age(seconds: float | None) -> str:
 
 
 def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: dict[str, Any],
-               last_sweep: float | None, last_run: float | None) -> list[Check]:
+               last_sweep: float | None, last_run: float | None, worker_queues: Any = None) -> list[Check]:
     """All checks. `breakers` maps a name to (factory, what an open breaker means[, the recorded
     configuration fault]): pybreaker's Redis storage talks to Redis when built, so breakers are
-    built only once Redis answered."""
+    built only once Redis answered. `worker_queues()`, when given, names the queues each worker
+    takes: a host that runs only one of the two workers leaves a queue nobody serves."""
     checks: list[Check] = []
     try:
         redis_client.ping()
@@ -65,6 +66,12 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
     workers = ping_workers()
     checks.append(Check("workers", HEALTHY if workers else UNHEALTHY,
                         f"{len(workers)} online" if workers else "none answered a ping"))
+    if workers and worker_queues is not None:
+        served = {queue for queues in (worker_queues() or {}).values() for queue in queues}
+        unserved = [str(queue) for queue in Queue if str(queue) not in served]
+        checks.append(Check("queue consumers", DEGRADED if unserved else HEALTHY,
+                            f"no worker takes {', '.join(unserved)}: its tasks wait (start the missing worker)"
+                            if unserved else "every queue has a worker"))
 
     depths = {str(queue): redis_client.llen(f"{settings.redis_prefix}{queue}") for queue in Queue}
     deepest = max(depths.values())

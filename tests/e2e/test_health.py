@@ -37,8 +37,15 @@ def test_health_states(tmp_path: Path, redis_url: str):
         code, report = health(stack)  # no worker yet
         assert (code, report["status"]) == (2, "unhealthy") and by_name(report)["workers"]["status"] == "unhealthy"
 
-        stack.start_worker("worker", autoscale="2,1")
+        # Only the I/O half of a host's two workers: redaction and sweeps have no consumer.
+        stack.start_io_worker(threads=8)
         stack.wait_for_workers(1)
+        code, report = health(stack)
+        consumers = by_name(report)["queue consumers"]
+        assert report["status"] == "degraded" and consumers["status"] == "degraded"
+        assert "no worker takes intake, sweep, redact:" in consumers["detail"], consumers
+        stack.start_cpu_worker(concurrency=1)
+        stack.wait_for_workers(2)
         stack.start_beat()
         stack.sim("/_sim/tickets", method="POST", json={"count": 1})
         import time
@@ -46,6 +53,7 @@ def test_health_states(tmp_path: Path, redis_url: str):
         time.sleep(2 * stack.sweep_interval + 2)
         code, report = health(stack)
         assert (code, report["status"]) == (0, "healthy"), report
+        assert by_name(report)["queue consumers"]["detail"] == "every queue has a worker"
 
         # The LLM breaker opens (as after repeated failures): degraded, and it says why.
         breaker = llm_breaker(redis.Redis.from_url(stack.redis_url), f"{stack.redis_prefix}breaker:llm", 5, 600)
