@@ -2,7 +2,8 @@
 
 Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zendesk simulator
 seeded with 200 tickets, the OpenAI simulator, the webhook receiver (`python -m app webhook`), the
-two workers of a host (CPU: prefork on redact/sweep/intake; I/O: 200 threads on classify/zendesk),
+two workers of a host (CPU: prefork, a child per core, on redact/sweep/intake; I/O: 200 threads on
+classify/zendesk),
 beat and Flower. Beat's sweeps take the seeded backlog; while they
 run, new tickets are created one a second and the simulator announces each with a signed webhook,
 so both ways in show. Waits until every ticket carries `ai_processed`; prints the run summaries and
@@ -63,7 +64,7 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator)")
         stack.start_cpu_worker()
         stack.start_io_worker()
-        console.print("workers    cpu@ (prefork: redact, sweep, intake), io@ (200 threads: classify, zendesk)")
+        console.print("workers    cpu@ (prefork, a child per core: redact, sweep, intake), io@ (200 threads: classify, zendesk)")
         stack.start_beat()
         stack.start_flower()
         console.print(f"flower     http://127.0.0.1:{stack.flower_port}")

@@ -256,11 +256,14 @@ class LocalStack:
         return self.spawn(name, self.celery("worker", f"--autoscale={autoscale}", "-n", f"{name}@%h",
                                             "--loglevel=INFO", *(extra or [])))
 
-    def start_cpu_worker(self, name: str = "cpu", autoscale: str = "4,2") -> ManagedProcess:
-        """The CPU half of the two-worker form: prefork, on the redact, sweep and intake queues."""
+    def start_cpu_worker(self, name: str = "cpu", concurrency: int | None = None) -> ManagedProcess:
+        """The CPU half of the two-worker form: prefork on the redact, sweep and intake queues, one
+        child per core unless `concurrency` says otherwise (Celery's default)."""
         from app.names import CPU_QUEUES
 
-        return self.start_worker(name, autoscale, ["-Q", ",".join(CPU_QUEUES)])
+        option = [f"--concurrency={concurrency}"] if concurrency else []
+        return self.spawn(name, self.celery("worker", *option, "-Q", ",".join(CPU_QUEUES), "-n", f"{name}@%h",
+                                            "--loglevel=INFO"))
 
     def start_io_worker(self, name: str = "io", threads: int | None = None) -> ManagedProcess:
         """The I/O half: Celery's thread pool on the classify and zendesk queues."""

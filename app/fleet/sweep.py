@@ -71,7 +71,7 @@ def sweep(
     A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
     """
     outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run, source=source)
-    candidates = _read_each(client, ticket_ids, outcome) if ticket_ids else client.unprocessed_tickets(processed_tag)
+    candidates = _read_each(client, ticket_ids, outcome) if ticket_ids else client.unprocessed_tickets(processed_tag, wanted=limit)
     owner = claim_owner()
     batch: list[Ticket] = []
 

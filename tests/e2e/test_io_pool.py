@@ -38,7 +38,7 @@ def run(stack: LocalStack) -> dict:
 
 
 def start_two_workers(stack: LocalStack):
-    cpu = stack.start_cpu_worker(autoscale="2,2")
+    cpu = stack.start_cpu_worker(concurrency=2)
     io = stack.start_io_worker(threads=100)
     stack.wait_for_workers(2, timeout=120)
     return cpu, io

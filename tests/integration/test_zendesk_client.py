@@ -33,6 +33,16 @@ def test_export_follows_cursors_past_the_search_cap_and_reads_lazily():
         assert sim.state.stats()["requests_by_endpoint"]["export"] == 13 + 2  # two pages, not thirteen
 
 
+def test_a_large_sweep_reads_the_export_in_pages_of_up_to_a_thousand():
+    with running_simulator(tickets=2500, seed=3, rate_limit=100_000) as sim:
+        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        assert len(list(client.unprocessed_tickets(wanted=5000))) == 2500
+        assert sim.state.stats()["requests_by_endpoint"]["export"] == 3  # 1,000 + 1,000 + 500
+        assert len([t for _, t in zip(range(300), client.unprocessed_tickets(wanted=300))]) == 300
+        assert sim.state.stats()["requests_by_endpoint"]["export"] == 4  # one page of 300
+        assert sim.state.stats()["responses_400"] == 0
+
+
 def test_the_export_query_is_one_the_documented_endpoint_accepts():
     with running_simulator(tickets=5, seed=3, rate_limit=100_000) as sim:
         client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
