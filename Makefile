@@ -36,7 +36,8 @@ hosts-tools:
 test: $(STAMP) browser hosts-tools
 	$(PY) -m pytest
 
-# Seed design vs fleet, CPU-bound ratio and worker memory, side by side (about 30 minutes).
+# Seed design vs fleet, CPU-bound ratio, worker memory, and the LLM plan's ceiling with the I/O
+# pool against prefork only, side by side (about 55 minutes).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/throughput.py

@@ -82,13 +82,18 @@ def _once(name: str, build: Callable[[], T]) -> T:
     return _shared[name]
 
 
+def on_pool_thread() -> bool:
+    """Running on a thread pool's thread: Celery's thread pool runs tasks off the main thread, a
+    prefork child on it."""
+    return threading.current_thread() is not threading.main_thread()
+
+
 def max_sleep(settings: Settings) -> float:
     """How long a call may wait in place for a quota token: RATE_LIMIT_MAX_SLEEP in a process of its
     own (a prefork child asleep holds a whole process), RATE_LIMIT_MAX_SLEEP_THREADS on a pool's
     thread (a thread asleep costs nothing, and a countdown retry would only add a trip through the
-    broker). Celery's thread pool runs tasks off the main thread; a prefork child runs them on it."""
-    on_pool_thread = threading.current_thread() is not threading.main_thread()
-    return settings.rate_limit_max_sleep_threads if on_pool_thread else settings.rate_limit_max_sleep
+    broker)."""
+    return settings.rate_limit_max_sleep_threads if on_pool_thread() else settings.rate_limit_max_sleep
 
 
 def redis_client() -> redis.Redis:
@@ -163,9 +168,11 @@ def zendesk_throttle() -> Callable[[str, str], float]:
 
     def throttle(method: str, path: str) -> float:
         if is_update_ticket(method, path):
-            # The fleet's share of Update Ticket is scarce and many tasks want it: one that must
-            # wait goes back to the queue (a countdown) rather than hold a worker process asleep.
-            return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep=0)
+            # The fleet's share of Update Ticket is scarce and many tasks want it: in a process of
+            # its own, one that must wait goes back to the queue (a countdown) rather than hold the
+            # process asleep; on a pool thread it waits in place, as retrying every few seconds
+            # would cost the LLM's threads CPU for nothing (bench/plan_ceiling.py).
+            return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep(settings) if on_pool_thread() else 0)
         quotas = [(export, 1.0)] if is_export(path) else [(incremental, 1.0)] if is_incremental(path) else []
         return limiter().acquire([*quotas, (account, 1.0)], max_sleep(settings))
 

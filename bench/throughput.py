@@ -17,7 +17,9 @@ Phases:
 2. fleet: Redis, one `celery -A app worker --autoscale=50,10`, `python -m app run --wait`;
 3. cpu: no latency and no limits; the fleet's tickets/s against a 3-task no-op chain plus chord
    (bench/noop_chain.py) on the same worker command, with where the CPU time went;
-4. memory: the worker's total resident memory at 10 and 50 pool children (bench/worker_memory.py).
+4. memory: the worker's total resident memory at 10 and 50 pool children (bench/worker_memory.py);
+5. plan: the LLM plan's ceiling at real time, 10,000 tickets, the two-worker form (classification on a
+   thread pool) against the one-command prefork fleet (bench/plan_ceiling.py).
 Ends with one JSON line of the headline figures.
 """
 
@@ -434,8 +436,9 @@ def main(argv: list[str] | None = None) -> int:
                              "the fleet is bound by this machine's 2 cores, not by the quotas)")
     parser.add_argument("--cpu-tickets", type=int, default=1000)
     parser.add_argument("--cpu-rounds", type=int, default=3, help="raw chain + fleet rounds; the median is reported")
-    parser.add_argument("--phases", nargs="+", default=["baseline", "fleet", "cpu", "memory"],
-                        choices=["baseline", "fleet", "cpu", "memory"])
+    parser.add_argument("--phases", nargs="+", default=["baseline", "fleet", "cpu", "memory", "plan"],
+                        choices=["baseline", "fleet", "cpu", "memory", "plan"])
+    parser.add_argument("--plan-tickets", type=int, default=10_000)
     parser.add_argument("--phase-timeout", type=float, default=1800.0,
                         help="seconds a phase may take (the fleet's priority raises go at 50 a minute of "
                              "simulated time, so 2,000 tickets take most of 20 minutes at scale 2)")
@@ -495,6 +498,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"each page once), {figures['rss_total_mb']:.0f} MB if each process's RSS is added up")
             headline[f"rss_mb_{children}_children"] = figures["pss_total_mb"]
             headline[f"rss_mb_{children}_children_summed_per_process"] = figures["rss_total_mb"]
+    if "plan" in args.phases:
+        from plan_ceiling import run_plan
+
+        print("\nLLM plan ceiling, real time (5,000 requests and 2M tokens a minute, latency 3.5 s):")
+        headline.update(run_plan(args.plan_tickets, ["io", "prefork"], args.redis_url, workdir))
     headline["bench_seconds"] = round(time.monotonic() - began, 1)
     print(json.dumps(headline))
     return 0

@@ -32,3 +32,22 @@ def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(re
     assert headline["zendesk_requests_per_ticket"] < 1.2
     assert headline["baseline_requests_per_ticket"] >= 2
     assert 0 < headline["cpu_bound_ratio"] and headline["baseline_tickets_per_min"] > 0
+
+
+def test_plan_ceiling_bench_runs_both_configurations_and_reports_the_ratio(redis_url: str):
+    """bench/plan_ceiling.py, small: both worker forms, the real-time LLM plan, every figure the
+    issue asks for in the last line (make bench runs it with 3,000 tickets)."""
+    result = subprocess.run([sys.executable, "bench/plan_ceiling.py", "--tickets", "120", "--redis-url", redis_url],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    headline = json.loads(result.stdout.strip().splitlines()[-1])
+    for config in ("io", "prefork"):
+        figures = headline["plan"][config]
+        assert (figures["written"], figures["twice"], figures["lost"], figures["fallbacks"]) == (120, 0, 0, 0)
+        assert figures["llm_429"] <= 0.01 * figures["llm_requests"]
+        assert figures["tickets_per_min"] > 0 and figures["peak_pss_mb"] > 0
+        assert 1000 < figures["tokens_per_request"] < 2000
+        assert figures["llm_plan_ceiling_per_min"] == min(5000, round(2_000_000 / figures["tokens_per_request"], 1))
+    for key in ("plan_ceiling_ratio", "llm_plan_ceiling_per_min", "io_pool_tickets_per_min", "prefork_tickets_per_min",
+                "io_pool_peak_pss_mb", "prefork_peak_pss_mb", "io_pool_llm_429"):
+        assert key in headline, key

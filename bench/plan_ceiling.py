@@ -1,0 +1,233 @@
+"""The LLM plan's ceiling: the two-worker form (CPU on prefork, classification and Zendesk on a
+thread pool) against the one-command prefork fleet, side by side in one run.
+
+    .venv/bin/python bench/plan_ceiling.py [--tickets 10000] [--configs io prefork]
+
+Both face the same simulators at real time (no time scale): the LLM answers in 3.5 s on average
+(p95 about 5 s) under an OpenAI tier-2 gpt-4o-mini plan of 5,000 requests and 2M tokens a minute;
+Zendesk has Enterprise limits (700 requests a minute, update_many jobs that wait and count).
+
+For each configuration: `python -m app run --limit N`, then the time until every ticket carries
+its tags and private note (written through update_many; the priority raises that trail them at
+the fleet's share of Update Ticket are not part of this figure, `bench/throughput.py`'s fleet phase
+measures them). Reported:
+- tickets_per_min: N over the seconds from the run's start to the last ticket written;
+- llm_plan_ceiling_per_min: the lower of the request limit and the token limit divided by the
+  tokens each request was charged (as OpenAI's limiter counts them: prompt characters / 4 plus the
+  completion budget), measured by the simulator;
+- plan_ceiling_ratio: tickets_per_min over that ceiling. A run has 15 to 20 s of fixed cost (the
+  CLI's start and the sweep, one LLM latency before the first answers and one after the last
+  request, the last batches' update_many jobs): a sixth of a 3,000-ticket run at the plan's pace,
+  a twentieth of the default 10,000;
+- the LLM's 429 answers, fallbacks to the rules (worker logs), tickets written twice or never;
+- peak worker memory, PSS summed over every worker process (each shared page once), and the
+  I/O worker's CPU seconds per ticket.
+Ends with one JSON line; `make bench` (bench/throughput.py) runs this as its `plan` phase.
+About 22 minutes at 10,000 tickets, most of it the prefork fleet's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim.stack import LocalStack, ManagedProcess  # noqa: E402
+
+MB = 1024 * 1024
+LLM_PLAN = ["--latency-mean", "3.5", "--rpm", "5000", "--tpm", "2000000", "--rate-window", "60"]
+ZENDESK_ENTERPRISE = ["--rate-limit", "700", "--update-rate-limit", "100", "--rate-window", "60"]
+CONFIGS = {
+    "prefork": "one worker, celery -A app worker --autoscale=50,10 on every queue",
+    "io": "two workers: prefork, a child per core, on sweep/intake/redact; --pool=threads --concurrency=200 "
+          "on classify/zendesk",
+}
+
+
+@dataclass
+class Result:
+    config: str
+    command: str
+    tickets: int
+    seconds: float = 0.0
+    written: int = 0
+    twice: int = 0
+    lost: int = 0
+    fallbacks: int = 0
+    llm_requests: int = 0
+    llm_429: int = 0
+    tokens_per_request: float = 0.0
+    llm_plan_ceiling_per_min: float = 0.0
+    tickets_per_min: float = 0.0
+    plan_ceiling_ratio: float = 0.0
+    llm_max_in_flight: int = 0
+    peak_pss_mb: float = 0.0
+    peak_pss_mb_by_worker: dict[str, float] = field(default_factory=dict)
+    worker_processes: int = 0
+    dispatch_seconds: float = 0.0
+    cpu_seconds_per_ticket: dict[str, float] = field(default_factory=dict)
+
+
+class PssSampler:
+    """Peak PSS summed over the trees of the given processes, sampled every second, and each
+    tree's own peak."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.peak, self.processes = pids, 0, 0
+        self.peak_by_pid = dict.fromkeys(pids, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                trees = {pid: [psutil.Process(pid), *psutil.Process(pid).children(True)] for pid in self.pids}
+                by_pid = {pid: sum(p.memory_full_info().pss for p in tree) for pid, tree in trees.items()}
+            except psutil.Error:
+                continue
+            for pid, pss in by_pid.items():
+                self.peak_by_pid[pid] = max(self.peak_by_pid[pid], pss)
+            if sum(by_pid.values()) > self.peak:
+                self.peak, self.processes = sum(by_pid.values()), sum(len(tree) for tree in trees.values())
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        root = psutil.Process(pid)
+        return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(True)))
+    except psutil.Error:
+        return 0.0
+
+
+def start_workers(stack: LocalStack, config: str) -> dict[str, ManagedProcess]:
+    if config == "prefork":
+        workers = {"worker": stack.start_worker("worker", autoscale="50,10")}
+    else:
+        workers = {"cpu": stack.start_cpu_worker(), "io": stack.start_io_worker(threads=200)}
+    stack.wait_for_workers(len(workers), timeout=240)
+    return workers
+
+
+def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, timeout: float) -> Result:
+    result = Result(config, CONFIGS[config], tickets)
+    stack = LocalStack(workdir=workdir / config, tickets=tickets, sim_options=ZENDESK_ENTERPRISE,
+                       redis_prefix=f"plan-{secrets.token_hex(4)}:")
+    with stack:
+        stack.start_redis(redis_url)
+        stack.start_simulator()
+        stack.start_llm_simulator(LLM_PLAN)
+        workers = start_workers(stack, config)
+        cpu_before = {name: cpu_seconds(w.pid) for name, w in workers.items()}
+        with PssSampler([w.pid for w in workers.values()]) as sampler:
+            started = time.monotonic()
+            run = subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(tickets)], cwd=ROOT,
+                                 env=stack.env(), capture_output=True, text=True, timeout=300)
+            result.dispatch_seconds = round(time.monotonic() - started, 1)
+            if run.returncode != 0:
+                raise SystemExit(f"{config}: run failed\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+            written, last_change = 0, started
+            while time.monotonic() - started < timeout:
+                now_written = stack.stats()["tickets_ai_processed"]
+                if now_written != written:
+                    written, last_change = now_written, time.monotonic()
+                if written >= tickets:
+                    break
+                time.sleep(0.25)
+        stats, llm = stack.stats(), stack.llm_sim("/_sim/stats")
+        result.cpu_seconds_per_ticket = {name: round((cpu_seconds(w.pid) - cpu_before[name]) / max(1, written), 4)
+                                         for name, w in workers.items()}
+        result.fallbacks = sum(w.log_path.read_text(errors="replace").count("LLM fallback to")
+                               for w in workers.values())
+    result.seconds = round(last_change - started, 1)
+    result.written = stats["tickets_ai_processed"]
+    result.twice = stats["tickets_with_multiple_notes"]
+    result.lost = tickets - result.written
+    result.llm_requests, result.llm_429 = llm["requests_total"], llm["responses_429"]
+    result.llm_max_in_flight = llm["max_in_flight"]
+    admitted = llm["requests_total"] - llm["responses_429"]
+    result.tokens_per_request = round(llm["quota_tokens_total"] / max(1, admitted), 1)
+    result.llm_plan_ceiling_per_min = round(min(5000, 2_000_000 / result.tokens_per_request), 1)
+    result.tickets_per_min = round(result.written / result.seconds * 60, 1) if result.seconds else 0.0
+    result.plan_ceiling_ratio = round(result.tickets_per_min / result.llm_plan_ceiling_per_min, 3)
+    result.peak_pss_mb = round(sampler.peak / MB, 1)
+    result.peak_pss_mb_by_worker = {name: round(sampler.peak_by_pid[w.pid] / MB, 1) for name, w in workers.items()}
+    result.worker_processes = sampler.processes
+    return result
+
+
+def print_table(results: list[Result]) -> None:
+    rows = [("tickets written / of", lambda r: f"{r.written} / {r.tickets}"),
+            ("seconds to the last write", lambda r: f"{r.seconds}"),
+            ("tickets per minute", lambda r: f"{r.tickets_per_min}"),
+            ("LLM plan ceiling per minute", lambda r: f"{r.llm_plan_ceiling_per_min}"),
+            ("plan_ceiling_ratio", lambda r: f"{r.plan_ceiling_ratio}"),
+            ("LLM requests / 429s", lambda r: f"{r.llm_requests} / {r.llm_429}"),
+            ("tokens charged per request", lambda r: f"{r.tokens_per_request}"),
+            ("LLM calls in flight, max", lambda r: f"{r.llm_max_in_flight}"),
+            ("fallbacks / twice / lost", lambda r: f"{r.fallbacks} / {r.twice} / {r.lost}"),
+            ("`run` start to dispatched, s", lambda r: f"{r.dispatch_seconds}"),
+            ("peak worker PSS MB (processes)", lambda r: f"{r.peak_pss_mb} ({r.worker_processes})"),
+            ("  by worker", lambda r: ", ".join(f"{k} {v}" for k, v in r.peak_pss_mb_by_worker.items())),
+            ("CPU s per ticket", lambda r: ", ".join(f"{k} {v}" for k, v in r.cpu_seconds_per_ticket.items()))]
+    print(f"\n  {'':32}" + "".join(f"{r.config:>28}" for r in results))
+    for label, value in rows:
+        print(f"  {label:32}" + "".join(f"{value(r):>28}" for r in results))
+
+
+def run_plan(tickets: int, configs: list[str], redis_url: str | None, workdir: Path,
+             timeout: float = 1800) -> dict[str, Any]:
+    """Every configuration in turn; the figures for bench/throughput.py's headline."""
+    results = []
+    for config in configs:
+        print(f"plan ceiling: {config} ({CONFIGS[config]}), {tickets} tickets ...", flush=True)
+        results.append(measure(config, tickets, redis_url, workdir, timeout))
+    print_table(results)
+    by_config = {r.config: asdict(r) for r in results}
+    headline: dict[str, Any] = {"plan_tickets": tickets, "plan": by_config}
+    if "io" in by_config:
+        io = by_config["io"]
+        headline.update(plan_ceiling_ratio=io["plan_ceiling_ratio"], llm_plan_ceiling_per_min=io["llm_plan_ceiling_per_min"],
+                        io_pool_tickets_per_min=io["tickets_per_min"], io_pool_llm_429=io["llm_429"],
+                        io_pool_peak_pss_mb=io["peak_pss_mb"])
+    if "prefork" in by_config:
+        prefork = by_config["prefork"]
+        headline.update(prefork_plan_ceiling_ratio=prefork["plan_ceiling_ratio"],
+                        prefork_tickets_per_min=prefork["tickets_per_min"], prefork_peak_pss_mb=prefork["peak_pss_mb"])
+    return headline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--configs", nargs="+", default=["io", "prefork"], choices=list(CONFIGS))
+    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-plan-"))
+    print(f"logs: {workdir}")
+    print(json.dumps(run_plan(args.tickets, args.configs, args.redis_url, workdir)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
