@@ -34,18 +34,18 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from sim.stack import LocalStack, ManagedProcess  # noqa: E402
+from throughput import TreeSampler, cpu_seconds  # noqa: E402
 
 MB = 1024 * 1024
 LLM_PLAN = ["--latency-mean", "3.5", "--rpm", "5000", "--tpm", "2000000", "--rate-window", "60"]
@@ -81,45 +81,6 @@ class Result:
     cpu_seconds_per_ticket: dict[str, float] = field(default_factory=dict)
 
 
-class PssSampler:
-    """Peak PSS summed over the trees of the given processes, sampled every second, and each
-    tree's own peak."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids, self.peak, self.processes = pids, 0, 0
-        self.peak_by_pid = dict.fromkeys(pids, 0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                trees = {pid: [psutil.Process(pid), *psutil.Process(pid).children(True)] for pid in self.pids}
-                by_pid = {pid: sum(p.memory_full_info().pss for p in tree) for pid, tree in trees.items()}
-            except psutil.Error:
-                continue
-            for pid, pss in by_pid.items():
-                self.peak_by_pid[pid] = max(self.peak_by_pid[pid], pss)
-            if sum(by_pid.values()) > self.peak:
-                self.peak, self.processes = sum(by_pid.values()), sum(len(tree) for tree in trees.values())
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(True)))
-    except psutil.Error:
-        return 0.0
-
-
 def start_workers(stack: LocalStack, config: str) -> dict[str, ManagedProcess]:
     if config == "prefork":
         workers = {"worker": stack.start_worker("worker", autoscale="50,10")}
@@ -139,7 +100,7 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
         stack.start_llm_simulator(LLM_PLAN)
         workers = start_workers(stack, config)
         cpu_before = {name: cpu_seconds(w.pid) for name, w in workers.items()}
-        with PssSampler([w.pid for w in workers.values()]) as sampler:
+        with TreeSampler([w.pid for w in workers.values()]) as sampler:
             started = time.monotonic()
             run = subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(tickets)], cwd=ROOT,
                                  env=stack.env(), capture_output=True, text=True, timeout=300)
@@ -170,9 +131,9 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
     result.llm_plan_ceiling_per_min = round(min(5000, 2_000_000 / result.tokens_per_request), 1)
     result.tickets_per_min = round(result.written / result.seconds * 60, 1) if result.seconds else 0.0
     result.plan_ceiling_ratio = round(result.tickets_per_min / result.llm_plan_ceiling_per_min, 3)
-    result.peak_pss_mb = round(sampler.peak / MB, 1)
-    result.peak_pss_mb_by_worker = {name: round(sampler.peak_by_pid[w.pid] / MB, 1) for name, w in workers.items()}
-    result.worker_processes = sampler.processes
+    result.peak_pss_mb = round(sampler.peak_pss / MB, 1)
+    result.peak_pss_mb_by_worker = {name: round(sampler.peak_pss_by_pid[w.pid] / MB, 1) for name, w in workers.items()}
+    result.worker_processes = sampler.peak_processes
     return result
 
 

@@ -92,13 +92,16 @@ class Phase:
 
 
 class TreeSampler:
-    """Peak resident memory of a process and its children, sampled every `interval` seconds:
-    RSS summed over processes (shared pages once per process) and PSS summed (each page once)."""
+    """Peak resident memory of processes and their children, sampled every `interval` seconds:
+    RSS summed over processes (shared pages once per process) and PSS summed (each page once),
+    for all the trees together and each tree's own PSS peak (`peak_pss_by_pid`)."""
 
-    def __init__(self, pid: int, interval: float = 1.0) -> None:
-        self.pid, self.interval = pid, interval
+    def __init__(self, pid: int | list[int], interval: float = 1.0) -> None:
+        self.pids = [pid] if isinstance(pid, int) else list(pid)
+        self.interval = interval
         self.peak_rss = self.peak_pss = 0
-        self.peak_children = 0
+        self.peak_children = self.peak_processes = 0
+        self.peak_pss_by_pid = dict.fromkeys(self.pids, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -113,14 +116,18 @@ class TreeSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                root = psutil.Process(self.pid)
-                processes = [root, *root.children(recursive=True)]
-                rss = sum(p.memory_info().rss for p in processes)
-                pss = sum(p.memory_full_info().pss for p in processes)
+                trees = {pid: [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)] for pid in self.pids}
+                rss = sum(p.memory_info().rss for tree in trees.values() for p in tree)
+                pss_by_pid = {pid: sum(p.memory_full_info().pss for p in tree) for pid, tree in trees.items()}
             except psutil.Error:
                 continue
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
-            self.peak_children = max(self.peak_children, len(processes) - 1)
+            for pid, pss in pss_by_pid.items():
+                self.peak_pss_by_pid[pid] = max(self.peak_pss_by_pid[pid], pss)
+            processes = sum(len(tree) for tree in trees.values())
+            if sum(pss_by_pid.values()) > self.peak_pss:
+                self.peak_processes = processes
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, sum(pss_by_pid.values()))
+            self.peak_children = max(self.peak_children, processes - len(trees))
 
 
 def zendesk_options(scale: float, limits: bool = True) -> list[str]:
@@ -238,7 +245,7 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
 TASK_LINE = re.compile(r"Task (\S+)\[[^\]]+\] succeeded in ([0-9.]+)s")
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     try:
         root = psutil.Process(pid)
         total = 0.0
@@ -275,21 +282,21 @@ def start_raw_chain_worker(stack: LocalStack) -> tuple[Any, Any]:
 
 def time_raw_chain(worker: Any, noop_chain: Any, tickets: int) -> tuple[float, float]:
     """Tickets/s of no-op chains plus a chord, and the worker's CPU seconds for them."""
-    cpu_before = _cpu_seconds(worker.pid)
+    cpu_before = cpu_seconds(worker.pid)
     started = time.monotonic()
     assert noop_chain.dispatch(tickets).get(timeout=600) == tickets
     elapsed = time.monotonic() - started
-    return tickets / elapsed, _cpu_seconds(worker.pid) - cpu_before
+    return tickets / elapsed, cpu_seconds(worker.pid) - cpu_before
 
 
 def time_fleet_run(stack: LocalStack, watched: dict[str, int], tickets: int, written_before: int) -> tuple[float, dict[str, float]]:
     """Tickets/s of `python -m app run --limit N --wait` from start to summary, and CPU seconds by process."""
-    before = {name: _cpu_seconds(pid) for name, pid in watched.items()}
+    before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     started = time.monotonic()
     run = subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
                          cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=900)
     elapsed = time.monotonic() - started
-    cpu = {name: _cpu_seconds(pid) - before[name] for name, pid in watched.items()}
+    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in watched.items()}
     written = stack.stats()["tickets_ai_processed"] - written_before
     if run.returncode != 0 or written != tickets:
         raise SystemExit(f"CPU-bound run wrote {written}/{tickets}:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
