@@ -27,7 +27,8 @@ class FakeZendesk:
 
         self.read = 0
 
-    def unprocessed_tickets(self, processed_tag="ai_processed"):
+    def unprocessed_tickets(self, processed_tag="ai_processed", wanted=100):
+        self.wanted = wanted  # the page size the sweep asked for: its limit
         for index, ticket in enumerate(self.tickets):
             self.read += 1
             if self.fail_after is not None and index == self.fail_after:
@@ -82,6 +83,7 @@ def test_limit_counts_claims_so_a_backlog_past_claimed_tickets_is_reached():
     outcome = sweep(zendesk, FakeClaims(claimed=range(1, 1001)), limit=300)
     assert [i.ticket_id for i in outcome.inputs] == list(range(1001, 1301))
     assert zendesk.read == 1300
+    assert zendesk.wanted == 300  # export pages sized to the sweep's limit (100 to 1,000 a page)
 
 
 def test_tickets_asked_for_by_id_are_read_100_at_a_time_and_the_skipped_ones_counted():
