@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from app.redaction.patterns import luhn_valid
+from app.redaction.patterns import digits_only, luhn_valid
 from app.redaction.spans import Span
 
 # --- NPI: National Provider Identifier -----------------------------------------------------------
@@ -58,6 +58,7 @@ NOT_SSN_LOOKBACK = 40
 # Routing numbers: nine digits, 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) divisible by 10, first two
 # digits 00-12, 21-32, 61-72 or 80 (ABA / Federal Reserve, "Routing number policy",
 # https://www.frbservices.org/resources/routing-number-directory/). Only after a routing cue.
+ROUTING_RE = re.compile(r"(?<![\w.-])\d{9}(?![\w-]|\.\d)")
 ROUTING_CUE_RE = re.compile(r"(?i)\b(?:routing|aba|rtn|transit)\b")
 BANK_CUE_RE = re.compile(
     r"(?i)\b(?:(?:bank|checking|savings|deposit)\s+(?:account|acct)|account\s*(?:number|num|no\.?|#)|acct\.?|a/c)"
@@ -145,14 +146,14 @@ def bare_ssn_spans(text: str) -> list[Span]:
 
 def bank_spans(text: str) -> list[Span]:
     spans = []
-    for match in re.finditer(r"(?<![\w.-])\d{9}(?![\w-]|\.\d)", text):
+    for match in ROUTING_RE.finditer(text):
         if aba_valid(match.group()) and ROUTING_CUE_RE.search(_before(text, match.start(), CUE_LOOKBACK)):
             spans.append(Span(match.start(), match.end(), "ABA_ROUTING_NUMBER"))
     for cue in BANK_CUE_RE.finditer(text):
         number = BANK_ACCOUNT_RE.match(text, cue.end())
         if number is None:
             continue
-        digits = re.sub(r"\D", "", number.group())
+        digits = digits_only(number.group())
         if 4 <= len(digits) <= 17:
             spans.append(Span(number.start(), number.end(), "BANK_ACCOUNT"))
     return spans

@@ -92,7 +92,7 @@ def _context(text: str, start: int, words: tuple[str, ...]) -> bool:
     return any(word in before for word in words)
 
 
-def _digits(value: str) -> str:
+def digits_only(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
@@ -103,7 +103,7 @@ def email_spans(text: str) -> list[Span]:
 def card_spans(text: str) -> list[Span]:
     spans = []
     for match in CARD_RE.finditer(text):
-        digits = _digits(match.group())
+        digits = digits_only(match.group())
         if not luhn_valid(digits) or len(set(digits)) == 1:
             continue
         if len(digits) == 12 and not _context(text, match.start(), CARD_CONTEXT):
@@ -137,7 +137,7 @@ def ip_spans(text: str) -> list[Span]:
 
 
 def _phone_like(value: str, text: str, start: int) -> bool:
-    digits = _digits(value.split("x")[0].split("X")[0].split("ext")[0])
+    digits = digits_only(value.split("x")[0].split("X")[0].split("ext")[0])
     if not 7 <= len(digits) <= 15 or DATE_LIKE.match(value.strip()):
         return False
     if value.startswith(("+", "00")):
