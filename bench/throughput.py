@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from app.domain.summary import percentile  # noqa: E402
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
 from sim.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
+from worker_memory import tree  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -116,7 +117,7 @@ class TreeSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                trees = {pid: [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)] for pid in self.pids}
+                trees = {pid: tree(pid) for pid in self.pids}
                 rss = sum(p.memory_info().rss for tree in trees.values() for p in tree)
                 pss_by_pid = {pid: sum(p.memory_full_info().pss for p in tree) for pid, tree in trees.items()}
             except psutil.Error:
