@@ -12,7 +12,7 @@ can share a server), and the module that owns it:
                        (claims.DeadLetters)
 - `intake:pending`     sorted set of ticket ids webhooks announced, by arrival; triage.intake takes
                        them and claims them through the sweep (intake.IntakeQueue)
-- `intake:seen:<digest>`  a signed delivery already taken, EX 660 s: a replay is refused
+- `intake:seen:<digest>`  a signed delivery already taken, EX 660 s: a repeat starts nothing
                        (intake.IntakeQueue); `intake:stats` hash of deliveries and tickets by outcome
 - `zendesk:paused`, `llm:paused`  PX set after a 429 (or spent LLM quota headers): every client
                        waits it out (store.RedisPauseGate)

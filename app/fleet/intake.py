@@ -35,7 +35,8 @@ class IntakeQueue:
         return f"{self.prefix}intake:seen:{hashlib.sha256(signature.encode()).hexdigest()[:32]}"
 
     def first_sight(self, signature: str) -> bool:
-        """True the first time a signed delivery is seen; False for a replay of it."""
+        """True the first time a signed delivery is seen; False for a repeat of it (answered 200,
+        starting nothing)."""
         return bool(self.redis.set(self._seen_key(signature), "1", nx=True, ex=REPLAY_MEMORY))
 
     def forget_sight(self, signature: str) -> None:

@@ -1,13 +1,15 @@
 """`python -m app webhook`: the HTTP receiver for Zendesk's signed webhooks.
 
-A delivery is checked (size, signature, timestamp, replay, body), its ticket id recorded in Redis
+A delivery is checked (size, signature, timestamp, repeat, body), its ticket id recorded in Redis
 (app.fleet.intake) and one triage.intake task sent; a worker claims and dispatches it as a sweep
 does. Nothing slow happens in the request: no Zendesk call, no triage, so the answer comes in
 milliseconds (Zendesk waits 12 s, then retries). Answers:
 
 - 202 accepted (also a ticket already waiting); 200 for a ticket already done, claimed or
-  dead-lettered, and for an event that asks for nothing;
-- 401 no signature, a wrong one, a stale timestamp or a replay of a delivery already taken;
+  dead-lettered, for an event that asks for nothing, and for a repeat of a delivery already taken
+  (same signature: Zendesk delivers at least once, and pauses a webhook whose deliveries fail, so
+  a harmless repeat must not look like a failure);
+- 401 no signature, a wrong one, or a stale timestamp;
 - 400 a body that is not JSON or names no ticket; 413 a body over 1 MB;
 - 503 with Retry-After when Redis or the broker cannot take it, so Zendesk delivers it again.
 
@@ -63,7 +65,7 @@ ALREADY_WAITING = Answer(202, "already_waiting")
 ALREADY_HANDLED = Answer(200, "already_handled")
 IGNORED = Answer(200, "ignored")
 REFUSED_SIGNATURE = Answer(401, "refused_signature")
-REPLAY = Answer(401, "refused_replay")
+DUPLICATE = Answer(200, "duplicate")
 BAD_BODY = Answer(400, "refused_body")
 UNAVAILABLE_ANSWER = Answer(503, "unavailable")
 
@@ -80,7 +82,7 @@ class Receiver:
         """Record the ticket and send one triage.intake, or say why not. Raises UNAVAILABLE errors
         (the delivery is then forgotten, so Zendesk's retry of it is taken)."""
         if not self.intake.first_sight(signature):
-            return REPLAY
+            return DUPLICATE  # the ticket is already waiting, claimed or done: nothing to start
         try:
             if self.claims.unavailable([ticket_id]):
                 return ALREADY_HANDLED

@@ -83,12 +83,14 @@ def test_a_ticket_announced_three_times_waits_once(intake):
     assert services.intake_queue().take(10) == [9]
 
 
-def test_a_replayed_delivery_is_refused_and_starts_nothing(intake):
+def test_a_repeated_delivery_gets_200_starts_nothing_and_is_counted(intake):
     receiver, sends = intake
     headers = signed(trigger(11))
-    answers = post_all(receiver, [(trigger(11), headers), (trigger(11), headers)])
-    assert answers[1] == (401, {"status": "refused_replay", "ticket_id": 11})
-    assert sends.count == 1
+    answers = post_all(receiver, [(trigger(11), headers), (trigger(11), headers), (trigger(11), headers)])
+    assert answers[0] == (202, {"status": "accepted", "ticket_id": 11})
+    assert answers[1:] == [(200, {"status": "duplicate", "ticket_id": 11})] * 2
+    assert sends.count == 1 and services.intake_queue().take(10) == [11]
+    assert services.intake_queue().stats()["duplicate"] == 2
 
 
 def test_a_delivery_refused_for_an_outage_is_taken_when_zendesk_sends_it_again(intake):
