@@ -7,6 +7,9 @@ beat or the CLI stops at start-up with a line an operator can act on instead of 
 
 from __future__ import annotations
 
+import logging
+import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +19,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+# "Migrating from API tokens to OAuth access tokens" (developer.zendesk.com): no new API tokens since
+# 2026-10-27, and every API token stops working on this day.
+API_TOKENS_END = date(2027, 4, 30)
+# A scope is read, write, or a resource's own (tickets:read, triggers:write, ...), space-separated.
+SCOPE_WORD = re.compile(r"^(read|write|[a-z_]+:(read|write))$")
 
 DEFAULT_MAX_TOKENS = 400
 # Reasoning tokens count against max_completion_tokens; 400 would leave no room for the answer.
@@ -112,6 +123,15 @@ class Settings(BaseSettings):
     zendesk_url: str | None = None
     zendesk_subdomain: str | None = None
     # Needed by everything that talks to Zendesk; `python -m app redact|classify|train FILE` run without.
+    # An OAuth client (Admin Center > Apps and integrations > APIs > OAuth clients, a confidential
+    # client): the fleet asks for one access token with the client credentials grant and shares it
+    # through Redis. Or, until Zendesk turns them off on 2027-04-30, an API token. Both: OAuth wins.
+    zendesk_oauth_client_id: str | None = None
+    zendesk_oauth_client_secret: SecretStr | None = None
+    zendesk_oauth_scope: str = "read write"
+    # expires_in asked for each token (Zendesk takes more than 300 and less than 172,800 seconds);
+    # empty asks for none and takes what Zendesk gives.
+    zendesk_oauth_token_lifetime: int | None = Field(default=None, gt=300, lt=172_800)
     zendesk_email: str | None = None
     zendesk_api_token: str | None = None
     zendesk_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
@@ -192,6 +212,11 @@ class Settings(BaseSettings):
     # each and outside the 100/min Update Ticket limit. auto: bulk for runs of BULK_MIN_TICKETS or
     # more (a small run's tickets are written as each is classified, without waiting for a batch).
     update_mode: Literal["auto", "single", "bulk"] = "auto"
+    # Who raises priorities: Zendesk, through the triggers `python -m app zendesk setup` installs
+    # (no Update Ticket request spent, an agent's higher or hand-set priority kept by the trigger's
+    # own conditions), or the fleet, one safe_update PUT each within ZENDESK_UPDATE_SHARE. auto:
+    # triggers when they are installed as setup makes them (looked at every 5 minutes).
+    priority_mode: Literal["auto", "triggers", "safe_put"] = "auto"
     bulk_min_tickets: int = Field(default=50, ge=1)
     bulk_batch_size: int = Field(default=100, ge=1, le=100)
     bulk_poll_interval: float = Field(default=1.0, gt=0, description="seconds before the first job status poll")
@@ -233,6 +258,7 @@ class Settings(BaseSettings):
     @field_validator("zendesk_url", "zendesk_subdomain", "openai_api_key", "llm_base_url", "taxonomy_file",
                      "worker_update_rate_limit", "zendesk_webhook_secret", "local_gate_confidence",
                      "zendesk_email", "zendesk_api_token", "redis_sentinels", "redis_master_name",
+                     "zendesk_oauth_client_id", "zendesk_oauth_client_secret", "zendesk_oauth_token_lifetime",
                      "llm_price_input_per_mtok", "llm_price_output_per_mtok", "llm_max_tokens", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -259,10 +285,20 @@ class Settings(BaseSettings):
                     raise ValueError("expected user:password[,user:password...] (the value is not shown)")
         return value
 
-    @field_validator("zendesk_email", "zendesk_api_token")
+    @field_validator("zendesk_email", "zendesk_api_token", "zendesk_oauth_client_id")
     @classmethod
     def _stripped(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
+
+    @field_validator("zendesk_oauth_scope")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        words = value.split()
+        wrong = [word for word in words if not SCOPE_WORD.match(word)]
+        if not words or wrong:
+            raise ValueError(f"{' '.join(wrong) or 'an empty scope'}: expected space-separated scopes such as "
+                             "'read write' or 'tickets:read tickets:write'")
+        return " ".join(words)
 
     @field_validator("redis_sentinels")
     @classmethod
@@ -281,15 +317,41 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r}: expected one word, the name in the sentinels' `sentinel monitor` line")
         return value
 
+    @property
+    def zendesk_credentials(self) -> Literal["oauth", "api_token"] | None:
+        """Which credentials the fleet uses: the OAuth client when it is set, else an API token."""
+        if self.zendesk_oauth_client_id and self.zendesk_oauth_client_secret:
+            return "oauth"
+        if self.zendesk_email and self.zendesk_api_token:
+            return "api_token"
+        return None
+
     def missing_zendesk(self) -> list[str]:
         """What Zendesk needs and is not set, one clause per setting (empty: all there)."""
         missing = []
         if not self.zendesk_url and not self.zendesk_subdomain:
             missing.append("set ZENDESK_URL (full base URL) or ZENDESK_SUBDOMAIN")
-        missing += [f"{name}: must be set" for name, value in (("ZENDESK_EMAIL", self.zendesk_email),
-                                                                ("ZENDESK_API_TOKEN", self.zendesk_api_token))
-                    if not value]
+        oauth = (("ZENDESK_OAUTH_CLIENT_ID", self.zendesk_oauth_client_id),
+                 ("ZENDESK_OAUTH_CLIENT_SECRET", self.zendesk_oauth_client_secret))
+        if any(value for _, value in oauth):
+            missing += [f"{name}: must be set with the other half of the OAuth client" for name, value in oauth
+                        if not value]
+        elif self.zendesk_credentials is None:
+            missing.append("set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (an OAuth client, see the "
+                           "README's \"Connect to Zendesk\"), or, until Zendesk turns API tokens off on 2027-04-30, "
+                           "ZENDESK_EMAIL and ZENDESK_API_TOKEN")
         return missing
+
+    def credential_warnings(self, today: date | None = None) -> list[str]:
+        """What an operator should hear once at start-up about the Zendesk credentials in use."""
+        today = today or date.today()
+        if self.zendesk_credentials == "api_token":
+            when = "stopped working on" if today >= API_TOKENS_END else "stop working on"
+            return [f"ZENDESK_API_TOKEN: Zendesk API tokens {when} {API_TOKENS_END.isoformat()}; create an OAuth "
+                    "client and set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (README: Connect to Zendesk)"]
+        if self.zendesk_credentials == "oauth" and self.zendesk_api_token:
+            return ["ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"]
+        return []
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -470,6 +532,9 @@ def get_settings(need_zendesk: bool = True) -> Settings:
         settings = Settings()
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
-    if need_zendesk and settings.missing_zendesk():
-        raise ConfigError("; ".join(settings.missing_zendesk()))
+    if need_zendesk:
+        if settings.missing_zendesk():
+            raise ConfigError("; ".join(settings.missing_zendesk()))
+        for warning in settings.credential_warnings():  # once per process: the settings are cached
+            log.warning("%s", warning)
     return settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pybreaker
 
@@ -17,6 +17,30 @@ class BreakerLog(pybreaker.CircuitBreakerListener):
             return  # a call that was in flight when the breaker opened, failing after: no change
         log.warning("breaker %s: %s -> %s", cb.name, getattr(old_state, "name", old_state),
                     getattr(new_state, "name", new_state))
+
+
+class FaultLog(Protocol):
+    """The configuration fault every process sees while it holds a breaker open (see
+    app.fleet.store.FaultRecord)."""
+
+    def get(self) -> str | None: ...
+
+    def record(self, reason: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class ClearFaultOnClose(pybreaker.CircuitBreakerListener):
+    """A breaker that closes again got a call through (a half-open trial passed): whatever fault
+    held it open is fixed."""
+
+    def __init__(self, faults: FaultLog) -> None:
+        self.faults = faults
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        if getattr(new_state, "name", new_state) == pybreaker.STATE_CLOSED and \
+                getattr(old_state, "name", old_state) != pybreaker.STATE_CLOSED:
+            self.faults.clear()
 
 
 class SharedCircuitBreaker(pybreaker.CircuitBreaker):

@@ -42,7 +42,7 @@ import openai
 import pybreaker
 from pydantic import ValidationError
 
-from app.clients.breakers import refusing, shared_breaker
+from app.clients.breakers import FaultLog, refusing, shared_breaker
 from app.domain.models import Analysis, Usage
 from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
@@ -214,16 +214,6 @@ class LLMConfigFault(TryLater):
     def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(f"LLM configuration fault: {reason}", retry_after)
         self.reason = reason
-
-
-class FaultLog(Protocol):
-    """The configuration fault every process sees (see app.fleet.store.FaultRecord)."""
-
-    def get(self) -> str | None: ...
-
-    def record(self, reason: str) -> None: ...
-
-    def clear(self) -> None: ...
 
 
 def _error_field(error: openai.APIStatusError, name: str) -> str | None:

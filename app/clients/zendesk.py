@@ -1,5 +1,12 @@
 """Zendesk Support API client: one long-lived `requests.Session`, timeouts and typed errors.
 
+It authenticates with an OAuth client's bearer token shared by the fleet, or an API token until
+Zendesk turns those off (app.clients.zendesk_auth). A 401 for a token that expired or was revoked
+drops it, and the request is sent once more with a new one. A credential that cannot pass (the
+OAuth client refused, a fresh token refused, an API token turned off, a 403 outside the token's
+scope or the user's permissions) is a configuration fault: recorded where every process sees it,
+the shared breaker opens, and callers wait (ZendeskConfigFault, a TryLater) until it is fixed.
+
 The client never sleeps. A 429 becomes `ZendeskRateLimited` carrying the `Retry-After` seconds,
 and the same pause is shared through `pause_gate` so every process on every host stops calling
 Zendesk until it passes. Repeated 5xx/timeouts open a pybreaker breaker shared through Redis,
@@ -19,7 +26,8 @@ import pybreaker
 import requests
 import urllib3
 
-from app.clients.breakers import shared_breaker
+from app.clients.breakers import FaultLog, shared_breaker
+from app.clients.zendesk_auth import ClientRefused, TokenRequestFailed, ZendeskAuth
 from app.domain.models import Ticket
 from app.errors import TryLater
 
@@ -106,6 +114,25 @@ class ZendeskAuthError(ZendeskError):
     """401/403: wrong credentials or missing permission; fix configuration."""
 
 
+class CredentialExpired(ZendeskAuthError):
+    """401 for a credential that was dropped and can be renewed (an expired or revoked OAuth
+    token): the client sends the request again with a new one. Never leaves the client."""
+
+
+class ZendeskConfigFault(ZendeskAuthError, TryLater):
+    """Every request is refused for what it carries, not for the ticket: the OAuth client refused,
+    a new token refused, an API token turned off, a 403 outside the token's scope. Recorded for
+    every process (health and the breaker's alert name it), the shared breaker opens, and callers
+    wait `retry_after` seconds, as long as it takes an operator to fix it."""
+
+    retryable = True
+
+    def __init__(self, reason: str, retry_after: float, status: int | None = None, reached_zendesk: bool = True) -> None:
+        ZendeskAuthError.__init__(self, f"Zendesk configuration fault: {reason}", status, reached_zendesk)
+        self.retry_after = retry_after
+        self.reason = reason
+
+
 class ZendeskRejected(ZendeskError):
     """Any other 4xx: the request itself is wrong for this ticket; retrying will not help."""
 
@@ -130,7 +157,10 @@ def is_incremental(path: str) -> bool:
 
 def _not_an_outage(error: BaseException) -> bool:
     """Only 5xx, timeouts and connection failures count against the breaker: a 429 means slower,
-    a 4xx is about one request."""
+    a 4xx is about one request. A configuration fault counts too, so a half-open trial that meets
+    it opens the breaker again (an expired token does not: it is renewed at once)."""
+    if isinstance(error, ZendeskConfigFault):
+        return False
     return not isinstance(error, ZendeskUnavailable) or isinstance(error, ZendeskRateLimited)
 
 
@@ -238,7 +268,15 @@ def _describe(response: requests.Response) -> str:
     error = body.get("error")
     if isinstance(error, dict):  # some endpoints nest {"title", "message"}
         error = error.get("title") or error.get("message")
-    description = body.get("description") or ""
+    description = body.get("description") or body.get("error_description") or ""
+    # The newer APIs (webhooks) answer {"errors": [{"code", "title", "detail"}]}.
+    errors = body.get("errors")
+    if isinstance(errors, list) and not error:
+        items = [item for item in errors if isinstance(item, dict)]
+        error = "; ".join(str(item.get("code") or item.get("title") or "") for item in items if
+                          item.get("code") or item.get("title")) or None
+        details = "; ".join(str(item["detail"]) for item in items if item.get("detail"))
+        description = description or details
     # 422s explain themselves per field: {"details": {"status": [{"description": "..."}]}}.
     details = body.get("details")
     if isinstance(details, dict):
@@ -250,32 +288,58 @@ def _describe(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {text}".strip()
 
 
+def _where(method: str, path_or_url: str) -> str:
+    """`PUT /api/v2/tickets/update_many.json`: the method and path, without host or query."""
+    path = path_or_url.split("?", 1)[0]
+    if path.startswith("http"):
+        path = "/" + path.split("://", 1)[-1].partition("/")[2]
+    return f"{method} {path}"
+
+
+# Seconds a configuration fault holds every caller back when there is no breaker to say so.
+FAULT_WAIT = 60.0
+
+
 class ZendeskClient:
-    """The Zendesk endpoints the fleet uses, over one session with Basic token auth."""
+    """The Zendesk endpoints the fleet uses, over one session, authenticated by `auth`."""
 
     def __init__(
         self,
         base_url: str,
-        email: str,
-        api_token: str,
+        auth: ZendeskAuth,
         timeout: float = 30.0,
         pause_gate: PauseGate | None = None,
         session: requests.Session | None = None,
         breaker: pybreaker.CircuitBreaker | None = None,
         throttle: Callable[[str, str], float] | None = None,
+        faults: FaultLog | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.auth = auth
         self.timeout = timeout
         self.pause_gate = pause_gate
         self.breaker = breaker
         # throttle(method, path) takes the shared quota tokens for a call: 0 when granted, else
         # seconds to wait (app.fleet.ratelimit); the call is then not sent at all.
         self.throttle = throttle
+        # The configuration fault every process sees while it holds the breaker open.
+        self.faults = faults
         self.session = session or requests.Session()
-        self.session.auth = (f"{email}/token", api_token)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
 
     def _request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._attempt(method, path_or_url, may_renew=True, **kwargs)
+        except CredentialExpired:
+            # The token expired or was revoked and is dropped: once more, with a new one. A second
+            # 401 is a configuration fault (_send), never a failed ticket.
+            return self._attempt(method, path_or_url, may_renew=False, **kwargs)
+
+    @property
+    def fault_wait(self) -> float:
+        return self.breaker.reset_timeout if self.breaker is not None else FAULT_WAIT
+
+    def _attempt(self, method: str, path_or_url: str, may_renew: bool, **kwargs: Any) -> requests.Response:
         if self.pause_gate is not None:
             wait = self.pause_gate.remaining()
             if wait > 0:
@@ -285,16 +349,60 @@ class ZendeskClient:
             if wait > 0:
                 raise ZendeskRateLimited(wait, status=None)
         if self.breaker is None:
-            return self._send(method, path_or_url, **kwargs)
+            return self._send(method, path_or_url, may_renew, **kwargs)
         try:
-            return self.breaker.call(self._send, method, path_or_url, **kwargs)
+            return self.breaker.call(self._send, method, path_or_url, may_renew, **kwargs)
         except pybreaker.CircuitBreakerError as e:
+            fault = self.faults.get() if self.faults is not None else None
+            if fault:
+                raise ZendeskConfigFault(fault, self.breaker.reset_timeout, reached_zendesk=False) from e
             raise ZendeskCircuitOpen(self.breaker.reset_timeout) from e
+        except ZendeskConfigFault:
+            if self.breaker.current_state != pybreaker.STATE_OPEN:
+                self.breaker.open()  # for every process: nothing passes until it is fixed
+            raise
 
-    def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
-        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
+    def _fault(self, reason: str, status: int | None = None, reached: bool = True) -> ZendeskConfigFault:
+        """Record a configuration fault for every process (before the breaker opens, so its alert
+        names it) and return the error to raise."""
+        log.error("Zendesk configuration fault: %s; the Zendesk breaker opens and tickets wait until it is fixed",
+                  reason)
+        if self.faults is not None:
+            self.faults.record(reason)
+        return ZendeskConfigFault(reason, self.fault_wait, status, reached)
+
+    def _authorization(self, method: str, path_or_url: str) -> str:
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.auth.authorization()
+        except ClientRefused as e:
+            raise self._fault(str(e), reached=False) from e
+        except TokenRequestFailed as e:
+            if e.retry_after is not None:
+                raise ZendeskRateLimited(e.retry_after, None, f"OAuth token endpoint busy: {e}") from e
+            raise ZendeskUnavailable(f"no OAuth token for {_where(method, path_or_url)}: {e}",
+                                     reached_zendesk=False) from e
+
+    def _refused(self, response: requests.Response, authorization: str, method: str, path_or_url: str,
+                 may_renew: bool) -> ZendeskError:
+        """What a 401 or 403 means here: a token to renew, or a configuration fault."""
+        where = _where(method, path_or_url)
+        if response.status_code == 403:
+            scope = f"; the OAuth token's scope is {self.auth.scope!r}" if self.auth.kind == "oauth" else ""
+            return self._fault(f"{_describe(response)} on {where}: the Zendesk user lacks the permission, or the "
+                               f"credential its scope{scope}", 403)
+        if may_renew and self.auth.refused(authorization):
+            return CredentialExpired(_describe(response), 401)
+        if self.auth.kind == "oauth":
+            return self._fault(f"a new OAuth access token was refused ({_describe(response)} on {where})", 401)
+        return self._fault(f"the API token was refused ({_describe(response)}); Zendesk turns API tokens off "
+                           "on 2027-04-30: set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET", 401)
+
+    def _send(self, method: str, path_or_url: str, may_renew: bool = False, **kwargs: Any) -> requests.Response:
+        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
+        authorization = self._authorization(method, path_or_url)
+        headers = {**kwargs.pop("headers", {}), "Authorization": authorization}
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, headers=headers, **kwargs)
         except requests.ConnectTimeout as e:
             raise ZendeskUnavailable(f"connect timeout after {self.timeout}s on {method} {path_or_url}",
                                      reached_zendesk=False) from e
@@ -322,8 +430,17 @@ class ZendeskClient:
         if status == 404:
             raise ZendeskNotFound(message, status)
         if status in (401, 403):
-            raise ZendeskAuthError(message, status)
+            raise self._refused(response, authorization, method, path_or_url, may_renew)
         raise ZendeskRejected(message, status)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Any endpoint through the same auth, quotas, pause and breaker; its JSON answer ({} for
+        204 No Content). For the administrative endpoints (app.clients.zendesk_admin)."""
+        response = self._request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        body = response.json()
+        return body if isinstance(body, dict) else {}
 
     def unprocessed_tickets(self, processed_tag: str = "ai_processed", wanted: int = EXPORT_PAGE_SIZE) -> Iterator[Ticket]:
         """Every open ticket without the processed tag, page by page through the search export, in
@@ -334,12 +451,12 @@ class ZendeskClient:
         page_size = min(EXPORT_MAX_PAGE_SIZE, max(EXPORT_PAGE_SIZE, wanted))
         params = {"query": UNPROCESSED_QUERY.format(tag=processed_tag), "filter[type]": "ticket",
                   "page[size]": page_size}
-        for body in self._cursor_pages(EXPORT_PATH, params):
+        for body in self.cursor_pages(EXPORT_PATH, params):
             for item in body.get("results", []):
                 if item.get("result_type", "ticket") == "ticket":
                     yield Ticket.model_validate(item)
 
-    def _cursor_pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def cursor_pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The bodies of a cursor-paginated list, page by page, lazily: `meta.has_more` says whether
         there is another page, and `links.next` is its complete URL (query and cursor in it)."""
         url: str | None = path
@@ -387,7 +504,7 @@ class ZendeskClient:
         return JobStatus.from_body(self._request("GET", f"/api/v2/job_statuses/{job_id}.json").json())
 
     def me(self) -> dict[str, Any]:
-        """The user the API token acts as (the fleet's own user: the author of what it writes)."""
+        """The user the credential acts as (the fleet's own user: the author of what it writes)."""
         return self._request("GET", "/api/v2/users/me.json").json()["user"]
 
     def changed_tickets_page(self, start_time: int | None = None,
@@ -405,7 +522,7 @@ class ZendeskClient:
 
     def ticket_audits(self, ticket_id: int) -> list[dict[str, Any]]:
         """Every audit of a ticket, oldest first: who changed what (cursor pages)."""
-        return [audit for body in self._cursor_pages(f"/api/v2/tickets/{ticket_id}/audits.json",
+        return [audit for body in self.cursor_pages(f"/api/v2/tickets/{ticket_id}/audits.json",
                                                       {"page[size]": AUDITS_PAGE_SIZE})
                 for audit in body.get("audits", [])]
 

@@ -19,6 +19,7 @@ import requests
 
 from app.clients.llm import Gate, LLMClassifier
 from app.clients.zendesk import ZendeskClient
+from app.clients.zendesk_auth import ApiTokenAuth
 from app.domain.taxonomy import load_taxonomy
 from app.domain.triage import format_note
 from app.learn.classifier import LocalClassifier
@@ -93,7 +94,7 @@ def test_the_model_stands_in_for_the_rules_when_the_llm_cannot_answer(local):
 
 def test_history_labels_and_the_override_rate_match_what_happened():
     with running_zendesk(tickets=5, solved=400, seed=4, rate_limit=100_000) as sim:
-        client = ZendeskClient(sim.base_url, "triage-bot@example.com", "sim-api-token")
+        client = ZendeskClient(sim.base_url, ApiTokenAuth("triage-bot@example.com", "sim-api-token"))
         report = read_history(client, TAXONOMY, 200)
         planted = requests.get(f"{sim.base_url}/_sim/history", timeout=5).json()
     assert report.solved == 400 and report.fleet_triaged == planted["fleet_triaged"]

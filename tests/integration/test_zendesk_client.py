@@ -7,14 +7,15 @@ import redis
 
 from app.clients.zendesk import (
     TicketUpdate,
-    ZendeskAuthError,
     ZendeskClient,
+    ZendeskConfigFault,
     ZendeskConflict,
     ZendeskJobsBusy,
     ZendeskNotFound,
     ZendeskRateLimited,
     ZendeskRejected,
 )
+from app.clients.zendesk_auth import ApiTokenAuth
 from app.fleet.store import RedisPauseGate
 from sim.zendesk import running_simulator
 
@@ -23,7 +24,7 @@ EMAIL, TOKEN = "triage-bot@example.com", "sim-api-token"
 
 def test_export_follows_cursors_past_the_search_cap_and_reads_lazily():
     with running_simulator(tickets=1250, seed=3, rate_limit=100_000) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         tickets = list(client.unprocessed_tickets())
         assert len(tickets) == 1250 == len({t.id for t in tickets})  # search.json stops at 1,000
         assert all(t.subject and t.updated_at for t in tickets)
@@ -35,7 +36,7 @@ def test_export_follows_cursors_past_the_search_cap_and_reads_lazily():
 
 def test_a_large_sweep_reads_the_export_in_pages_of_up_to_a_thousand():
     with running_simulator(tickets=2500, seed=3, rate_limit=100_000) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         assert len(list(client.unprocessed_tickets(wanted=5000))) == 2500
         assert sim.state.stats()["requests_by_endpoint"]["export"] == 3  # 1,000 + 1,000 + 500
         assert len([t for _, t in zip(range(300), client.unprocessed_tickets(wanted=300))]) == 300
@@ -45,7 +46,7 @@ def test_a_large_sweep_reads_the_export_in_pages_of_up_to_a_thousand():
 
 def test_the_export_query_is_one_the_documented_endpoint_accepts():
     with running_simulator(tickets=5, seed=3, rate_limit=100_000) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         assert len(list(client.unprocessed_tickets())) == 5
         stats = sim.state.stats()
         assert stats["responses_400"] == 0 and stats["requests_by_endpoint"]["export"] == 1
@@ -53,7 +54,7 @@ def test_the_export_query_is_one_the_documented_endpoint_accepts():
 
 def test_update_many_carries_only_what_cannot_overwrite_a_person_and_priorities_go_safely():
     with running_simulator(tickets=5, seed=2, rate_limit=100_000, job_delay_ms=0, job_item_ms=0) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         one, two = client.show_many([1, 2])
         job = client.update_many({
             1: TicketUpdate(["ai_processed", "x"], "note 1", "high", one.updated_at),
@@ -81,7 +82,7 @@ def test_update_many_carries_only_what_cannot_overwrite_a_person_and_priorities_
 def test_too_many_jobs_asks_to_come_back_without_pausing_every_other_call(redis_url, redis_prefix):
     gate = RedisPauseGate(redis.Redis.from_url(redis_url), f"{redis_prefix}zendesk:paused")
     with running_simulator(tickets=3, seed=2, rate_limit=100_000, max_jobs=1, job_delay_ms=60_000) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN, pause_gate=gate)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), pause_gate=gate)
         client.update_many({1: TicketUpdate(["ai_processed"], "note 1")})
         with pytest.raises(ZendeskJobsBusy) as info:
             client.update_many({2: TicketUpdate(["ai_processed"], "note 2")})
@@ -92,9 +93,9 @@ def test_too_many_jobs_asks_to_come_back_without_pausing_every_other_call(redis_
 
 def test_typed_errors():
     with running_simulator(tickets=3, seed=1) as sim:
-        with pytest.raises(ZendeskAuthError):
-            ZendeskClient(sim.base_url, EMAIL, "wrong-token").get_ticket(1)
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        with pytest.raises(ZendeskConfigFault, match="the API token was refused"):
+            ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, "wrong-token")).get_ticket(1)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         with pytest.raises(ZendeskNotFound):
             client.get_ticket(99_999)
         with pytest.raises(ZendeskRejected, match="422"):
@@ -103,7 +104,7 @@ def test_typed_errors():
 
 def test_additional_tags_keep_what_was_there():
     with running_simulator(tickets=0, seed=1) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN)
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         created = client.session.post(f"{sim.base_url}/_sim/tickets",
                                       json={"tickets": [{"subject": "s", "description": "d", "tags": ["vip", "billing"]}]})
         ticket_id = created.json()["ids"][0]
@@ -117,14 +118,14 @@ def test_additional_tags_keep_what_was_there():
 def test_429_pauses_every_client_sharing_the_gate(redis_url, redis_prefix):
     gate = RedisPauseGate(redis.Redis.from_url(redis_url), f"{redis_prefix}zendesk:paused")
     with running_simulator(tickets=5, seed=1, rate_limit=3) as sim:
-        first = ZendeskClient(sim.base_url, EMAIL, TOKEN, pause_gate=gate)
+        first = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), pause_gate=gate)
         for _ in range(3):
             first.get_ticket(1)
         with pytest.raises(ZendeskRateLimited) as info:
             first.get_ticket(1)
         assert info.value.retry_after >= 1 and info.value.retryable
         sent = sim.state.stats()["requests_total"]
-        other_process = ZendeskClient(sim.base_url, EMAIL, TOKEN, pause_gate=gate)
+        other_process = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), pause_gate=gate)
         with pytest.raises(ZendeskRateLimited):
             other_process.get_ticket(2)
         assert sim.state.stats()["requests_total"] == sent  # the pause held it back locally
@@ -137,7 +138,7 @@ def test_breaker_opens_on_outage_only_and_is_shared(redis_url, redis_prefix):
     client_redis = redis.Redis.from_url(redis_url)
     namespace = f"{redis_prefix}breaker:zendesk"
     with running_simulator(tickets=3, seed=1, rate_limit=100_000) as sim:
-        client = ZendeskClient(sim.base_url, EMAIL, TOKEN, breaker=zendesk_breaker(client_redis, namespace, 3, 30))
+        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), breaker=zendesk_breaker(client_redis, namespace, 3, 30))
         for _ in range(5):  # 404s and 422s are about one request: they never open it
             with pytest.raises(ZendeskNotFound):
                 client.get_ticket(99_999)
@@ -151,7 +152,7 @@ def test_breaker_opens_on_outage_only_and_is_shared(redis_url, redis_prefix):
             client.get_ticket(1)
         assert info.value.retryable and info.value.retry_after == 30
         sent = sim.state.stats()["requests_total"]
-        other_process = ZendeskClient(sim.base_url, EMAIL, TOKEN, breaker=zendesk_breaker(client_redis, namespace, 3, 30))
+        other_process = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), breaker=zendesk_breaker(client_redis, namespace, 3, 30))
         with pytest.raises(ZendeskCircuitOpen):
             other_process.get_ticket(1)
         assert sim.state.stats()["requests_total"] == sent  # failing fast, without a request

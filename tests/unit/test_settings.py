@@ -8,6 +8,8 @@ from app.settings import ConfigError, Settings, get_settings
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("ZENDESK_URL", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "BROKER_URL",
+                 "ZENDESK_OAUTH_CLIENT_ID", "ZENDESK_OAUTH_CLIENT_SECRET", "ZENDESK_OAUTH_SCOPE",
+                 "ZENDESK_OAUTH_TOKEN_LIFETIME", "PRIORITY_MODE",
                  "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX", "OPENAI_API_KEY", "LLM_BASE_URL",
                  "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
@@ -22,8 +24,62 @@ def test_missing_credentials_name_the_variables(clean_env):
     with pytest.raises(ConfigError) as info:
         get_settings()
     message = str(info.value)
-    assert "ZENDESK_EMAIL" in message and "ZENDESK_API_TOKEN" in message
+    assert "ZENDESK_OAUTH_CLIENT_ID" in message and "ZENDESK_OAUTH_CLIENT_SECRET" in message
+    assert "ZENDESK_EMAIL" in message and "ZENDESK_API_TOKEN" in message and "2027-04-30" in message
     assert message.startswith("configuration error:")
+
+
+def test_an_oauth_client_alone_is_enough_and_half_a_client_names_the_other_half(clean_env):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_OAUTH_CLIENT_ID", "triage-fleet")
+    with pytest.raises(ConfigError, match="ZENDESK_OAUTH_CLIENT_SECRET: must be set"):
+        get_settings()
+    clean_env.setenv("ZENDESK_OAUTH_CLIENT_SECRET", "secret")
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert settings.zendesk_credentials == "oauth" and settings.zendesk_oauth_scope == "read write"
+    assert settings.credential_warnings() == []
+
+
+def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, caplog):
+    for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_OAUTH_CLIENT_ID", "c"),
+                        ("ZENDESK_OAUTH_CLIENT_SECRET", "s"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
+        clean_env.setenv(name, value)
+    with caplog.at_level("WARNING"):
+        settings = get_settings()
+        get_settings()  # cached: warned once
+    assert settings.zendesk_credentials == "oauth"
+    assert [r.getMessage() for r in caplog.records if "ZENDESK_API_TOKEN" in r.getMessage()] == [
+        "ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"]
+
+
+def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops(clean_env):
+    from datetime import date
+
+    for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
+        clean_env.setenv(name, value)
+    settings = get_settings()
+    assert settings.zendesk_credentials == "api_token"
+    [before] = settings.credential_warnings(date(2027, 4, 29))
+    [after] = settings.credential_warnings(date(2027, 4, 30))
+    assert "stop working on 2027-04-30" in before and "stopped working on 2027-04-30" in after
+    assert "ZENDESK_OAUTH_CLIENT_ID" in before
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("ZENDESK_OAUTH_SCOPE", "read tickets:delete", "tickets:delete"),
+    ("ZENDESK_OAUTH_SCOPE", " ", "an empty scope"),
+    ("ZENDESK_OAUTH_TOKEN_LIFETIME", "300", "ZENDESK_OAUTH_TOKEN_LIFETIME"),
+    ("ZENDESK_OAUTH_TOKEN_LIFETIME", "172800", "ZENDESK_OAUTH_TOKEN_LIFETIME"),
+    ("PRIORITY_MODE", "sometimes", "PRIORITY_MODE"),
+])
+def test_bad_oauth_settings_name_the_variable(clean_env, name, value, message):
+    for key, good in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_OAUTH_CLIENT_ID", "c"),
+                      ("ZENDESK_OAUTH_CLIENT_SECRET", "s")):
+        clean_env.setenv(key, good)
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        get_settings()
 
 
 def test_zendesk_location_is_required(clean_env):
