@@ -1,8 +1,10 @@
 """Every queue and task name of the fleet, written once; Celery's routes are derived from them.
 
-One queue per kind of work (intake: tickets webhooks announced, kept apart so a new ticket never
-waits behind a run's summary), so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk` near
-the quota) while a plain `celery -A app worker` consumes them all.
+One queue per kind of work, so hosts can specialise (`-Q redact` on big CPUs, `-Q zendesk` near
+the quota) while a plain `celery -A app worker` consumes them all. Tickets webhooks announce have
+their own two (intake for their CPU work, intake_io for their waiting work), so a new ticket never
+queues behind a backlog's tasks, and the fleet's shared quotas and job slots keep a reserve for
+them (app.fleet.lanes).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from enum import StrEnum
 
 class Queue(StrEnum):
     INTAKE = "intake"
+    INTAKE_IO = "intake_io"
     SWEEP = "sweep"
     REDACT = "redact"
     CLASSIFY = "classify"
@@ -55,5 +58,9 @@ ROUTES = {str(task): {"queue": str(task.queue)} for task in Task}
 # spaCy model across its children; waiting work (the LLM's seconds, Zendesk's job polls) on a
 # thread pool of hundreds, each thread costing a stack rather than a process.
 CPU_QUEUES = (Queue.SWEEP, Queue.INTAKE, Queue.REDACT)
-IO_QUEUES = (Queue.CLASSIFY, Queue.ZENDESK)
+IO_QUEUES = (Queue.INTAKE_IO, Queue.CLASSIFY, Queue.ZENDESK)
+# Announced tickets' queues: their waiting work (classify, update, summarize) goes to the I/O twin
+# of the queue their CPU work goes to.
+IO_TWIN = {Queue.INTAKE: Queue.INTAKE_IO}
+INTAKE_QUEUES = frozenset({Queue.INTAKE, Queue.INTAKE_IO})
 IO_THREADS = 200

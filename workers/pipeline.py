@@ -18,7 +18,7 @@ from app import services
 from app.celery import app
 from app.domain.models import TicketInput, TicketWork
 from app.fleet.sweep import SweepOutcome, sweep
-from app.names import Queue, Task
+from app.names import IO_TWIN, Queue, Task
 from app.settings import get_settings
 
 
@@ -36,6 +36,12 @@ def _on(queue: str | None) -> dict[str, str]:
     return {"queue": queue} if queue else {}
 
 
+def _io(queue: str | None) -> dict[str, str]:
+    """A waiting task's queue: its own route, or the I/O twin of the run's queue (intake_io for
+    webhook runs), which the I/O worker takes: a prefork child must not wait for the LLM."""
+    return _on(str(IO_TWIN.get(Queue(queue), queue)) if queue else None)
+
+
 def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True,
                            queue: str | None = None) -> Any:
     """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
@@ -47,7 +53,7 @@ def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no
 def classify_signature(work: TicketWork, queue: str | None = None) -> Any:
     """triage.classify of one redacted ticket, shown as its id."""
     return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id),
-                                                                             **_on(queue))
+                                                                             **_io(queue))
 
 
 def _ticket_chain(ticket: TicketInput) -> Any:
@@ -66,14 +72,14 @@ def _batches(outcome: SweepOutcome, size: int, queue: str | None) -> list:
         tickets = inputs[start:start + size]
         redact = redact_batch_signature([t.model_dump() for t in tickets], outcome.run_id, number, queue=queue)
         write = app.signature(str(Task.UPDATE_BATCH), kwargs={"run_id": outcome.run_id, "batch_no": number})
-        batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)), **_on(queue))))
+        batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)), **_io(queue))))
     return batches
 
 
 def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None, queue: str | None = None) -> None:
     """One chord per run, ending in summarize; batched updates for large runs (or when `bulk`
-    says so). `queue` sends every task of the run there instead of its own route. Nothing to do:
-    no run."""
+    says so). `queue` sends the run's CPU work there and its waiting work to that queue's I/O twin,
+    instead of their own routes. Nothing to do: no run."""
     if not outcome.inputs:
         return
     services.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
@@ -88,7 +94,7 @@ def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None, queue: str | N
         str(Task.SUMMARIZE),
         kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run,
                 "source": outcome.source},
-    ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}", **_on(queue))
+    ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}", **_io(queue))
     chord(header)(body)
 
 
@@ -125,7 +131,8 @@ def start_announced_run(limit: int | None = None) -> SweepOutcome | None:
     intake.count("skipped_done_or_claimed", outcome.skipped_done_or_claimed)
     intake.count("skipped_not_found", outcome.not_found)
     intake.count("skipped_solved_closed_or_tagged", outcome.not_eligible)
-    # On the intake queue: a worker takes turns between its queues, so a new ticket is served
-    # beside a sweep's backlog instead of behind it.
+    # On the intake queues: a worker takes turns between its queues, so a new ticket is served
+    # beside a sweep's backlog instead of behind it; its tasks run in the intake lane, which the
+    # shared quotas and job slots keep a reserve for (app.fleet.lanes).
     dispatch_run(outcome, bulk=True, queue=str(Queue.INTAKE))
     return outcome

@@ -7,9 +7,10 @@ import gc
 import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, worker_init
+from celery.signals import after_setup_logger, task_postrun, task_prerun, worker_init
 
 from app import services
+from app.fleet import lanes
 from app.logs import setup_file_logging
 from app.names import Queue
 from app.settings import get_settings
@@ -33,6 +34,23 @@ class HideReturnValues(logging.Filter):
 logging.getLogger("celery.app.trace").addFilter(HideReturnValues())
 
 
+_lane_tokens: dict[str, Any] = {}
+
+
+@task_prerun.connect
+def _enter_lane(task_id: str = "", task: Any = None, **_: Any) -> None:
+    """A task from an intake queue runs in the intake lane (app.fleet.lanes)."""
+    info = getattr(getattr(task, "request", None), "delivery_info", None) or {}
+    _lane_tokens[task_id] = lanes.enter(info.get("routing_key"))
+
+
+@task_postrun.connect
+def _leave_lane(task_id: str = "", **_: Any) -> None:
+    token = _lane_tokens.pop(task_id, None)
+    if token is not None:
+        lanes.leave(token)
+
+
 @after_setup_logger.connect
 def _log_to_daily_files(**_: Any) -> None:
     """Workers and beat also write LOG_DIR/triage.log (app.logs)."""
@@ -42,7 +60,7 @@ def _log_to_daily_files(**_: Any) -> None:
 @worker_init.connect
 def _load_models_before_fork(sender: Any = None, **_: Any) -> None:
     """Load spaCy, the local model (and the LLM client's modules) in the worker's parent so every pool child shares
-    their pages (copy on write). A worker that takes no redact queue (the I/O worker, `-Q classify,zendesk`)
+    their pages (copy on write). A worker that takes no redact queue (the I/O worker, `-Q intake_io,classify,zendesk`)
     never redacts, and is spared spaCy's memory.
 
     One redaction first builds what loads lazily (phonenumbers metadata, regex and vocabulary

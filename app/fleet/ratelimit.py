@@ -37,16 +37,18 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 """
 
-# Takes ARGV[3] tokens if there are that many. Returns {granted, wait_ms}.
+# Takes ARGV[3] tokens if there are that many plus ARGV[5] left over (the reserve only the intake
+# lane may use; never more than the bucket holds). Returns {granted, wait_ms}.
 TAKE_SCRIPT = REFILLED + """
 local cost = tonumber(ARGV[3])
+local need = math.min(capacity, cost + tonumber(ARGV[5] or '0'))
 local granted = 0
 local wait = 0
-if tokens >= cost then
+if tokens >= need then
   tokens = tokens - cost
   granted = 1
 else
-  wait = math.ceil((cost - tokens) * 1000 / rate)
+  wait = math.ceil((need - tokens) * 1000 / rate)
 end
 """ + STORE + "return {granted, wait}"
 
@@ -93,6 +95,15 @@ class Quota:
     # D above: seconds a call may take from its token to the provider. One second costs 1.6% of
     # a 60 s window's rate, and keeps a loaded 2-core host from ever meeting a 429.
     delay_allowance: float = 1.0
+    # The share of the bucket a backlog leaves for the intake lane (app.fleet.lanes): a new ticket's
+    # call finds tokens at once while a backlog keeps the bucket near empty.
+    reserve_share: float = 0.1
+
+    @property
+    def reserve(self) -> float:
+        """Tokens a backlog call must leave in the bucket: a tenth of it, at least one call's worth
+        where the bucket holds two."""
+        return max(self.capacity * self.reserve_share, min(1.0, self.capacity / 2))
 
     @property
     def capacity(self) -> float:
@@ -125,13 +136,16 @@ class SharedRateLimiter:
     def _key(self, quota: Quota) -> str:
         return f"{self.prefix}ratelimit:{quota.name}"
 
-    def take(self, quota: Quota, cost: float = 1.0) -> float:
+    def take(self, quota: Quota, cost: float = 1.0, priority: bool = False) -> float:
+        """Take `cost` tokens now (0) or say how long until they are there. Without `priority` the
+        bucket's reserve must stay in it."""
         if quota.limit <= 0:
             return 0.0  # no limit configured
         cost = min(cost, quota.capacity)  # a request bigger than the burst waits for a full bucket
         ttl_ms = int(2000 * quota.window)
+        reserve = 0.0 if priority else quota.reserve
         granted, wait_ms = self._take(keys=[self._key(quota)],
-                                      args=[quota.capacity, quota.refill_per_second, cost, ttl_ms])
+                                      args=[quota.capacity, quota.refill_per_second, cost, ttl_ms, reserve])
         return 0.0 if int(granted) else int(wait_ms) / 1000
 
     def refund(self, quota: Quota, cost: float = 1.0) -> None:
@@ -144,12 +158,12 @@ class SharedRateLimiter:
             self._clamp(keys=[self._key(quota)], args=[quota.capacity, quota.refill_per_second, max(0.0, available),
                                                        int(2000 * quota.window)])
 
-    def _turn(self, quotas: list[tuple[Quota, float]]) -> threading.Lock:
-        key = tuple(quota.name for quota, _ in quotas)
+    def _turn(self, quotas: list[tuple[Quota, float]], priority: bool) -> threading.Lock:
+        key = (*(quota.name for quota, _ in quotas), "priority" if priority else "")
         with self._turns_lock:
             return self._turns.setdefault(key, threading.Lock())
 
-    def acquire(self, quotas: list[tuple[Quota, float]], max_sleep: float) -> float:
+    def acquire(self, quotas: list[tuple[Quota, float]], max_sleep: float, priority: bool = False) -> float:
         """Take from every bucket, sleeping through short waits; returns 0 when all were granted,
         else the wait (> max_sleep) the caller should turn into a countdown retry. When a bucket
         refuses, the tokens already taken for this call go back.
@@ -157,9 +171,10 @@ class SharedRateLimiter:
         On a thread pool, a hundred threads may want the LLM quota at once. They take turns, one
         at a time per process: the one whose turn it is asks Redis and sleeps until its tokens are
         due, the others wait on the lock without a CPU cycle or a Redis call, instead of all
-        waking when a token is due and all but one asking in vain."""
+        waking when a token is due and all but one asking in vain. `priority` calls (the intake
+        lane) take turns of their own and may use the buckets' reserve."""
         deadline = time.monotonic() + max_sleep
-        turn = self._turn(quotas)
+        turn = self._turn(quotas, priority)
         # A turn is at most a Redis round trip, or a sleep no longer than its holder's max_sleep.
         if not turn.acquire(timeout=max_sleep + 1.0):
             return max(max_sleep, 1.0)  # still busy: the caller comes back later
@@ -167,7 +182,7 @@ class SharedRateLimiter:
             taken: list[tuple[Quota, float]] = []
             for quota, cost in quotas:
                 while True:
-                    wait = self.take(quota, cost)
+                    wait = self.take(quota, cost, priority)
                     if wait == 0:
                         taken.append((quota, cost))
                         break

@@ -37,7 +37,7 @@ def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix
     limiter = SharedRateLimiter(services.redis_client(), redis_prefix)
     asked = []
     take = limiter.take
-    limiter.take = lambda q, cost=1.0: asked.append(1) or take(q, cost)  # type: ignore[method-assign]
+    limiter.take = lambda q, cost=1.0, priority=False: asked.append(1) or take(q, cost, priority)  # type: ignore[method-assign]
     granted: list[float] = []
     started = time.monotonic()
 
@@ -55,3 +55,31 @@ def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix
     assert 3.0 < max(granted) < 6.0, max(granted)
     # one grant and at most a few refusals per thread's turn; unserialised, every waiting thread polls per token
     assert len(asked) < 3 * 60, len(asked)
+
+
+def test_a_backlog_leaves_the_reserve_and_the_intake_lane_takes_it_at_once(fleet_env, redis_prefix):
+    """A backlog drains the bucket down to its reserve and then waits; a call in the intake lane
+    is granted at once from the reserve, and takes its turn apart from the backlog's threads."""
+    quota = Quota("test:lanes", limit=600, window=60.0)  # capacity 60, refill ~10 a second
+    limiter = SharedRateLimiter(services.redis_client(), redis_prefix)
+    assert quota.reserve == 6.0
+    backlog = 0
+    while limiter.take(quota) == 0:
+        backlog += 1
+    assert backlog == 60 - 6  # the reserve stayed in the bucket
+    assert limiter.take(quota) > 0  # the backlog waits ...
+    assert limiter.acquire([(quota, 1.0)], max_sleep=0, priority=True) == 0  # ... the intake lane does not
+    for _ in range(4):
+        assert limiter.take(quota, priority=True) == 0
+
+
+def test_job_slots_keep_a_reserve_for_the_intake_lane(fleet_env, redis_prefix):
+    from app.fleet import lanes
+    from app.fleet.store import JobSlots
+
+    slots = JobSlots(services.redis_client(), 30, redis_prefix)
+    assert slots.reserve == 3
+    assert [slots.acquire(f"backlog:{n}", 60) for n in range(28)] == [True] * 27 + [False]
+    with lanes.intake_lane():
+        assert [slots.acquire(f"intake:{n}", 60) for n in range(4)] == [True, True, True, False]
+    assert JobSlots(services.redis_client(), 4, redis_prefix + "small:").reserve == 0
