@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Callable, TypeVar
 
@@ -17,13 +18,16 @@ import pybreaker
 import redis
 from redis.sentinel import Sentinel
 
+from app.clients.breakers import ClearFaultOnClose
 from app.clients.zendesk import ZendeskClient, is_export, is_incremental, is_update_ticket, zendesk_breaker
+from app.clients.zendesk_auth import TOKEN_PATH, ApiTokenAuth, OAuthClientCredentials, TokenStore, ZendeskAuth
 from app.domain.rules import Classifier, RulesClassifier
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from app.fleet import lanes
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
-from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore
+from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore, SharedTokenStore
 from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
@@ -167,14 +171,16 @@ def zendesk_throttle() -> Callable[[str, str], float]:
     incremental = Quota("zendesk:incremental", settings.zendesk_incremental_rate_limit, window)
 
     def throttle(method: str, path: str) -> float:
+        priority = lanes.in_intake()
         if is_update_ticket(method, path):
             # The fleet's share of Update Ticket is scarce and many tasks want it: in a process of
             # its own, one that must wait goes back to the queue (a countdown) rather than hold the
             # process asleep; on a pool thread it waits in place, as retrying every few seconds
             # would cost the LLM's threads CPU for nothing (bench/plan_ceiling.py).
-            return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep(settings) if on_pool_thread() else 0)
+            return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep(settings) if on_pool_thread() else 0,
+                                     priority)
         quotas = [(export, 1.0)] if is_export(path) else [(incremental, 1.0)] if is_incremental(path) else []
-        return limiter().acquire([*quotas, (account, 1.0)], max_sleep(settings))
+        return limiter().acquire([*quotas, (account, 1.0)], max_sleep(settings), priority)
 
     return throttle
 
@@ -209,7 +215,8 @@ def llm_throttle() -> Callable[[int], float]:
     requests_quota, tokens_quota = _llm_quotas()
 
     def throttle(tokens: int) -> float:
-        return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], max_sleep(settings))
+        return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], max_sleep(settings),
+                                 lanes.in_intake())
 
     return throttle
 
@@ -257,16 +264,25 @@ def alerts() -> Alerts:
     return _for_this_process("alerts", build)
 
 
-def _alerting(breaker: pybreaker.CircuitBreaker, fault: Callable[[], str | None] | None = None) -> pybreaker.CircuitBreaker:
-    breaker.add_listener(BreakerAlert(alerts(), fault))
+def _alerting(breaker: pybreaker.CircuitBreaker, faults: FaultRecord) -> pybreaker.CircuitBreaker:
+    """Alerts when the breaker opens (naming the configuration fault, if one opened it); the fault
+    is cleared when the breaker closes again."""
+    breaker.add_listener(BreakerAlert(alerts(), faults.get))
+    breaker.add_listener(ClearFaultOnClose(faults))
     return breaker
+
+
+def zendesk_faults() -> FaultRecord:
+    """The Zendesk configuration fault every process sees (health and the breaker's alert name it)."""
+    return FaultRecord(redis_client(), f"{_settings().redis_prefix}zendesk:fault")
 
 
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
     """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
     settings = _settings()
     return _alerting(zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
-                                     settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout))
+                                     settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout),
+                     zendesk_faults())
 
 
 def llm_circuit() -> pybreaker.CircuitBreaker:
@@ -276,23 +292,83 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
     settings = _settings()
     return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
                                  settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout),
-                     llm_faults().get)
+                     llm_faults())
+
+
+def zendesk_auth(settings: Settings, store: TokenStore) -> ZendeskAuth:
+    """The credential to send: the OAuth client's shared token (kept in `store`), else the API token."""
+    if settings.zendesk_credentials == "oauth":
+        assert settings.zendesk_oauth_client_id and settings.zendesk_oauth_client_secret  # zendesk_credentials
+        return OAuthClientCredentials(f"{settings.zendesk_base_url}{TOKEN_PATH}", settings.zendesk_oauth_client_id,
+                                      settings.zendesk_oauth_client_secret.get_secret_value(),
+                                      settings.zendesk_oauth_scope, store, settings.zendesk_oauth_token_lifetime,
+                                      timeout=settings.zendesk_timeout)
+    if settings.zendesk_email and settings.zendesk_api_token:
+        return ApiTokenAuth(settings.zendesk_email, settings.zendesk_api_token)
+    raise ConfigError("; ".join(settings.missing_zendesk()))
 
 
 def zendesk() -> ZendeskClient:
+    """The Zendesk client of this process: the fleet's shared token, quotas, pause and breaker."""
     settings = get_settings()
     return _for_this_process(
         "zendesk",
         lambda: ZendeskClient(
             settings.zendesk_base_url,
-            settings.zendesk_email,
-            settings.zendesk_api_token,
+            zendesk_auth(settings, SharedTokenStore(redis_client(), settings.redis_prefix)),
             timeout=settings.zendesk_timeout,
             pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}zendesk:paused"),
             breaker=zendesk_circuit(),
             throttle=zendesk_throttle(),
+            faults=zendesk_faults(),
         ),
     )
+
+
+# How long a detected priority mode holds before it is looked at again (setup may have run since).
+PRIORITY_MODE_TTL = 300.0
+
+
+def priority_mode() -> tuple[str, str]:
+    """("triggers" | "safe_put", why): who raises priorities (PRIORITY_MODE). With auto, whether
+    the fleet's priority triggers are installed as setup makes them, looked at by one process every
+    PRIORITY_MODE_TTL seconds and shared through Redis; until the first look has an answer, or when
+    it fails, the safe PUTs, which work either way."""
+    from app.clients.zendesk import ZendeskError
+    from app.clients.zendesk_admin import ZendeskAdmin
+    from app.ops.zendesk_setup import check
+
+    settings = _settings()
+    if settings.priority_mode != "auto":
+        return settings.priority_mode, f"PRIORITY_MODE={settings.priority_mode}"
+    client = redis_client()
+    key = f"{settings.redis_prefix}zendesk:priority_mode"
+    raw = client.hgetall(key)
+    known = {k.decode(): v.decode() for k, v in raw.items()}
+    fresh = known and time.time() - float(known.get("at", 0)) < PRIORITY_MODE_TTL
+    if fresh or not client.set(f"{key}:looking", "1", nx=True, ex=60):
+        return (known["mode"], known["why"]) if known else ("safe_put", "PRIORITY_MODE=auto: not looked at yet")
+    try:
+        findings = check(ZendeskAdmin(zendesk()), taxonomy(), only_priorities=True)
+    except ZendeskError as e:
+        return (known["mode"], known["why"]) if known else ("safe_put", f"PRIORITY_MODE=auto: could not look ({e})")
+    finally:
+        client.delete(f"{key}:looking")
+    mode, why = ("triggers", "PRIORITY_MODE=auto: the fleet's priority triggers are installed") if not findings else \
+        ("safe_put", f"PRIORITY_MODE=auto: the priority triggers are not ready ({findings[0]}; "
+                     "`python -m app zendesk setup` installs them)")
+    client.hset(key, mapping={"mode": mode, "why": why, "at": repr(time.time())})
+    client.expire(key, int(10 * PRIORITY_MODE_TTL))
+    return mode, why
+
+
+def forget_priority_mode() -> None:
+    """Look again at the next write (setup just changed the triggers)."""
+    redis_client().delete(f"{_settings().redis_prefix}zendesk:priority_mode")
+
+
+def priority_by_triggers() -> bool:
+    return priority_mode()[0] == "triggers"
 
 
 def redactor() -> Redactor:

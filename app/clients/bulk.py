@@ -10,10 +10,13 @@ written in two parts:
 
 1. update_many jobs carry only additive fields: `additional_tags` and a private note. Neither can
    overwrite anything a person did.
-2. Priority raises go out one ticket at a time through Update Ticket with `safe_update` and the
-   stamp just read (app.domain.triage.raise_priority): a person's write in between answers 409, the ticket
-   is read again, and a priority they set at or above ours is left alone. These count against the
-   fleet's share of the Update Ticket limit, so they trail the tags and notes on a large backlog.
+2. Priorities: with the fleet's priority triggers installed (`python -m app zendesk setup`), the
+   job's items carry the pending tag and Zendesk raises each priority in the same update, checked
+   on the ticket as it stands then; nothing more is sent. Without them, priority raises go out one
+   ticket at a time through Update Ticket with `safe_update` and the stamp just read
+   (app.domain.triage.raise_priority): a person's write in between answers 409, the ticket is read
+   again, and a priority they set at or above ours is left alone. These count against the fleet's
+   share of the Update Ticket limit, so they trail the tags and notes on a large backlog.
 
 Exactly once without safe_update: each round's job is recorded in Redis before it is sent and
 again with its id once Zendesk answered. A retried batch follows that job instead of sending
@@ -46,7 +49,7 @@ from app.clients.zendesk import (
 )
 from app.domain.models import Analysis, BatchProgress, Ticket, WrittenTicket
 from app.domain.taxonomy import Taxonomy
-from app.domain.triage import CLOSED_STATUSES, WriteOutcome, plan_update, raise_priority
+from app.domain.triage import CLOSED_STATUSES, WriteOutcome, expected_trigger_priority, plan_update, raise_priority
 
 # Rounds of update_many per batch: the first write, then two more for tickets a job did not write
 # (a transient per-ticket failure, a killed job).
@@ -188,9 +191,12 @@ def write_triage_batch(
     slots: JobSlots,
     batch_key: str,
     polling: JobPolling | None = None,
+    by_trigger: bool = False,
 ) -> BatchOutcome:
     """Add tags and a private note to every item once, through update_many jobs (priorities are
-    not written here: see `priorities_to_raise` and app.domain.triage.raise_priority).
+    not written here: see `priorities_to_raise` and app.domain.triage.raise_priority; `by_trigger`
+    adds the pending tag for the fleet's priority triggers instead, and each written ticket's
+    outcome says the priority they set).
 
     Raises the client's errors when a job cannot be sent or followed; calling again with the same
     `batch_key` resumes: the jobs already sent are followed, never sent twice.
@@ -198,14 +204,19 @@ def write_triage_batch(
     if len(items) > BULK_MAX_TICKETS:
         raise ValueError(f"a batch holds at most {BULK_MAX_TICKETS} tickets, got {len(items)}")
     polling = polling or JobPolling()
-    plans = {item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id) for item in items}
+    plans = {item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id, by_trigger) for item in items}
+    analyses = {item.ticket_id: item.analysis for item in items}
     outcome = BatchOutcome()
     if not items:
         return outcome
+    sent_as: dict[int, Ticket] = {}  # each ticket as read just before the job that wrote it
 
     def written(ticket_id: int, already_done: bool = False) -> None:
         tags = [] if already_done else plans[ticket_id].additional_tags
-        outcome.written[ticket_id] = WriteOutcome(already_done=already_done, tags_added=tags, priority_set=None)
+        priority = None
+        if by_trigger and not already_done and ticket_id in sent_as:
+            priority = expected_trigger_priority(analyses[ticket_id], taxonomy, sent_as[ticket_id])
+        outcome.written[ticket_id] = WriteOutcome(already_done=already_done, tags_added=tags, priority_set=priority)
         outcome.written_at[ticket_id] = polling.clock()
 
     # Before the first round a processed tag means someone else wrote the ticket; after one of our
@@ -236,6 +247,7 @@ def write_triage_batch(
                     outcome.failed[ticket_id] = f"not written in {ROUNDS} update_many rounds: {errors[ticket_id]}"
                 else:
                     updates[ticket_id] = plans[ticket_id]
+                    sent_as[ticket_id] = ticket
             if not updates:
                 break
             record = _send(client, updates, jobs, slots, key, polling)
@@ -325,18 +337,27 @@ class BatchInterrupted(Exception):
 
 def write_batch(client: ZendeskClient, items: list[BatchItem], taxonomy: Taxonomy, run_id: str, jobs: JobLog,
                 slots: JobSlots, batch_key: str, polling: JobPolling,
-                progress: BatchProgress | None = None) -> BatchProgress:
-    """Tags and notes through update_many jobs, then priority raises one safe PUT at a time.
+                progress: BatchProgress | None = None, by_trigger: bool = False) -> BatchProgress:
+    """Tags and notes through update_many jobs, then priority raises one safe PUT at a time (none
+    with `by_trigger`: the fleet's triggers raised them in the jobs' own updates).
     Raises BatchInterrupted, carrying what is done, when Zendesk asks to wait or fails."""
     progress = progress or BatchProgress()
+    if progress.by_trigger is None:
+        progress.by_trigger = by_trigger
+    by_trigger = progress.by_trigger
     try:
         if not progress.tags_done:
-            outcome = write_triage_batch(client, items, taxonomy, run_id, jobs, slots, batch_key, polling)
+            outcome = write_triage_batch(client, items, taxonomy, run_id, jobs, slots, batch_key, polling, by_trigger)
             progress.written.update({ticket_id: WrittenTicket(tags_added=written.tags_added,
                                                               already_done=written.already_done,
                                                               written_at=outcome.written_at[ticket_id])
                                      for ticket_id, written in outcome.written.items()})
+            if by_trigger:
+                progress.priorities.update({ticket_id: written.priority_set for ticket_id, written
+                                            in outcome.written.items() if not written.already_done})
             progress.failed, progress.jobs, progress.tags_done = outcome.failed, outcome.jobs, True
+        if by_trigger:
+            return progress
         fresh_writes = [item for item in items if item.ticket_id in progress.written
                         and not progress.written[item.ticket_id].already_done]
         raise_priorities(client, priorities_to_raise(fresh_writes, taxonomy), progress.priorities, progress.stamps)

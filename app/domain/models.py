@@ -191,3 +191,6 @@ class BatchProgress(BaseModel):
     # needs no second read; a stale stamp just meets a 409 and a fresh read.
     stamps: dict[int, Ticket] = Field(default_factory=dict)
     tags_done: bool = False
+    # How its priorities are written, fixed at the first attempt: a retry after the fleet's
+    # priority triggers appeared (or went) must not skip the raises nor the pending tag's work.
+    by_trigger: bool | None = None

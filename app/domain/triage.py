@@ -1,6 +1,10 @@
 """What the fleet writes back to Zendesk, and how it writes it exactly once.
 
-`plan_update` is pure: tags, priority and the private note for an analysis. `write_triage`
+`plan_update` is pure: tags, priority and the private note for an analysis. Priorities are written
+one of two ways (PRIORITY_MODE): by Zendesk itself, through the triggers `python -m app zendesk
+setup` installs, which act on the fleet's own update when it carries PENDING_TAG (no request of the
+fleet's Update Ticket share is spent, and the trigger sees the ticket as it stands at that update,
+so an agent's higher priority is never lowered); or by the fleet, one safe_update PUT each. `write_triage`
 applies it with `safe_update`, so a concurrent write (an agent, or another fleet process that got
 there first) answers 409; we re-read, and either find the processed tag already there (done, do
 not write twice) or recompute against the fresh ticket and try again. Tags, the priority map and
@@ -18,6 +22,10 @@ from app.domain.taxonomy import Taxonomy
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 CLOSED_STATUSES = {"solved", "closed"}
 CONFLICT_ATTEMPTS = 3
+# The fleet's write asks its priority triggers to act (they remove the tag again in the same update);
+# a priority an agent changed by hand carries BY_HAND_TAG, and the triggers leave it alone for good.
+PENDING_TAG = "ai_priority_pending"
+BY_HAND_TAG = "ai_priority_by_hand"
 
 
 def triage_tags(analysis: Analysis, taxonomy: Taxonomy) -> list[str]:
@@ -65,13 +73,29 @@ def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
 
 
 def plan_update(analysis: Analysis, taxonomy: Taxonomy, current_priority: str | None, updated_stamp: str | None,
-                run_id: str) -> TicketUpdate:
+                run_id: str, by_trigger: bool = False) -> TicketUpdate:
+    """Tags, note and priority for one ticket. `by_trigger`: no priority field; the pending tag asks
+    the priority triggers to raise it in the same update."""
+    tags = triage_tags(analysis, taxonomy)
+    if by_trigger:
+        if taxonomy.priority_for(analysis.values):
+            tags.append(PENDING_TAG)
+        return TicketUpdate(additional_tags=tags, private_note=format_note(analysis, taxonomy, run_id),
+                            updated_stamp=updated_stamp)
     return TicketUpdate(
-        additional_tags=triage_tags(analysis, taxonomy),
+        additional_tags=tags,
         private_note=format_note(analysis, taxonomy, run_id),
         priority=priority_to_set(taxonomy.priority_for(analysis.values), current_priority),
         updated_stamp=updated_stamp,
     )
+
+
+def expected_trigger_priority(analysis: Analysis, taxonomy: Taxonomy, ticket: Ticket) -> str | None:
+    """The priority the fleet's triggers will set on `ticket` (as read just before the write), or
+    None: they leave a priority as high or higher, and one an agent set by hand."""
+    if BY_HAND_TAG in ticket.tags:
+        return None
+    return priority_to_set(taxonomy.priority_for(analysis.values), ticket.priority)
 
 
 @dataclass(frozen=True)
@@ -88,8 +112,10 @@ def write_triage(
     taxonomy: Taxonomy,
     run_id: str,
     known: Ticket | None,
+    by_trigger: bool = False,
 ) -> WriteOutcome:
     """Write tags, priority and note once. `known` is the ticket as last read (None: read it now).
+    `by_trigger`: the priority is left to the fleet's triggers (PENDING_TAG).
 
     Raises ZendeskRejected when the ticket was closed meanwhile, ZendeskConflict when it kept
     changing under us for every attempt, and the client's errors otherwise.
@@ -100,13 +126,14 @@ def write_triage(
             return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
         if ticket.status in CLOSED_STATUSES:
             raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
-        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id)
+        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id, by_trigger)
         try:
             client.update_ticket(ticket_id, update)
         except ZendeskConflict:
             ticket = client.get_ticket(ticket_id)
             continue
-        return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=update.priority)
+        priority = expected_trigger_priority(analysis, taxonomy, ticket) if by_trigger else update.priority
+        return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=priority)
     raise ZendeskConflict(f"ticket changed during {CONFLICT_ATTEMPTS} update attempts")
 
 

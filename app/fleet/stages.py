@@ -62,7 +62,8 @@ def update_ticket(work: TicketWork) -> dict[str, Any]:
     known = Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open") \
         if work.updated_at else None
     try:
-        written = write_triage(services.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known)
+        written = write_triage(services.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known,
+                               by_trigger=services.priority_by_triggers())
     except ZendeskNotFound:
         return finish(work, "failed", stage="update", error="ticket not found (deleted?)")
     if written.already_done:
@@ -94,10 +95,12 @@ def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
     polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
                          timeout=settings.bulk_job_timeout, max_sleep=services.max_sleep(settings))
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
+    by_trigger = progress.by_trigger if progress.by_trigger is not None else services.priority_by_triggers()
     done = write_batch(services.zendesk(), items, services.taxonomy(), run_id, services.bulk_jobs(),
-                       services.job_slots(), f"{run_id}:{batch_no}", polling, progress)
-    log.info("run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised", run_id, batch_no,
-             len(done.written), len(done.failed), done.jobs, sum(1 for p in done.priorities.values() if p))
+                       services.job_slots(), f"{run_id}:{batch_no}", polling, progress, by_trigger)
+    log.info("run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised%s", run_id, batch_no,
+             len(done.written), len(done.failed), done.jobs, sum(1 for p in done.priorities.values() if p),
+             " (by Zendesk's triggers)" if done.by_trigger else "")
     return finish_batch(works, done, "no outcome")
 
 

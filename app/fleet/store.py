@@ -11,6 +11,8 @@ from typing import Any
 import redis
 
 from app.clients.bulk import JobRecord
+from app.fleet import lanes
+from app.clients.zendesk_auth import StoredToken
 from app.domain.summary import RunSummary
 
 RUNS_KEPT = 500
@@ -58,6 +60,59 @@ class FaultRecord:
         self.redis.delete(self.key)
 
 
+# Deletes KEYS[1] only while its field (ARGV[1]) still holds ARGV[2]: a process that found a token
+# refused, or a renewer whose lock expired, never removes what another process put there since.
+DELETE_IF_SCRIPT = """
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+  if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
+elseif redis.call('GET', KEYS[1]) == ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class SharedTokenStore:
+    """The fleet's one Zendesk OAuth access token (`zendesk:oauth:token`, a hash that expires with
+    the token) and the lock its renewer holds (`zendesk:oauth:renewing`). Every process on every
+    host uses the same token, so the token endpoint sees about one request per token lifetime,
+    whatever the size of the fleet (app.clients.zendesk_auth)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+        self.redis = client
+        self.key = f"{prefix}zendesk:oauth:token"
+        self.lock_key = f"{prefix}zendesk:oauth:renewing"
+        self._delete_if = client.register_script(DELETE_IF_SCRIPT)
+
+    def get(self) -> StoredToken | None:
+        raw = self.redis.hgetall(self.key)
+        if not raw:
+            return None
+        fields = {key.decode(): value.decode() for key, value in raw.items()}
+        try:
+            return StoredToken(fields["value"], float(fields["expires_at"]), float(fields["lifetime"]))
+        except (KeyError, ValueError):
+            return None
+
+    def put(self, token: StoredToken) -> None:
+        ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
+        pipe = self.redis.pipeline()
+        pipe.delete(self.key)
+        pipe.hset(self.key, mapping={"value": token.value, "expires_at": repr(token.expires_at),
+                                     "lifetime": repr(token.lifetime)})
+        pipe.pexpire(self.key, ttl_ms)
+        pipe.execute()
+
+    def discard(self, value: str) -> None:
+        self._delete_if(keys=[self.key], args=["value", value])
+
+    def lock(self, holder: str, seconds: float) -> bool:
+        return bool(self.redis.set(self.lock_key, holder, nx=True, px=max(1, int(seconds * 1000))))
+
+    def unlock(self, holder: str) -> None:
+        self._delete_if(keys=[self.lock_key], args=["", holder])
+
+
 class BulkJobLog:
     """Which update_many job each batch round sent, and when, so a retried batch follows that job
     instead of sending another. The record is written before the request goes out (without a job
@@ -84,7 +139,8 @@ class BulkJobLog:
         self.redis.delete(self._key(key))
 
 
-# KEYS[1]: sorted set of holders scored by expiry (ms). ARGV: holder, limit, hold ms.
+# KEYS[1]: sorted set of holders scored by expiry (ms). ARGV: holder, limit (the slots this caller
+# may fill: the backlog leaves the intake lane's reserve), hold ms.
 # Returns 1 when the holder has (or already had) a slot. Expired holders (a worker that died with a
 # job in flight) free their slot by themselves.
 ACQUIRE_SLOT_SCRIPT = """
@@ -106,16 +162,19 @@ return 1
 class JobSlots:
     """A fleet-wide cap on update_many jobs queued or running at once: Zendesk allows an account 30
     and answers 429 beyond them. A slot is held from just before a job is sent until it is seen
-    finished; `hold` seconds bound it, so a dead worker's slot comes back by itself."""
+    finished; `hold` seconds bound it, so a dead worker's slot comes back by itself. A backlog
+    leaves `reserve` slots (a fifth of them, at most 3) to the intake lane (app.fleet.lanes)."""
 
     def __init__(self, client: redis.Redis, limit: int, prefix: str = "") -> None:
         self.redis = client
         self.limit = limit
+        self.reserve = min(3, limit // 5)
         self.key = f"{prefix}zendesk:jobs"
         self._acquire = client.register_script(ACQUIRE_SLOT_SCRIPT)
 
     def acquire(self, holder: str, hold: float) -> bool:
-        return bool(self._acquire(keys=[self.key], args=[holder, self.limit, max(1, int(hold * 1000))]))
+        limit = self.limit if lanes.in_intake() else self.limit - self.reserve
+        return bool(self._acquire(keys=[self.key], args=[holder, limit, max(1, int(hold * 1000))]))
 
     def release(self, holder: str) -> None:
         self.redis.zrem(self.key, holder)

@@ -48,17 +48,22 @@ def age(seconds: float | None) -> str:
 
 
 def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: dict[str, Any],
-               last_sweep: float | None, last_run: float | None, worker_queues: Any = None) -> list[Check]:
+               last_sweep: float | None, last_run: float | None, worker_queues: Any = None,
+               zendesk: Any = None) -> list[Check]:
     """All checks. `breakers` maps a name to (factory, what an open breaker means[, the recorded
     configuration fault]): pybreaker's Redis storage talks to Redis when built, so breakers are
     built only once Redis answered. `worker_queues()`, when given, names the queues each worker
-    takes: a host that runs only one of the two workers leaves a queue nobody serves."""
+    takes: a host that runs only one of the two workers leaves a queue nobody serves. `zendesk()`,
+    when given, checks the account (credentials, the objects setup makes, the priority mode): it
+    runs before the breakers, so a fault it meets shows in the breaker's line."""
     checks: list[Check] = []
     try:
         redis_client.ping()
     except Exception as e:  # noqa: BLE001 - any failure to reach Redis is the finding
         return [Check("redis", UNHEALTHY, f"unreachable ({type(e).__name__}); no claims, queues or results")]
     checks.append(Check("redis", HEALTHY, "reachable"))
+    if zendesk is not None:
+        checks += zendesk()
 
     for name, (make_breaker, consequence, *fault) in breakers.items():
         checks.append(breaker_check(name, make_breaker().current_state, consequence, fault[0]() if fault else None))
@@ -87,6 +92,23 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
                         f"{age(since_sweep)} (beat sweeps every {settings.sweep_interval:.0f}s)"))
     checks.append(Check("last run", HEALTHY, age(None if last_run is None else now - last_run)))
     return checks
+
+
+def credentials_check(kind: str | None, described: str) -> Check:
+    """OAuth is what Zendesk supports from 2027-04-30 on; an API token still works until then."""
+    if kind == "api_token":
+        return Check("zendesk auth", DEGRADED, f"{described}: Zendesk turns API tokens off on 2027-04-30; create an "
+                                               "OAuth client (README: Connect to Zendesk)")
+    return Check("zendesk auth", HEALTHY, described)
+
+
+def setup_check(findings: list[Any]) -> Check:
+    """What `python -m app zendesk check` finds: each object missing, inactive, changed or out of order."""
+    if not findings:
+        return Check("zendesk setup", HEALTHY, "the webhook, its signing secret and the fleet's triggers are as "
+                                               "setup makes them")
+    return Check("zendesk setup", DEGRADED, "; ".join(str(f) for f in findings) +
+                 " (`python -m app zendesk setup --webhook-url URL` repairs them)")
 
 
 def intake_check(intake: IntakeQueue, now: float) -> Check:
