@@ -114,9 +114,9 @@ def parse_config(config_class: type[ConfigT], package: str, argv: list[str] | No
     """Read the command line of ``python -m PACKAGE`` into a ``config_class`` (a dataclass).
 
     Every field is an option, in field order: ``some_name`` is ``--some-name``, of the field's
-    type, defaulting to its default, with its ``help`` metadata (see ``option``). A bool field
-    that defaults to false is a flag that sets it; one that defaults to true is a
-    ``--no-some-name`` flag that clears it. The description is the first paragraph of the
+    type, defaulting to its default, with its ``help`` (and ``choices``) metadata (see
+    ``option``). A bool field that defaults to false is a flag that sets it; one that defaults
+    to true is a ``--no-some-name`` flag that clears it. The description is the first paragraph of the
     package's docstring. Invalid values exit through the parser.
     """
     description = importlib.import_module(package).__doc__.split("\n\n")[0]
@@ -127,7 +127,8 @@ def parse_config(config_class: type[ConfigT], package: str, argv: list[str] | No
         flag = "--" + field.name.replace("_", "-")
         default, help_text = getattr(defaults, field.name), field.metadata.get("help")
         if types[field.name] is not bool:
-            parser.add_argument(flag, type=types[field.name], default=default, help=help_text)
+            parser.add_argument(flag, type=types[field.name], default=default, help=help_text,
+                                choices=field.metadata.get("choices"))
         elif default:
             parser.add_argument("--no-" + flag[2:], dest=field.name, action="store_false", help=help_text)
         else:

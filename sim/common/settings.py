@@ -1,8 +1,8 @@
 """Runtime settings of the simulators: checked on the command line, at start and by /_sim/config.
 
 Each simulator lists the settings that may change while it runs in a table of
-``name -> (type, minimum, maximum)``; the helpers here apply such a table. ``option`` gives a
-configuration field the help of its command-line option.
+``name -> (type, minimum, maximum[, choices])``; the helpers here apply such a table. ``option``
+gives a configuration field the help (and the choices) of its command-line option.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterable, Mapping
 
-# name -> (type, minimum, maximum); None leaves a side open.
-SettingsTable = Mapping[str, tuple[type, float | None, float | None]]
+# name -> (type, minimum, maximum) or (type, minimum, maximum, choices); None leaves a side open.
+# A str setting has no bounds (None, None) and may name the choices it allows.
+SettingsTable = Mapping[str, tuple[Any, ...]]
 
 
 class SimConfigError(ValueError):
@@ -21,17 +22,28 @@ class SimConfigError(ValueError):
     """
 
 
-def option(default: Any, help_text: str) -> Any:
-    """A configuration field with the help of its command-line option (see serving.parse_config)."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
+def option(default: Any, help_text: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A configuration field with the help (and choices) of its command-line option (see
+    serving.parse_config)."""
+    metadata: dict[str, Any] = {"help": help_text}
+    if choices is not None:
+        metadata["choices"] = choices
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def checked_setting(name: str, value: Any, kind: type, minimum: float | None = None,
-                    maximum: float | None = None) -> Any:
-    """Coerce and range-check one setting of type ``kind`` (bool, int or float).
+                    maximum: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """Coerce and range-check one setting of type ``kind`` (bool, int, float or str).
 
-    Raises SimConfigError naming the setting when the value does not fit.
+    A str must be non-blank and, when ``choices`` are given, one of them. Raises
+    SimConfigError naming the setting when the value does not fit.
     """
+    if kind is str:
+        if not isinstance(value, str) or not value.strip():
+            raise SimConfigError(f"{name} must be a non-blank string")
+        if choices is not None and value not in choices:
+            raise SimConfigError(f"{name} must be one of {', '.join(choices)}")
+        return value
     if kind is bool:
         if not isinstance(value, bool):
             raise SimConfigError(f"{name} must be true or false")

@@ -1,9 +1,32 @@
 """Zendesk Support API simulator that speaks the real wire protocol.
 
 One aiohttp process with in-memory state. A client written for real Zendesk (for example
-``requests.Session`` with Basic auth ``{email}/token:{token}``) works against it unchanged.
-It follows Zendesk's documentation strictly and, where the documentation is silent, takes
-the less forgiving reading, so a client that works here does not lean on leniency:
+``requests.Session`` with an OAuth bearer token, or Basic auth ``{email}/token:{token}``) works
+against it unchanged. It follows Zendesk's documentation strictly and, where the documentation
+is silent, takes the less forgiving reading, so a client that works here does not lean on
+leniency:
+
+* authentication by OAuth access tokens from the client credentials grant (``POST
+  /oauth/tokens`` with a JSON body: ``--oauth-client-id``/``--oauth-client-secret``, the
+  client's ``--oauth-allowed-scopes``; ``expires_in`` between 300 and 172,800 s, 1,800 s without
+  it, capped by ``--token-ttl``), which expire and can be revoked (``DELETE
+  /api/v2/oauth/tokens/current``, ``--revoke-tokens-after``, ``POST /_sim/oauth/revoke``: then
+  401 ``invalid_token``) and whose scopes are enforced per endpoint (403 outside them; a scope
+  Zendesk does not know still gets a token, which is then refused everywhere); API tokens
+  pass only with ``--auth both`` (the default) and never from 2027-04-30; token requests count
+  against the account rate limit;
+* the Webhooks API (no ``.json`` suffix): cursor-paged list with filters, create, show, full
+  update, patch, delete, a signing secret per webhook (shown and reset on its own endpoint);
+  https endpoints only, except to the loopback host;
+* trigger categories and ticket triggers (offset or cursor pages, create, show, update where
+  conditions or actions replace both arrays, update_many, delete), validated (422) and run as
+  Zendesk runs them on every creation and update, API updates included: in order, each at
+  most once per update, from the top again after one changes the ticket, never on closed
+  tickets; their changes join the update's audit (via the rule);
+* webhook deliveries, signed with the webhook's own secret and retried as Zendesk retries:
+  from triggers' ``notification_webhook`` actions (placeholders rendered) and to webhooks
+  subscribed to ``zen:event-type:ticket.created``; ``--webhook-repeat`` and ``--webhook-drop``
+  make them come twice or not at all;
 
 * tickets, comments, single updates (``tags`` replaces, ``additional_tags`` adds,
   ``safe_update`` answers 409 on a stale ``updated_stamp``), deletes, ``show_many``,
@@ -43,16 +66,18 @@ the less forgiving reading, so a client that works here does not lean on lenienc
 * injected latency, random errors, outage windows and per-ticket update failures.
 
 Unauthenticated ``/_sim/*`` endpoints expose statistics, runtime configuration and
-backdoors (creating tickets, agent edits, full ticket records, the planted history) for
-demos, tests and benchmarks. Run ``python -m sim.zendesk --help`` for the options; import
+backdoors (creating tickets, agent edits, full ticket records, the planted history, revoking
+every token) for demos, tests and benchmarks. Run ``python -m sim.zendesk --help`` for the options; import
 ``create_app`` or ``running_simulator`` to embed it.
 
 The package: ``config`` (SimConfig, the command line and the runtime settings), ``wire``
 (Zendesk's vocabulary, limits, error bodies, ticket records and audits), ``search`` (the
 lagging index and the query engine), ``history`` (the solved history's plan), ``state``
-(SimState), ``cursors`` (signed pagination cursors), ``handlers`` (/api/v2), ``incremental``
-(the incremental export), ``backdoors`` (/_sim) and ``app`` (middleware, routes, background
-tasks, and the ways to run it).
+(SimState), ``cursors`` (signed pagination cursors and cursor pages), ``handlers`` (/api/v2
+tickets, search, jobs), ``incremental`` (the incremental export), ``oauth`` (the token endpoint,
+tokens, scopes), ``webhooks_api`` (the Webhooks API), ``triggers`` (trigger categories,
+triggers and how they run), ``triggers_api`` (their /api/v2 endpoints), ``webhooks`` (deliveries),
+``backdoors`` (/_sim) and ``app`` (middleware, routes, background tasks, and the ways to run it).
 """
 
 from sim.zendesk.app import create_app, main, running_simulator, state_of

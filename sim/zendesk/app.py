@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import math
 import time
 from typing import Any, Callable, ContextManager
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
 
 from sim.common import ApiError, RunningSimulator, add_sim_routes, new_app, run_command_line, serve_in_thread
 from sim.common import api_middleware as shared_api_middleware
@@ -41,11 +40,43 @@ from sim.zendesk.handlers import (
     log,
 )
 from sim.zendesk.incremental import handle_incremental_tickets
+from sim.zendesk.oauth import (
+    TOKEN_KEY,
+    handle_revoke_current,
+    handle_sim_revoke,
+    handle_token_request,
+    identify,
+    require_access,
+)
 from sim.zendesk.state import SimState
+from sim.zendesk.triggers_api import (
+    handle_trigger_categories_list,
+    handle_trigger_category_create,
+    handle_trigger_category_show,
+    handle_trigger_create,
+    handle_trigger_delete,
+    handle_trigger_show,
+    handle_trigger_update,
+    handle_triggers_list,
+    handle_triggers_update_many,
+)
 from sim.zendesk.webhooks import WebhookSender
+from sim.zendesk.webhooks_api import (
+    handle_webhook_create,
+    handle_webhook_delete,
+    handle_webhook_patch,
+    handle_webhook_secret_reset,
+    handle_webhook_secret_show,
+    handle_webhook_show,
+    handle_webhook_update,
+    handle_webhooks_list,
+)
 from sim.zendesk.wire import error_name
 
 TICKET_PATH = r"/api/v2/tickets/{ticket_id:\d+}"
+TRIGGER_PATH = r"/api/v2/triggers/{trigger_id:\d+}"
+# The Webhooks API takes no ".json" suffix (a suffixed path is a 404 there).
+WEBHOOK_PATH = r"/api/v2/webhooks/{webhook_id}"
 JSON_SUFFIX = r"{suffix:(?:\.json)?}"  # Zendesk answers with or without ".json"
 
 API_ROUTES = (
@@ -62,29 +93,40 @@ API_ROUTES = (
     ("GET", "/api/v2/search/export" + JSON_SUFFIX, handle_export, "export"),
     ("GET", "/api/v2/incremental/tickets/cursor" + JSON_SUFFIX, handle_incremental_tickets, "incremental"),
     ("GET", "/api/v2/users/me" + JSON_SUFFIX, handle_users_me, "users_me"),
+    # https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/#revoke-token
+    ("DELETE", "/api/v2/oauth/tokens/current" + JSON_SUFFIX, handle_revoke_current, "oauth_token_revoke"),
+    ("GET", "/api/v2/webhooks", handle_webhooks_list, "webhooks_list"),
+    ("POST", "/api/v2/webhooks", handle_webhook_create, "webhook_create"),
+    ("GET", WEBHOOK_PATH, handle_webhook_show, "webhook_show"),
+    ("PUT", WEBHOOK_PATH, handle_webhook_update, "webhook_update"),
+    ("PATCH", WEBHOOK_PATH, handle_webhook_patch, "webhook_patch"),
+    ("DELETE", WEBHOOK_PATH, handle_webhook_delete, "webhook_delete"),
+    ("GET", WEBHOOK_PATH + "/signing_secret", handle_webhook_secret_show, "webhook_secret_show"),
+    ("POST", WEBHOOK_PATH + "/signing_secret", handle_webhook_secret_reset, "webhook_secret_reset"),
+    ("GET", "/api/v2/triggers" + JSON_SUFFIX, handle_triggers_list, "triggers_list"),
+    ("POST", "/api/v2/triggers" + JSON_SUFFIX, handle_trigger_create, "trigger_create"),
+    ("PUT", "/api/v2/triggers/update_many" + JSON_SUFFIX, handle_triggers_update_many, "triggers_update_many"),
+    ("GET", TRIGGER_PATH + JSON_SUFFIX, handle_trigger_show, "trigger_show"),
+    ("PUT", TRIGGER_PATH + JSON_SUFFIX, handle_trigger_update, "trigger_update"),
+    ("DELETE", TRIGGER_PATH + JSON_SUFFIX, handle_trigger_delete, "trigger_delete"),
+    ("GET", "/api/v2/trigger_categories" + JSON_SUFFIX, handle_trigger_categories_list, "trigger_categories_list"),
+    ("POST", "/api/v2/trigger_categories" + JSON_SUFFIX, handle_trigger_category_create, "trigger_category_create"),
+    ("GET", r"/api/v2/trigger_categories/{category_id:\d+}" + JSON_SUFFIX, handle_trigger_category_show,
+     "trigger_category_show"),
 )
 
 
 # --- Middleware --------------------------------------------------------------------------------
 
-def _authorized(request: web.Request, config: SimConfig) -> bool:
-    header = request.headers.get("Authorization", "")
-    try:
-        credentials = BasicAuth.decode(header)
-    except ValueError:
-        return False
-    # Constant-time comparison of bytes (compare_digest refuses non-ASCII str).
-    return (hmac.compare_digest(credentials.login.encode(), f"{config.email}/token".encode())
-            and hmac.compare_digest(credentials.password.encode(), config.token.encode()))
-
-
 async def _let_in(request: web.Request, state: SimState) -> None:
-    """Count the endpoint and wait the latency; raise the ApiError of a rate limit, an outage,
-    wrong credentials or an injected error."""
+    """Count the endpoint and the credentials and wait the latency; raise the ApiError of a rate
+    limit, an outage, credentials that do not pass (401), a token whose scopes do not reach the
+    endpoint (403) or an injected error."""
     config = state.config
     endpoint = request.match_info.route.name
     if endpoint in state.requests_by_endpoint:
         state.requests_by_endpoint[endpoint] += 1
+    identity = identify(request.headers.get("Authorization", ""), config, state.oauth)
     if config.latency_ms > 0:
         # asyncio.sleep, not time.sleep: concurrent requests wait side by side.
         await asyncio.sleep(config.latency_ms / 1000)
@@ -94,9 +136,8 @@ async def _let_in(request: web.Request, state: SimState) -> None:
     if outage:
         raise ApiError(503, {"error": "ServiceUnavailable", "description": "Simulated outage"},
                        {"Retry-After": str(max(1, math.ceil(outage)))})
-    if not _authorized(request, config):
-        raise ApiError(401, {"error": "Couldn't authenticate you"},
-                       {"WWW-Authenticate": 'Basic realm="Web Password"'})
+    require_access(identity, request.method, endpoint)
+    request[TOKEN_KEY] = identity.token  # for DELETE /api/v2/oauth/tokens/current
     if config.error_ratio and state.fault_rng.random() < config.error_ratio:
         status = config.error_status
         raise ApiError(status, {"error": error_name(status), "description": "Simulated failure"},
@@ -133,8 +174,17 @@ async def _at_rate(state: SimState, setting: str, act: Callable[[], Any]) -> Non
             due -= 1
 
 
+async def _revoke_tokens_later(state: SimState, seconds: float) -> None:
+    """--revoke-tokens-after: every live token is revoked once, as an admin might at any moment."""
+    await asyncio.sleep(seconds)
+    revoked = state.oauth.revoke_all()
+    log.info("revoked %d access tokens (--revoke-tokens-after)", revoked)
+
+
 async def _start_background(app: web.Application) -> None:
     state = state_of(app)
+    if state.config.revoke_tokens_after > 0:
+        app[BACKGROUND_KEY].add(asyncio.create_task(_revoke_tokens_later(state, state.config.revoke_tokens_after)))
     if state.config.outage_seconds > 0:
         state.start_outage(time.monotonic() + state.config.outage_start, state.config.outage_seconds)
     # New tickets arrive, and simulated agents edit tickets, at their rates per minute.
@@ -161,7 +211,11 @@ def create_app(config: SimConfig) -> web.Application:
     app[BACKGROUND_KEY] = set()
     for method, path, handler, endpoint in API_ROUTES:
         app.router.add_route(method, path, handler, name=endpoint)
+    # https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/ (not under
+    # /api/v2: the API middleware's bearer auth does not guard it)
+    app.router.add_post("/oauth/tokens", handle_token_request)
     add_sim_routes(app, handle_sim_config_post)
+    app.router.add_post("/_sim/oauth/revoke", handle_sim_revoke)
     app.router.add_post("/_sim/tickets", handle_sim_tickets_post)
     app.router.add_get(r"/_sim/tickets/{ticket_id:\d+}", handle_sim_ticket_get)
     app.router.add_post(r"/_sim/tickets/{ticket_id:\d+}/agent_edit", handle_sim_agent_edit)

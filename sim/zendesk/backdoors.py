@@ -2,7 +2,8 @@
 
 Unauthenticated and never counted: they create tickets, make agents edit them and show
 whole ticket records (ground truth included) and the planted facts of the solved history
-for demos, tests and benchmarks. GET
+for demos, tests and benchmarks (POST /_sim/oauth/revoke, revoking every token, is in
+``sim.zendesk.oauth``). GET
 /_sim/stats and GET /_sim/config come from ``sim.common``. A SimConfigError raised here is
 answered 400 by the middleware (``sim.common.sim_request``).
 """
@@ -141,6 +142,10 @@ async def handle_sim_ticket_get(request: web.Request) -> web.Response:
         "updates": record.api_updates,
         "protected_tags": sorted(record.protected_tags),
         "protected_priority": record.protected_priority,
+        # Whether an agent set the priority by hand, and whether the API or a trigger changed it since.
+        "hand_priority": record.hand_priority,
+        "hand_priority_overridden": record.hand_priority_overridden,
+        "trigger_changes": record.trigger_changes,
         "api_private_notes": record.api_private_notes,
         # Epoch seconds: creation, and the API's first write (the fleet's tags and note).
         "timing": {"created": record.created_precise, "first_api_write": record.first_api_write_at},

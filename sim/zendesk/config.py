@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sim.common import SimConfigError, check_fields, option, parse_config
+from sim.zendesk.oauth import valid_scope
 
-# Settings that POST /_sim/config may change while running: name -> (type, minimum, maximum).
-RUNTIME_SETTINGS: dict[str, tuple[type, float, float | None]] = {
+# --auth: "both" accepts API tokens and OAuth bearer tokens; "oauth" refuses API tokens, as a
+# new account does and every account will from 2027-04-30.
+AUTH_MODES = ("both", "oauth")
+
+# Settings that POST /_sim/config may change while running:
+# name -> (type, minimum, maximum) or, for strings, (str, None, None[, choices]).
+RUNTIME_SETTINGS: dict[str, tuple[Any, ...]] = {
     "latency_ms": (float, 0, None),
     "error_ratio": (float, 0, 1),
     "error_status": (int, 400, 599),
@@ -26,6 +33,9 @@ RUNTIME_SETTINGS: dict[str, tuple[type, float, float | None]] = {
     "incremental_delay": (float, 0, None),
     "cursor_ttl": (float, 0.001, None),
     "agent_edit_rate": (float, 0, None),
+    "token_ttl": (float, 0, None),
+    "oauth_client_secret": (str, None, None),  # rotated mid-run: tokens issued before stay valid
+    "auth": (str, None, None, AUTH_MODES),
 }
 
 
@@ -46,6 +56,20 @@ class SimConfig:
     seed: int = option(1, "seed of the ticket generator and of injected faults")
     email: str = option("triage-bot@example.com", "API user; log in as EMAIL/token")
     token: str = option("sim-api-token", "API token (the Basic auth password)")
+    # https://developer.zendesk.com/documentation/api-basics/authentication/oauth-migration/
+    auth: str = option("both", "both: API tokens and OAuth bearer tokens pass; oauth: API tokens are "
+                               "refused (401), as on a new account. API tokens are refused anyway "
+                               "from 2027-04-30, when Zendesk turns them all off", choices=AUTH_MODES)
+    # https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/
+    oauth_client_id: str = option("triage-fleet", "the OAuth client's identifier (client_id of the "
+                                                   "client credentials grant at POST /oauth/tokens)")
+    oauth_client_secret: str = option("sim-oauth-secret", "the OAuth client's secret")
+    oauth_allowed_scopes: str = option("read write", "the client's \"Allowed scopes\", space separated: "
+                                                     "a token request asking for more is a 400 invalid_scope")
+    token_ttl: float = option(0.0, "when > 0, no access token lives longer than this many seconds, "
+                                   "whatever expires_in asked (0: off)")
+    revoke_tokens_after: float = option(0.0, "seconds after start at which every live access token "
+                                             "is revoked, once (0: never)")
     latency_ms: float = option(0.0, "added to every /api/v2 response")
     # New tickets take minutes to appear in real search results; tens of seconds by default here.
     index_lag: float = option(30.0, "seconds before a new or changed ticket is visible to search "
@@ -88,11 +112,8 @@ class SimConfig:
                                          "or tag agent_reviewed); they use up the Update Ticket budget")
     non_english_share: float = option(0.1, "share of generated tickets in German, Spanish, French or "
                                            "Portuguese")
-    # https://developer.zendesk.com/documentation/webhooks/verifying/ (signature) and
-    # https://developer.zendesk.com/documentation/webhooks/troubleshooting/ (at least once, retries)
-    webhook_url: str = option("", "POST a signed webhook here for every ticket created while running")
-    webhook_secret: str = option("", "the webhook's signing secret (required with --webhook-url)")
-    webhook_format: str = option("trigger", 'trigger: {"ticket_id": "N"}; event: zen:event-type:ticket.created')
+    # https://developer.zendesk.com/documentation/webhooks/troubleshooting/ (delivery is at least
+    # once). Webhooks and the triggers that call them are made through the API.
     webhook_repeat: float = option(0.0, "share of deliveries sent a second time (delivery is at least once)")
     webhook_drop: float = option(0.0, "share of deliveries never sent (Zendesk paused the webhook)")
 
@@ -102,10 +123,15 @@ class SimConfig:
             raise SimConfigError("tickets, solved, outage_start and outage_seconds must be >= 0")
         if not 0 <= self.non_english_share <= 1:
             raise SimConfigError("non_english_share must be between 0 and 1")
-        if self.webhook_url and not self.webhook_secret:
-            raise SimConfigError("--webhook-url needs --webhook-secret: Zendesk signs every webhook")
-        if self.webhook_format not in ("trigger", "event"):
-            raise SimConfigError("webhook_format must be trigger or event")
+        if self.revoke_tokens_after < 0:
+            raise SimConfigError("revoke_tokens_after must be >= 0")
+        if not self.oauth_client_id.strip():
+            raise SimConfigError("oauth_client_id must be a non-blank string")
+        scopes = self.oauth_allowed_scopes.split()
+        unknown = [scope for scope in scopes if not valid_scope(scope)]
+        if not scopes or unknown:
+            raise SimConfigError(f"oauth_allowed_scopes must name Zendesk scopes (read, write, "
+                                 f"tickets:read ...); not {' '.join(unknown) or 'nothing'}")
         if not (0 <= self.webhook_repeat <= 1 and 0 <= self.webhook_drop <= 1):
             raise SimConfigError("webhook_repeat and webhook_drop must be between 0 and 1")
 

@@ -18,9 +18,10 @@ from aiohttp import web
 from sim.common import STATE_KEY, ApiError, NotAJsonObject, json_object
 from sim.zendesk.cursors import seal, unseal
 from sim.zendesk.search import SORT_KEYS, SearchDocument, SearchError, names_a_type
-from sim.zendesk.state import API_USER_ID, SimState
+from sim.zendesk.state import SimState
 from sim.zendesk.wire import (
     API_USER_CREATED_AT,
+    API_USER_ID,
     DEFAULT_EXPORT_PAGE_SIZE,
     EXPORT_CURSOR_EXPIRED,
     EXPORT_FILTER_TYPES,

@@ -2,8 +2,9 @@
 
 ``SimState`` seeds the account (open tickets, and with ``--solved`` a solved history planned by
 ``sim.zendesk.history``), applies API updates as Update Ticket does, lets simulated agents edit
-tickets, writes an audit for every change, keeps the rate-limit windows and counts what
-``/_sim/stats`` reports.
+tickets, runs the account's triggers on every creation and update (``sim.zendesk.triggers``),
+writes an audit for every change, keeps the OAuth tokens (``sim.zendesk.oauth``), the webhooks
+(``sim.zendesk.webhooks_api``) and the rate-limit windows, and counts what ``/_sim/stats`` reports.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ from sim.common import ApiError, SlidingWindow
 from sim.ticketgen import GeneratedTicket, generate_ticket
 from sim.zendesk.config import SimConfig
 from sim.zendesk.history import PlannedTicket, ages, history_report, plan_solved_ticket
+from sim.zendesk.oauth import TokenRegistry
 from sim.zendesk.search import SearchDocument, SearchIndex, compile_query
+from sim.zendesk.triggers import VIA_WEB_FORM, VIA_WEB_SERVICE, TriggerBook, UpdateFacts, render_placeholders
+from sim.zendesk.webhooks import ticket_created_event
+from sim.zendesk.webhooks_api import TICKET_CREATED_EVENT, Webhook, WebhookBook
 from sim.zendesk.wire import (
+    API_USER_ID,
     CREATE_EVENT_FIELDS,
     ENDPOINTS,
     JOB_STATUS_ACTIVE,
-    PRIORITIES,
     PRIORITY_RANK,
-    STATUSES,
     UPDATE_CONFLICT,
     TicketRecord,
     change_event,
@@ -43,9 +47,10 @@ from sim.zendesk.wire import (
     not_found,
     parse_timestamp,
     record_invalid,
+    rule_change_event,
+    validated_changes,
 )
 
-API_USER_ID = 1_000_001  # the integration's user: author of comments made through the API
 AGENT_IDS = tuple(range(1_000_002, 1_000_012))
 GROUP_IDS = (360_001, 360_002, 360_003)
 ORGANIZATION_IDS = tuple(range(500_001, 500_041))
@@ -105,7 +110,11 @@ class SimState:
         self.job_status_404 = 0
         self.agent_edits_total = 0
         self.agent_priority_raises = 0
-        self.on_created: Callable[[TicketRecord], None] | None = None
+        self.oauth = TokenRegistry()
+        self.webhook_book = WebhookBook()
+        self.trigger_book = TriggerBook()
+        # Set by sim.zendesk.webhooks.WebhookSender while serving: sends a body to a webhook.
+        self.webhook_outbox: Callable[[Webhook, bytes], None] | None = None
         self.webhooks: Counter[str] = Counter()  # deliveries by outcome (sim.zendesk.webhooks)
         self._seed(config.tickets)
         # (ticket id, plan) of the solved history, for GET /_sim/history.
@@ -212,10 +221,45 @@ class SimState:
         return self._announce(self._create(generated, self.arrival_rng, now, now, self._visible_at()))
 
     def _announce(self, record: TicketRecord) -> TicketRecord:
-        """A ticket created while running: its webhook goes out (sim.zendesk.webhooks) when set."""
-        if self.on_created is not None:
-            self.on_created(record)
+        """A ticket created while running: the ticket.created event goes to the webhooks
+        subscribed to it, then the triggers run on its creation (their changes join its last
+        audit, the one that brought it to the state they see)."""
+        for webhook in self.webhook_book.subscribed_to(TICKET_CREATED_EVENT):
+            self._send_webhook(webhook, ticket_created_event(record))
+        if self._run_triggers(record, record.audits[-1], UpdateFacts("Create", VIA_WEB_FORM, None, None)):
+            self._reindex(record)
         return record
+
+    def _send_webhook(self, webhook: Webhook, body: bytes) -> None:
+        if self.webhook_outbox is not None:
+            self.webhook_outbox(webhook, body)
+
+    def _run_triggers(self, record: TicketRecord, audit: dict, update: UpdateFacts) -> bool:
+        """Run the triggers for one update; whether they changed the ticket.
+
+        Their changes join the update's audit (events via the rule); the webhooks they call get
+        their bodies rendered from the ticket as saved, after every trigger ran (docs silent:
+        https://support.zendesk.com/hc/en-us/articles/4408886797466 says only that triggers run).
+        """
+        firings = self.trigger_book.run(record, update)
+        for firing in firings:
+            trigger = firing.trigger
+            for name, value, previous in firing.changes:
+                audit["events"].append(rule_change_event(next(self._event_ids), name, value, previous,
+                                                         trigger.id, trigger.title))
+                record.trigger_changes.append({"at": audit["created_at"], "trigger_id": trigger.id,
+                                               "title": trigger.title, "field": name,
+                                               "value": value, "previous": previous})
+                if name == "priority" and record.hand_priority:
+                    record.hand_priority_overridden = True
+        for firing in firings:
+            for webhook_id, body in firing.notifications:
+                webhook = self.webhook_book.get(webhook_id)
+                if webhook is None:  # deleted since the trigger was saved
+                    self.webhooks["missing_webhook"] += 1
+                    continue
+                self._send_webhook(webhook, render_placeholders(body, record).encode())
+        return any(firing.changes for firing in firings)
 
     def _visible_at(self) -> float:
         return time.monotonic() + self.config.index_lag
@@ -241,14 +285,17 @@ class SimState:
                                         record.requester_id, "web", events))
 
     def _write_audit(self, record: TicketRecord, author_id: int, at: int, channel: str,
-                     changes: dict[str, Any], comment: tuple[str, bool] | None = None) -> dict:
+                     changes: dict[str, Any], comment: tuple[str, bool] | None = None,
+                     via_id: str | None = None) -> dict:
         """Apply one update by ``author_id`` at ``at`` (epoch seconds) and return its audit.
 
         ``changes`` maps properties to new values (tags: the whole list), ``comment`` is
         (body, public). The comment comes first among the events, then a Change event per
-        property that really changes. An update that changes nothing leaves no audit behind.
-        updated_at is the caller's to set.
+        property that really changes. With ``via_id`` (how the update came in) the triggers run
+        on it, their changes in the same audit. An update that changes nothing leaves no audit
+        behind. updated_at is the caller's to set.
         """
+        before = UpdateFacts("Change", via_id or "", record.priority, record.status)
         audit_id = next(self._audit_ids)
         events = []
         if comment is not None:
@@ -262,7 +309,11 @@ class SimState:
                 events.append(change_event(next(self._event_ids), name, value, previous))
                 setattr(record, name, list(value) if isinstance(value, list) else value)
         audit = make_audit(audit_id, record.id, at, author_id, channel, events)
-        if events:
+        # Every accepted update runs the triggers, even one that changed nothing (docs silent:
+        # less forgiving reading; a webhook may hear of the same ticket again).
+        if via_id is not None:
+            self._run_triggers(record, audit, before)
+        if audit["events"]:
             record.audits.append(audit)
         return audit
 
@@ -284,7 +335,7 @@ class SimState:
             raise ApiError(status, injected_failure_body(status), retry)
         if record.status == "closed":
             raise ApiError(422, record_invalid("status", "Status: closed prevents ticket update"))
-        changes, comment = _validated_changes(fields)
+        changes, comment = validated_changes(fields)
         # https://developer.zendesk.com/documentation/ticketing/managing-tickets/protecting-against-ticket-update-collisions/
         if honour_safe_update and fields.get("safe_update") is True:
             stamp = fields.get("updated_stamp")
@@ -300,7 +351,10 @@ class SimState:
         if record.first_api_write_at is None:
             record.first_api_write_at = time.time()
         updated = {name: changes[name] for name in UPDATABLE_FIELDS if name in changes}
-        audit = self._write_audit(record, API_USER_ID, record.updated_at, "api", updated, comment)
+        if record.hand_priority and updated.get("priority", record.priority) != record.priority:
+            record.hand_priority_overridden = True
+        audit = self._write_audit(record, API_USER_ID, record.updated_at, "api", updated, comment,
+                                  via_id=VIA_WEB_SERVICE)
         if comment is not None and not comment[1]:
             record.api_private_notes += 1
         record.api_updates.append({"at": format_timestamp(record.updated_at), "source": source,
@@ -325,12 +379,13 @@ class SimState:
             if PRIORITY_RANK[edit["priority"]] > PRIORITY_RANK[record.priority]:
                 self.agent_priority_raises += 1
             changes["priority"] = record.protected_priority = edit["priority"]
+            record.hand_priority = True
         if "status" in edit:
             changes["status"] = edit["status"]
         record.touch()
         comment = (edit["comment"], True) if edit.get("comment") else None
         self._write_audit(record, record.assignee_id or AGENT_IDS[0], record.updated_at, "web",
-                          changes, comment)
+                          changes, comment, via_id=VIA_WEB_FORM)
         self._reindex(record)
 
     def random_agent_edit(self) -> TicketRecord | None:
@@ -484,50 +539,28 @@ class SimState:
             "agent_priority_raises": self.agent_priority_raises,
             "index_pending": self.index.pending,
             "webhooks": dict(self.webhooks),
+            # Triggers (sim.zendesk.triggers): times each fired by title, the priority changes
+            # they made, the tickets whose priority they raised, and the tickets whose priority
+            # an API write or a trigger changed after an agent set it by hand (0 for a correct fleet).
+            "triggers_fired": dict(self.trigger_book.fired),
+            "trigger_priority_changes": self.trigger_book.priority_changes,
+            "tickets_priority_raised_by_trigger": len(self.trigger_book.raised_tickets),
+            "hand_priorities_overridden": sum(record.hand_priority_overridden for record in records),
+            "oauth": self.oauth.stats(),
+            # /api/v2 requests by the credentials they carried (an API token counts whether or not
+            # it passed; refused: nothing that could pass).
+            "requests_by_auth": dict(self.oauth.requests_by_auth),
             "uptime_seconds": round(time.monotonic() - self.started, 3),
         }
 
     def config_view(self) -> dict:
-        """Current configuration for GET /_sim/config (the API token and webhook secret left out)."""
+        """Current configuration for GET /_sim/config (the API token and the OAuth client's
+        secret left out)."""
         view = dataclasses.asdict(self.config)
         view.pop("token")
-        view.pop("webhook_secret")
+        view.pop("oauth_client_secret")
         view["outage_remaining_seconds"] = round(self.outage_remaining(time.monotonic()), 3)
         view["fail_updates"] = {str(ticket_id): status
                                 for ticket_id, status in self.fail_updates.items()}
         return view
 
-
-def _validated_changes(fields: dict) -> tuple[dict, tuple[str, bool] | None]:
-    """Check the writable fields of an update; return the changes and the comment, if any.
-
-    Unknown fields are ignored, as Zendesk ignores them. Raises ApiError(422) when invalid.
-    """
-    changes: dict[str, Any] = {}
-    for name in ("tags", "additional_tags", "remove_tags"):
-        if name in fields:
-            changes[name] = normalize_tags(fields[name], name)
-    if "priority" in fields:
-        if fields["priority"] not in PRIORITIES:
-            raise ApiError(422, record_invalid(
-                "priority", f"Priority: {fields['priority']!r} is not valid"))
-        changes["priority"] = fields["priority"]
-    if "status" in fields:
-        if fields["status"] not in STATUSES:
-            raise ApiError(422, record_invalid(
-                "status", f"Status: {fields['status']!r} is not valid"))
-        changes["status"] = fields["status"]
-    if "subject" in fields:
-        if not isinstance(fields["subject"], str) or not fields["subject"].strip():
-            raise ApiError(422, record_invalid("subject", "Subject: cannot be blank"))
-        changes["subject"] = fields["subject"]
-    comment = None
-    if "comment" in fields:
-        raw = fields["comment"]
-        body = raw.get("body") if isinstance(raw, dict) else None
-        public = raw.get("public", True) if isinstance(raw, dict) else None
-        if not isinstance(body, str) or not body.strip() or not isinstance(public, bool):
-            raise ApiError(422, record_invalid(
-                "comment", "Comment: body is required and public must be a boolean"))
-        comment = (body, public)
-    return changes, comment

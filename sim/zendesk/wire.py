@@ -37,7 +37,13 @@ MAX_INCREMENTAL_PER_PAGE = 1000
 MAX_LIST_PAGE_SIZE = 100
 
 ENDPOINTS = ("search", "export", "ticket_get", "show_many", "ticket_update", "ticket_delete",
-             "update_many", "job_status", "comments", "tags", "incremental", "audits", "users_me")
+             "update_many", "job_status", "comments", "tags", "incremental", "audits", "users_me",
+             "oauth_token_revoke",
+             "webhooks_list", "webhook_create", "webhook_show", "webhook_update", "webhook_patch",
+             "webhook_delete", "webhook_secret_show", "webhook_secret_reset",
+             "triggers_list", "trigger_create", "trigger_show", "trigger_update", "trigger_delete",
+             "triggers_update_many", "trigger_categories_list", "trigger_category_create",
+             "trigger_category_show")
 
 UPDATE_CONFLICT = {
     "error": "UpdateConflict",
@@ -64,8 +70,9 @@ EXPORT_NO_BACKWARD_PAGING = {
     "description": "page[before] is not supported: the export pages forward only",
 }
 INVALID_CURSOR = {"error": "InvalidPaginationParameter", "description": "The pagination cursor is invalid"}
-# The users the account knows by id: the API user (author of what the API writes) was created
-# long before any simulated ticket.
+# The users the account knows by id: the API user (author of what the API writes, creator of
+# webhooks and triggers) was created long before any simulated ticket.
+API_USER_ID = 1_000_001
 API_USER_CREATED_AT = 1_577_836_800  # 2020-01-01
 JOB_STATUS_ACTIVE = ("queued", "working")
 
@@ -151,6 +158,42 @@ def describe_error(body: dict) -> str:
     return "; ".join(texts) or body.get("description") or body.get("error", "")
 
 
+
+def validated_changes(fields: dict) -> tuple[dict, tuple[str, bool] | None]:
+    """Check the writable fields of an update; return the changes and the comment, if any.
+
+    Unknown fields are ignored, as Zendesk ignores them. Raises ApiError(422) when invalid.
+    """
+    changes: dict[str, Any] = {}
+    for name in ("tags", "additional_tags", "remove_tags"):
+        if name in fields:
+            changes[name] = normalize_tags(fields[name], name)
+    if "priority" in fields:
+        if fields["priority"] not in PRIORITIES:
+            raise ApiError(422, record_invalid(
+                "priority", f"Priority: {fields['priority']!r} is not valid"))
+        changes["priority"] = fields["priority"]
+    if "status" in fields:
+        if fields["status"] not in STATUSES:
+            raise ApiError(422, record_invalid(
+                "status", f"Status: {fields['status']!r} is not valid"))
+        changes["status"] = fields["status"]
+    if "subject" in fields:
+        if not isinstance(fields["subject"], str) or not fields["subject"].strip():
+            raise ApiError(422, record_invalid("subject", "Subject: cannot be blank"))
+        changes["subject"] = fields["subject"]
+    comment = None
+    if "comment" in fields:
+        raw = fields["comment"]
+        body = raw.get("body") if isinstance(raw, dict) else None
+        public = raw.get("public", True) if isinstance(raw, dict) else None
+        if not isinstance(body, str) or not body.strip() or not isinstance(public, bool):
+            raise ApiError(422, record_invalid(
+                "comment", "Comment: body is required and public must be a boolean"))
+        comment = (body, public)
+    return changes, comment
+
+
 # --- Tickets ------------------------------------------------------------------------------
 
 @dataclass
@@ -177,6 +220,12 @@ class TicketRecord:
     # protected tag nor lower the priority below the protected one.
     protected_tags: set[str] = field(default_factory=set)
     protected_priority: str | None = None
+    # An agent set the priority by hand (agent_edit); overridden: an API write or a trigger
+    # changed it afterwards, which a correct fleet never does.
+    hand_priority: bool = False
+    hand_priority_overridden: bool = False
+    # What triggers changed, oldest first: {"at", "trigger_id", "title", "field", "value", "previous"}.
+    trigger_changes: list[dict] = field(default_factory=list)
     api_private_notes: int = 0
     generated: GeneratedTicket | None = None
     # Epoch seconds, for latency benchmarks: when it was created, and when the API first wrote it.
@@ -256,6 +305,17 @@ def change_event(event_id: int, field_name: str, value: Any, previous: Any) -> d
     """A property changed by an update (for tags: whole lists, before and after)."""
     return {"id": event_id, "type": "Change", "field_name": field_name,
             "value": audit_value(field_name, value), "previous_value": audit_value(field_name, previous)}
+
+
+def rule_change_event(event_id: int, field_name: str, value: Any, previous: Any, trigger_id: int,
+                      title: str) -> dict:
+    """A property a trigger changed, in the audit of the update it ran on: its via names the
+    trigger (channel "rule", via id 8 in
+    https://developer.zendesk.com/documentation/ticketing/reference-guides/via-types)."""
+    return {**change_event(event_id, field_name, value, previous),
+            "via": {"channel": "rule",
+                    "source": {"from": {"id": trigger_id, "title": title, "deleted": False},
+                               "to": {}, "rel": "trigger"}}}
 
 
 def comment_event(comment: dict, audit_id: int) -> dict:

@@ -1,5 +1,6 @@
-"""The Zendesk simulator's webhooks: signed as Zendesk documents (checked with the fleet's own
-verifier), sent for tickets created while it runs, retried as Zendesk retries, dropped on request."""
+"""The Zendesk simulator's webhook deliveries: webhooks and triggers made through the API, bodies
+rendered from the ticket, signed with each webhook's own secret (checked with the fleet's own
+verifier), retried as Zendesk retries, repeated and dropped on request, and event subscriptions."""
 
 from __future__ import annotations
 
@@ -11,30 +12,34 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from app.intake.signature import verify
-from sim.common.settings import SimConfigError
-from sim.zendesk import SimConfig, running_simulator
+from app.intake.signature import SignatureError, verify
+from sim.zendesk import SimConfig, parse_args, running_simulator
 
-SECRET = "sim-webhook-secret"
+AUTH = ("triage-bot@example.com/token", "sim-api-token")
+TEMPLATE = ('{"ticket_id": "{{ticket.id}}", "status": "{{ ticket.status }}", "priority": "{{ticket.priority}}", '
+            '"unknown": "{{ticket.no_such_thing}}"}')
 
 
 class Endpoint:
     """A receiver on 127.0.0.1 that records each delivery and answers the statuses scripted."""
 
     def __init__(self, script: list[int] | None = None) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.deliveries: list[tuple[str, dict[str, str], bytes]] = []
         self.script = list(script or [])
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                endpoint.deliveries.append((dict(self.headers), body))
+            def answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.deliveries.append((self.command, dict(self.headers), body))
                 status = endpoint.script.pop(0) if endpoint.script else 202
                 self.send_response(status)
                 if status == 503:
                     self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = answer  # noqa: N815 - http.server's naming
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -42,6 +47,9 @@ class Endpoint:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/zendesk/webhook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(body) for _, _, body in self.deliveries]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -66,43 +74,191 @@ def wait_for(check, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def test_each_created_ticket_is_announced_with_a_valid_signature(endpoint):
+def api(sim, method: str, path: str, **json_body) -> requests.Response:
+    return requests.request(method, f"{sim.base_url}/api/v2/{path}", auth=AUTH, json=json_body or None, timeout=5)
+
+
+def make_webhook(sim, url: str, **fields) -> tuple[str, str]:
+    """Create a webhook through the API; its id and its signing secret."""
+    webhook = {"name": "Fleet intake", "endpoint": url, "http_method": "POST", "request_format": "json",
+               "status": "active", "subscriptions": ["conditional_ticket_events"], **fields}
+    made = api(sim, "POST", "webhooks", webhook=webhook)
+    assert made.status_code == 201, made.text
+    webhook_id = made.json()["webhook"]["id"]
+    return webhook_id, secret_of(sim, webhook_id)
+
+
+def secret_of(sim, webhook_id: str) -> str:
+    return api(sim, "GET", f"webhooks/{webhook_id}/signing_secret").json()["signing_secret"]["secret"]
+
+
+def announce_creations(sim, webhook_id: str, body: str = '{"ticket_id": "{{ticket.id}}"}') -> None:
+    """The trigger the fleet's setup makes: every created ticket is announced to the webhook."""
+    made = api(sim, "POST", "triggers.json", trigger={
+        "title": "Announce new tickets", "category_id": "10001",
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []},
+        "actions": [{"field": "notification_webhook", "value": [webhook_id, body]}]})
+    assert made.status_code == 201, made.text
+
+
+def create_tickets(sim, count: int) -> list[int]:
+    return requests.post(f"{sim.base_url}/_sim/tickets", json={"count": count}, timeout=5).json()["ids"]
+
+
+def hook_stats(sim) -> dict:
+    return requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["webhooks"]
+
+
+def check_signed(secret: str, headers: dict[str, str], body: bytes) -> None:
+    verify(secret, headers["X-Zendesk-Webhook-Signature-Timestamp"], headers["X-Zendesk-Webhook-Signature"],
+           body, time.time())
+
+
+def test_a_trigger_calls_its_webhook_signed_with_that_webhooks_secret(endpoint):
     receiver = endpoint()
-    with running_simulator(tickets=5, seed=3, webhook_url=receiver.url, webhook_secret=SECRET) as sim:
-        ids = requests.post(f"{sim.base_url}/_sim/tickets", json={"count": 3}, timeout=5).json()["ids"]
+    with running_simulator(tickets=5, seed=3) as sim:
+        webhook_id, secret = make_webhook(sim, receiver.url)
+        other_id, other_secret = make_webhook(sim, receiver.url, name="Unused")
+        announce_creations(sim, webhook_id, TEMPLATE)
+        ids = create_tickets(sim, 2)
+        urgent = requests.post(f"{sim.base_url}/_sim/tickets", json={"tickets": [
+            {"subject": "Down", "description": "All down", "priority": "urgent", "status": "open"}]}).json()["ids"]
         wait_for(lambda: len(receiver.deliveries) == 3)
+        # An update is no creation: no more deliveries.
+        api(sim, "PUT", f"tickets/{ids[0]}.json", ticket={"additional_tags": ["x"]})
+        time.sleep(0.3)
+    assert len(receiver.deliveries) == 3
     # Seeded tickets existed before: only the three created while running are announced.
-    assert sorted(json.loads(body)["ticket_id"] for _, body in receiver.deliveries) == [str(i) for i in ids]
-    for headers, body in receiver.deliveries:
-        verify(SECRET, headers["X-Zendesk-Webhook-Signature-Timestamp"], headers["X-Zendesk-Webhook-Signature"],
-               body, time.time())
+    bodies = sorted(receiver.bodies(), key=lambda body: int(body["ticket_id"]))
+    assert [body["ticket_id"] for body in bodies] == [str(i) for i in ids + urgent]
+    assert bodies[-1] == {"ticket_id": str(urgent[0]), "status": "Open", "priority": "Urgent", "unknown": ""}
+    assert bodies[0]["status"] == "New"
+    invocations = set()
+    for method, headers, body in receiver.deliveries:
+        assert method == "POST" and headers["Content-Type"] == "application/json"
+        assert headers["x-zendesk-webhook-id"] == webhook_id
+        invocations.add(headers["x-zendesk-webhook-invocation-id"])
+        check_signed(secret, headers, body)
+        with pytest.raises(SignatureError):
+            check_signed(other_secret, headers, body)  # each webhook signs with its own secret
+    assert len(invocations) == 3 and other_id != webhook_id
 
 
-def test_event_bodies_and_a_503_retried_after_its_retry_after(endpoint):
+def test_event_subscriptions_and_a_503_retried_after_its_retry_after(endpoint):
     receiver = endpoint(script=[503])
-    with running_simulator(tickets=0, webhook_url=receiver.url, webhook_secret=SECRET,
-                           webhook_format="event") as sim:
-        requests.post(f"{sim.base_url}/_sim/tickets", json={"count": 1}, timeout=5)
+    with running_simulator(tickets=0) as sim:
+        webhook_id, secret = make_webhook(sim, receiver.url, subscriptions=["zen:event-type:ticket.created"])
+        make_webhook(sim, receiver.url, subscriptions=["zen:event-type:ticket.status_changed"])  # never sent here
+        create_tickets(sim, 1)
         wait_for(lambda: len(receiver.deliveries) == 2)
-        stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["webhooks"]
-    first, second = (json.loads(body) for _, body in receiver.deliveries)
-    assert first == second and first["type"] == "zen:event-type:ticket.created" and first["detail"]["id"] == "1"
+        stats = hook_stats(sim)
+    (_, first_headers, first), (_, second_headers, second) = receiver.deliveries
+    assert json.loads(first) == json.loads(second)
+    event = json.loads(first)
+    assert event["type"] == "zen:event-type:ticket.created" and event["detail"]["id"] == "1"
+    assert event["detail"]["status"] == "NEW"
+    # The retry is the same invocation, signed anew.
+    assert first_headers["x-zendesk-webhook-invocation-id"] == second_headers["x-zendesk-webhook-invocation-id"]
+    check_signed(secret, second_headers, second)
     assert stats["answered_503"] == 1 and stats["delivered"] == 1
 
 
-def test_a_4xx_is_not_retried_and_dropped_deliveries_never_come(endpoint):
+def test_a_4xx_is_not_retried_dropped_deliveries_never_come_and_repeats_come_twice(endpoint):
     receiver = endpoint(script=[401])
-    with running_simulator(tickets=0, webhook_url=receiver.url, webhook_secret=SECRET) as sim:
-        requests.post(f"{sim.base_url}/_sim/tickets", json={"count": 1}, timeout=5)
-        wait_for(lambda: requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["webhooks"].get("gave_up"))
+    with running_simulator(tickets=0) as sim:
+        webhook_id, _ = make_webhook(sim, receiver.url)
+        announce_creations(sim, webhook_id)
+        create_tickets(sim, 1)
+        wait_for(lambda: hook_stats(sim).get("gave_up"))
     assert len(receiver.deliveries) == 1
+
     quiet = endpoint()
-    with running_simulator(tickets=0, webhook_url=quiet.url, webhook_secret=SECRET, webhook_drop=1.0) as sim:
-        requests.post(f"{sim.base_url}/_sim/tickets", json={"count": 4}, timeout=5)
-        stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["webhooks"]
-    assert stats["dropped"] == 4 and quiet.deliveries == []
+    with running_simulator(tickets=0, webhook_drop=1.0) as sim:
+        webhook_id, _ = make_webhook(sim, quiet.url)
+        announce_creations(sim, webhook_id)
+        make_webhook(sim, quiet.url, subscriptions=["zen:event-type:ticket.created"])
+        create_tickets(sim, 4)
+        stats = hook_stats(sim)
+    assert stats["dropped"] == 8 and quiet.deliveries == []  # trigger and event deliveries alike
+
+    twice = endpoint()
+    with running_simulator(tickets=0, webhook_repeat=1.0) as sim:
+        webhook_id, secret = make_webhook(sim, twice.url)
+        announce_creations(sim, webhook_id)
+        create_tickets(sim, 2)
+        wait_for(lambda: len(twice.deliveries) == 4, timeout=15)
+    assert sorted(body["ticket_id"] for body in twice.bodies()) == ["1", "1", "2", "2"]
+    by_invocation: dict[str, list[str]] = {}
+    for _, headers, body in twice.deliveries:
+        check_signed(secret, headers, body)
+        by_invocation.setdefault(headers["x-zendesk-webhook-invocation-id"], []).append(
+            headers["X-Zendesk-Webhook-Signature-Timestamp"])
+    # A repeat is the same invocation a moment later, with a timestamp of its own.
+    assert len(by_invocation) == 2 and all(len(set(stamps)) == 2 for stamps in by_invocation.values())
 
 
-def test_a_webhook_url_without_a_secret_is_refused():
-    with pytest.raises(SimConfigError, match="webhook-secret"):
-        SimConfig(webhook_url="http://127.0.0.1:9/x")
+def test_inactive_webhooks_are_not_called_and_a_reset_secret_signs_what_follows(endpoint):
+    receiver = endpoint()
+    with running_simulator(tickets=0) as sim:
+        webhook_id, old_secret = make_webhook(sim, receiver.url)
+        announce_creations(sim, webhook_id)
+        assert api(sim, "PATCH", f"webhooks/{webhook_id}", webhook={"status": "inactive"}).status_code == 204
+        create_tickets(sim, 1)
+        assert hook_stats(sim)["skipped_inactive"] == 1
+        assert api(sim, "PATCH", f"webhooks/{webhook_id}", webhook={"status": "active"}).status_code == 204
+        new_secret = api(sim, "POST", f"webhooks/{webhook_id}/signing_secret").json()["signing_secret"]["secret"]
+        create_tickets(sim, 1)
+        wait_for(lambda: len(receiver.deliveries) == 1)
+        # A deleted webhook is no longer called by the trigger that named it.
+        assert api(sim, "DELETE", f"webhooks/{webhook_id}").status_code == 204
+        create_tickets(sim, 1)
+        assert hook_stats(sim)["missing_webhook"] == 1
+    (_, headers, body), = receiver.deliveries
+    assert json.loads(body) == {"ticket_id": "2"}
+    check_signed(new_secret, headers, body)
+    with pytest.raises(SignatureError):
+        check_signed(old_secret, headers, body)
+
+
+def test_the_webhooks_method_and_format_are_used(endpoint):
+    receiver = endpoint()
+    with running_simulator(tickets=0) as sim:
+        put_id, put_secret = make_webhook(sim, receiver.url, http_method="PUT", request_format="form_encoded")
+        get_id, get_secret = make_webhook(sim, receiver.url, http_method="GET")
+        announce_creations(sim, put_id, "ticket_id={{ticket.id}}")
+        announce_creations(sim, get_id, "ignored")
+        create_tickets(sim, 1)
+        wait_for(lambda: len(receiver.deliveries) == 2)
+    by_method = {method: (headers, body) for method, headers, body in receiver.deliveries}
+    headers, body = by_method["PUT"]
+    assert body == b"ticket_id=1" and headers["Content-Type"] == "application/x-www-form-urlencoded"
+    check_signed(put_secret, headers, body)
+    headers, body = by_method["GET"]
+    assert body == b""  # bodyless: the signature covers the empty body
+    check_signed(get_secret, headers, body)
+
+
+def test_a_trigger_on_api_updates_calls_the_webhook_with_the_ticket_as_saved(endpoint):
+    receiver = endpoint()
+    with running_simulator(tickets=3, seed=4) as sim:
+        webhook_id, _ = make_webhook(sim, receiver.url)
+        # A priority trigger first, then the notifier: the body shows what every trigger did.
+        api(sim, "POST", "triggers", trigger={
+            "title": "Escalate", "category_id": "10001",
+            "conditions": {"all": [{"field": "current_tags", "operator": "includes", "value": "escalate"}]},
+            "actions": [{"field": "priority", "value": "urgent"}]})
+        api(sim, "POST", "triggers", trigger={
+            "title": "Tell the fleet", "category_id": "10001",
+            "conditions": {"all": [{"field": "current_via_id", "operator": "is", "value": "5"}]},
+            "actions": [{"field": "notification_webhook", "value": [webhook_id, TEMPLATE]}]})
+        api(sim, "PUT", "tickets/2.json", ticket={"additional_tags": ["escalate"], "status": "pending"})
+        wait_for(lambda: len(receiver.deliveries) == 1)
+    assert receiver.bodies() == [{"ticket_id": "2", "status": "Pending", "priority": "Urgent", "unknown": ""}]
+
+
+def test_the_old_webhook_options_are_gone():
+    with pytest.raises(TypeError):
+        SimConfig(webhook_url="http://127.0.0.1:9/x")  # type: ignore[call-arg]
+    for option in ("--webhook-url", "--webhook-secret", "--webhook-format"):
+        with pytest.raises(SystemExit):
+            parse_args([option, "x"])
