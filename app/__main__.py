@@ -430,7 +430,7 @@ def _ticket_texts(record: Any) -> tuple[str, str]:
 def cmd_classify(args: argparse.Namespace) -> int:
     """Redact each line's ticket, as the workers do, and classify it; one JSON line out per line in."""
     from app import services
-    from app.errors import waiting_out
+    from app.errors import TryLater, waiting_out
 
     classifier = services.build_classifier(args.provider)
     redactor = services.redactor()
@@ -441,7 +441,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
             continue
         subject, description = (part.text for part in redactor.redact_ticket(*texts))
         # The shared LLM quota: wait as a worker would, never fall back.
-        analysis = waiting_out(lambda: classifier.classify(subject, description, may_wait=True), shortest_wait=0.5)
+        try:
+            analysis = waiting_out(lambda: classifier.classify(subject, description, may_wait=True), shortest_wait=0.5)
+        except TryLater as e:  # a configuration fault: the person running this is the one to fix it
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_FAILURES
         out = {**analysis.values, "confidence": analysis.confidence, "provider": analysis.provider,
                "model": analysis.model}
         if analysis.fallback_reason:

@@ -15,7 +15,12 @@ T = TypeVar("T")
 class TryLater(Exception):
     """The call may succeed if made again after `retry_after` seconds (a rate limit, an open
     breaker, a job still running, a configuration fault an operator is expected to fix).
-    Waiting out one of these never uses up a retry budget: it always passes."""
+    Waiting out one of these never uses up a retry budget: it always passes.
+
+    `needs_operator`: it passes only once someone fixes the configuration. A worker waits for that;
+    a command a person runs says so and stops (waiting_out)."""
+
+    needs_operator = False
 
     def __init__(self, message: str = "", retry_after: float = 0.0) -> None:
         super().__init__(message)
@@ -25,13 +30,14 @@ class TryLater(Exception):
 def waiting_out(call: Callable[[], T], patience: float | None = None, shortest_wait: float = 0.2) -> T:
     """Run `call` in this process, waiting out every TryLater (a quota, a 429, an open breaker) and
     calling again, for as long as `patience` seconds allow (None: as long as it takes; past it the
-    TryLater is raised). For commands a person runs; tasks retry with a countdown instead."""
+    TryLater is raised). A configuration fault is raised at once: the person running the command is
+    the one to fix it. For commands a person runs; tasks retry with a countdown instead."""
     deadline = None if patience is None else time.monotonic() + patience
     while True:
         try:
             return call()
         except TryLater as e:
-            if deadline is not None and time.monotonic() + e.retry_after > deadline:
+            if e.needs_operator or (deadline is not None and time.monotonic() + e.retry_after > deadline):
                 raise
             time.sleep(max(e.retry_after, shortest_wait))
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-# Settings are read when app.celery is imported; give every test process valid defaults first.
+# Settings are read when app.celery is imported; give every test process valid defaults first: the
+# simulator's OAuth client, as a new account has (API tokens are tested where they are the point).
 os.environ.setdefault("ZENDESK_URL", "http://127.0.0.1:9")
-os.environ.setdefault("ZENDESK_EMAIL", "triage-bot@example.com")
-os.environ.setdefault("ZENDESK_API_TOKEN", "sim-api-token")
+os.environ.setdefault("ZENDESK_OAUTH_CLIENT_ID", "triage-fleet")
+os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
 from app import services  # noqa: E402

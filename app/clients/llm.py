@@ -211,6 +211,8 @@ class LLMConfigFault(TryLater):
     """Every request is refused for a reason only an operator can fix (a parameter the model does
     not take, an unknown model, a bad key, no billing quota). The breaker is open; tickets wait."""
 
+    needs_operator = True
+
     def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(f"LLM configuration fault: {reason}", retry_after)
         self.reason = reason

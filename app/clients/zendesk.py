@@ -126,9 +126,10 @@ class ZendeskConfigFault(ZendeskAuthError, TryLater):
     wait `retry_after` seconds, as long as it takes an operator to fix it."""
 
     retryable = True
+    needs_operator = True
 
     def __init__(self, reason: str, retry_after: float, status: int | None = None, reached_zendesk: bool = True) -> None:
-        ZendeskAuthError.__init__(self, f"Zendesk configuration fault: {reason}", status, reached_zendesk)
+        ZendeskAuthError.__init__(self, f"configuration fault: {reason}", status, reached_zendesk)
         self.retry_after = retry_after
         self.reason = reason
 

@@ -6,6 +6,7 @@ solved history."""
 from __future__ import annotations
 
 import json
+import time
 import os
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def test_train_refuses_bad_input_with_a_message(tmp_path: Path):
     out = cli("classify", "--provider", "local", env=env, stdin="{}\n")
     assert out.returncode != 0 and "LLM_PROVIDER=local: no model" in out.stderr  # none trained here
     out = cli("train", "--from-zendesk", env=env)
-    assert out.returncode != 0 and "ZENDESK_EMAIL: must be set" in out.stderr
+    assert out.returncode != 0 and "ZENDESK_OAUTH_CLIENT_ID" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp_path: Path, redis_url: str):
@@ -192,9 +193,15 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
     assert "Traceback" not in worker.stderr
 
 
-def test_train_from_zendesk_with_wrong_credentials_says_so(tmp_path: Path, redis_url: str):
-    with running_zendesk(tickets=1, solved=30, seed=6, email="bot@example.com", token="tok") as sim:
-        env = offline_env(tmp_path, ZENDESK_URL=sim.base_url, ZENDESK_EMAIL="bot@example.com",
-                          ZENDESK_API_TOKEN="wrong", REDIS_URL=redis_url, REDIS_PREFIX="train-bad:")
+def test_train_from_zendesk_with_wrong_credentials_says_so_at_once(tmp_path: Path, redis_url: str):
+    with running_zendesk(tickets=1, solved=30, seed=6, auth="oauth") as sim:
+        env = offline_env(tmp_path, ZENDESK_URL=sim.base_url, ZENDESK_OAUTH_CLIENT_ID="triage-fleet",
+                          ZENDESK_OAUTH_CLIENT_SECRET="wrong", REDIS_URL=redis_url, REDIS_PREFIX="train-bad:")
+        started = time.monotonic()
         out = cli("train", "--from-zendesk", env=env)
-    assert out.returncode == 1 and out.stderr.startswith("error: Zendesk:") and "Traceback" not in out.stderr
+    # A configuration fault is not waited out by a command a person runs: one line, no traceback.
+    assert out.returncode == 1 and "Traceback" not in out.stderr and time.monotonic() - started < 30
+    assert out.stderr.strip().splitlines()[-1].startswith("error: Zendesk: configuration fault: the OAuth client "
+                                                          "'triage-fleet' was refused (HTTP 401 invalid_client")
+    assert "wrong" not in out.stderr.replace("'triage-fleet' was refused", "")
+    redis.Redis.from_url(redis_url).delete(*redis.Redis.from_url(redis_url).keys("train-bad:*") or ["none"])

@@ -130,7 +130,7 @@ def test_deleted_ticket_is_a_failed_record(fleet_env):
     sim = fleet_env
     ticket_id = create_ticket(sim, "Where is my invoice", "please send it")
     data = payload(sim, ticket_id)
-    services.zendesk().session.delete(f"{sim.base_url}/api/v2/tickets/{ticket_id}.json").raise_for_status()
+    services.zendesk().call("DELETE", f"/api/v2/tickets/{ticket_id}.json")
     _, result = run_chain(data)
     assert result["status"] == "failed" and "not found" in result["error"]
 
@@ -286,6 +286,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
 
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")  # later: the share has room again
     services.reset()
+    services.redis_client().delete(f"{services.get_settings().redis_prefix}ratelimit:zendesk:update_ticket")
     records = update_batch(works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
     raised = {r["ticket_id"]: r["priority_set"] for r in records}
     wanted = {w.ticket_id: services.taxonomy().priority_for(w.analysis.values) for w in works}
