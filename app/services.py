@@ -346,8 +346,12 @@ def priority_mode() -> tuple[str, str]:
     raw = client.hgetall(key)
     known = {k.decode(): v.decode() for k, v in raw.items()}
     fresh = known and time.time() - float(known.get("at", 0)) < PRIORITY_MODE_TTL
-    if fresh or not client.set(f"{key}:looking", "1", nx=True, ex=60):
-        return (known["mode"], known["why"]) if known else ("safe_put", "PRIORITY_MODE=auto: not looked at yet")
+    if fresh:
+        return known["mode"], known["why"]
+    if not client.set(f"{key}:looking", "1", nx=True, ex=60):
+        if known:  # another process looks again; the last answer holds meanwhile
+            return known["mode"], known["why"]
+        return _first_look(key)
     try:
         findings = check(ZendeskAdmin(zendesk()), taxonomy(), only_priorities=True)
     except ZendeskError as e:
@@ -360,6 +364,19 @@ def priority_mode() -> tuple[str, str]:
     client.hset(key, mapping={"mode": mode, "why": why, "at": repr(time.time())})
     client.expire(key, int(10 * PRIORITY_MODE_TTL))
     return mode, why
+
+
+def _first_look(key: str, patience: float = 15.0) -> tuple[str, str]:
+    """Another process is looking for the first time: wait for its answer rather than start a
+    backlog on the safe PUTs that the triggers would have spared."""
+    client = redis_client()
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        raw = client.hmget(key, "mode", "why")
+        if raw[0] is not None and raw[1] is not None:
+            return raw[0].decode(), raw[1].decode()
+        time.sleep(0.1)
+    return "safe_put", "PRIORITY_MODE=auto: not looked at yet"
 
 
 def forget_priority_mode() -> None:

@@ -1,13 +1,15 @@
 """`make demo`: the whole fleet against the bundled Zendesk simulator, start to finish.
 
 Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zendesk simulator
-seeded with 200 tickets, the OpenAI simulator, the webhook receiver (`python -m app webhook`), the
-two workers of a host (CPU: prefork, a child per core, on redact/sweep/intake; I/O: 200 threads on
-classify/zendesk),
-beat and Flower. Beat's sweeps take the seeded backlog; while they
-run, new tickets are created one a second and the simulator announces each with a signed webhook,
-so both ways in show. Waits until every ticket carries `ai_processed`; prints the run summaries and
-how each way in did; stops everything it started (also on Ctrl+C).
+seeded with 200 tickets as a new account is today (OAuth only: it refuses API tokens), the OpenAI
+simulator, and makes the account ready with `python -m app zendesk setup` (the webhook, its signing
+secret into an env file, the announce and priority triggers). Then the webhook receiver
+(`python -m app webhook`), the two workers of a host (CPU: prefork, a child per core, on
+redact/sweep/intake; I/O: 200 threads on intake_io/classify/zendesk), beat and Flower. Beat's sweeps
+take the seeded backlog; while they run, new tickets are created one a second and the simulator's
+trigger announces each with a signed webhook, so both ways in show. Waits until every ticket
+carries `ai_processed`; prints the run summaries and how each way in did; stops everything it
+started (also on Ctrl+C).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.domain.summary import RunSummary, format_summary
+from app.domain.summary import RunSummary, format_summary, percentile
 from app.fleet.store import RunStore
 from sim.stack import ROOT, LocalStack, wait_until
 
@@ -53,18 +55,23 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             # A shared server: keep this demo's keys apart from any fleet using it, and remove them after.
             stack.redis_prefix = f"demo-{int(time.time())}:"
         console.print(f"redis      {redis_url}{' (embedded redis-server)' if stack.owns_redis else ''}")
-        console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets; "
+        console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets; OAuth only; "
                       f"limits per {window} s, time scale {args.time_scale:g})")
+        for line in stack.setup_output.splitlines():
+            if line.startswith(("done:", "wrote", "everything")):
+                console.print(f"setup      {line}")
         if args.llm == "simulator":
             url = stack.start_llm_simulator(["--latency-mean", str(args.llm_latency), "--rate-window", window])
             console.print(f"llm        {url}/v1 (OpenAI simulator, mean latency {args.llm_latency}s)")
         else:
             console.print("llm        none: the offline rules classify")
         stack.start_webhook()
-        console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator)")
+        console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator's trigger)")
         stack.start_cpu_worker()
         stack.start_io_worker()
-        console.print("workers    cpu@ (prefork, a child per core: redact, sweep, intake), io@ (200 threads: classify, zendesk)")
+        console.print("workers    cpu@ (prefork, a child per core: redact, sweep, intake), "
+                      "io@ (200 threads: intake_io, classify, zendesk)")
+        stack.wait_for_workers(2, timeout=180)  # tickets created before a worker is up would only measure its start
         stack.start_beat()
         stack.start_flower()
         console.print(f"flower     http://127.0.0.1:{stack.flower_port}")
@@ -102,8 +109,11 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"simulator: {stats['tickets_ai_processed']}/{stats['tickets_total']} tickets tagged, "
             f"max notes per ticket {stats['max_ai_notes_per_ticket']}, "
-            f"{stats['requests_by_endpoint'].get('ticket_update', 0)} priority raises, "
-            f"{stats['requests_total']} API requests, {stats['responses_429']} answered 429"
+            f"{stats['tickets_priority_raised_by_trigger']} priorities raised by Zendesk's triggers, "
+            f"{stats['requests_by_endpoint'].get('ticket_update', 0)} single-ticket PUTs, "
+            f"{stats['requests_total']} API requests, {stats['responses_429']} answered 429; "
+            f"{stats['oauth']['tokens_issued']} OAuth tokens issued, "
+            f"{stats['requests_by_auth'].get('api_token', 0)} requests with an API token"
         )
         console.print(f"demo finished in {time.time() - started:.0f}s; stopping everything")
         failed = sum(s.failed for s in summaries)
@@ -113,19 +123,25 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
 def ways_in(stack: LocalStack, summaries: list[RunSummary], new_ids: list[int]) -> str:
     """How many tickets each way in triaged, and how soon the webhook-announced ones were tagged."""
     by_source = {source: sum(s.processed for s in summaries if s.source == source) for source in ("sweep", "webhook")}
-    latencies = []
-    for ticket_id in new_ids:
-        timing = stack.sim(f"/_sim/tickets/{ticket_id}")["timing"]
-        if timing["first_api_write"]:
-            latencies.append(timing["first_api_write"] - timing["created"])
+    latencies = announced_latencies(stack, new_ids)
     delivered = stack.stats()["webhooks"].get("delivered", 0)
     webhook_runs = sum(1 for s in summaries if s.source == "webhook")
     line = (f"ways in: {by_source['sweep']} tickets by sweeps, {by_source['webhook']} by webhooks "
             f"({delivered} signed deliveries, {webhook_runs} runs)")
     if latencies:
         line += (f"; new tickets, creation to tags and note: p50 {statistics.median(latencies):.1f}s, "
-                 f"max {max(latencies):.1f}s")
+                 f"p95 {percentile(latencies, 95):.1f}s, max {max(latencies):.1f}s")
     return line
+
+
+def announced_latencies(stack: LocalStack, ticket_ids: list[int]) -> list[float]:
+    """Seconds from each ticket's creation to the first write of its tags and note, by the simulator's clock."""
+    latencies = []
+    for ticket_id in ticket_ids:
+        timing = stack.sim(f"/_sim/tickets/{ticket_id}")["timing"]
+        if timing["first_api_write"]:
+            latencies.append(timing["first_api_write"] - timing["created"])
+    return latencies
 
 
 def wait_for_summaries(store: RunStore, since: float, timeout: float = 300) -> list[RunSummary]:

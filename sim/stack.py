@@ -9,7 +9,6 @@ also after Ctrl+C.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -26,6 +25,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 SIM_EMAIL = "triage-bot@example.com"
 SIM_TOKEN = "sim-api-token"
+# The simulated account's OAuth client (the simulator's defaults): what the fleet authenticates with.
+SIM_OAUTH_CLIENT_ID = "triage-fleet"
+SIM_OAUTH_SECRET = "sim-oauth-secret"
 SIM_LLM_KEY = "sim-llm-key"
 
 
@@ -151,6 +153,13 @@ class LocalStack:
     quota_env: dict[str, str] = field(default_factory=dict)
     processes: list[ManagedProcess] = field(default_factory=list)
     owns_redis: bool = False
+    # The simulated account: "oauth" refuses API tokens, as a new account does (the fleet uses the
+    # OAuth client); "both" also takes them (the seed's baseline, which knows only API tokens).
+    sim_auth: str = "oauth"
+    # Webhooks (enable_webhooks): "trigger" makes them with `python -m app zendesk setup`, "event"
+    # subscribes a webhook to ticket.created events; empty: none.
+    webhooks: str = ""
+    setup_output: str = ""
 
     def __enter__(self) -> LocalStack:
         return self
@@ -203,13 +212,20 @@ class LocalStack:
         self._spawn_redis(int(self.redis_url.rsplit(":", 1)[1].split("/")[0]))
 
     def start_simulator(self, port: int | None = None) -> str:
+        """The Zendesk simulator; with webhooks enabled, the account is then made ready for them."""
         port = port or free_port()
         argv = [sys.executable, "-m", "sim.zendesk", "--port", str(port), "--tickets", str(self.tickets),
-                "--seed", str(self.seed), "--email", SIM_EMAIL, "--token", SIM_TOKEN, *self.sim_options]
+                "--seed", str(self.seed), "--email", SIM_EMAIL, "--token", SIM_TOKEN, "--auth", self.sim_auth,
+                "--oauth-client-id", SIM_OAUTH_CLIENT_ID, f"--oauth-client-secret={SIM_OAUTH_SECRET}",
+                *self.sim_options]
         self.spawn("zendesk-sim", argv)
         self.zendesk_url = f"http://127.0.0.1:{port}"
         wait_until(self._simulator_up, 20, "the Zendesk simulator")
         self.quota_env.update(zendesk_quota_env(self.sim("/_sim/config")))
+        if self.webhooks == "trigger":
+            self.setup_zendesk()
+        elif self.webhooks == "event":
+            self.subscribe_event_webhook()
         return self.zendesk_url
 
     def start_llm_simulator(self, options: list[str] | None = None) -> str:
@@ -232,12 +248,15 @@ class LocalStack:
             "REDIS_URL": self.redis_url,
             "REDIS_PREFIX": self.redis_prefix,
             "ZENDESK_URL": self.zendesk_url,
-            "ZENDESK_EMAIL": SIM_EMAIL,
-            "ZENDESK_API_TOKEN": SIM_TOKEN,
+            "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
+            "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
             "SWEEP_INTERVAL": str(self.sweep_interval),
             "LOG_DIR": str(self.workdir / "results"),
             "PYTHONUNBUFFERED": "1",
         })
+        for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_SUBDOMAIN", "ZENDESK_OAUTH_SCOPE",
+                     "ZENDESK_WEBHOOK_SECRET", "PRIORITY_MODE"):
+            env.pop(name, None)  # a developer's own account never reaches a test or the demo
         env.pop("BROKER_URL", None)  # a developer's own broker never reaches a test or the demo
         if self.broker_url:
             env["BROKER_URL"] = self.broker_url
@@ -281,14 +300,48 @@ class LocalStack:
         return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}",
                                                 *options))
 
-    def enable_webhooks(self, *sim_options: str) -> None:
-        """Before start_simulator: the simulator will send a signed webhook for every ticket created
-        while it runs to the receiver start_webhook starts (`sim_options`: --webhook-repeat, ...)."""
+    def enable_webhooks(self, *sim_options: str, form: str = "trigger") -> None:
+        """Before start_simulator: once the simulator runs, the account is made ready as an operator
+        would make it, and Zendesk-style deliveries announce every ticket created from then on to
+        the receiver start_webhook starts. `form` "trigger": `python -m app zendesk setup` (the
+        webhook, its trigger and the priority triggers); "event": a webhook subscribed to
+        ticket.created events. `sim_options`: the simulator's delivery faults (--webhook-repeat, ...)."""
         self.webhook_port = free_port()
-        secret = self.extra_env.setdefault("ZENDESK_WEBHOOK_SECRET", secrets.token_urlsafe(24))
-        # "--option=value": a URL-safe secret may start with "-", which argparse would take for an option.
-        self.sim_options = [*self.sim_options, "--webhook-url", f"{self.webhook_url}/zendesk/webhook",
-                            f"--webhook-secret={secret}", *sim_options]
+        self.webhooks = form
+        self.sim_options = [*self.sim_options, *sim_options]
+
+    def setup_zendesk(self, *options: str) -> str:
+        """`python -m app zendesk setup` against the simulator, as an operator runs it: the signing
+        secret goes to an env file (never printed) and from there to every fleet process."""
+        env_file = self.workdir / "zendesk.env"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.webhook_port:
+            self.webhook_port = free_port()
+        done = subprocess.run([sys.executable, "-m", "app", "zendesk", "setup", "--webhook-url",
+                               f"{self.webhook_url}/zendesk/webhook", "--env-file", str(env_file), *options],
+                              cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=120)
+        self.setup_output = done.stdout + done.stderr
+        if done.returncode != 0:
+            raise RuntimeError(f"zendesk setup failed:\n{self.setup_output}")
+        for line in env_file.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name == "ZENDESK_WEBHOOK_SECRET":
+                self.extra_env["ZENDESK_WEBHOOK_SECRET"] = value
+        return self.setup_output
+
+    def subscribe_event_webhook(self) -> None:
+        """A webhook subscribed to Zendesk's ticket.created events (the receiver takes their body too),
+        made through the Webhooks API with the fleet's OAuth client."""
+        token = self.sim("/oauth/tokens", "POST", json={
+            "grant_type": "client_credentials", "client_id": SIM_OAUTH_CLIENT_ID, "client_secret": SIM_OAUTH_SECRET,
+            "scope": "read write"})["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        webhook = self.sim("/api/v2/webhooks", "POST", headers=headers, json={"webhook": {
+            "name": "Triage Fleet: ticket.created events", "endpoint": f"{self.webhook_url}/zendesk/webhook",
+            "http_method": "POST", "request_format": "json", "status": "active",
+            "subscriptions": ["zen:event-type:ticket.created"]}})["webhook"]
+        secret = self.sim(f"/api/v2/webhooks/{webhook['id']}/signing_secret", headers=headers)
+        self.extra_env["ZENDESK_WEBHOOK_SECRET"] = secret["signing_secret"]["secret"]
 
     @property
     def webhook_url(self) -> str:

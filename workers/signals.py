@@ -7,7 +7,7 @@ import gc
 import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, task_postrun, task_prerun, worker_init
+from celery.signals import after_setup_logger, task_postrun, task_prerun, worker_init, worker_ready
 
 from app import services
 from app.fleet import lanes
@@ -49,6 +49,19 @@ def _leave_lane(task_id: str = "", **_: Any) -> None:
     token = _lane_tokens.pop(task_id, None)
     if token is not None:
         lanes.leave(token)
+
+
+@worker_ready.connect
+def _say_who_raises_priorities(**_: Any) -> None:
+    """Look at the account once at start-up (app.services.priority_mode) and say what was found;
+    the workers look again every few minutes. Zendesk out of reach is not a reason not to start."""
+    try:
+        mode, why = services.priority_mode()
+    except Exception as e:  # noqa: BLE001 - Zendesk or Redis out of reach: the first write looks again
+        log.warning("priorities: not looked at yet (%s: %s); the first write looks again", type(e).__name__, e)
+        return
+    log.warning("priorities: %s (%s)", "raised by Zendesk's triggers" if mode == "triggers"
+                else "one safe PUT each at the fleet's share of Update Ticket", why)
 
 
 @after_setup_logger.connect

@@ -26,7 +26,7 @@ def stack(tmp_path: Path, redis_url: str):
 
 
 def test_webhook_tickets_are_triaged_once_while_a_sweep_races_them(stack: LocalStack):
-    stack.enable_webhooks("--webhook-repeat", "0.5", "--webhook-format", "event")
+    stack.enable_webhooks("--webhook-repeat", "0.5", form="event")
     stack.start_simulator()
     stack.start_webhook()
     stack.start_worker("alpha", autoscale="4,2")

@@ -41,9 +41,9 @@ from app.fleet.store import RunStore
 from sim.stack import (
     ROOT,
     WORKERS_ONLINE,
-    SIM_EMAIL,
     SIM_LLM_KEY,
-    SIM_TOKEN,
+    SIM_OAUTH_CLIENT_ID,
+    SIM_OAUTH_SECRET,
     ManagedProcess,
     embedded_redis_server,
     llm_quota_env,
@@ -276,7 +276,8 @@ class LabFleet:
         redis_settings = self._start_sentinels() if self.sentinel else self._start_redis()
         lab.spawn(self.services, "zendesk-sim", [
             sys.executable, "-m", "sim.zendesk", "--host", address, "--port", str(ZENDESK_PORT),
-            "--tickets", str(self.tickets), "--email", SIM_EMAIL, "--token", SIM_TOKEN, *self.sim_options], base)
+            "--tickets", str(self.tickets), "--auth", "oauth", "--oauth-client-id", SIM_OAUTH_CLIENT_ID,
+            f"--oauth-client-secret={SIM_OAUTH_SECRET}", *self.sim_options], base)
         lab.spawn(self.services, "llm-sim", [
             sys.executable, "-m", "sim.llm", "--host", address, "--port", str(LLM_PORT), "--api-key", SIM_LLM_KEY,
             *self.llm_options], base)
@@ -285,10 +286,11 @@ class LabFleet:
         wait_until(self._services_up, 30, "Redis and the simulators on the services host", interval=0.3)
         self.env = {key: value for key, value in base.items()
                     if key not in ("BROKER_URL", "OPENAI_API_KEY", "LLM_PROVIDER", "TAXONOMY_FILE", "REDIS_PREFIX",
-                                   "REDIS_SENTINELS", "REDIS_MASTER_NAME")}
+                                   "REDIS_SENTINELS", "REDIS_MASTER_NAME") and not key.startswith("ZENDESK_")}
         self.env.update({
             **redis_settings,
-            "ZENDESK_URL": self.zendesk_url, "ZENDESK_EMAIL": SIM_EMAIL, "ZENDESK_API_TOKEN": SIM_TOKEN,
+            "ZENDESK_URL": self.zendesk_url, "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
+            "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
             "LLM_BASE_URL": f"{self.llm_url}/v1", "OPENAI_API_KEY": SIM_LLM_KEY,
             **zendesk_quota_env(self.zendesk("/_sim/config")), **llm_quota_env(self.llm("/_sim/config")),
             "LOG_DIR": str(lab.workdir / "results"), "PYTHONUNBUFFERED": "1",
