@@ -1,14 +1,20 @@
-"""Time from a ticket's creation to the fleet's tagged write: webhook intake against the sweep.
+"""Time from a ticket's creation to the fleet's tagged write: webhook intake against the sweep, and
+webhook intake beside a backlog.
 
-    .venv/bin/python bench/intake_latency.py [--rate 60] [--duration 120]
+    .venv/bin/python bench/intake_latency.py [--rate 60] [--duration 120] [--backlog 600]
 
-Three configurations, one after another in one run, each on a fresh Zendesk simulator (default
-search index lag, 30 s) that creates tickets at a steady rate: webhook intake with the rules,
-webhook intake with the LLM simulator (mean latency 3.5 s), and sweep-only intake (beat at the
-default SWEEP_INTERVAL, 60 s). Each runs `celery -A app worker --autoscale=50,10` and beat; the
-webhook ones also `python -m app webhook`, to which the simulator sends a signed webhook per ticket.
-Latency is measured by the simulator: from the ticket's creation to the API's first write to it
-(the fleet's tags and private note). Ends with one JSON line of p50/p95/max per configuration.
+Four configurations, one after another in one run, each on a fresh Zendesk simulator (OAuth only,
+default search index lag, 30 s) that creates tickets at a steady rate: webhook intake with the
+rules, webhook intake with the LLM simulator (mean latency 3.5 s), sweep-only intake (beat at the
+default SWEEP_INTERVAL, 60 s), and webhook intake with the LLM while a backlog of `--backlog`
+tickets runs (dispatched by `python -m app run` just before the new tickets start; the LLM
+simulator's default quota, 200,000 tokens a minute, holds the backlog at about 170 tickets a minute,
+so it outlasts the new tickets). Each runs the two workers of a host (README: Two pools); the webhook
+ones also `python -m app webhook`, on an account made ready by `python -m app zendesk setup`, whose
+trigger sends a signed webhook per new ticket. Latency is measured by the simulator: from the
+ticket's creation to the API's first write to it (the fleet's tags and private note). Ends with one
+JSON line of p50/p95/max per configuration and backlog_p95_over_quiet_p95: how much a backlog slows
+a new ticket.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import argparse
 import json
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +43,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(name: str, rate: float, duration: float, webhooks: bool, llm: bool, redis_url: str | None,
-            workdir: Path) -> dict[str, float | int | str]:
-    stack = LocalStack(workdir=workdir / name, tickets=0, redis_prefix=f"bench-{secrets.token_hex(4)}:",
+            workdir: Path, backlog: int = 0) -> dict[str, float | int | str]:
+    stack = LocalStack(workdir=workdir / name, tickets=backlog, redis_prefix=f"bench-{secrets.token_hex(4)}:",
                        sweep_interval=DEFAULT_SWEEP_INTERVAL)
     with stack:
         stack.start_redis(redis_url)
@@ -50,22 +57,30 @@ def measure(name: str, rate: float, duration: float, webhooks: bool, llm: bool, 
             stack.extra_env["LLM_PROVIDER"] = "rules"
         if webhooks:
             stack.start_webhook()
-        stack.start_worker("worker", autoscale="50,10")
-        stack.start_beat()
-        stack.wait_for_workers(1, timeout=180)
+        stack.start_cpu_worker()
+        stack.start_io_worker()
+        if not backlog:
+            stack.start_beat()  # with a backlog, the run below is the only sweep
+        stack.wait_for_workers(2, timeout=180)
+        if backlog:
+            subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(backlog)], cwd=ROOT, env=stack.env(),
+                           check=True, capture_output=True, timeout=300)
         stack.sim("/_sim/config", "POST", json={"arrival_rate": rate})
         time.sleep(duration)
         stack.sim("/_sim/config", "POST", json={"arrival_rate": 0})
+        backlog_left = backlog - sum(1 for ticket_id in range(1, backlog + 1)
+                                     if stack.sim(f"/_sim/tickets/{ticket_id}")["timing"]["first_api_write"])
         created = stack.stats()["tickets_created"]
-        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= created, 600, f"{name}: every ticket tagged",
+        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= created, 1200, f"{name}: every ticket tagged",
                    interval=1.0)
         latencies = []
-        for ticket_id in range(1, created + 1):
+        for ticket_id in range(backlog + 1, created + 1):
             timing = stack.sim(f"/_sim/tickets/{ticket_id}")["timing"]
             latencies.append(timing["first_api_write"] - timing["created"])
         stats = stack.stats()
         llm_latencies = [ms / 1000 for ms in stack.llm_sim("/_sim/stats")["sampled_latencies_ms"]] if llm else []
-    figures = {"tickets": created, "p50_s": round(statistics.median(latencies), 2),
+    created -= backlog
+    figures: dict[str, float | int | str] = {"tickets": created, "p50_s": round(statistics.median(latencies), 2),
                "p95_s": round(percentile(latencies, 0.95), 2), "max_s": round(max(latencies), 2),
                "notes_max": stats["max_ai_notes_per_ticket"], "responses_429": stats["responses_429"]}
     if webhooks:  # how fast the receiver answered Zendesk (which waits 12 s)
@@ -74,6 +89,8 @@ def measure(name: str, rate: float, duration: float, webhooks: bool, llm: bool, 
         figures.update(webhooks_delivered=sent.get("delivered", 0),
                        receiver_answer_mean_ms=round(sent.get("answer_ms_total", 0) / max(1, answers), 1),
                        receiver_answer_max_ms=sent.get("max_answer_ms", 0))
+    if backlog:  # the backlog was still running when the last new ticket came: it did not wait it out
+        figures.update(backlog=backlog, backlog_left_when_new_tickets_stopped=backlog_left)
     if llm_latencies:  # the LLM's own time per answer, for the target "its p95 plus 3 s"
         figures.update(llm_own_p50_s=round(statistics.median(llm_latencies), 2),
                        llm_own_p95_s=round(percentile(llm_latencies, 0.95), 2))
@@ -82,7 +99,8 @@ def measure(name: str, rate: float, duration: float, webhooks: bool, llm: bool, 
           f"(max notes per ticket {figures['notes_max']}, Zendesk 429s {figures['responses_429']})"
           + (f"; receiver answered in {figures['receiver_answer_mean_ms']} ms mean, "
              f"{figures['receiver_answer_max_ms']} ms max" if webhooks else "")
-          + (f"; the LLM's own p50 {figures['llm_own_p50_s']} s, p95 {figures['llm_own_p95_s']} s" if llm_latencies else ""),
+          + (f"; the LLM's own p50 {figures['llm_own_p50_s']} s, p95 {figures['llm_own_p95_s']} s" if llm_latencies else "")
+          + (f"; backlog of {backlog}: {backlog_left} still waiting when the new tickets stopped" if backlog else ""),
           flush=True)
     return figures
 
@@ -91,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=60.0, help="tickets created per minute")
     parser.add_argument("--duration", type=float, default=120.0, help="seconds tickets are created for")
+    parser.add_argument("--backlog", type=int, default=600, help="tickets of the backlog the last configuration runs")
     parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
@@ -99,15 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         "webhook_rules": measure("webhook + rules", args.rate, args.duration, True, False, args.redis_url, workdir),
         "webhook_llm": measure("webhook + LLM", args.rate, args.duration, True, True, args.redis_url, workdir),
         "sweep_only": measure("sweep only", args.rate, args.duration, False, False, args.redis_url, workdir),
+        "webhook_llm_backlog": measure("webhook + LLM beside a backlog", args.rate, args.duration, True, True,
+                                       args.redis_url, workdir, backlog=args.backlog),
     }
     sweep_p95 = float(results["sweep_only"]["p95_s"])
     speedup = round(sweep_p95 / float(results["webhook_rules"]["p95_s"]), 1)
     llm_margin = round(float(results["webhook_llm"]["p95_s"]) - float(results["webhook_llm"]["llm_own_p95_s"]), 2)
+    backlog_ratio = round(float(results["webhook_llm_backlog"]["p95_s"]) / float(results["webhook_llm"]["p95_s"]), 2)
     print(f"p95 sweep-only / webhook with the rules: {speedup}x; webhook with the LLM: p95 is the LLM's own p95 "
-          f"plus {llm_margin} s")
+          f"plus {llm_margin} s; beside a backlog, a new ticket's p95 is {backlog_ratio}x the quiet one's")
     print(json.dumps({**{f"{name}_{key}": value for name, figures in results.items() for key, value in figures.items()},
                       "sweep_interval_s": DEFAULT_SWEEP_INTERVAL, "rate_per_min": args.rate,
-                      "p95_speedup_vs_sweep": speedup, "webhook_llm_p95_over_llm_p95_s": llm_margin}))
+                      "p95_speedup_vs_sweep": speedup, "webhook_llm_p95_over_llm_p95_s": llm_margin,
+                      "backlog_p95_over_quiet_p95": backlog_ratio}))
     return 0
 
 

@@ -13,8 +13,13 @@ minute, seconds per ticket times S), so S changes how long the benchmark takes, 
 reports, as long as the machine's CPU is not the bottleneck (the CPU phase says how far it is).
 
 Phases:
-1. baseline: bench/seed_baseline.py, the seed's ThreadPoolExecutor(10) fetch-merge-update;
-2. fleet: Redis, one `celery -A app worker --autoscale=50,10`, `python -m app run --wait`;
+1. baseline: bench/seed_baseline.py, the seed's ThreadPoolExecutor(10) fetch-merge-update (with the
+   API token it was written for: the simulator takes both kinds of credentials in this phase);
+2. fleet: Redis, one `celery -A app worker --autoscale=50,10`, `python -m app run --wait`, on an
+   account made ready by `python -m app zendesk setup` (OAuth only, priorities raised by Zendesk's
+   triggers) while simulated agents edit tickets: the complete run (priorities included) against
+   the tags-and-note rate of the same run (complete_ratio), single-ticket PUTs, priorities raised
+   by the triggers, agents' priorities lowered or overridden;
 3. cpu: no latency and no limits; the fleet's tickets/s against a 3-task no-op chain plus chord
    (bench/noop_chain.py) on the same worker command, with where the CPU time went;
 4. memory: the worker's total resident memory at 10 and 50 pool children (bench/worker_memory.py);
@@ -160,6 +165,7 @@ def new_stack(workdir: Path, tickets: int, redis_url: str | None, name: str) -> 
 def run_baseline(args: argparse.Namespace, workdir: Path) -> Phase:
     phase = Phase("seed baseline (ThreadPoolExecutor(10), GET+merge+PUT)", args.baseline_tickets)
     with new_stack(workdir, args.baseline_tickets, args.redis_url, "baseline") as stack:
+        stack.sim_auth = "both"  # the seed knows only API tokens
         stack.sim_options = zendesk_options(args.time_scale)
         stack.start_simulator()
         stack.start_llm_simulator(llm_options(args.time_scale))
@@ -193,12 +199,19 @@ def fleet_env(scale: float) -> dict[str, str]:
     return {"BULK_POLL_INTERVAL": f"{1.0 / scale:g}", "SWEEP_INTERVAL": f"{60 / scale:g}"}
 
 
+# Simulated agents' edits per real minute in the fleet phase: each raises a ticket to urgent or tags
+# it reviewed in the Zendesk UI, as people do while the fleet works (priority set by hand).
+AGENT_EDITS_PER_MIN = 60
+
+
 def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
-    phase = Phase("fleet (celery worker --autoscale=50,10, update_many)", args.tickets)
+    phase = Phase("fleet (celery worker --autoscale=50,10, update_many, priorities by Zendesk's triggers)",
+                  args.tickets)
     scale = args.time_scale
     with new_stack(workdir, args.tickets, args.redis_url, "fleet") as stack:
-        stack.sim_options = zendesk_options(scale)
+        stack.sim_options = [*zendesk_options(scale), "--agent-edit-rate", str(AGENT_EDITS_PER_MIN)]
         stack.start_simulator()
+        stack.setup_zendesk()  # the webhook (unused here), its secret and the fleet's triggers
         stack.start_llm_simulator(llm_options(scale))
         stack.extra_env = fleet_env(scale)
         worker = stack.start_worker("worker", autoscale="50,10")
@@ -230,6 +243,16 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
     last_written = max((r["written_at"] for r in written if r.get("written_at")), default=started_wall)
     triaged_seconds = (last_written - started_wall) * scale
     raises = sum(1 for r in written if r.get("priority_set"))
+    phase.extra.update(complete_per_min=round(phase.tickets_per_min, 1),
+                       complete_ratio=round(phase.tickets_per_min / (len(written) / triaged_seconds * 60), 3)
+                       if triaged_seconds and written else 0.0,
+                       single_ticket_puts=stats["requests_by_endpoint"].get("ticket_update", 0),
+                       priorities_raised_by_trigger=stats["tickets_priority_raised_by_trigger"],
+                       agent_priorities_lowered=stats["tickets_priority_lowered"],
+                       agent_hand_priorities_overridden=stats["hand_priorities_overridden"],
+                       agent_edits=stats["agent_edits_total"],
+                       oauth_tokens=stats["oauth"]["tokens_issued"],
+                       api_token_requests=stats["requests_by_auth"].get("api_token", 0))
     phase.extra.update(peak_children=sampler.peak_children, runs=len(runs),
                        requests_by_endpoint={k: v for k, v in stats["requests_by_endpoint"].items() if v},
                        fallbacks=sum(r["status"] == "fallback" for r in results),
@@ -470,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         print_phase(fleet)
         headline.update(fleet_tickets_per_min=round(fleet.tickets_per_min, 1),
                         fleet_triaged_per_min=fleet.extra["triaged_per_min"],
+                        complete_ratio=fleet.extra["complete_ratio"],
+                        single_ticket_puts=fleet.extra["single_ticket_puts"],
+                        priorities_raised_by_trigger=fleet.extra["priorities_raised_by_trigger"],
+                        agent_priorities_lowered=fleet.extra["agent_priorities_lowered"],
+                        agent_hand_priorities_overridden=fleet.extra["agent_hand_priorities_overridden"],
                         fleet_priority_raises_per_min=fleet.extra["priority_raises_per_min"],
                         fleet_llm_responses_429=fleet.extra["llm_responses_429"],
                         fleet_fallbacks=fleet.extra["fallbacks"],

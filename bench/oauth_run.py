@@ -1,0 +1,208 @@
+"""The fleet on today's Zendesk: OAuth only, short-lived tokens revoked mid-run, agents editing, and
+a client secret that stops working while a run is in flight.
+
+    .venv/bin/python bench/oauth_run.py [--tickets 300] [--token-ttl 20] [--refused-tickets 60]
+
+Two scenarios, each on a fresh simulator in OAuth-only mode (it refuses API tokens, as a new account
+does), with the two workers of a host, the LLM simulator and the account made ready by
+`python -m app zendesk setup`:
+
+1. oauth: `python -m app run --wait` over every ticket while simulated agents edit them; every
+   token lives `--token-ttl` seconds and every live token is revoked once, mid-run. Counts the
+   tickets written once, failed and dead-lettered, the token requests against the run's length
+   divided by the token lifetime, and the requests that carried an API token.
+2. refused: a run is in flight when the account's client secret changes (every token revoked with
+   it): the tickets wait; `python -m app health` says why in one line and exits non-zero; one
+   alert fires; once the secret is right again every ticket is written, none failed.
+
+Ends with one JSON line of the figures. tests/e2e/test_oauth.py runs both with assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.fleet.claims import Claims, DeadLetters  # noqa: E402
+from sim.stack import LocalStack, wait_until  # noqa: E402
+
+AGENT_EDITS_PER_MIN = 30
+
+
+class AlertInbox:
+    """A Slack-style incoming webhook on 127.0.0.1 that keeps each alert's text."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                inbox.texts.append(json.loads(body).get("text", ""))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def start_fleet(workdir: Path, tickets: int, redis_url: str | None, sim_options: list[str],
+                extra_env: dict[str, str] | None = None) -> LocalStack:
+    stack = LocalStack(workdir=workdir, tickets=tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:",
+                       sim_options=sim_options, extra_env=dict(extra_env or {}))
+    stack.start_redis(redis_url)
+    stack.start_simulator()
+    stack.setup_zendesk()  # the account as an operator makes it ready: triggers, webhook, its secret
+    stack.start_llm_simulator()
+    stack.start_cpu_worker()
+    stack.start_io_worker()
+    stack.wait_for_workers(2, timeout=180)
+    return stack
+
+
+def run_in_background(stack: LocalStack, timeout: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", str(timeout)], cwd=ROOT,
+                            env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def eligible(stack: LocalStack) -> int:
+    by_status = stack.stats()["tickets_by_status"]
+    return sum(count for status, count in by_status.items() if status not in ("solved", "closed"))
+
+
+def outcome(stack: LocalStack) -> dict[str, Any]:
+    stats = stack.stats()
+    runs = stack.summaries(50)
+    results = [r for run in runs for r in run["results"]]
+    dead = DeadLetters(Claims(stack.redis(), 60, 60, stack.redis_prefix)).entries()
+    return {"written": stats["tickets_ai_processed"], "written_twice": stats["tickets_with_multiple_notes"],
+            "failed": sum(r["status"] == "failed" for r in results), "dead_letters": len(dead),
+            "token_requests": stats["oauth"]["token_requests"], "tokens_issued": stats["oauth"]["tokens_issued"],
+            "tokens_revoked": stats["oauth"]["tokens_revoked"],
+            "api_token_requests": stats["requests_by_auth"].get("api_token", 0),
+            "bearer_requests": stats["requests_by_auth"].get("bearer", 0),
+            "responses_401": stats["responses_by_status"].get("401", 0),
+            "agent_edits": stats["agent_edits_total"], "agent_priorities_lowered": stats["tickets_priority_lowered"],
+            "hand_priorities_overridden": stats["hand_priorities_overridden"]}
+
+
+def oauth_run(tickets: int, token_ttl: float, redis_url: str | None, workdir: Path) -> dict[str, Any]:
+    """Scenario 1: short-lived tokens, all of them revoked once mid-run, agents editing."""
+    options = ["--token-ttl", f"{token_ttl:g}", "--agent-edit-rate", str(AGENT_EDITS_PER_MIN)]
+    with start_fleet(workdir / "oauth", tickets, redis_url, options) as stack:
+        due = eligible(stack)
+        issued_before = stack.stats()["oauth"]["tokens_issued"]  # setup's own token, and the workers' first look
+        started = time.monotonic()
+        run = run_in_background(stack, 1800)
+        # Mid-run: the first batch is written, the others are still to come.
+        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 1, 900, "the first tickets written")
+        revoked = stack.sim("/_sim/oauth/revoke", "POST")["revoked"]
+        revoked_at = time.monotonic() - started
+        out, err = run.communicate(timeout=1800)
+        seconds = time.monotonic() - started
+        figures = {"tickets": tickets, "eligible": due, "run_seconds": round(seconds, 1), "token_ttl_s": token_ttl,
+                   "revoked_live_tokens": revoked, "revoked_at_s": round(revoked_at, 1),
+                   "run_exit": run.returncode, **outcome(stack)}
+        figures["fleet_token_requests"] = figures["token_requests"] - issued_before
+        # A token is renewed when a quarter of its life is left: one every 0.75 x TTL, plus the revocation's.
+        figures["expected_token_requests"] = round(seconds / (0.75 * token_ttl) + 1, 1)
+    if run.returncode != 0:
+        figures["run_output"] = (out + err)[-2000:]
+    return figures
+
+
+def refused_client(tickets: int, redis_url: str | None, workdir: Path) -> dict[str, Any]:
+    """Scenario 2: the client's secret changes mid-run (its tokens revoked with it), then is put back."""
+    inbox = AlertInbox()
+    env = {"ZENDESK_BREAKER_RESET_TIMEOUT": "5", "ALERT_WEBHOOK_URL": inbox.url}
+    try:
+        with start_fleet(workdir / "refused", tickets, redis_url, [], env) as stack:
+            due = eligible(stack)
+            run = run_in_background(stack, 900)
+            wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 1, 300, "the first tickets written")
+            stack.sim("/_sim/config", "POST", json={"oauth_client_secret": "rotated-by-an-admin"})
+            stack.sim("/_sim/oauth/revoke", "POST")
+            written_then = stack.stats()["tickets_ai_processed"]
+            wait_until(lambda: stack.redis().get(f"{stack.redis_prefix}zendesk:fault") is not None, 120,
+                       "the fleet to meet the refused client")
+            time.sleep(10)  # tickets wait: two breaker periods at least
+            waiting = stack.stats()["tickets_ai_processed"]
+            health = subprocess.run([sys.executable, "-m", "app", "health"], cwd=ROOT, env=stack.env(),
+                                    capture_output=True, text=True, timeout=120)
+            summaries_while_refused = len(stack.summaries(50))
+            stack.sim("/_sim/config", "POST", json={"oauth_client_secret": "sim-oauth-secret"})  # fixed
+            fixed_at = time.monotonic()
+            out, err = run.communicate(timeout=900)
+            figures = {"tickets": tickets, "eligible": due, "written_before_refusal": written_then,
+                       "written_while_refused": waiting - written_then,
+                       "summaries_while_refused": summaries_while_refused,
+                       "health_exit": health.returncode, "health_output": health.stdout.strip(),
+                       "health_stderr": health.stderr.strip(),
+                       "health_fault_lines": [line.strip() for line in health.stdout.splitlines()
+                                              if "configuration fault" in line],
+                       "alerts": inbox.texts,
+                       "breaker_alerts": sum("circuit breaker" in text for text in inbox.texts),
+                       "run_exit": run.returncode,
+                       "seconds_to_finish_after_fix": round(time.monotonic() - fixed_at, 1), **outcome(stack)}
+        if run.returncode != 0:
+            figures["run_output"] = (out + err)[-2000:]
+        return figures
+    finally:
+        inbox.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=300)
+    parser.add_argument("--token-ttl", type=float, default=20.0, help="seconds every OAuth token lives")
+    parser.add_argument("--refused-tickets", type=int, default=60)
+    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-oauth-"))
+    print(f"logs: {workdir}", flush=True)
+    first = oauth_run(args.tickets, args.token_ttl, args.redis_url, workdir)
+    print(f"oauth: {first['written']}/{first['eligible']} eligible tickets written, {first['written_twice']} twice, "
+          f"{first['failed']} failed, {first['dead_letters']} dead letters in {first['run_seconds']} s; "
+          f"{first['fleet_token_requests']} token requests by the fleet (run length / {args.token_ttl:g} s tokens "
+          f"renewed at 75%: {first['expected_token_requests']}), {first['revoked_live_tokens']} live tokens revoked "
+          f"at {first['revoked_at_s']} s, {first['responses_401']} answers 401; {first['api_token_requests']} requests "
+          f"with an API token of {first['bearer_requests'] + first['api_token_requests']}; {first['agent_edits']} agent "
+          f"edits, {first['agent_priorities_lowered']} agent priorities lowered, "
+          f"{first['hand_priorities_overridden']} hand-set priorities overridden", flush=True)
+    second = refused_client(args.refused_tickets, args.redis_url, workdir)
+    print(f"refused: the secret changed after {second['written_before_refusal']} tickets; "
+          f"{second['written_while_refused']} written while refused, {second['summaries_while_refused']} run summaries; "
+          f"health exit {second['health_exit']}:\n  " + "\n  ".join(second["health_fault_lines"]) +
+          f"\n  breaker alerts: {second['breaker_alerts']}: {[t for t in second['alerts'] if 'breaker' in t]}\n"
+          f"  once fixed: {second['written']}/{second['eligible']} written, {second['failed']} failed, "
+          f"{second['dead_letters']} dead letters, {second['written_twice']} twice, "
+          f"{second['seconds_to_finish_after_fix']} s to finish", flush=True)
+    print(json.dumps({**{f"oauth_{k}": v for k, v in first.items() if k != "run_output"},
+                      **{f"refused_{k}": v for k, v in second.items()
+                         if k not in ("run_output", "health_output", "health_stderr", "alerts")}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
