@@ -9,4 +9,6 @@ COPY sim sim
 # Flower reads its configuration (login, bind address) from the working directory.
 COPY flowerconfig.py .
 ENV PYTHONUNBUFFERED=1
+# zendesk-setup writes the webhook's signing secret here (a named volume takes this owner).
+RUN mkdir -p /srv/state && chown nobody /srv/state
 USER nobody

@@ -116,6 +116,10 @@ class SimConfig:
     # once). Webhooks and the triggers that call them are made through the API.
     webhook_repeat: float = option(0.0, "share of deliveries sent a second time (delivery is at least once)")
     webhook_drop: float = option(0.0, "share of deliveries never sent (Zendesk paused the webhook)")
+    # Zendesk's documentation is silent on plain http endpoints: https is required, except to these.
+    http_webhook_hosts: str = option("127.0.0.1,localhost,::1", "comma-separated hosts a webhook may "
+                                     "reach over plain http (default the loopback ones; e.g. a compose "
+                                     "network's receiver); every other endpoint must be https")
 
     def __post_init__(self) -> None:
         check_fields(self, RUNTIME_SETTINGS)

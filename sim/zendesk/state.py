@@ -111,7 +111,7 @@ class SimState:
         self.agent_edits_total = 0
         self.agent_priority_raises = 0
         self.oauth = TokenRegistry()
-        self.webhook_book = WebhookBook()
+        self.webhook_book = WebhookBook(tuple(h.strip() for h in config.http_webhook_hosts.split(",") if h.strip()))
         self.trigger_book = TriggerBook()
         # Set by sim.zendesk.webhooks.WebhookSender while serving: sends a body to a webhook.
         self.webhook_outbox: Callable[[Webhook, bytes], None] | None = None

@@ -35,8 +35,9 @@ WEBHOOK_STATUSES = ("active", "inactive")
 CONDITIONAL_TICKET_EVENTS = "conditional_ticket_events"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 TICKET_CREATED_EVENT = "zen:event-type:ticket.created"
-# https required (docs silent on http endpoints: less forgiving reading), except to the loopback
-# host: the simulator's one concession, so a demo on one machine can receive its webhooks.
+# https required (docs silent on http endpoints: less forgiving reading), except to the hosts of
+# --http-webhook-hosts (the loopback ones by default): the simulator's one concession, so a demo on
+# one machine (or one compose network) can receive its webhooks without TLS.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 REQUIRED_FIELDS = ("name", "endpoint", "http_method", "request_format", "status", "subscriptions")
 # Documented fields the simulator does not model (or that are read-only): accepted and ignored,
@@ -130,7 +131,7 @@ class Webhook:
                 "request_format": self.request_format, "subscriptions": list(self.subscriptions)}
 
 
-def _endpoint_problem(endpoint: Any) -> str | None:
+def _endpoint_problem(endpoint: Any, http_hosts: tuple[str, ...]) -> str | None:
     if not isinstance(endpoint, str) or not endpoint.strip():
         return "endpoint is required"
     try:
@@ -139,7 +140,7 @@ def _endpoint_problem(endpoint: Any) -> str | None:
         return "endpoint must be an absolute URL"
     if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
         return "endpoint must be an absolute http(s) URL"
-    if url.scheme == "http" and url.host not in LOOPBACK_HOSTS:
+    if url.scheme == "http" and url.host not in http_hosts:
         return "endpoint must use https"
     return None
 
@@ -167,7 +168,7 @@ def _subscription_problems(fields: dict) -> list[tuple[str, str]]:
     return problems
 
 
-def validated_webhook(fields: dict) -> dict:
+def validated_webhook(fields: dict, http_hosts: tuple[str, ...] = LOOPBACK_HOSTS) -> dict:
     """The webhook's fields when valid (ignored ones dropped); a 400 naming every problem."""
     problems: list[tuple[str, str]] = []
     known = (*REQUIRED_FIELDS, "description", *IGNORED_FIELDS)
@@ -182,7 +183,7 @@ def validated_webhook(fields: dict) -> dict:
     if description is not None and not isinstance(description, str):
         problems.append(("description", "description must be a string"))
     if fields.get("endpoint") is not None:
-        problem = _endpoint_problem(fields["endpoint"])
+        problem = _endpoint_problem(fields["endpoint"], http_hosts)
         if problem:
             problems.append(("endpoint", problem))
     for name, allowed in (("http_method", HTTP_METHODS), ("request_format", REQUEST_FORMATS),
@@ -199,9 +200,10 @@ def validated_webhook(fields: dict) -> dict:
 class WebhookBook:
     """The account's webhooks, in the order they were created."""
 
-    def __init__(self) -> None:
+    def __init__(self, http_hosts: tuple[str, ...] = LOOPBACK_HOSTS) -> None:
         self.webhooks: dict[str, Webhook] = {}
         self._sequence = 0
+        self.http_hosts = http_hosts  # hosts an endpoint may reach over plain http
 
     def get(self, webhook_id: str) -> Webhook | None:
         return self.webhooks.get(webhook_id)
@@ -212,7 +214,7 @@ class WebhookBook:
                 if webhook.status == "active" and event_type in webhook.subscriptions]
 
     def create(self, fields: dict) -> Webhook:
-        valid = validated_webhook(fields)
+        valid = validated_webhook(fields, self.http_hosts)
         self._sequence += 1
         now = format_timestamp(time.time())
         webhook = Webhook(id=new_webhook_id(), sequence=self._sequence, created_at=now,
@@ -222,7 +224,7 @@ class WebhookBook:
 
     def update(self, webhook: Webhook, fields: dict) -> None:
         """Replace the webhook's fields with ``fields`` (checked whole, as a create is)."""
-        valid = validated_webhook(fields)
+        valid = validated_webhook(fields, self.http_hosts)
         if (valid["subscriptions"] == [CONDITIONAL_TICKET_EVENTS]) != webhook.conditional:
             raise invalid_input([("subscriptions", "You can't change an existing webhook's "
                                                    "connection method")])

@@ -173,3 +173,10 @@ def test_the_list_pages_by_cursor_and_filters(sim):
     assert names(**{"filter[status]": "inactive"}) == [f"Hook {i:02d}" for i in range(0, 25, 5)]
     assert requests.get(f"{sim.base_url}/api/v2/webhooks", auth=AUTH,
                         params={"filter[status]": "paused"}).status_code == 400
+
+
+def test_plain_http_reaches_only_the_hosts_the_simulator_is_told_of():
+    """A compose network's receiver (http://webhook:8090) is allowed only when named."""
+    with running_simulator(tickets=0, http_webhook_hosts="webhook") as named:
+        create(named, endpoint="http://webhook:8090/zendesk/webhook")
+        assert pointers(call(named, "POST", "", webhook=valid(endpoint="http://127.0.0.1:8090/x"))) == ["/webhook/endpoint"]
