@@ -19,7 +19,8 @@ import redis
 from redis.sentinel import Sentinel
 
 from app.clients.breakers import ClearFaultOnClose
-from app.clients.zendesk import ZendeskClient, is_export, is_incremental, is_update_ticket, zendesk_breaker
+from app.clients.zendesk import ZendeskClient, ZendeskError, is_export, is_incremental, is_update_ticket, zendesk_breaker
+from app.clients.zendesk_admin import ZendeskAdmin
 from app.clients.zendesk_auth import TOKEN_PATH, ApiTokenAuth, OAuthClientCredentials, TokenStore, ZendeskAuth
 from app.domain.rules import Classifier, RulesClassifier
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
@@ -31,6 +32,7 @@ from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, R
 from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
+from app.ops.zendesk_setup import check as check_zendesk_setup
 from app.redaction.redactor import MAX_TEXT_CHARS, Redactor
 from app.settings import (
     REDIS_CONNECT_TIMEOUT,
@@ -334,10 +336,6 @@ def priority_mode() -> tuple[str, str]:
     the fleet's priority triggers are installed as setup makes them, looked at by one process every
     PRIORITY_MODE_TTL seconds and shared through Redis; until the first look has an answer, or when
     it fails, the safe PUTs, which work either way."""
-    from app.clients.zendesk import ZendeskError
-    from app.clients.zendesk_admin import ZendeskAdmin
-    from app.ops.zendesk_setup import check
-
     settings = _settings()
     if settings.priority_mode != "auto":
         return settings.priority_mode, f"PRIORITY_MODE={settings.priority_mode}"
@@ -353,7 +351,7 @@ def priority_mode() -> tuple[str, str]:
             return known["mode"], known["why"]
         return _first_look(key)
     try:
-        findings = check(ZendeskAdmin(zendesk()), taxonomy(), only_priorities=True)
+        findings = check_zendesk_setup(ZendeskAdmin(zendesk()), taxonomy(), only_priorities=True)
     except ZendeskError as e:
         return (known["mode"], known["why"]) if known else ("safe_put", f"PRIORITY_MODE=auto: could not look ({e})")
     finally:

@@ -388,9 +388,9 @@ class ZendeskClient:
         """What a 401 or 403 means here: a token to renew, or a configuration fault."""
         where = _where(method, path_or_url)
         if response.status_code == 403:
-            scope = f"; the OAuth token's scope is {self.auth.scope!r}" if self.auth.kind == "oauth" else ""
-            return self._fault(f"{_describe(response)} on {where}: the Zendesk user lacks the permission, or the "
-                               f"credential its scope{scope}", 403)
+            why = (f"outside the OAuth token's scope {getattr(self.auth, 'scope', '')!r} (ZENDESK_OAUTH_SCOPE), or beyond its "
+                   "user's permissions") if self.auth.kind == "oauth" else "beyond the API token user's permissions"
+            return self._fault(f"{_describe(response)} on {where}: {why}", 403)
         if may_renew and self.auth.refused(authorization):
             return CredentialExpired(_describe(response), 401)
         if self.auth.kind == "oauth":

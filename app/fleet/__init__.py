@@ -16,7 +16,13 @@ can share a server), and the module that owns it:
                        (intake.IntakeQueue); `intake:stats` hash of deliveries and tickets by outcome
 - `zendesk:paused`, `llm:paused`  PX set after a 429 (or spent LLM quota headers): every client
                        waits it out (store.RedisPauseGate)
-- `llm:fault`          the configuration fault holding the LLM breaker open (store.FaultRecord)
+- `llm:fault`, `zendesk:fault`  the configuration fault holding the LLM or Zendesk breaker open
+                       (store.FaultRecord)
+- `zendesk:oauth:token`  hash {value, expires_at, lifetime}, PX until it expires: the fleet's one
+                       OAuth access token; `zendesk:oauth:renewing` the lock of the process renewing
+                       it (store.SharedTokenStore)
+- `zendesk:priority_mode`  hash {mode, why, at}: who raises priorities as last looked at, and
+                       `zendesk:priority_mode:looking` the lock of the process looking (app.services)
 - `zendesk:jobs`       sorted set of batch rounds holding one of the fleet's update_many job
                        slots, scored by expiry (store.JobSlots)
 - `bulkjob:<run>:<batch>:<round>`  JSON {sent_at, ticket_ids, job_id}: the job a round sent

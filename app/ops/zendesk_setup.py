@@ -24,6 +24,7 @@ whatever Zendesk makes of comparing a blank priority.
 
 from __future__ import annotations
 
+import hmac
 import os
 import tempfile
 from collections.abc import Callable
@@ -238,8 +239,6 @@ def check(admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_secret: str | None = 
             webhook_id = str(account.webhook["id"])
             findings += [Finding("webhook", WEBHOOK_NAME, p) for p in webhook_differences(account.webhook, None)]
             if webhook_secret is not None:
-                import hmac
-
                 if not hmac.compare_digest(admin.signing_secret(webhook_id).encode(), webhook_secret.encode()):
                     findings.append(Finding("webhook", WEBHOOK_NAME, "its signing secret is not ZENDESK_WEBHOOK_SECRET "
                                                                      "(every delivery would be refused)"))
@@ -286,7 +285,7 @@ class Plan:
 
 
 class Setup:
-    """Reads the account, plans the changes, and makes them (`run`)."""
+    """Reads the account and plans the changes; each step of the plan makes one (`Step.apply`)."""
 
     def __init__(self, admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_url: str) -> None:
         problem = check_webhook_url(webhook_url)
@@ -345,11 +344,6 @@ class Setup:
         elif order_problems(self.account, priority_triggers(self.taxonomy)):
             steps.append(Step("triggers", CATEGORY_NAME, "reorder", self._reorder))
         return Plan(steps, fine, notes)
-
-    def run(self, plan: Plan) -> None:
-        for step in plan.steps:
-            assert step.apply is not None
-            step.apply()
 
     def secret(self) -> str:
         assert self.webhook_id is not None, "the webhook exists once run() made it"
