@@ -64,7 +64,8 @@ def _offset_page(request: web.Request, triggers: list[Trigger]) -> dict:
 
 
 async def handle_triggers_list(request: web.Request) -> web.Response:
-    """GET /api/v2/triggers: every trigger (or the active or inactive ones, of one category)."""
+    """GET /api/v2/triggers: every trigger (or the active or inactive ones, of one category).
+    (https://developer.zendesk.com/api-reference/ticketing/business-rules/triggers/#list-ticket-triggers)"""
     state = request_state(request)
     params = request.query
     book = state.trigger_book
@@ -86,7 +87,8 @@ async def handle_triggers_list(request: web.Request) -> web.Response:
 
 
 async def handle_trigger_create(request: web.Request) -> web.Response:
-    """POST /api/v2/triggers: 201 with the trigger."""
+    """POST /api/v2/triggers: 201 with the trigger.
+    (https://developer.zendesk.com/api-reference/ticketing/business-rules/triggers/#create-trigger)"""
     state = request_state(request)
     trigger = state.trigger_book.create(await _trigger_fields(request), _webhook_kind(state))
     return web.json_response({"trigger": trigger.to_json(base_url(request))}, status=201)
@@ -97,7 +99,8 @@ async def handle_trigger_show(request: web.Request) -> web.Response:
 
 
 async def handle_trigger_update(request: web.Request) -> web.Response:
-    """PUT /api/v2/triggers/{id}: 200 with the trigger (conditions or actions replace both)."""
+    """PUT /api/v2/triggers/{id}: 200 with the trigger (conditions or actions replace both).
+    (https://developer.zendesk.com/api-reference/ticketing/business-rules/triggers/#update-ticket-trigger)"""
     state = request_state(request)
     trigger = _trigger_or_404(request)
     state.trigger_book.update(trigger, await _trigger_fields(request), _webhook_kind(state))
@@ -111,7 +114,8 @@ async def handle_trigger_delete(request: web.Request) -> web.Response:
 
 
 async def handle_triggers_update_many(request: web.Request) -> web.Response:
-    """PUT /api/v2/triggers/update_many: position, active and category_id of many triggers."""
+    """PUT /api/v2/triggers/update_many: position, active and category_id of many triggers.
+    (https://developer.zendesk.com/api-reference/ticketing/business-rules/triggers/#update-many-ticket-triggers)"""
     payload = await read_json_object(request)
     updated = request_state(request).trigger_book.update_many(payload.get("triggers"))
     base = base_url(request)
@@ -125,7 +129,8 @@ def _category_error(status: int, code: str, title: str) -> ApiError:
 
 
 async def handle_trigger_categories_list(request: web.Request) -> web.Response:
-    """GET /api/v2/trigger_categories: cursor pages in position order."""
+    """GET /api/v2/trigger_categories: cursor pages in position order.
+    (https://developer.zendesk.com/api-reference/ticketing/business-rules/trigger_categories/#list-ticket-trigger-categories)"""
     state = request_state(request)
     categories = sorted(state.trigger_book.categories.values(),
                         key=lambda category: (category.position, int(category.id)))
@@ -141,7 +146,8 @@ async def handle_trigger_categories_list(request: web.Request) -> web.Response:
 
 
 async def handle_trigger_category_create(request: web.Request) -> web.Response:
-    """POST /api/v2/trigger_categories: 200 with the category (its position: last, unless given)."""
+    """POST /api/v2/trigger_categories: 200 with the category (its position: last, unless given).
+    (https://developer.zendesk.com/api-reference/ticketing/business-rules/trigger_categories/#create-ticket-trigger-category)"""
     payload = await read_json_object(request)
     fields = payload.get("trigger_category")
     if not isinstance(fields, dict):

@@ -261,7 +261,8 @@ async def _webhook_fields(request: web.Request) -> dict:
 
 async def handle_webhooks_list(request: web.Request) -> web.Response:
     """GET /api/v2/webhooks: cursor pages (page[size] 20 by default, at most 100), filtered by
-    filter[name_contains] (any case) and filter[status]."""
+    filter[name_contains] (any case) and filter[status].
+    (https://developer.zendesk.com/api-reference/webhooks/webhooks-api/webhooks/#list-webhooks)"""
     params = request.query
     status = params.get("filter[status]")
     if status is not None and status not in WEBHOOK_STATUSES:
@@ -282,7 +283,8 @@ async def handle_webhooks_list(request: web.Request) -> web.Response:
 
 
 async def handle_webhook_create(request: web.Request) -> web.Response:
-    """POST /api/v2/webhooks: 201 with the webhook (its signing secret made with it)."""
+    """POST /api/v2/webhooks: 201 with the webhook (its signing secret made with it).
+    (https://developer.zendesk.com/api-reference/webhooks/webhooks-api/webhooks/#create-or-clone-webhook)"""
     webhook = _book(request).create(await _webhook_fields(request))
     return web.json_response({"webhook": webhook.to_json()}, status=201)
 
@@ -292,7 +294,8 @@ async def handle_webhook_show(request: web.Request) -> web.Response:
 
 
 async def handle_webhook_update(request: web.Request) -> web.Response:
-    """PUT /api/v2/webhooks/{id}: a full replacement, 204 without a body."""
+    """PUT /api/v2/webhooks/{id}: a full replacement, 204 without a body.
+    (https://developer.zendesk.com/api-reference/webhooks/webhooks-api/webhooks/#update-webhook)"""
     webhook = _webhook_or_404(request)
     _book(request).update(webhook, await _webhook_fields(request))
     return web.Response(status=204)
@@ -316,7 +319,8 @@ def _secret_json(webhook: Webhook) -> dict:
 
 
 async def handle_webhook_secret_show(request: web.Request) -> web.Response:
-    """GET /api/v2/webhooks/{id}/signing_secret."""
+    """GET /api/v2/webhooks/{id}/signing_secret.
+    (https://developer.zendesk.com/api-reference/webhooks/webhooks-api/webhooks/#show-webhook-signing-secret)"""
     return web.json_response(_secret_json(_webhook_or_404(request)))
 
 
