@@ -22,12 +22,17 @@ def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(re
     headline = json.loads(result.stdout.strip().splitlines()[-1])
     for key in ("fleet_tickets_per_min", "fleet_triaged_per_min", "fleet_priority_raises_per_min",
                 "baseline_tickets_per_min", "ratio", "zendesk_requests_per_ticket", "failures_429", "duplicates", "lost",
-                "fleet_llm_responses_429", "fleet_fallbacks", "cpu_bound_ratio"):
+                "fleet_llm_responses_429", "fleet_fallbacks", "cpu_bound_ratio", "complete_ratio",
+                "single_ticket_puts", "priorities_raised_by_trigger", "agent_priorities_lowered",
+                "agent_hand_priorities_overridden"):
         assert key in headline, key
     # The fleet lost nothing, wrote nothing twice, fell back for nothing; tags and notes went in
-    # bulk and only priority raises took a PUT each, where the seed's design paid a GET and a PUT
-    # per ticket.
+    # bulk and Zendesk's triggers raised the priorities in the same updates, without a PUT and never
+    # over an agent's, where the seed's design paid a GET and a PUT per ticket.
     assert (headline["duplicates"], headline["lost"], headline["failures_429"], headline["fleet_failed"]) == (0, 0, 0, 0)
+    assert headline["single_ticket_puts"] == 0 and headline["priorities_raised_by_trigger"] > 0
+    assert headline["agent_priorities_lowered"] == headline["agent_hand_priorities_overridden"] == 0
+    assert 0 < headline["complete_ratio"] <= 1.0
     assert headline["fleet_fallbacks"] == 0
     assert headline["zendesk_requests_per_ticket"] < 1.2
     assert headline["baseline_requests_per_ticket"] >= 2
