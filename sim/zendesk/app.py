@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any, Callable, ContextManager
 
@@ -127,15 +126,7 @@ async def _let_in(request: web.Request, state: SimState) -> None:
     if endpoint in state.requests_by_endpoint:
         state.requests_by_endpoint[endpoint] += 1
     identity = identify(request.headers.get("Authorization", ""), config, state.oauth)
-    if config.latency_ms > 0:
-        # asyncio.sleep, not time.sleep: concurrent requests wait side by side.
-        await asyncio.sleep(config.latency_ms / 1000)
-    now = time.monotonic()
-    state.admit(now, endpoint)
-    outage = state.outage_remaining(now)
-    if outage:
-        raise ApiError(503, {"error": "ServiceUnavailable", "description": "Simulated outage"},
-                       {"Retry-After": str(max(1, math.ceil(outage)))})
+    await state.let_through(endpoint)
     require_access(identity, request.method, endpoint)
     request[TOKEN_KEY] = identity.token  # for DELETE /api/v2/oauth/tokens/current
     if config.error_ratio and state.fault_rng.random() < config.error_ratio:

@@ -9,6 +9,7 @@ writes an audit for every change, keeps the OAuth tokens (``sim.zendesk.oauth``)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import math
@@ -476,6 +477,19 @@ class SimState:
                             "Number of allowed incremental export API requests per minute exceeded"),
         }
         return budgets.get(endpoint or "")
+
+    async def let_through(self, endpoint: str | None) -> None:
+        """What every request meets before it is answered, the token endpoint's too: the injected
+        latency (asyncio.sleep, so concurrent requests wait side by side), the rate limits (a 429
+        ApiError) and an outage (a 503 ApiError)."""
+        if self.config.latency_ms > 0:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        now = time.monotonic()
+        self.admit(now, endpoint)
+        outage = self.outage_remaining(now)
+        if outage:
+            raise ApiError(503, {"error": "ServiceUnavailable", "description": "Simulated outage"},
+                           {"Retry-After": str(max(1, math.ceil(outage)))})
 
     def admit(self, now: float, endpoint: str | None) -> None:
         """Count the request against the rate budgets or raise a 429 ApiError."""

@@ -24,7 +24,6 @@ from app.clients.bulk import BatchItem, JobPolling, write_batch
 from app.domain.models import Analysis
 from app.intake.signature import verify
 from sim.stack import ROOT
-from sim.zendesk import running_simulator
 
 CLIENT = {"ZENDESK_OAUTH_CLIENT_ID": "triage-fleet", "ZENDESK_OAUTH_CLIENT_SECRET": "sim-oauth-secret"}
 
