@@ -185,15 +185,16 @@ class Account:
     triggers: dict[str, dict[str, Any]]  # by title, the fleet's titles only
 
     @classmethod
-    def read(cls, admin: ZendeskAdmin) -> Account:
-        webhooks = [w for w in admin.webhooks(WEBHOOK_NAME) if w.get("name") == WEBHOOK_NAME]
+    def read(cls, admin: ZendeskAdmin, webhooks: bool = True) -> Account:
+        """The fleet's objects as the account holds them (`webhooks=False`: its triggers only)."""
+        found = [w for w in admin.webhooks(WEBHOOK_NAME) if w.get("name") == WEBHOOK_NAME] if webhooks else []
         category = next((c for c in admin.trigger_categories() if c.get("name") == CATEGORY_NAME), None)
         triggers: dict[str, dict[str, Any]] = {}
         for trigger in admin.triggers():
             title = str(trigger.get("title", ""))
             if title.startswith(TITLE) and title not in triggers:
                 triggers[title] = trigger
-        return cls(webhooks[0] if webhooks else None, max(0, len(webhooks) - 1), category, triggers)
+        return cls(found[0] if found else None, max(0, len(found) - 1), category, triggers)
 
 
 def desired_triggers(taxonomy: Taxonomy, webhook_id: str | None) -> list[dict[str, Any]]:
@@ -229,7 +230,7 @@ def check(admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_secret: str | None = 
     """Each of the fleet's objects that is missing, inactive, changed or out of order (empty: all
     as setup makes them). `webhook_secret` (ZENDESK_WEBHOOK_SECRET) is compared with the webhook's
     own signing secret, in constant time; `only_priorities` checks the priority triggers alone."""
-    account = Account.read(admin)
+    account = Account.read(admin, webhooks=not only_priorities)
     findings: list[Finding] = []
     webhook_id = None
     if not only_priorities:
