@@ -42,12 +42,13 @@ def waiting_out(call: Callable[[], T], patience: float | None = None, shortest_w
             time.sleep(max(e.retry_after, shortest_wait))
 
 
-def retry_countdown(error: BaseException, failures: int, cap: float) -> float:
+def retry_countdown(error: BaseException, failures: int, cap: float, prompt: bool = False) -> float:
     """Seconds before a retry: the wait a TryLater asked for, else exponential backoff on the
     failures so far. Jitter spreads the herd, so a freed slot is not met by every waiting task
-    at once."""
+    at once; `prompt` (a new ticket's task, app.fleet.lanes) keeps it under a second: a few
+    tickets are no herd, and the seconds are theirs."""
     if isinstance(error, TryLater):
         base = error.retry_after
-        return min(cap, base + random.uniform(0, max(5.0, base)))
+        return min(cap, base + random.uniform(0, min(1.0, base) if prompt else max(5.0, base)))
     base = min(cap, 5 * 2**failures)
     return base * random.uniform(0.75, 1.25)

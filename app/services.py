@@ -28,7 +28,15 @@ from app.fleet import lanes
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
-from app.fleet.store import BulkJobLog, FaultRecord, JobSlots, RedisPauseGate, RunStore, SharedTokenStore
+from app.fleet.store import (
+    BulkJobLog,
+    FaultRecord,
+    JobSlots,
+    LanePauseGate,
+    RedisPauseGate,
+    RunStore,
+    SharedTokenStore,
+)
 from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
@@ -223,8 +231,10 @@ def llm_throttle() -> Callable[[int], float]:
     return throttle
 
 
-def llm_pause_gate() -> RedisPauseGate:
-    return RedisPauseGate(redis_client(), f"{_settings().redis_prefix}llm:paused")
+def llm_pause_gate() -> LanePauseGate:
+    """`llm:paused` after a 429 (everyone waits), `llm:paused:backlog` when OpenAI's headers say the
+    quota is nearly spent (the backlog waits; a new ticket takes what the shared bucket allows)."""
+    return LanePauseGate(redis_client(), f"{_settings().redis_prefix}llm:paused")
 
 
 def llm_faults() -> FaultRecord:
@@ -235,7 +245,8 @@ def llm_faults() -> FaultRecord:
 def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
     """Corrects the shared LLM quota from an answer's x-ratelimit-remaining-* headers: the buckets
     never hold more than OpenAI says is left (another application may share the key), and a quota
-    OpenAI says is spent pauses every process until its x-ratelimit-reset-* time."""
+    OpenAI says is spent pauses the backlog until its x-ratelimit-reset-* time; the intake lane
+    keeps to the lowered buckets, which refill slower than OpenAI's quota does."""
     settings = _settings()
     quotas = dict(zip(("requests", "tokens"), _llm_quotas()))
     # Less left than one request may take: the next one would be refused.
@@ -250,7 +261,7 @@ def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
             limiter().clamp(quota, remaining)
             reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
             if remaining < too_little[kind] and reset:
-                llm_pause_gate().pause(reset)
+                llm_pause_gate().pause_backlog(reset)
 
     return observe
 

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from app.clients.zendesk import ZendeskError
 from app.errors import TryLater, retry_countdown
+from app.fleet import lanes
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def retry_or_give_up(task: Task, error: ZendeskError, failures: int, label: str,
     settings = get_settings()
     waiting = isinstance(error, TryLater)
     if waiting or (error.retryable and failures < settings.update_max_retries):
-        countdown = retry_countdown(error, failures, settings.retry_max_countdown)
+        countdown = retry_countdown(error, failures, settings.retry_max_countdown, lanes.in_intake())
         log.info("%s: %s; retrying in %.0fs", label, error, countdown)
         kwargs = {**task.request.kwargs, **carry, "failures": failures + (not waiting)}
         raise task.retry(countdown=countdown, kwargs=kwargs, **argsrepr) from error

@@ -39,6 +39,28 @@ class RedisPauseGate:
             self.redis.set(self.key, "1", px=millis)
 
 
+class LanePauseGate:
+    """Two pauses of one service: `pause` (a 429: the service refused, every lane waits) and
+    `pause_backlog` (its headers say the quota is nearly spent: the backlog waits for the reset,
+    while the intake lane goes on as the shared bucket, lowered to what the service says is left,
+    allows; app.fleet.lanes)."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.everyone = RedisPauseGate(client, key)
+        self.backlog = RedisPauseGate(client, f"{key}:backlog")
+
+    def remaining(self) -> float:
+        if lanes.in_intake():
+            return self.everyone.remaining()
+        return max(self.everyone.remaining(), self.backlog.remaining())
+
+    def pause(self, seconds: float) -> None:
+        self.everyone.pause(seconds)
+
+    def pause_backlog(self, seconds: float) -> None:
+        self.backlog.pause(seconds)
+
+
 class FaultRecord:
     """A configuration fault every process sees while it lasts (e.g. `llm:fault`): set when a
     request is refused for what every request carries, cleared by the next request that succeeds."""

@@ -78,8 +78,14 @@ def test_the_answers_rate_limit_headers_correct_the_shared_quota(use_llm, llm_si
     # Someone else spends the same key: OpenAI says almost nothing is left for a minute.
     classifier.observe_quota({"x-ratelimit-remaining-tokens": "100", "x-ratelimit-reset-tokens": "30s",
                               "x-ratelimit-remaining-requests": "499", "x-ratelimit-reset-requests": "120ms"})
-    assert services.llm_pause_gate().remaining() > 25  # every process holds back until the reset
+    assert services.llm_pause_gate().remaining() > 25  # the backlog holds back until the reset
     assert services.limiter().take(services._llm_quotas()[1], 1000) > 0  # and the bucket has no more than 100
+    # A new ticket (the intake lane) is not paused: it waits only for the lowered bucket to allow it.
+    from app.fleet import lanes
+
+    with lanes.intake_lane():
+        assert services.llm_pause_gate().remaining() == 0
+        assert services.limiter().take(services._llm_quotas()[1], 1000, priority=True) > 0
 
 
 def test_a_wrong_request_is_a_configuration_fault_said_once_and_tickets_wait(use_llm, llm_sim, receiver):

@@ -58,3 +58,13 @@ def test_a_webhook_runs_waiting_work_goes_to_the_io_twin_of_its_queue():
     work = TicketWork(ticket_id=1, run_id="run", enqueued_at=0.0)
     assert classify_signature(work, "intake").options["queue"] == "intake_io"
     assert "queue" not in classify_signature(work).options  # a sweep's: its own route
+
+
+def test_a_new_tickets_retry_waits_what_it_was_told_and_under_a_second_more():
+    from app.errors import TryLater, retry_countdown
+
+    told = TryLater("quota", 3.0)
+    prompt = [retry_countdown(told, 0, 600, prompt=True) for _ in range(200)]
+    herd = [retry_countdown(told, 0, 600) for _ in range(200)]
+    assert all(3.0 <= c <= 4.0 for c in prompt)
+    assert all(3.0 <= c <= 8.0 for c in herd) and max(herd) > 4.0
