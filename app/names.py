@@ -54,11 +54,17 @@ TASK_QUEUES = {
 }
 ROUTES = {str(task): {"queue": str(task.queue)} for task in Task}
 
-# The two-worker form of a host (README "Two pools"): CPU work on a prefork pool that shares the
-# spaCy model across its children; waiting work (the LLM's seconds, Zendesk's job polls) on a
-# thread pool of hundreds, each thread costing a stack rather than a process.
+# The workers of a host (README "Two pools"): CPU work on a prefork pool that shares the spaCy
+# model across its children; waiting work (the LLM's seconds, Zendesk's job polls) on a thread pool
+# of hundreds, each thread costing a stack rather than a process; and a small thread pool for new
+# tickets' waiting work alone. A backlog that waits on its quota fills every thread of the I/O
+# worker, and a full worker fetches its next message only every second or two (kombu polls while
+# Celery's prefetch window is full): new tickets need threads no backlog can take. The I/O worker
+# takes intake_io too, so a host without the intake worker still serves it, only slower.
 CPU_QUEUES = (Queue.SWEEP, Queue.INTAKE, Queue.REDACT)
 IO_QUEUES = (Queue.INTAKE_IO, Queue.CLASSIFY, Queue.ZENDESK)
+INTAKE_IO_QUEUES = (Queue.INTAKE_IO,)
+INTAKE_THREADS = 32
 # Announced tickets' queues: their waiting work (classify, update, summarize) goes to the I/O twin
 # of the queue their CPU work goes to.
 IO_TWIN = {Queue.INTAKE: Queue.INTAKE_IO}

@@ -9,7 +9,7 @@ rules, webhook intake with the LLM simulator (mean latency 3.5 s), sweep-only in
 default SWEEP_INTERVAL, 60 s), and webhook intake with the LLM while a backlog of `--backlog`
 tickets runs (dispatched by `python -m app run` just before the new tickets start; the LLM
 simulator's default quota, 200,000 tokens a minute, holds the backlog at about 170 tickets a minute,
-so it outlasts the new tickets). Each runs the two workers of a host (README: Two pools); the webhook
+so it outlasts the new tickets). Each runs the workers of a host (README: Two pools); the webhook
 ones also `python -m app webhook`, on an account made ready by `python -m app zendesk setup`, whose
 trigger sends a signed webhook per new ticket. Latency is measured by the simulator: from the
 ticket's creation to the API's first write to it (the fleet's tags and private note). Ends with one
@@ -57,11 +57,10 @@ def measure(name: str, rate: float, duration: float, webhooks: bool, llm: bool, 
             stack.extra_env["LLM_PROVIDER"] = "rules"
         if webhooks:
             stack.start_webhook()
-        stack.start_cpu_worker()
-        stack.start_io_worker()
+        workers = stack.start_host_workers()
         if not backlog:
             stack.start_beat()  # with a backlog, the run below is the only sweep
-        stack.wait_for_workers(2, timeout=180)
+        stack.wait_for_workers(workers, timeout=180)
         if backlog:
             subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(backlog)], cwd=ROOT, env=stack.env(),
                            check=True, capture_output=True, timeout=300)

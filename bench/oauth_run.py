@@ -4,7 +4,7 @@ a client secret that stops working while a run is in flight.
     .venv/bin/python bench/oauth_run.py [--tickets 300] [--token-ttl 20] [--refused-tickets 60]
 
 Two scenarios, each on a fresh simulator in OAuth-only mode (it refuses API tokens, as a new account
-does), with the two workers of a host, the LLM simulator and the account made ready by
+does), with the workers of a host, the LLM simulator and the account made ready by
 `python -m app zendesk setup`:
 
 1. oauth: `python -m app run --wait` over every ticket while simulated agents edit them; every
@@ -75,9 +75,7 @@ def start_fleet(workdir: Path, tickets: int, redis_url: str | None, sim_options:
     stack.start_simulator()
     stack.setup_zendesk()  # the account as an operator makes it ready: triggers, webhook, its secret
     stack.start_llm_simulator()
-    stack.start_cpu_worker()
-    stack.start_io_worker()
-    stack.wait_for_workers(2, timeout=180)
+    stack.wait_for_workers(stack.start_host_workers(), timeout=180)
     return stack
 
 

@@ -4,8 +4,9 @@ Starts Redis (REDIS_URL when reachable, else an embedded redis-server), the Zend
 seeded with 200 tickets as a new account is today (OAuth only: it refuses API tokens), the OpenAI
 simulator, and makes the account ready with `python -m app zendesk setup` (the webhook, its signing
 secret into an env file, the announce and priority triggers). Then the webhook receiver
-(`python -m app webhook`), the two workers of a host (CPU: prefork, a child per core, on
-redact/sweep/intake; I/O: 200 threads on intake_io/classify/zendesk), beat and Flower. Beat's sweeps
+(`python -m app webhook`), the workers of a host (CPU: prefork, a child per core, on
+redact/sweep/intake; I/O: 200 threads on intake_io/classify/zendesk; intake: 32 threads on
+intake_io), beat and Flower. Beat's sweeps
 take the seeded backlog; while they run, new tickets are created one a second and the simulator's
 trigger announces each with a signed webhook, so both ways in show. Waits until every ticket
 carries `ai_processed`; prints the run summaries and how each way in did; stops everything it
@@ -67,11 +68,10 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             console.print("llm        none: the offline rules classify")
         stack.start_webhook()
         console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator's trigger)")
-        stack.start_cpu_worker()
-        stack.start_io_worker()
+        workers = stack.start_host_workers()
         console.print("workers    cpu@ (prefork, a child per core: redact, sweep, intake), "
-                      "io@ (200 threads: intake_io, classify, zendesk)")
-        stack.wait_for_workers(2, timeout=180)  # tickets created before a worker is up would only measure its start
+                      "io@ (200 threads: intake_io, classify, zendesk), intake@ (32 threads: intake_io)")
+        stack.wait_for_workers(workers, timeout=180)  # tickets created before a worker is up would only measure its start
         stack.start_beat()
         stack.start_flower()
         console.print(f"flower     http://127.0.0.1:{stack.flower_port}")

@@ -291,6 +291,20 @@ class LocalStack:
         return self.spawn(name, self.celery("worker", "--pool=threads", f"--concurrency={threads or IO_THREADS}",
                                             "-Q", ",".join(IO_QUEUES), "-n", f"{name}@%h", "--loglevel=INFO"))
 
+    def start_intake_worker(self, name: str = "intake", threads: int | None = None) -> ManagedProcess:
+        """New tickets' waiting work alone (intake_io), on threads no backlog can fill."""
+        from app.names import INTAKE_IO_QUEUES, INTAKE_THREADS
+
+        return self.spawn(name, self.celery("worker", "--pool=threads", f"--concurrency={threads or INTAKE_THREADS}",
+                                            "-Q", ",".join(INTAKE_IO_QUEUES), "-n", f"{name}@%h", "--loglevel=INFO"))
+
+    def start_host_workers(self) -> int:
+        """The workers of one host, as the README runs them: CPU, I/O and intake. Returns how many."""
+        self.start_cpu_worker()
+        self.start_io_worker()
+        self.start_intake_worker()
+        return 3
+
     def start_beat(self, name: str = "beat") -> ManagedProcess:
         return self.spawn(name, self.celery("beat", "--loglevel=INFO"))
 
