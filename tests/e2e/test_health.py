@@ -33,6 +33,7 @@ def test_health_states(tmp_path: Path, redis_url: str):
     with stack:
         stack.start_redis(redis_url)
         stack.start_simulator()
+        stack.setup_zendesk()
         stack.start_llm_simulator(["--latency-mean", "0"])
         code, report = health(stack)  # no worker yet
         assert (code, report["status"]) == (2, "unhealthy") and by_name(report)["workers"]["status"] == "unhealthy"
@@ -54,6 +55,23 @@ def test_health_states(tmp_path: Path, redis_url: str):
         code, report = health(stack)
         assert (code, report["status"]) == (0, "healthy"), report
         assert by_name(report)["queue consumers"]["detail"] == "every queue has a worker"
+        assert by_name(report)["zendesk auth"]["detail"] == "OAuth client 'triage-fleet', scope 'read write'"
+        assert "raised by Zendesk's triggers" in by_name(report)["priorities"]["detail"]
+
+        # An admin deletes one of the fleet's triggers by hand: degraded, naming it; setup repairs it.
+        token = stack.sim("/oauth/tokens", "POST", json={"grant_type": "client_credentials", "client_id": "triage-fleet",
+                                                         "client_secret": "sim-oauth-secret", "scope": "read write"})
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        triggers = stack.sim("/api/v2/triggers.json", headers=headers)["triggers"]
+        low = next(t for t in triggers if t["title"] == "Triage Fleet: priority low")
+        import requests
+
+        requests.delete(f"{stack.zendesk_url}/api/v2/triggers/{low['id']}.json", headers=headers, timeout=5)
+        code, report = health(stack)
+        assert (code, report["status"]) == (1, "degraded")
+        assert "trigger 'Triage Fleet: priority low': missing" in by_name(report)["zendesk setup"]["detail"]
+        stack.setup_zendesk()
+        assert health(stack)[0] == 0
 
         # The LLM breaker opens (as after repeated failures): degraded, and it says why.
         breaker = llm_breaker(redis.Redis.from_url(stack.redis_url), f"{stack.redis_prefix}breaker:llm", 5, 600)
