@@ -7,12 +7,14 @@ Two scenarios, each on a fresh simulator in OAuth-only mode (it refuses API toke
 does), with the workers of a host, the LLM simulator and the account made ready by
 `python -m app zendesk setup`:
 
-1. oauth: `python -m app run --wait` over every ticket while simulated agents edit them; every
-   token lives `--token-ttl` seconds and every live token is revoked once, mid-run. Counts the
-   tickets written once, failed and dead-lettered, the token requests against the run's length
-   divided by the token lifetime, and the requests that carried an API token.
-2. refused: a run is in flight when the account's client secret changes (every token revoked with
-   it): the tickets wait; `python -m app health` says why in one line and exits non-zero; one
+1. oauth: `python -m app run --wait` over the backlog while new tickets arrive (30 a minute for
+   80 s, each announced by the account's webhook) and simulated agents edit tickets, so the fleet
+   calls Zendesk all along; every token lives `--token-ttl` seconds and every live token is
+   revoked once, 40 s in. Counts the tickets written once, failed and dead-lettered, the token
+   requests against the run's length divided by the token lifetime, and the requests that carried
+   an API token.
+2. refused: a run is swept and classifying when the account's client secret changes (every token
+   revoked with it): the tickets wait; `python -m app health` says why in one line and exits non-zero; one
    alert fires; once the secret is right again every ticket is written, none failed.
 
 Ends with one JSON line of the figures. tests/e2e/test_oauth.py runs both with assertions.
@@ -105,25 +107,41 @@ def outcome(stack: LocalStack) -> dict[str, Any]:
             "hand_priorities_overridden": stats["hand_priorities_overridden"]}
 
 
-def oauth_run(tickets: int, token_ttl: float, redis_url: str | None, workdir: Path) -> dict[str, Any]:
-    """Scenario 1: short-lived tokens, all of them revoked once mid-run, agents editing."""
+def oauth_run(tickets: int, token_ttl: float, redis_url: str | None, workdir: Path,
+              arrivals_per_min: float = 30.0) -> dict[str, Any]:
+    """Scenario 1: a backlog swept while new tickets arrive (announced by the account's webhook) and
+    agents edit, so the fleet calls Zendesk all along; tokens live `token_ttl` s and every live one
+    is revoked once, a third of the way through."""
     options = ["--token-ttl", f"{token_ttl:g}", "--agent-edit-rate", str(AGENT_EDITS_PER_MIN)]
-    with start_fleet(workdir / "oauth", tickets, redis_url, options) as stack:
+    stack = LocalStack(workdir=workdir / "oauth", tickets=tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:",
+                       sim_options=options)
+    with stack:
+        stack.start_redis(redis_url)
+        stack.enable_webhooks()
+        stack.start_simulator()  # made ready by setup: the webhook, its secret, the triggers
+        stack.start_llm_simulator()
+        stack.start_webhook()
+        stack.wait_for_workers(stack.start_host_workers(), timeout=180)
         due = eligible(stack)
         issued_before = stack.stats()["oauth"]["tokens_issued"]  # setup's own token, and the workers' first look
         started = time.monotonic()
         run = run_in_background(stack, 1800)
-        # Mid-run: the first batch is written, the others are still to come.
-        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 1, 900, "the first tickets written")
+        stack.sim("/_sim/config", "POST", json={"arrival_rate": arrivals_per_min})
+        time.sleep(40)
         revoked = stack.sim("/_sim/oauth/revoke", "POST")["revoked"]
         revoked_at = time.monotonic() - started
+        time.sleep(40)
+        stack.sim("/_sim/config", "POST", json={"arrival_rate": 0})
         out, err = run.communicate(timeout=1800)
+        arrived = stack.stats()["tickets_created"] - tickets
+        wait_until(lambda: stack.stats()["tickets_ai_processed"] >= due + arrived, 600, "every new ticket written")
         seconds = time.monotonic() - started
-        figures = {"tickets": tickets, "eligible": due, "run_seconds": round(seconds, 1), "token_ttl_s": token_ttl,
-                   "revoked_live_tokens": revoked, "revoked_at_s": round(revoked_at, 1),
+        figures = {"tickets": tickets, "arrived": arrived, "eligible": due + arrived, "run_seconds": round(seconds, 1),
+                   "token_ttl_s": token_ttl, "revoked_live_tokens": revoked, "revoked_at_s": round(revoked_at, 1),
                    "run_exit": run.returncode, **outcome(stack)}
         figures["fleet_token_requests"] = figures["token_requests"] - issued_before
-        # A token is renewed when a quarter of its life is left: one every 0.75 x TTL, plus the revocation's.
+        # A token is renewed when a quarter of its life is left: one every 0.75 x TTL while the
+        # fleet calls Zendesk, plus the revocation's.
         figures["expected_token_requests"] = round(seconds / (0.75 * token_ttl) + 1, 1)
     if run.returncode != 0:
         figures["run_output"] = (out + err)[-2000:]
@@ -138,7 +156,8 @@ def refused_client(tickets: int, redis_url: str | None, workdir: Path) -> dict[s
         with start_fleet(workdir / "refused", tickets, redis_url, [], env) as stack:
             due = eligible(stack)
             run = run_in_background(stack, 900)
-            wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 1, 300, "the first tickets written")
+            # Once the run is swept and claimed, while its tickets are classified: their writes to come.
+            wait_until(lambda: stack.redis().zcard(f"{stack.redis_prefix}runs") >= 1, 300, "the run dispatched")
             stack.sim("/_sim/config", "POST", json={"oauth_client_secret": "rotated-by-an-admin"})
             stack.sim("/_sim/oauth/revoke", "POST")
             written_then = stack.stats()["tickets_ai_processed"]
@@ -180,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-oauth-"))
     print(f"logs: {workdir}", flush=True)
     first = oauth_run(args.tickets, args.token_ttl, args.redis_url, workdir)
-    print(f"oauth: {first['written']}/{first['eligible']} eligible tickets written, {first['written_twice']} twice, "
+    print(f"oauth: {first['written']}/{first['eligible']} eligible tickets ({first['tickets']} swept, "
+          f"{first['arrived']} new) written, {first['written_twice']} twice, "
           f"{first['failed']} failed, {first['dead_letters']} dead letters in {first['run_seconds']} s; "
           f"{first['fleet_token_requests']} token requests by the fleet (run length / {args.token_ttl:g} s tokens "
           f"renewed at 75%: {first['expected_token_requests']}), {first['revoked_live_tokens']} live tokens revoked "
