@@ -366,9 +366,9 @@ class ZendeskClient:
     def _fault(self, reason: str, status: int | None = None, reached: bool = True) -> ZendeskConfigFault:
         """Record a configuration fault for every process (before the breaker opens, so its alert
         names it) and return the error to raise."""
-        log.error("Zendesk configuration fault: %s; the Zendesk breaker opens and tickets wait until it is fixed",
-                  reason)
-        if self.faults is not None:
+        if self.faults is not None:  # the fleet's client; a command's own client says it to its caller
+            log.error("Zendesk configuration fault: %s; the Zendesk breaker opens and tickets wait until it is fixed",
+                      reason)
             self.faults.record(reason)
         return ZendeskConfigFault(reason, self.fault_wait, status, reached)
 
