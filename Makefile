@@ -37,7 +37,7 @@ test: $(STAMP) browser hosts-tools
 	$(PY) -m pytest
 
 # Seed design vs fleet, CPU-bound ratio, worker memory, and the LLM plan's ceiling with the I/O
-# pool against prefork only, side by side (about 55 minutes).
+# pool against prefork only, side by side (about 35 minutes).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/throughput.py
