@@ -51,8 +51,9 @@ def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix
     for thread in threads:
         thread.join(timeout=30)
     assert len(granted) == 60
-    # 2 at once, then (20 - 2) per 1.1 s: the last near 3.5 s, never faster than the pace
-    assert 3.0 < max(granted) < 6.0, max(granted)
+    # 2 at once, then (20 - 2) per 1.1 s: the last near 3.5 s and never sooner, however fast the
+    # machine (a floor on the pace; no ceiling on wall time, which a loaded machine may stretch)
+    assert max(granted) > 3.0, max(granted)
     # one grant and at most a few refusals per thread's turn; unserialised, every waiting thread polls per token
     assert len(asked) < 3 * 60, len(asked)
 
