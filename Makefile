@@ -1,15 +1,16 @@
-# `make demo` and `make test` install into .venv (created when missing) before they run.
+# `make demo`, `make check` and `make test` install into .venv (created when missing) before they run,
+# from the hashed lock files that `make lock` writes from pyproject.toml.
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser hosts-tools demo test bench clean
+.PHONY: install lock browser hosts-tools demo lint check test e2e bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,8 +34,29 @@ hosts-tools:
 	  apt-get install -y -q nftables >/dev/null || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q nftables >/dev/null; }; }
 
-test: $(STAMP) browser hosts-tools
-	$(PY) -m pytest
+# Rewrites the locks after a change to pyproject.toml's dependencies (pip-tools; hashes of every file).
+lock: $(STAMP)
+	$(PY) -m piptools compile -o requirements.lock pyproject.toml
+	$(PY) -m piptools compile --extra dev -o requirements-dev.lock pyproject.toml
+
+# Lint, format, types and the layering rules: seconds.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) tools/import_graph.py
+
+# The fast tier for the edit-test loop: the checks, then every test that starts no Celery worker,
+# on both cores (real Redis where a test needs it, fakeredis where Redis semantics are enough).
+check: lint
+	$(PY) -m pytest -n 2 -m "not e2e" tests/unit tests/integration tests/sim
+
+# The end-to-end tier: real workers, Redis and the simulators; the multi-host suite; the browser.
+e2e: $(STAMP) browser hosts-tools
+	$(PY) -m pytest -n 2 --dist loadgroup -m e2e
+
+# Everything, as CI runs it: the fast tier first, so a slip shows in two minutes, then end to end.
+test: check e2e
 
 # Seed design vs fleet, CPU-bound ratio, worker memory, and the LLM plan's ceiling with the I/O
 # pool against prefork only, side by side (about 35 minutes).
