@@ -26,6 +26,27 @@ from app import services  # noqa: E402
 from sim.stack import LocalStack  # noqa: E402
 
 
+TIER_OF_FOLDER = {"e2e": ("e2e",), "hosts": ("e2e", "hosts")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with what it needs, so a tier can be chosen with -m: tests/e2e and
+    tests/hosts are `e2e` (tests/hosts also `hosts`, one at a time under xdist), a test that uses
+    the real Redis server (the redis_url fixture, directly or through fleet_env) is `redis`, and one
+    that starts a simulator as a process is `processes`."""
+    for item in items:
+        folder = item.path.parent.name
+        for marker in TIER_OF_FOLDER.get(folder, ()):
+            item.add_marker(marker)
+        if folder == "hosts":  # one network lab at a time: under xdist, on one worker, in turn
+            item.add_marker(pytest.mark.xdist_group("hosts"))
+        fixtures = getattr(item, "fixturenames", ())
+        if "redis_url" in fixtures:
+            item.add_marker("redis")
+        if "command_line" in fixtures:  # tests/sim: a simulator started as `python -m ...`
+            item.add_marker("processes")
+
+
 @pytest.fixture(scope="session")
 def redis_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A Redis server for the whole session: REDIS_URL if reachable, else embedded."""

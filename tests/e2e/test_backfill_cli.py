@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -20,16 +19,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=5, redis_prefix=f"e2e-{secrets.token_hex(4)}:",
-                       sim_options=["--index-lag", "0"])
-    stack.start_redis(redis_url)
+def stack(new_stack):
+    stack = new_stack("backfill", tickets=5, sim_options=["--index-lag", "0"])
     stack.extra_env["LLM_PROVIDER"] = "rules"
     stack.start_simulator()
     stack.start_worker("alpha", autoscale="4,2")
     stack.wait_for_workers(1)
-    yield stack
-    stack.stop()
+    return stack
 
 
 def backfill(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:

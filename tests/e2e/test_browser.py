@@ -16,7 +16,7 @@ import requests
 
 from sim.stack import ROOT, LocalStack, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 ARTIFACTS = ROOT / "test-artifacts"
 LOGIN = ("ops", f"pw-{secrets.token_hex(6)}")

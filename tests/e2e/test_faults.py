@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -12,49 +9,29 @@ from pathlib import Path
 
 import pytest
 
-from app.fleet.claims import Claims, DeadLetters
 from sim.stack import ROOT, LocalStack, wait_until
+from tests.e2e.scenarios import FAST_ZENDESK, assert_nothing_lost_or_written_twice, kill_a_worker_mid_run
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", redis_prefix=f"fault-{secrets.token_hex(4)}:",
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"])
-    stack.start_redis(redis_url)
-    yield stack
-    stack.stop()
+def stack(new_stack):
+    return new_stack("fault", sim_options=FAST_ZENDESK)
 
 
 def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack: LocalStack):
-    stack.tickets = 300
+    stack.tickets = 150
     stack.start_simulator()
     stack.start_llm_simulator(["--latency-mean", "0.4", "--rpm", "100000", "--tpm", "100000000"])
-    # A dead worker's unacknowledged tasks come back after 15 s instead of an hour.
-    stack.extra_env = {"BROKER_VISIBILITY_TIMEOUT": "15", "RETRY_MAX_COUNTDOWN": "5"}
-    doomed = stack.start_worker("doomed", autoscale="6,6")
-    stack.start_worker("survivor", autoscale="6,6")
-    stack.wait_for_workers(2)
-    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
-                              env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 60, 120, "60 tickets done")
-    os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, pool children included: a crashed host
-    out, err = runner.communicate(timeout=500)
-    assert "tickets dispatched" in out, out + err
-
-    stats = stack.stats()
-    claims = Claims(stack.redis(), 60, 60, stack.redis_prefix)
-    dead = {entry["ticket_id"] for entry in DeadLetters(claims).entries()}
-    assert runner.returncode == (1 if dead else 0), out + err  # exit 1 only when a ticket failed
-    assert stats["max_ai_notes_per_ticket"] == 1, stats  # nothing written twice
-    assert stats["tickets_ai_processed"] + len(dead) == 300  # nothing lost: updated or dead-lettered
-    assert stats["tickets_ai_processed"] == stats["notes_total"]
+    # A dead worker's unacknowledged tasks come back after 15 s instead of an hour; batches of 25
+    # (6 update_many jobs instead of 2), so the kill lands between writes.
+    stack.extra_env = {"BROKER_VISIBILITY_TIMEOUT": "15", "RETRY_MAX_COUNTDOWN": "5", "BULK_BATCH_SIZE": "25"}
+    outcome = kill_a_worker_mid_run(stack, {"autoscale": "6,6"}, written_before_kill=25)
+    assert_nothing_lost_or_written_twice(outcome, stack, 150)
     assert "triage.update" in (stack.workdir / "doomed.log").read_text()  # it was working when killed
-    (summary,) = stack.summaries(5)  # the chord summary arrived
-    assert summary["total"] == 300 and len({r["ticket_id"] for r in summary["results"]}) == 300
-    print(f"kill -9: updated once {stats['tickets_ai_processed']}, dead-lettered {len(dead)}, "
-          f"summary total {summary['total']} processed {summary['processed']} skipped {summary['skipped']}")
+    print(f"kill -9: killed with {outcome.written_at_kill} of 150 written; updated once "
+          f"{outcome.stats['tickets_ai_processed']}, dead-lettered {len(outcome.dead_letters)}")
 
 
 def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack: LocalStack):
@@ -95,7 +72,7 @@ def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp
     Workers reconnect by themselves; celery beat (RedBeat loses its lock) exits and needs its
     supervisor to start it again, as docker-compose's restart policy does; the test plays that."""
     stack = LocalStack(workdir=tmp_path / "stack", tickets=120, sweep_interval=3.0,
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000", "--index-lag", "5"])
+                       sim_options=[*FAST_ZENDESK, "--index-lag", "5"])
     with stack:
         stack.start_redis(embedded=True)
         stack.start_simulator()

@@ -5,36 +5,24 @@ faster, an outage that opens the breaker for every thread, every ticket written 
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-from pathlib import Path
-
 import psutil
 import pytest
 
-from sim.stack import ROOT, LocalStack
+from sim.stack import LocalStack
+from tests.e2e.scenarios import FAST_ZENDESK, run_and_summarise
 
 pytestmark = pytest.mark.e2e
-FAST_ZENDESK = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=300, sim_options=FAST_ZENDESK,
-                       redis_prefix=f"io-{secrets.token_hex(4)}:")
-    stack.start_redis(redis_url)
+def stack(new_stack):
+    stack = new_stack("io", tickets=150, sim_options=FAST_ZENDESK)
     stack.start_simulator()
-    yield stack
-    stack.stop()
+    return stack
 
 
 def run(stack: LocalStack) -> dict:
-    result = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
-                            env=stack.env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    (summary,) = stack.summaries(5)
-    return summary
+    return run_and_summarise(stack)[0]
 
 
 def start_two_workers(stack: LocalStack):
@@ -51,9 +39,9 @@ def test_threads_call_the_llm_side_by_side_at_the_plans_pace_and_write_each_tick
     _, io = start_two_workers(stack)
     summary = run(stack)
     zendesk, llm = stack.stats(), stack.llm_sim("/_sim/stats")
-    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (300, 300, 0, 0)
-    assert zendesk["tickets_ai_processed"] == 300 and zendesk["max_ai_notes_per_ticket"] == 1
-    assert llm["completions_ok"] == 300
+    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (150, 150, 0, 0)
+    assert zendesk["tickets_ai_processed"] == 150 and zendesk["max_ai_notes_per_ticket"] == 1
+    assert llm["completions_ok"] == 150
     # one process, many calls at once: pybreaker's own lock would have allowed one
     assert psutil.Process(io.pid).children() == []
     assert llm["max_in_flight"] >= 20, llm["max_in_flight"]
@@ -64,7 +52,7 @@ def test_threads_call_the_llm_side_by_side_at_the_plans_pace_and_write_each_tick
     log = io.log_path.read_text(errors="replace")
     assert "the spaCy model is not loaded" in log  # the I/O worker never redacts
     assert "classify" in log and "Task triage.redact" not in log
-    print(f"two workers: 300 tickets once, LLM max in flight {llm['max_in_flight']}, "
+    print(f"two workers: 150 tickets once, LLM max in flight {llm['max_in_flight']}, "
           f"{llm['responses_429']} of {llm['requests_total']} requests answered 429")
 
 
@@ -74,7 +62,7 @@ def test_an_llm_outage_opens_the_breaker_for_every_thread(stack: LocalStack):
     start_two_workers(stack)
     summary = run(stack)
     llm = stack.llm_sim("/_sim/stats")
-    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (300, 300, 300, 0)
-    assert summary["fallbacks_by_reason"].get("LLM circuit breaker open", 0) >= 200
+    assert (summary["total"], summary["processed"], summary["fallbacks"], summary["failed"]) == (150, 150, 150, 0)
+    assert summary["fallbacks_by_reason"].get("LLM circuit breaker open", 0) >= 100
     # The calls already in flight when the third failure opened it, and no more: the threads share it.
     assert llm["requests_total"] < 100, llm["requests_total"]

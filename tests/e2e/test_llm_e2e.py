@@ -4,35 +4,24 @@ the fallback tag, and the run still completes."""
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from sim.stack import ROOT, LocalStack
+from sim.stack import LocalStack
+from tests.e2e.scenarios import FAST_ZENDESK, run_and_summarise
 
 pytestmark = pytest.mark.e2e
-FAST_SIM = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=40, sim_options=FAST_SIM,
-                       redis_prefix=f"llm-{secrets.token_hex(4)}:")
-    stack.start_redis(redis_url)
+def stack(new_stack):
+    stack = new_stack("llm", tickets=40, sim_options=FAST_ZENDESK)
     stack.start_simulator()
-    yield stack
-    stack.stop()
+    return stack
 
 
 def run(stack: LocalStack, model: str = "gpt-4o-mini") -> dict:
-    result = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "180"], cwd=ROOT,
-                            env=stack.env(), capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stdout + result.stderr
+    summary, result = run_and_summarise(stack, wait=180)
     assert f"classifier: openai ({model} at LLM_BASE_URL" in result.stderr
-    (summary,) = stack.summaries(5)
     return summary
 
 

@@ -4,35 +4,26 @@
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sim.stack import ROOT, LocalStack
+from sim.stack import LocalStack
+from tests.e2e.scenarios import FAST_ZENDESK, run_and_summarise
 
 pytestmark = pytest.mark.e2e
-FAST_SIM = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=60, sim_options=FAST_SIM,
-                       redis_prefix=f"local-{secrets.token_hex(4)}:")
-    stack.start_redis(redis_url)
+def stack(new_stack):
+    stack = new_stack("local", tickets=60, sim_options=FAST_ZENDESK)
     stack.start_simulator()
-    yield stack
-    stack.stop()
+    return stack
 
 
 def run(stack: LocalStack) -> tuple[dict, str]:
-    result = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
-                            env=stack.env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    summary, result = run_and_summarise(stack)
     print(result.stdout)
-    (summary,) = stack.summaries(5)
     return summary, result.stderr
 
 

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,9 +22,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import pytest
 from kombu import Connection
 
-from app.fleet.claims import Claims, DeadLetters
 from app.names import Queue
-from sim.stack import ROOT, LocalStack, wait_until
+from sim.stack import ROOT, LocalStack
+from tests.e2e.scenarios import FAST_ZENDESK, assert_nothing_lost_or_written_twice, kill_a_worker_mid_run
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +125,7 @@ def stack(tmp_path: Path, redis_url: str, rabbitmq: tuple[str, str | None]) -> I
     broker_url, _ = rabbitmq
     stack = LocalStack(workdir=tmp_path / "stack", tickets=150, broker_url=broker_url,
                        redis_prefix=f"rabbit-{secrets.token_hex(4)}:",
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"])
+                       sim_options=FAST_ZENDESK)
     stack.start_redis(redis_url)
     yield stack
     stack.stop()
@@ -186,31 +185,21 @@ def test_kill_9_of_a_worker_on_rabbitmq_loses_nothing_and_writes_nothing_twice(
     stack.start_llm_simulator(["--latency-mean", "0.4", "--rpm", "100000", "--tpm", "100000000"])
     # Batches of 25 (6 update_many jobs instead of 2), so the kill lands between writes.
     stack.extra_env = {"RETRY_MAX_COUNTDOWN": "15", "BULK_BATCH_SIZE": "25"}
-    doomed = stack.start_worker("doomed", autoscale="4,4")
-    stack.start_worker("survivor", autoscale="4,4")
-    stack.wait_for_workers(2)
-    runner = run_fleet(stack)
-    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 25, 120, "the first batch written")
-    in_flight = unacknowledged(vhost) if vhost else {}
-    at_kill = stack.stats()["tickets_ai_processed"]
-    classified_at_kill = stack.llm_sim("/_sim/stats")["completions_ok"]
-    os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, pool children included: a crashed host
-    killed_at = time.monotonic()
-    out, err = runner.communicate(timeout=460)
-    after_kill = time.monotonic() - killed_at
-    assert "tickets dispatched" in out, out + err
+    in_flight: dict[str, int] = {}
+    classified: list[int] = []
 
-    stats = stack.stats()
-    claims = Claims(stack.redis(), 60, 60, stack.redis_prefix)
-    dead = {entry["ticket_id"] for entry in DeadLetters(claims).entries()}
-    assert runner.returncode == (1 if dead else 0), out + err  # exit 1 only when a ticket failed
-    assert at_kill < 150  # killed mid-run
-    assert stats["max_ai_notes_per_ticket"] == 1 and stats["tickets_with_multiple_notes"] == 0, stats
-    assert stats["tickets_ai_processed"] + len(dead) == 150, (stats, dead)  # updated or dead-lettered
-    assert stats["tickets_ai_processed"] == stats["notes_total"]
+    def look_before_the_kill() -> None:
+        in_flight.update(unacknowledged(vhost) if vhost else {})
+        classified.append(stack.llm_sim("/_sim/stats")["completions_ok"])
+
+    outcome = kill_a_worker_mid_run(stack, {"autoscale": "4,4"}, written_before_kill=25,
+                                    before_kill=look_before_the_kill)
+    assert_nothing_lost_or_written_twice(outcome, stack, 150)
     assert succeeded(stack, "doomed")["triage.classify"] > 0  # it was working when killed
+    stats, dead, at_kill, after_kill = outcome.stats, outcome.dead_letters, outcome.written_at_kill, \
+        outcome.seconds_after_kill
+    classified_at_kill = classified[0]
     (summary,) = stack.summaries(5)
-    assert summary["total"] == 150 and len({r["ticket_id"] for r in summary["results"]}) == 150
     unacked = sum(in_flight.values())
     print(f"rabbitmq kill -9 ({'vhost ' + vhost if vhost else 'default vhost'}): killed with {at_kill} of 150 "
           f"written, {classified_at_kill} classified, {unacked if vhost else 'n/a'} deliveries unacknowledged "

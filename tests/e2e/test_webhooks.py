@@ -4,10 +4,8 @@ the webhooks for the same tickets."""
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,12 +15,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=0, redis_prefix=f"e2e-{secrets.token_hex(4)}:",
-                       sim_options=["--index-lag", "2"])
-    stack.start_redis(redis_url)
-    yield stack
-    stack.stop()
+def stack(new_stack):
+    return new_stack("webhooks", tickets=0, sim_options=["--index-lag", "2"])
 
 
 def test_webhook_tickets_are_triaged_once_while_a_sweep_races_them(stack: LocalStack):

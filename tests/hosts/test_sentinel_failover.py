@@ -68,7 +68,7 @@ def test_the_redis_primary_dies_mid_run_and_a_sentinel_promotes_the_replica(lab:
     # again once their claims expired) were re-read, found processed, and skipped: each worker
     # logs every outcome ("ticket N skipped in ..."). The run summaries cannot count them: a run
     # in flight at the failover may never get its summary, its chord's progress having been lost
-    # with the old primary (README, Scaling out).
+    # with the old primary (docs/scaling-out.md).
     skipped = set()
     for host in ("alpha", "bravo"):
         log = (lab.workdir / f"worker-{host}.log").read_text(errors="replace")

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.processes  # each test runs `python -m app redact`
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

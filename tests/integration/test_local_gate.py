@@ -182,6 +182,7 @@ def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp
     assert stored["fields"] == card["override_rate"]["fields"] and stored["since_days"] == 200
 
 
+@pytest.mark.e2e
 def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_path: Path):
     env = {**os.environ, "LLM_PROVIDER": "local", "LOCAL_MODEL_PATH": str(tmp_path / "none.npz"),
            "LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": str(ROOT)}

@@ -208,6 +208,7 @@ def client_run(env: dict[str, str], argument: str) -> list:
     return [json.loads(line) for line in result.stdout.strip().splitlines()]
 
 
+@pytest.mark.e2e
 def test_celery_is_configured_for_sentinel_and_a_worker_answers_through_it(sentinel_setup: SentinelSetup,
                                                                            tmp_path: Path):
     env = fleet_env(sentinel_setup, tmp_path)

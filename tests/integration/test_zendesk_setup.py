@@ -25,6 +25,8 @@ from app.domain.models import Analysis
 from app.intake.signature import verify
 from sim.stack import ROOT
 
+pytestmark = pytest.mark.processes  # the command line against the simulator
+
 CLIENT = {"ZENDESK_OAUTH_CLIENT_ID": "triage-fleet", "ZENDESK_OAUTH_CLIENT_SECRET": "sim-oauth-secret"}
 
 
