@@ -35,7 +35,7 @@ def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack
 
 
 def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack: LocalStack):
-    """All of Zendesk answers 503 for 60 s mid-run: the breaker opens, updates wait, no ticket is
+    """All of Zendesk answers 503 for 30 s mid-run: the breaker opens, updates wait, no ticket is
     lost or failed, and the LLM is not asked again for tickets it already classified."""
     stack.tickets = 120
     stack.start_simulator()
@@ -48,7 +48,7 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
                               env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 20, 120, "20 tickets done")
-    stack.sim("/_sim/config", method="POST", json={"outage_seconds": 60})
+    stack.sim("/_sim/config", method="POST", json={"outage_seconds": 30})
     out, err = runner.communicate(timeout=500)
     assert runner.returncode == 0, out + err
 

@@ -334,7 +334,7 @@ def test_strict_zendesk_150_tickets_while_agents_edit(stack: LocalStack):
     assert (run["total"], run["processed"], run["failed"]) == (150, 150, 0)  # ... and failed nothing
     assert stats["responses_429"] == 0  # the fleet's share of Update Ticket left the agents theirs
     raised = sum(1 for r in run["results"] if r["priority_set"])
-    assert raised > 50 and stats["requests_by_endpoint"]["ticket_update"] >= raised
+    assert raised > 30 and stats["requests_by_endpoint"]["ticket_update"] >= raised
 
     writes = (stats["ticket_updates_total"], stats["requests_by_endpoint"]["update_many"])
     again = run_cli(stack, "run", "--wait", "--timeout", "60")  # search still lags: all 150 look unprocessed
