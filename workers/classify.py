@@ -10,10 +10,10 @@ from app.celery import app
 from app.domain.models import TicketWork
 from app.errors import TryLater, retry_countdown
 from app.fleet import lanes
+from app.fleet.dispatch import ticket_repr
 from app.fleet.stages import classify_ticket
 from app.names import Task
 from app.settings import get_settings
-from workers.pipeline import ticket_repr
 from workers.retry import STORE_UNAVAILABLE, retry_when_store_returns
 
 

@@ -9,9 +9,9 @@ from celery import Task as CeleryTask
 from app.celery import app
 from app.clients.zendesk import ZendeskError
 from app.errors import retry_countdown
+from app.fleet.dispatch import start_announced_run
 from app.names import Task
 from app.settings import get_settings
-from workers.pipeline import start_announced_run
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from celery import Task as CeleryTask
 
 from app.celery import app
 from app.clients.zendesk import ZendeskError
+from app.fleet.dispatch import start_run
 from app.fleet.runs import check_runs_complete, finish_run
 from app.names import Task
-from workers.pipeline import start_run
 
 log = logging.getLogger(__name__)
 

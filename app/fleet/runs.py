@@ -1,5 +1,5 @@
 """A run's end, and the check that runs still end: the summary (file, Redis, alerts) and the
-stalled-fleet watchdog. A run starts in workers.pipeline.start_run (a sweep, then its chord)."""
+stalled-fleet watchdog. A run starts in app.fleet.dispatch.start_run (a sweep, then its chord)."""
 
 from __future__ import annotations
 

@@ -154,7 +154,7 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
     from app.celery import app
     from app.names import Task
     from app.settings import get_settings
-    from workers.pipeline import start_run
+    from app.fleet.dispatch import start_run
 
     started = time.monotonic()
     report = BackfillReport()

@@ -5,7 +5,11 @@ Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batc
 header starts as one triage.redact_batch: it redacts a few tickets in one spaCy pass and adds a
 triage.classify for each, and a triage.redact_batch for the rest, to that header; the chord's body,
 triage.update_batch, writes the batch (app.clients.bulk). The run's chord waits for every batch
-before summarize. Beat's sweep task and `python -m app run` both start runs through `start_run`.
+before summarize. Beat's sweep task, `python -m app run` and the backfill's write all start runs
+through `start_run`.
+
+Signatures are built by task name (app.names.Task), never from the task functions: app/ does not
+import workers/, which define the tasks and import this module.
 """
 
 from __future__ import annotations
