@@ -9,12 +9,12 @@ from typing import Any
 from celery import Task as CeleryTask
 
 from app.celery import app
-from app.clients.bulk import BatchInterrupted
 from app.clients.zendesk import ZendeskError
 from app.domain.models import BatchProgress, TicketWork
 from app.fleet.dispatch import batch_repr, ticket_repr
 from app.fleet.outcome import finish
 from app.fleet.stages import batch_works, finish_batch, update_batch, update_ticket
+from app.fleet.writeback import BatchInterrupted
 from app.names import Task
 from workers.retry import STORE_UNAVAILABLE, retry_or_give_up, retry_when_store_returns
 

@@ -4,7 +4,7 @@ Small runs: chord([redact -> classify -> update] per ticket, summarize). Large r
 Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
 header starts as one triage.redact_batch: it redacts a few tickets in one spaCy pass and adds a
 triage.classify for each, and a triage.redact_batch for the rest, to that header; the chord's body,
-triage.update_batch, writes the batch (app.clients.bulk). The run's chord waits for every batch
+triage.update_batch, writes the batch (app.fleet.writeback). The run's chord waits for every batch
 before summarize. Beat's sweep task, `python -m app run` and the backfill's write all start runs
 through `start_run`.
 

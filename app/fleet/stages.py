@@ -14,12 +14,13 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from app import services
-from app.clients.bulk import BatchItem, JobPolling, write_batch
+from app.clients.bulk import JobPolling
 from app.clients.zendesk import ZendeskNotFound
 from app.domain.models import BatchProgress, Ticket, TicketWork, WrittenTicket
-from app.domain.triage import plan_update, write_triage
+from app.domain.triage import plan_update
 from app.errors import TryLater
 from app.fleet.outcome import finish, written_status
+from app.fleet.writeback import BatchItem, write_batch, write_triage
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def batch_works(works_data: list[Any]) -> list[TicketWork]:
 
 def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
                  progress: BatchProgress | None = None) -> list[dict[str, Any]]:
-    """Write a batch (app.clients.bulk: tags and notes in update_many jobs, priority raises one safe
+    """Write a batch (app.fleet.writeback: tags and notes in update_many jobs, priority raises one safe
     PUT each) and finish every ticket. Raises BatchInterrupted, carrying what is done, when
     Zendesk asks to wait or fails; called again with that progress it resumes."""
     if progress is None:  # first attempt: tickets a redelivery of this batch already wrote

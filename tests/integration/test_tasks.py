@@ -269,7 +269,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     """Tags and notes land in one job; the priority raises meet the fleet's share of Update Ticket
     (one token here) and stop; called again with the progress it carried, the batch raises the rest
     without sending another job, and every record says which priority it set."""
-    from app.clients.bulk import BatchInterrupted
+    from app.fleet.writeback import BatchInterrupted
     from app.fleet.stages import update_batch
 
     monkeypatch.setenv("BULK_POLL_INTERVAL", "0.05")
