@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import tree  # noqa: E402
 
-from sim.stack import LocalStack, wait_until  # noqa: E402
+from launcher.stack import LocalStack, wait_until  # noqa: E402
 
 TEXT = ("Hi, I'm Margaret Thompson (margaret.thompson@example.org, +1 415 555 0132). My card "
         "4111 1111 1111 1111 was charged twice; please refund to GB82 WEST 1234 5698 7654 32.")

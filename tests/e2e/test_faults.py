@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.fleet.claims import Claims, DeadLetters
-from sim.stack import ROOT, LocalStack, wait_until
+from launcher.stack import ROOT, LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sim.stack import ROOT, LocalStack
+from launcher.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e
 FAST_ZENDESK = ["--rate-limit", "100000", "--update-rate-limit", "100000"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.stack import ROOT, LocalStack
+from launcher.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e
 FAST_SIM = ["--rate-limit", "100000", "--update-rate-limit", "100000"]

@@ -25,7 +25,7 @@ from kombu import Connection
 
 from app.fleet.claims import Claims, DeadLetters
 from app.names import Queue
-from sim.stack import ROOT, LocalStack, wait_until
+from launcher.stack import ROOT, LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from app.clients.bulk import JobPolling
 from app.domain.models import Analysis
 from app.fleet.writeback import BatchItem, write_batch
 from app.intake.signature import verify
-from sim.stack import ROOT
+from launcher.stack import ROOT
 
 CLIENT = {"ZENDESK_OAUTH_CLIENT_ID": "triage-fleet", "ZENDESK_OAUTH_CLIENT_SECRET": "sim-oauth-secret"}
 
