@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
+from app import services
 from app.celery import app
 from app.domain.models import TicketWork
 from app.errors import TryLater, retry_countdown
@@ -25,7 +26,7 @@ def classify_task(self: CeleryTask, work_data: dict[str, Any]) -> dict[str, Any]
     when the LLM is down or cannot answer this ticket."""
     work = TicketWork.model_validate(work_data)
     try:
-        return classify_ticket(work)
+        return classify_ticket(services.fleet(), work)
     except TryLater as e:
         countdown = retry_countdown(e, self.request.retries, get_settings().retry_max_countdown, lanes.in_intake())
         raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e

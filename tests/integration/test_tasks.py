@@ -279,7 +279,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     works = [TicketWork.model_validate(classify_task.apply(args=(redact_task.apply(args=(t.model_dump(),)).get(),)).get())
              for t in outcome.inputs]
     with pytest.raises(BatchInterrupted) as stopped:
-        update_batch(works, outcome.run_id, 0)
+        update_batch(services.fleet(), works, outcome.run_id, 0)
     progress = stopped.value.progress
     assert progress.tags_done and len(progress.written) == 10 and len(progress.priorities) < 10
     assert requests.get(f"{fleet_env.base_url}/_sim/stats", timeout=5).json()["requests_by_endpoint"]["ticket_update"] == 1
@@ -287,7 +287,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")  # later: the share has room again
     services.reset()
     services.redis_client().delete(f"{services.get_settings().redis_prefix}ratelimit:zendesk:update_ticket")
-    records = update_batch(works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
+    records = update_batch(services.fleet(), works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
     raised = {r["ticket_id"]: r["priority_set"] for r in records}
     wanted = {w.ticket_id: services.taxonomy().priority_for(w.analysis.values) for w in works}
     assert all(r["status"] == "success" for r in records)
