@@ -16,7 +16,7 @@ $(STAMP): requirements-dev.lock
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sim.demo
+	$(PY) -m launcher.demo
 
 # The browser test drives Debian's headless Chromium; installed here when missing (as root, or with sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -134,7 +134,7 @@ def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run:
     from app.clients.zendesk import ZendeskError
     from app.domain.summary import format_summary
     from app.settings import get_settings
-    from workers.pipeline import start_run
+    from app.services import start_run
 
     provider, why = get_settings().llm_choice()
     print(f"classifier: {provider} ({why})", file=sys.stderr)

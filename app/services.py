@@ -1,5 +1,6 @@
 """Long-lived per-process objects: Redis, the Zendesk client, the redactor, the classifier,
-the shared rate limiter and the stores.
+the shared rate limiter and the stores; and the composition root, `fleet()`, which hands them to
+the fleet's stages (app.fleet.context). Nothing in app.fleet imports this module.
 
 Each is built on first use in the process that uses it. Sockets must not cross a fork, so the
 network clients are rebuilt when the pid changes; the redactor (a read-only spaCy model) is
@@ -19,13 +20,21 @@ import redis
 from redis.sentinel import Sentinel
 
 from app.clients.breakers import ClearFaultOnClose
-from app.clients.zendesk import ZendeskClient, ZendeskError, is_export, is_incremental, is_update_ticket, zendesk_breaker
+from app.clients.zendesk import (
+    ZendeskClient,
+    ZendeskError,
+    is_export,
+    is_incremental,
+    is_update_ticket,
+    zendesk_breaker,
+)
 from app.clients.zendesk_admin import ZendeskAdmin
 from app.clients.zendesk_auth import TOKEN_PATH, ApiTokenAuth, OAuthClientCredentials, TokenStore, ZendeskAuth
 from app.domain.rules import Classifier, RulesClassifier
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.fleet import lanes
 from app.fleet.claims import Claims, DeadLetters
+from app.fleet.context import Fleet
 from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
 from app.fleet.store import (
@@ -37,6 +46,7 @@ from app.fleet.store import (
     RunStore,
     SharedTokenStore,
 )
+from app.fleet.sweep import SweepOutcome
 from app.learn.classifier import LocalClassifier
 from app.learn.model import LocalModelError, load_model
 from app.ops.alerts import Alerts, BreakerAlert, WebhookSender
@@ -480,3 +490,19 @@ def build_classifier(provider: str | None = None) -> Classifier:
 def classifier() -> Classifier:
     """The configured classifier: one OpenAI client (one connection pool) per process."""
     return _for_this_process("classifier", build_classifier)
+
+
+def fleet() -> Fleet:
+    """What the fleet's stages use, from this process's objects (app.fleet.context)."""
+    return Fleet(settings=get_settings, claims=claims, dead_letters=dead_letters, run_store=run_store,
+                 intake_queue=intake_queue, bulk_jobs=bulk_jobs, job_slots=job_slots, taxonomy=taxonomy,
+                 classifier=classifier, zendesk=zendesk, alerts=alerts, priority_by_triggers=priority_by_triggers,
+                 max_sleep=max_sleep)
+
+
+def start_run(ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False) -> SweepOutcome:
+    """app.fleet.dispatch.start_run with this process's fleet: one sweep now and its chord."""
+    # Imported here: dispatch loads the Celery application, which commands without a run need not.
+    from app.fleet import dispatch
+
+    return dispatch.start_run(fleet(), ticket_ids, limit, dry_run)

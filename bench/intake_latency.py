@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.stack import LocalStack, wait_until  # noqa: E402
+from launcher.stack import LocalStack, wait_until  # noqa: E402
 
 DEFAULT_SWEEP_INTERVAL = 60.0  # app.settings: SWEEP_INTERVAL without webhooks
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.stack import LocalStack  # noqa: E402
+from launcher.stack import LocalStack  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,15 +39,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sim.stack import LocalStack, ManagedProcess  # noqa: E402
-from throughput import TreeSampler, cpu_seconds  # noqa: E402
+from common import MB, TreeSampler, cpu_seconds  # noqa: E402
 
-MB = 1024 * 1024
+from launcher.stack import LocalStack, ManagedProcess  # noqa: E402
+
 LLM_PLAN = ["--latency-mean", "3.5", "--rpm", "5000", "--tpm", "2000000", "--rate-window", "60"]
 ZENDESK_ENTERPRISE = ["--rate-limit", "700", "--update-rate-limit", "100", "--rate-window", "60"]
 CONFIGS = {

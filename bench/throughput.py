@@ -38,25 +38,21 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import MB, TreeSampler, cpu_seconds  # noqa: E402
+
 from app.domain.summary import percentile  # noqa: E402
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
-from sim.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
-from worker_memory import tree  # noqa: E402
-
-MB = 1024 * 1024
+from launcher.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
 
 
 @dataclass
@@ -95,45 +91,6 @@ class Phase:
         times = sorted(times)
         self.p50_seconds, self.p95_seconds = percentile(times, 50), percentile(times, 95)
         self.peak_rss_mb, self.peak_pss_mb = sampler.peak_rss / MB, sampler.peak_pss / MB
-
-
-class TreeSampler:
-    """Peak resident memory of processes and their children, sampled every `interval` seconds:
-    RSS summed over processes (shared pages once per process) and PSS summed (each page once),
-    for all the trees together and each tree's own PSS peak (`peak_pss_by_pid`)."""
-
-    def __init__(self, pid: int | list[int], interval: float = 1.0) -> None:
-        self.pids = [pid] if isinstance(pid, int) else list(pid)
-        self.interval = interval
-        self.peak_rss = self.peak_pss = 0
-        self.peak_children = self.peak_processes = 0
-        self.peak_pss_by_pid = dict.fromkeys(self.pids, 0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                trees = {pid: tree(pid) for pid in self.pids}
-                rss = sum(p.memory_info().rss for tree in trees.values() for p in tree)
-                pss_by_pid = {pid: sum(p.memory_full_info().pss for p in tree) for pid, tree in trees.items()}
-            except psutil.Error:
-                continue
-            for pid, pss in pss_by_pid.items():
-                self.peak_pss_by_pid[pid] = max(self.peak_pss_by_pid[pid], pss)
-            processes = sum(len(tree) for tree in trees.values())
-            if sum(pss_by_pid.values()) > self.peak_pss:
-                self.peak_processes = processes
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, sum(pss_by_pid.values()))
-            self.peak_children = max(self.peak_children, processes - len(trees))
 
 
 def zendesk_options(scale: float, limits: bool = True) -> list[str]:
@@ -267,18 +224,6 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
 # -- phase 3: CPU-bound, against the raw chain ceiling -------------------------------------------
 
 TASK_LINE = re.compile(r"Task (\S+)\[[^\]]+\] succeeded in ([0-9.]+)s")
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        total = 0.0
-        for process in [root, *root.children(recursive=True)]:
-            times = process.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
-        return total
-    except psutil.Error:
-        return 0.0
 
 
 def _task_time(log: Path) -> dict[str, float]:

@@ -21,20 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sim.stack import LocalStack, wait_until  # noqa: E402
+from common import tree  # noqa: E402
+
+from launcher.stack import LocalStack, wait_until  # noqa: E402
 
 TEXT = ("Hi, I'm Margaret Thompson (margaret.thompson@example.org, +1 415 555 0132). My card "
         "4111 1111 1111 1111 was charged twice; please refund to GB82 WEST 1234 5698 7654 32.")
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    parent = psutil.Process(pid)
-    return [parent, *parent.children(recursive=True)]
 
 
 def measure(children: int, tasks_per_child: int, redis_url: str | None) -> dict[str, float]:

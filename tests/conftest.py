@@ -23,8 +23,7 @@ os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
 from app import services  # noqa: E402
-from sim.stack import LocalStack  # noqa: E402
-
+from launcher.stack import LocalStack  # noqa: E402
 
 TIER_OF_FOLDER = {"e2e": ("e2e",), "hosts": ("e2e", "hosts")}
 

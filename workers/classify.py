@@ -6,14 +6,15 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
+from app import services
 from app.celery import app
 from app.domain.models import TicketWork
 from app.errors import TryLater, retry_countdown
 from app.fleet import lanes
+from app.fleet.dispatch import ticket_repr
 from app.fleet.stages import classify_ticket
 from app.names import Task
 from app.settings import get_settings
-from workers.pipeline import ticket_repr
 from workers.retry import STORE_UNAVAILABLE, retry_when_store_returns
 
 
@@ -25,7 +26,7 @@ def classify_task(self: CeleryTask, work_data: dict[str, Any]) -> dict[str, Any]
     when the LLM is down or cannot answer this ticket."""
     work = TicketWork.model_validate(work_data)
     try:
-        return classify_ticket(work)
+        return classify_ticket(services.fleet(), work)
     except TryLater as e:
         countdown = retry_countdown(e, self.request.retries, get_settings().retry_max_countdown, lanes.in_intake())
         raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e

@@ -1,5 +1,5 @@
 """The only tasks that see a ticket's raw text: they redact it and hand on ids and redacted text.
-Flower and the logs show their arguments as ids (see `argsrepr` in workers.pipeline)."""
+Flower and the logs show their arguments as ids (see `argsrepr` in app.fleet.dispatch)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from redis.exceptions import RedisError
 from app import services
 from app.celery import app
 from app.domain.models import TicketInput
+from app.fleet.dispatch import classify_signature, redact_batch_signature
 from app.names import Task
 from app.redaction import redact_inputs
-from workers.pipeline import classify_signature, redact_batch_signature
 
 # Tickets per spaCy pass in triage.redact_batch: nlp.pipe costs about two thirds of a call per
 # ticket from 20 on (bench/redaction_batching.py). A batch's first pass is shorter: every batch

@@ -7,11 +7,12 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
+from app import services
 from app.celery import app
 from app.clients.zendesk import ZendeskError
+from app.fleet.dispatch import start_run
 from app.fleet.runs import check_runs_complete, finish_run
 from app.names import Task
-from workers.pipeline import start_run
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 def sweep_task(self: CeleryTask, limit: int | None = None, dry_run: bool = False) -> None:
     """Beat's periodic sweep: claim unprocessed tickets and dispatch one chord for them."""
     try:
-        start_run(limit=limit, dry_run=dry_run)
+        start_run(services.fleet(), limit=limit, dry_run=dry_run)
     except ZendeskError as e:
         # The first search page failed, so nothing was claimed: the next beat tick is the retry.
         log.warning("sweep skipped: %s", e)
@@ -29,12 +30,12 @@ def sweep_task(self: CeleryTask, limit: int | None = None, dry_run: bool = False
 @app.task(name=str(Task.WATCHDOG), bind=True, ignore_result=True)
 def watchdog_task(self: CeleryTask) -> None:
     """Beat's check that runs still complete: alert when none did for three sweep intervals."""
-    check_runs_complete()
+    check_runs_complete(services.fleet())
 
 
 @app.task(name=str(Task.SUMMARIZE), bind=True)
 def summarize_task(self: CeleryTask, results: list[Any], run_id: str, started_at: float,
                    dry_run: bool = False, source: str = "sweep") -> dict[str, Any]:
     """Chord body: write the run summary file and keep it in Redis. Idempotent on redelivery."""
-    summary = finish_run(results, run_id, started_at, dry_run, source)
+    summary = finish_run(services.fleet(), results, run_id, started_at, dry_run, source)
     return {"run_id": run_id, "total": summary.total, "failed": summary.failed}

@@ -28,7 +28,7 @@ import urllib3
 
 from app.clients.breakers import FaultLog, shared_breaker
 from app.clients.zendesk_auth import ClientRefused, TokenRequestFailed, ZendeskAuth
-from app.domain.models import Ticket
+from app.domain.models import Ticket, TicketUpdate
 from app.errors import TryLater
 
 log = logging.getLogger(__name__)
@@ -175,36 +175,6 @@ class PauseGate(Protocol):
     def remaining(self) -> float: ...
 
     def pause(self, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True)
-class TicketUpdate:
-    """The fields the fleet writes; tags are added, never replaced."""
-
-    additional_tags: list[str]
-    private_note: str
-    priority: str | None = None
-    updated_stamp: str | None = None
-
-    def payload(self) -> dict[str, Any]:
-        """The body of PUT /tickets/{id}: tags, note and priority, guarded by safe_update."""
-        ticket: dict[str, Any] = self.additive_fields()
-        if self.priority:
-            ticket["priority"] = self.priority
-        if self.updated_stamp:
-            # Zendesk answers 409 if an agent (or another fleet process) wrote the ticket since
-            # we read it; the caller re-reads instead of overwriting their priority.
-            ticket["safe_update"] = True
-            ticket["updated_stamp"] = self.updated_stamp
-        return {"ticket": ticket}
-
-    def additive_fields(self) -> dict[str, Any]:
-        """Tags added and a private note appended: nothing a person set can be overwritten by these,
-        so they are what update_many carries (it ignores safe_update, see app.clients.bulk)."""
-        return {
-            "additional_tags": self.additional_tags,
-            "comment": {"body": self.private_note, "public": False},
-        }
 
 
 @dataclass(frozen=True)
@@ -494,7 +464,7 @@ class ZendeskClient:
     def update_many(self, updates: dict[int, TicketUpdate]) -> JobStatus:
         """Queue one job adding each ticket's own tags and private note (up to 100 tickets); poll
         `job_status`. Only the additive fields are sent: update_many ignores safe_update, so a
-        priority written here could lower one an agent raised meanwhile (app.clients.bulk writes those)."""
+        priority written here could lower one an agent raised meanwhile (app.fleet.writeback writes those)."""
         if not 1 <= len(updates) <= BULK_MAX_TICKETS:
             raise ValueError(f"update_many takes 1 to {BULK_MAX_TICKETS} tickets, got {len(updates)}")
         tickets = [{"id": ticket_id, **update.additive_fields()} for ticket_id, update in updates.items()]

@@ -1,2 +1,2 @@
 """What a ticket becomes: payloads and records, the taxonomy, the rules classifier, what the fleet
-writes back, and the run summary. No I/O of its own; clients are passed in."""
+writes back, and the run summary. No I/O: app.fleet reads and writes (app.fleet.writeback)."""

@@ -6,6 +6,7 @@ the single exception and exists only inside the redact task's message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field, model_validator
@@ -194,3 +195,34 @@ class BatchProgress(BaseModel):
     # How its priorities are written, fixed at the first attempt: a retry after the fleet's
     # priority triggers appeared (or went) must not skip the raises nor the pending tag's work.
     by_trigger: bool | None = None
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """The fields the fleet writes to one ticket, and their place in Zendesk's update bodies; tags
+    are added, never replaced. Plain data: app.clients.zendesk sends it."""
+
+    additional_tags: list[str]
+    private_note: str
+    priority: str | None = None
+    updated_stamp: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The body of PUT /tickets/{id}: tags, note and priority, guarded by safe_update."""
+        ticket: dict[str, Any] = self.additive_fields()
+        if self.priority:
+            ticket["priority"] = self.priority
+        if self.updated_stamp:
+            # Zendesk answers 409 if an agent (or another fleet process) wrote the ticket since
+            # we read it; the caller re-reads instead of overwriting their priority.
+            ticket["safe_update"] = True
+            ticket["updated_stamp"] = self.updated_stamp
+        return {"ticket": ticket}
+
+    def additive_fields(self) -> dict[str, Any]:
+        """Tags added and a private note appended: nothing a person set can be overwritten by these,
+        so they are what update_many carries (it ignores safe_update, see app.fleet.writeback)."""
+        return {
+            "additional_tags": self.additional_tags,
+            "comment": {"body": self.private_note, "public": False},
+        }

@@ -1,27 +1,21 @@
-"""What the fleet writes back to Zendesk, and how it writes it exactly once.
+"""What the fleet writes back to Zendesk for a ticket and its analysis; pure functions. The writes
+themselves, exactly once, are app.fleet.writeback's.
 
-`plan_update` is pure: tags, priority and the private note for an analysis. Priorities are written
-one of two ways (PRIORITY_MODE): by Zendesk itself, through the triggers `python -m app zendesk
-setup` installs, which act on the fleet's own update when it carries PENDING_TAG (no request of the
+`plan_update`: tags, priority and the private note for an analysis. Priorities are written one of
+two ways (PRIORITY_MODE): by Zendesk itself, through the triggers `python -m app zendesk setup`
+installs, which act on the fleet's own update when it carries PENDING_TAG (no request of the
 fleet's Update Ticket share is spent, and the trigger sees the ticket as it stands at that update,
-so an agent's higher priority is never lowered); or by the fleet, one safe_update PUT each. `write_triage`
-applies it with `safe_update`, so a concurrent write (an agent, or another fleet process that got
-there first) answers 409; we re-read, and either find the processed tag already there (done, do
-not write twice) or recompute against the fresh ticket and try again. Tags, the priority map and
-the note's fields come from the taxonomy.
+so an agent's higher priority is never lowered); or by the fleet, one safe_update PUT each. Tags,
+the priority map and the note's fields come from the taxonomy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from app.clients.zendesk import TicketUpdate, ZendeskClient, ZendeskConflict, ZendeskNotFound, ZendeskRejected
-from app.domain.models import Analysis, Ticket
+from app.domain.models import Analysis, Ticket, TicketUpdate
 from app.domain.taxonomy import Taxonomy
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 CLOSED_STATUSES = {"solved", "closed"}
-CONFLICT_ATTEMPTS = 3
 # The fleet's write asks its priority triggers to act (they remove the tag again in the same update);
 # a priority an agent changed by hand carries BY_HAND_TAG, and the triggers leave it alone for good.
 PENDING_TAG = "ai_priority_pending"
@@ -96,63 +90,3 @@ def expected_trigger_priority(analysis: Analysis, taxonomy: Taxonomy, ticket: Ti
     if BY_HAND_TAG in ticket.tags:
         return None
     return priority_to_set(taxonomy.priority_for(analysis.values), ticket.priority)
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    already_done: bool
-    tags_added: list[str]
-    priority_set: str | None
-
-
-def write_triage(
-    client: ZendeskClient,
-    ticket_id: int,
-    analysis: Analysis,
-    taxonomy: Taxonomy,
-    run_id: str,
-    known: Ticket | None,
-    by_trigger: bool = False,
-) -> WriteOutcome:
-    """Write tags, priority and note once. `known` is the ticket as last read (None: read it now).
-    `by_trigger`: the priority is left to the fleet's triggers (PENDING_TAG).
-
-    Raises ZendeskRejected when the ticket was closed meanwhile, ZendeskConflict when it kept
-    changing under us for every attempt, and the client's errors otherwise.
-    """
-    ticket = known or client.get_ticket(ticket_id)
-    for _ in range(CONFLICT_ATTEMPTS):
-        if taxonomy.processed_tag in ticket.tags:
-            return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
-        if ticket.status in CLOSED_STATUSES:
-            raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
-        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id, by_trigger)
-        try:
-            client.update_ticket(ticket_id, update)
-        except ZendeskConflict:
-            ticket = client.get_ticket(ticket_id)
-            continue
-        priority = expected_trigger_priority(analysis, taxonomy, ticket) if by_trigger else update.priority
-        return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=priority)
-    raise ZendeskConflict(f"ticket changed during {CONFLICT_ATTEMPTS} update attempts")
-
-
-def raise_priority(client: ZendeskClient, ticket_id: int, wanted: str, ticket: Ticket) -> str | None:
-    """Raise one ticket's priority to `wanted` with a safe_update PUT against `ticket` (as just
-    read); returns the priority written, or None when a person's is already as high, the ticket is
-    closed or gone, or it kept changing under us. Rate limits and outages are raised to the caller.
-    """
-    try:
-        for _ in range(CONFLICT_ATTEMPTS):
-            target = priority_to_set(wanted, ticket.priority)
-            if target is None or ticket.status in CLOSED_STATUSES or not ticket.updated_at:
-                return None
-            try:
-                client.set_priority(ticket_id, target, ticket.updated_at)
-            except ZendeskConflict:
-                ticket = client.get_ticket(ticket_id)
-                continue
-            return target
-    except (ZendeskNotFound, ZendeskRejected):
-        pass  # deleted, or closed meanwhile (422): the tags and note stand
-    return None

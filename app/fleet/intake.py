@@ -15,12 +15,6 @@ from collections.abc import Iterable
 
 import redis
 
-from app.intake.signature import MAX_CLOCK_SKEW
-
-# Seconds a signature is remembered: a delivery is accepted while its timestamp is within
-# MAX_CLOCK_SKEW of now, from up to that long before it to that long after, plus a minute's margin.
-REPLAY_MEMORY = int(2 * MAX_CLOCK_SKEW + 60)
-
 
 class IntakeQueue:
     """`intake:pending`, `intake:seen:<digest>` and `intake:stats` (keys in app.fleet)."""
@@ -31,18 +25,17 @@ class IntakeQueue:
         self.stats_key = f"{prefix}intake:stats"
         self.prefix = prefix
 
-    def _seen_key(self, signature: str) -> str:
-        return f"{self.prefix}intake:seen:{hashlib.sha256(signature.encode()).hexdigest()[:32]}"
+    def _seen_key(self, delivery: str) -> str:
+        return f"{self.prefix}intake:seen:{hashlib.sha256(delivery.encode()).hexdigest()[:32]}"
 
-    def first_sight(self, signature: str) -> bool:
-        """True the first time a signed delivery is seen; False for a repeat of it (answered 200,
-        starting nothing)."""
-        return bool(self.redis.set(self._seen_key(signature), "1", nx=True, ex=REPLAY_MEMORY))
+    def first_sight(self, delivery: str, remember_for: int) -> bool:
+        """True the first time a delivery (any string naming it: the receiver uses its signature)
+        is seen within `remember_for` seconds; False for a repeat of it."""
+        return bool(self.redis.set(self._seen_key(delivery), "1", nx=True, ex=remember_for))
 
-    def forget_sight(self, signature: str) -> None:
-        """The delivery could not be accepted (Redis or the broker failed): Zendesk's retry may
-        bring the same signature again, and must then be taken."""
-        self.redis.delete(self._seen_key(signature))
+    def forget_sight(self, delivery: str) -> None:
+        """The delivery could not be accepted: a repeat of it must then be taken."""
+        self.redis.delete(self._seen_key(delivery))
 
     def add(self, ticket_id: int) -> bool:
         """Record a ticket as announced; False when it is already waiting."""

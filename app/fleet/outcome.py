@@ -13,8 +13,8 @@ import logging
 import time
 from typing import Any
 
-from app import services
 from app.domain.models import WRITTEN, Outcome, TicketResult, TicketWork, Usage
+from app.fleet.context import Fleet
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def ticket_result(work: TicketWork, status: Outcome, written_at: float | None = 
     )
 
 
-def finish(work: TicketWork, status: Outcome, **fields: Any) -> dict[str, Any]:
+def finish(fleet: Fleet, work: TicketWork, status: Outcome, **fields: Any) -> dict[str, Any]:
     """Record how the ticket ended and act on it; returns the record for the run's summary.
 
     `fields`: stage and error for a failure; tags_added, priority_set and written_at for a write.
@@ -50,11 +50,11 @@ def finish(work: TicketWork, status: Outcome, **fields: Any) -> dict[str, Any]:
     result = ticket_result(work, status, **{k: v for k, v in fields.items() if v is not None})
     if not work.dry_run:
         if status == "failed":
-            services.dead_letters().add(work.ticket_id, result.stage or "unknown", result.error or "unknown",
+            fleet.dead_letters().add(work.ticket_id, result.stage or "unknown", result.error or "unknown",
                                         work.run_id)
         # Skipped means Zendesk already held it as processed: it gets the done marker too.
-        services.claims().finish(work.ticket_id, written=status != "failed")
-    services.run_store().ticket_finished(work.run_id)
+        fleet.claims().finish(work.ticket_id, written=status != "failed")
+    fleet.run_store().ticket_finished(work.run_id)
     _log(work, result)
     return result.model_dump()
 

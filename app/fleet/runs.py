@@ -1,5 +1,5 @@
 """A run's end, and the check that runs still end: the summary (file, Redis, alerts) and the
-stalled-fleet watchdog. A run starts in workers.pipeline.start_run (a sweep, then its chord)."""
+stalled-fleet watchdog. A run starts in app.fleet.dispatch.start_run (a sweep, then its chord)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import logging
 import time
 from typing import Any
 
-from app import services
 from app.domain.models import TicketResult
 from app.domain.summary import RunSummary, build_summary, write_summary_file
+from app.fleet.context import Fleet
 from app.ops.alerts import run_alerts, stalled_alert
-from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -27,33 +26,34 @@ def ticket_records(results: list[Any]) -> list[TicketResult]:
     return [TicketResult.model_validate(r) for r in flat]
 
 
-def finish_run(results: list[Any], run_id: str, started_at: float, dry_run: bool, source: str = "sweep") -> RunSummary:
+def finish_run(fleet: Fleet, results: list[Any], run_id: str, started_at: float, dry_run: bool,
+               source: str = "sweep") -> RunSummary:
     """Write the run summary file, keep it in Redis, fire the run's alerts. Idempotent: a
     redelivered chord body finds the summary already stored and returns it."""
-    store = services.run_store()
+    store = fleet.run_store()
     existing = store.summary(run_id)
     if existing is not None:
         return existing
     summary = build_summary(run_id, started_at, dry_run, ticket_records(results),
-                            fields=list(services.taxonomy().fields), source=source)
+                            fields=list(fleet.taxonomy().fields), source=source)
     summary.agent_override = store.agent_override()
-    settings = get_settings()
+    settings = fleet.settings()
     path = write_summary_file(settings.log_dir, summary)
     summary.file = str(path)
     store.save_summary(summary)
     store.mark_completed()
-    sent = services.alerts().fire_all(run_alerts(summary, settings.alert_failure_rate, settings.alert_slow_seconds))
+    sent = fleet.alerts().fire_all(run_alerts(summary, settings.alert_failure_rate, settings.alert_slow_seconds))
     log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s%s", run_id, summary.total,
              summary.processed, summary.failed, summary.total_time, path,
              f" (alerts: {', '.join(sent)})" if sent else "")
     return summary
 
 
-def check_runs_complete() -> None:
+def check_runs_complete(fleet: Fleet) -> None:
     """Alert when no run completed (a sweep that found nothing counts) for three sweep intervals."""
-    store = services.run_store()
+    store = fleet.run_store()
     # A fleet that never completed a run starts counting from its first check.
     last = store.last_completed() or store.mark_completed(only_if_missing=True)
-    alert = stalled_alert(last, time.time(), get_settings().sweep_interval)
+    alert = stalled_alert(last, time.time(), fleet.settings().sweep_interval)
     if alert is not None:
-        services.alerts().fire(alert)
+        fleet.alerts().fire(alert)

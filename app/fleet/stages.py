@@ -3,7 +3,8 @@ one at a time or as a batch, and finish it (app.fleet.outcome).
 
 The Celery tasks in workers/ call these and decide only between a countdown retry and a recorded
 failure: a TryLater (quota, breaker, busy job queue, configuration fault) always waits; other
-Zendesk errors retry within a budget. Every function keeps the ticket's claim alive first.
+Zendesk errors retry within a budget. Every function keeps the ticket's claim alive first, and
+takes what it uses from `fleet` (app.fleet.context), which the task passes in.
 """
 
 from __future__ import annotations
@@ -13,30 +14,30 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from app import services
-from app.clients.bulk import BatchItem, JobPolling, write_batch
+from app.clients.bulk import JobPolling
 from app.clients.zendesk import ZendeskNotFound
 from app.domain.models import BatchProgress, Ticket, TicketWork, WrittenTicket
-from app.domain.triage import plan_update, write_triage
+from app.domain.triage import plan_update
 from app.errors import TryLater
+from app.fleet.context import Fleet
 from app.fleet.outcome import finish, written_status
-from app.settings import get_settings
+from app.fleet.writeback import BatchItem, write_batch, write_triage
 
 log = logging.getLogger(__name__)
 
 REDACTED_TEXT = {"redacted_subject", "redacted_description"}
 
 
-def classify_ticket(work: TicketWork) -> dict[str, Any]:
+def classify_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
     """The analysis attached to the ticket's work, without its text (the update needs the
     analysis, and the result backend keeps a day of results). Raises TryLater (the LLM's quota,
     a configuration fault) and RedisError (the fleet's store out of reach) for the caller to wait
     out; any other failure is recorded on the work."""
     if not work.error:
         if not work.dry_run:
-            services.claims().keep_alive(work.ticket_id)
+            fleet.claims().keep_alive(work.ticket_id)
         try:
-            work.analysis = services.classifier().classify(work.redacted_subject, work.redacted_description,
+            work.analysis = fleet.classifier().classify(work.redacted_subject, work.redacted_description,
                                                            may_wait=True)
         except (TryLater, RedisError):
             raise
@@ -46,29 +47,29 @@ def classify_ticket(work: TicketWork) -> dict[str, Any]:
     return work.model_dump(exclude=REDACTED_TEXT)
 
 
-def update_ticket(work: TicketWork) -> dict[str, Any]:
+def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
     """Write tags, priority and the private note once (one safe_update PUT), or record why not.
     Raises the client's ZendeskError for the caller to retry or give up on."""
     if work.error or work.analysis is None:
-        return finish(work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
-    taxonomy = services.taxonomy()
+        return finish(fleet, work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
+    taxonomy = fleet.taxonomy()
     if work.dry_run:
         plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
-        return finish(work, written_status(work), tags_added=plan.additional_tags, priority_set=plan.priority)
-    claims = services.claims()
+        return finish(fleet, work, written_status(work), tags_added=plan.additional_tags, priority_set=plan.priority)
+    claims = fleet.claims()
     claims.keep_alive(work.ticket_id)  # also on every retry: the claim outlives long waits
     if claims.is_done(work.ticket_id):  # redelivered after the write landed
-        return finish(work, "skipped", error="already triaged")
+        return finish(fleet, work, "skipped", error="already triaged")
     known = Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open") \
         if work.updated_at else None
     try:
-        written = write_triage(services.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known,
-                               by_trigger=services.priority_by_triggers())
+        written = write_triage(fleet.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known,
+                               by_trigger=fleet.priority_by_triggers())
     except ZendeskNotFound:
-        return finish(work, "failed", stage="update", error="ticket not found (deleted?)")
+        return finish(fleet, work, "failed", stage="update", error="ticket not found (deleted?)")
     if written.already_done:
-        return finish(work, "skipped", error="already triaged")
-    return finish(work, written_status(work), tags_added=written.tags_added, priority_set=written.priority_set)
+        return finish(fleet, work, "skipped", error="already triaged")
+    return finish(fleet, work, written_status(work), tags_added=written.tags_added, priority_set=written.priority_set)
 
 
 def batch_works(works_data: list[Any]) -> list[TicketWork]:
@@ -78,44 +79,45 @@ def batch_works(works_data: list[Any]) -> list[TicketWork]:
     return list({work.ticket_id: work for work in works}.values())
 
 
-def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
+def update_batch(fleet: Fleet, works: list[TicketWork], run_id: str, batch_no: int,
                  progress: BatchProgress | None = None) -> list[dict[str, Any]]:
-    """Write a batch (app.clients.bulk: tags and notes in update_many jobs, priority raises one safe
+    """Write a batch (app.fleet.writeback: tags and notes in update_many jobs, priority raises one safe
     PUT each) and finish every ticket. Raises BatchInterrupted, carrying what is done, when
     Zendesk asks to wait or fails; called again with that progress it resumes."""
     if progress is None:  # first attempt: tickets a redelivery of this batch already wrote
-        claims = services.claims()
+        claims = fleet.claims()
         progress = BatchProgress(written={w.ticket_id: WrittenTicket(already_done=True, written_at=0)
                                           for w in works if claims.is_done(w.ticket_id)})
     found_done = {ticket_id for ticket_id, written in progress.written.items() if written.already_done}
     ready = [w for w in works if w.analysis is not None and not w.error and w.ticket_id not in found_done]
     for work in ready:
-        services.claims().keep_alive(work.ticket_id)
-    settings = get_settings()
+        fleet.claims().keep_alive(work.ticket_id)
+    settings = fleet.settings()
     polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
-                         timeout=settings.bulk_job_timeout, max_sleep=services.max_sleep(settings))
+                         timeout=settings.bulk_job_timeout, max_sleep=fleet.max_sleep(settings))
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
-    by_trigger = progress.by_trigger if progress.by_trigger is not None else services.priority_by_triggers()
-    done = write_batch(services.zendesk(), items, services.taxonomy(), run_id, services.bulk_jobs(),
-                       services.job_slots(), f"{run_id}:{batch_no}", polling, progress, by_trigger)
+    by_trigger = progress.by_trigger if progress.by_trigger is not None else fleet.priority_by_triggers()
+    done = write_batch(fleet.zendesk(), items, fleet.taxonomy(), run_id, fleet.bulk_jobs(),
+                       fleet.job_slots(), f"{run_id}:{batch_no}", polling, progress, by_trigger)
     log.info("run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised%s", run_id, batch_no,
              len(done.written), len(done.failed), done.jobs, sum(1 for p in done.priorities.values() if p),
              " (by Zendesk's triggers)" if done.by_trigger else "")
-    return finish_batch(works, done, "no outcome")
+    return finish_batch(fleet, works, done, "no outcome")
 
 
-def finish_batch(works: list[TicketWork], progress: BatchProgress, reason: str) -> list[dict[str, Any]]:
+def finish_batch(fleet: Fleet, works: list[TicketWork], progress: BatchProgress, reason: str) -> list[dict[str, Any]]:
     """Finish every ticket of a batch from what its write did; `reason` for those it never reached."""
     records = []
     for work in works:
         written = progress.written.get(work.ticket_id)
         if work.error or work.analysis is None:
-            records.append(finish(work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
+            records.append(finish(fleet, work, "failed", stage=work.failed_stage, error=work.error or "no analysis"))
         elif written is None:
-            records.append(finish(work, "failed", stage="update", error=progress.failed.get(work.ticket_id, reason)))
+            error = progress.failed.get(work.ticket_id, reason)
+            records.append(finish(fleet, work, "failed", stage="update", error=error))
         elif written.already_done:
-            records.append(finish(work, "skipped", error="already triaged"))
+            records.append(finish(fleet, work, "skipped", error="already triaged"))
         else:
-            records.append(finish(work, written_status(work), tags_added=written.tags_added,
+            records.append(finish(fleet, work, written_status(work), tags_added=written.tags_added,
                                   priority_set=progress.priorities.get(work.ticket_id), written_at=written.written_at))
     return records

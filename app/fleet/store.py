@@ -10,10 +10,10 @@ from typing import Any
 
 import redis
 
-from app.clients.bulk import JobRecord
-from app.fleet import lanes
 from app.clients.zendesk_auth import StoredToken
 from app.domain.summary import RunSummary
+from app.fleet import lanes
+from app.fleet.writeback import JobRecord
 
 RUNS_KEPT = 500
 RUN_TTL = 90 * 24 * 3600

@@ -154,7 +154,6 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
     from app.celery import app
     from app.names import Task
     from app.settings import get_settings
-    from workers.pipeline import start_run
 
     started = time.monotonic()
     report = BackfillReport()
@@ -189,7 +188,7 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
     if write:
         ids = sorted({row.id for row in rows if row.id is not None})
         for start in range(0, len(ids), settings.sweep_max_tickets):
-            outcome = start_run(ids[start:start + settings.sweep_max_tickets])
+            outcome = services.start_run(ids[start:start + settings.sweep_max_tickets])
             if outcome.inputs:
                 report.runs.append(outcome.run_id)
     report.seconds = time.monotonic() - started

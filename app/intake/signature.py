@@ -16,6 +16,10 @@ from datetime import datetime, timezone
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 MAX_CLOCK_SKEW = 300.0  # seconds: a timestamp further from now is refused (replays of old deliveries)
+# Seconds a signature is remembered to refuse its repeats: a delivery is accepted while its
+# timestamp is within MAX_CLOCK_SKEW of now, from up to that long before it to that long after,
+# plus a minute's margin.
+REPLAY_MEMORY = int(2 * MAX_CLOCK_SKEW + 60)
 
 
 class SignatureError(Exception):

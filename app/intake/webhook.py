@@ -34,7 +34,7 @@ from kombu.exceptions import OperationalError
 from app.fleet.claims import Claims
 from app.fleet.intake import IntakeQueue
 from app.intake.deliveries import MAX_BODY_BYTES, BadDelivery, parse_delivery
-from app.intake.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from app.intake.signature import REPLAY_MEMORY, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class Receiver:
     def accept(self, signature: str, ticket_id: int) -> Answer:
         """Record the ticket and send one triage.intake, or say why not. Raises UNAVAILABLE errors
         (the delivery is then forgotten, so Zendesk's retry of it is taken)."""
-        if not self.intake.first_sight(signature):
+        # Zendesk delivers at least once, a repeat with the same signature.
+        if not self.intake.first_sight(signature, REPLAY_MEMORY):
             return DUPLICATE  # the ticket is already waiting, claimed or done: nothing to start
         try:
             if self.claims.unavailable([ticket_id]):
@@ -91,7 +92,7 @@ class Receiver:
             # announcement failed, this one takes it.
             self.send_intake()
         except BaseException:
-            self.intake.forget_sight(signature)
+            self.intake.forget_sight(signature)  # Zendesk's retry of it must then be taken
             raise
         return ACCEPTED if newly else ALREADY_WAITING
 

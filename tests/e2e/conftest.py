@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sim.stack import LocalStack
+from launcher.stack import LocalStack
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.fleet.claims import Claims, DeadLetters
-from sim.stack import ROOT, LocalStack, wait_until
+from launcher.stack import ROOT, LocalStack, wait_until
 
 # Generous Zendesk limits, for tests about correctness (the quota tests live with the limiter).
 FAST_ZENDESK = ["--rate-limit", "100000", "--update-rate-limit", "100000"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.redaction.redactor import EMAIL_RE
-from sim.stack import ROOT, LocalStack, wait_until
+from launcher.stack import ROOT, LocalStack, wait_until
 from sim.ticketgen import generate_ticket
 
 pytestmark = pytest.mark.e2e

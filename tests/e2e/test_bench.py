@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sim.stack import ROOT
+from launcher.stack import ROOT
 
 pytestmark = pytest.mark.e2e
 

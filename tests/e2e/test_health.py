@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from app.clients.llm import llm_breaker
-from sim.stack import ROOT, LocalStack
+from launcher.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e
 

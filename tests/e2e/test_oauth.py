@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.stack import ROOT
+from launcher.stack import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 

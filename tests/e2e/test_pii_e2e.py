@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sim.stack import ROOT, LocalStack, wait_until
+from launcher.stack import ROOT, LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 

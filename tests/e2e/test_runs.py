@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.redaction.redactor import EMAIL_RE
-from sim.stack import ROOT, LocalStack, wait_until
+from launcher.stack import ROOT, LocalStack, wait_until
 from tests.e2e.scenarios import FAST_ZENDESK, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -38,12 +38,12 @@ import redis
 
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.store import RunStore
-from sim.stack import (
+from launcher.stack import (
     ROOT,
-    WORKERS_ONLINE,
     SIM_LLM_KEY,
     SIM_OAUTH_CLIENT_ID,
     SIM_OAUTH_SECRET,
+    WORKERS_ONLINE,
     ManagedProcess,
     embedded_redis_server,
     llm_quota_env,

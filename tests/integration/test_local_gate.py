@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import openai
@@ -25,8 +26,8 @@ from app.domain.triage import format_note
 from app.learn.classifier import LocalClassifier
 from app.learn.history import PERSON_WEIGHT, read_history
 from app.learn.model import load_model
+from launcher.stack import ROOT
 from sim.llm import running_simulator as running_llm
-from sim.stack import ROOT
 from sim.zendesk import running_simulator as running_zendesk
 from tests.conftest import labelled_tickets
 

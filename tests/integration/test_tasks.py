@@ -269,8 +269,8 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     """Tags and notes land in one job; the priority raises meet the fleet's share of Update Ticket
     (one token here) and stop; called again with the progress it carried, the batch raises the rest
     without sending another job, and every record says which priority it set."""
-    from app.clients.bulk import BatchInterrupted
     from app.fleet.stages import update_batch
+    from app.fleet.writeback import BatchInterrupted
 
     monkeypatch.setenv("BULK_POLL_INTERVAL", "0.05")
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "2")  # the fleet's half: one PUT, then a long wait
@@ -279,7 +279,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     works = [TicketWork.model_validate(classify_task.apply(args=(redact_task.apply(args=(t.model_dump(),)).get(),)).get())
              for t in outcome.inputs]
     with pytest.raises(BatchInterrupted) as stopped:
-        update_batch(works, outcome.run_id, 0)
+        update_batch(services.fleet(), works, outcome.run_id, 0)
     progress = stopped.value.progress
     assert progress.tags_done and len(progress.written) == 10 and len(progress.priorities) < 10
     assert requests.get(f"{fleet_env.base_url}/_sim/stats", timeout=5).json()["requests_by_endpoint"]["ticket_update"] == 1
@@ -287,7 +287,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")  # later: the share has room again
     services.reset()
     services.redis_client().delete(f"{services.get_settings().redis_prefix}ratelimit:zendesk:update_ticket")
-    records = update_batch(works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
+    records = update_batch(services.fleet(), works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
     raised = {r["ticket_id"]: r["priority_set"] for r in records}
     wanted = {w.ticket_id: services.taxonomy().priority_for(w.analysis.values) for w in works}
     assert all(r["status"] == "success" for r in records)

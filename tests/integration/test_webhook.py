@@ -15,12 +15,12 @@ from kombu.exceptions import OperationalError
 
 from app import services
 from app.clients.zendesk import ZendeskError
+from app.fleet import dispatch
 from app.fleet.claims import Claims
 from app.fleet.intake import IntakeQueue
 from app.fleet.sweep import sweep
 from app.intake.signature import sign, zendesk_timestamp
 from app.intake.webhook import PATH, Receiver, create_app
-from workers import pipeline
 
 SECRET = "webhook-test-secret"
 
@@ -179,12 +179,12 @@ def create_ticket(sim, status="new") -> int:
 
 def test_a_webhook_and_a_sweep_racing_for_one_ticket_dispatch_it_once(fleet_env, monkeypatch):
     dispatched: list[list[int]] = []
-    monkeypatch.setattr(pipeline, "dispatch_run", lambda outcome, bulk=None, queue=None: dispatched.append(
+    monkeypatch.setattr(dispatch, "dispatch_run", lambda fleet, outcome, bulk=None, queue=None: dispatched.append(
         [t.ticket_id for t in outcome.inputs]))
     ticket_id = create_ticket(fleet_env)
     services.intake_queue().add(ticket_id)
     beat = sweep(services.zendesk(), services.claims(), limit=1000, ticket_ids=[ticket_id])  # the sweep wins
-    announced = pipeline.start_announced_run()
+    announced = dispatch.start_announced_run(services.fleet())
     assert [t.ticket_id for t in beat.inputs] == [ticket_id]
     assert announced is not None and announced.inputs == [] and announced.skipped_done_or_claimed == 1
     assert dispatched == [[]]  # the webhook's run found it claimed: nothing to triage
@@ -192,12 +192,12 @@ def test_a_webhook_and_a_sweep_racing_for_one_ticket_dispatch_it_once(fleet_env,
 
 def test_announced_tickets_that_are_solved_or_gone_are_recorded_and_skipped(fleet_env, monkeypatch):
     dispatched: list[tuple[list[int], bool | None, str | None]] = []
-    monkeypatch.setattr(pipeline, "dispatch_run", lambda outcome, bulk=None, queue=None: dispatched.append(
+    monkeypatch.setattr(dispatch, "dispatch_run", lambda fleet, outcome, bulk=None, queue=None: dispatched.append(
         ([t.ticket_id for t in outcome.inputs], bulk, queue)))
     fresh, solved = create_ticket(fleet_env), create_ticket(fleet_env, status="solved")
     for ticket_id in (fresh, solved, 999_999):
         services.intake_queue().add(ticket_id)
-    outcome = pipeline.start_announced_run()
+    outcome = dispatch.start_announced_run(services.fleet())
     assert outcome is not None and outcome.source == "webhook"
     # Written through update_many whatever the size, on the intake queue (served beside a backlog).
     assert dispatched == [([fresh], True, "intake")]
@@ -210,10 +210,10 @@ def test_announced_tickets_that_are_solved_or_gone_are_recorded_and_skipped(flee
 def test_tickets_go_back_to_wait_when_zendesk_cannot_be_read(fleet_env, monkeypatch):
     def unreadable(*args, **kwargs):
         raise ZendeskError("503 from Zendesk")
-    monkeypatch.setattr(pipeline, "sweep", unreadable)
+    monkeypatch.setattr(dispatch, "sweep", unreadable)
     services.intake_queue().add(41)
     with pytest.raises(ZendeskError):
-        pipeline.start_announced_run()
+        dispatch.start_announced_run(services.fleet())
     assert services.intake_queue().take(10) == [41]
 
 

@@ -20,10 +20,11 @@ import pytest
 import requests
 
 from app import services
-from app.clients.bulk import BatchItem, JobPolling, write_batch
+from app.clients.bulk import JobPolling
 from app.domain.models import Analysis
+from app.fleet.writeback import BatchItem, write_batch
 from app.intake.signature import verify
-from sim.stack import ROOT
+from launcher.stack import ROOT
 
 pytestmark = pytest.mark.processes  # the command line against the simulator
 

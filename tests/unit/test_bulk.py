@@ -3,15 +3,7 @@ safe_update, job statuses expire, Update Ticket honours safe_update. Rounds, res
 
 import pytest
 
-from app.clients.bulk import (
-    ROUNDS,
-    BatchInterrupted,
-    BatchItem,
-    JobPolling,
-    JobRecord,
-    write_batch,
-    write_triage_batch,
-)
+from app.clients.bulk import JobPolling
 from app.clients.zendesk import (
     JobStatus,
     ZendeskConflict,
@@ -23,6 +15,7 @@ from app.clients.zendesk import (
 )
 from app.domain.models import Analysis, Ticket
 from app.domain.taxonomy import load_taxonomy
+from app.fleet.writeback import ROUNDS, BatchInterrupted, BatchItem, JobRecord, write_batch, write_triage_batch
 
 TAXONOMY = load_taxonomy()
 ANALYSIS = Analysis(summary="Login fails", values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},

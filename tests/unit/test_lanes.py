@@ -52,7 +52,7 @@ def test_the_two_workers_take_every_queue_and_the_io_worker_the_intake_io_queue(
 
 def test_a_webhook_runs_waiting_work_goes_to_the_io_twin_of_its_queue():
     from app.domain.models import TicketWork
-    from workers.pipeline import classify_signature, redact_batch_signature
+    from app.fleet.dispatch import classify_signature, redact_batch_signature
 
     assert redact_batch_signature([], "run", 0, queue="intake").options["queue"] == "intake"
     work = TicketWork(ticket_id=1, run_id="run", enqueued_at=0.0)

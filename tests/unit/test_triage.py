@@ -5,7 +5,8 @@ import pytest
 from app.clients.zendesk import ZendeskConflict, ZendeskRejected
 from app.domain.models import Analysis, Ticket
 from app.domain.taxonomy import TAXONOMY_DIR, load_taxonomy
-from app.domain.triage import format_note, plan_update, priority_to_set, triage_tags, write_triage
+from app.domain.triage import format_note, plan_update, priority_to_set, triage_tags
+from app.fleet.writeback import write_triage
 
 TAXONOMY = load_taxonomy()
 ANALYSIS = Analysis(summary="Login fails with <PERSON>'s account",

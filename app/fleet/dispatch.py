@@ -4,8 +4,12 @@ Small runs: chord([redact -> classify -> update] per ticket, summarize). Large r
 Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
 header starts as one triage.redact_batch: it redacts a few tickets in one spaCy pass and adds a
 triage.classify for each, and a triage.redact_batch for the rest, to that header; the chord's body,
-triage.update_batch, writes the batch (app.clients.bulk). The run's chord waits for every batch
-before summarize. Beat's sweep task and `python -m app run` both start runs through `start_run`.
+triage.update_batch, writes the batch (app.fleet.writeback). The run's chord waits for every batch
+before summarize. Beat's sweep task, `python -m app run` and the backfill's write all start runs
+through `start_run`.
+
+Signatures are built by task name (app.names.Task), never from the task functions: app/ does not
+import workers/, which define the tasks and import this module.
 """
 
 from __future__ import annotations
@@ -14,12 +18,11 @@ from typing import Any
 
 from celery import chain, chord
 
-from app import services
 from app.celery import app
 from app.domain.models import TicketInput, TicketWork
+from app.fleet.context import Fleet
 from app.fleet.sweep import SweepOutcome, sweep
 from app.names import IO_TWIN, Queue, Task
-from app.settings import get_settings
 
 
 def ticket_repr(ticket_id: int) -> dict[str, str]:
@@ -76,14 +79,14 @@ def _batches(outcome: SweepOutcome, size: int, queue: str | None) -> list:
     return batches
 
 
-def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None, queue: str | None = None) -> None:
+def dispatch_run(fleet: Fleet, outcome: SweepOutcome, bulk: bool | None = None, queue: str | None = None) -> None:
     """One chord per run, ending in summarize; batched updates for large runs (or when `bulk`
     says so). `queue` sends the run's CPU work there and its waiting work to that queue's I/O twin,
     instead of their own routes. Nothing to do: no run."""
     if not outcome.inputs:
         return
-    services.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
-    settings = get_settings()
+    fleet.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
+    settings = fleet.settings()
     if bulk is None:
         bulk = settings.bulk_updates(len(outcome.inputs))
     if bulk and not outcome.dry_run:
@@ -98,32 +101,33 @@ def dispatch_run(outcome: SweepOutcome, bulk: bool | None = None, queue: str | N
     chord(header)(body)
 
 
-def start_run(ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False) -> SweepOutcome:
+def start_run(fleet: Fleet, ticket_ids: list[int] | None = None, limit: int | None = None,
+              dry_run: bool = False) -> SweepOutcome:
     """One sweep now (of the tickets asked for, or the search) and its chord dispatched. Raises the
     client's ZendeskError when the first search page cannot be read (then nothing was claimed)."""
-    outcome = sweep(services.zendesk(), services.claims(), limit or get_settings().sweep_max_tickets,
-                    ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=services.taxonomy().processed_tag)
-    store = services.run_store()
+    outcome = sweep(fleet.zendesk(), fleet.claims(), limit or fleet.settings().sweep_max_tickets,
+                    ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=fleet.taxonomy().processed_tag)
+    store = fleet.run_store()
     store.mark_sweep()  # even one that found nothing: how `health` sees that sweeps happen
     if not outcome.found:
         store.mark_completed()  # nothing to do counts as a completed run for the stalled-fleet alert
-    dispatch_run(outcome)
+    dispatch_run(fleet, outcome)
     return outcome
 
 
-def start_announced_run(limit: int | None = None) -> SweepOutcome | None:
+def start_announced_run(fleet: Fleet, limit: int | None = None) -> SweepOutcome | None:
     """Claim and dispatch the tickets webhooks announced (app.fleet.intake), through the same sweep
     as beat's: same ledger, done markers and dead letters. None when nothing was waiting. Their tags
     and notes go out through update_many whatever the run's size, so a steady stream of webhooks
     spends one account request per batch and leaves the Update Ticket limit to agents and priority
     raises. Tickets that could not be read are put back (the client's ZendeskError is raised)."""
-    intake = services.intake_queue()
-    ticket_ids = intake.take(limit or get_settings().sweep_max_tickets)
+    intake = fleet.intake_queue()
+    ticket_ids = intake.take(limit or fleet.settings().sweep_max_tickets)
     if not ticket_ids:
         return None
     try:
-        outcome = sweep(services.zendesk(), services.claims(), len(ticket_ids), ticket_ids=ticket_ids,
-                        processed_tag=services.taxonomy().processed_tag, source="webhook")
+        outcome = sweep(fleet.zendesk(), fleet.claims(), len(ticket_ids), ticket_ids=ticket_ids,
+                        processed_tag=fleet.taxonomy().processed_tag, source="webhook")
     except Exception:
         intake.put_back(ticket_ids)
         raise
@@ -134,5 +138,5 @@ def start_announced_run(limit: int | None = None) -> SweepOutcome | None:
     # On the intake queues: a worker takes turns between its queues, so a new ticket is served
     # beside a sweep's backlog instead of behind it; its tasks run in the intake lane, which the
     # shared quotas and job slots keep a reserve for (app.fleet.lanes).
-    dispatch_run(outcome, bulk=True, queue=str(Queue.INTAKE))
+    dispatch_run(fleet, outcome, bulk=True, queue=str(Queue.INTAKE))
     return outcome

@@ -1,0 +1,70 @@
+"""What the benchmarks measure alike: a process tree's memory and CPU time.
+
+Its own module so that the benchmark scripts, which run as scripts with bench/ on sys.path, share it
+without importing one another.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psutil
+
+MB = 1024 * 1024
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    parent = psutil.Process(pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+class TreeSampler:
+    """Peak resident memory of processes and their children, sampled every `interval` seconds:
+    RSS summed over processes (shared pages once per process) and PSS summed (each page once),
+    for all the trees together and each tree's own PSS peak (`peak_pss_by_pid`)."""
+
+    def __init__(self, pid: int | list[int], interval: float = 1.0) -> None:
+        self.pids = [pid] if isinstance(pid, int) else list(pid)
+        self.interval = interval
+        self.peak_rss = self.peak_pss = 0
+        self.peak_children = self.peak_processes = 0
+        self.peak_pss_by_pid = dict.fromkeys(self.pids, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                trees = {pid: tree(pid) for pid in self.pids}
+                rss = sum(p.memory_info().rss for tree in trees.values() for p in tree)
+                pss_by_pid = {pid: sum(p.memory_full_info().pss for p in tree) for pid, tree in trees.items()}
+            except psutil.Error:
+                continue
+            for pid, pss in pss_by_pid.items():
+                self.peak_pss_by_pid[pid] = max(self.peak_pss_by_pid[pid], pss)
+            processes = sum(len(tree) for tree in trees.values())
+            if sum(pss_by_pid.values()) > self.peak_pss:
+                self.peak_processes = processes
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, sum(pss_by_pid.values()))
+            self.peak_children = max(self.peak_children, processes - len(trees))
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        return total
+    except psutil.Error:
+        return 0.0
