@@ -20,22 +20,22 @@ settings = get_settings()
 TASK_MODULES = ["workers.signals", "workers.sweep", "workers.intake", "workers.redact", "workers.classify",
                 "workers.update", "workers.backfill"]
 
-prefix = {"global_keyprefix": settings.redis_prefix} if settings.redis_prefix else {}
+prefix = {"global_keyprefix": settings.redis.prefix} if settings.redis.prefix else {}
 # With REDIS_SENTINELS the broker (unless BROKER_URL points elsewhere) and the result backend are
 # Celery's sentinel:// URLs, which need the master's name in their transport options.
-broker_scheme = urlparse(settings.effective_broker_url).scheme
+broker_scheme = urlparse(settings.redis.effective_broker_url).scheme
 broker_is_redis = broker_scheme in {"redis", "rediss", "unix", "sentinel"}
-broker_sentinel = settings.sentinel_transport_options if broker_scheme == "sentinel" else {}
+broker_sentinel = settings.redis.sentinel_transport_options if broker_scheme == "sentinel" else {}
 
-app = Celery("triage", broker=settings.effective_broker_url, backend=settings.result_backend_url,
+app = Celery("triage", broker=settings.redis.effective_broker_url, backend=settings.redis.result_backend_url,
              include=TASK_MODULES)
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
     accept_content=["json"],
     task_routes=ROUTES,
-    task_annotations=({str(Task.UPDATE): {"rate_limit": settings.worker_update_rate_limit}}
-                      if settings.worker_update_rate_limit else None),
+    task_annotations=({str(Task.UPDATE): {"rate_limit": settings.workers.worker_update_rate_limit}}
+                      if settings.workers.worker_update_rate_limit else None),
     task_queues=[KombuQueue(str(queue)) for queue in Queue],
     task_default_queue=str(Queue.SWEEP),
     # At-least-once: a task is acknowledged only after it ran; a worker killed mid-task gives it back.
@@ -45,13 +45,13 @@ app.conf.update(
     # Unacknowledged tasks (their worker died) come back after the visibility timeout; every
     # worker looks for them every 10 s.
     broker_transport_options={
-        "visibility_timeout": settings.broker_visibility_timeout,
+        "visibility_timeout": settings.workers.broker_visibility_timeout,
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
         **(prefix if broker_is_redis else {}),
         **broker_sentinel,
     },
-    result_backend_transport_options={**prefix, **settings.sentinel_transport_options},
+    result_backend_transport_options={**prefix, **settings.redis.sentinel_transport_options},
     broker_connection_retry_on_startup=True,
     # kombu's Redis transports, surviving Celery 5.7's reconnect after a Redis restart (app/broker.py).
     broker_transport={"redis": "app.broker:Transport",
@@ -64,11 +64,11 @@ app.conf.update(
     # RedBeat keeps the schedule and a lock in Redis, so a second beat process waits instead of
     # sending every sweep twice.
     beat_scheduler="redbeat.RedBeatScheduler",
-    redbeat_redis_url=settings.redbeat_redis_url,
+    redbeat_redis_url=settings.redis.redbeat_redis_url,
     # Through Sentinel, RedBeat's own options name the sentinels; empty otherwise (set explicitly,
     # so RedBeat does not fall back to reading broker_transport_options).
-    redbeat_redis_options=settings.redbeat_redis_options,
-    redbeat_key_prefix=f"{settings.redis_prefix}redbeat:",
-    beat_max_loop_interval=max(1, min(60, int(settings.sweep_interval))),
+    redbeat_redis_options=settings.redis.redbeat_redis_options,
+    redbeat_key_prefix=f"{settings.redis.prefix}redbeat:",
+    beat_max_loop_interval=max(1, min(60, int(settings.intake.sweep_interval))),
     timezone="UTC",
 )

@@ -37,7 +37,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = get_settings(need_zendesk=args.from_zendesk)
     taxonomy = services.taxonomy()
-    output = Path(args.output) if args.output else settings.local_model_path
+    output = Path(args.output) if args.output else settings.learning.model_path
     override = None
     if args.from_zendesk:
         import redis

@@ -66,11 +66,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = get_settings()
     try:
-        summary = find_summary(services.run_store(), settings.log_dir, args.run_id)
+        summary = find_summary(services.run_store(), settings.operators.log_dir, args.run_id)
     except ReportError as e:
         print(e, file=sys.stderr)
         return EXIT_FAILURES
-    output = Path(args.output) if args.output else settings.log_dir / f"report_{summary.id}.html"
+    output = Path(args.output) if args.output else settings.operators.log_dir / f"report_{summary.id}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_report(summary), encoding="utf-8")
     print(output)
@@ -128,8 +128,8 @@ def zendesk_checks(settings: Any) -> list[Any]:
     from app.ops.health import DEGRADED, HEALTHY, UNHEALTHY, Check, credentials_check, setup_check
     from app.ops.zendesk_setup import check
 
-    checks = [credentials_check(settings.zendesk_credentials, describe_credentials(settings))]
-    secret = settings.zendesk_webhook_secret
+    checks = [credentials_check(settings.zendesk.credentials, describe_credentials(settings))]
+    secret = settings.intake.zendesk_webhook_secret
     try:
         checks.append(setup_check(check(ZendeskAdmin(services.zendesk()), services.taxonomy(),
                                         secret.get_secret_value() if secret else None)))

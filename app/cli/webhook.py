@@ -25,5 +25,5 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     setup_file_logging(settings)
-    serve(args.host or settings.webhook_host, args.port or settings.webhook_port)
+    serve(args.host or settings.intake.webhook_host, args.port or settings.intake.webhook_port)
     return EXIT_OK

@@ -38,15 +38,15 @@ def _admin_client() -> Any:
 
     settings = get_settings()
     auth = zendesk_auth(settings, MemoryTokenStore())
-    print(f"Zendesk {settings.zendesk_base_url} ({describe_credentials(settings)})", file=sys.stderr)
-    return ZendeskAdmin(ZendeskClient(settings.zendesk_base_url, auth, timeout=settings.zendesk_timeout))
+    print(f"Zendesk {settings.zendesk.base_url} ({describe_credentials(settings)})", file=sys.stderr)
+    return ZendeskAdmin(ZendeskClient(settings.zendesk.base_url, auth, timeout=settings.zendesk.timeout))
 
 
 def describe_credentials(settings: Any) -> str:
     """The credentials in words, never their secret part."""
-    if settings.zendesk_credentials == "oauth":
-        return f"OAuth client {settings.zendesk_oauth_client_id!r}, scope {settings.zendesk_oauth_scope!r}"
-    return f"API token of {settings.zendesk_email} (until 2027-04-30)"
+    if settings.zendesk.credentials == "oauth":
+        return f"OAuth client {settings.zendesk.oauth_client_id!r}, scope {settings.zendesk.oauth_scope!r}"
+    return f"API token of {settings.zendesk.email} (until 2027-04-30)"
 
 
 def cmd_zendesk(args: argparse.Namespace) -> int:
@@ -60,7 +60,7 @@ def cmd_zendesk(args: argparse.Namespace) -> int:
     try:
         admin = _admin_client()
         if args.zendesk_command == "check":
-            secret = get_settings().zendesk_webhook_secret
+            secret = get_settings().intake.zendesk_webhook_secret
             findings = check(admin, services.taxonomy(), secret.get_secret_value() if secret else None)
             for finding in findings:
                 print(f"not ready: {finding}")

@@ -92,8 +92,8 @@ def update_batch(works: list[TicketWork], run_id: str, batch_no: int,
     for work in ready:
         services.claims().keep_alive(work.ticket_id)
     settings = get_settings()
-    polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
-                         timeout=settings.bulk_job_timeout, max_sleep=services.max_sleep(settings))
+    polling = JobPolling(interval=settings.workers.bulk_poll_interval, max_interval=10 * settings.workers.bulk_poll_interval,
+                         timeout=settings.workers.bulk_job_timeout, max_sleep=services.max_sleep(settings))
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
     by_trigger = progress.by_trigger if progress.by_trigger is not None else services.priority_by_triggers()
     done = write_batch(services.zendesk(), items, services.taxonomy(), run_id, services.bulk_jobs(),

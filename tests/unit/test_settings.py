@@ -37,8 +37,8 @@ def test_an_oauth_client_alone_is_enough_and_half_a_client_names_the_other_half(
     clean_env.setenv("ZENDESK_OAUTH_CLIENT_SECRET", "secret")
     get_settings.cache_clear()
     settings = get_settings()
-    assert settings.zendesk_credentials == "oauth" and settings.zendesk_oauth_scope == "read write"
-    assert settings.credential_warnings() == []
+    assert settings.zendesk.credentials == "oauth" and settings.zendesk.oauth_scope == "read write"
+    assert settings.zendesk.credential_warnings() == []
 
 
 def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, caplog):
@@ -48,7 +48,7 @@ def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, ca
     with caplog.at_level("WARNING"):
         settings = get_settings()
         get_settings()  # cached: warned once
-    assert settings.zendesk_credentials == "oauth"
+    assert settings.zendesk.credentials == "oauth"
     assert [r.getMessage() for r in caplog.records if "ZENDESK_API_TOKEN" in r.getMessage()] == [
         "ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"]
 
@@ -59,9 +59,9 @@ def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops(clean_e
     for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
         clean_env.setenv(name, value)
     settings = get_settings()
-    assert settings.zendesk_credentials == "api_token"
-    [before] = settings.credential_warnings(date(2027, 4, 29))
-    [after] = settings.credential_warnings(date(2027, 4, 30))
+    assert settings.zendesk.credentials == "api_token"
+    [before] = settings.zendesk.credential_warnings(date(2027, 4, 29))
+    [after] = settings.zendesk.credential_warnings(date(2027, 4, 30))
     assert "stop working on 2027-04-30" in before and "stopped working on 2027-04-30" in after
     assert "ZENDESK_OAUTH_CLIENT_ID" in before
 
@@ -139,15 +139,15 @@ def test_defaults_and_derived_values(clean_env):
     clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
     clean_env.setenv("ZENDESK_API_TOKEN", "t")
     settings = Settings()
-    assert settings.zendesk_base_url == "https://acme.zendesk.com"
-    assert settings.effective_broker_url == settings.redis_url == "redis://127.0.0.1:6379/0"
-    assert settings.sweep_interval == 60
-    assert settings.llm_model == "gpt-4o-mini"
+    assert settings.zendesk.base_url == "https://acme.zendesk.com"
+    assert settings.redis.effective_broker_url == settings.redis.url == "redis://127.0.0.1:6379/0"
+    assert settings.intake.sweep_interval == 60
+    assert settings.llm.model == "gpt-4o-mini"
     clean_env.setenv("ZENDESK_URL", "http://127.0.0.1:8081/")
     clean_env.setenv("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
     settings = Settings()
-    assert settings.zendesk_base_url == "http://127.0.0.1:8081"
-    assert settings.effective_broker_url.startswith("amqp://")
+    assert settings.zendesk.base_url == "http://127.0.0.1:8081"
+    assert settings.redis.effective_broker_url.startswith("amqp://")
 
 
 def test_celery_app_refuses_bad_config_with_a_clear_message(clean_env, tmp_path):
@@ -170,25 +170,25 @@ def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
     clean_env.setenv("ZENDESK_API_TOKEN", "t")
     clean_env.setenv("LLM_MODEL", "gpt-5-mini")
     settings = Settings()
-    assert settings.llm_completion_tokens == 2000  # reasoning tokens come out of max_completion_tokens
+    assert settings.llm.completion_tokens == 2000  # reasoning tokens come out of max_completion_tokens
     clean_env.setenv("LLM_MAX_TOKENS", "800")
-    assert Settings().llm_completion_tokens == 800
+    assert Settings().llm.completion_tokens == 800
     clean_env.setenv("LLM_TEMPERATURE", "0")
     with pytest.raises(ConfigError, match="LLM_TEMPERATURE: gpt-5-mini takes only its default temperature"):
         get_settings()
     get_settings.cache_clear()
     clean_env.setenv("LLM_MODEL", "gpt-4o-mini")
     clean_env.delenv("LLM_MAX_TOKENS")
-    assert Settings().llm_completion_tokens == 400 and Settings().llm_temperature == 0
+    assert Settings().llm.completion_tokens == 400 and Settings().llm.temperature == 0
 
 
 def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
     clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
     clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
     clean_env.setenv("ZENDESK_API_TOKEN", "t")
-    assert Settings().zendesk_fleet_update_limit == 50  # half of 100 a minute is left to agents
+    assert Settings().zendesk.fleet_update_limit == 50  # half of 100 a minute is left to agents
     clean_env.setenv("ZENDESK_UPDATE_SHARE", "0.8")
-    assert Settings().zendesk_fleet_update_limit == 80
+    assert Settings().zendesk.fleet_update_limit == 80
     clean_env.setenv("ZENDESK_UPDATE_SHARE", "1.5")
     with pytest.raises(ConfigError, match="ZENDESK_UPDATE_SHARE"):
         get_settings()
@@ -197,17 +197,17 @@ def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
 def test_with_webhooks_on_the_sweep_becomes_a_five_minute_safety_net_unless_set(clean_env):
     for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
         clean_env.setenv(name, value)
-    assert get_settings().sweep_interval == 60
+    assert get_settings().intake.sweep_interval == 60
     get_settings.cache_clear()
     clean_env.setenv("ZENDESK_WEBHOOK_SECRET", "s3cret")
-    assert get_settings().sweep_interval == 300
+    assert get_settings().intake.sweep_interval == 300
     get_settings.cache_clear()
     clean_env.setenv("SWEEP_INTERVAL", "90")
-    assert get_settings().sweep_interval == 90
+    assert get_settings().intake.sweep_interval == 90
     get_settings.cache_clear()
     clean_env.setenv("ZENDESK_WEBHOOK_SECRET", "  ")  # blank is unset: webhooks off
     clean_env.delenv("SWEEP_INTERVAL")
-    assert get_settings().sweep_interval == 60 and get_settings().zendesk_webhook_secret is None
+    assert get_settings().intake.sweep_interval == 60 and get_settings().intake.zendesk_webhook_secret is None
 
 
 def test_the_webhook_command_without_a_secret_stops_with_a_clear_message(clean_env):
