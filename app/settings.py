@@ -212,7 +212,8 @@ class LLMSettings(SettingsGroup):
     breaker_reset_timeout: float = Field(default=60.0, gt=0)
     price_input_per_mtok: float | None = Field(default=None, ge=0)
     price_output_per_mtok: float | None = Field(default=None, ge=0)
-    taxonomy_file: Path | None = Field(default=None, validation_alias="TAXONOMY_FILE")  # default: app/taxonomies/default.yaml
+    # The fields tickets are classified into; default: app/taxonomies/default.yaml.
+    taxonomy_file: Path | None = Field(default=None, validation_alias="TAXONOMY_FILE")
 
     @field_validator("openai_api_key", "base_url", "taxonomy_file", "price_input_per_mtok", "price_output_per_mtok",
                      "max_tokens", mode="before")
