@@ -31,8 +31,11 @@ def _release_result_subscriptions() -> None:
     unsubscribes in AsyncResult.__del__, which at interpreter exit runs after imports are torn
     down and prints a traceback. The CLI never waits on results (it reads the run summary from
     Redis), so it lets go of them before exiting."""
-    celery_app = sys.modules.get("app.celery")
-    consumer = getattr(getattr(celery_app, "app", None), "backend", None) if celery_app else None
+    celery_module = sys.modules.get("app.celery")
+    celery_app = getattr(celery_module, "app", None)
+    if celery_app is None or not celery_app.configured:  # never configured: nothing subscribed, and
+        return  # reading .backend now would read the settings a command may not need
+    consumer = getattr(celery_app, "backend", None)
     consumer = getattr(consumer, "result_consumer", None)
     if consumer is not None:
         consumer.subscribed_to.clear()  # nothing left for __del__ to unsubscribe at exit

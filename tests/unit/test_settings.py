@@ -11,7 +11,8 @@ def clean_env(monkeypatch):
                  "ZENDESK_OAUTH_CLIENT_ID", "ZENDESK_OAUTH_CLIENT_SECRET", "ZENDESK_OAUTH_SCOPE",
                  "ZENDESK_OAUTH_TOKEN_LIFETIME", "PRIORITY_MODE",
                  "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX", "OPENAI_API_KEY", "LLM_BASE_URL",
-                 "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET"):
+                 "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET", "LLM_MODEL", "LOCAL_GATE_CONFIDENCE", "SWEEP_MAX_TICKETS",
+                 "LOG_FORMAT", "BULK_MAX_JOBS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env here
     get_settings.cache_clear()
@@ -150,18 +151,58 @@ def test_defaults_and_derived_values(clean_env):
     assert settings.redis.effective_broker_url.startswith("amqp://")
 
 
-def test_celery_app_refuses_bad_config_with_a_clear_message(clean_env, tmp_path):
+def _bare_run(args: list[str], cwd, **env: str):
+    """A fresh process with none of the fleet's environment: no ZENDESK_*, no .env."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root)}
-    result = subprocess.run([sys.executable, "-c", "import app.celery"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(root), **env}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_importing_the_celery_app_needs_no_environment(tmp_path):
+    result = _bare_run(["-c", "import app.celery, workers.pipeline; print(app.celery.app.configured)"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"  # the settings are read when Celery first needs them
+
+
+@pytest.mark.parametrize("command", [["-m", "celery", "-A", "app", "worker"], ["-m", "app", "health"]])
+def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, command):
+    result = _bare_run(command, tmp_path)
     assert result.returncode == 1
-    assert "configuration error" in result.stderr and "ZENDESK_EMAIL" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("configuration error:") and "ZENDESK_EMAIL" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    bad = _bare_run(command, tmp_path, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@b.c",
+                    ZENDESK_API_TOKEN="t", SWEEP_INTERVAL="-5", LLM_PROVIDER="magic")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "LLM_PROVIDER: Input should be" in bad.stderr
+    assert "SWEEP_INTERVAL: Input should be greater than 0" in bad.stderr
+
+
+def test_every_variable_keeps_its_flat_name_and_env_example_lists_them_all():
+    import re
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
+    names = Settings.env_names()
+    assert len(names) == len(set(names)) and not [name for name in names if "__" in name]
+    assert documented == set(names)
+
+
+def test_groups_read_their_variables_from_dot_env_too(clean_env, tmp_path):
+    (tmp_path / ".env").write_text("ZENDESK_URL=http://127.0.0.1:8081\nZENDESK_EMAIL=a@b.c\nZENDESK_API_TOKEN=t\n"
+                                   "LLM_MODEL=gpt-4.1-mini\nREDIS_PREFIX=fleet-a:\nLOCAL_GATE_CONFIDENCE=0.9\n"
+                                   "SWEEP_MAX_TICKETS=7\nLOG_FORMAT=json\nBULK_MAX_JOBS=3\n")
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("LLM_MODEL", "gpt-4o")  # the environment wins over .env, as before
+    settings = get_settings()
+    assert settings.zendesk.base_url == "http://127.0.0.1:8081" and settings.llm.model == "gpt-4o"
+    assert settings.redis.prefix == "fleet-a:" and settings.learning.gate_confidence == 0.9
+    assert settings.intake.sweep_max_tickets == 7 and settings.operators.log_format == "json"
+    assert settings.workers.bulk_max_jobs == 3
 
 
 def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
