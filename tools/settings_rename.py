@@ -8,10 +8,12 @@ Kept so code written against the flat settings (a branch that moved modules mean
 brought over by running it again. It rewrites an attribute access whose receiver is a settings
 object by name: `settings.X`, `self.settings.X`, `self._settings.X`, `fleet_settings.X`,
 `get_settings().X`, `get_settings(need_zendesk=False).X`, `services._settings().X`, `Settings().X`.
-Running it twice changes nothing the second time. It does not rewrite keyword arguments
-(`Settings(log_dir=...)`) or a settings object under another name (`cfg.log_dir`): `--suspects`
-lists `.X` accesses of old names on other receivers (many are other objects' own attributes, such
-as `stack.redis_url`) for a person to look at.
+Running it twice changes nothing the second time.
+
+Not rewritten, to do by hand: field names given as keywords or keys (`Settings(log_dir=...)`,
+`settings.model_copy(update={"log_dir": ...})`), and a settings object under another name
+(`cfg.log_dir`). `--suspects` lists `.X` accesses of old names on other receivers (many are other
+objects' own attributes, such as `stack.redis_url`) for a person to look at.
 """
 
 from __future__ import annotations
