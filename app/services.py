@@ -117,7 +117,7 @@ def max_sleep(settings: Settings) -> float:
     own (a prefork child asleep holds a whole process), RATE_LIMIT_MAX_SLEEP_THREADS on a pool's
     thread (a thread asleep costs nothing, and a countdown retry would only add a trip through the
     broker)."""
-    return settings.rate_limit_max_sleep_threads if on_pool_thread() else settings.rate_limit_max_sleep
+    return settings.workers.rate_limit_max_sleep_threads if on_pool_thread() else settings.workers.rate_limit_max_sleep
 
 
 def redis_client() -> redis.Redis:
@@ -135,11 +135,11 @@ def connect_redis(settings: Settings) -> redis.Redis:
     with a ConnectionError (as any lost connection does); the next ones reach the new master."""
     timeouts = {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
                 "health_check_interval": 30}
-    if not settings.uses_sentinel:
-        return redis.Redis.from_url(settings.redis_url, **timeouts)
-    sentinels = Sentinel(settings.sentinel_addresses, sentinel_kwargs=sentinel_node_options())
-    return sentinels.master_for(settings.redis_master_name, db=settings.redis_db,
-                                username=settings.redis_username, password=settings.redis_password, **timeouts)
+    if not settings.redis.uses_sentinel:
+        return redis.Redis.from_url(settings.redis.url, **timeouts)
+    sentinels = Sentinel(settings.redis.sentinel_addresses, sentinel_kwargs=sentinel_node_options())
+    return sentinels.master_for(settings.redis.master_name, db=settings.redis.db,
+                                username=settings.redis.username, password=settings.redis.password, **timeouts)
 
 
 def claims() -> Claims:
@@ -147,13 +147,13 @@ def claims() -> Claims:
     settings = _settings()
     return _for_this_process(
         "claims",
-        lambda: Claims(redis_client(), settings.claim_ttl, settings.done_ttl, settings.redis_prefix),
+        lambda: Claims(redis_client(), settings.intake.claim_ttl, settings.intake.done_ttl, settings.redis.prefix),
     )
 
 
 def intake_queue() -> IntakeQueue:
     """Tickets announced by webhooks, waiting for a worker to claim them (app.fleet.intake)."""
-    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), _settings().redis_prefix))
+    return _for_this_process("intake", lambda: IntakeQueue(redis_client(), _settings().redis.prefix))
 
 
 def dead_letters() -> DeadLetters:
@@ -161,22 +161,22 @@ def dead_letters() -> DeadLetters:
 
 
 def run_store() -> RunStore:
-    return _for_this_process("runs", lambda: RunStore(redis_client(), _settings().redis_prefix))
+    return _for_this_process("runs", lambda: RunStore(redis_client(), _settings().redis.prefix))
 
 
 def bulk_jobs() -> BulkJobLog:
-    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), _settings().redis_prefix))
+    return _for_this_process("bulkjobs", lambda: BulkJobLog(redis_client(), _settings().redis.prefix))
 
 
 def job_slots() -> JobSlots:
     """The fleet-wide cap on update_many jobs queued or running (BULK_MAX_JOBS)."""
     settings = _settings()
-    return _for_this_process("jobslots", lambda: JobSlots(redis_client(), settings.bulk_max_jobs,
-                                                          settings.redis_prefix))
+    return _for_this_process("jobslots", lambda: JobSlots(redis_client(), settings.workers.bulk_max_jobs,
+                                                          settings.redis.prefix))
 
 
 def limiter() -> SharedRateLimiter:
-    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), _settings().redis_prefix))
+    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), _settings().redis.prefix))
 
 
 def zendesk_throttle() -> Callable[[str, str], float]:
@@ -184,11 +184,11 @@ def zendesk_throttle() -> Callable[[str, str], float]:
     single-ticket PUT, the search export's own token for an export page, or the incremental
     export's for one of its pages."""
     settings = _settings()
-    window = settings.zendesk_rate_window
-    account = Quota("zendesk:account", settings.zendesk_rate_limit, window)
-    updates = Quota("zendesk:update_ticket", settings.zendesk_fleet_update_limit, window)
-    export = Quota("zendesk:export", settings.zendesk_export_rate_limit, window)
-    incremental = Quota("zendesk:incremental", settings.zendesk_incremental_rate_limit, window)
+    window = settings.zendesk.rate_window
+    account = Quota("zendesk:account", settings.zendesk.rate_limit, window)
+    updates = Quota("zendesk:update_ticket", settings.zendesk.fleet_update_limit, window)
+    export = Quota("zendesk:export", settings.zendesk.export_rate_limit, window)
+    incremental = Quota("zendesk:incremental", settings.zendesk.incremental_rate_limit, window)
 
     def throttle(method: str, path: str) -> float:
         priority = lanes.in_intake()
@@ -221,10 +221,10 @@ LARGEST_PROMPT_TOKENS = (2 * MAX_TEXT_CHARS + 8_000) // 4
 
 def _llm_quotas() -> tuple[Quota, Quota]:
     settings = _settings()
-    largest_request = LARGEST_PROMPT_TOKENS + settings.llm_completion_tokens
-    return (Quota("llm:requests", settings.llm_rpm, settings.llm_rate_window, burst_seconds=LLM_BURST_SECONDS,
+    largest_request = LARGEST_PROMPT_TOKENS + settings.llm.completion_tokens
+    return (Quota("llm:requests", settings.llm.rpm, settings.llm.rate_window, burst_seconds=LLM_BURST_SECONDS,
                   delay_allowance=LLM_DELAY_ALLOWANCE),
-            Quota("llm:tokens", settings.llm_tpm, settings.llm_rate_window, burst_seconds=LLM_BURST_SECONDS,
+            Quota("llm:tokens", settings.llm.tpm, settings.llm.rate_window, burst_seconds=LLM_BURST_SECONDS,
                   delay_allowance=LLM_DELAY_ALLOWANCE, min_capacity=largest_request))
 
 
@@ -244,12 +244,12 @@ def llm_throttle() -> Callable[[int], float]:
 def llm_pause_gate() -> LanePauseGate:
     """`llm:paused` after a 429 (everyone waits), `llm:paused:backlog` when OpenAI's headers say the
     quota is nearly spent (the backlog waits; a new ticket takes what the shared bucket allows)."""
-    return LanePauseGate(redis_client(), f"{_settings().redis_prefix}llm:paused")
+    return LanePauseGate(redis_client(), f"{_settings().redis.prefix}llm:paused")
 
 
 def llm_faults() -> FaultRecord:
     """The LLM configuration fault every process sees (health and the breaker's alert name it)."""
-    return FaultRecord(redis_client(), f"{_settings().redis_prefix}llm:fault")
+    return FaultRecord(redis_client(), f"{_settings().redis.prefix}llm:fault")
 
 
 def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
@@ -260,7 +260,7 @@ def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
     settings = _settings()
     quotas = dict(zip(("requests", "tokens"), _llm_quotas()))
     # Less left than one request may take: the next one would be refused.
-    too_little = {"requests": 1, "tokens": 2 * settings.llm_completion_tokens}
+    too_little = {"requests": 1, "tokens": 2 * settings.llm.completion_tokens}
 
     def observe(headers: Mapping[str, str]) -> None:
         for kind, quota in quotas.items():
@@ -281,9 +281,9 @@ def alerts() -> Alerts:
 
     def build() -> Alerts:
         settings = _settings()
-        url = settings.alert_webhook_url
+        url = settings.operators.alert_webhook_url
         sender = WebhookSender(url.get_secret_value()) if url is not None else None
-        return Alerts(redis_client(), settings.redis_prefix, sender, settings.alert_cooldown)
+        return Alerts(redis_client(), settings.redis.prefix, sender, settings.operators.alert_cooldown)
     return _for_this_process("alerts", build)
 
 
@@ -297,14 +297,14 @@ def _alerting(breaker: pybreaker.CircuitBreaker, faults: FaultRecord) -> pybreak
 
 def zendesk_faults() -> FaultRecord:
     """The Zendesk configuration fault every process sees (health and the breaker's alert name it)."""
-    return FaultRecord(redis_client(), f"{_settings().redis_prefix}zendesk:fault")
+    return FaultRecord(redis_client(), f"{_settings().redis.prefix}zendesk:fault")
 
 
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
     """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
     settings = _settings()
-    return _alerting(zendesk_breaker(redis_client(), f"{settings.redis_prefix}breaker:zendesk",
-                                     settings.zendesk_breaker_fail_max, settings.zendesk_breaker_reset_timeout),
+    return _alerting(zendesk_breaker(redis_client(), f"{settings.redis.prefix}breaker:zendesk",
+                                     settings.zendesk.breaker_fail_max, settings.zendesk.breaker_reset_timeout),
                      zendesk_faults())
 
 
@@ -313,22 +313,22 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
     from app.clients.llm import llm_breaker
 
     settings = _settings()
-    return _alerting(llm_breaker(redis_client(), f"{settings.redis_prefix}breaker:llm",
-                                 settings.llm_breaker_fail_max, settings.llm_breaker_reset_timeout),
+    return _alerting(llm_breaker(redis_client(), f"{settings.redis.prefix}breaker:llm",
+                                 settings.llm.breaker_fail_max, settings.llm.breaker_reset_timeout),
                      llm_faults())
 
 
 def zendesk_auth(settings: Settings, store: TokenStore) -> ZendeskAuth:
     """The credential to send: the OAuth client's shared token (kept in `store`), else the API token."""
-    if settings.zendesk_credentials == "oauth":
-        assert settings.zendesk_oauth_client_id and settings.zendesk_oauth_client_secret  # zendesk_credentials
-        return OAuthClientCredentials(f"{settings.zendesk_base_url}{TOKEN_PATH}", settings.zendesk_oauth_client_id,
-                                      settings.zendesk_oauth_client_secret.get_secret_value(),
-                                      settings.zendesk_oauth_scope, store, settings.zendesk_oauth_token_lifetime,
-                                      timeout=settings.zendesk_timeout)
-    if settings.zendesk_email and settings.zendesk_api_token:
-        return ApiTokenAuth(settings.zendesk_email, settings.zendesk_api_token)
-    raise ConfigError("; ".join(settings.missing_zendesk()))
+    if settings.zendesk.credentials == "oauth":
+        assert settings.zendesk.oauth_client_id and settings.zendesk.oauth_client_secret  # zendesk_credentials
+        return OAuthClientCredentials(f"{settings.zendesk.base_url}{TOKEN_PATH}", settings.zendesk.oauth_client_id,
+                                      settings.zendesk.oauth_client_secret.get_secret_value(),
+                                      settings.zendesk.oauth_scope, store, settings.zendesk.oauth_token_lifetime,
+                                      timeout=settings.zendesk.timeout)
+    if settings.zendesk.email and settings.zendesk.api_token:
+        return ApiTokenAuth(settings.zendesk.email, settings.zendesk.api_token)
+    raise ConfigError("; ".join(settings.zendesk.missing()))
 
 
 def zendesk() -> ZendeskClient:
@@ -337,10 +337,10 @@ def zendesk() -> ZendeskClient:
     return _for_this_process(
         "zendesk",
         lambda: ZendeskClient(
-            settings.zendesk_base_url,
-            zendesk_auth(settings, SharedTokenStore(redis_client(), settings.redis_prefix)),
-            timeout=settings.zendesk_timeout,
-            pause_gate=RedisPauseGate(redis_client(), f"{settings.redis_prefix}zendesk:paused"),
+            settings.zendesk.base_url,
+            zendesk_auth(settings, SharedTokenStore(redis_client(), settings.redis.prefix)),
+            timeout=settings.zendesk.timeout,
+            pause_gate=RedisPauseGate(redis_client(), f"{settings.redis.prefix}zendesk:paused"),
             breaker=zendesk_circuit(),
             throttle=zendesk_throttle(),
             faults=zendesk_faults(),
@@ -358,10 +358,10 @@ def priority_mode() -> tuple[str, str]:
     PRIORITY_MODE_TTL seconds and shared through Redis; until the first look has an answer, or when
     it fails, the safe PUTs, which work either way."""
     settings = _settings()
-    if settings.priority_mode != "auto":
-        return settings.priority_mode, f"PRIORITY_MODE={settings.priority_mode}"
+    if settings.workers.priority_mode != "auto":
+        return settings.workers.priority_mode, f"PRIORITY_MODE={settings.workers.priority_mode}"
     client = redis_client()
-    key = f"{settings.redis_prefix}zendesk:priority_mode"
+    key = f"{settings.redis.prefix}zendesk:priority_mode"
     raw = client.hgetall(key)
     known = {k.decode(): v.decode() for k, v in raw.items()}
     fresh = known and time.time() - float(known.get("at", 0)) < PRIORITY_MODE_TTL
@@ -400,7 +400,7 @@ def _first_look(key: str, patience: float = 15.0) -> tuple[str, str]:
 
 def forget_priority_mode() -> None:
     """Look again at the next write (setup just changed the triggers)."""
-    redis_client().delete(f"{_settings().redis_prefix}zendesk:priority_mode")
+    redis_client().delete(f"{_settings().redis.prefix}zendesk:priority_mode")
 
 
 def priority_by_triggers() -> bool:
@@ -416,7 +416,7 @@ def taxonomy() -> Taxonomy:
     """The taxonomy from TAXONOMY_FILE (or the default); a bad file is a configuration error."""
     def build() -> Taxonomy:
         try:
-            return load_taxonomy(_settings().taxonomy_file)
+            return load_taxonomy(_settings().llm.taxonomy_file)
         except TaxonomyError as e:
             raise ConfigError(f"TAXONOMY_FILE: {e}") from None
     return _once("taxonomy", build)
@@ -427,7 +427,7 @@ def local_classifier() -> LocalClassifier | None:
     and shared across forks (read only). A model that cannot be used (damaged, or trained for
     another taxonomy) is a configuration error: the worker stops at start-up and says why."""
     def build() -> LocalClassifier | None:
-        path = _settings().local_model_path
+        path = _settings().learning.model_path
         try:
             model = load_model(path, taxonomy()) if path.is_file() else None
         except LocalModelError as e:
@@ -444,14 +444,14 @@ def check_classifier(provider: str | None = None) -> str:
     provider = provider or settings.llm_choice()[0]
     local = local_classifier()
     if provider == "local" and local is None:
-        raise ConfigError(f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.local_model_path}); "
+        raise ConfigError(f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.learning.model_path}); "
                           "train one with `python -m app train FILE`")
     if provider == "openai":
-        if not (settings.openai_api_key or settings.llm_base_url):
+        if not (settings.llm.openai_api_key or settings.llm.base_url):
             raise ConfigError("the openai provider needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
-        if settings.local_gate_confidence is not None and local is None:
+        if settings.learning.gate_confidence is not None and local is None:
             raise ConfigError(f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
-                              f"({settings.local_model_path}); train one with `python -m app train FILE`")
+                              f"({settings.learning.model_path}); train one with `python -m app train FILE`")
     return provider
 
 
@@ -467,22 +467,22 @@ def build_classifier(provider: str | None = None) -> Classifier:
     if provider == "local":
         assert local is not None  # check_classifier said so
         return local
-    gate = Gate(local, settings.local_gate_confidence, settings.local_gate_audit_share) \
-        if local is not None and settings.local_gate_confidence is not None else None
+    gate = Gate(local, settings.learning.gate_confidence, settings.learning.gate_audit_share) \
+        if local is not None and settings.learning.gate_confidence is not None else None
     import openai
 
     client = openai.OpenAI(
-        api_key=settings.openai_api_key or "not-needed",  # compatible servers often need no key
-        base_url=settings.llm_base_url,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_sdk_max_retries,
+        api_key=settings.llm.openai_api_key or "not-needed",  # compatible servers often need no key
+        base_url=settings.llm.base_url,
+        timeout=settings.llm.timeout,
+        max_retries=settings.llm.sdk_max_retries,
     )
-    cache = RedisAnalysisCache(redis_client(), settings.llm_cache_ttl, settings.redis_prefix) \
-        if settings.llm_cache_ttl else None
+    cache = RedisAnalysisCache(redis_client(), settings.llm.cache_ttl, settings.redis.prefix) \
+        if settings.llm.cache_ttl else None
     # The local model, when there is one, answers in the rules' place when the LLM cannot.
-    return LLMClassifier(client, settings.llm_model, taxonomy(), local or RulesClassifier(taxonomy()), llm_circuit(),
-                         cache, attempts=settings.llm_attempts, max_tokens=settings.llm_completion_tokens,
-                         temperature=settings.llm_temperature, price_override=settings.llm_price_override,
+    return LLMClassifier(client, settings.llm.model, taxonomy(), local or RulesClassifier(taxonomy()), llm_circuit(),
+                         cache, attempts=settings.llm.attempts, max_tokens=settings.llm.completion_tokens,
+                         temperature=settings.llm.temperature, price_override=settings.llm.price_override,
                          throttle=llm_throttle(), pause_gate=llm_pause_gate(), faults=llm_faults(),
                          observe_quota=llm_quota_observer(), gate=gate)
 

@@ -22,4 +22,4 @@ def backfill_task(self: CeleryTask, rows: list[dict[str, Any]], include_redacted
         return triage_rows([Row.model_validate(row) for row in rows], services.redactor(), services.classifier(),
                            include_redacted)
     except TryLater as e:
-        raise self.retry(countdown=retry_countdown(e, 0, get_settings().retry_max_countdown)) from e
+        raise self.retry(countdown=retry_countdown(e, 0, get_settings().workers.retry_max_countdown)) from e

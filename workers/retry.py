@@ -26,7 +26,7 @@ def retry_when_store_returns(task: Task, error: BaseException, label: str, argsr
     """Retry with backoff, without touching any failure budget. If the broker is out of reach too,
     the retry itself fails and the task ends in that error: its message, never acknowledged,
     comes back after the visibility timeout."""
-    countdown = retry_countdown(error, min(task.request.retries, 6), get_settings().retry_max_countdown)
+    countdown = retry_countdown(error, min(task.request.retries, 6), get_settings().workers.retry_max_countdown)
     log.warning("%s: Redis unavailable (%s); retrying in %.0fs", label, type(error).__name__, countdown)
     raise task.retry(countdown=countdown, **argsrepr) from error
 
@@ -39,8 +39,8 @@ def retry_or_give_up(task: Task, error: ZendeskError, failures: int, label: str,
     retry's keyword arguments (what is done so far)."""
     settings = get_settings()
     waiting = isinstance(error, TryLater)
-    if waiting or (error.retryable and failures < settings.update_max_retries):
-        countdown = retry_countdown(error, failures, settings.retry_max_countdown, lanes.in_intake())
+    if waiting or (error.retryable and failures < settings.workers.update_max_retries):
+        countdown = retry_countdown(error, failures, settings.workers.retry_max_countdown, lanes.in_intake())
         log.info("%s: %s; retrying in %.0fs", label, error, countdown)
         kwargs = {**task.request.kwargs, **carry, "failures": failures + (not waiting)}
         raise task.retry(countdown=countdown, kwargs=kwargs, **argsrepr) from error

@@ -92,7 +92,7 @@ def _load_models_before_fork(sender: Any = None, **_: Any) -> None:
     local = services.local_classifier()  # shared by the children like spaCy; a bad model stops here
     if local is not None:
         local.classify("warm up", WARM_UP_TEXT)
-        log.warning("local model: %s (%s)", local.name, get_settings().local_model_path)
+        log.warning("local model: %s (%s)", local.name, get_settings().learning.model_path)
     if provider == "openai":
         # The OpenAI SDK takes a second or more of CPU to import; imported here, every child has it
         # (and shares its pages) instead of importing it on its first ticket, dozens at once.

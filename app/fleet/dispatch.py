@@ -1,7 +1,7 @@
 """Starting a run: one sweep (search, skip, claim), then one chord for what it claimed.
 
 Small runs: chord([redact -> classify -> update] per ticket, summarize). Large runs (see
-Settings.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
+Settings.workers.bulk_updates): the tickets are cut into batches of up to 100. Each batch is a chord whose
 header starts as one triage.redact_batch: it redacts a few tickets in one spaCy pass and adds a
 triage.classify for each, and a triage.redact_batch for the rest, to that header; the chord's body,
 triage.update_batch, writes the batch (app.fleet.writeback). The run's chord waits for every batch
@@ -88,9 +88,9 @@ def dispatch_run(fleet: Fleet, outcome: SweepOutcome, bulk: bool | None = None, 
     fleet.run_store().start(outcome.run_id, len(outcome.inputs), outcome.dry_run, outcome.started_at)
     settings = fleet.settings()
     if bulk is None:
-        bulk = settings.bulk_updates(len(outcome.inputs))
+        bulk = settings.workers.bulk_updates(len(outcome.inputs))
     if bulk and not outcome.dry_run:
-        header = _batches(outcome, settings.bulk_batch_size, queue)
+        header = _batches(outcome, settings.workers.bulk_batch_size, queue)
     else:
         header = [_ticket_chain(ticket) for ticket in outcome.inputs]
     body = app.signature(
@@ -105,7 +105,7 @@ def start_run(fleet: Fleet, ticket_ids: list[int] | None = None, limit: int | No
               dry_run: bool = False) -> SweepOutcome:
     """One sweep now (of the tickets asked for, or the search) and its chord dispatched. Raises the
     client's ZendeskError when the first search page cannot be read (then nothing was claimed)."""
-    outcome = sweep(fleet.zendesk(), fleet.claims(), limit or fleet.settings().sweep_max_tickets,
+    outcome = sweep(fleet.zendesk(), fleet.claims(), limit or fleet.settings().intake.sweep_max_tickets,
                     ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=fleet.taxonomy().processed_tag)
     store = fleet.run_store()
     store.mark_sweep()  # even one that found nothing: how `health` sees that sweeps happen
@@ -122,7 +122,7 @@ def start_announced_run(fleet: Fleet, limit: int | None = None) -> SweepOutcome 
     spends one account request per batch and leaves the Update Ticket limit to agents and priority
     raises. Tickets that could not be read are put back (the client's ZendeskError is raised)."""
     intake = fleet.intake_queue()
-    ticket_ids = intake.take(limit or fleet.settings().sweep_max_tickets)
+    ticket_ids = intake.take(limit or fleet.settings().intake.sweep_max_tickets)
     if not ticket_ids:
         return None
     try:

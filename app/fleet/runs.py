@@ -38,11 +38,11 @@ def finish_run(fleet: Fleet, results: list[Any], run_id: str, started_at: float,
                             fields=list(fleet.taxonomy().fields), source=source)
     summary.agent_override = store.agent_override()
     settings = fleet.settings()
-    path = write_summary_file(settings.log_dir, summary)
+    path = write_summary_file(settings.operators.log_dir, summary)
     summary.file = str(path)
     store.save_summary(summary)
     store.mark_completed()
-    sent = fleet.alerts().fire_all(run_alerts(summary, settings.alert_failure_rate, settings.alert_slow_seconds))
+    sent = fleet.alerts().fire_all(run_alerts(summary, settings.operators.alert_failure_rate, settings.operators.alert_slow_seconds))
     log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s%s", run_id, summary.total,
              summary.processed, summary.failed, summary.total_time, path,
              f" (alerts: {', '.join(sent)})" if sent else "")
@@ -54,6 +54,6 @@ def check_runs_complete(fleet: Fleet) -> None:
     store = fleet.run_store()
     # A fleet that never completed a run starts counting from its first check.
     last = store.last_completed() or store.mark_completed(only_if_missing=True)
-    alert = stalled_alert(last, time.time(), fleet.settings().sweep_interval)
+    alert = stalled_alert(last, time.time(), fleet.settings().intake.sweep_interval)
     if alert is not None:
         fleet.alerts().fire(alert)

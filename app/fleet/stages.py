@@ -93,8 +93,8 @@ def update_batch(fleet: Fleet, works: list[TicketWork], run_id: str, batch_no: i
     for work in ready:
         fleet.claims().keep_alive(work.ticket_id)
     settings = fleet.settings()
-    polling = JobPolling(interval=settings.bulk_poll_interval, max_interval=10 * settings.bulk_poll_interval,
-                         timeout=settings.bulk_job_timeout, max_sleep=fleet.max_sleep(settings))
+    polling = JobPolling(interval=settings.workers.bulk_poll_interval, max_interval=10 * settings.workers.bulk_poll_interval,
+                         timeout=settings.workers.bulk_job_timeout, max_sleep=fleet.max_sleep(settings))
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
     by_trigger = progress.by_trigger if progress.by_trigger is not None else fleet.priority_by_triggers()
     done = write_batch(fleet.zendesk(), items, fleet.taxonomy(), run_id, fleet.bulk_jobs(),

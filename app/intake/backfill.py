@@ -187,8 +187,8 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
             progress(done, len(rows))
     if write:
         ids = sorted({row.id for row in rows if row.id is not None})
-        for start in range(0, len(ids), settings.sweep_max_tickets):
-            outcome = services.start_run(ids[start:start + settings.sweep_max_tickets])
+        for start in range(0, len(ids), settings.intake.sweep_max_tickets):
+            outcome = services.start_run(ids[start:start + settings.intake.sweep_max_tickets])
             if outcome.inputs:
                 report.runs.append(outcome.run_id)
     report.seconds = time.monotonic() - started

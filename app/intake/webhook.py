@@ -171,7 +171,7 @@ def serve(host: str, port: int) -> None:
     from app.settings import ConfigError, get_settings
 
     settings = get_settings()
-    if settings.zendesk_webhook_secret is None:
+    if settings.intake.zendesk_webhook_secret is None:
         raise ConfigError("configuration error: ZENDESK_WEBHOOK_SECRET: required by `webhook` "
                           "(the signing secret Zendesk shows for the webhook)")
     from app import services
@@ -190,5 +190,5 @@ def serve(host: str, port: int) -> None:
 
     receiver = Receiver(services.intake_queue(), services.claims(), send_intake)
     log.info("webhook receiver on http://%s:%s%s", host, port, PATH)
-    web.run_app(create_app(receiver, settings.zendesk_webhook_secret.get_secret_value()), host=host, port=port,
+    web.run_app(create_app(receiver, settings.intake.zendesk_webhook_secret.get_secret_value()), host=host, port=port,
                 print=None, access_log=None)

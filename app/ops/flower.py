@@ -18,9 +18,9 @@ DEFAULT_ADDRESS = "127.0.0.1"
 
 def basic_auth_pairs(settings: Settings) -> list[str]:
     """FLOWER_BASIC_AUTH as Flower's list of "user:password" entries; empty when unset."""
-    if settings.flower_basic_auth is None:
+    if settings.operators.flower_basic_auth is None:
         return []
-    return [pair.strip() for pair in settings.flower_basic_auth.get_secret_value().split(",") if pair.strip()]
+    return [pair.strip() for pair in settings.operators.flower_basic_auth.get_secret_value().split(",") if pair.strip()]
 
 
 def unsafe_start_reason(address: str, basic_auth: list[str], auth: str = "", unix_socket: str = "") -> str | None:

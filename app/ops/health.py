@@ -78,18 +78,18 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
                             f"no worker takes {', '.join(unserved)}: its tasks wait (start the missing worker)"
                             if unserved else "every queue has a worker"))
 
-    depths = {str(queue): redis_client.llen(f"{settings.redis_prefix}{queue}") for queue in Queue}
+    depths = {str(queue): redis_client.llen(f"{settings.redis.prefix}{queue}") for queue in Queue}
     deepest = max(depths.values())
     checks.append(Check("queues", DEGRADED if deepest > DEEP_QUEUE else HEALTHY,
                         ", ".join(f"{q} {n}" for q, n in depths.items())))
 
     now = time.time()
-    if settings.zendesk_webhook_secret is not None:
-        checks.append(intake_check(IntakeQueue(redis_client, settings.redis_prefix), now))
+    if settings.intake.zendesk_webhook_secret is not None:
+        checks.append(intake_check(IntakeQueue(redis_client, settings.redis.prefix), now))
     since_sweep = None if last_sweep is None else now - last_sweep
-    stale = since_sweep is None or since_sweep > 3 * settings.sweep_interval
+    stale = since_sweep is None or since_sweep > 3 * settings.intake.sweep_interval
     checks.append(Check("last sweep", DEGRADED if stale else HEALTHY,
-                        f"{age(since_sweep)} (beat sweeps every {settings.sweep_interval:.0f}s)"))
+                        f"{age(since_sweep)} (beat sweeps every {settings.intake.sweep_interval:.0f}s)"))
     checks.append(Check("last run", HEALTHY, age(None if last_run is None else now - last_run)))
     return checks
 

@@ -52,7 +52,7 @@ def test_a_breaker_opening_alerts_once(alerting):
     def outage() -> None:
         raise ConnectionError("LLM down")
 
-    for _ in range(get_settings().llm_breaker_fail_max):
+    for _ in range(get_settings().llm.breaker_fail_max):
         with pytest.raises((ConnectionError, pybreaker.CircuitBreakerError)):
             breaker.call(outage)
     assert breaker.current_state == "open"
@@ -88,7 +88,7 @@ def test_the_watchdog_alerts_when_no_run_completed_for_three_intervals(alerting,
     store = services.run_store()
     watchdog_task.apply().get()  # a new fleet starts counting now
     assert alerting.messages == []
-    interval = get_settings().sweep_interval
+    interval = get_settings().intake.sweep_interval
     store.redis.set(store._key("run", "completed", "last"), str(time.time() - 3 * interval - 5))
     watchdog_task.apply().get()
     watchdog_task.apply().get()  # still stalled, within the cool-down: no repeat

@@ -167,7 +167,7 @@ def test_summarize_writes_file_and_redis_once(fleet_env):
     summarize_task.apply(args=(records,), kwargs={"run_id": "r-sum", "started_at": time.time()}).get()
     from app.settings import get_settings
 
-    assert len(list(get_settings().log_dir.glob("results_*.json"))) == 1
+    assert len(list(get_settings().operators.log_dir.glob("results_*.json"))) == 1
 
 
 def test_agent_edit_between_sweep_and_update_is_kept(fleet_env):
@@ -286,7 +286,7 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
 
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")  # later: the share has room again
     services.reset()
-    services.redis_client().delete(f"{services.get_settings().redis_prefix}ratelimit:zendesk:update_ticket")
+    services.redis_client().delete(f"{services.get_settings().redis.prefix}ratelimit:zendesk:update_ticket")
     records = update_batch(services.fleet(), works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
     raised = {r["ticket_id"]: r["priority_set"] for r in records}
     wanted = {w.ticket_id: services.taxonomy().priority_for(w.analysis.values) for w in works}

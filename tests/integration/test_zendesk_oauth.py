@@ -32,8 +32,8 @@ def another_process() -> ZendeskClient:
     """A second client as another worker process (or host) builds it: its own session and memory,
     the same Redis."""
     settings = services.get_settings()
-    auth = services.zendesk_auth(settings, SharedTokenStore(services.redis_client(), settings.redis_prefix))
-    return ZendeskClient(settings.zendesk_base_url, auth, breaker=services.zendesk_circuit(),
+    auth = services.zendesk_auth(settings, SharedTokenStore(services.redis_client(), settings.redis.prefix))
+    return ZendeskClient(settings.zendesk.base_url, auth, breaker=services.zendesk_circuit(),
                          faults=services.zendesk_faults())
 
 
@@ -120,7 +120,7 @@ def test_the_token_lives_in_redis_and_its_renewal_is_one_request_for_many_thread
     import threading
 
     settings = services.get_settings()
-    store = SharedTokenStore(services.redis_client(), settings.redis_prefix)
+    store = SharedTokenStore(services.redis_client(), settings.redis.prefix)
     auths = [OAuthClientCredentials(f"{oauth_only.base_url}/oauth/tokens", "triage-fleet", "sim-oauth-secret",
                                     "read write", store, 3600) for _ in range(4)]
     seen: list[str] = []

@@ -64,8 +64,8 @@ def account(fleet_env: Any) -> Iterator[Any]:
 
 def cli(sim: Any, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZENDESK_")}
-    env.update({"ZENDESK_URL": sim.base_url, **CLIENT, "REDIS_PREFIX": services.get_settings().redis_prefix,
-                "REDIS_URL": services.get_settings().redis_url, **extra})
+    env.update({"ZENDESK_URL": sim.base_url, **CLIENT, "REDIS_PREFIX": services.get_settings().redis.prefix,
+                "REDIS_URL": services.get_settings().redis.url, **extra})
     return subprocess.run([sys.executable, "-m", "app", "zendesk", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from app.ops.flower import basic_auth_pairs, refuse_unsafe_start, unsafe_start_reason
-from app.settings import ConfigError, Settings, get_settings
+from app.settings import ConfigError, OperatorSettings, Settings, ZendeskSettings, get_settings
 
-REQUIRED = {"zendesk_url": "http://127.0.0.1:9", "zendesk_email": "bot@example.com", "zendesk_api_token": "t"}
+ZENDESK = {"url": "http://127.0.0.1:9", "email": "bot@example.com", "api_token": "t"}
+
+
+def settings_with(**operators: object) -> Settings:
+    return Settings(zendesk=ZendeskSettings(**ZENDESK), operators=OperatorSettings(**operators))
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1", "localhost"])
@@ -36,10 +40,10 @@ def test_refusal_is_a_configuration_error_that_never_shows_the_password():
 
 
 def test_basic_auth_comes_from_settings_and_bad_values_are_refused_without_echoing_them(monkeypatch):
-    assert basic_auth_pairs(Settings(**REQUIRED)) == []
-    assert basic_auth_pairs(Settings(**REQUIRED, flower_basic_auth="ops:s3cret, lead:pa:ss")) == \
+    assert basic_auth_pairs(settings_with()) == []
+    assert basic_auth_pairs(settings_with(flower_basic_auth="ops:s3cret, lead:pa:ss")) == \
         ["ops:s3cret", "lead:pa:ss"]
-    assert "s3cret" not in repr(Settings(**REQUIRED, flower_basic_auth="ops:s3cret"))
+    assert "s3cret" not in repr(settings_with(flower_basic_auth="ops:s3cret"))
     for bad in ("ops", "ops:", ":s3cret", "ops:s3cret,nopassword"):
         monkeypatch.setenv("FLOWER_BASIC_AUTH", bad)
         get_settings.cache_clear()

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from app.logs import LOG_FILE_NAME, log_file_handler
-from app.settings import Settings
+from app.settings import OperatorSettings, Settings, ZendeskSettings
 
-REQUIRED = {"zendesk_url": "http://127.0.0.1:9", "zendesk_email": "bot@example.com", "zendesk_api_token": "t"}
+ZENDESK = {"url": "http://127.0.0.1:9", "email": "bot@example.com", "api_token": "t"}
+
+
+def settings_with(**operators: object) -> Settings:
+    return Settings(zendesk=ZendeskSettings(**ZENDESK), operators=OperatorSettings(**operators))
 
 
 @pytest.fixture
@@ -34,14 +38,14 @@ def file_logger():
 
 
 def test_text_lines_go_to_the_daily_file(tmp_path: Path, file_logger):
-    logger = file_logger(Settings(**REQUIRED, log_dir=tmp_path))
+    logger = file_logger(settings_with(log_dir=tmp_path))
     logger.info("ticket %s success in %.2fs", 42, 1.5, extra={"ticket_id": 42, "status": "success"})
     line = (tmp_path / LOG_FILE_NAME).read_text().splitlines()[-1]
     assert line.endswith("ticket 42 success in 1.50s") and " INFO triage.test-logs " in line
 
 
 def test_json_lines_carry_the_outcome_fields(tmp_path: Path, file_logger):
-    logger = file_logger(Settings(**REQUIRED, log_dir=tmp_path, log_format="json"))
+    logger = file_logger(settings_with(log_dir=tmp_path, log_format="json"))
     logger.warning("ticket %s failed at %s: %s (dead-lettered)", 7, "update", "ticket is closed",
                    extra={"ticket_id": 7, "run_id": "r1", "status": "failed", "stage": "update", "seconds": 2.0,
                           "error": "ticket is closed"})
@@ -52,7 +56,7 @@ def test_json_lines_carry_the_outcome_fields(tmp_path: Path, file_logger):
 
 
 def test_rollover_keeps_the_retention_days_and_deletes_older_files(tmp_path: Path, file_logger):
-    settings = Settings(**REQUIRED, log_dir=tmp_path, log_retention_days=3)
+    settings = settings_with(log_dir=tmp_path, log_retention_days=3)
     for day in range(1, 7):  # six earlier days on disk
         (tmp_path / f"{LOG_FILE_NAME}.2026-11-{day:02d}").write_text(f"day {day}\n")
     logger = file_logger(settings)
@@ -68,6 +72,6 @@ def test_rollover_keeps_the_retention_days_and_deletes_older_files(tmp_path: Pat
 
 def test_bad_log_settings_are_refused():
     with pytest.raises(ValueError):
-        Settings(**REQUIRED, log_format="xml")
+        OperatorSettings(log_format="xml")
     with pytest.raises(ValueError):
-        Settings(**REQUIRED, log_retention_days=0)
+        OperatorSettings(log_retention_days=0)

@@ -104,18 +104,18 @@ def test_blank_values_mean_no_sentinel(env):
     env.setenv("REDIS_SENTINELS", "  ")
     env.setenv("REDIS_MASTER_NAME", "")
     settings = get_settings()
-    assert not settings.uses_sentinel and settings.sentinel_addresses == []
-    assert settings.effective_broker_url == settings.result_backend_url == settings.redis_url
-    assert settings.sentinel_transport_options == {} and settings.redbeat_redis_options == {}
-    assert settings.redbeat_redis_url == settings.redis_url
+    assert not settings.redis.uses_sentinel and settings.redis.sentinel_addresses == []
+    assert settings.redis.effective_broker_url == settings.redis.result_backend_url == settings.redis.url
+    assert settings.redis.sentinel_transport_options == {} and settings.redis.redbeat_redis_options == {}
+    assert settings.redis.redbeat_redis_url == settings.redis.url
 
 
 def test_celery_gets_one_sentinel_url_per_sentinel_with_the_database_of_redis_url(env):
     settings = sentinel_settings(env, "redis://ignored:6379/2")
-    assert settings.uses_sentinel and settings.redis_db == 2 and settings.redis_password is None
+    assert settings.redis.uses_sentinel and settings.redis.db == 2 and settings.redis.password is None
     expected = "sentinel://10.0.0.1:26379/2;sentinel://10.0.0.2:26379/2;sentinel://10.0.0.3:26379/2"
-    assert settings.effective_broker_url == settings.result_backend_url == expected
-    options = settings.sentinel_transport_options
+    assert settings.redis.effective_broker_url == settings.redis.result_backend_url == expected
+    options = settings.redis.sentinel_transport_options
     assert options["master_name"] == "triage-master"
     assert options["sentinel_kwargs"]["socket_timeout"] > 0
     assert options["sentinel_kwargs"]["retry"].get_retries() == 0  # the next sentinel is the retry
@@ -123,27 +123,27 @@ def test_celery_gets_one_sentinel_url_per_sentinel_with_the_database_of_redis_ur
 
 def test_the_password_of_redis_url_goes_to_the_master_in_every_url(env):
     settings = sentinel_settings(env, "redis://:s%40cret%2Fpw@ignored:6379/5")
-    assert settings.redis_password == "s@cret/pw" and settings.redis_db == 5
-    urls = settings.result_backend_url.split(";")
+    assert settings.redis.password == "s@cret/pw" and settings.redis.db == 5
+    urls = settings.redis.result_backend_url.split(";")
     assert urls == [f"sentinel://:s%40cret%2Fpw@10.0.0.{n}:26379/5" for n in (1, 2, 3)]
     # kombu reads each URL back to the same password (it moves on to the next URL on failure).
     assert Connection(urls[1]).password == "s@cret/pw"
     get_settings.cache_clear()
     settings = sentinel_settings(env, "redis://fleet:pw@ignored:6379")
-    assert settings.redis_username == "fleet" and settings.redis_db == 0
-    assert settings.result_backend_url.startswith("sentinel://fleet:pw@10.0.0.1:26379/0;")
+    assert settings.redis.username == "fleet" and settings.redis.db == 0
+    assert settings.redis.result_backend_url.startswith("sentinel://fleet:pw@10.0.0.1:26379/0;")
 
 
 def test_a_rabbitmq_broker_stays_while_results_go_through_sentinel(env):
     settings = sentinel_settings(env, BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
-    assert settings.effective_broker_url == "amqp://guest:guest@127.0.0.1:5672//"
-    assert settings.result_backend_url.startswith("sentinel://10.0.0.1:26379/2;")
+    assert settings.redis.effective_broker_url == "amqp://guest:guest@127.0.0.1:5672//"
+    assert settings.redis.result_backend_url.startswith("sentinel://10.0.0.1:26379/2;")
 
 
 def test_redbeat_gets_its_own_sentinel_form(env):
     settings = sentinel_settings(env, "redis://:pw@ignored:6379/4")
-    assert settings.redbeat_redis_url == "redis-sentinel://10.0.0.1:26379/4"
-    options = settings.redbeat_redis_options
+    assert settings.redis.redbeat_redis_url == "redis-sentinel://10.0.0.1:26379/4"
+    options = settings.redis.redbeat_redis_options
     # The keys redbeat.schedulers.get_redis reads for a redis-sentinel:// URL.
     assert options["sentinels"] == [("10.0.0.1", 26379), ("10.0.0.2", 26379), ("10.0.0.3", 26379)]
     assert options["service_name"] == "triage-master"

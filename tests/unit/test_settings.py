@@ -11,7 +11,8 @@ def clean_env(monkeypatch):
                  "ZENDESK_OAUTH_CLIENT_ID", "ZENDESK_OAUTH_CLIENT_SECRET", "ZENDESK_OAUTH_SCOPE",
                  "ZENDESK_OAUTH_TOKEN_LIFETIME", "PRIORITY_MODE",
                  "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX", "OPENAI_API_KEY", "LLM_BASE_URL",
-                 "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET"):
+                 "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET", "LLM_MODEL", "LOCAL_GATE_CONFIDENCE", "SWEEP_MAX_TICKETS",
+                 "LOG_FORMAT", "BULK_MAX_JOBS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env here
     get_settings.cache_clear()
@@ -37,8 +38,8 @@ def test_an_oauth_client_alone_is_enough_and_half_a_client_names_the_other_half(
     clean_env.setenv("ZENDESK_OAUTH_CLIENT_SECRET", "secret")
     get_settings.cache_clear()
     settings = get_settings()
-    assert settings.zendesk_credentials == "oauth" and settings.zendesk_oauth_scope == "read write"
-    assert settings.credential_warnings() == []
+    assert settings.zendesk.credentials == "oauth" and settings.zendesk.oauth_scope == "read write"
+    assert settings.zendesk.credential_warnings() == []
 
 
 def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, caplog):
@@ -48,7 +49,7 @@ def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, ca
     with caplog.at_level("WARNING"):
         settings = get_settings()
         get_settings()  # cached: warned once
-    assert settings.zendesk_credentials == "oauth"
+    assert settings.zendesk.credentials == "oauth"
     assert [r.getMessage() for r in caplog.records if "ZENDESK_API_TOKEN" in r.getMessage()] == [
         "ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"]
 
@@ -59,9 +60,9 @@ def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops(clean_e
     for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
         clean_env.setenv(name, value)
     settings = get_settings()
-    assert settings.zendesk_credentials == "api_token"
-    [before] = settings.credential_warnings(date(2027, 4, 29))
-    [after] = settings.credential_warnings(date(2027, 4, 30))
+    assert settings.zendesk.credentials == "api_token"
+    [before] = settings.zendesk.credential_warnings(date(2027, 4, 29))
+    [after] = settings.zendesk.credential_warnings(date(2027, 4, 30))
     assert "stop working on 2027-04-30" in before and "stopped working on 2027-04-30" in after
     assert "ZENDESK_OAUTH_CLIENT_ID" in before
 
@@ -139,29 +140,69 @@ def test_defaults_and_derived_values(clean_env):
     clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
     clean_env.setenv("ZENDESK_API_TOKEN", "t")
     settings = Settings()
-    assert settings.zendesk_base_url == "https://acme.zendesk.com"
-    assert settings.effective_broker_url == settings.redis_url == "redis://127.0.0.1:6379/0"
-    assert settings.sweep_interval == 60
-    assert settings.llm_model == "gpt-4o-mini"
+    assert settings.zendesk.base_url == "https://acme.zendesk.com"
+    assert settings.redis.effective_broker_url == settings.redis.url == "redis://127.0.0.1:6379/0"
+    assert settings.intake.sweep_interval == 60
+    assert settings.llm.model == "gpt-4o-mini"
     clean_env.setenv("ZENDESK_URL", "http://127.0.0.1:8081/")
     clean_env.setenv("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
     settings = Settings()
-    assert settings.zendesk_base_url == "http://127.0.0.1:8081"
-    assert settings.effective_broker_url.startswith("amqp://")
+    assert settings.zendesk.base_url == "http://127.0.0.1:8081"
+    assert settings.redis.effective_broker_url.startswith("amqp://")
 
 
-def test_celery_app_refuses_bad_config_with_a_clear_message(clean_env, tmp_path):
+def _bare_run(args: list[str], cwd, **env: str):
+    """A fresh process with none of the fleet's environment: no ZENDESK_*, no .env."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root)}
-    result = subprocess.run([sys.executable, "-c", "import app.celery"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(root), **env}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_importing_the_celery_app_needs_no_environment(tmp_path):
+    result = _bare_run(["-c", "import app.celery, workers.pipeline; print(app.celery.app.configured)"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"  # the settings are read when Celery first needs them
+
+
+@pytest.mark.parametrize("command", [["-m", "celery", "-A", "app", "worker"], ["-m", "app", "health"]])
+def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, command):
+    result = _bare_run(command, tmp_path)
     assert result.returncode == 1
-    assert "configuration error" in result.stderr and "ZENDESK_EMAIL" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("configuration error:") and "ZENDESK_EMAIL" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    bad = _bare_run(command, tmp_path, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@b.c",
+                    ZENDESK_API_TOKEN="t", SWEEP_INTERVAL="-5", LLM_PROVIDER="magic")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "LLM_PROVIDER: Input should be" in bad.stderr
+    assert "SWEEP_INTERVAL: Input should be greater than 0" in bad.stderr
+
+
+def test_every_variable_keeps_its_flat_name_and_env_example_lists_them_all():
+    import re
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
+    names = Settings.env_names()
+    assert len(names) == len(set(names)) and not [name for name in names if "__" in name]
+    assert documented == set(names)
+
+
+def test_groups_read_their_variables_from_dot_env_too(clean_env, tmp_path):
+    (tmp_path / ".env").write_text("ZENDESK_URL=http://127.0.0.1:8081\nZENDESK_EMAIL=a@b.c\nZENDESK_API_TOKEN=t\n"
+                                   "LLM_MODEL=gpt-4.1-mini\nREDIS_PREFIX=fleet-a:\nLOCAL_GATE_CONFIDENCE=0.9\n"
+                                   "SWEEP_MAX_TICKETS=7\nLOG_FORMAT=json\nBULK_MAX_JOBS=3\n")
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("LLM_MODEL", "gpt-4o")  # the environment wins over .env, as before
+    settings = get_settings()
+    assert settings.zendesk.base_url == "http://127.0.0.1:8081" and settings.llm.model == "gpt-4o"
+    assert settings.redis.prefix == "fleet-a:" and settings.learning.gate_confidence == 0.9
+    assert settings.intake.sweep_max_tickets == 7 and settings.operators.log_format == "json"
+    assert settings.workers.bulk_max_jobs == 3
 
 
 def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
@@ -170,25 +211,25 @@ def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
     clean_env.setenv("ZENDESK_API_TOKEN", "t")
     clean_env.setenv("LLM_MODEL", "gpt-5-mini")
     settings = Settings()
-    assert settings.llm_completion_tokens == 2000  # reasoning tokens come out of max_completion_tokens
+    assert settings.llm.completion_tokens == 2000  # reasoning tokens come out of max_completion_tokens
     clean_env.setenv("LLM_MAX_TOKENS", "800")
-    assert Settings().llm_completion_tokens == 800
+    assert Settings().llm.completion_tokens == 800
     clean_env.setenv("LLM_TEMPERATURE", "0")
     with pytest.raises(ConfigError, match="LLM_TEMPERATURE: gpt-5-mini takes only its default temperature"):
         get_settings()
     get_settings.cache_clear()
     clean_env.setenv("LLM_MODEL", "gpt-4o-mini")
     clean_env.delenv("LLM_MAX_TOKENS")
-    assert Settings().llm_completion_tokens == 400 and Settings().llm_temperature == 0
+    assert Settings().llm.completion_tokens == 400 and Settings().llm.temperature == 0
 
 
 def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
     clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
     clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
     clean_env.setenv("ZENDESK_API_TOKEN", "t")
-    assert Settings().zendesk_fleet_update_limit == 50  # half of 100 a minute is left to agents
+    assert Settings().zendesk.fleet_update_limit == 50  # half of 100 a minute is left to agents
     clean_env.setenv("ZENDESK_UPDATE_SHARE", "0.8")
-    assert Settings().zendesk_fleet_update_limit == 80
+    assert Settings().zendesk.fleet_update_limit == 80
     clean_env.setenv("ZENDESK_UPDATE_SHARE", "1.5")
     with pytest.raises(ConfigError, match="ZENDESK_UPDATE_SHARE"):
         get_settings()
@@ -197,17 +238,17 @@ def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
 def test_with_webhooks_on_the_sweep_becomes_a_five_minute_safety_net_unless_set(clean_env):
     for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
         clean_env.setenv(name, value)
-    assert get_settings().sweep_interval == 60
+    assert get_settings().intake.sweep_interval == 60
     get_settings.cache_clear()
     clean_env.setenv("ZENDESK_WEBHOOK_SECRET", "s3cret")
-    assert get_settings().sweep_interval == 300
+    assert get_settings().intake.sweep_interval == 300
     get_settings.cache_clear()
     clean_env.setenv("SWEEP_INTERVAL", "90")
-    assert get_settings().sweep_interval == 90
+    assert get_settings().intake.sweep_interval == 90
     get_settings.cache_clear()
     clean_env.setenv("ZENDESK_WEBHOOK_SECRET", "  ")  # blank is unset: webhooks off
     clean_env.delenv("SWEEP_INTERVAL")
-    assert get_settings().sweep_interval == 60 and get_settings().zendesk_webhook_secret is None
+    assert get_settings().intake.sweep_interval == 60 and get_settings().intake.zendesk_webhook_secret is None
 
 
 def test_the_webhook_command_without_a_secret_stops_with_a_clear_message(clean_env):

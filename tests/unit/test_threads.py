@@ -60,8 +60,9 @@ def test_a_per_process_object_is_built_once_when_threads_ask_together():
 
 
 def test_quota_waits_in_place_are_longer_on_a_pool_thread():
-    settings = services.get_settings(need_zendesk=False).model_copy(
-        update={"rate_limit_max_sleep": 2.0, "rate_limit_max_sleep_threads": 45.0})
+    base = services.get_settings(need_zendesk=False)
+    workers = base.workers.model_copy(update={"rate_limit_max_sleep": 2.0, "rate_limit_max_sleep_threads": 45.0})
+    settings = base.model_copy(update={"workers": workers})
     seen = []
     thread = threading.Thread(target=lambda: seen.append(services.max_sleep(settings)))
     thread.start()

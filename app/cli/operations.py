@@ -1,0 +1,147 @@
+"""Looking at the fleet: `health`, `runs`, `report`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from app.cli.common import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, positive_int
+from app.cli.zendesk import describe_credentials
+
+if TYPE_CHECKING:
+    from app.cli.common import Commands
+
+
+def add_runs(commands: Commands) -> None:
+    runs = commands.add_parser("runs", help="recent run summaries, newest first")
+    runs.add_argument("--json", action="store_true", help="a JSON array, one object per run")
+    runs.add_argument("--limit", type=positive_int, default=20)
+    runs.set_defaults(handler=cmd_runs)
+
+
+def add_report(commands: Commands) -> None:
+    report = commands.add_parser("report", help="write a run's HTML report (charts and the per-ticket table)")
+    report.add_argument("run_id", nargs="?", help="the run (see `runs`); with --open, default the newest run")
+    report.add_argument("--output", help="file to write (default LOG_DIR/report_<RUN_ID>.html)")
+    report.add_argument("--open", action="store_true", help="open the report in the default browser")
+    report.set_defaults(handler=cmd_report)
+
+
+def add_health(commands: Commands) -> None:
+    health = commands.add_parser("health", help="healthy (exit 0), degraded (1) or unhealthy (2), and why")
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(handler=cmd_health)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from app import services
+
+    summaries = services.run_store().recent(args.limit)
+    if args.json:
+        fields = {"id", "timestamp", "total", "processed", "failed", "fallbacks", "cost_estimate", "total_time",
+                  "dry_run", "file", "tickets_per_minute"}
+        print(json.dumps([{"file": None, **s.model_dump(mode="json", include=fields)} for s in summaries], indent=2))
+        return EXIT_OK
+    if not summaries:
+        print("no runs yet")
+        return EXIT_OK
+    print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
+    for s in summaries:
+        print(f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
+              f"{s.cost_estimate:>9.4f}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app import services
+    from app.ops.report import ReportError, find_summary, render_report
+    from app.settings import get_settings
+
+    if args.run_id is None and not args.open:
+        print("name a run (see `python -m app runs`), or use --open for the newest", file=sys.stderr)
+        return EXIT_USAGE
+    settings = get_settings()
+    try:
+        summary = find_summary(services.run_store(), settings.operators.log_dir, args.run_id)
+    except ReportError as e:
+        print(e, file=sys.stderr)
+        return EXIT_FAILURES
+    output = Path(args.output) if args.output else settings.operators.log_dir / f"report_{summary.id}.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_report(summary), encoding="utf-8")
+    print(output)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(output.resolve().as_uri())
+    return EXIT_OK
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from app import services
+    from app.ops.health import EXIT_CODES, as_json, overall, run_checks
+    from app.settings import get_settings
+
+    settings = get_settings()
+    client = services.redis_client()
+    breakers = {"zendesk": (services.zendesk_circuit, "updates wait until it closes", services.zendesk_faults().get)}
+    if settings.llm_choice()[0] == "openai":
+        breakers["llm"] = (services.llm_circuit, "the rules classify (ai_fallback)", services.llm_faults().get)
+
+    def ping_workers() -> list[Any]:
+        from app.celery import app
+
+        return app.control.ping(timeout=1.0)
+
+    def worker_queues() -> dict[str, list[str]]:
+        from app.celery import app
+
+        answers = app.control.inspect(timeout=1.0).active_queues() or {}
+        return {worker: [queue["name"] for queue in queues] for worker, queues in answers.items()}
+
+    store = services.run_store()
+    try:
+        last_sweep, last_run = store.last_sweep(), store.last_run()
+    except Exception:  # noqa: BLE001 - Redis down: the redis check says so
+        last_sweep = last_run = None
+    checks = run_checks(settings, client, ping_workers, breakers, last_sweep, last_run, worker_queues,
+                        lambda: zendesk_checks(settings))
+    status = overall(checks)
+    if args.json:
+        print(json.dumps(as_json(checks), indent=2))
+    else:
+        print(status)
+        for check in checks:
+            print(f"  {check.status:<10} {check.name:<16} {check.detail}")
+    return EXIT_CODES[status]
+
+
+def zendesk_checks(settings: Any) -> list[Any]:
+    """health's look at the account: the credentials, what `zendesk check` finds, who raises priorities."""
+    from app import services
+    from app.clients.zendesk import ZendeskConfigFault, ZendeskError
+    from app.clients.zendesk_admin import ZendeskAdmin
+    from app.ops.health import DEGRADED, HEALTHY, UNHEALTHY, Check, credentials_check, setup_check
+    from app.ops.zendesk_setup import check
+
+    checks = [credentials_check(settings.zendesk.credentials, describe_credentials(settings))]
+    secret = settings.intake.zendesk_webhook_secret
+    try:
+        checks.append(setup_check(check(ZendeskAdmin(services.zendesk()), services.taxonomy(),
+                                        secret.get_secret_value() if secret else None)))
+    except ZendeskConfigFault:
+        checks.append(Check("zendesk setup", UNHEALTHY, "not checked: Zendesk refuses the fleet's credentials "
+                                                        "(see the zendesk breaker)"))
+        return checks
+    except ZendeskError as e:
+        checks.append(Check("zendesk setup", DEGRADED, f"not checked: {e}"))
+        return checks
+    mode, why = services.priority_mode()
+    checks.append(Check("priorities", HEALTHY, ("raised by Zendesk's triggers, no Update Ticket request spent"
+                                                if mode == "triggers" else
+                                                "one safe PUT each, at the fleet's share of Update Ticket") + f" ({why})"))
+    return checks
