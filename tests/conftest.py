@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-# Settings are read when app.celery is imported; give every test process valid defaults first: the
-# simulator's OAuth client, as a new account has (API tokens are tested where they are the point).
+# Importing app.celery needs no environment; tests that read the settings without setting them get
+# the simulator's OAuth client, as a new account has (API tokens are tested where they are the point).
 os.environ.setdefault("ZENDESK_URL", "http://127.0.0.1:9")
 os.environ.setdefault("ZENDESK_OAUTH_CLIENT_ID", "triage-fleet")
 os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")

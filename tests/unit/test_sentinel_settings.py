@@ -3,10 +3,6 @@ the form each library gets (Celery's sentinel:// URLs and options, RedBeat's, th
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -172,68 +168,6 @@ def test_without_sentinels_the_fleet_client_reads_redis_url(env):
     pool = services.redis_client().connection_pool
     assert not isinstance(pool, SentinelConnectionPool)
     assert (pool.connection_kwargs["port"], pool.connection_kwargs["db"]) == (6399, 7)
-
-
-def celery_conf(env_vars: dict[str, str], tmp_path: Path) -> dict:
-    """app.celery's configuration as a fresh process builds it from these variables."""
-    code = ("import json; from app.celery import app; c = app.conf; "
-            "print(json.dumps({k: c[k] for k in ('broker_url', 'result_backend', 'broker_transport', "
-            "'broker_transport_options', 'result_backend_transport_options', 'redbeat_redis_url', "
-            "'redbeat_redis_options')}, default=repr)); "
-            "conn = app.connection_for_write(); print(type(conn.transport).__module__ + '.' + "
-            "type(conn.transport).__name__)")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "ZENDESK_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "a@b.c", "ZENDESK_API_TOKEN": "t",
-           "LOG_DIR": str(tmp_path / "logs"), **env_vars}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    conf_line, transport = result.stdout.strip().splitlines()
-    return {**json.loads(conf_line), "transport": transport}
-
-
-def test_the_celery_app_is_configured_for_sentinel(tmp_path):
-    conf = celery_conf({"REDIS_SENTINELS": SENTINELS, "REDIS_MASTER_NAME": "triage-master",
-                        "REDIS_URL": "redis://:pw@ignored:6379/1", "REDIS_PREFIX": "fleet-a:"}, tmp_path)
-    assert conf["broker_url"].startswith("sentinel://:pw@10.0.0.1:26379/1;")
-    assert conf["result_backend"] == conf["broker_url"]
-    assert conf["broker_transport"] == "app.broker:SentinelTransport"
-    assert conf["transport"] == "app.broker.SentinelTransport"
-    broker = conf["broker_transport_options"]
-    assert broker["master_name"] == "triage-master" and broker["global_keyprefix"] == "fleet-a:"
-    assert broker["visibility_timeout"] == 3600
-    backend = conf["result_backend_transport_options"]
-    assert backend["master_name"] == "triage-master" and backend["global_keyprefix"] == "fleet-a:"
-    assert conf["redbeat_redis_url"].startswith("redis-sentinel://")
-    assert conf["redbeat_redis_options"]["service_name"] == "triage-master"
-
-
-def test_the_celery_app_keeps_a_rabbitmq_broker_with_sentinel_results(tmp_path):
-    conf = celery_conf({"REDIS_SENTINELS": SENTINELS, "REDIS_MASTER_NAME": "triage-master",
-                        "BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}, tmp_path)
-    assert conf["broker_url"].startswith("amqp://") and conf["broker_transport"] is None
-    assert "master_name" not in conf["broker_transport_options"]
-    assert conf["result_backend"].startswith("sentinel://")
-    assert conf["result_backend_transport_options"]["master_name"] == "triage-master"
-
-
-def test_the_celery_app_without_sentinel_is_as_before(tmp_path):
-    conf = celery_conf({"REDIS_URL": "redis://127.0.0.1:6379/0"}, tmp_path)
-    assert conf["broker_url"] == conf["result_backend"] == "redis://127.0.0.1:6379/0"
-    assert conf["broker_transport"] == "app.broker:Transport" and conf["transport"] == "app.broker.Transport"
-    assert "master_name" not in conf["broker_transport_options"]
-    assert conf["redbeat_redis_url"] == "redis://127.0.0.1:6379/0" and conf["redbeat_redis_options"] == {}
-
-
-def test_a_worker_without_the_master_name_stops_with_a_configuration_error(tmp_path):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "ZENDESK_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "a@b.c", "ZENDESK_API_TOKEN": "t",
-           "REDIS_SENTINELS": SENTINELS}
-    result = subprocess.run([sys.executable, "-m", "celery", "-A", "app", "worker"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    assert "configuration error: REDIS_SENTINELS: set REDIS_MASTER_NAME too" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_a_sentinel_channel_of_a_collected_connection_raises_a_connection_error():

@@ -151,36 +151,6 @@ def test_defaults_and_derived_values(clean_env):
     assert settings.redis.effective_broker_url.startswith("amqp://")
 
 
-def _bare_run(args: list[str], cwd, **env: str):
-    """A fresh process with none of the fleet's environment: no ZENDESK_*, no .env."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(root), **env}
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-
-
-def test_importing_the_celery_app_needs_no_environment(tmp_path):
-    result = _bare_run(["-c", "import app.celery, workers.pipeline; print(app.celery.app.configured)"], tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"  # the settings are read when Celery first needs them
-
-
-@pytest.mark.parametrize("command", [["-m", "celery", "-A", "app", "worker"], ["-m", "app", "health"]])
-def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, command):
-    result = _bare_run(command, tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.startswith("configuration error:") and "ZENDESK_EMAIL" in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    bad = _bare_run(command, tmp_path, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@b.c",
-                    ZENDESK_API_TOKEN="t", SWEEP_INTERVAL="-5", LLM_PROVIDER="magic")
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "LLM_PROVIDER: Input should be" in bad.stderr
-    assert "SWEEP_INTERVAL: Input should be greater than 0" in bad.stderr
-
-
 def test_every_variable_keeps_its_flat_name_and_env_example_lists_them_all():
     import re
     from pathlib import Path
