@@ -18,8 +18,15 @@ from app.schedule import beat_schedule
 from app.settings import Settings, get_settings
 
 # Every module that defines tasks; the names and routes are in app.names, the schedule in app.schedule.
-TASK_MODULES = ["workers.signals", "workers.sweep", "workers.intake", "workers.redact", "workers.classify",
-                "workers.update", "workers.backfill"]
+TASK_MODULES = [
+    "workers.signals",
+    "workers.sweep",
+    "workers.intake",
+    "workers.redact",
+    "workers.classify",
+    "workers.update",
+    "workers.backfill",
+]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -58,8 +65,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         result_backend_transport_options={**prefix, **redis.sentinel_transport_options},
         broker_connection_retry_on_startup=True,
         # kombu's Redis transports, surviving Celery 5.7's reconnect after a Redis restart (app/broker.py).
-        broker_transport={"redis": "app.broker:Transport",
-                          "sentinel": "app.broker:SentinelTransport"}.get(broker_scheme),
+        broker_transport={"redis": "app.broker:Transport", "sentinel": "app.broker:SentinelTransport"}.get(
+            broker_scheme
+        ),
         result_expires=24 * 3600,
         # Flower needs events; names are explicit (`triage.redact`), args are shown as ticket ids.
         worker_send_task_events=True,

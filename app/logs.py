@@ -32,8 +32,13 @@ def log_file_handler(settings: Settings) -> logging.Handler:
     """The daily, retained, multi-process-safe file handler for LOG_DIR."""
     log_dir = Path(settings.operators.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = ConcurrentTimedRotatingFileHandler(str(log_dir / LOG_FILE_NAME), when="midnight", utc=True,
-                                                 backupCount=settings.operators.log_retention_days, encoding="utf-8")
+    handler = ConcurrentTimedRotatingFileHandler(
+        str(log_dir / LOG_FILE_NAME),
+        when="midnight",
+        utc=True,
+        backupCount=settings.operators.log_retention_days,
+        encoding="utf-8",
+    )
     if settings.operators.log_format == "json":
         handler.setFormatter(JsonFormatter(JSON_FIELDS, timestamp=False))
     else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import pybreaker
 import redis
@@ -133,13 +133,21 @@ def connect_redis(settings: Settings) -> redis.Redis:
     the sentinels for the master's address as it connects, and drops idle connections when the
     address changed. After a failover the first command on a connection to the old master fails
     with a ConnectionError (as any lost connection does); the next ones reach the new master."""
-    timeouts = {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-                "health_check_interval": 30}
+    timeouts = {
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "health_check_interval": 30,
+    }
     if not settings.redis.uses_sentinel:
         return redis.Redis.from_url(settings.redis.url, **timeouts)
     sentinels = Sentinel(settings.redis.sentinel_addresses, sentinel_kwargs=sentinel_node_options())
-    return sentinels.master_for(settings.redis.master_name, db=settings.redis.db,
-                                username=settings.redis.username, password=settings.redis.password, **timeouts)
+    return sentinels.master_for(
+        settings.redis.master_name,
+        db=settings.redis.db,
+        username=settings.redis.username,
+        password=settings.redis.password,
+        **timeouts,
+    )
 
 
 def claims() -> Claims:
@@ -171,8 +179,9 @@ def bulk_jobs() -> BulkJobLog:
 def job_slots() -> JobSlots:
     """The fleet-wide cap on update_many jobs queued or running (BULK_MAX_JOBS)."""
     settings = _settings()
-    return _for_this_process("jobslots", lambda: JobSlots(redis_client(), settings.workers.bulk_max_jobs,
-                                                          settings.redis.prefix))
+    return _for_this_process(
+        "jobslots", lambda: JobSlots(redis_client(), settings.workers.bulk_max_jobs, settings.redis.prefix)
+    )
 
 
 def limiter() -> SharedRateLimiter:
@@ -197,8 +206,9 @@ def zendesk_throttle() -> Callable[[str, str], float]:
             # its own, one that must wait goes back to the queue (a countdown) rather than hold the
             # process asleep; on a pool thread it waits in place, as retrying every few seconds
             # would cost the LLM's threads CPU for nothing (bench/plan_ceiling.py).
-            return limiter().acquire([(updates, 1.0), (account, 1.0)], max_sleep(settings) if on_pool_thread() else 0,
-                                     priority)
+            return limiter().acquire(
+                [(updates, 1.0), (account, 1.0)], max_sleep(settings) if on_pool_thread() else 0, priority
+            )
         quotas = [(export, 1.0)] if is_export(path) else [(incremental, 1.0)] if is_incremental(path) else []
         return limiter().acquire([*quotas, (account, 1.0)], max_sleep(settings), priority)
 
@@ -222,10 +232,23 @@ LARGEST_PROMPT_TOKENS = (2 * MAX_TEXT_CHARS + 8_000) // 4
 def _llm_quotas() -> tuple[Quota, Quota]:
     settings = _settings()
     largest_request = LARGEST_PROMPT_TOKENS + settings.llm.completion_tokens
-    return (Quota("llm:requests", settings.llm.rpm, settings.llm.rate_window, burst_seconds=LLM_BURST_SECONDS,
-                  delay_allowance=LLM_DELAY_ALLOWANCE),
-            Quota("llm:tokens", settings.llm.tpm, settings.llm.rate_window, burst_seconds=LLM_BURST_SECONDS,
-                  delay_allowance=LLM_DELAY_ALLOWANCE, min_capacity=largest_request))
+    return (
+        Quota(
+            "llm:requests",
+            settings.llm.rpm,
+            settings.llm.rate_window,
+            burst_seconds=LLM_BURST_SECONDS,
+            delay_allowance=LLM_DELAY_ALLOWANCE,
+        ),
+        Quota(
+            "llm:tokens",
+            settings.llm.tpm,
+            settings.llm.rate_window,
+            burst_seconds=LLM_BURST_SECONDS,
+            delay_allowance=LLM_DELAY_ALLOWANCE,
+            min_capacity=largest_request,
+        ),
+    )
 
 
 def llm_throttle() -> Callable[[int], float]:
@@ -235,8 +258,9 @@ def llm_throttle() -> Callable[[int], float]:
     requests_quota, tokens_quota = _llm_quotas()
 
     def throttle(tokens: int) -> float:
-        return limiter().acquire([(requests_quota, 1.0), (tokens_quota, float(tokens))], max_sleep(settings),
-                                 lanes.in_intake())
+        return limiter().acquire(
+            [(requests_quota, 1.0), (tokens_quota, float(tokens))], max_sleep(settings), lanes.in_intake()
+        )
 
     return throttle
 
@@ -284,6 +308,7 @@ def alerts() -> Alerts:
         url = settings.operators.alert_webhook_url
         sender = WebhookSender(url.get_secret_value()) if url is not None else None
         return Alerts(redis_client(), settings.redis.prefix, sender, settings.operators.alert_cooldown)
+
     return _for_this_process("alerts", build)
 
 
@@ -303,9 +328,15 @@ def zendesk_faults() -> FaultRecord:
 def zendesk_circuit() -> pybreaker.CircuitBreaker:
     """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
     settings = _settings()
-    return _alerting(zendesk_breaker(redis_client(), f"{settings.redis.prefix}breaker:zendesk",
-                                     settings.zendesk.breaker_fail_max, settings.zendesk.breaker_reset_timeout),
-                     zendesk_faults())
+    return _alerting(
+        zendesk_breaker(
+            redis_client(),
+            f"{settings.redis.prefix}breaker:zendesk",
+            settings.zendesk.breaker_fail_max,
+            settings.zendesk.breaker_reset_timeout,
+        ),
+        zendesk_faults(),
+    )
 
 
 def llm_circuit() -> pybreaker.CircuitBreaker:
@@ -313,19 +344,30 @@ def llm_circuit() -> pybreaker.CircuitBreaker:
     from app.clients.llm import llm_breaker
 
     settings = _settings()
-    return _alerting(llm_breaker(redis_client(), f"{settings.redis.prefix}breaker:llm",
-                                 settings.llm.breaker_fail_max, settings.llm.breaker_reset_timeout),
-                     llm_faults())
+    return _alerting(
+        llm_breaker(
+            redis_client(),
+            f"{settings.redis.prefix}breaker:llm",
+            settings.llm.breaker_fail_max,
+            settings.llm.breaker_reset_timeout,
+        ),
+        llm_faults(),
+    )
 
 
 def zendesk_auth(settings: Settings, store: TokenStore) -> ZendeskAuth:
     """The credential to send: the OAuth client's shared token (kept in `store`), else the API token."""
     if settings.zendesk.credentials == "oauth":
         assert settings.zendesk.oauth_client_id and settings.zendesk.oauth_client_secret  # zendesk_credentials
-        return OAuthClientCredentials(f"{settings.zendesk.base_url}{TOKEN_PATH}", settings.zendesk.oauth_client_id,
-                                      settings.zendesk.oauth_client_secret.get_secret_value(),
-                                      settings.zendesk.oauth_scope, store, settings.zendesk.oauth_token_lifetime,
-                                      timeout=settings.zendesk.timeout)
+        return OAuthClientCredentials(
+            f"{settings.zendesk.base_url}{TOKEN_PATH}",
+            settings.zendesk.oauth_client_id,
+            settings.zendesk.oauth_client_secret.get_secret_value(),
+            settings.zendesk.oauth_scope,
+            store,
+            settings.zendesk.oauth_token_lifetime,
+            timeout=settings.zendesk.timeout,
+        )
     if settings.zendesk.email and settings.zendesk.api_token:
         return ApiTokenAuth(settings.zendesk.email, settings.zendesk.api_token)
     raise ConfigError("; ".join(settings.zendesk.missing()))
@@ -377,9 +419,15 @@ def priority_mode() -> tuple[str, str]:
         return (known["mode"], known["why"]) if known else ("safe_put", f"PRIORITY_MODE=auto: could not look ({e})")
     finally:
         client.delete(f"{key}:looking")
-    mode, why = ("triggers", "PRIORITY_MODE=auto: the fleet's priority triggers are installed") if not findings else \
-        ("safe_put", f"PRIORITY_MODE=auto: the priority triggers are not ready ({findings[0]}; "
-                     "`python -m app zendesk setup` installs them)")
+    mode, why = (
+        ("triggers", "PRIORITY_MODE=auto: the fleet's priority triggers are installed")
+        if not findings
+        else (
+            "safe_put",
+            f"PRIORITY_MODE=auto: the priority triggers are not ready ({findings[0]}; "
+            "`python -m app zendesk setup` installs them)",
+        )
+    )
     client.hset(key, mapping={"mode": mode, "why": why, "at": repr(time.time())})
     client.expire(key, int(10 * PRIORITY_MODE_TTL))
     return mode, why
@@ -414,11 +462,13 @@ def redactor() -> Redactor:
 
 def taxonomy() -> Taxonomy:
     """The taxonomy from TAXONOMY_FILE (or the default); a bad file is a configuration error."""
+
     def build() -> Taxonomy:
         try:
             return load_taxonomy(_settings().llm.taxonomy_file)
         except TaxonomyError as e:
             raise ConfigError(f"TAXONOMY_FILE: {e}") from None
+
     return _once("taxonomy", build)
 
 
@@ -426,6 +476,7 @@ def local_classifier() -> LocalClassifier | None:
     """The model at LOCAL_MODEL_PATH, or None when there is none. Like the redactor, loaded once
     and shared across forks (read only). A model that cannot be used (damaged, or trained for
     another taxonomy) is a configuration error: the worker stops at start-up and says why."""
+
     def build() -> LocalClassifier | None:
         path = _settings().learning.model_path
         try:
@@ -433,6 +484,7 @@ def local_classifier() -> LocalClassifier | None:
         except LocalModelError as e:
             raise ConfigError(f"LOCAL_MODEL_PATH: {e}") from None
         return LocalClassifier(model, taxonomy()) if model is not None else None
+
     return _once("local_model", build)
 
 
@@ -444,14 +496,18 @@ def check_classifier(provider: str | None = None) -> str:
     provider = provider or settings.llm_choice()[0]
     local = local_classifier()
     if provider == "local" and local is None:
-        raise ConfigError(f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.learning.model_path}); "
-                          "train one with `python -m app train FILE`")
+        raise ConfigError(
+            f"LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH ({settings.learning.model_path}); "
+            "train one with `python -m app train FILE`"
+        )
     if provider == "openai":
         if not (settings.llm.openai_api_key or settings.llm.base_url):
             raise ConfigError("the openai provider needs OPENAI_API_KEY (or LLM_BASE_URL for a compatible server)")
         if settings.learning.gate_confidence is not None and local is None:
-            raise ConfigError(f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
-                              f"({settings.learning.model_path}); train one with `python -m app train FILE`")
+            raise ConfigError(
+                f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
+                f"({settings.learning.model_path}); train one with `python -m app train FILE`"
+            )
     return provider
 
 
@@ -467,8 +523,11 @@ def build_classifier(provider: str | None = None) -> Classifier:
     if provider == "local":
         assert local is not None  # check_classifier said so
         return local
-    gate = Gate(local, settings.learning.gate_confidence, settings.learning.gate_audit_share) \
-        if local is not None and settings.learning.gate_confidence is not None else None
+    gate = (
+        Gate(local, settings.learning.gate_confidence, settings.learning.gate_audit_share)
+        if local is not None and settings.learning.gate_confidence is not None
+        else None
+    )
     import openai
 
     client = openai.OpenAI(
@@ -477,14 +536,29 @@ def build_classifier(provider: str | None = None) -> Classifier:
         timeout=settings.llm.timeout,
         max_retries=settings.llm.sdk_max_retries,
     )
-    cache = RedisAnalysisCache(redis_client(), settings.llm.cache_ttl, settings.redis.prefix) \
-        if settings.llm.cache_ttl else None
+    cache = (
+        RedisAnalysisCache(redis_client(), settings.llm.cache_ttl, settings.redis.prefix)
+        if settings.llm.cache_ttl
+        else None
+    )
     # The local model, when there is one, answers in the rules' place when the LLM cannot.
-    return LLMClassifier(client, settings.llm.model, taxonomy(), local or RulesClassifier(taxonomy()), llm_circuit(),
-                         cache, attempts=settings.llm.attempts, max_tokens=settings.llm.completion_tokens,
-                         temperature=settings.llm.temperature, price_override=settings.llm.price_override,
-                         throttle=llm_throttle(), pause_gate=llm_pause_gate(), faults=llm_faults(),
-                         observe_quota=llm_quota_observer(), gate=gate)
+    return LLMClassifier(
+        client,
+        settings.llm.model,
+        taxonomy(),
+        local or RulesClassifier(taxonomy()),
+        llm_circuit(),
+        cache,
+        attempts=settings.llm.attempts,
+        max_tokens=settings.llm.completion_tokens,
+        temperature=settings.llm.temperature,
+        price_override=settings.llm.price_override,
+        throttle=llm_throttle(),
+        pause_gate=llm_pause_gate(),
+        faults=llm_faults(),
+        observe_quota=llm_quota_observer(),
+        gate=gate,
+    )
 
 
 def classifier() -> Classifier:
@@ -494,10 +568,21 @@ def classifier() -> Classifier:
 
 def fleet() -> Fleet:
     """What the fleet's stages use, from this process's objects (app.fleet.context)."""
-    return Fleet(settings=get_settings, claims=claims, dead_letters=dead_letters, run_store=run_store,
-                 intake_queue=intake_queue, bulk_jobs=bulk_jobs, job_slots=job_slots, taxonomy=taxonomy,
-                 classifier=classifier, zendesk=zendesk, alerts=alerts, priority_by_triggers=priority_by_triggers,
-                 max_sleep=max_sleep)
+    return Fleet(
+        settings=get_settings,
+        claims=claims,
+        dead_letters=dead_letters,
+        run_store=run_store,
+        intake_queue=intake_queue,
+        bulk_jobs=bulk_jobs,
+        job_slots=job_slots,
+        taxonomy=taxonomy,
+        classifier=classifier,
+        zendesk=zendesk,
+        alerts=alerts,
+        priority_by_triggers=priority_by_triggers,
+        max_sleep=max_sleep,
+    )
 
 
 def start_run(ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False) -> SweepOutcome:

@@ -33,9 +33,24 @@ from app.settings_redis import (
     sentinel_node_options,
 )
 
-__all__ = ["REDIS_CONNECT_TIMEOUT", "REDIS_SOCKET_TIMEOUT", "SENTINEL_TIMEOUT", "ConfigError", "IntakeSettings",
-           "LearningSettings", "LLMSettings", "OperatorSettings", "RedisSettings", "Settings", "WorkerSettings",
-           "ZendeskSettings", "get_settings", "is_reasoning_model", "parse_sentinels", "sentinel_node_options"]
+__all__ = [
+    "REDIS_CONNECT_TIMEOUT",
+    "REDIS_SOCKET_TIMEOUT",
+    "SENTINEL_TIMEOUT",
+    "ConfigError",
+    "IntakeSettings",
+    "LearningSettings",
+    "LLMSettings",
+    "OperatorSettings",
+    "RedisSettings",
+    "Settings",
+    "WorkerSettings",
+    "ZendeskSettings",
+    "get_settings",
+    "is_reasoning_model",
+    "parse_sentinels",
+    "sentinel_node_options",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +123,7 @@ class ZendeskSettings(SettingsGroup):
     breaker_fail_max: int = Field(default=5, ge=1, description="5xx/timeouts in a row that open it")
     breaker_reset_timeout: float = Field(default=30.0, gt=0, description="seconds before a trial call")
 
-    @field_validator("url", "subdomain", "email", "api_token", "oauth_client_id", "oauth_client_secret",
-                     mode="before")
+    @field_validator("url", "subdomain", "email", "api_token", "oauth_client_id", "oauth_client_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return _blank_is_unset(value)
@@ -125,8 +139,10 @@ class ZendeskSettings(SettingsGroup):
         words = value.split()
         wrong = [word for word in words if not SCOPE_WORD.match(word)]
         if not words or wrong:
-            raise ValueError(f"{' '.join(wrong) or 'an empty scope'}: expected space-separated scopes such as "
-                             "'read write' or 'tickets:read tickets:write'")
+            raise ValueError(
+                f"{' '.join(wrong) or 'an empty scope'}: expected space-separated scopes such as "
+                "'read write' or 'tickets:read tickets:write'"
+            )
         return " ".join(words)
 
     @model_validator(mode="after")
@@ -149,15 +165,20 @@ class ZendeskSettings(SettingsGroup):
         missing = []
         if not self.url and not self.subdomain:
             missing.append("set ZENDESK_URL (full base URL) or ZENDESK_SUBDOMAIN")
-        oauth = (("ZENDESK_OAUTH_CLIENT_ID", self.oauth_client_id),
-                 ("ZENDESK_OAUTH_CLIENT_SECRET", self.oauth_client_secret))
+        oauth = (
+            ("ZENDESK_OAUTH_CLIENT_ID", self.oauth_client_id),
+            ("ZENDESK_OAUTH_CLIENT_SECRET", self.oauth_client_secret),
+        )
         if any(value for _, value in oauth):
-            missing += [f"{name}: must be set with the other half of the OAuth client" for name, value in oauth
-                        if not value]
+            missing += [
+                f"{name}: must be set with the other half of the OAuth client" for name, value in oauth if not value
+            ]
         elif self.credentials is None:
-            missing.append("set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (an OAuth client, see the "
-                           "README's \"Connect to Zendesk\"), or, until Zendesk turns API tokens off on 2027-04-30, "
-                           "ZENDESK_EMAIL and ZENDESK_API_TOKEN")
+            missing.append(
+                "set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (an OAuth client, see the "
+                'README\'s "Connect to Zendesk"), or, until Zendesk turns API tokens off on 2027-04-30, '
+                "ZENDESK_EMAIL and ZENDESK_API_TOKEN"
+            )
         return missing
 
     def credential_warnings(self, today: date | None = None) -> list[str]:
@@ -165,8 +186,10 @@ class ZendeskSettings(SettingsGroup):
         today = today or date.today()
         if self.credentials == "api_token":
             when = "stopped working on" if today >= API_TOKENS_END else "stop working on"
-            return [f"ZENDESK_API_TOKEN: Zendesk API tokens {when} {API_TOKENS_END.isoformat()}; create an OAuth "
-                    "client and set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (README: Connect to Zendesk)"]
+            return [
+                f"ZENDESK_API_TOKEN: Zendesk API tokens {when} {API_TOKENS_END.isoformat()}; create an OAuth "
+                "client and set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (README: Connect to Zendesk)"
+            ]
         if self.credentials == "oauth" and self.api_token:
             return ["ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"]
         return []
@@ -215,8 +238,15 @@ class LLMSettings(SettingsGroup):
     # The fields tickets are classified into; default: app/taxonomies/default.yaml.
     taxonomy_file: Path | None = Field(default=None, validation_alias="TAXONOMY_FILE")
 
-    @field_validator("openai_api_key", "base_url", "taxonomy_file", "price_input_per_mtok", "price_output_per_mtok",
-                     "max_tokens", mode="before")
+    @field_validator(
+        "openai_api_key",
+        "base_url",
+        "taxonomy_file",
+        "price_input_per_mtok",
+        "price_output_per_mtok",
+        "max_tokens",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return _blank_is_unset(value)
@@ -228,8 +258,9 @@ class LLMSettings(SettingsGroup):
         if (self.price_input_per_mtok is None) != (self.price_output_per_mtok is None):
             raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
         if is_reasoning_model(self.model) and "temperature" in self.model_fields_set and self.temperature != 1:
-            raise ValueError(f"LLM_TEMPERATURE: {self.model} takes only its default temperature (1); "
-                             "unset LLM_TEMPERATURE")
+            raise ValueError(
+                f"LLM_TEMPERATURE: {self.model} takes only its default temperature (1); unset LLM_TEMPERATURE"
+            )
         return self
 
     @property
@@ -272,7 +303,7 @@ class IntakeSettings(SettingsGroup):
     # The signing secret Zendesk shows for the webhook. Set, it turns webhooks on, and beat's sweep
     # becomes the safety net (see sweep_interval).
     zendesk_webhook_secret: SecretStr | None = None
-    webhook_host: str = "0.0.0.0"  # noqa: S104 - Zendesk must reach it; put TLS in front (README)
+    webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8090, ge=1, le=65535)
     # Default: 60 s, or 300 s with webhooks on. With webhooks the sweep only finds what a webhook
     # missed (Zendesk pauses a webhook whose deliveries fail, and drops some), and search lags new
@@ -281,9 +312,7 @@ class IntakeSettings(SettingsGroup):
     sweep_interval: float = Field(default=60.0, gt=0, description="seconds between beat sweeps")
     sweep_max_tickets: int = Field(default=1000, ge=1, description="tickets claimed per sweep")
     claim_ttl: int = Field(default=1800, ge=10, description="seconds a claim lives unrenewed")
-    done_ttl: int = Field(
-        default=30 * 24 * 3600, ge=60, description="seconds the done marker outlives the search lag"
-    )
+    done_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds the done marker outlives the search lag")
 
     @field_validator("zendesk_webhook_secret", mode="before")
     @classmethod
@@ -337,8 +366,10 @@ class WorkerSettings(SettingsGroup):
     @model_validator(mode="after")
     def _consistent(self) -> WorkerSettings:
         if self.broker_visibility_timeout <= self.retry_max_countdown + 5:
-            raise ValueError("BROKER_VISIBILITY_TIMEOUT must be more than RETRY_MAX_COUNTDOWN + 5 seconds, or "
-                             "tasks waiting out a countdown would be delivered twice")
+            raise ValueError(
+                "BROKER_VISIBILITY_TIMEOUT must be more than RETRY_MAX_COUNTDOWN + 5 seconds, or "
+                "tasks waiting out a countdown would be delivered twice"
+            )
         return self
 
     def bulk_updates(self, tickets: int) -> bool:
@@ -386,8 +417,13 @@ class OperatorSettings(SettingsGroup):
 
 # Each group as it is named on Settings, in the order errors are reported.
 GROUPS: dict[str, type[SettingsGroup]] = {
-    "zendesk": ZendeskSettings, "llm": LLMSettings, "redis": RedisSettings, "intake": IntakeSettings,
-    "learning": LearningSettings, "operators": OperatorSettings, "workers": WorkerSettings,
+    "zendesk": ZendeskSettings,
+    "llm": LLMSettings,
+    "redis": RedisSettings,
+    "intake": IntakeSettings,
+    "learning": LearningSettings,
+    "operators": OperatorSettings,
+    "workers": WorkerSettings,
 }
 
 

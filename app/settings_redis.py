@@ -26,8 +26,9 @@ class SettingsGroup(BaseSettings):
     names stay flat (ZENDESK_URL, not ZENDESK__URL): a group's env_prefix plus the field's name,
     or the field's validation_alias where the variable does not start with the prefix."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      validate_by_name=True, validate_by_alias=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -79,8 +80,11 @@ def sentinel_node_options() -> dict[str, Any]:
     timeouts and no retries, so an unreachable sentinel costs one timeout and the next is asked
     (redis-py's default would retry the same dead one ten times). No password: the sentinels'
     own is not the master's, and the fleet expects sentinels without one."""
-    return {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT,
-            "retry": Retry(NoBackoff(), 0)}
+    return {
+        "socket_timeout": SENTINEL_TIMEOUT,
+        "socket_connect_timeout": SENTINEL_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+    }
 
 
 class RedisSettings(SettingsGroup):
@@ -148,14 +152,19 @@ class RedisSettings(SettingsGroup):
         if self.sentinels is None and self.master_name is None:
             return
         if self.master_name is None:
-            raise ValueError("REDIS_SENTINELS: set REDIS_MASTER_NAME too, the name the sentinels monitor the master "
-                             "under (their `sentinel monitor` line)")
+            raise ValueError(
+                "REDIS_SENTINELS: set REDIS_MASTER_NAME too, the name the sentinels monitor the master "
+                "under (their `sentinel monitor` line)"
+            )
         if self.sentinels is None:
-            raise ValueError("REDIS_SENTINELS: must be set with REDIS_MASTER_NAME, as host:port[,host:port...] "
-                             "of the sentinels")
+            raise ValueError(
+                "REDIS_SENTINELS: must be set with REDIS_MASTER_NAME, as host:port[,host:port...] of the sentinels"
+            )
         if urlparse(self.url).scheme != "redis":
-            raise ValueError("REDIS_URL: with REDIS_SENTINELS it must be a redis:// URL (only its database number "
-                             "and password are used); TLS and unix sockets are not supported through Sentinel")
+            raise ValueError(
+                "REDIS_URL: with REDIS_SENTINELS it must be a redis:// URL (only its database number "
+                "and password are used); TLS and unix sockets are not supported through Sentinel"
+            )
         _ = self.db  # a database that is not a number says so here, at start-up
 
     @property
@@ -194,8 +203,9 @@ class RedisSettings(SettingsGroup):
         if self.password:
             credentials += ":" + quote(self.password, safe="")
         credentials += "@" if credentials else ""
-        return ";".join(f"sentinel://{credentials}{_host_port(host, port)}/{self.db}"
-                        for host, port in self.sentinel_addresses)
+        return ";".join(
+            f"sentinel://{credentials}{_host_port(host, port)}/{self.db}" for host, port in self.sentinel_addresses
+        )
 
     @property
     def effective_broker_url(self) -> str:
@@ -233,8 +243,11 @@ class RedisSettings(SettingsGroup):
         if not self.uses_sentinel:
             return {}
         options: dict[str, Any] = {
-            "sentinels": self.sentinel_addresses, "service_name": self.master_name, "db": self.db,
-            "password": self.password, "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "sentinels": self.sentinel_addresses,
+            "service_name": self.master_name,
+            "db": self.db,
+            "password": self.password,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
             "sentinel_kwargs": sentinel_node_options(),
         }
         if self.username:

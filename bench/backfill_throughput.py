@@ -63,25 +63,46 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_worker("worker", autoscale="50,10")
         stack.wait_for_workers(1, timeout=180)
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "app", "backfill", str(source), "--output",
-                               str(workdir / "out.jsonl")], cwd=ROOT, env=stack.env(), capture_output=True, text=True,
-                              timeout=3600)
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "backfill", str(source), "--output", str(workdir / "out.jsonl")],
+            cwd=ROOT,
+            env=stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         fleet_seconds = time.monotonic() - started
         if done.returncode != 0:
             raise SystemExit(f"backfill failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-    single = json.loads(subprocess.run([sys.executable, "-c", SINGLE_PROCESS, str(source)], cwd=ROOT,
-                                       capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    single = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", SINGLE_PROCESS, str(source)], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.splitlines()[-1]
+    )
     written = sum(1 for _ in (workdir / "out.jsonl").open())
     fleet_rate = written / fleet_seconds
     single_rate = single["rows"] / single["seconds"]
     print(done.stdout.strip())
-    print(f"fleet (python -m app backfill, worker --autoscale=50,10): {written} rows in {fleet_seconds:.1f} s, "
-          f"{fleet_rate:.1f} rows/s, start-up included")
-    print(f"one plain process, same redactor and rules: {single['rows']} rows in {single['seconds']:.1f} s, "
-          f"{single_rate:.1f} rows/s")
+    print(
+        f"fleet (python -m app backfill, worker --autoscale=50,10): {written} rows in {fleet_seconds:.1f} s, "
+        f"{fleet_rate:.1f} rows/s, start-up included"
+    )
+    print(
+        f"one plain process, same redactor and rules: {single['rows']} rows in {single['seconds']:.1f} s, "
+        f"{single_rate:.1f} rows/s"
+    )
     print(f"fleet / one process: {fleet_rate / single_rate:.2f}x")
-    print(json.dumps({"rows": written, "fleet_seconds": round(fleet_seconds, 1), "fleet_rows_per_s": round(fleet_rate, 1),
-                      "single_process_rows_per_s": round(single_rate, 1), "ratio": round(fleet_rate / single_rate, 2)}))
+    print(
+        json.dumps(
+            {
+                "rows": written,
+                "fleet_seconds": round(fleet_seconds, 1),
+                "fleet_rows_per_s": round(fleet_rate, 1),
+                "single_process_rows_per_s": round(single_rate, 1),
+                "ratio": round(fleet_rate / single_rate, 2),
+            }
+        )
+    )
     return 0
 
 

@@ -23,7 +23,8 @@ forked process per core (app.learn.training.redact_examples), timed on its own.
   cross-validation inside that training 80% (`--cv` repeats it) and TWIN_SIMILARITY by
   leave-one-out inside it (the nearest other training ticket at >= 0.5 had the same labels 94% of
   the time, at >= 0.4 78%). Said plainly: while exploring, the test figures of both splits were
-  also seen for a few twin thresholds; 0.5 is the leave-one-out choice, not the best test figure. Side by side per field,
+  also seen for a few twin thresholds; 0.5 is the leave-one-out choice, not the best test figure.
+  Side by side per field,
   accuracy and macro-F1 of: the majority class (most common label of the training part), the
   rules (RulesClassifier with the eval taxonomy), and local (`fit_model` on the training part,
   answered through `LocalClassifier.classify` one ticket at a time, as the workers do).
@@ -208,9 +209,11 @@ def run_urgency(args: argparse.Namespace) -> int:
         "seconds": round(seconds, 1),
     }
     print(f"{n} English tickets, urgency vs priority label ({args.provider}{'' if redactor else ', not redacted'})")
-    print(f"  accuracy {result['accuracy']}  macro-F1 {result['macro_f1']}  "
-          f"(majority baseline '{majority_label}': accuracy {result['majority_accuracy']}, macro-F1 "
-          f"{round(macro_f1({g: Counter({majority_label: sum(confusion[g].values())}) for g in LABELS}), 4)})")
+    print(
+        f"  accuracy {result['accuracy']}  macro-F1 {result['macro_f1']}  "
+        f"(majority baseline '{majority_label}': accuracy {result['majority_accuracy']}, macro-F1 "
+        f"{round(macro_f1({g: Counter({majority_label: sum(confusion[g].values())}) for g in LABELS}), 4)})"
+    )
     print("  confusion (rows gold, columns predicted):")
     print("  " + " " * 8 + "".join(f"{label:>8}" for label in LABELS))
     for gold in LABELS:
@@ -220,6 +223,7 @@ def run_urgency(args: argparse.Namespace) -> int:
 
 
 # --provider local ---------------------------------------------------------------------
+
 
 class _NoRedaction:
     """--no-redact: a redactor that finds nothing, so the same code paths run on raw text."""
@@ -236,8 +240,10 @@ def _score(gold: list[str], predicted: list[str]) -> dict[str, float | None]:
 
     if not gold:
         return {"accuracy": None, "macro_f1": None}
-    return {"accuracy": round(sum(g == p for g, p in zip(gold, predicted)) / len(gold), 4),
-            "macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0)), 4)}
+    return {
+        "accuracy": round(sum(g == p for g, p in zip(gold, predicted)) / len(gold), 4),
+        "macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0)), 4),
+    }
 
 
 def _majority(examples: list[Any], indices: list[int], name: str) -> str:
@@ -256,8 +262,9 @@ def _fmt(value: float | None, width: int = 10) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
 
 
-def _cross_validate(texts: list[str], examples: list[Any], train: list[int], taxonomy: Any,
-                    fields: list[str]) -> dict[str, dict[str, float]]:
+def _cross_validate(
+    texts: list[str], examples: list[Any], train: list[int], taxonomy: Any, fields: list[str]
+) -> dict[str, dict[str, float]]:
     """Mean accuracy per field over CV_FOLDS folds of the training part, for each C in CV_C_VALUES."""
     import app.learn.model as model_module
     from app.learn.training import fit_model
@@ -341,49 +348,73 @@ def run_local(args: argparse.Namespace) -> int:
     for name in fields:
         gold = [examples[i].labels[name] for i in test_a]
         majority = _majority(examples, train_a, name)
-        table[name] = {"majority_label": majority,
-                       "majority": _score(gold, [majority] * len(gold)),
-                       "rules": _score(gold, [rule_values[i][name] for i in test_a]),
-                       "local": _score(gold, [a.values[name] for a in analyses])}
+        table[name] = {
+            "majority_label": majority,
+            "majority": _score(gold, [majority] * len(gold)),
+            "rules": _score(gold, [rule_values[i][name] for i in test_a]),
+            "local": _score(gold, [a.values[name] for a in analyses]),
+        }
 
     # Split B: the same, on a split nobody tuned on (batch predictions: the same answers, see above).
     model_b = fit_model(texts, examples, train_b, taxonomy, source)
     answers_b = model_b.predict([texts[i] for i in test_b])
     predicted_b = [values for values, _ in answers_b]
-    split_b = {"n_train": len(train_b), "n_test": len(test_b), "fields": {
-        name: {"majority": _accuracy(examples, test_b, name,
-                                     [{name: _majority(examples, train_b, name)}] * len(test_b)),
-               "rules": _accuracy(examples, test_b, name, [rule_values[i] for i in test_b]),
-               "local": _accuracy(examples, test_b, name, predicted_b)}
-        for name in fields}}
+    split_b = {
+        "n_train": len(train_b),
+        "n_test": len(test_b),
+        "fields": {
+            name: {
+                "majority": _accuracy(
+                    examples, test_b, name, [{name: _majority(examples, train_b, name)}] * len(test_b)
+                ),
+                "rules": _accuracy(examples, test_b, name, [rule_values[i] for i in test_b]),
+                "local": _accuracy(examples, test_b, name, predicted_b),
+            }
+            for name in fields
+        },
+    }
 
     # Learning curve on split A's test fifth; "all" is the headline model above.
     order = learning_order(train_a)
     curve = []
     for size in [s for s in CURVE_SIZES if s < len(train_a)]:
         answers = fit_model(texts, examples, order[:size], taxonomy, source).predict([texts[i] for i in test_a])
-        curve.append({"n_train": size, **{name: _accuracy(examples, test_a, name, [v for v, _ in answers])
-                                          for name in fields}})
+        curve.append(
+            {"n_train": size, **{name: _accuracy(examples, test_a, name, [v for v, _ in answers]) for name in fields}}
+        )
     curve.append({"n_train": len(train_a), **{name: table[name]["local"]["accuracy"] for name in fields}})
 
     # The gate: on the tickets the model is sure of, how often is it right?
     default_threshold = float(getattr(classifier_module, "DEFAULT_GATE_CONFIDENCE", 0.9))
-    sure_b = [(i, values) for i, (values, confidence) in zip(test_b, answers_b)
-              if all(confidence[f] >= default_threshold for f in fields)]
+    sure_b = [
+        (i, values)
+        for i, (values, confidence) in zip(test_b, answers_b)
+        if all(confidence[f] >= default_threshold for f in fields)
+    ]
     split_b["gate_default"] = {
-        "threshold": default_threshold, "coverage": round(len(sure_b) / len(test_b), 4), "answered": len(sure_b),
+        "threshold": default_threshold,
+        "coverage": round(len(sure_b) / len(test_b), 4),
+        "answered": len(sure_b),
         "all_right": round(sum(all(examples[i].labels[f] == v[f] for f in fields) for i, v in sure_b) / len(sure_b), 4)
-        if sure_b else None}
+        if sure_b
+        else None,
+    }
     thresholds = sorted(set(GATE_THRESHOLDS) | {default_threshold})
     gate = {}
     for threshold in thresholds:
         sure = [(i, a) for i, a in zip(test_a, analyses) if local.sure_of(a, threshold)]
         gate[f"{threshold:g}"] = {
-            "coverage": round(len(sure) / len(test_a), 4), "answered": len(sure),
-            "accuracy": {name: _accuracy(examples, [i for i, _ in sure], name, [a.values for _, a in sure])
-                         for name in fields},
-            "all_right": round(sum(all(examples[i].labels[f] == a.values[f] for f in fields) for i, a in sure)
-                               / len(sure), 4) if sure else None}
+            "coverage": round(len(sure) / len(test_a), 4),
+            "answered": len(sure),
+            "accuracy": {
+                name: _accuracy(examples, [i for i, _ in sure], name, [a.values for _, a in sure]) for name in fields
+            },
+            "all_right": round(
+                sum(all(examples[i].labels[f] == a.values[f] for f in fields) for i, a in sure) / len(sure), 4
+            )
+            if sure
+            else None,
+        }
 
     cv = _cross_validate(texts, examples, train_a, taxonomy, fields) if args.cv else None
 
@@ -396,28 +427,43 @@ def run_local(args: argparse.Namespace) -> int:
             train_seconds = time.perf_counter() - started
 
     # Report ---------------------------------------------------------------------------
-    print(f"{n} English tickets labelled for {', '.join(f'{f} ({COLUMNS[f]})' for f in fields)}; "
-          + ("NOT redacted" if args.no_redact else
-             f"redacted in {redaction_seconds:.1f} s (spaCy loaded in {load_seconds:.1f} s)"))
-    print(f"\nsplit A (the model card's is_held_out, 1 in 5): {len(train_a)} train / {len(test_a)} test; "
-          f"REGULARISATION_C={REGULARISATION_C:g}, chosen by CV inside the training part only")
+    print(
+        f"{n} English tickets labelled for {', '.join(f'{f} ({COLUMNS[f]})' for f in fields)}; "
+        + (
+            "NOT redacted"
+            if args.no_redact
+            else f"redacted in {redaction_seconds:.1f} s (spaCy loaded in {load_seconds:.1f} s)"
+        )
+    )
+    print(
+        f"\nsplit A (the model card's is_held_out, 1 in 5): {len(train_a)} train / {len(test_a)} test; "
+        f"REGULARISATION_C={REGULARISATION_C:g}, chosen by CV inside the training part only"
+    )
     print(f"  {'':<26}" + "".join(f"{name:>20}  " for name in fields))
     print(f"  {'':<26}" + "".join(f"{'accuracy':>10}{'macro-F1':>10}  " for _ in fields))
     for method in ("majority", "rules", "local"):
         label = f"majority ({'/'.join(table[f]['majority_label'] for f in fields)})" if method == "majority" else method
-        print(f"  {label:<26}" + "".join(f"{_fmt(table[f][method]['accuracy'])}{_fmt(table[f][method]['macro_f1'])}  "
-                                         for f in fields))
-    print(f"  (local answered through LocalClassifier.classify one ticket at a time; a batch predict gives "
-          f"{'the same' if batch_agrees else 'DIFFERENT'} answers)")
+        print(
+            f"  {label:<26}"
+            + "".join(f"{_fmt(table[f][method]['accuracy'])}{_fmt(table[f][method]['macro_f1'])}  " for f in fields)
+        )
+    print(
+        f"  (local answered through LocalClassifier.classify one ticket at a time; a batch predict gives "
+        f"{'the same' if batch_agrees else 'DIFFERENT'} answers)"
+    )
 
-    print(f"\nsplit B (sha256({SPLIT_B_SALT!r} + text) % 5 == 0 held out): "
-          f"{split_b['n_train']} train / {split_b['n_test']} test; accuracy")
+    print(
+        f"\nsplit B (sha256({SPLIT_B_SALT!r} + text) % 5 == 0 held out): "
+        f"{split_b['n_train']} train / {split_b['n_test']} test; accuracy"
+    )
     print(f"  {'':<26}" + "".join(f"{name:>12}" for name in fields))
     for method in ("majority", "rules", "local"):
         print(f"  {method:<26}" + "".join(_fmt(split_b["fields"][f][method], 12) for f in fields))
     gate_b = split_b["gate_default"]
-    print(f"  gate at the default {gate_b['threshold']:g}: coverage {gate_b['coverage']:.3f} ({gate_b['answered']} "
-          f"tickets), every field right on {_fmt(gate_b['all_right'], 0).strip()} of them")
+    print(
+        f"  gate at the default {gate_b['threshold']:g}: coverage {gate_b['coverage']:.3f} ({gate_b['answered']} "
+        f"tickets), every field right on {_fmt(gate_b['all_right'], 0).strip()} of them"
+    )
 
     print("\nlearning curve (local accuracy on split A's test fifth; first N of a seeded shuffle of its training part)")
     print(f"  {'train tickets':<26}" + "".join(f"{name:>12}" for name in fields))
@@ -425,12 +471,19 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"  {point['n_train']:<26}" + "".join(_fmt(point[f], 12) for f in fields))
 
     print("\ngate (split A's test fifth; answered = every field's confidence >= threshold)")
-    print(f"  {'threshold':<12}{'coverage':>10}{'answered':>10}" + "".join(f"{name:>12}" for name in fields)
-          + f"{'all right':>11}")
+    print(
+        f"  {'threshold':<12}{'coverage':>10}{'answered':>10}"
+        + "".join(f"{name:>12}" for name in fields)
+        + f"{'all right':>11}"
+    )
     for key, row in gate.items():
         mark = "  <- default" if float(key) == default_threshold else ""
-        print(f"  {key:<12}{_fmt(row['coverage'])}{row['answered']:>10}"
-              + "".join(_fmt(row["accuracy"][f], 12) for f in fields) + _fmt(row["all_right"], 11) + mark)
+        print(
+            f"  {key:<12}{_fmt(row['coverage'])}{row['answered']:>10}"
+            + "".join(_fmt(row["accuracy"][f], 12) for f in fields)
+            + _fmt(row["all_right"], 11)
+            + mark
+        )
 
     if cv is not None:
         print(f"\ncross-validation inside split A's training part ({CV_FOLDS} folds, mean accuracy)")
@@ -440,12 +493,16 @@ def run_local(args: argparse.Namespace) -> int:
             print(f"  {c:<12}" + "".join(_fmt(scores[name], 12) for name in [*fields, "mean"]) + mark)
 
     print("\nspeed")
-    print(f"  LocalClassifier.classify: {ms_per_ticket:.3f} ms per ticket (mean of {len(test_a)} calls, one ticket "
-          "each, after a warm-up)")
+    print(
+        f"  LocalClassifier.classify: {ms_per_ticket:.3f} ms per ticket (mean of {len(test_a)} calls, one ticket "
+        "each, after a warm-up)"
+    )
     print(f"  fit_model on the {len(train_a)} training tickets (redacted; features and fits): {fit_seconds:.1f} s")
     if train_seconds is not None:
-        print(f"  train() on all {n} tickets (redaction, held-out measurement, final fit, save): {train_seconds:.1f} s"
-              f"; its card: " + ", ".join(f"{name} accuracy {card.fields[name].accuracy}" for name in fields))
+        print(
+            f"  train() on all {n} tickets (redaction, held-out measurement, final fit, save): {train_seconds:.1f} s"
+            f"; its card: " + ", ".join(f"{name} accuracy {card.fields[name].accuracy}" for name in fields)
+        )
 
     # Targets ---------------------------------------------------------------------------
     urgency, kind = table["urgency"], table["ticket_type"]
@@ -453,7 +510,7 @@ def run_local(args: argparse.Namespace) -> int:
     per_target_tickets = (train_seconds * max(1.0, TRAIN_TICKETS_TARGET / n)) if train_seconds is not None else None
     targets = {
         "urgency_accuracy": urgency["local"]["accuracy"] >= URGENCY_TARGET
-                            and urgency["local"]["accuracy"] >= urgency["rules"]["accuracy"] + URGENCY_OVER_RULES,
+        and urgency["local"]["accuracy"] >= urgency["rules"]["accuracy"] + URGENCY_OVER_RULES,
         "ticket_type_accuracy": kind["local"]["accuracy"] >= TYPE_TARGET,
         "gate_accuracy": default_gate["all_right"] is not None and default_gate["all_right"] >= GATE_ACCURACY_TARGET,
         "ms_per_ticket": ms_per_ticket <= MS_TARGET,
@@ -461,27 +518,48 @@ def run_local(args: argparse.Namespace) -> int:
     }
     status = {True: "met    ", False: "NOT met", None: "not run"}
     print("\ntargets")
-    print(f"  {status[targets['urgency_accuracy']]}  urgency accuracy >= {URGENCY_TARGET} and >= rules + "
-          f"{URGENCY_OVER_RULES}: {urgency['local']['accuracy']:.3f} (rules {urgency['rules']['accuracy']:.3f})")
-    print(f"  {status[targets['ticket_type_accuracy']]}  ticket type accuracy >= {TYPE_TARGET}: "
-          f"{kind['local']['accuracy']:.3f}")
-    print(f"  {status[targets['gate_accuracy']]}  default gate {default_threshold:g}: >= {GATE_ACCURACY_TARGET:.0%} "
-          f"of answered tickets with every field right: {_fmt(default_gate['all_right'], 0)} "
-          f"(coverage {default_gate['coverage']:.1%}, {default_gate['answered']} of {len(test_a)})")
+    print(
+        f"  {status[targets['urgency_accuracy']]}  urgency accuracy >= {URGENCY_TARGET} and >= rules + "
+        f"{URGENCY_OVER_RULES}: {urgency['local']['accuracy']:.3f} (rules {urgency['rules']['accuracy']:.3f})"
+    )
+    print(
+        f"  {status[targets['ticket_type_accuracy']]}  ticket type accuracy >= {TYPE_TARGET}: "
+        f"{kind['local']['accuracy']:.3f}"
+    )
+    print(
+        f"  {status[targets['gate_accuracy']]}  default gate {default_threshold:g}: >= {GATE_ACCURACY_TARGET:.0%} "
+        f"of answered tickets with every field right: {_fmt(default_gate['all_right'], 0)} "
+        f"(coverage {default_gate['coverage']:.1%}, {default_gate['answered']} of {len(test_a)})"
+    )
     print(f"  {status[targets['ms_per_ticket']]}  <= {MS_TARGET:g} ms per ticket: {ms_per_ticket:.3f} ms")
-    print(f"  {status[targets['train_seconds']]}  <= {TRAIN_SECONDS_TARGET:g} s to train on {TRAIN_TICKETS_TARGET:,} "
-          "tickets: " + ("not measured (--no-train)" if train_seconds is None else
-                         f"{train_seconds:.1f} s on {n:,}" + (f" (scaled: {per_target_tickets:.1f} s)"
-                                                              if n < TRAIN_TICKETS_TARGET else "")))
+    print(
+        f"  {status[targets['train_seconds']]}  <= {TRAIN_SECONDS_TARGET:g} s to train on {TRAIN_TICKETS_TARGET:,} "
+        "tickets: "
+        + (
+            "not measured (--no-train)"
+            if train_seconds is None
+            else f"{train_seconds:.1f} s on {n:,}"
+            + (f" (scaled: {per_target_tickets:.1f} s)" if n < TRAIN_TICKETS_TARGET else "")
+        )
+    )
 
     result: dict[str, Any] = {
-        "provider": "local", "n": n, "n_train": len(train_a), "n_test": len(test_a), "redacted": not args.no_redact,
-        "fields": table, "split_b": split_b, "learning_curve": curve, "gate": gate,
+        "provider": "local",
+        "n": n,
+        "n_train": len(train_a),
+        "n_test": len(test_a),
+        "redacted": not args.no_redact,
+        "fields": table,
+        "split_b": split_b,
+        "learning_curve": curve,
+        "gate": gate,
         "default_gate_threshold": default_threshold,
-        "ms_per_ticket": round(ms_per_ticket, 4), "fit_seconds": round(fit_seconds, 2),
+        "ms_per_ticket": round(ms_per_ticket, 4),
+        "fit_seconds": round(fit_seconds, 2),
         "train_seconds": round(train_seconds, 2) if train_seconds is not None else None,
         "train_tickets": n if train_seconds is not None else None,
-        "redaction_seconds": round(redaction_seconds, 2), "targets": targets,
+        "redaction_seconds": round(redaction_seconds, 2),
+        "targets": targets,
     }
     if cv is not None:
         result["cv"] = cv
@@ -497,8 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N distinct tickets")
     parser.add_argument("--no-redact", action="store_true", help="classify raw text (faster, less faithful)")
     parser.add_argument("--no-train", action="store_true", help="local: skip timing the full train() run")
-    parser.add_argument("--cv", action="store_true", help="local: also cross-validate REGULARISATION_C "
-                                                          "inside the training part")
+    parser.add_argument(
+        "--cv", action="store_true", help="local: also cross-validate REGULARISATION_C inside the training part"
+    )
     args = parser.parse_args(argv)
     if args.provider == "local":
         return run_local(args)

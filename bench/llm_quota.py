@@ -36,19 +36,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-llm-quota-"))
-    stack = LocalStack(workdir=workdir, tickets=args.tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:",
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"])
+    stack = LocalStack(
+        workdir=workdir,
+        tickets=args.tickets,
+        redis_prefix=f"bench-{secrets.token_hex(4)}:",
+        sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"],
+    )
     with stack:
         stack.start_redis(args.redis_url)
         stack.start_simulator()
-        stack.start_llm_simulator(["--latency-mean", "0.5", "--rpm", str(args.rpm), "--tpm", str(args.tpm),
-                                   "--rate-window", f"{args.window:g}"])
+        stack.start_llm_simulator(
+            [
+                "--latency-mean",
+                "0.5",
+                "--rpm",
+                str(args.rpm),
+                "--tpm",
+                str(args.tpm),
+                "--rate-window",
+                f"{args.window:g}",
+            ]
+        )
         stack.start_worker("alpha", autoscale="8,8")
         stack.start_worker("bravo", autoscale="8,8")
         stack.wait_for_workers(2, timeout=180)
         started = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "1200"], cwd=ROOT,
-                             env=stack.env(), capture_output=True, text=True, timeout=1300)
+        run = subprocess.run(
+            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "1200"],
+            cwd=ROOT,
+            env=stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=1300,
+        )
         elapsed = time.monotonic() - started
         llm = stack.llm_sim("/_sim/stats")
         summaries = stack.summaries(5)
@@ -57,14 +77,27 @@ def main(argv: list[str] | None = None) -> int:
     summary = summaries[0]
     share = llm["responses_429"] / llm["requests_total"] if llm["requests_total"] else 0.0
     print(f"LLM limits: {args.tpm} tokens and {args.rpm} requests per {args.window:g} s; logs: {workdir}")
-    print(f"  {summary['total']} tickets: {summary['processed']} written, {summary['fallbacks']} fell back to the "
-          f"rules, {summary['failed']} failed, in {elapsed:.0f} s")
-    print(f"  LLM requests {llm['requests_total']}, answered 429: {llm['responses_429']} ({share:.1%}), "
-          f"quota tokens charged {llm['quota_tokens_total']}")
-    print(json.dumps({"tickets": summary["total"], "requests": llm["requests_total"],
-                      "responses_429": llm["responses_429"], "share_429": round(share, 4),
-                      "fallbacks": summary["fallbacks"], "failed": summary["failed"],
-                      "tickets_per_min": round(summary["processed"] / elapsed * 60, 1)}))
+    print(
+        f"  {summary['total']} tickets: {summary['processed']} written, {summary['fallbacks']} fell back to the "
+        f"rules, {summary['failed']} failed, in {elapsed:.0f} s"
+    )
+    print(
+        f"  LLM requests {llm['requests_total']}, answered 429: {llm['responses_429']} ({share:.1%}), "
+        f"quota tokens charged {llm['quota_tokens_total']}"
+    )
+    print(
+        json.dumps(
+            {
+                "tickets": summary["total"],
+                "requests": llm["requests_total"],
+                "responses_429": llm["responses_429"],
+                "share_429": round(share, 4),
+                "fallbacks": summary["fallbacks"],
+                "failed": summary["failed"],
+                "tickets_per_min": round(summary["processed"] / elapsed * 60, 1),
+            }
+        )
+    )
     return 0
 
 

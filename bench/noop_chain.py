@@ -17,10 +17,17 @@ prefix = {"global_keyprefix": os.environ.get("BENCH_REDIS_PREFIX", "noop:")}
 
 app = Celery("noop_chain", broker=redis_url, backend=redis_url)
 app.conf.update(
-    task_serializer="json", result_serializer="json", accept_content=["json"],
-    task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-    broker_transport_options=prefix, result_backend_transport_options=prefix,
-    worker_send_task_events=True, task_send_sent_event=True, result_expires=3600,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_transport_options=prefix,
+    result_backend_transport_options=prefix,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    result_expires=3600,
     broker_connection_retry_on_startup=True,
 )
 

@@ -51,7 +51,7 @@ class AlertInbox:
         inbox = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 inbox.texts.append(json.loads(body).get("text", ""))
                 self.send_response(200)
@@ -69,10 +69,16 @@ class AlertInbox:
         self.server.shutdown()
 
 
-def start_fleet(workdir: Path, tickets: int, redis_url: str | None, sim_options: list[str],
-                extra_env: dict[str, str] | None = None) -> LocalStack:
-    stack = LocalStack(workdir=workdir, tickets=tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:",
-                       sim_options=sim_options, extra_env=dict(extra_env or {}))
+def start_fleet(
+    workdir: Path, tickets: int, redis_url: str | None, sim_options: list[str], extra_env: dict[str, str] | None = None
+) -> LocalStack:
+    stack = LocalStack(
+        workdir=workdir,
+        tickets=tickets,
+        redis_prefix=f"bench-{secrets.token_hex(4)}:",
+        sim_options=sim_options,
+        extra_env=dict(extra_env or {}),
+    )
     stack.start_redis(redis_url)
     stack.start_simulator()
     stack.setup_zendesk()  # the account as an operator makes it ready: triggers, webhook, its secret
@@ -82,8 +88,14 @@ def start_fleet(workdir: Path, tickets: int, redis_url: str | None, sim_options:
 
 
 def run_in_background(stack: LocalStack, timeout: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", str(timeout)], cwd=ROOT,
-                            env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--wait", "--timeout", str(timeout)],
+        cwd=ROOT,
+        env=stack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def eligible(stack: LocalStack) -> int:
@@ -96,25 +108,33 @@ def outcome(stack: LocalStack) -> dict[str, Any]:
     runs = stack.summaries(50)
     results = [r for run in runs for r in run["results"]]
     dead = DeadLetters(Claims(stack.redis(), 60, 60, stack.redis_prefix)).entries()
-    return {"written": stats["tickets_ai_processed"], "written_twice": stats["tickets_with_multiple_notes"],
-            "failed": sum(r["status"] == "failed" for r in results), "dead_letters": len(dead),
-            "token_requests": stats["oauth"]["token_requests"], "tokens_issued": stats["oauth"]["tokens_issued"],
-            "tokens_revoked": stats["oauth"]["tokens_revoked"],
-            "api_token_requests": stats["requests_by_auth"].get("api_token", 0),
-            "bearer_requests": stats["requests_by_auth"].get("bearer", 0),
-            "responses_401": stats["responses_by_status"].get("401", 0),
-            "agent_edits": stats["agent_edits_total"], "agent_priorities_lowered": stats["tickets_priority_lowered"],
-            "hand_priorities_overridden": stats["hand_priorities_overridden"]}
+    return {
+        "written": stats["tickets_ai_processed"],
+        "written_twice": stats["tickets_with_multiple_notes"],
+        "failed": sum(r["status"] == "failed" for r in results),
+        "dead_letters": len(dead),
+        "token_requests": stats["oauth"]["token_requests"],
+        "tokens_issued": stats["oauth"]["tokens_issued"],
+        "tokens_revoked": stats["oauth"]["tokens_revoked"],
+        "api_token_requests": stats["requests_by_auth"].get("api_token", 0),
+        "bearer_requests": stats["requests_by_auth"].get("bearer", 0),
+        "responses_401": stats["responses_by_status"].get("401", 0),
+        "agent_edits": stats["agent_edits_total"],
+        "agent_priorities_lowered": stats["tickets_priority_lowered"],
+        "hand_priorities_overridden": stats["hand_priorities_overridden"],
+    }
 
 
-def oauth_run(tickets: int, token_ttl: float, redis_url: str | None, workdir: Path,
-              arrivals_per_min: float = 30.0) -> dict[str, Any]:
+def oauth_run(
+    tickets: int, token_ttl: float, redis_url: str | None, workdir: Path, arrivals_per_min: float = 30.0
+) -> dict[str, Any]:
     """Scenario 1: a backlog swept while new tickets arrive (announced by the account's webhook) and
     agents edit, so the fleet calls Zendesk all along; tokens live `token_ttl` s and every live one
     is revoked once, a third of the way through."""
     options = ["--token-ttl", f"{token_ttl:g}", "--agent-edit-rate", str(AGENT_EDITS_PER_MIN)]
-    stack = LocalStack(workdir=workdir / "oauth", tickets=tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:",
-                       sim_options=options)
+    stack = LocalStack(
+        workdir=workdir / "oauth", tickets=tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:", sim_options=options
+    )
     with stack:
         stack.start_redis(redis_url)
         stack.enable_webhooks()
@@ -136,9 +156,17 @@ def oauth_run(tickets: int, token_ttl: float, redis_url: str | None, workdir: Pa
         arrived = stack.stats()["tickets_created"] - tickets
         wait_until(lambda: stack.stats()["tickets_ai_processed"] >= due + arrived, 600, "every new ticket written")
         seconds = time.monotonic() - started
-        figures = {"tickets": tickets, "arrived": arrived, "eligible": due + arrived, "run_seconds": round(seconds, 1),
-                   "token_ttl_s": token_ttl, "revoked_live_tokens": revoked, "revoked_at_s": round(revoked_at, 1),
-                   "run_exit": run.returncode, **outcome(stack)}
+        figures = {
+            "tickets": tickets,
+            "arrived": arrived,
+            "eligible": due + arrived,
+            "run_seconds": round(seconds, 1),
+            "token_ttl_s": token_ttl,
+            "revoked_live_tokens": revoked,
+            "revoked_at_s": round(revoked_at, 1),
+            "run_exit": run.returncode,
+            **outcome(stack),
+        }
         figures["fleet_token_requests"] = figures["token_requests"] - issued_before
         # A token is renewed when a quarter of its life is left: one every 0.75 x TTL while the
         # fleet calls Zendesk, plus the revocation's.
@@ -161,27 +189,43 @@ def refused_client(tickets: int, redis_url: str | None, workdir: Path) -> dict[s
             stack.sim("/_sim/config", "POST", json={"oauth_client_secret": "rotated-by-an-admin"})
             stack.sim("/_sim/oauth/revoke", "POST")
             written_then = stack.stats()["tickets_ai_processed"]
-            wait_until(lambda: stack.redis().get(f"{stack.redis_prefix}zendesk:fault") is not None, 120,
-                       "the fleet to meet the refused client")
+            wait_until(
+                lambda: stack.redis().get(f"{stack.redis_prefix}zendesk:fault") is not None,
+                120,
+                "the fleet to meet the refused client",
+            )
             time.sleep(10)  # tickets wait: two breaker periods at least
             waiting = stack.stats()["tickets_ai_processed"]
-            health = subprocess.run([sys.executable, "-m", "app", "health"], cwd=ROOT, env=stack.env(),
-                                    capture_output=True, text=True, timeout=120)
+            health = subprocess.run(
+                [sys.executable, "-m", "app", "health"],
+                cwd=ROOT,
+                env=stack.env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             summaries_while_refused = len(stack.summaries(50))
             stack.sim("/_sim/config", "POST", json={"oauth_client_secret": "sim-oauth-secret"})  # fixed
             fixed_at = time.monotonic()
             out, err = run.communicate(timeout=900)
-            figures = {"tickets": tickets, "eligible": due, "written_before_refusal": written_then,
-                       "written_while_refused": waiting - written_then,
-                       "summaries_while_refused": summaries_while_refused,
-                       "health_exit": health.returncode, "health_output": health.stdout.strip(),
-                       "health_stderr": health.stderr.strip(),
-                       "health_fault_lines": [line.strip() for line in health.stdout.splitlines()
-                                              if "configuration fault" in line],
-                       "alerts": inbox.texts,
-                       "breaker_alerts": sum("circuit breaker" in text for text in inbox.texts),
-                       "run_exit": run.returncode,
-                       "seconds_to_finish_after_fix": round(time.monotonic() - fixed_at, 1), **outcome(stack)}
+            figures = {
+                "tickets": tickets,
+                "eligible": due,
+                "written_before_refusal": written_then,
+                "written_while_refused": waiting - written_then,
+                "summaries_while_refused": summaries_while_refused,
+                "health_exit": health.returncode,
+                "health_output": health.stdout.strip(),
+                "health_stderr": health.stderr.strip(),
+                "health_fault_lines": [
+                    line.strip() for line in health.stdout.splitlines() if "configuration fault" in line
+                ],
+                "alerts": inbox.texts,
+                "breaker_alerts": sum("circuit breaker" in text for text in inbox.texts),
+                "run_exit": run.returncode,
+                "seconds_to_finish_after_fix": round(time.monotonic() - fixed_at, 1),
+                **outcome(stack),
+            }
         if run.returncode != 0:
             figures["run_output"] = (out + err)[-2000:]
         return figures
@@ -199,26 +243,42 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-oauth-"))
     print(f"logs: {workdir}", flush=True)
     first = oauth_run(args.tickets, args.token_ttl, args.redis_url, workdir)
-    print(f"oauth: {first['written']}/{first['eligible']} eligible tickets ({first['tickets']} swept, "
-          f"{first['arrived']} new) written, {first['written_twice']} twice, "
-          f"{first['failed']} failed, {first['dead_letters']} dead letters in {first['run_seconds']} s; "
-          f"{first['fleet_token_requests']} token requests by the fleet (run length / {args.token_ttl:g} s tokens "
-          f"renewed at 75%: {first['expected_token_requests']}), {first['revoked_live_tokens']} live tokens revoked "
-          f"at {first['revoked_at_s']} s, {first['responses_401']} answers 401; {first['api_token_requests']} requests "
-          f"with an API token of {first['bearer_requests'] + first['api_token_requests']}; {first['agent_edits']} agent "
-          f"edits, {first['agent_priorities_lowered']} agent priorities lowered, "
-          f"{first['hand_priorities_overridden']} hand-set priorities overridden", flush=True)
+    print(
+        f"oauth: {first['written']}/{first['eligible']} eligible tickets ({first['tickets']} swept, "
+        f"{first['arrived']} new) written, {first['written_twice']} twice, "
+        f"{first['failed']} failed, {first['dead_letters']} dead letters in {first['run_seconds']} s; "
+        f"{first['fleet_token_requests']} token requests by the fleet (run length / {args.token_ttl:g} s tokens "
+        f"renewed at 75%: {first['expected_token_requests']}), {first['revoked_live_tokens']} live tokens revoked "
+        f"at {first['revoked_at_s']} s, {first['responses_401']} answers 401; {first['api_token_requests']} requests "
+        f"with an API token of {first['bearer_requests'] + first['api_token_requests']}; {first['agent_edits']} agent "
+        f"edits, {first['agent_priorities_lowered']} agent priorities lowered, "
+        f"{first['hand_priorities_overridden']} hand-set priorities overridden",
+        flush=True,
+    )
     second = refused_client(args.refused_tickets, args.redis_url, workdir)
-    print(f"refused: the secret changed after {second['written_before_refusal']} tickets; "
-          f"{second['written_while_refused']} written while refused, {second['summaries_while_refused']} run summaries; "
-          f"health exit {second['health_exit']}:\n  " + "\n  ".join(second["health_fault_lines"]) +
-          f"\n  breaker alerts: {second['breaker_alerts']}: {[t for t in second['alerts'] if 'breaker' in t]}\n"
-          f"  once fixed: {second['written']}/{second['eligible']} written, {second['failed']} failed, "
-          f"{second['dead_letters']} dead letters, {second['written_twice']} twice, "
-          f"{second['seconds_to_finish_after_fix']} s to finish", flush=True)
-    print(json.dumps({**{f"oauth_{k}": v for k, v in first.items() if k != "run_output"},
-                      **{f"refused_{k}": v for k, v in second.items()
-                         if k not in ("run_output", "health_output", "health_stderr", "alerts")}}))
+    print(
+        f"refused: the secret changed after {second['written_before_refusal']} tickets; "
+        f"{second['written_while_refused']} written while refused, {second['summaries_while_refused']} run summaries; "
+        f"health exit {second['health_exit']}:\n  "
+        + "\n  ".join(second["health_fault_lines"])
+        + f"\n  breaker alerts: {second['breaker_alerts']}: {[t for t in second['alerts'] if 'breaker' in t]}\n"
+        f"  once fixed: {second['written']}/{second['eligible']} written, {second['failed']} failed, "
+        f"{second['dead_letters']} dead letters, {second['written_twice']} twice, "
+        f"{second['seconds_to_finish_after_fix']} s to finish",
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                **{f"oauth_{k}": v for k, v in first.items() if k != "run_output"},
+                **{
+                    f"refused_{k}": v
+                    for k, v in second.items()
+                    if k not in ("run_output", "health_output", "health_stderr", "alerts")
+                },
+            }
+        )
+    )
     return 0
 
 

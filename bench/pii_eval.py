@@ -40,8 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_EVAL_DIR = ROOT.parent / "shared" / "eval"
-PRESIDIO_TYPES = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
-                  "IP_ADDRESS", "STREET_ADDRESS", "US_DRIVER_LICENSE"}
+PRESIDIO_TYPES = {
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "STREET_ADDRESS",
+    "US_DRIVER_LICENSE",
+}
 # Place and company names: hidden by ours only where spaCy or an address block finds them. The
 # ambientmeta figures are given over every labelled type and also without these two.
 PLACE_TYPES = {"LOCATION", "ORGANIZATION"}
@@ -106,11 +115,18 @@ class Score:
 
 def load_presidio(path: Path) -> list[Record]:
     rows = json.loads(path.read_text())
-    return [Record(row["full_text"],
-                   [(s["start_position"], s["end_position"], s["entity_type"])
-                    for s in row["spans"] if s["entity_type"] in PRESIDIO_TYPES],
-                   [(s["start_position"], s["end_position"]) for s in row["spans"]])
-            for row in rows]
+    return [
+        Record(
+            row["full_text"],
+            [
+                (s["start_position"], s["end_position"], s["entity_type"])
+                for s in row["spans"]
+                if s["entity_type"] in PRESIDIO_TYPES
+            ],
+            [(s["start_position"], s["end_position"]) for s in row["spans"]],
+        )
+        for row in rows
+    ]
 
 
 def load_ambientmeta(path: Path) -> list[Record]:
@@ -119,8 +135,13 @@ def load_ambientmeta(path: Path) -> list[Record]:
     for line in path.read_text().splitlines():
         row = json.loads(line)
         annotations = row["annotations"]
-        records.append(Record(row["text"], [(a["start"], a["end"], a["entity_type"]) for a in annotations],
-                              [(a["start"], a["end"]) for a in annotations]))
+        records.append(
+            Record(
+                row["text"],
+                [(a["start"], a["end"], a["entity_type"]) for a in annotations],
+                [(a["start"], a["end"]) for a in annotations],
+            )
+        )
     return records
 
 
@@ -167,8 +188,13 @@ def bare_number_probe(detect: Callable[[str], Spans], count: int = 300) -> dict:
     numbers = [f"{rng.randrange(10**8, 10**9)}" for _ in range(count)]
     templates = {
         "no_cue": ("Ensure {} is up to date.", "{} still fails after the update", "Please check {} and retry."),
-        "cue": ("My order {} has not arrived.", "Invoice #{} was charged twice", "Tracking number: {}",
-                "Ticket {} is still open", "ref {} from last week"),
+        "cue": (
+            "My order {} has not arrived.",
+            "Invoice #{} was charged twice",
+            "Tracking number: {}",
+            "Ticket {} is still open",
+            "ref {} from last week",
+        ),
     }
     shares = {}
     for group, forms in templates.items():
@@ -212,8 +238,9 @@ def cli_ms_per_record(texts: list[str]) -> float:
 
     def timed(stdin: str, lines: int) -> float:
         started = time.perf_counter()
-        result = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env, cwd=ROOT,
-                                timeout=600, check=True)
+        result = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=True
+        )
         elapsed = time.perf_counter() - started
         if len(result.stdout.splitlines()) != lines:
             raise RuntimeError(f"redact --spans wrote {len(result.stdout.splitlines())} lines for {lines}")
@@ -249,8 +276,9 @@ def presidio() -> Callable[[str], Spans] | None:
     from app.redaction.redactor import SPACY_MODELS
 
     model = next(m for m in SPACY_MODELS if importlib.util.find_spec(m))
-    engine = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}).create_engine()
+    engine = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+    ).create_engine()
     analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
     return lambda text: [(r.start, r.end) for r in analyzer.analyze(text=text, language="en")]
 
@@ -263,8 +291,10 @@ def print_table(name: str, results: dict[str, dict]) -> None:
         print(f"  {metric:<22}" + "".join(f"{results[s][metric]:>12}" for s in systems))
     for kind in results[systems[0]]["per_type_recall"]:
         count = results[systems[0]]["per_type_count"][kind]
-        print(f"  {'recall ' + kind + f' ({count})':<22}"
-              + "".join(f"{results[s]['per_type_recall'].get(kind, 0):>12}" for s in systems))
+        print(
+            f"  {'recall ' + kind + f' ({count})':<22}"
+            + "".join(f"{results[s]['per_type_recall'].get(kind, 0):>12}" for s in systems)
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,38 +325,59 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, dict] = {}
     for name, records in datasets.items():
         records = records[: args.limit] if args.limit else records
-        results = {system: evaluate(detect, records, args.show_left and system == "ours")
-                   for system, detect in systems.items()}
+        results = {
+            system: evaluate(detect, records, args.show_left and system == "ours") for system, detect in systems.items()
+        }
         print_table(name, results)
         report[name] = results
     rates = {system: redaction_rate(detect, tickets) for system, detect in systems.items()}
-    print(f"\nshare of characters redacted in {len(tickets)} English support tickets (lower is better): "
-          + ", ".join(f"{system} {rate}%" for system, rate in rates.items()))
+    print(
+        f"\nshare of characters redacted in {len(tickets)} English support tickets (lower is better): "
+        + ", ".join(f"{system} {rate}%" for system, rate in rates.items())
+    )
     alarms = identifier_alarms(args.eval_dir)
     print(f"identifier findings in {alarms['texts']} support texts (all false alarms): {alarms['alarms'] or 'none'}")
     for example in alarms["examples"]:
         print(f"  {example!r}")
     probe = {system: bare_number_probe(detect) for system, detect in systems.items()}
-    print("share of random nine-digit numbers redacted, without a cue / after order, invoice, ...: "
-          + ", ".join(f"{system} {p['no_cue']} / {p['cue']}" for system, p in probe.items()))
+    print(
+        "share of random nine-digit numbers redacted, without a cue / after order, invoice, ...: "
+        + ", ".join(f"{system} {p['no_cue']} / {p['cue']}" for system, p in probe.items())
+    )
     synth_texts = [record.text for record in datasets["presidio_synth_v2"]][: args.limit]
     cli_ms = cli_ms_per_record(synth_texts)
     print(f"python -m app redact --spans: {cli_ms} ms per record ({len(synth_texts)} records, start-up excluded)")
-    ambient = {name: {system: {"all_types": report[name][system]["recall"],
-                               "without_places": report[name][system]["recall_without_places"]}
-                      for system in systems}
-               for name in ("ambientmeta_standard", "ambientmeta_adversarial")}
+    ambient = {
+        name: {
+            system: {
+                "all_types": report[name][system]["recall"],
+                "without_places": report[name][system]["recall_without_places"],
+            }
+            for system in systems
+        }
+        for name in ("ambientmeta_standard", "ambientmeta_adversarial")
+    }
     for name, recalls in ambient.items():
-        print(f"{name} recall, all labelled types / without LOCATION and ORGANIZATION: "
-              + ", ".join(f"{system} {r['all_types']} / {r['without_places']}" for system, r in recalls.items()))
+        print(
+            f"{name} recall, all labelled types / without LOCATION and ORGANIZATION: "
+            + ", ".join(f"{system} {r['all_types']} / {r['without_places']}" for system, r in recalls.items())
+        )
     headline = report["presidio_synth_v2"]["ours"]
-    print(json.dumps({**{k: headline[k] for k in ("f2", "precision", "recall", "ms_per_record")},
-                      "per_type_recall": headline["per_type_recall"], "ticket_redaction_percent": rates,
-                      "cli_ms_per_record": cli_ms, "ambientmeta_recall": ambient,
-                      "identifier_alarms_in_support_texts": {k: alarms[k] for k in ("texts", "alarms")},
-                      "nine_digit_numbers_redacted": probe,
-                      "left_in_redacted_text": {name: report[name]["ours"]["left"] for name in report},
-                      "datasets": report}))
+    print(
+        json.dumps(
+            {
+                **{k: headline[k] for k in ("f2", "precision", "recall", "ms_per_record")},
+                "per_type_recall": headline["per_type_recall"],
+                "ticket_redaction_percent": rates,
+                "cli_ms_per_record": cli_ms,
+                "ambientmeta_recall": ambient,
+                "identifier_alarms_in_support_texts": {k: alarms[k] for k in ("texts", "alarms")},
+                "nine_digit_numbers_redacted": probe,
+                "left_in_redacted_text": {name: report[name]["ours"]["left"] for name in report},
+                "datasets": report,
+            }
+        )
+    )
     return 0
 
 

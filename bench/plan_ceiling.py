@@ -52,7 +52,7 @@ ZENDESK_ENTERPRISE = ["--rate-limit", "700", "--update-rate-limit", "100", "--ra
 CONFIGS = {
     "prefork": "one worker, celery -A app worker --autoscale=50,10 on every queue",
     "io": "two workers: prefork, a child per core, on sweep/intake/redact; --pool=threads --concurrency=200 "
-          "on classify/zendesk",
+    "on classify/zendesk",
 }
 
 
@@ -91,8 +91,12 @@ def start_workers(stack: LocalStack, config: str) -> dict[str, ManagedProcess]:
 
 def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, timeout: float) -> Result:
     result = Result(config, CONFIGS[config], tickets)
-    stack = LocalStack(workdir=workdir / config, tickets=tickets, sim_options=ZENDESK_ENTERPRISE,
-                       redis_prefix=f"plan-{secrets.token_hex(4)}:")
+    stack = LocalStack(
+        workdir=workdir / config,
+        tickets=tickets,
+        sim_options=ZENDESK_ENTERPRISE,
+        redis_prefix=f"plan-{secrets.token_hex(4)}:",
+    )
     with stack:
         stack.start_redis(redis_url)
         stack.start_simulator()
@@ -101,8 +105,14 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
         cpu_before = {name: cpu_seconds(w.pid) for name, w in workers.items()}
         with TreeSampler([w.pid for w in workers.values()]) as sampler:
             started = time.monotonic()
-            run = subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(tickets)], cwd=ROOT,
-                                 env=stack.env(), capture_output=True, text=True, timeout=300)
+            run = subprocess.run(
+                [sys.executable, "-m", "app", "run", "--limit", str(tickets)],
+                cwd=ROOT,
+                env=stack.env(),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             result.dispatch_seconds = round(time.monotonic() - started, 1)
             if run.returncode != 0:
                 raise SystemExit(f"{config}: run failed\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
@@ -115,10 +125,12 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
                     break
                 time.sleep(0.25)
         stats, llm = stack.stats(), stack.llm_sim("/_sim/stats")
-        result.cpu_seconds_per_ticket = {name: round((cpu_seconds(w.pid) - cpu_before[name]) / max(1, written), 4)
-                                         for name, w in workers.items()}
-        result.fallbacks = sum(w.log_path.read_text(errors="replace").count("LLM fallback to")
-                               for w in workers.values())
+        result.cpu_seconds_per_ticket = {
+            name: round((cpu_seconds(w.pid) - cpu_before[name]) / max(1, written), 4) for name, w in workers.items()
+        }
+        result.fallbacks = sum(
+            w.log_path.read_text(errors="replace").count("LLM fallback to") for w in workers.values()
+        )
     result.seconds = round(last_change - started, 1)
     result.written = stats["tickets_ai_processed"]
     result.twice = stats["tickets_with_multiple_notes"]
@@ -137,26 +149,29 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
 
 
 def print_table(results: list[Result]) -> None:
-    rows = [("tickets written / of", lambda r: f"{r.written} / {r.tickets}"),
-            ("seconds to the last write", lambda r: f"{r.seconds}"),
-            ("tickets per minute", lambda r: f"{r.tickets_per_min}"),
-            ("LLM plan ceiling per minute", lambda r: f"{r.llm_plan_ceiling_per_min}"),
-            ("plan_ceiling_ratio", lambda r: f"{r.plan_ceiling_ratio}"),
-            ("LLM requests / 429s", lambda r: f"{r.llm_requests} / {r.llm_429}"),
-            ("tokens charged per request", lambda r: f"{r.tokens_per_request}"),
-            ("LLM calls in flight, max", lambda r: f"{r.llm_max_in_flight}"),
-            ("fallbacks / twice / lost", lambda r: f"{r.fallbacks} / {r.twice} / {r.lost}"),
-            ("`run` start to dispatched, s", lambda r: f"{r.dispatch_seconds}"),
-            ("peak worker PSS MB (processes)", lambda r: f"{r.peak_pss_mb} ({r.worker_processes})"),
-            ("  by worker", lambda r: ", ".join(f"{k} {v}" for k, v in r.peak_pss_mb_by_worker.items())),
-            ("CPU s per ticket", lambda r: ", ".join(f"{k} {v}" for k, v in r.cpu_seconds_per_ticket.items()))]
+    rows = [
+        ("tickets written / of", lambda r: f"{r.written} / {r.tickets}"),
+        ("seconds to the last write", lambda r: f"{r.seconds}"),
+        ("tickets per minute", lambda r: f"{r.tickets_per_min}"),
+        ("LLM plan ceiling per minute", lambda r: f"{r.llm_plan_ceiling_per_min}"),
+        ("plan_ceiling_ratio", lambda r: f"{r.plan_ceiling_ratio}"),
+        ("LLM requests / 429s", lambda r: f"{r.llm_requests} / {r.llm_429}"),
+        ("tokens charged per request", lambda r: f"{r.tokens_per_request}"),
+        ("LLM calls in flight, max", lambda r: f"{r.llm_max_in_flight}"),
+        ("fallbacks / twice / lost", lambda r: f"{r.fallbacks} / {r.twice} / {r.lost}"),
+        ("`run` start to dispatched, s", lambda r: f"{r.dispatch_seconds}"),
+        ("peak worker PSS MB (processes)", lambda r: f"{r.peak_pss_mb} ({r.worker_processes})"),
+        ("  by worker", lambda r: ", ".join(f"{k} {v}" for k, v in r.peak_pss_mb_by_worker.items())),
+        ("CPU s per ticket", lambda r: ", ".join(f"{k} {v}" for k, v in r.cpu_seconds_per_ticket.items())),
+    ]
     print(f"\n  {'':32}" + "".join(f"{r.config:>28}" for r in results))
     for label, value in rows:
         print(f"  {label:32}" + "".join(f"{value(r):>28}" for r in results))
 
 
-def run_plan(tickets: int, configs: list[str], redis_url: str | None, workdir: Path,
-             timeout: float = 1800) -> dict[str, Any]:
+def run_plan(
+    tickets: int, configs: list[str], redis_url: str | None, workdir: Path, timeout: float = 1800
+) -> dict[str, Any]:
     """Every configuration in turn; the figures for bench/throughput.py's headline."""
     results = []
     for config in configs:
@@ -167,13 +182,20 @@ def run_plan(tickets: int, configs: list[str], redis_url: str | None, workdir: P
     headline: dict[str, Any] = {"plan_tickets": tickets, "plan": by_config}
     if "io" in by_config:
         io = by_config["io"]
-        headline.update(plan_ceiling_ratio=io["plan_ceiling_ratio"], llm_plan_ceiling_per_min=io["llm_plan_ceiling_per_min"],
-                        io_pool_tickets_per_min=io["tickets_per_min"], io_pool_llm_429=io["llm_429"],
-                        io_pool_peak_pss_mb=io["peak_pss_mb"])
+        headline.update(
+            plan_ceiling_ratio=io["plan_ceiling_ratio"],
+            llm_plan_ceiling_per_min=io["llm_plan_ceiling_per_min"],
+            io_pool_tickets_per_min=io["tickets_per_min"],
+            io_pool_llm_429=io["llm_429"],
+            io_pool_peak_pss_mb=io["peak_pss_mb"],
+        )
     if "prefork" in by_config:
         prefork = by_config["prefork"]
-        headline.update(prefork_plan_ceiling_ratio=prefork["plan_ceiling_ratio"],
-                        prefork_tickets_per_min=prefork["tickets_per_min"], prefork_peak_pss_mb=prefork["peak_pss_mb"])
+        headline.update(
+            prefork_plan_ceiling_ratio=prefork["plan_ceiling_ratio"],
+            prefork_tickets_per_min=prefork["tickets_per_min"],
+            prefork_peak_pss_mb=prefork["peak_pss_mb"],
+        )
     return headline
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.redaction.redactor import TICKET_SEPARATOR, load_spacy_model, mask_markup  # noqa: E402
-from sim.ticketgen import generate_ticket  # noqa: E402
+from app.redaction.redactor import TICKET_SEPARATOR, load_spacy_model, mask_markup
+from sim.ticketgen import generate_ticket
 
 
 def main() -> None:
@@ -25,15 +25,17 @@ def main() -> None:
     args = parser.parse_args()
     nlp = load_spacy_model()
     rng = random.Random(1)
-    texts = [mask_markup(f"{t.subject}{TICKET_SEPARATOR}{t.description}")
-             for t in (generate_ticket(rng) for _ in range(args.tickets))]
+    texts = [
+        mask_markup(f"{t.subject}{TICKET_SEPARATOR}{t.description}")
+        for t in (generate_ticket(rng) for _ in range(args.tickets))
+    ]
     list(nlp.pipe(texts[:50]))  # warm up
     single = None
     headline: dict[str, float] = {}
     for size in (1, 5, 10, 20, 50, 100):
         started = time.process_time()
         for start in range(0, len(texts), size):
-            chunk = texts[start:start + size]
+            chunk = texts[start : start + size]
             if size == 1:
                 nlp(chunk[0])
             else:

@@ -53,8 +53,11 @@ class SeedZendesk:
 
     def list_unprocessed(self) -> list[dict[str, Any]]:
         url: str | None = f"{self.base_url}/search/export.json"
-        params: dict[str, Any] | None = {"query": "status<solved -tags:ai_processed",
-                                         "filter[type]": "ticket", "page[size]": 100}
+        params: dict[str, Any] | None = {
+            "query": "status<solved -tags:ai_processed",
+            "filter[type]": "ticket",
+            "page[size]": 100,
+        }
         tickets: list[dict[str, Any]] = []
         while url:
             body = self.session.get(url, params=params, timeout=30).json()
@@ -67,8 +70,7 @@ class SeedZendesk:
         response = self.session.get(f"{self.base_url}/tickets/{ticket_id}.json", timeout=30)
         response.raise_for_status()
         existing = response.json()["ticket"].get("tags", [])
-        ticket: dict[str, Any] = {"tags": list(set(existing + tags)),
-                                  "comment": {"body": comment, "public": False}}
+        ticket: dict[str, Any] = {"tags": list(set(existing + tags)), "comment": {"body": comment, "public": False}}
         if priority:
             ticket["priority"] = priority
         response = self.session.put(f"{self.base_url}/tickets/{ticket_id}.json", json={"ticket": ticket}, timeout=30)
@@ -82,8 +84,12 @@ class SeedLLM:
 
     def analyze(self, subject: str, description: str) -> dict[str, Any]:
         completion = self.client.chat.completions.parse(
-            model="gpt-4o-mini", messages=build_messages(TAXONOMY, subject, description),
-            response_format=self.output, max_tokens=400, temperature=0)
+            model="gpt-4o-mini",
+            messages=build_messages(TAXONOMY, subject, description),
+            response_format=self.output,
+            max_tokens=400,
+            temperature=0,
+        )
         return completion.choices[0].message.parsed.model_dump()
 
 
@@ -96,10 +102,15 @@ def process_ticket(zendesk: SeedZendesk, llm: SeedLLM, ticket: dict[str, Any]) -
         note = f"AI Analysis:\n\nSummary: {analysis['summary']}\n" + "\n".join(f"{k}: {v}" for k, v in values.items())
         zendesk.update_ticket(ticket["id"], tags, TAXONOMY.priority_for(values), note)
         return {"id": ticket["id"], "status": "success", "time": time.time() - started}
-    except Exception as error:  # noqa: BLE001 - the seed records any failure per ticket
+    except Exception as error:
         text = str(error)
-        return {"id": ticket["id"], "status": "failed", "time": time.time() - started,
-                "error_429": "429" in text or "too many 429" in text.lower(), "error": text[:200]}
+        return {
+            "id": ticket["id"],
+            "status": "failed",
+            "time": time.time() - started,
+            "error_429": "429" in text or "too many 429" in text.lower(),
+            "error": text[:200],
+        }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """Throughput at the quota ceiling: the seed's design and the fleet, side by side in one run.
 
     make bench
-    .venv/bin/python bench/throughput.py [--tickets 2000] [--baseline-tickets 1000] [--time-scale 2] [--cpu-tickets 1000]
+    .venv/bin/python bench/throughput.py [--tickets 2000] [--baseline-tickets 1000] [--time-scale 2] \
+        [--cpu-tickets 1000]
 
 One simulator configuration for both designs (a fresh simulator per phase, same options):
 Zendesk Enterprise limits (700 requests/min, 100 Update Ticket/min), LLM latency mean 3.5 s
@@ -97,18 +98,53 @@ def zendesk_options(scale: float, limits: bool = True) -> list[str]:
     """The strict simulator as documented (update_many ignores safe_update, 30 jobs, expiring job
     statuses, the export's own limit), Enterprise limits, every duration divided by `scale`."""
     if not limits:
-        return ["--rate-limit", "10000000", "--update-rate-limit", "10000000", "--export-rate-limit", "10000000",
-                "--job-delay-ms", "0", "--job-item-ms", "0", "--index-lag", "0"]
-    return ["--rate-limit", "700", "--update-rate-limit", "100", "--rate-window", f"{60 / scale:g}",
-            "--job-delay-ms", f"{2000 / scale:g}", "--job-item-ms", f"{20 / scale:g}",
-            "--job-ttl", f"{3600 / scale:g}", "--index-lag", f"{30 / scale:g}", "--cursor-ttl", f"{3600 / scale:g}"]
+        return [
+            "--rate-limit",
+            "10000000",
+            "--update-rate-limit",
+            "10000000",
+            "--export-rate-limit",
+            "10000000",
+            "--job-delay-ms",
+            "0",
+            "--job-item-ms",
+            "0",
+            "--index-lag",
+            "0",
+        ]
+    return [
+        "--rate-limit",
+        "700",
+        "--update-rate-limit",
+        "100",
+        "--rate-window",
+        f"{60 / scale:g}",
+        "--job-delay-ms",
+        f"{2000 / scale:g}",
+        "--job-item-ms",
+        f"{20 / scale:g}",
+        "--job-ttl",
+        f"{3600 / scale:g}",
+        "--index-lag",
+        f"{30 / scale:g}",
+        "--cursor-ttl",
+        f"{3600 / scale:g}",
+    ]
 
 
 def llm_options(scale: float, latency: bool = True) -> list[str]:
     if not latency:
         return ["--latency-mean", "0", "--rpm", "10000000", "--tpm", "10000000000"]
-    return ["--latency-mean", f"{3.5 / scale:g}", "--rpm", "5000", "--tpm", "2000000",
-            "--rate-window", f"{60 / scale:g}"]
+    return [
+        "--latency-mean",
+        f"{3.5 / scale:g}",
+        "--rpm",
+        "5000",
+        "--tpm",
+        "2000000",
+        "--rate-window",
+        f"{60 / scale:g}",
+    ]
 
 
 def new_stack(workdir: Path, tickets: int, redis_url: str | None, name: str) -> LocalStack:
@@ -119,6 +155,7 @@ def new_stack(workdir: Path, tickets: int, redis_url: str | None, name: str) -> 
 
 # -- phase 1: the seed's design ----------------------------------------------------------------
 
+
 def run_baseline(args: argparse.Namespace, workdir: Path) -> Phase:
     phase = Phase("seed baseline (ThreadPoolExecutor(10), GET+merge+PUT)", args.baseline_tickets)
     with new_stack(workdir, args.baseline_tickets, args.redis_url, "baseline") as stack:
@@ -127,9 +164,25 @@ def run_baseline(args: argparse.Namespace, workdir: Path) -> Phase:
         stack.start_simulator()
         stack.start_llm_simulator(llm_options(args.time_scale))
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "seed_baseline.py"), "--zendesk-url", stack.zendesk_url,
-             "--llm-url", f"{stack.llm_url}/v1", "--email", SIM_EMAIL, "--token", SIM_TOKEN, "--llm-key", SIM_LLM_KEY],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(ROOT / "bench" / "seed_baseline.py"),
+                "--zendesk-url",
+                stack.zendesk_url,
+                "--llm-url",
+                f"{stack.llm_url}/v1",
+                "--email",
+                SIM_EMAIL,
+                "--token",
+                SIM_TOKEN,
+                "--llm-key",
+                SIM_LLM_KEY,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         with TreeSampler(process.pid) as sampler:
             out, err = process.communicate(timeout=args.phase_timeout)
         if process.returncode != 0:
@@ -152,6 +205,7 @@ def run_baseline(args: argparse.Namespace, workdir: Path) -> Phase:
 
 # -- phase 2: the fleet ------------------------------------------------------------------------
 
+
 def fleet_env(scale: float) -> dict[str, str]:
     return {"BULK_POLL_INTERVAL": f"{1.0 / scale:g}", "SWEEP_INTERVAL": f"{60 / scale:g}"}
 
@@ -162,8 +216,9 @@ AGENT_EDITS_PER_MIN = 60
 
 
 def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
-    phase = Phase("fleet (celery worker --autoscale=50,10, update_many, priorities by Zendesk's triggers)",
-                  args.tickets)
+    phase = Phase(
+        "fleet (celery worker --autoscale=50,10, update_many, priorities by Zendesk's triggers)", args.tickets
+    )
     scale = args.time_scale
     with new_stack(workdir, args.tickets, args.redis_url, "fleet") as stack:
         stack.sim_options = [*zendesk_options(scale), "--agent-edit-rate", str(AGENT_EDITS_PER_MIN)]
@@ -175,9 +230,24 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
         stack.wait_for_workers(1, timeout=180)
         started, started_wall = time.monotonic(), time.time()
         with TreeSampler(worker.pid) as sampler:
-            run = subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(args.tickets), "--wait",
-                                  "--timeout", str(args.phase_timeout)],
-                                 cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=args.phase_timeout + 60)
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "app",
+                    "run",
+                    "--limit",
+                    str(args.tickets),
+                    "--wait",
+                    "--timeout",
+                    str(args.phase_timeout),
+                ],
+                cwd=ROOT,
+                env=stack.env(),
+                capture_output=True,
+                text=True,
+                timeout=args.phase_timeout + 60,
+            )
         elapsed = time.monotonic() - started
         stats = stack.stats()
         llm_stats = stack.llm_sim("/_sim/stats")
@@ -200,24 +270,32 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
     last_written = max((r["written_at"] for r in written if r.get("written_at")), default=started_wall)
     triaged_seconds = (last_written - started_wall) * scale
     raises = sum(1 for r in written if r.get("priority_set"))
-    phase.extra.update(complete_per_min=round(phase.tickets_per_min, 1),
-                       complete_ratio=round(phase.tickets_per_min / (len(written) / triaged_seconds * 60), 3)
-                       if triaged_seconds and written else 0.0,
-                       single_ticket_puts=stats["requests_by_endpoint"].get("ticket_update", 0),
-                       priorities_raised_by_trigger=stats["tickets_priority_raised_by_trigger"],
-                       agent_priorities_lowered=stats["tickets_priority_lowered"],
-                       agent_hand_priorities_overridden=stats["hand_priorities_overridden"],
-                       agent_edits=stats["agent_edits_total"],
-                       oauth_tokens=stats["oauth"]["tokens_issued"],
-                       api_token_requests=stats["requests_by_auth"].get("api_token", 0))
-    phase.extra.update(peak_children=sampler.peak_children, runs=len(runs),
-                       requests_by_endpoint={k: v for k, v in stats["requests_by_endpoint"].items() if v},
-                       fallbacks=sum(r["status"] == "fallback" for r in results),
-                       triaged_per_min=round(len(written) / triaged_seconds * 60, 1) if triaged_seconds else 0.0,
-                       priority_raises=raises,
-                       priority_raises_per_min=round(raises / phase.wall_seconds * 60, 1) if phase.wall_seconds else 0.0,
-                       llm_requests=llm_stats["requests_total"], llm_responses_429=llm_stats["responses_429"],
-                       job_status_404=stats.get("job_status_404", 0), responses_400=stats.get("responses_400", 0))
+    phase.extra.update(
+        complete_per_min=round(phase.tickets_per_min, 1),
+        complete_ratio=round(phase.tickets_per_min / (len(written) / triaged_seconds * 60), 3)
+        if triaged_seconds and written
+        else 0.0,
+        single_ticket_puts=stats["requests_by_endpoint"].get("ticket_update", 0),
+        priorities_raised_by_trigger=stats["tickets_priority_raised_by_trigger"],
+        agent_priorities_lowered=stats["tickets_priority_lowered"],
+        agent_hand_priorities_overridden=stats["hand_priorities_overridden"],
+        agent_edits=stats["agent_edits_total"],
+        oauth_tokens=stats["oauth"]["tokens_issued"],
+        api_token_requests=stats["requests_by_auth"].get("api_token", 0),
+    )
+    phase.extra.update(
+        peak_children=sampler.peak_children,
+        runs=len(runs),
+        requests_by_endpoint={k: v for k, v in stats["requests_by_endpoint"].items() if v},
+        fallbacks=sum(r["status"] == "fallback" for r in results),
+        triaged_per_min=round(len(written) / triaged_seconds * 60, 1) if triaged_seconds else 0.0,
+        priority_raises=raises,
+        priority_raises_per_min=round(raises / phase.wall_seconds * 60, 1) if phase.wall_seconds else 0.0,
+        llm_requests=llm_stats["requests_total"],
+        llm_responses_429=llm_stats["responses_429"],
+        job_status_404=stats.get("job_status_404", 0),
+        responses_400=stats.get("responses_400", 0),
+    )
     return phase
 
 
@@ -236,9 +314,24 @@ def _task_time(log: Path) -> dict[str, float]:
 def start_raw_chain_worker(stack: LocalStack) -> tuple[Any, Any]:
     """The no-op chain's worker, on the fleet's worker command and Redis, and its app module."""
     env = {**stack.env(), "BENCH_REDIS_URL": stack.redis_url, "BENCH_REDIS_PREFIX": f"{stack.redis_prefix}noop:"}
-    worker = stack.spawn("noop-worker", [sys.executable, "-m", "celery", "-A", "noop_chain", "--workdir",
-                                         str(ROOT / "bench"), "worker", "--autoscale=50,10", "-n", "noop@%h",
-                                         "--loglevel=INFO"], env=env)
+    worker = stack.spawn(
+        "noop-worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "noop_chain",
+            "--workdir",
+            str(ROOT / "bench"),
+            "worker",
+            "--autoscale=50,10",
+            "-n",
+            "noop@%h",
+            "--loglevel=INFO",
+        ],
+        env=env,
+    )
     import os
 
     os.environ.update({"BENCH_REDIS_URL": env["BENCH_REDIS_URL"], "BENCH_REDIS_PREFIX": env["BENCH_REDIS_PREFIX"]})
@@ -258,12 +351,20 @@ def time_raw_chain(worker: Any, noop_chain: Any, tickets: int) -> tuple[float, f
     return tickets / elapsed, cpu_seconds(worker.pid) - cpu_before
 
 
-def time_fleet_run(stack: LocalStack, watched: dict[str, int], tickets: int, written_before: int) -> tuple[float, dict[str, float]]:
+def time_fleet_run(
+    stack: LocalStack, watched: dict[str, int], tickets: int, written_before: int
+) -> tuple[float, dict[str, float]]:
     """Tickets/s of `python -m app run --limit N --wait` from start to summary, and CPU seconds by process."""
     before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
-                         cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
+        cwd=ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     elapsed = time.monotonic() - started
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in watched.items()}
     written = stack.stats()["tickets_ai_processed"] - written_before
@@ -319,9 +420,24 @@ def start_profiler(pid: int, output: Path) -> subprocess.Popen | None:
     py_spy = Path(sys.executable).parent / "py-spy"
     if not py_spy.exists():
         return None
-    return subprocess.Popen([str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100",
-                             "--format", "raw", "--output", str(output), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def run_cpu_bound(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -332,8 +448,13 @@ def run_cpu_bound(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         stack.sim_options = zendesk_options(1, limits=False)
         stack.start_simulator()
         stack.start_llm_simulator(llm_options(1, latency=False))
-        stack.extra_env = {"BULK_POLL_INTERVAL": "0.05", "ZENDESK_RATE_LIMIT": "0", "ZENDESK_UPDATE_RATE_LIMIT": "0",
-                           "LLM_RPM": "0", "LLM_TPM": "0"}
+        stack.extra_env = {
+            "BULK_POLL_INTERVAL": "0.05",
+            "ZENDESK_RATE_LIMIT": "0",
+            "ZENDESK_UPDATE_RATE_LIMIT": "0",
+            "LLM_RPM": "0",
+            "LLM_TPM": "0",
+        }
         worker = stack.start_worker("worker", autoscale="50,10")
         stack.wait_for_workers(1, timeout=180)
         noop_worker, noop_chain = start_raw_chain_worker(stack)
@@ -350,10 +471,20 @@ def run_cpu_bound(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             else:
                 fleet_tps, cpu = time_fleet_run(stack, watched, tickets, number * tickets)
                 raw_tps, raw_cpu = time_raw_chain(noop_worker, noop_chain, tickets)
-            rounds.append({"fleet_tickets_per_s": fleet_tps, "raw_chain_tickets_per_s": raw_tps,
-                           "ratio": fleet_tps / raw_tps, "cpu_seconds": cpu, "raw_cpu_seconds": {"worker": raw_cpu}})
-            print(f"  round {number + 1}: fleet {fleet_tps:.1f} tickets/s, raw chain {raw_tps:.1f}, "
-                  f"ratio {fleet_tps / raw_tps:.2f}", flush=True)
+            rounds.append(
+                {
+                    "fleet_tickets_per_s": fleet_tps,
+                    "raw_chain_tickets_per_s": raw_tps,
+                    "ratio": fleet_tps / raw_tps,
+                    "cpu_seconds": cpu,
+                    "raw_cpu_seconds": {"worker": raw_cpu},
+                }
+            )
+            print(
+                f"  round {number + 1}: fleet {fleet_tps:.1f} tickets/s, raw chain {raw_tps:.1f}, "
+                f"ratio {fleet_tps / raw_tps:.2f}",
+                flush=True,
+            )
         noop_worker.terminate()
         noop_worker.finish()
         noop_chain.app.close()
@@ -363,8 +494,14 @@ def run_cpu_bound(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             # overlaps the measured rounds above.
             stack.sim("/_sim/tickets", method="POST", json={"count": tickets})
             profiler = start_profiler(worker.pid, profile_file)
-            subprocess.run([sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
-                           cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=900)
+            subprocess.run(
+                [sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
+                cwd=ROOT,
+                env=stack.env(),
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                 profiler.wait(timeout=60)
@@ -373,11 +510,18 @@ def run_cpu_bound(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         task_time = _task_time(worker.log_path)
     median = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
     shares, top = profile_summary(profile_file) if profile_file.exists() else ({}, [])
-    return {**median, "rounds": [round(r["ratio"], 3) for r in rounds], "profile_shares": shares,
-            "profile_top": top, "tickets": tickets, "task_seconds": task_time}
+    return {
+        **median,
+        "rounds": [round(r["ratio"], 3) for r in rounds],
+        "profile_shares": shares,
+        "profile_top": top,
+        "tickets": tickets,
+        "task_seconds": task_time,
+    }
 
 
 # -- phase 4: memory ---------------------------------------------------------------------------
+
 
 def run_memory(args: argparse.Namespace) -> dict[int, dict[str, float]]:
     from worker_memory import measure
@@ -387,13 +531,18 @@ def run_memory(args: argparse.Namespace) -> dict[int, dict[str, float]]:
 
 # -- report ------------------------------------------------------------------------------------
 
+
 def print_phase(phase: Phase) -> None:
     print(f"\n{phase.name}")
-    print(f"  tickets/min          {phase.tickets_per_min:8.1f}   ({phase.written}/{phase.tickets} written in "
-          f"{phase.wall_seconds:.0f} s)")
+    print(
+        f"  tickets/min          {phase.tickets_per_min:8.1f}   ({phase.written}/{phase.tickets} written in "
+        f"{phase.wall_seconds:.0f} s)"
+    )
     print(f"  Zendesk requests     {phase.zendesk_requests:8d}   ({phase.requests_per_ticket:.3f} per ticket)")
-    print(f"  429 responses        {phase.responses_429:8d}   tickets failed by a 429: {phase.failures_429}, "
-          f"failed in all: {phase.failed}")
+    print(
+        f"  429 responses        {phase.responses_429:8d}   tickets failed by a 429: {phase.failures_429}, "
+        f"failed in all: {phase.failed}"
+    )
     print(f"  time per ticket      p50 {phase.p50_seconds:.1f} s   p95 {phase.p95_seconds:.1f} s")
     print(f"  duplicates {phase.duplicates}   lost {phase.lost}")
     print(f"  peak RSS             {phase.peak_rss_mb:8.0f} MB summed over processes, {phase.peak_pss_mb:.0f} MB PSS")
@@ -404,30 +553,52 @@ def print_phase(phase: Phase) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=2000)
-    parser.add_argument("--baseline-tickets", type=int, default=1000,
-                        help="the seed's design sits at its ~100/min ceiling within a minute; 2,000 tickets "
-                             "would add ten minutes to the run without changing its rate")
-    parser.add_argument("--time-scale", type=float, default=2.0,
-                        help="compress latencies and limit windows by this (CPU is not compressed: above ~2 "
-                             "the fleet is bound by this machine's 2 cores, not by the quotas)")
+    parser.add_argument(
+        "--baseline-tickets",
+        type=int,
+        default=1000,
+        help="the seed's design sits at its ~100/min ceiling within a minute; 2,000 tickets "
+        "would add ten minutes to the run without changing its rate",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=2.0,
+        help="compress latencies and limit windows by this (CPU is not compressed: above ~2 "
+        "the fleet is bound by this machine's 2 cores, not by the quotas)",
+    )
     parser.add_argument("--cpu-tickets", type=int, default=1000)
     parser.add_argument("--cpu-rounds", type=int, default=3, help="raw chain + fleet rounds; the median is reported")
-    parser.add_argument("--phases", nargs="+", default=["baseline", "fleet", "cpu", "memory", "plan"],
-                        choices=["baseline", "fleet", "cpu", "memory", "plan"])
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        default=["baseline", "fleet", "cpu", "memory", "plan"],
+        choices=["baseline", "fleet", "cpu", "memory", "plan"],
+    )
     parser.add_argument("--plan-tickets", type=int, default=10_000)
-    parser.add_argument("--phase-timeout", type=float, default=1800.0,
-                        help="seconds a phase may take (the fleet's priority raises go at 50 a minute of "
-                             "simulated time, so 2,000 tickets take most of 20 minutes at scale 2)")
-    parser.add_argument("--no-profile", dest="profile", action="store_false",
-                        help="skip py-spy during the CPU-bound fleet run")
+    parser.add_argument(
+        "--phase-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds a phase may take (the fleet's priority raises go at 50 a minute of "
+        "simulated time, so 2,000 tickets take most of 20 minutes at scale 2)",
+    )
+    parser.add_argument(
+        "--no-profile", dest="profile", action="store_false", help="skip py-spy during the CPU-bound fleet run"
+    )
     parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
-    print(f"time scale {args.time_scale:g}: LLM mean {3.5 / args.time_scale:g} s, limits per {60 / args.time_scale:g} s; "
-          f"figures below are in real-world units. Logs: {workdir}")
+    print(
+        f"time scale {args.time_scale:g}: LLM mean {3.5 / args.time_scale:g} s, limits per {60 / args.time_scale:g} s; "
+        f"figures below are in real-world units. Logs: {workdir}"
+    )
     began = time.monotonic()
-    headline: dict[str, Any] = {"time_scale": args.time_scale, "tickets": args.tickets,
-                                "baseline_tickets": args.baseline_tickets}
+    headline: dict[str, Any] = {
+        "time_scale": args.time_scale,
+        "tickets": args.tickets,
+        "baseline_tickets": args.baseline_tickets,
+    }
     baseline = fleet = None
     if "baseline" in args.phases:
         baseline = run_baseline(args, workdir)
@@ -436,47 +607,70 @@ def main(argv: list[str] | None = None) -> int:
     if "fleet" in args.phases:
         fleet = run_fleet(args, workdir)
         print_phase(fleet)
-        headline.update(fleet_tickets_per_min=round(fleet.tickets_per_min, 1),
-                        fleet_triaged_per_min=fleet.extra["triaged_per_min"],
-                        complete_ratio=fleet.extra["complete_ratio"],
-                        single_ticket_puts=fleet.extra["single_ticket_puts"],
-                        priorities_raised_by_trigger=fleet.extra["priorities_raised_by_trigger"],
-                        agent_priorities_lowered=fleet.extra["agent_priorities_lowered"],
-                        agent_hand_priorities_overridden=fleet.extra["agent_hand_priorities_overridden"],
-                        fleet_priority_raises_per_min=fleet.extra["priority_raises_per_min"],
-                        fleet_llm_responses_429=fleet.extra["llm_responses_429"],
-                        fleet_fallbacks=fleet.extra["fallbacks"],
-                        zendesk_requests_per_ticket=round(fleet.requests_per_ticket, 4),
-                        failures_429=fleet.failures_429, duplicates=fleet.duplicates, lost=fleet.lost,
-                        fleet_failed=fleet.failed, fleet_p50_s=round(fleet.p50_seconds, 1),
-                        fleet_p95_s=round(fleet.p95_seconds, 1))
+        headline.update(
+            fleet_tickets_per_min=round(fleet.tickets_per_min, 1),
+            fleet_triaged_per_min=fleet.extra["triaged_per_min"],
+            complete_ratio=fleet.extra["complete_ratio"],
+            single_ticket_puts=fleet.extra["single_ticket_puts"],
+            priorities_raised_by_trigger=fleet.extra["priorities_raised_by_trigger"],
+            agent_priorities_lowered=fleet.extra["agent_priorities_lowered"],
+            agent_hand_priorities_overridden=fleet.extra["agent_hand_priorities_overridden"],
+            fleet_priority_raises_per_min=fleet.extra["priority_raises_per_min"],
+            fleet_llm_responses_429=fleet.extra["llm_responses_429"],
+            fleet_fallbacks=fleet.extra["fallbacks"],
+            zendesk_requests_per_ticket=round(fleet.requests_per_ticket, 4),
+            failures_429=fleet.failures_429,
+            duplicates=fleet.duplicates,
+            lost=fleet.lost,
+            fleet_failed=fleet.failed,
+            fleet_p50_s=round(fleet.p50_seconds, 1),
+            fleet_p95_s=round(fleet.p95_seconds, 1),
+        )
     if baseline and fleet:
         ratio = fleet.tickets_per_min / baseline.tickets_per_min if baseline.tickets_per_min else float("inf")
-        headline.update(ratio=round(ratio, 2), baseline_requests_per_ticket=round(baseline.requests_per_ticket, 3),
-                        baseline_failures_429=baseline.failures_429, baseline_duplicates=baseline.duplicates)
+        headline.update(
+            ratio=round(ratio, 2),
+            baseline_requests_per_ticket=round(baseline.requests_per_ticket, 3),
+            baseline_failures_429=baseline.failures_429,
+            baseline_duplicates=baseline.duplicates,
+        )
         print(f"\nfleet / baseline: {ratio:.2f}x tickets/min")
     if "cpu" in args.phases:
         cpu = run_cpu_bound(args, workdir)
-        print(f"\nCPU-bound ({cpu['tickets']} tickets, no latency, no limits), median of {len(cpu['rounds'])} rounds: "
-              f"fleet {cpu['fleet_tickets_per_s']:.1f} tickets/s, raw 3-task chain + chord "
-              f"{cpu['raw_chain_tickets_per_s']:.1f} tickets/s, ratio {cpu['ratio']:.2f} (rounds: "
-              + ", ".join(f"{r:.2f}" for r in cpu["rounds"]) + ")")
-        print("  CPU seconds by process: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu["cpu_seconds"].items())
-              + f" (raw chain worker {cpu['raw_cpu_seconds']['worker']:.1f})")
+        print(
+            f"\nCPU-bound ({cpu['tickets']} tickets, no latency, no limits), median of {len(cpu['rounds'])} rounds: "
+            f"fleet {cpu['fleet_tickets_per_s']:.1f} tickets/s, raw 3-task chain + chord "
+            f"{cpu['raw_chain_tickets_per_s']:.1f} tickets/s, ratio {cpu['ratio']:.2f} (rounds: "
+            + ", ".join(f"{r:.2f}" for r in cpu["rounds"])
+            + ")"
+        )
+        print(
+            "  CPU seconds by process: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in cpu["cpu_seconds"].items())
+            + f" (raw chain worker {cpu['raw_cpu_seconds']['worker']:.1f})"
+        )
         print("  task run time by task:  " + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(cpu["task_seconds"].items())))
         if cpu["profile_shares"]:
             print("  worker profile (py-spy samples of the worker and its pool children, idle stacks left out):")
             for name, share in cpu["profile_shares"].items():
                 print(f"    {share:6.1%}  {name}")
-            print("  top frames by own samples: " + "; ".join(f"{frame} {share:.1%}" for frame, share in cpu["profile_top"][:8]))
-        headline.update(cpu_bound_ratio=round(cpu["ratio"], 3), cpu_bound_rounds=cpu["rounds"],
-                        cpu_fleet_tickets_per_s=round(cpu["fleet_tickets_per_s"], 1),
-                        cpu_raw_chain_tickets_per_s=round(cpu["raw_chain_tickets_per_s"], 1))
+            print(
+                "  top frames by own samples: "
+                + "; ".join(f"{frame} {share:.1%}" for frame, share in cpu["profile_top"][:8])
+            )
+        headline.update(
+            cpu_bound_ratio=round(cpu["ratio"], 3),
+            cpu_bound_rounds=cpu["rounds"],
+            cpu_fleet_tickets_per_s=round(cpu["fleet_tickets_per_s"], 1),
+            cpu_raw_chain_tickets_per_s=round(cpu["raw_chain_tickets_per_s"], 1),
+        )
     if "memory" in args.phases:
         memory = run_memory(args)
         for children, figures in memory.items():
-            print(f"\nworker at {children} children: {figures['pss_total_mb']:.0f} MB resident in total (PSS summed: "
-                  f"each page once), {figures['rss_total_mb']:.0f} MB if each process's RSS is added up")
+            print(
+                f"\nworker at {children} children: {figures['pss_total_mb']:.0f} MB resident in total (PSS summed: "
+                f"each page once), {figures['rss_total_mb']:.0f} MB if each process's RSS is added up"
+            )
             headline[f"rss_mb_{children}_children"] = figures["pss_total_mb"]
             headline[f"rss_mb_{children}_children_summed_per_process"] = figures["rss_total_mb"]
     if "plan" in args.phases:

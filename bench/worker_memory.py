@@ -29,8 +29,10 @@ from common import tree  # noqa: E402
 
 from launcher.stack import LocalStack, wait_until  # noqa: E402
 
-TEXT = ("Hi, I'm Margaret Thompson (margaret.thompson@example.org, +1 415 555 0132). My card "
-        "4111 1111 1111 1111 was charged twice; please refund to GB82 WEST 1234 5698 7654 32.")
+TEXT = (
+    "Hi, I'm Margaret Thompson (margaret.thompson@example.org, +1 415 555 0132). My card "
+    "4111 1111 1111 1111 was charged twice; please refund to GB82 WEST 1234 5698 7654 32."
+)
 
 
 def measure(children: int, tasks_per_child: int, redis_url: str | None) -> dict[str, float]:
@@ -39,18 +41,32 @@ def measure(children: int, tasks_per_child: int, redis_url: str | None) -> dict[
     stack.zendesk_url = "http://127.0.0.1:9"  # never called: only redaction runs here
     with stack:
         stack.start_redis(redis_url)
-        worker = stack.spawn("worker", stack.celery("worker", f"--concurrency={children}", "-Q", "redact",
-                                                    "-n", f"mem{children}@%h", "--loglevel=WARNING"))
+        worker = stack.spawn(
+            "worker",
+            stack.celery(
+                "worker", f"--concurrency={children}", "-Q", "redact", "-n", f"mem{children}@%h", "--loglevel=WARNING"
+            ),
+        )
         wait_until(lambda: len(tree(worker.pid)) >= children + 1, 120, f"{children} pool children")
         stack.wait_for_workers(1, timeout=120)
         from celery import Celery
 
         client = Celery(broker=stack.redis_url, backend=stack.redis_url)
-        client.conf.update(broker_transport_options={"global_keyprefix": stack.redis_prefix},
-                           result_backend_transport_options={"global_keyprefix": stack.redis_prefix})
-        payload = {"run_id": "mem", "ticket_id": 1, "subject": "Refund", "description": TEXT, "enqueued_at": time.time()}
-        results = [client.send_task("triage.redact", args=(payload,), queue="redact")
-                   for _ in range(children * tasks_per_child)]
+        client.conf.update(
+            broker_transport_options={"global_keyprefix": stack.redis_prefix},
+            result_backend_transport_options={"global_keyprefix": stack.redis_prefix},
+        )
+        payload = {
+            "run_id": "mem",
+            "ticket_id": 1,
+            "subject": "Refund",
+            "description": TEXT,
+            "enqueued_at": time.time(),
+        }
+        results = [
+            client.send_task("triage.redact", args=(payload,), queue="redact")
+            for _ in range(children * tasks_per_child)
+        ]
         for result in results:
             result.get(timeout=300)
         time.sleep(1)
@@ -78,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     headline: dict[str, float] = {}
     for children in args.children:
         figures = measure(children, args.tasks_per_child, args.redis_url)
-        print(f"{children:>3} children: {figures['processes']} processes, RSS total {figures['rss_total_mb']} MB, "
-              f"PSS total {figures['pss_total_mb']} MB, parent RSS {figures['parent_rss_mb']} MB, "
-              f"mean child PSS {figures['child_pss_mean_mb']} MB")
+        print(
+            f"{children:>3} children: {figures['processes']} processes, RSS total {figures['rss_total_mb']} MB, "
+            f"PSS total {figures['pss_total_mb']} MB, parent RSS {figures['parent_rss_mb']} MB, "
+            f"mean child PSS {figures['child_pss_mean_mb']} MB"
+        )
         headline[f"rss_mb_{children}_children"] = figures["rss_total_mb"]
         headline[f"pss_mb_{children}_children"] = figures["pss_total_mb"]
     print(json.dumps(headline))

@@ -37,8 +37,10 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 def aggregate(summaries: list[RunSummary]) -> dict[str, Any]:
     """Totals over several runs (beat may split the backlog over a few sweeps)."""
-    return {key: sum(getattr(summary, key) for summary in summaries)
-            for key in ("total", "processed", "failed", "fallbacks", "skipped", "cost_estimate")}
+    return {
+        key: sum(getattr(summary, key) for summary in summaries)
+        for key in ("total", "processed", "failed", "fallbacks", "skipped", "cost_estimate")
+    }
 
 
 def run_demo(args: argparse.Namespace, console: Console) -> int:
@@ -47,8 +49,13 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
     # at the real pace the fleet's share of Update Ticket (50 priority raises a minute) alone would
     # make 200 tickets a four-minute wait.
     window = f"{60 / args.time_scale:g}"
-    stack = LocalStack(workdir=workdir, tickets=args.tickets, seed=args.seed, sweep_interval=args.sweep_interval,
-                       sim_options=["--rate-window", window])
+    stack = LocalStack(
+        workdir=workdir,
+        tickets=args.tickets,
+        seed=args.seed,
+        sweep_interval=args.sweep_interval,
+        sim_options=["--rate-window", window],
+    )
     stack.enable_webhooks()
     with stack:
         redis_url = stack.start_redis()
@@ -56,8 +63,10 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
             # A shared server: keep this demo's keys apart from any fleet using it, and remove them after.
             stack.redis_prefix = f"demo-{int(time.time())}:"
         console.print(f"redis      {redis_url}{' (embedded redis-server)' if stack.owns_redis else ''}")
-        console.print(f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets; OAuth only; "
-                      f"limits per {window} s, time scale {args.time_scale:g})")
+        console.print(
+            f"zendesk    {stack.start_simulator()} (simulator, {args.tickets} tickets; OAuth only; "
+            f"limits per {window} s, time scale {args.time_scale:g})"
+        )
         for line in stack.setup_output.splitlines():
             if line.startswith(("done:", "wrote", "everything")):
                 console.print(f"setup      {line}")
@@ -67,19 +76,26 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         else:
             console.print("llm        none: the offline rules classify")
         stack.start_webhook()
-        console.print(f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator's trigger)")
+        console.print(
+            f"webhook    {stack.webhook_url}/zendesk/webhook (signed deliveries from the simulator's trigger)"
+        )
         workers = stack.start_host_workers()
-        console.print("workers    cpu@ (prefork, a child per core: redact, sweep, intake), "
-                      "io@ (200 threads: intake_io, classify, zendesk), intake@ (32 threads: intake_io)")
-        stack.wait_for_workers(workers, timeout=180)  # tickets created before a worker is up would only measure its start
+        console.print(
+            "workers    cpu@ (prefork, a child per core: redact, sweep, intake), "
+            "io@ (200 threads: intake_io, classify, zendesk), intake@ (32 threads: intake_io)"
+        )
+        stack.wait_for_workers(
+            workers, timeout=180
+        )  # tickets created before a worker is up would only measure its start
         stack.start_beat()
         stack.start_flower()
         console.print(f"flower     http://127.0.0.1:{stack.flower_port}")
         console.print(f"logs       {workdir}")
         started = time.time()
         new_ids: list[int] = []
-        with Progress(TextColumn("[bold]triaged"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
+        with Progress(
+            TextColumn("[bold]triaged"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
             bar = progress.add_task("tickets", total=args.tickets + args.new_tickets)
             while True:
                 if len(new_ids) < args.new_tickets:  # a new ticket a second, announced by webhook
@@ -126,11 +142,15 @@ def ways_in(stack: LocalStack, summaries: list[RunSummary], new_ids: list[int]) 
     latencies = announced_latencies(stack, new_ids)
     delivered = stack.stats()["webhooks"].get("delivered", 0)
     webhook_runs = sum(1 for s in summaries if s.source == "webhook")
-    line = (f"ways in: {by_source['sweep']} tickets by sweeps, {by_source['webhook']} by webhooks "
-            f"({delivered} signed deliveries, {webhook_runs} runs)")
+    line = (
+        f"ways in: {by_source['sweep']} tickets by sweeps, {by_source['webhook']} by webhooks "
+        f"({delivered} signed deliveries, {webhook_runs} runs)"
+    )
     if latencies:
-        line += (f"; new tickets, creation to tags and note: p50 {statistics.median(latencies):.1f}s, "
-                 f"p95 {percentile(latencies, 95):.1f}s, max {max(latencies):.1f}s")
+        line += (
+            f"; new tickets, creation to tags and note: p50 {statistics.median(latencies):.1f}s, "
+            f"p95 {percentile(latencies, 95):.1f}s, max {max(latencies):.1f}s"
+        )
     return line
 
 
@@ -162,16 +182,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--new-tickets", type=int, default=20,
-                        help="tickets created one a second while the demo runs, each announced by a webhook")
+    parser.add_argument(
+        "--new-tickets",
+        type=int,
+        default=20,
+        help="tickets created one a second while the demo runs, each announced by a webhook",
+    )
     parser.add_argument("--sweep-interval", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "demo"))
-    parser.add_argument("--llm", choices=("simulator", "rules"), default="simulator",
-                        help="classify through the bundled OpenAI simulator (default) or the offline rules")
+    parser.add_argument(
+        "--llm",
+        choices=("simulator", "rules"),
+        default="simulator",
+        help="classify through the bundled OpenAI simulator (default) or the offline rules",
+    )
     parser.add_argument("--llm-latency", type=float, default=3.5, help="simulator's mean latency, seconds")
-    parser.add_argument("--time-scale", type=float, default=6.0,
-                        help="the simulators count their per-minute limits over 60/SCALE seconds (1: real time)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=6.0,
+        help="the simulators count their per-minute limits over 60/SCALE seconds (1: real time)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     console = Console()

@@ -53,24 +53,27 @@ def embedded_redis_server() -> str:
 
 
 # `python -c WORKERS_ONLINE N`: exits 0 once N workers answer a ping.
-WORKERS_ONLINE = ("import sys; from app.celery import app; "
-                  "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)")
+WORKERS_ONLINE = (
+    "import sys; from app.celery import app; "
+    "sys.exit(0 if len(app.control.ping(timeout=1.0)) >= int(sys.argv[1]) else 1)"
+)
 
 
 def zendesk_quota_env(config: dict[str, Any]) -> dict[str, str]:
     """The fleet's settings for a Zendesk simulator's quotas (its /_sim/config), so the fleet keeps
     to them as it would to a real account's plan."""
-    return {"ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
-            "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
-            "ZENDESK_EXPORT_RATE_LIMIT": str(config["export_rate_limit"]),
-            "ZENDESK_RATE_WINDOW": str(config["rate_window"]),
-            "BULK_MAX_JOBS": str(min(30, config["max_jobs"]))}
+    return {
+        "ZENDESK_RATE_LIMIT": str(config["rate_limit"]),
+        "ZENDESK_UPDATE_RATE_LIMIT": str(config["update_rate_limit"]),
+        "ZENDESK_EXPORT_RATE_LIMIT": str(config["export_rate_limit"]),
+        "ZENDESK_RATE_WINDOW": str(config["rate_window"]),
+        "BULK_MAX_JOBS": str(min(30, config["max_jobs"])),
+    }
 
 
 def llm_quota_env(config: dict[str, Any]) -> dict[str, str]:
     """The fleet's settings for an LLM simulator's quotas (its /_sim/config)."""
-    return {"LLM_RPM": str(config["rpm"]), "LLM_TPM": str(config["tpm"]),
-            "LLM_RATE_WINDOW": str(config["rate_window"])}
+    return {"LLM_RPM": str(config["rpm"]), "LLM_TPM": str(config["tpm"]), "LLM_RATE_WINDOW": str(config["rate_window"])}
 
 
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -174,8 +177,13 @@ class LocalStack:
         log_path = self.workdir / f"{name}.log"
         log_file = log_path.open("ab")
         popen = subprocess.Popen(
-            argv, cwd=ROOT, env=env or self.env(), stdout=log_file, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            argv,
+            cwd=ROOT,
+            env=env or self.env(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log_file.close()
         process = ManagedProcess(name, popen, log_path)
@@ -197,8 +205,22 @@ class LocalStack:
 
     def _spawn_redis(self, port: int) -> None:
         data_dir = Path(tempfile.mkdtemp(prefix="triage-redis-"))
-        self.spawn("redis", [embedded_redis_server(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", str(data_dir)])
+        self.spawn(
+            "redis",
+            [
+                embedded_redis_server(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data_dir),
+            ],
+        )
         wait_until(lambda: redis_reachable(self.redis_url, 0.2), 15, "embedded redis-server")
 
     def restart_redis(self, down_seconds: float) -> None:
@@ -214,10 +236,27 @@ class LocalStack:
     def start_simulator(self, port: int | None = None) -> str:
         """The Zendesk simulator; with webhooks enabled, the account is then made ready for them."""
         port = port or free_port()
-        argv = [sys.executable, "-m", "sim.zendesk", "--port", str(port), "--tickets", str(self.tickets),
-                "--seed", str(self.seed), "--email", SIM_EMAIL, "--token", SIM_TOKEN, "--auth", self.sim_auth,
-                "--oauth-client-id", SIM_OAUTH_CLIENT_ID, f"--oauth-client-secret={SIM_OAUTH_SECRET}",
-                *self.sim_options]
+        argv = [
+            sys.executable,
+            "-m",
+            "sim.zendesk",
+            "--port",
+            str(port),
+            "--tickets",
+            str(self.tickets),
+            "--seed",
+            str(self.seed),
+            "--email",
+            SIM_EMAIL,
+            "--token",
+            SIM_TOKEN,
+            "--auth",
+            self.sim_auth,
+            "--oauth-client-id",
+            SIM_OAUTH_CLIENT_ID,
+            f"--oauth-client-secret={SIM_OAUTH_SECRET}",
+            *self.sim_options,
+        ]
         self.spawn("zendesk-sim", argv)
         self.zendesk_url = f"http://127.0.0.1:{port}"
         wait_until(self._simulator_up, 20, "the Zendesk simulator")
@@ -231,8 +270,21 @@ class LocalStack:
     def start_llm_simulator(self, options: list[str] | None = None) -> str:
         """The OpenAI-compatible simulator; fleet processes then classify through it."""
         port = free_port()
-        self.spawn("llm-sim", [sys.executable, "-m", "sim.llm", "--port", str(port), "--api-key", SIM_LLM_KEY,
-                               "--seed", str(self.seed), *(options or [])])
+        self.spawn(
+            "llm-sim",
+            [
+                sys.executable,
+                "-m",
+                "sim.llm",
+                "--port",
+                str(port),
+                "--api-key",
+                SIM_LLM_KEY,
+                "--seed",
+                str(self.seed),
+                *(options or []),
+            ],
+        )
         self.llm_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{self.llm_url}/_sim/stats"), 20, "the LLM simulator")
         self.quota_env.update(llm_quota_env(self.llm_sim("/_sim/config")))
@@ -244,18 +296,26 @@ class LocalStack:
     def env(self) -> dict[str, str]:
         """The environment every fleet process gets: settings point at this stack."""
         env = dict(os.environ)
-        env.update({
-            "REDIS_URL": self.redis_url,
-            "REDIS_PREFIX": self.redis_prefix,
-            "ZENDESK_URL": self.zendesk_url,
-            "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
-            "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
-            "SWEEP_INTERVAL": str(self.sweep_interval),
-            "LOG_DIR": str(self.workdir / "results"),
-            "PYTHONUNBUFFERED": "1",
-        })
-        for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_SUBDOMAIN", "ZENDESK_OAUTH_SCOPE",
-                     "ZENDESK_WEBHOOK_SECRET", "PRIORITY_MODE"):
+        env.update(
+            {
+                "REDIS_URL": self.redis_url,
+                "REDIS_PREFIX": self.redis_prefix,
+                "ZENDESK_URL": self.zendesk_url,
+                "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
+                "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
+                "SWEEP_INTERVAL": str(self.sweep_interval),
+                "LOG_DIR": str(self.workdir / "results"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for name in (
+            "ZENDESK_EMAIL",
+            "ZENDESK_API_TOKEN",
+            "ZENDESK_SUBDOMAIN",
+            "ZENDESK_OAUTH_SCOPE",
+            "ZENDESK_WEBHOOK_SECRET",
+            "PRIORITY_MODE",
+        ):
             env.pop(name, None)  # a developer's own account never reaches a test or the demo
         env.pop("BROKER_URL", None)  # a developer's own broker never reaches a test or the demo
         if self.broker_url:
@@ -271,9 +331,13 @@ class LocalStack:
     def celery(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "celery", "-A", "app", *args]
 
-    def start_worker(self, name: str = "worker", autoscale: str = "50,10", extra: list[str] | None = None) -> ManagedProcess:
-        return self.spawn(name, self.celery("worker", f"--autoscale={autoscale}", "-n", f"{name}@%h",
-                                            "--loglevel=INFO", *(extra or [])))
+    def start_worker(
+        self, name: str = "worker", autoscale: str = "50,10", extra: list[str] | None = None
+    ) -> ManagedProcess:
+        return self.spawn(
+            name,
+            self.celery("worker", f"--autoscale={autoscale}", "-n", f"{name}@%h", "--loglevel=INFO", *(extra or [])),
+        )
 
     def start_cpu_worker(self, name: str = "cpu", concurrency: int | None = None) -> ManagedProcess:
         """The CPU half of the two-worker form: prefork on the redact, sweep and intake queues, one
@@ -281,22 +345,45 @@ class LocalStack:
         from app.names import CPU_QUEUES
 
         option = [f"--concurrency={concurrency}"] if concurrency else []
-        return self.spawn(name, self.celery("worker", *option, "-Q", ",".join(CPU_QUEUES), "-n", f"{name}@%h",
-                                            "--loglevel=INFO"))
+        return self.spawn(
+            name, self.celery("worker", *option, "-Q", ",".join(CPU_QUEUES), "-n", f"{name}@%h", "--loglevel=INFO")
+        )
 
     def start_io_worker(self, name: str = "io", threads: int | None = None) -> ManagedProcess:
         """The I/O half: Celery's thread pool on the classify and zendesk queues."""
         from app.names import IO_QUEUES, IO_THREADS
 
-        return self.spawn(name, self.celery("worker", "--pool=threads", f"--concurrency={threads or IO_THREADS}",
-                                            "-Q", ",".join(IO_QUEUES), "-n", f"{name}@%h", "--loglevel=INFO"))
+        return self.spawn(
+            name,
+            self.celery(
+                "worker",
+                "--pool=threads",
+                f"--concurrency={threads or IO_THREADS}",
+                "-Q",
+                ",".join(IO_QUEUES),
+                "-n",
+                f"{name}@%h",
+                "--loglevel=INFO",
+            ),
+        )
 
     def start_intake_worker(self, name: str = "intake", threads: int | None = None) -> ManagedProcess:
         """New tickets' waiting work alone (intake_io), on threads no backlog can fill."""
         from app.names import INTAKE_IO_QUEUES, INTAKE_THREADS
 
-        return self.spawn(name, self.celery("worker", "--pool=threads", f"--concurrency={threads or INTAKE_THREADS}",
-                                            "-Q", ",".join(INTAKE_IO_QUEUES), "-n", f"{name}@%h", "--loglevel=INFO"))
+        return self.spawn(
+            name,
+            self.celery(
+                "worker",
+                "--pool=threads",
+                f"--concurrency={threads or INTAKE_THREADS}",
+                "-Q",
+                ",".join(INTAKE_IO_QUEUES),
+                "-n",
+                f"{name}@%h",
+                "--loglevel=INFO",
+            ),
+        )
 
     def start_host_workers(self) -> int:
         """The workers of one host, as the README runs them: CPU, I/O and intake. Returns how many."""
@@ -311,8 +398,9 @@ class LocalStack:
     def start_flower(self, *options: str) -> ManagedProcess:
         """Flower on a free port; `options` (e.g. "--address=0.0.0.0") come after the defaults."""
         self.flower_port = free_port()
-        return self.spawn("flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}",
-                                                *options))
+        return self.spawn(
+            "flower", self.celery("flower", "--address=127.0.0.1", f"--port={self.flower_port}", *options)
+        )
 
     def enable_webhooks(self, *sim_options: str, form: str = "trigger") -> None:
         """Before start_simulator: once the simulator runs, the account is made ready as an operator
@@ -331,9 +419,25 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.webhook_port:
             self.webhook_port = free_port()
-        done = subprocess.run([sys.executable, "-m", "app", "zendesk", "setup", "--webhook-url",
-                               f"{self.webhook_url}/zendesk/webhook", "--env-file", str(env_file), *options],
-                              cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "zendesk",
+                "setup",
+                "--webhook-url",
+                f"{self.webhook_url}/zendesk/webhook",
+                "--env-file",
+                str(env_file),
+                *options,
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         self.setup_output = done.stdout + done.stderr
         if done.returncode != 0:
             raise RuntimeError(f"zendesk setup failed:\n{self.setup_output}")
@@ -346,14 +450,32 @@ class LocalStack:
     def subscribe_event_webhook(self) -> None:
         """A webhook subscribed to Zendesk's ticket.created events (the receiver takes their body too),
         made through the Webhooks API with the fleet's OAuth client."""
-        token = self.sim("/oauth/tokens", "POST", json={
-            "grant_type": "client_credentials", "client_id": SIM_OAUTH_CLIENT_ID, "client_secret": SIM_OAUTH_SECRET,
-            "scope": "read write"})["access_token"]
+        token = self.sim(
+            "/oauth/tokens",
+            "POST",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": SIM_OAUTH_CLIENT_ID,
+                "client_secret": SIM_OAUTH_SECRET,
+                "scope": "read write",
+            },
+        )["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        webhook = self.sim("/api/v2/webhooks", "POST", headers=headers, json={"webhook": {
-            "name": "Triage Fleet: ticket.created events", "endpoint": f"{self.webhook_url}/zendesk/webhook",
-            "http_method": "POST", "request_format": "json", "status": "active",
-            "subscriptions": ["zen:event-type:ticket.created"]}})["webhook"]
+        webhook = self.sim(
+            "/api/v2/webhooks",
+            "POST",
+            headers=headers,
+            json={
+                "webhook": {
+                    "name": "Triage Fleet: ticket.created events",
+                    "endpoint": f"{self.webhook_url}/zendesk/webhook",
+                    "http_method": "POST",
+                    "request_format": "json",
+                    "status": "active",
+                    "subscriptions": ["zen:event-type:ticket.created"],
+                }
+            },
+        )["webhook"]
         secret = self.sim(f"/api/v2/webhooks/{webhook['id']}/signing_secret", headers=headers)
         self.extra_env["ZENDESK_WEBHOOK_SECRET"] = secret["signing_secret"]["secret"]
 
@@ -363,17 +485,23 @@ class LocalStack:
 
     def start_webhook(self) -> ManagedProcess:
         """`python -m app webhook` on the port enable_webhooks reserved, once it answers /healthz."""
-        process = self.spawn("webhook", [sys.executable, "-m", "app", "webhook", "--host", "127.0.0.1",
-                                         "--port", str(self.webhook_port)])
+        process = self.spawn(
+            "webhook", [sys.executable, "-m", "app", "webhook", "--host", "127.0.0.1", "--port", str(self.webhook_port)]
+        )
         wait_until(lambda: _answers(f"{self.webhook_url}/healthz"), 30, "the webhook receiver")
         return process
 
     def wait_for_workers(self, count: int = 1, timeout: float = 60) -> None:
         """Until `count` workers answer a ping (the spaCy model is loaded by then)."""
         env = self.env()
+
         def enough() -> bool:
-            return subprocess.run([sys.executable, "-c", WORKERS_ONLINE, str(count)], cwd=ROOT, env=env,
-                                  capture_output=True).returncode == 0
+            return (
+                subprocess.run(
+                    [sys.executable, "-c", WORKERS_ONLINE, str(count)], cwd=ROOT, env=env, capture_output=True
+                ).returncode
+                == 0
+            )
 
         wait_until(enough, timeout, f"{count} worker(s) to come online", interval=0.5)
 
@@ -434,7 +562,6 @@ class LocalStack:
                 client.delete(*batch)
         except redis.RedisError:
             pass
-
 
 
 def _answers(url: str) -> bool:

@@ -76,6 +76,7 @@ class GeneratedTicket:
 
 # --- Personal data --------------------------------------------------------------------
 
+
 def luhn_check_digit(partial_number: str) -> str:
     """Return the digit that makes ``partial_number + digit`` pass the Luhn check."""
     total = 0
@@ -111,7 +112,7 @@ def _card_number(rng: random.Random) -> str:
         prefix = "4" if brand == "visa" else str(rng.randint(51, 55))
         body = prefix + _digits(rng, 15 - len(prefix))
         number = body + luhn_check_digit(body)
-        groups = tuple(number[i:i + 4] for i in range(0, 16, 4))
+        groups = tuple(number[i : i + 4] for i in range(0, 16, 4))
     separator = rng.choice((" ", "-", ""))
     return separator.join(groups)
 
@@ -119,25 +120,38 @@ def _card_number(rng: random.Random) -> str:
 def _phone_number(rng: random.Random, language: str) -> str:
     """A phone number in a format common for the writer's country (US or international)."""
     country = {"de": "de", "es": "es", "fr": "fr", "pt": rng.choice(("br", "pt"))}.get(
-        language, rng.choice(("us", "us", "us", "uk", "intl")))
+        language, rng.choice(("us", "us", "us", "uk", "intl"))
+    )
     if country == "intl":
         country = rng.choice(("de", "fr", "uk"))
     if country == "us":
         area, exchange, line = rng.choice(US_AREA_CODES), rng.randint(201, 989), _digits(rng, 4)
-        return rng.choice((f"({area}) {exchange}-{line}", f"{area}-{exchange}-{line}",
-                           f"+1 {area} {exchange} {line}", f"{area}.{exchange}.{line}"))
+        return rng.choice(
+            (
+                f"({area}) {exchange}-{line}",
+                f"{area}-{exchange}-{line}",
+                f"+1 {area} {exchange} {line}",
+                f"{area}.{exchange}.{line}",
+            )
+        )
     if country == "uk":
-        return rng.choice((f"+44 20 7946 0{_digits(rng, 3)}", f"+44 7700 900{_digits(rng, 3)}",
-                           f"020 7946 0{_digits(rng, 3)}"))
+        return rng.choice(
+            (f"+44 20 7946 0{_digits(rng, 3)}", f"+44 7700 900{_digits(rng, 3)}", f"020 7946 0{_digits(rng, 3)}")
+        )
     if country == "de":
-        return rng.choice((f"+49 30 {_digits(rng, 8)}", f"+49 151 {_digits(rng, 8)}",
-                           f"030 {_digits(rng, 4)} {_digits(rng, 4)}"))
+        return rng.choice(
+            (f"+49 30 {_digits(rng, 8)}", f"+49 151 {_digits(rng, 8)}", f"030 {_digits(rng, 4)} {_digits(rng, 4)}")
+        )
     if country == "fr":
         pairs = " ".join(_digits(rng, 2) for _ in range(4))
         return rng.choice((f"+33 1 {pairs}", f"06 {pairs}"))
     if country == "es":
-        return rng.choice((f"+34 91{_digits(rng, 1)} {_digits(rng, 3)} {_digits(rng, 3)}",
-                           f"6{_digits(rng, 2)} {_digits(rng, 3)} {_digits(rng, 3)}"))
+        return rng.choice(
+            (
+                f"+34 91{_digits(rng, 1)} {_digits(rng, 3)} {_digits(rng, 3)}",
+                f"6{_digits(rng, 2)} {_digits(rng, 3)} {_digits(rng, 3)}",
+            )
+        )
     if country == "br":
         return f"+55 11 9{_digits(rng, 4)}-{_digits(rng, 4)}"
     return f"+351 21{_digits(rng, 1)} {_digits(rng, 3)} {_digits(rng, 3)}"
@@ -171,8 +185,7 @@ def _ascii(text: str) -> str:
 
 def _email_for(rng: random.Random, first: str, last: str) -> str:
     first, last = _ascii(first), _ascii(last)
-    local = rng.choice((f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}",
-                        f"{first}{rng.randint(1, 99)}"))
+    local = rng.choice((f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}", f"{first}{rng.randint(1, 99)}"))
     return f"{local}@{rng.choice(EMAIL_DOMAINS)}"
 
 
@@ -191,11 +204,12 @@ def _personal_data(rng: random.Random, language: str) -> tuple[tuple[str, ...], 
     optional = ["email", "phone", "card", "address"]
     rng.shuffle(optional)
     # The name always appears (at least in the signature); one to three more kinds join it.
-    kinds = ("name", *sorted(optional[:rng.randint(1, 3)]))
+    kinds = ("name", *sorted(optional[: rng.randint(1, 3)]))
     return kinds, values
 
 
 # --- Assembly -------------------------------------------------------------------------
+
 
 def _slots(rng: random.Random) -> dict[str, str]:
     """Values for every placeholder any template may use, drawn once per ticket."""
@@ -241,27 +255,33 @@ def _choose_cues(rng: random.Random, category: str) -> tuple[str, str]:
     return urgency, sentiment
 
 
-def _person_set_fields(rng: random.Random, category: str,
-                       urgency: str) -> tuple[tuple[str, ...], str | None, str, str | None]:
+def _person_set_fields(
+    rng: random.Random, category: str, urgency: str
+) -> tuple[tuple[str, ...], str | None, str, str | None]:
     """Tags, priority, status and type as a customer or agent set them before triage."""
     tags: tuple[str, ...] = ()
     if rng.random() < TAGGED_SHARE:
-        pool = {"bug": ["mobile_app", "web_app", "api", "sso"],
-                "billing": ["billing", "refund", "invoice"],
-                "feature_request": ["feature_request", "roadmap"],
-                "question": ["how_to", "onboarding"]}[category]
+        pool = {
+            "bug": ["mobile_app", "web_app", "api", "sso"],
+            "billing": ["billing", "refund", "invoice"],
+            "feature_request": ["feature_request", "roadmap"],
+            "question": ["how_to", "onboarding"],
+        }[category]
         pool += ["vip", "enterprise", "trial", "partner", "churn_risk"]
         tags = tuple(sorted(rng.sample(pool, rng.randint(1, 3))))
     priority = None
     if rng.random() < PRIORITIZED_SHARE:
         options = {"high": ("normal", "high", "urgent"), "low": ("low", "normal")}.get(
-            urgency, ("low", "normal", "high"))
+            urgency, ("low", "normal", "high")
+        )
         priority = rng.choice(options)
     status = rng.choices(("new", "open", "pending", "hold"), weights=(55, 30, 10, 5))[0]
-    type_options = {"bug": ("incident", "problem", None, None),
-                    "feature_request": ("task", None, None),
-                    "billing": ("question", None),
-                    "question": ("question", None)}[category]
+    type_options = {
+        "bug": ("incident", "problem", None, None),
+        "feature_request": ("task", None, None),
+        "billing": ("question", None),
+        "question": ("question", None),
+    }[category]
     return tags, priority, status, rng.choice(type_options)
 
 
@@ -288,8 +308,7 @@ def _english_text(rng, category, urgency, sentiment, pii_kinds, values):
         paragraphs.append(rng.choice(EN_URGENT))
     elif urgency == "low":
         paragraphs.append(rng.choice(EN_RELAXED))
-    paragraphs.extend(rng.choice(EN_PII[kind]) for kind in pii_kinds if kind != "name"
-                      or rng.random() < 0.5)
+    paragraphs.extend(rng.choice(EN_PII[kind]) for kind in pii_kinds if kind != "name" or rng.random() < 0.5)
     if sentiment == "positive":
         paragraphs.append(rng.choice(EN_HAPPY))
     signature = values["name"] if pii_kinds else rng.choice(EN_ANONYMOUS_SIGNATURES)
@@ -306,14 +325,12 @@ def _foreign_text(rng, language, category, urgency, sentiment, pii_kinds, values
         subject = rng.choice(phrases["urgent_prefixes"]) + subject
 
     paragraphs = [rng.choice(phrases["greetings"])]
-    paragraphs.append(f"{rng.choice(phrases['angry'])} {problem}" if sentiment == "negative"
-                      else problem)
+    paragraphs.append(f"{rng.choice(phrases['angry'])} {problem}" if sentiment == "negative" else problem)
     if urgency == "high":
         paragraphs.append(rng.choice(phrases["urgent"]))
     elif urgency == "low":
         paragraphs.append(rng.choice(phrases["relaxed"]))
-    paragraphs.extend(rng.choice(phrases["pii"][kind]) for kind in pii_kinds
-                      if kind != "name" or rng.random() < 0.5)
+    paragraphs.extend(rng.choice(phrases["pii"][kind]) for kind in pii_kinds if kind != "name" or rng.random() < 0.5)
     if sentiment == "positive":
         paragraphs.append(rng.choice(phrases["happy"]))
     signature = values["name"] if pii_kinds else ""
@@ -336,11 +353,18 @@ def generate_ticket(rng: random.Random, non_english_share: float = 0.1) -> Gener
     if language == "en":
         subject, description = _english_text(rng, category, urgency, sentiment, pii_kinds, values)
     else:
-        subject, description = _foreign_text(rng, language, category, urgency, sentiment,
-                                             pii_kinds, values)
+        subject, description = _foreign_text(rng, language, category, urgency, sentiment, pii_kinds, values)
     tags, priority, status, ticket_type = _person_set_fields(rng, category, urgency)
     return GeneratedTicket(
-        subject=subject, description=description, category=category, language=language,
-        urgency=urgency, sentiment=sentiment, pii=pii_kinds, tags=tags, priority=priority,
-        status=status, ticket_type=ticket_type,
+        subject=subject,
+        description=description,
+        category=category,
+        language=language,
+        urgency=urgency,
+        sentiment=sentiment,
+        pii=pii_kinds,
+        tags=tags,
+        priority=priority,
+        status=status,
+        ticket_type=ticket_type,
     )

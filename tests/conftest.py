@@ -22,8 +22,8 @@ os.environ.setdefault("ZENDESK_OAUTH_CLIENT_ID", "triage-fleet")
 os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
-from app import services  # noqa: E402
-from launcher.stack import LocalStack  # noqa: E402
+from app import services
+from launcher.stack import LocalStack
 
 TIER_OF_FOLDER = {"e2e": ("e2e",), "hosts": ("e2e", "hosts")}
 
@@ -78,8 +78,9 @@ def zendesk_sim() -> Iterator[object]:
 
 
 @pytest.fixture
-def fleet_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, redis_prefix: str, zendesk_sim: object,
-              tmp_path: Path) -> Iterator[object]:
+def fleet_env(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, redis_prefix: str, zendesk_sim: object, tmp_path: Path
+) -> Iterator[object]:
     """Settings and per-process clients pointed at this test's Redis prefix and simulator."""
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("REDIS_PREFIX", redis_prefix)
@@ -108,7 +109,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.messages.append(json.loads(body))
                 self.send_response(receiver.status)

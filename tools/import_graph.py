@@ -52,7 +52,7 @@ def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]) if node.level else ""
+            base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]) if node.level else ""
             stem = ".".join(filter(None, [base, node.module or ""]))
             names = [f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in known else stem for alias in node.names]
         else:
@@ -106,9 +106,14 @@ def within(name: str, prefix: str) -> bool:
 
 
 def violations(raw: dict[str, set[str]]) -> list[str]:
-    return [f"{module} imports {name}: {why}" for module, names in sorted(raw.items())
-            for owner, forbidden, why in RULES if within(module, owner)
-            for name in sorted(names) if any(within(name, f) for f in forbidden)]
+    return [
+        f"{module} imports {name}: {why}"
+        for module, names in sorted(raw.items())
+        for owner, forbidden, why in RULES
+        if within(module, owner)
+        for name in sorted(names)
+        if any(within(name, f) for f in forbidden)
+    ]
 
 
 def main() -> int:
@@ -119,8 +124,10 @@ def main() -> int:
     for line in found_violations:
         print("violation: " + line)
     edges = sum(len(targets) for targets in graph.values())
-    print(f"{len(graph)} modules, {edges} imports between them: "
-          f"{len(found_cycles)} cycles, {len(found_violations)} violations")
+    print(
+        f"{len(graph)} modules, {edges} imports between them: "
+        f"{len(found_cycles)} cycles, {len(found_violations)} violations"
+    )
     return 1 if found_cycles or found_violations else 0
 
 

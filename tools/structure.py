@@ -28,8 +28,12 @@ def is_task(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 def body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """Lines of the body, the docstring left out."""
     body = function.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]
     if not body:
         return 0
@@ -52,8 +56,11 @@ def main() -> None:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     where = (body_lines(node), f"{name}:{node.lineno} {node.name}")
                     (tasks if is_task(node) else functions).append(where)
-    for title, rows in (("largest modules (lines)", modules), ("longest task bodies (lines)", tasks),
-                        ("longest functions (body lines)", functions)):
+    for title, rows in (
+        ("largest modules (lines)", modules),
+        ("longest task bodies (lines)", tasks),
+        ("longest functions (body lines)", functions),
+    ):
         print(title)
         for count, where in sorted(rows, reverse=True)[:top]:
             print(f"  {count:5d}  {where}")

@@ -19,7 +19,8 @@ def backfill_task(self: CeleryTask, rows: list[dict[str, Any]], include_redacted
     """Rows in (raw text, shown in Flower as line numbers only), one result per row out. The LLM
     asking to wait sends the chunk back to the queue; answers already given come from the cache."""
     try:
-        return triage_rows([Row.model_validate(row) for row in rows], services.redactor(), services.classifier(),
-                           include_redacted)
+        return triage_rows(
+            [Row.model_validate(row) for row in rows], services.redactor(), services.classifier(), include_redacted
+        )
     except TryLater as e:
         raise self.retry(countdown=retry_countdown(e, 0, get_settings().workers.retry_max_countdown)) from e

@@ -28,7 +28,9 @@ def classify_task(self: CeleryTask, work_data: dict[str, Any]) -> dict[str, Any]
     try:
         return classify_ticket(services.fleet(), work)
     except TryLater as e:
-        countdown = retry_countdown(e, self.request.retries, get_settings().workers.retry_max_countdown, lanes.in_intake())
+        countdown = retry_countdown(
+            e, self.request.retries, get_settings().workers.retry_max_countdown, lanes.in_intake()
+        )
         raise self.retry(countdown=countdown, **ticket_repr(work.ticket_id)) from e
     except STORE_UNAVAILABLE as e:
         retry_when_store_returns(self, e, f"ticket {work.ticket_id}", ticket_repr(work.ticket_id))

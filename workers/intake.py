@@ -24,6 +24,8 @@ def intake_task(self: CeleryTask) -> None:
     try:
         start_announced_run(services.fleet())
     except ZendeskError as e:
-        countdown = retry_countdown(e, min(self.request.retries, 5), get_settings().workers.retry_max_countdown, prompt=True)
+        countdown = retry_countdown(
+            e, min(self.request.retries, 5), get_settings().workers.retry_max_countdown, prompt=True
+        )
         log.warning("intake: %s; tickets wait, retrying in %.0fs", e, countdown)
         raise self.retry(countdown=countdown) from e

@@ -31,10 +31,22 @@ def redact_task(self: CeleryTask, payload: dict[str, Any]) -> dict[str, Any]:
 
 # Adding to the chord needs Redis: a dropped connection retries the pass (classifying a ticket
 # twice is harmless, update_batch keeps one result per ticket) instead of failing the batch.
-@app.task(name=str(Task.REDACT_BATCH), bind=True, autoretry_for=(RedisError, OperationalError),
-          retry_backoff=2, retry_backoff_max=60, max_retries=20)
-def redact_batch_task(self: CeleryTask, payloads: list[dict[str, Any]], run_id: str, batch_no: int,
-                      first: bool = True, queue: str | None = None) -> list:
+@app.task(
+    name=str(Task.REDACT_BATCH),
+    bind=True,
+    autoretry_for=(RedisError, OperationalError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def redact_batch_task(
+    self: CeleryTask,
+    payloads: list[dict[str, Any]],
+    run_id: str,
+    batch_no: int,
+    first: bool = True,
+    queue: str | None = None,
+) -> list:
     """Large runs: redact the next few tickets of a batch in one spaCy pass and add their
     triage.classify, then the rest of the batch as another triage.redact_batch, to the batch's
     chord; its body, triage.update_batch, waits for them all. The first pass is short so the LLM

@@ -31,8 +31,9 @@ def retry_when_store_returns(task: Task, error: BaseException, label: str, argsr
     raise task.retry(countdown=countdown, **argsrepr) from error
 
 
-def retry_or_give_up(task: Task, error: ZendeskError, failures: int, label: str, argsrepr: dict[str, str],
-                     **carry: Any) -> str:
+def retry_or_give_up(
+    task: Task, error: ZendeskError, failures: int, label: str, argsrepr: dict[str, str], **carry: Any
+) -> str:
     """Retry later when the error can pass: a TryLater (429, quota, open breaker, busy job queue)
     always does, without using up the failure budget; 5xx, timeouts and conflicts do within
     UPDATE_MAX_RETRIES. Otherwise returns the reason the tickets failed. `carry` goes into the

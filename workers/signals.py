@@ -17,8 +17,10 @@ from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-WARM_UP_TEXT = ("Hi, I'm Anna Berg (anna@example.org, +44 20 7946 0958, 030 1234567). Card 4111 1111 1111 1111, "
-                "IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, IP 192.0.2.1, 12 Baker Street, London.")
+WARM_UP_TEXT = (
+    "Hi, I'm Anna Berg (anna@example.org, +44 20 7946 0958, 030 1234567). Card 4111 1111 1111 1111, "
+    "IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, IP 192.0.2.1, 12 Baker Street, London."
+)
 
 
 class HideReturnValues(logging.Filter):
@@ -57,11 +59,16 @@ def _say_who_raises_priorities(**_: Any) -> None:
     the workers look again every few minutes. Zendesk out of reach is not a reason not to start."""
     try:
         mode, why = services.priority_mode()
-    except Exception as e:  # noqa: BLE001 - Zendesk or Redis out of reach: the first write looks again
+    except Exception as e:
         log.warning("priorities: not looked at yet (%s: %s); the first write looks again", type(e).__name__, e)
         return
-    log.warning("priorities: %s (%s)", "raised by Zendesk's triggers" if mode == "triggers"
-                else "one safe PUT each at the fleet's share of Update Ticket", why)
+    log.warning(
+        "priorities: %s (%s)",
+        "raised by Zendesk's triggers"
+        if mode == "triggers"
+        else "one safe PUT each at the fleet's share of Update Ticket",
+        why,
+    )
 
 
 @after_setup_logger.connect

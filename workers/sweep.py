@@ -34,8 +34,9 @@ def watchdog_task(self: CeleryTask) -> None:
 
 
 @app.task(name=str(Task.SUMMARIZE), bind=True)
-def summarize_task(self: CeleryTask, results: list[Any], run_id: str, started_at: float,
-                   dry_run: bool = False, source: str = "sweep") -> dict[str, Any]:
+def summarize_task(
+    self: CeleryTask, results: list[Any], run_id: str, started_at: float, dry_run: bool = False, source: str = "sweep"
+) -> dict[str, Any]:
     """Chord body: write the run summary file and keep it in Redis. Idempotent on redelivery."""
     summary = finish_run(services.fleet(), results, run_id, started_at, dry_run, source)
     return {"run_id": run_id, "total": summary.total, "failed": summary.failed}

@@ -36,14 +36,20 @@ def update_task(self: CeleryTask, work_data: dict[str, Any], failures: int = 0) 
         return finish(fleet, work, "failed", stage="update", error=reason)
     except STORE_UNAVAILABLE as e:  # a write that landed before it is found on the retry's re-read
         retry_when_store_returns(self, e, f"ticket {work.ticket_id}", ticket_repr(work.ticket_id))
-    except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
+    except Exception as e:
         log.exception("ticket %s: update failed unexpectedly", work.ticket_id)
         return finish(fleet, work, "failed", stage="update", error=f"unexpected {type(e).__name__}")
 
 
 @app.task(name=str(Task.UPDATE_BATCH), bind=True, max_retries=None)
-def update_batch_task(self: CeleryTask, works_data: list[Any], run_id: str, batch_no: int, failures: int = 0,
-                      progress: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def update_batch_task(
+    self: CeleryTask,
+    works_data: list[Any],
+    run_id: str,
+    batch_no: int,
+    failures: int = 0,
+    progress: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Chord body of one batch: one record per ticket. A retry carries what is done in `progress`."""
     works = batch_works(works_data)
     fleet = services.fleet()
@@ -51,11 +57,17 @@ def update_batch_task(self: CeleryTask, works_data: list[Any], run_id: str, batc
         carried = BatchProgress.model_validate(progress) if progress else None
         return update_batch(fleet, works, run_id, batch_no, carried)
     except BatchInterrupted as e:
-        reason = retry_or_give_up(self, e.error, failures, f"run {run_id} batch {batch_no}",
-                                  batch_repr(run_id, batch_no, len(works)), progress=e.progress.model_dump(mode="json"))
+        reason = retry_or_give_up(
+            self,
+            e.error,
+            failures,
+            f"run {run_id} batch {batch_no}",
+            batch_repr(run_id, batch_no, len(works)),
+            progress=e.progress.model_dump(mode="json"),
+        )
         return finish_batch(fleet, works, e.progress, reason)
     except STORE_UNAVAILABLE as e:  # the retry's re-reads find what this pass already wrote
         retry_when_store_returns(self, e, f"run {run_id} batch {batch_no}", batch_repr(run_id, batch_no, len(works)))
-    except Exception as e:  # noqa: BLE001 - a bug must not take the chord down with it
+    except Exception as e:
         log.exception("run %s batch %s: update failed unexpectedly", run_id, batch_no)
         return finish_batch(fleet, works, BatchProgress(), f"unexpected {type(e).__name__}")

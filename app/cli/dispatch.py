@@ -38,14 +38,18 @@ def add_dead_letters(commands: Commands) -> None:
 def add_backfill(commands: Commands) -> None:
     backfill = commands.add_parser("backfill", help="redact and classify an export file (JSON lines or CSV)")
     backfill.add_argument("file", help="JSON lines or .csv with subject, description and an optional id")
-    backfill.add_argument("--output", help="result lines (default FILE.triaged.jsonl); bad lines go to "
-                                           "OUT.rejected.jsonl")
+    backfill.add_argument(
+        "--output", help="result lines (default FILE.triaged.jsonl); bad lines go to OUT.rejected.jsonl"
+    )
     backfill.add_argument("--include-redacted", action="store_true", help="add the redacted text to each result")
-    backfill.add_argument("--write", action="store_true",
-                          help="also triage the rows' tickets in Zendesk (rows with an id); without it nothing "
-                               "is written to Zendesk")
-    backfill.add_argument("--chunk", type=positive_int, help="rows per worker task (default 50 with the "
-                                                              "rules, 2 with an LLM)")
+    backfill.add_argument(
+        "--write",
+        action="store_true",
+        help="also triage the rows' tickets in Zendesk (rows with an id); without it nothing is written to Zendesk",
+    )
+    backfill.add_argument(
+        "--chunk", type=positive_int, help="rows per worker task (default 50 with the rules, 2 with an LLM)"
+    )
     backfill.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the workers")
     backfill.set_defaults(handler=cmd_backfill)
 
@@ -55,12 +59,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.settings import get_settings
 
     setup_file_logging(get_settings())  # the sweep's lines go to LOG_DIR/triage.log as the workers' do
-    return sweep_and_dispatch([args.ticket_id] if args.ticket_id else None, args.limit, args.dry_run,
-                              args.wait, args.timeout)
+    return sweep_and_dispatch(
+        [args.ticket_id] if args.ticket_id else None, args.limit, args.dry_run, args.wait, args.timeout
+    )
 
 
-def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run: bool, wait: bool,
-                       timeout: float) -> int:
+def sweep_and_dispatch(
+    ticket_ids: list[int] | None, limit: int | None, dry_run: bool, wait: bool, timeout: float
+) -> int:
     """One sweep now (of the given tickets, or a search), its chord dispatched, optionally awaited."""
     from app.clients.zendesk import ZendeskError
     from app.domain.summary import format_summary
@@ -75,8 +81,10 @@ def sweep_and_dispatch(ticket_ids: list[int] | None, limit: int | None, dry_run:
         print(f"error: Zendesk: {e}", file=sys.stderr)
         return EXIT_FAILURES
     if not outcome.inputs:
-        print(f"nothing to triage ({outcome.found} eligible, {outcome.skipped_done_or_claimed} done, "
-              "dead-lettered or claimed)")
+        print(
+            f"nothing to triage ({outcome.found} eligible, {outcome.skipped_done_or_claimed} done, "
+            "dead-lettered or claimed)"
+        )
         return EXIT_OK
     print(f"run {outcome.run_id}: {len(outcome.inputs)} tickets dispatched")
     if not wait:
@@ -146,8 +154,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     with progress_bar("backfill") as progress:
         bar = progress.add_task("rows", total=None)
         try:
-            report = run_backfill(source, output, args.include_redacted, args.write, args.chunk, args.timeout,
-                                  lambda done, total: progress.update(bar, completed=done, total=total))
+            report = run_backfill(
+                source,
+                output,
+                args.include_redacted,
+                args.write,
+                args.chunk,
+                args.timeout,
+                lambda done, total: progress.update(bar, completed=done, total=total),
+            )
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_USAGE

@@ -15,11 +15,18 @@ if TYPE_CHECKING:
 
 def add_train(commands: Commands) -> None:
     train = commands.add_parser("train", help="learn the taxonomy's fields into the local model (LOCAL_MODEL_PATH)")
-    train.add_argument("file", nargs="?", help="labelled tickets: CSV or JSON lines with subject, description and "
-                                               "a column per taxonomy field")
+    train.add_argument(
+        "file",
+        nargs="?",
+        help="labelled tickets: CSV or JSON lines with subject, description and a column per taxonomy field",
+    )
     train.add_argument("--from-zendesk", action="store_true", help="learn from the account's solved tickets instead")
-    train.add_argument("--since", type=positive_int, default=180,
-                       help="with --from-zendesk: tickets updated in the last DAYS days (default 180)")
+    train.add_argument(
+        "--since",
+        type=positive_int,
+        default=180,
+        help="with --from-zendesk: tickets updated in the last DAYS days (default 180)",
+    )
     train.add_argument("--output", help="where to write the model (default LOCAL_MODEL_PATH)")
     train.set_defaults(handler=cmd_train)
 
@@ -52,8 +59,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             return EXIT_FAILURES
         print("\n".join(history.lines()))
         examples, source = history.examples, f"zendesk (solved, last {args.since} days)"
-        override = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "since_days": args.since,
-                    **history.override}
+        override = {
+            "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "since_days": args.since,
+            **history.override,
+        }
         try:  # every later run summary and report carries it
             services.run_store().save_agent_override(override)
         except redis.RedisError as e:

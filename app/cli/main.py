@@ -9,9 +9,19 @@ import sys
 from app.cli import dispatch, learning, operations, streams, webhook, zendesk
 
 # In the order `--help` lists them.
-COMMANDS = (dispatch.add_run, operations.add_runs, operations.add_report, dispatch.add_dead_letters,
-            operations.add_health, streams.add_redact, dispatch.add_backfill, streams.add_classify,
-            learning.add_train, zendesk.add_zendesk, webhook.add_webhook)
+COMMANDS = (
+    dispatch.add_run,
+    operations.add_runs,
+    operations.add_report,
+    dispatch.add_dead_letters,
+    operations.add_health,
+    streams.add_redact,
+    dispatch.add_backfill,
+    streams.add_classify,
+    learning.add_train,
+    zendesk.add_zendesk,
+    webhook.add_webhook,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

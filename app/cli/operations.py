@@ -40,8 +40,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     summaries = services.run_store().recent(args.limit)
     if args.json:
-        fields = {"id", "timestamp", "total", "processed", "failed", "fallbacks", "cost_estimate", "total_time",
-                  "dry_run", "file", "tickets_per_minute"}
+        fields = {
+            "id",
+            "timestamp",
+            "total",
+            "processed",
+            "failed",
+            "fallbacks",
+            "cost_estimate",
+            "total_time",
+            "dry_run",
+            "file",
+            "tickets_per_minute",
+        }
         print(json.dumps([{"file": None, **s.model_dump(mode="json", include=fields)} for s in summaries], indent=2))
         return EXIT_OK
     if not summaries:
@@ -49,8 +60,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
     for s in summaries:
-        print(f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
-              f"{s.cost_estimate:>9.4f}")
+        print(
+            f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
+            f"{s.cost_estimate:>9.4f}"
+        )
     return EXIT_OK
 
 
@@ -106,10 +119,11 @@ def cmd_health(args: argparse.Namespace) -> int:
     store = services.run_store()
     try:
         last_sweep, last_run = store.last_sweep(), store.last_run()
-    except Exception:  # noqa: BLE001 - Redis down: the redis check says so
+    except Exception:
         last_sweep = last_run = None
-    checks = run_checks(settings, client, ping_workers, breakers, last_sweep, last_run, worker_queues,
-                        lambda: zendesk_checks(settings))
+    checks = run_checks(
+        settings, client, ping_workers, breakers, last_sweep, last_run, worker_queues, lambda: zendesk_checks(settings)
+    )
     status = overall(checks)
     if args.json:
         print(json.dumps(as_json(checks), indent=2))
@@ -131,17 +145,36 @@ def zendesk_checks(settings: Any) -> list[Any]:
     checks = [credentials_check(settings.zendesk.credentials, describe_credentials(settings))]
     secret = settings.intake.zendesk_webhook_secret
     try:
-        checks.append(setup_check(check(ZendeskAdmin(services.zendesk()), services.taxonomy(),
-                                        secret.get_secret_value() if secret else None)))
+        checks.append(
+            setup_check(
+                check(
+                    ZendeskAdmin(services.zendesk()), services.taxonomy(), secret.get_secret_value() if secret else None
+                )
+            )
+        )
     except ZendeskConfigFault:
-        checks.append(Check("zendesk setup", UNHEALTHY, "not checked: Zendesk refuses the fleet's credentials "
-                                                        "(see the zendesk breaker)"))
+        checks.append(
+            Check(
+                "zendesk setup",
+                UNHEALTHY,
+                "not checked: Zendesk refuses the fleet's credentials (see the zendesk breaker)",
+            )
+        )
         return checks
     except ZendeskError as e:
         checks.append(Check("zendesk setup", DEGRADED, f"not checked: {e}"))
         return checks
     mode, why = services.priority_mode()
-    checks.append(Check("priorities", HEALTHY, ("raised by Zendesk's triggers, no Update Ticket request spent"
-                                                if mode == "triggers" else
-                                                "one safe PUT each, at the fleet's share of Update Ticket") + f" ({why})"))
+    checks.append(
+        Check(
+            "priorities",
+            HEALTHY,
+            (
+                "raised by Zendesk's triggers, no Update Ticket request spent"
+                if mode == "triggers"
+                else "one safe PUT each, at the fleet's share of Update Ticket"
+            )
+            + f" ({why})",
+        )
+    )
     return checks

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from app.cli.common import EXIT_FAILURES, EXIT_OK
@@ -25,8 +26,9 @@ def add_redact(commands: Commands) -> None:
 
 def add_classify(commands: Commands) -> None:
     classify = commands.add_parser("classify", help='classify JSON lines {"subject", "description"} from stdin')
-    classify.add_argument("--provider", choices=("rules", "openai", "local"),
-                          help="default: as configured (LLM_PROVIDER)")
+    classify.add_argument(
+        "--provider", choices=("rules", "openai", "local"), help="default: as configured (LLM_PROVIDER)"
+    )
     classify.set_defaults(handler=cmd_classify)
 
 
@@ -126,12 +128,16 @@ def cmd_classify(args: argparse.Namespace) -> int:
         subject, description = (part.text for part in redactor.redact_ticket(*texts))
         # The shared LLM quota: wait as a worker would, never fall back.
         try:
-            analysis = waiting_out(lambda: classifier.classify(subject, description, may_wait=True), shortest_wait=0.5)
+            analysis = waiting_out(partial(classifier.classify, subject, description, may_wait=True), shortest_wait=0.5)
         except TryLater as e:  # a configuration fault: the person running this is the one to fix it
             print(f"error: {e}", file=sys.stderr)
             return EXIT_FAILURES
-        out = {**analysis.values, "confidence": analysis.confidence, "provider": analysis.provider,
-               "model": analysis.model}
+        out = {
+            **analysis.values,
+            "confidence": analysis.confidence,
+            "provider": analysis.provider,
+            "model": analysis.model,
+        }
         if analysis.fallback_reason:
             out["fallback_reason"] = analysis.fallback_reason
         print(json.dumps(out, ensure_ascii=False), flush=True)

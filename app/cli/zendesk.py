@@ -16,14 +16,23 @@ def add_zendesk(commands: Commands) -> None:
     zendesk = commands.add_parser("zendesk", help="make the Zendesk account ready for the fleet, or verify it")
     zendesk_commands = zendesk.add_subparsers(dest="zendesk_command", required=True)
     setup = zendesk_commands.add_parser(
-        "setup", help="create or repair the webhook, its signing secret and the fleet's triggers (idempotent)")
-    setup.add_argument("--webhook-url", required=True,
-                       help="where Zendesk reaches `python -m app webhook`, e.g. https://triage.example.com/zendesk/webhook")
-    setup.add_argument("--env-file", help="write ZENDESK_WEBHOOK_SECRET=<signing secret> into this file (mode 0600); "
-                                          "the secret is never printed")
+        "setup", help="create or repair the webhook, its signing secret and the fleet's triggers (idempotent)"
+    )
+    setup.add_argument(
+        "--webhook-url",
+        required=True,
+        help="where Zendesk reaches `python -m app webhook`, e.g. https://triage.example.com/zendesk/webhook",
+    )
+    setup.add_argument(
+        "--env-file",
+        help="write ZENDESK_WEBHOOK_SECRET=<signing secret> into this file (mode 0600); the secret is never printed",
+    )
     setup.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    zendesk_commands.add_parser("check", help="exit 0 when every object setup makes is present, active and as setup "
-                                              "makes it; otherwise name each one that is not")
+    zendesk_commands.add_parser(
+        "check",
+        help="exit 0 when every object setup makes is present, active and as setup "
+        "makes it; otherwise name each one that is not",
+    )
     zendesk.set_defaults(handler=cmd_zendesk)
 
 
@@ -64,8 +73,11 @@ def cmd_zendesk(args: argparse.Namespace) -> int:
             findings = check(admin, services.taxonomy(), secret.get_secret_value() if secret else None)
             for finding in findings:
                 print(f"not ready: {finding}")
-            print("every object is present, active and as setup makes it" if not findings else
-                  f"{len(findings)} problem(s); `python -m app zendesk setup --webhook-url URL` repairs them")
+            print(
+                "every object is present, active and as setup makes it"
+                if not findings
+                else f"{len(findings)} problem(s); `python -m app zendesk setup --webhook-url URL` repairs them"
+            )
             return EXIT_FAILURES if findings else EXIT_OK
         setup = Setup(admin, services.taxonomy(), args.webhook_url)
         plan = setup.plan()

@@ -15,8 +15,12 @@ class BreakerLog(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         if getattr(old_state, "name", old_state) == getattr(new_state, "name", new_state):
             return  # a call that was in flight when the breaker opened, failing after: no change
-        log.warning("breaker %s: %s -> %s", cb.name, getattr(old_state, "name", old_state),
-                    getattr(new_state, "name", new_state))
+        log.warning(
+            "breaker %s: %s -> %s",
+            cb.name,
+            getattr(old_state, "name", old_state),
+            getattr(new_state, "name", new_state),
+        )
 
 
 class FaultLog(Protocol):
@@ -38,8 +42,10 @@ class ClearFaultOnClose(pybreaker.CircuitBreakerListener):
         self.faults = faults
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        if getattr(new_state, "name", new_state) == pybreaker.STATE_CLOSED and \
-                getattr(old_state, "name", old_state) != pybreaker.STATE_CLOSED:
+        if (
+            getattr(new_state, "name", new_state) == pybreaker.STATE_CLOSED
+            and getattr(old_state, "name", old_state) != pybreaker.STATE_CLOSED
+        ):
             self.faults.clear()
 
 
@@ -61,14 +67,21 @@ def refusing(breaker: pybreaker.CircuitBreaker) -> bool:
     need not wait for a quota token first). pybreaker's own test, read without calling."""
     if breaker.current_state != pybreaker.STATE_OPEN:
         return False
-    opened_at = breaker._state_storage.opened_at  # noqa: SLF001 - pybreaker has no public accessor
+    opened_at = breaker._state_storage.opened_at
     return bool(opened_at) and datetime.now(UTC) < opened_at + timedelta(seconds=breaker.reset_timeout)
 
 
-def shared_breaker(name: str, redis_client: Any, namespace: str, fail_max: int, reset_timeout: float,
-                   exclude: list[Any]) -> pybreaker.CircuitBreaker:
+def shared_breaker(
+    name: str, redis_client: Any, namespace: str, fail_max: int, reset_timeout: float, exclude: list[Any]
+) -> pybreaker.CircuitBreaker:
     """A breaker whose state lives in Redis (one namespace per breaker), so every process on every
     host opens and closes it together; state changes are logged."""
     storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, redis_client, namespace=namespace)
-    return SharedCircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, state_storage=storage,
-                                    exclude=exclude, listeners=[BreakerLog()], name=name)
+    return SharedCircuitBreaker(
+        fail_max=fail_max,
+        reset_timeout=reset_timeout,
+        state_storage=storage,
+        exclude=exclude,
+        listeners=[BreakerLog()],
+        name=name,
+    )

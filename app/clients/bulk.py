@@ -34,7 +34,7 @@ class JobPolling:
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i:i + BULK_MAX_TICKETS] for i in range(0, len(ids), BULK_MAX_TICKETS)]
+    return [ids[i : i + BULK_MAX_TICKETS] for i in range(0, len(ids), BULK_MAX_TICKETS)]
 
 
 def read_fresh(client: ZendeskClient, ticket_ids: list[int]) -> dict[int, Ticket]:

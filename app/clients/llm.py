@@ -34,9 +34,9 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import openai
 import pybreaker
@@ -79,10 +79,19 @@ PRICES_PER_MTOK = {
 SNAPSHOT_RE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 # 400 codes and parameters that say the request is wrong for every ticket, not for this one.
-CONFIG_ERROR_CODES = frozenset({"unsupported_parameter", "unsupported_value", "model_not_found",
-                                "invalid_json_schema", "invalid_api_key", "insufficient_quota"})
-FIXED_PARAMETERS = frozenset({"model", "max_tokens", "max_completion_tokens", "temperature", "response_format",
-                              "reasoning_effort"})
+CONFIG_ERROR_CODES = frozenset(
+    {
+        "unsupported_parameter",
+        "unsupported_value",
+        "model_not_found",
+        "invalid_json_schema",
+        "invalid_api_key",
+        "insufficient_quota",
+    }
+)
+FIXED_PARAMETERS = frozenset(
+    {"model", "max_tokens", "max_completion_tokens", "temperature", "response_format", "reasoning_effort"}
+)
 
 SYSTEM_PROMPT = """You triage customer support tickets for a support team.
 Read the ticket and classify it. Answer only with the JSON object the response format describes.
@@ -130,11 +139,13 @@ def prompt_version(taxonomy: Taxonomy) -> str:
 def system_prompt(taxonomy: Taxonomy) -> str:
     lines = []
     for name, field in taxonomy.fields.items():
-        choices = "; ".join(f"{value} ({spec.description})" if spec.description else value
-                            for value, spec in field.values.items())
+        choices = "; ".join(
+            f"{value} ({spec.description})" if spec.description else value for value, spec in field.values.items()
+        )
         lines.append(f"- {name}: {field.description + '. ' if field.description else ''}One of: {choices}.")
-    return SYSTEM_PROMPT.format(summary_max=taxonomy.summary_max_chars, field_lines="\n".join(lines),
-                                instructions=taxonomy.instructions.strip()).strip()
+    return SYSTEM_PROMPT.format(
+        summary_max=taxonomy.summary_max_chars, field_lines="\n".join(lines), instructions=taxonomy.instructions.strip()
+    ).strip()
 
 
 def ticket_message(subject: str, description: str) -> str:
@@ -157,8 +168,13 @@ def price_for(model: str) -> Price | None:
     return PRICES_PER_MTOK.get(name) or PRICES_PER_MTOK.get(SNAPSHOT_RE.sub("", name))
 
 
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
-             override: tuple[float, float] | None = None) -> float:
+def cost_usd(
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int = 0,
+    override: tuple[float, float] | None = None,
+) -> float:
     """Dollars for one request. Cached prompt tokens (part of prompt_tokens) cost the cached
     price where the model has one; an override prices every prompt token alike."""
     if override is not None:
@@ -166,8 +182,9 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, cached_toke
     else:
         price = price_for(model) or Price(0.0, 0.0, 0.0)
     cached = min(cached_tokens, prompt_tokens)
-    return ((prompt_tokens - cached) * price.input + cached * price.cached_input
-            + completion_tokens * price.output) / 1_000_000
+    return (
+        (prompt_tokens - cached) * price.input + cached * price.cached_input + completion_tokens * price.output
+    ) / 1_000_000
 
 
 def response_format(taxonomy: Taxonomy) -> dict[str, Any]:
@@ -181,14 +198,21 @@ def response_format(taxonomy: Taxonomy) -> dict[str, Any]:
     for name, field in taxonomy.fields.items():
         properties[name] = {"type": "string", "enum": list(field.values), "description": field.description or name}
     confidence = {name: {"type": "number", "description": f"confidence in {name}, 0 to 1"} for name in taxonomy.fields}
-    properties["confidence"] = {"type": "object", "description": "confidence per field", "properties": confidence,
-                                "required": list(confidence), "additionalProperties": False}
+    properties["confidence"] = {
+        "type": "object",
+        "description": "confidence per field",
+        "properties": confidence,
+        "required": list(confidence),
+        "additionalProperties": False,
+    }
     properties["language"] = {"type": "string", "description": "ISO 639-1 code of the ticket's language, e.g. en"}
     schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
     return {"type": "json_schema", "json_schema": {"name": "TicketAnalysis", "strict": True, "schema": schema}}
 
 
-def quota_tokens(messages: list[dict[str, str]], response_format_param: dict[str, Any], max_completion_tokens: int) -> int:
+def quota_tokens(
+    messages: list[dict[str, str]], response_format_param: dict[str, Any], max_completion_tokens: int
+) -> int:
     """The tokens OpenAI's limiter charges a request before it runs: the characters of the
     messages and of the response format, four to a token, plus the most the answer may take."""
     characters = sum(len(m["content"]) for m in messages) + len(json.dumps(response_format_param))
@@ -275,8 +299,9 @@ def describe_api_error(error: Exception, detail: bool = False) -> str:
 class Fallback(Protocol):
     """What answers when the LLM cannot: the rules, or the local model (app.learn.classifier)."""
 
-    def fallback(self, subject: str, description: str, reason: str, usage: Usage,
-                 prompt_version: str | None = None) -> Analysis: ...
+    def fallback(
+        self, subject: str, description: str, reason: str, usage: Usage, prompt_version: str | None = None
+    ) -> Analysis: ...
 
 
 class GateModel(Protocol):
@@ -299,7 +324,7 @@ class Gate:
     audit_share: float = 0.1
 
     def audits(self, subject: str, description: str) -> bool:
-        digest = hashlib.sha256(f"{subject}\n{description}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{subject}\n{description}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64 < self.audit_share
 
 
@@ -356,8 +381,12 @@ class LLMClassifier:
 
     def request_params(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         """The body of one chat completion request."""
-        params: dict[str, Any] = {"model": self.model, "messages": messages, "response_format": self.response_format,
-                                  "max_completion_tokens": self.max_tokens}
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "response_format": self.response_format,
+            "max_completion_tokens": self.max_tokens,
+        }
         if self.temperature is not None:
             params["temperature"] = self.temperature
         return params
@@ -385,8 +414,16 @@ class LLMClassifier:
         messages = build_messages(self.taxonomy, subject, description)
         key = self.cache_key(messages)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            return hit.model_copy(update={"cached": True, "prompt_tokens": 0, "completion_tokens": 0,
-                                          "cost_usd": 0.0, "latency_ms": 0, "attempts": 0})
+            return hit.model_copy(
+                update={
+                    "cached": True,
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                    "cost_usd": 0.0,
+                    "latency_ms": 0,
+                    "attempts": 0,
+                }
+            )
         if self.gate is not None:
             local = self.gate.model.classify(subject, description)
             if self.gate.model.sure_of(local, self.gate.threshold):
@@ -399,8 +436,9 @@ class LLMClassifier:
                 return analysis.model_copy(update={"gate": "audited", "gate_agreement": agreement})
         return self._ask(messages, key, subject, description, may_wait)
 
-    def _ask(self, messages: list[dict[str, str]], key: str, subject: str, description: str,
-             may_wait: bool) -> Analysis:
+    def _ask(
+        self, messages: list[dict[str, str]], key: str, subject: str, description: str, may_wait: bool
+    ) -> Analysis:
         """Up to `attempts` requests for a valid answer (see the module docstring for what goes wrong)."""
         spend = Usage()
         started = time.monotonic()
@@ -430,10 +468,13 @@ class LLMClassifier:
                         self.pause_gate.pause(_retry_after(e))
                     if may_wait:
                         raise LLMRateLimited(_retry_after(e)) from e
-                return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend,
-                                      started)
+                return self._fallback(
+                    subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started
+                )
             except openai.APIError as e:
-                return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started)
+                return self._fallback(
+                    subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started
+                )
             self._observe(raw.headers)
             if self.faults is not None:
                 self.faults.clear()  # a request went through: whatever was wrong is fixed
@@ -448,14 +489,15 @@ class LLMClassifier:
             if self.cache is not None:
                 self.cache.put(key, analysis)
             return analysis
-        return self._fallback(subject, description, f"no valid LLM answer in {self.attempts} attempts ({problem})",
-                              spend, started)
+        return self._fallback(
+            subject, description, f"no valid LLM answer in {self.attempts} attempts ({problem})", spend, started
+        )
 
     def _observe(self, headers: Mapping[str, str]) -> None:
         if self.observe_quota is not None:
             try:
                 self.observe_quota(headers)
-            except Exception:  # noqa: BLE001 - a correction that fails must not fail the ticket
+            except Exception:
                 log.warning("could not apply the LLM's rate-limit headers", exc_info=True)
 
     def _open_for_fault(self, reason: str) -> None:
@@ -466,8 +508,9 @@ class LLMClassifier:
         if self.breaker.current_state != pybreaker.STATE_OPEN:
             self.breaker.open()
 
-    def _config_fault(self, reason: str, may_wait: bool, subject: str, description: str, spend: Usage,
-                      started: float) -> Analysis:
+    def _config_fault(
+        self, reason: str, may_wait: bool, subject: str, description: str, spend: Usage, started: float
+    ) -> Analysis:
         if may_wait:
             raise LLMConfigFault(reason, self.breaker.reset_timeout)
         return self._fallback(subject, description, f"LLM configuration fault ({reason})", spend, started)

@@ -78,8 +78,9 @@ class ZendeskRateLimited(ZendeskUnavailable, TryLater):
 
     def __init__(self, retry_after: float, status: int | None = 429, message: str | None = None) -> None:
         # Without a status the wait was decided here (a shared pause or quota): nothing was sent.
-        ZendeskUnavailable.__init__(self, message or f"rate limited, retry after {retry_after:.0f}s", status,
-                                    reached_zendesk=status is not None)
+        ZendeskUnavailable.__init__(
+            self, message or f"rate limited, retry after {retry_after:.0f}s", status, reached_zendesk=status is not None
+        )
         self.retry_after = retry_after
 
 
@@ -95,8 +96,9 @@ class ZendeskCircuitOpen(ZendeskUnavailable, TryLater):
     """The shared Zendesk breaker is open after repeated 5xx/timeouts: come back in `retry_after`."""
 
     def __init__(self, retry_after: float) -> None:
-        ZendeskUnavailable.__init__(self, f"Zendesk circuit breaker open, retry after {retry_after:.0f}s",
-                                    reached_zendesk=False)
+        ZendeskUnavailable.__init__(
+            self, f"Zendesk circuit breaker open, retry after {retry_after:.0f}s", reached_zendesk=False
+        )
         self.retry_after = retry_after
 
 
@@ -128,7 +130,9 @@ class ZendeskConfigFault(ZendeskAuthError, TryLater):
     retryable = True
     needs_operator = True
 
-    def __init__(self, reason: str, retry_after: float, status: int | None = None, reached_zendesk: bool = True) -> None:
+    def __init__(
+        self, reason: str, retry_after: float, status: int | None = None, reached_zendesk: bool = True
+    ) -> None:
         ZendeskAuthError.__init__(self, f"configuration fault: {reason}", status, reached_zendesk)
         self.retry_after = retry_after
         self.reason = reason
@@ -195,8 +199,12 @@ class JobStatus:
         job = body.get("job_status")
         if not isinstance(job, dict) or not job.get("id"):
             raise ZendeskError("job status answer without a job_status id")
-        return cls(id=str(job["id"]), status=str(job.get("status", "")), results=list(job.get("results") or []),
-                   message=job.get("message"))
+        return cls(
+            id=str(job["id"]),
+            status=str(job.get("status", "")),
+            results=list(job.get("results") or []),
+            message=job.get("message"),
+        )
 
 
 def _retry_after(response: requests.Response, missing: float = 60.0) -> float:
@@ -244,15 +252,26 @@ def _describe(response: requests.Response) -> str:
     errors = body.get("errors")
     if isinstance(errors, list) and not error:
         items = [item for item in errors if isinstance(item, dict)]
-        error = "; ".join(str(item.get("code") or item.get("title") or "") for item in items if
-                          item.get("code") or item.get("title")) or None
+        error = (
+            "; ".join(
+                str(item.get("code") or item.get("title") or "")
+                for item in items
+                if item.get("code") or item.get("title")
+            )
+            or None
+        )
         details = "; ".join(str(item["detail"]) for item in items if item.get("detail"))
         description = description or details
     # 422s explain themselves per field: {"details": {"status": [{"description": "..."}]}}.
     details = body.get("details")
     if isinstance(details, dict):
-        reasons = [item["description"] for items in details.values() if isinstance(items, list)
-                   for item in items if isinstance(item, dict) and item.get("description")]
+        reasons = [
+            item["description"]
+            for items in details.values()
+            if isinstance(items, list)
+            for item in items
+            if isinstance(item, dict) and item.get("description")
+        ]
         if reasons:
             description = f"{description}: {'; '.join(reasons)}" if description else "; ".join(reasons)
     text = " ".join(str(part) for part in (error, description) if part)
@@ -337,8 +356,9 @@ class ZendeskClient:
         """Record a configuration fault for every process (before the breaker opens, so its alert
         names it) and return the error to raise."""
         if self.faults is not None:  # the fleet's client; a command's own client says it to its caller
-            log.error("Zendesk configuration fault: %s; the Zendesk breaker opens and tickets wait until it is fixed",
-                      reason)
+            log.error(
+                "Zendesk configuration fault: %s; the Zendesk breaker opens and tickets wait until it is fixed", reason
+            )
             self.faults.record(reason)
         return ZendeskConfigFault(reason, self.fault_wait, status, reached)
 
@@ -350,23 +370,34 @@ class ZendeskClient:
         except TokenRequestFailed as e:
             if e.retry_after is not None:
                 raise ZendeskRateLimited(e.retry_after, None, f"OAuth token endpoint busy: {e}") from e
-            raise ZendeskUnavailable(f"no OAuth token for {_where(method, path_or_url)}: {e}",
-                                     reached_zendesk=False) from e
+            raise ZendeskUnavailable(
+                f"no OAuth token for {_where(method, path_or_url)}: {e}", reached_zendesk=False
+            ) from e
 
-    def _refused(self, response: requests.Response, authorization: str, method: str, path_or_url: str,
-                 may_renew: bool) -> ZendeskError:
+    def _refused(
+        self, response: requests.Response, authorization: str, method: str, path_or_url: str, may_renew: bool
+    ) -> ZendeskError:
         """What a 401 or 403 means here: a token to renew, or a configuration fault."""
         where = _where(method, path_or_url)
         if response.status_code == 403:
-            why = (f"outside the OAuth token's scope {getattr(self.auth, 'scope', '')!r} (ZENDESK_OAUTH_SCOPE), or beyond its "
-                   "user's permissions") if self.auth.kind == "oauth" else "beyond the API token user's permissions"
+            why = (
+                (
+                    f"outside the OAuth token's scope {getattr(self.auth, 'scope', '')!r} (ZENDESK_OAUTH_SCOPE), "
+                    "or beyond its user's permissions"
+                )
+                if self.auth.kind == "oauth"
+                else "beyond the API token user's permissions"
+            )
             return self._fault(f"{_describe(response)} on {where}: {why}", 403)
         if may_renew and self.auth.refused(authorization):
             return CredentialExpired(_describe(response), 401)
         if self.auth.kind == "oauth":
             return self._fault(f"a new OAuth access token was refused ({_describe(response)} on {where})", 401)
-        return self._fault(f"the API token was refused ({_describe(response)}); Zendesk turns API tokens off "
-                           "on 2027-04-30: set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET", 401)
+        return self._fault(
+            f"the API token was refused ({_describe(response)}); Zendesk turns API tokens off "
+            "on 2027-04-30: set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET",
+            401,
+        )
 
     def _send(self, method: str, path_or_url: str, may_renew: bool = False, **kwargs: Any) -> requests.Response:
         url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
@@ -375,19 +406,22 @@ class ZendeskClient:
         try:
             response = self.session.request(method, url, timeout=self.timeout, headers=headers, **kwargs)
         except requests.ConnectTimeout as e:
-            raise ZendeskUnavailable(f"connect timeout after {self.timeout}s on {method} {path_or_url}",
-                                     reached_zendesk=False) from e
+            raise ZendeskUnavailable(
+                f"connect timeout after {self.timeout}s on {method} {path_or_url}", reached_zendesk=False
+            ) from e
         except requests.Timeout as e:  # sent, no answer in time: it may have taken effect
             raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url}") from e
         except requests.ConnectionError as e:
-            raise ZendeskUnavailable(f"connection failed on {method} {path_or_url}",
-                                     reached_zendesk=not _never_connected(e)) from e
+            raise ZendeskUnavailable(
+                f"connection failed on {method} {path_or_url}", reached_zendesk=not _never_connected(e)
+            ) from e
         status = response.status_code
         if status < 400:
             return response
         if status == 429 and _error_name(response) == TOO_MANY_JOBS:
-            raise ZendeskJobsBusy(_retry_after(response, JOBS_FULL_WAIT),
-                                  "Zendesk holds its maximum of queued or running jobs", status)
+            raise ZendeskJobsBusy(
+                _retry_after(response, JOBS_FULL_WAIT), "Zendesk holds its maximum of queued or running jobs", status
+            )
         if status == 429:
             retry_after = _retry_after(response)
             if self.pause_gate is not None:
@@ -413,15 +447,20 @@ class ZendeskClient:
         body = response.json()
         return body if isinstance(body, dict) else {}
 
-    def unprocessed_tickets(self, processed_tag: str = "ai_processed", wanted: int = EXPORT_PAGE_SIZE) -> Iterator[Ticket]:
+    def unprocessed_tickets(
+        self, processed_tag: str = "ai_processed", wanted: int = EXPORT_PAGE_SIZE
+    ) -> Iterator[Ticket]:
         """Every open ticket without the processed tag, page by page through the search export, in
         pages of about `wanted` (the recommended 100 at least, the most allowed 1,000 at most).
 
         Lazy: a caller that has claimed enough stops reading, and later pages are never requested.
         """
         page_size = min(EXPORT_MAX_PAGE_SIZE, max(EXPORT_PAGE_SIZE, wanted))
-        params = {"query": UNPROCESSED_QUERY.format(tag=processed_tag), "filter[type]": "ticket",
-                  "page[size]": page_size}
+        params = {
+            "query": UNPROCESSED_QUERY.format(tag=processed_tag),
+            "filter[type]": "ticket",
+            "page[size]": page_size,
+        }
         for body in self.cursor_pages(EXPORT_PATH, params):
             for item in body.get("results", []):
                 if item.get("result_type", "ticket") == "ticket":
@@ -451,7 +490,9 @@ class ZendeskClient:
         """Raise one ticket's priority, only if nobody wrote the ticket since `updated_stamp`
         (safe_update: a 409 otherwise). Counts against the Update Ticket limit."""
         body = {"ticket": {"priority": priority, "safe_update": True, "updated_stamp": updated_stamp}}
-        return Ticket.model_validate(self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=body).json()["ticket"])
+        return Ticket.model_validate(
+            self._request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=body).json()["ticket"]
+        )
 
     def show_many(self, ticket_ids: list[int]) -> list[Ticket]:
         """Up to 100 tickets in one request; deleted ones are simply missing from the answer."""
@@ -478,8 +519,9 @@ class ZendeskClient:
         """The user the credential acts as (the fleet's own user: the author of what it writes)."""
         return self._request("GET", "/api/v2/users/me.json").json()["user"]
 
-    def changed_tickets_page(self, start_time: int | None = None,
-                             after_url: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    def changed_tickets_page(
+        self, start_time: int | None = None, after_url: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the Incremental Ticket Export: the tickets changed since `start_time` (Unix
         seconds; first page) or after the page before (`after_url`), as raw JSON, and the next
         page's URL (None at `end_of_stream`). Page by page, so a caller waiting out the export's
@@ -487,15 +529,18 @@ class ZendeskClient:
         if after_url:
             body = self._request("GET", after_url).json()
         else:
-            body = self._request("GET", INCREMENTAL_PATH, params={"start_time": int(start_time or 0),
-                                                                  "per_page": INCREMENTAL_PAGE_SIZE}).json()
+            body = self._request(
+                "GET", INCREMENTAL_PATH, params={"start_time": int(start_time or 0), "per_page": INCREMENTAL_PAGE_SIZE}
+            ).json()
         return body.get("tickets", []), None if body.get("end_of_stream") else body.get("after_url")
 
     def ticket_audits(self, ticket_id: int) -> list[dict[str, Any]]:
         """Every audit of a ticket, oldest first: who changed what (cursor pages)."""
-        return [audit for body in self.cursor_pages(f"/api/v2/tickets/{ticket_id}/audits.json",
-                                                      {"page[size]": AUDITS_PAGE_SIZE})
-                for audit in body.get("audits", [])]
+        return [
+            audit
+            for body in self.cursor_pages(f"/api/v2/tickets/{ticket_id}/audits.json", {"page[size]": AUDITS_PAGE_SIZE})
+            for audit in body.get("audits", [])
+        ]
 
     def close(self) -> None:
         self.session.close()

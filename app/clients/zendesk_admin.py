@@ -30,8 +30,11 @@ class ZendeskAdmin:
         self.client = client
 
     def _all(self, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
-        return [item for body in self.client.cursor_pages(path, {"page[size]": PAGE_SIZE, **params})
-                for item in body.get(key, [])]
+        return [
+            item
+            for body in self.client.cursor_pages(path, {"page[size]": PAGE_SIZE, **params})
+            for item in body.get(key, [])
+        ]
 
     # Webhooks ---------------------------------------------------------------------------------
 

@@ -37,8 +37,17 @@ RENEW_SHARE = 0.25
 RENEW_BEFORE = 300.0
 # Errors of the token endpoint (RFC 6749 section 5.2) that no retry can fix: the client's id,
 # secret, kind, allowed scopes or grant are wrong. An operator must act.
-REFUSED_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "invalid_grant",
-                                   "unsupported_grant_type", "invalid_request", "access_denied"})
+REFUSED_CLIENT_ERRORS = frozenset(
+    {
+        "invalid_client",
+        "unauthorized_client",
+        "invalid_scope",
+        "invalid_grant",
+        "unsupported_grant_type",
+        "invalid_request",
+        "access_denied",
+    }
+)
 
 
 class TokenRequestFailed(Exception):
@@ -159,9 +168,19 @@ class OAuthClientCredentials:
 
     kind = "oauth"
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, scope: str, store: TokenStore,
-                 lifetime: int | None = None, timeout: float = 30.0, session: requests.Session | None = None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str,
+        store: TokenStore,
+        lifetime: int | None = None,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.token_url = token_url
         self.client_id = client_id
         self._secret = client_secret
@@ -233,8 +252,12 @@ class OAuthClientCredentials:
 
     def _request_token(self) -> StoredToken:
         """POST the client credentials grant; a StoredToken, ClientRefused or TokenRequestFailed."""
-        body: dict[str, Any] = {"grant_type": "client_credentials", "client_id": self.client_id,
-                                "client_secret": self._secret, "scope": self.scope}
+        body: dict[str, Any] = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "scope": self.scope,
+        }
         if self.lifetime is not None:
             body["expires_in"] = self.lifetime
         self.tokens_requested += 1
@@ -263,8 +286,12 @@ class OAuthClientCredentials:
         lifetime = _seconds(answer.get("expires_in"))
         if lifetime is None:  # no expiry given: renew as if it had the lifetime asked for, or a day
             lifetime = float(self.lifetime or 24 * 3600)
-        log.info("Zendesk OAuth: new access token for client %s, scope %r, expires in %.0fs",
-                 self.client_id, answer.get("scope") or self.scope, lifetime)
+        log.info(
+            "Zendesk OAuth: new access token for client %s, scope %r, expires in %.0fs",
+            self.client_id,
+            answer.get("scope") or self.scope,
+            lifetime,
+        )
         return StoredToken(value=value, expires_at=self.clock() + lifetime, lifetime=lifetime)
 
 

@@ -139,10 +139,15 @@ class TicketResult(BaseModel):
     def _usage_from_flat_keys(cls, data: Any) -> Any:
         """A stored record (a summary file, Redis) carries the usage as the seed's flat keys."""
         if isinstance(data, dict) and "usage" not in data:
-            data = {**data, "usage": {"prompt_tokens": data.get("prompt_tokens", 0),
-                                      "completion_tokens": data.get("completion_tokens", 0),
-                                      "cost_usd": data.get("cost_usd", 0.0),
-                                      "latency_ms": data.get("llm_latency_ms", 0)}}
+            data = {
+                **data,
+                "usage": {
+                    "prompt_tokens": data.get("prompt_tokens", 0),
+                    "completion_tokens": data.get("completion_tokens", 0),
+                    "cost_usd": data.get("cost_usd", 0.0),
+                    "latency_ms": data.get("llm_latency_ms", 0),
+                },
+            }
         return data
 
     @computed_field  # type: ignore[prop-decorator]

@@ -74,8 +74,10 @@ class RulesClassifier:
             model=RULES_MODEL,
         )
 
-    def fallback(self, subject: str, description: str, reason: str, usage: Usage,
-                 prompt_version: str | None = None) -> Analysis:
+    def fallback(
+        self, subject: str, description: str, reason: str, usage: Usage, prompt_version: str | None = None
+    ) -> Analysis:
         """The rules' answer standing in for the LLM's, carrying what the failed attempts cost."""
         return self.classify(subject, description).model_copy(
-            update={"fallback_reason": reason, "prompt_version": prompt_version, **usage.model_dump()})
+            update={"fallback_reason": reason, "prompt_version": prompt_version, **usage.model_dump()}
+        )

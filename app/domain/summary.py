@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,14 @@ class RunSummary(BaseModel):
     @classmethod
     def _gather_distributions(cls, data: Any) -> Any:
         if isinstance(data, dict) and "distributions" not in data:
-            data = {**data, "distributions": {key.removeprefix(DISTRIBUTION_PREFIX): value for key, value in data.items()
-                                              if key.startswith(DISTRIBUTION_PREFIX)}}
+            data = {
+                **data,
+                "distributions": {
+                    key.removeprefix(DISTRIBUTION_PREFIX): value
+                    for key, value in data.items()
+                    if key.startswith(DISTRIBUTION_PREFIX)
+                },
+            }
         return data
 
     @model_serializer(mode="wrap")
@@ -84,12 +90,22 @@ class RunSummary(BaseModel):
         results = data.pop("results", [])
         if data.get("file") is None:
             data.pop("file", None)
-        return {**data, **{f"{DISTRIBUTION_PREFIX}{name}": counts for name, counts in distributions.items()},
-                "results": results}
+        return {
+            **data,
+            **{f"{DISTRIBUTION_PREFIX}{name}": counts for name, counts in distributions.items()},
+            "results": results,
+        }
 
 
-def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[TicketResult],
-                  fields: list[str], finished_at: float | None = None, source: str = "sweep") -> RunSummary:
+def build_summary(
+    run_id: str,
+    started_at: float,
+    dry_run: bool,
+    results: list[TicketResult],
+    fields: list[str],
+    finished_at: float | None = None,
+    source: str = "sweep",
+) -> RunSummary:
     """Totals, failures by reason, counts per taxonomy field, tokens, cost and time for one run."""
     finished_at = finished_at or time.time()
     done = [r for r in results if r.status in WRITTEN]
@@ -126,11 +142,15 @@ def build_summary(run_id: str, started_at: float, dry_run: bool, results: list[T
         tokens_per_ticket=round(tokens / count, 1) if count else 0.0,
         llm_cache_hits=sum(1 for r in results if r.analysis and r.analysis.get("cached")),
         **gate,
-        fallbacks_by_reason=dict(Counter(r.analysis.get("fallback_reason") or "unknown" for r in results
-                                         if r.status == "fallback" and r.analysis)),
+        fallbacks_by_reason=dict(
+            Counter(
+                r.analysis.get("fallback_reason") or "unknown" for r in results if r.status == "fallback" and r.analysis
+            )
+        ),
         failures_by_reason=dict(Counter(_reason(r) for r in failed)),
-        distributions={field: dict(Counter(r.values[field] for r in with_analysis if field in r.values))
-                       for field in fields},
+        distributions={
+            field: dict(Counter(r.values[field] for r in with_analysis if field in r.values)) for field in fields
+        },
         results=sorted(results, key=lambda r: r.ticket_id),
     )
 
@@ -147,13 +167,16 @@ def _gate_figures(results: list[TicketResult], fields: list[str]) -> dict[str, A
         "llm_cost_saved": round(gated * statistics.fmean(llm_costs), 6) if llm_costs and gated else 0.0,
         "gate_audited": len(audits),
         "gate_agreement": round(sum(all(a.values()) for a in audits) / len(audits), 3) if audits else None,
-        "gate_agreement_by_field": {name: round(sum(bool(a.get(name)) for a in audits) / len(audits), 3)
-                                    for name in fields} if audits else {},
+        "gate_agreement_by_field": {
+            name: round(sum(bool(a.get(name)) for a in audits) / len(audits), 3) for name in fields
+        }
+        if audits
+        else {},
     }
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -201,15 +224,26 @@ def format_summary(summary: RunSummary) -> str:
         f"{summary.llm_cache_hits} cache hits",
     ]
     if summary.gated or summary.gate_audited:
-        agreement = (f"; on the {summary.gate_audited} audited it agreed with the LLM on every field for "
-                     f"{summary.gate_agreement:.0%}" if summary.gate_agreement is not None else "")
-        lines.append(f"  gate: {summary.gated} tickets answered by the local model alone, "
-                     f"{summary.llm_calls_saved} LLM calls (${summary.llm_cost_saved:.4f}) saved{agreement}")
+        agreement = (
+            f"; on the {summary.gate_audited} audited it agreed with the LLM on every field for "
+            f"{summary.gate_agreement:.0%}"
+            if summary.gate_agreement is not None
+            else ""
+        )
+        lines.append(
+            f"  gate: {summary.gated} tickets answered by the local model alone, "
+            f"{summary.llm_calls_saved} LLM calls (${summary.llm_cost_saved:.4f}) saved{agreement}"
+        )
     if summary.agent_override:
-        rates = ", ".join(f"{name} {entry['rate']:.1%}" for name, entry in summary.agent_override["fields"].items()
-                          if entry.get("rate") is not None)
-        lines.append(f"  agent override rate (solved tickets of {summary.agent_override['since_days']} days, measured "
-                     f"{summary.agent_override['measured_at']}): {rates}")
+        rates = ", ".join(
+            f"{name} {entry['rate']:.1%}"
+            for name, entry in summary.agent_override["fields"].items()
+            if entry.get("rate") is not None
+        )
+        lines.append(
+            f"  agent override rate (solved tickets of {summary.agent_override['since_days']} days, measured "
+            f"{summary.agent_override['measured_at']}): {rates}"
+        )
     for field, counts in summary.distributions.items():
         if counts:
             lines.append(f"  {field.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

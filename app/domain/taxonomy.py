@@ -93,8 +93,9 @@ class Taxonomy(BaseModel):
             raise ValueError("declare at least one field")
         for name in self.fields:
             if not FIELD_RE.match(name) or name in RESERVED_FIELDS:
-                raise ValueError(f"field name {name!r} must be a lowercase identifier other than "
-                                 f"{sorted(RESERVED_FIELDS)}")
+                raise ValueError(
+                    f"field name {name!r} must be a lowercase identifier other than {sorted(RESERVED_FIELDS)}"
+                )
         for tag in (self.processed_tag, self.fallback_tag):
             FieldValue(tag=tag)  # same tag rules
         if self.priority is not None:

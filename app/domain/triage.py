@@ -66,16 +66,23 @@ def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
     return "\n".join(lines)
 
 
-def plan_update(analysis: Analysis, taxonomy: Taxonomy, current_priority: str | None, updated_stamp: str | None,
-                run_id: str, by_trigger: bool = False) -> TicketUpdate:
+def plan_update(
+    analysis: Analysis,
+    taxonomy: Taxonomy,
+    current_priority: str | None,
+    updated_stamp: str | None,
+    run_id: str,
+    by_trigger: bool = False,
+) -> TicketUpdate:
     """Tags, note and priority for one ticket. `by_trigger`: no priority field; the pending tag asks
     the priority triggers to raise it in the same update."""
     tags = triage_tags(analysis, taxonomy)
     if by_trigger:
         if taxonomy.priority_for(analysis.values):
             tags.append(PENDING_TAG)
-        return TicketUpdate(additional_tags=tags, private_note=format_note(analysis, taxonomy, run_id),
-                            updated_stamp=updated_stamp)
+        return TicketUpdate(
+            additional_tags=tags, private_note=format_note(analysis, taxonomy, run_id), updated_stamp=updated_stamp
+        )
     return TicketUpdate(
         additional_tags=tags,
         private_note=format_note(analysis, taxonomy, run_id),

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -85,8 +85,13 @@ class DeadLetters:
         self.index = f"{claims.prefix}dead:index"
 
     def add(self, ticket_id: int, stage: str, reason: str, run_id: str) -> None:
-        entry = {"ticket_id": ticket_id, "stage": stage, "reason": reason, "run_id": run_id,
-                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        entry = {
+            "ticket_id": ticket_id,
+            "stage": stage,
+            "reason": reason,
+            "run_id": run_id,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         pipe = self.redis.pipeline()
         pipe.set(self.claims.dead_key(ticket_id), json.dumps(entry))
         pipe.zadd(self.index, {str(ticket_id): time.time()})

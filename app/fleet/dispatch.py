@@ -45,25 +45,29 @@ def _io(queue: str | None) -> dict[str, str]:
     return _on(str(IO_TWIN.get(Queue(queue), queue)) if queue else None)
 
 
-def redact_batch_signature(payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True,
-                           queue: str | None = None) -> Any:
+def redact_batch_signature(
+    payloads: list[dict[str, Any]], run_id: str, batch_no: int, first: bool = True, queue: str | None = None
+) -> Any:
     """triage.redact_batch of (the rest of) a batch, shown as its run, batch and ticket count."""
-    return app.signature(str(Task.REDACT_BATCH), args=(payloads,),
-                         kwargs={"run_id": run_id, "batch_no": batch_no, "first": first, "queue": queue}).set(
-        **batch_repr(run_id, batch_no, len(payloads)), **_on(queue))
+    return app.signature(
+        str(Task.REDACT_BATCH),
+        args=(payloads,),
+        kwargs={"run_id": run_id, "batch_no": batch_no, "first": first, "queue": queue},
+    ).set(**batch_repr(run_id, batch_no, len(payloads)), **_on(queue))
 
 
 def classify_signature(work: TicketWork, queue: str | None = None) -> Any:
     """triage.classify of one redacted ticket, shown as its id."""
-    return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id),
-                                                                             **_io(queue))
+    return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id), **_io(queue))
 
 
 def _ticket_chain(ticket: TicketInput) -> Any:
     shown = ticket_repr(ticket.ticket_id)
-    return chain(app.signature(str(Task.REDACT), args=(ticket.model_dump(),)).set(**shown),
-                 app.signature(str(Task.CLASSIFY)).set(**shown),
-                 app.signature(str(Task.UPDATE)).set(**shown))
+    return chain(
+        app.signature(str(Task.REDACT), args=(ticket.model_dump(),)).set(**shown),
+        app.signature(str(Task.CLASSIFY)).set(**shown),
+        app.signature(str(Task.UPDATE)).set(**shown),
+    )
 
 
 def _batches(outcome: SweepOutcome, size: int, queue: str | None) -> list:
@@ -72,7 +76,7 @@ def _batches(outcome: SweepOutcome, size: int, queue: str | None) -> list:
     inputs = outcome.inputs
     batches = []
     for number, start in enumerate(range(0, len(inputs), size)):
-        tickets = inputs[start:start + size]
+        tickets = inputs[start : start + size]
         redact = redact_batch_signature([t.model_dump() for t in tickets], outcome.run_id, number, queue=queue)
         write = app.signature(str(Task.UPDATE_BATCH), kwargs={"run_id": outcome.run_id, "batch_no": number})
         batches.append(chord([redact], write.set(**batch_repr(outcome.run_id, number, len(tickets)), **_io(queue))))
@@ -95,18 +99,29 @@ def dispatch_run(fleet: Fleet, outcome: SweepOutcome, bulk: bool | None = None, 
         header = [_ticket_chain(ticket) for ticket in outcome.inputs]
     body = app.signature(
         str(Task.SUMMARIZE),
-        kwargs={"run_id": outcome.run_id, "started_at": outcome.started_at, "dry_run": outcome.dry_run,
-                "source": outcome.source},
+        kwargs={
+            "run_id": outcome.run_id,
+            "started_at": outcome.started_at,
+            "dry_run": outcome.dry_run,
+            "source": outcome.source,
+        },
     ).set(argsrepr=f"(run_id={outcome.run_id})", kwargsrepr="{}", **_io(queue))
     chord(header)(body)
 
 
-def start_run(fleet: Fleet, ticket_ids: list[int] | None = None, limit: int | None = None,
-              dry_run: bool = False) -> SweepOutcome:
+def start_run(
+    fleet: Fleet, ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False
+) -> SweepOutcome:
     """One sweep now (of the tickets asked for, or the search) and its chord dispatched. Raises the
     client's ZendeskError when the first search page cannot be read (then nothing was claimed)."""
-    outcome = sweep(fleet.zendesk(), fleet.claims(), limit or fleet.settings().intake.sweep_max_tickets,
-                    ticket_ids=ticket_ids, dry_run=dry_run, processed_tag=fleet.taxonomy().processed_tag)
+    outcome = sweep(
+        fleet.zendesk(),
+        fleet.claims(),
+        limit or fleet.settings().intake.sweep_max_tickets,
+        ticket_ids=ticket_ids,
+        dry_run=dry_run,
+        processed_tag=fleet.taxonomy().processed_tag,
+    )
     store = fleet.run_store()
     store.mark_sweep()  # even one that found nothing: how `health` sees that sweeps happen
     if not outcome.found:
@@ -126,8 +141,14 @@ def start_announced_run(fleet: Fleet, limit: int | None = None) -> SweepOutcome 
     if not ticket_ids:
         return None
     try:
-        outcome = sweep(fleet.zendesk(), fleet.claims(), len(ticket_ids), ticket_ids=ticket_ids,
-                        processed_tag=fleet.taxonomy().processed_tag, source="webhook")
+        outcome = sweep(
+            fleet.zendesk(),
+            fleet.claims(),
+            len(ticket_ids),
+            ticket_ids=ticket_ids,
+            processed_tag=fleet.taxonomy().processed_tag,
+            source="webhook",
+        )
     except Exception:
         intake.put_back(ticket_ids)
         raise

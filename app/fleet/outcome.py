@@ -50,8 +50,7 @@ def finish(fleet: Fleet, work: TicketWork, status: Outcome, **fields: Any) -> di
     result = ticket_result(work, status, **{k: v for k, v in fields.items() if v is not None})
     if not work.dry_run:
         if status == "failed":
-            fleet.dead_letters().add(work.ticket_id, result.stage or "unknown", result.error or "unknown",
-                                        work.run_id)
+            fleet.dead_letters().add(work.ticket_id, result.stage or "unknown", result.error or "unknown", work.run_id)
         # Skipped means Zendesk already held it as processed: it gets the done marker too.
         fleet.claims().finish(work.ticket_id, written=status != "failed")
     fleet.run_store().ticket_finished(work.run_id)
@@ -61,12 +60,28 @@ def finish(fleet: Fleet, work: TicketWork, status: Outcome, **fields: Any) -> di
 
 def _log(work: TicketWork, result: TicketResult) -> None:
     # One line per ticket outcome; the fields are JSON keys with LOG_FORMAT=json (app.logs).
-    fields = {"ticket_id": work.ticket_id, "run_id": work.run_id, "status": result.status, "stage": result.stage,
-              "seconds": result.processing_time}
+    fields = {
+        "ticket_id": work.ticket_id,
+        "run_id": work.run_id,
+        "status": result.status,
+        "stage": result.stage,
+        "seconds": result.processing_time,
+    }
     if result.status == "failed":
-        log.warning("ticket %s failed at %s: %s (dead-lettered)", work.ticket_id, result.stage, result.error,
-                    extra={**fields, "error": result.error})
+        log.warning(
+            "ticket %s failed at %s: %s (dead-lettered)",
+            work.ticket_id,
+            result.stage,
+            result.error,
+            extra={**fields, "error": result.error},
+        )
     else:
-        log.info("ticket %s %s in %.2fs tags=%s priority=%s", work.ticket_id, result.status,
-                 result.processing_time, ",".join(result.tags_added), result.priority_set,
-                 extra={**fields, "tags": result.tags_added, "priority": result.priority_set})
+        log.info(
+            "ticket %s %s in %.2fs tags=%s priority=%s",
+            work.ticket_id,
+            result.status,
+            result.processing_time,
+            ",".join(result.tags_added),
+            result.priority_set,
+            extra={**fields, "tags": result.tags_added, "priority": result.priority_set},
+        )

@@ -39,7 +39,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 
 # Takes ARGV[3] tokens if there are that many plus ARGV[5] left over (the reserve only the intake
 # lane may use; never more than the bucket holds). Returns {granted, wait_ms}.
-TAKE_SCRIPT = REFILLED + """
+TAKE_SCRIPT = (
+    REFILLED
+    + """
 local cost = tonumber(ARGV[3])
 local need = math.min(capacity, cost + tonumber(ARGV[5] or '0'))
 local granted = 0
@@ -50,7 +52,10 @@ if tokens >= need then
 else
   wait = math.ceil((need - tokens) * 1000 / rate)
 end
-""" + STORE + "return {granted, wait}"
+"""
+    + STORE
+    + "return {granted, wait}"
+)
 
 # Lowers the bucket to ARGV[3], what the provider says is left (never raises it).
 CLAMP_SCRIPT = REFILLED + "tokens = math.min(tokens, tonumber(ARGV[3]))\n" + STORE + "return 1"
@@ -144,8 +149,9 @@ class SharedRateLimiter:
         cost = min(cost, quota.capacity)  # a request bigger than the burst waits for a full bucket
         ttl_ms = int(2000 * quota.window)
         reserve = 0.0 if priority else quota.reserve
-        granted, wait_ms = self._take(keys=[self._key(quota)],
-                                      args=[quota.capacity, quota.refill_per_second, cost, ttl_ms, reserve])
+        granted, wait_ms = self._take(
+            keys=[self._key(quota)], args=[quota.capacity, quota.refill_per_second, cost, ttl_ms, reserve]
+        )
         return 0.0 if int(granted) else int(wait_ms) / 1000
 
     def refund(self, quota: Quota, cost: float = 1.0) -> None:
@@ -155,8 +161,10 @@ class SharedRateLimiter:
     def clamp(self, quota: Quota, available: float) -> None:
         """The provider says only `available` is left in its window: take no more than that now."""
         if quota.limit > 0:
-            self._clamp(keys=[self._key(quota)], args=[quota.capacity, quota.refill_per_second, max(0.0, available),
-                                                       int(2000 * quota.window)])
+            self._clamp(
+                keys=[self._key(quota)],
+                args=[quota.capacity, quota.refill_per_second, max(0.0, available), int(2000 * quota.window)],
+            )
 
     def _turn(self, quotas: list[tuple[Quota, float]], priority: bool) -> threading.Lock:
         key = (*(quota.name for quota, _ in quotas), "priority" if priority else "")

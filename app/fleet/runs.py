@@ -26,26 +26,37 @@ def ticket_records(results: list[Any]) -> list[TicketResult]:
     return [TicketResult.model_validate(r) for r in flat]
 
 
-def finish_run(fleet: Fleet, results: list[Any], run_id: str, started_at: float, dry_run: bool,
-               source: str = "sweep") -> RunSummary:
+def finish_run(
+    fleet: Fleet, results: list[Any], run_id: str, started_at: float, dry_run: bool, source: str = "sweep"
+) -> RunSummary:
     """Write the run summary file, keep it in Redis, fire the run's alerts. Idempotent: a
     redelivered chord body finds the summary already stored and returns it."""
     store = fleet.run_store()
     existing = store.summary(run_id)
     if existing is not None:
         return existing
-    summary = build_summary(run_id, started_at, dry_run, ticket_records(results),
-                            fields=list(fleet.taxonomy().fields), source=source)
+    summary = build_summary(
+        run_id, started_at, dry_run, ticket_records(results), fields=list(fleet.taxonomy().fields), source=source
+    )
     summary.agent_override = store.agent_override()
     settings = fleet.settings()
     path = write_summary_file(settings.operators.log_dir, summary)
     summary.file = str(path)
     store.save_summary(summary)
     store.mark_completed()
-    sent = fleet.alerts().fire_all(run_alerts(summary, settings.operators.alert_failure_rate, settings.operators.alert_slow_seconds))
-    log.info("run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s%s", run_id, summary.total,
-             summary.processed, summary.failed, summary.total_time, path,
-             f" (alerts: {', '.join(sent)})" if sent else "")
+    sent = fleet.alerts().fire_all(
+        run_alerts(summary, settings.operators.alert_failure_rate, settings.operators.alert_slow_seconds)
+    )
+    log.info(
+        "run %s finished: %d tickets, %d processed, %d failed, %.1fs -> %s%s",
+        run_id,
+        summary.total,
+        summary.processed,
+        summary.failed,
+        summary.total_time,
+        path,
+        f" (alerts: {', '.join(sent)})" if sent else "",
+    )
     return summary
 
 

@@ -37,11 +37,10 @@ def classify_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
         if not work.dry_run:
             fleet.claims().keep_alive(work.ticket_id)
         try:
-            work.analysis = fleet.classifier().classify(work.redacted_subject, work.redacted_description,
-                                                           may_wait=True)
+            work.analysis = fleet.classifier().classify(work.redacted_subject, work.redacted_description, may_wait=True)
         except (TryLater, RedisError):
             raise
-        except Exception as e:  # noqa: BLE001 - a bug is recorded on this ticket, not the chord's end
+        except Exception as e:
             log.exception("ticket %s: classification failed", work.ticket_id)
             work.failed_stage, work.error = "classify", f"classification failed ({type(e).__name__})"
     return work.model_dump(exclude=REDACTED_TEXT)
@@ -60,11 +59,21 @@ def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
     claims.keep_alive(work.ticket_id)  # also on every retry: the claim outlives long waits
     if claims.is_done(work.ticket_id):  # redelivered after the write landed
         return finish(fleet, work, "skipped", error="already triaged")
-    known = Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open") \
-        if work.updated_at else None
+    known = (
+        Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open")
+        if work.updated_at
+        else None
+    )
     try:
-        written = write_triage(fleet.zendesk(), work.ticket_id, work.analysis, taxonomy, work.run_id, known,
-                               by_trigger=fleet.priority_by_triggers())
+        written = write_triage(
+            fleet.zendesk(),
+            work.ticket_id,
+            work.analysis,
+            taxonomy,
+            work.run_id,
+            known,
+            by_trigger=fleet.priority_by_triggers(),
+        )
     except ZendeskNotFound:
         return finish(fleet, work, "failed", stage="update", error="ticket not found (deleted?)")
     if written.already_done:
@@ -79,29 +88,56 @@ def batch_works(works_data: list[Any]) -> list[TicketWork]:
     return list({work.ticket_id: work for work in works}.values())
 
 
-def update_batch(fleet: Fleet, works: list[TicketWork], run_id: str, batch_no: int,
-                 progress: BatchProgress | None = None) -> list[dict[str, Any]]:
+def update_batch(
+    fleet: Fleet, works: list[TicketWork], run_id: str, batch_no: int, progress: BatchProgress | None = None
+) -> list[dict[str, Any]]:
     """Write a batch (app.fleet.writeback: tags and notes in update_many jobs, priority raises one safe
     PUT each) and finish every ticket. Raises BatchInterrupted, carrying what is done, when
     Zendesk asks to wait or fails; called again with that progress it resumes."""
     if progress is None:  # first attempt: tickets a redelivery of this batch already wrote
         claims = fleet.claims()
-        progress = BatchProgress(written={w.ticket_id: WrittenTicket(already_done=True, written_at=0)
-                                          for w in works if claims.is_done(w.ticket_id)})
+        progress = BatchProgress(
+            written={
+                w.ticket_id: WrittenTicket(already_done=True, written_at=0)
+                for w in works
+                if claims.is_done(w.ticket_id)
+            }
+        )
     found_done = {ticket_id for ticket_id, written in progress.written.items() if written.already_done}
     ready = [w for w in works if w.analysis is not None and not w.error and w.ticket_id not in found_done]
     for work in ready:
         fleet.claims().keep_alive(work.ticket_id)
     settings = fleet.settings()
-    polling = JobPolling(interval=settings.workers.bulk_poll_interval, max_interval=10 * settings.workers.bulk_poll_interval,
-                         timeout=settings.workers.bulk_job_timeout, max_sleep=fleet.max_sleep(settings))
+    polling = JobPolling(
+        interval=settings.workers.bulk_poll_interval,
+        max_interval=10 * settings.workers.bulk_poll_interval,
+        timeout=settings.workers.bulk_job_timeout,
+        max_sleep=fleet.max_sleep(settings),
+    )
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
     by_trigger = progress.by_trigger if progress.by_trigger is not None else fleet.priority_by_triggers()
-    done = write_batch(fleet.zendesk(), items, fleet.taxonomy(), run_id, fleet.bulk_jobs(),
-                       fleet.job_slots(), f"{run_id}:{batch_no}", polling, progress, by_trigger)
-    log.info("run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised%s", run_id, batch_no,
-             len(done.written), len(done.failed), done.jobs, sum(1 for p in done.priorities.values() if p),
-             " (by Zendesk's triggers)" if done.by_trigger else "")
+    done = write_batch(
+        fleet.zendesk(),
+        items,
+        fleet.taxonomy(),
+        run_id,
+        fleet.bulk_jobs(),
+        fleet.job_slots(),
+        f"{run_id}:{batch_no}",
+        polling,
+        progress,
+        by_trigger,
+    )
+    log.info(
+        "run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised%s",
+        run_id,
+        batch_no,
+        len(done.written),
+        len(done.failed),
+        done.jobs,
+        sum(1 for p in done.priorities.values() if p),
+        " (by Zendesk's triggers)" if done.by_trigger else "",
+    )
     return finish_batch(fleet, works, done, "no outcome")
 
 
@@ -118,6 +154,14 @@ def finish_batch(fleet: Fleet, works: list[TicketWork], progress: BatchProgress,
         elif written.already_done:
             records.append(finish(fleet, work, "skipped", error="already triaged"))
         else:
-            records.append(finish(fleet, work, written_status(work), tags_added=written.tags_added,
-                                  priority_set=progress.priorities.get(work.ticket_id), written_at=written.written_at))
+            records.append(
+                finish(
+                    fleet,
+                    work,
+                    written_status(work),
+                    tags_added=written.tags_added,
+                    priority_set=progress.priorities.get(work.ticket_id),
+                    written_at=written.written_at,
+                )
+            )
     return records

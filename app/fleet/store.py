@@ -120,8 +120,10 @@ class SharedTokenStore:
         ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
         pipe = self.redis.pipeline()
         pipe.delete(self.key)
-        pipe.hset(self.key, mapping={"value": token.value, "expires_at": repr(token.expires_at),
-                                     "lifetime": repr(token.lifetime)})
+        pipe.hset(
+            self.key,
+            mapping={"value": token.value, "expires_at": repr(token.expires_at), "lifetime": repr(token.lifetime)},
+        )
         pipe.pexpire(self.key, ttl_ms)
         pipe.execute()
 

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.clients.zendesk import ZendeskClient, ZendeskError
 from app.domain.models import Ticket, TicketInput
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S_") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%d_%H%M%S_") + secrets.token_hex(3)
 
 
 @dataclass
@@ -42,7 +42,7 @@ class SweepOutcome:
 def _read_each(client: ZendeskClient, ticket_ids: list[int], outcome: SweepOutcome) -> Iterator[Ticket]:
     """The tickets asked for by id, 100 per show_many request; deleted ones are counted and logged."""
     for start in range(0, len(ticket_ids), 100):
-        chunk = ticket_ids[start:start + 100]
+        chunk = ticket_ids[start : start + 100]
         found = {ticket.id: ticket for ticket in client.show_many(chunk)}
         for ticket_id in chunk:
             if ticket_id in found:
@@ -71,7 +71,11 @@ def sweep(
     A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
     """
     outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run, source=source)
-    candidates = _read_each(client, ticket_ids, outcome) if ticket_ids else client.unprocessed_tickets(processed_tag, wanted=limit)
+    candidates = (
+        _read_each(client, ticket_ids, outcome)
+        if ticket_ids
+        else client.unprocessed_tickets(processed_tag, wanted=limit)
+    )
     owner = claim_owner()
     batch: list[Ticket] = []
 
@@ -117,7 +121,10 @@ def sweep(
     take(batch)
     log.info(
         "sweep %s: %d eligible, %d skipped (done or claimed), %d claimed%s",
-        outcome.run_id, outcome.found, outcome.skipped_done_or_claimed, len(outcome.inputs),
+        outcome.run_id,
+        outcome.found,
+        outcome.skipped_done_or_claimed,
+        len(outcome.inputs),
         " (dry run)" if dry_run else "",
     )
     return outcome

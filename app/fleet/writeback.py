@@ -31,9 +31,10 @@ again with its id once Zendesk answered. A retried batch follows that job instea
 another. Before a batch's first job its tickets are read again (show_many, 100 per request), so
 one already written or closed is not sent. A job that cannot be followed (its status expired,
 answered 404, or its id never came back) is settled by reading its tickets back with show_many:
-those holding the processed tag were written; the others are written again only once the job must have finished (BULK_JOB_TIMEOUT after
-it was sent), so a job still queued is never doubled. At most BULK_MAX_JOBS jobs are queued or
-running across the fleet (JobSlots in Redis); Zendesk allows an account 30.
+those holding the processed tag were written; the others are written again only once the job must
+have finished (BULK_JOB_TIMEOUT after it was sent), so a job still queued is never doubled. At most
+BULK_MAX_JOBS jobs are queued or running across the fleet (JobSlots in Redis); Zendesk allows an
+account 30.
 """
 
 from __future__ import annotations
@@ -168,8 +169,14 @@ class BatchOutcome:
     jobs: int = 0
 
 
-def _send(client: ZendeskClient, updates: dict[int, TicketUpdate], jobs: JobLog, slots: JobSlots, key: str,
-          polling: JobPolling) -> JobRecord:
+def _send(
+    client: ZendeskClient,
+    updates: dict[int, TicketUpdate],
+    jobs: JobLog,
+    slots: JobSlots,
+    key: str,
+    polling: JobPolling,
+) -> JobRecord:
     """Take a job slot, record the job as sent, send it, record its id."""
     if not slots.acquire(key, hold=2 * polling.timeout):
         raise ZendeskJobsBusy(max(2.0, polling.interval * 5), "the fleet's update_many job slots are all in use")
@@ -240,9 +247,10 @@ def write_triage_batch(
             # (no safe_update), so a ticket written meanwhile (after Redis lost the job log, say)
             # or closed must be found before it is sent.
             fresh = read_fresh(client, [item.ticket_id for item in items])
-            outcome.failed.update({item.ticket_id: "ticket not found (deleted?)" for item in items
-                                   if item.ticket_id not in fresh})
-            pending = {ticket_id: ticket for ticket_id, ticket in fresh.items()}
+            outcome.failed.update(
+                {item.ticket_id: "ticket not found (deleted?)" for item in items if item.ticket_id not in fresh}
+            )
+            pending = dict(fresh)
         if record is None:
             updates: dict[int, TicketUpdate] = {}
             for ticket_id, ticket in pending.items():
@@ -264,8 +272,11 @@ def write_triage_batch(
         job = follow_job(client, record.job_id, polling, just_sent) if record.job_id else None
         if job is None:
             fresh = _settle_unknown_job(client, record, taxonomy, polling, key)
-            again = [ticket_id for ticket_id in record.ticket_ids
-                     if not (ticket_id in fresh and taxonomy.processed_tag in fresh[ticket_id].tags)]
+            again = [
+                ticket_id
+                for ticket_id in record.ticket_ids
+                if not (ticket_id in fresh and taxonomy.processed_tag in fresh[ticket_id].tags)
+            ]
             for ticket_id in record.ticket_ids:
                 if ticket_id not in again:
                     written(ticket_id)
@@ -295,18 +306,24 @@ def write_triage_batch(
     return outcome
 
 
-def _settle_unknown_job(client: ZendeskClient, record: JobRecord, taxonomy: Taxonomy, polling: JobPolling,
-                        key: str) -> dict[int, Ticket]:
+def _settle_unknown_job(
+    client: ZendeskClient, record: JobRecord, taxonomy: Taxonomy, polling: JobPolling, key: str
+) -> dict[int, Ticket]:
     """A job whose status cannot be read: what Zendesk holds says what it wrote. Tickets still
     without the processed tag are written again only once the job must have finished."""
     fresh = read_fresh(client, record.ticket_ids)
-    untagged = [ticket_id for ticket_id in record.ticket_ids
-                if ticket_id in fresh and taxonomy.processed_tag not in fresh[ticket_id].tags]
+    untagged = [
+        ticket_id
+        for ticket_id in record.ticket_ids
+        if ticket_id in fresh and taxonomy.processed_tag not in fresh[ticket_id].tags
+    ]
     may_still_run = polling.clock() - record.sent_at
     if untagged and may_still_run < polling.timeout:
-        raise ZendeskJobsBusy(polling.timeout - may_still_run,
-                              f"job for {key} cannot be followed and {len(untagged)} of its tickets are not "
-                              "written yet; waiting until it must have finished before writing them again")
+        raise ZendeskJobsBusy(
+            polling.timeout - may_still_run,
+            f"job for {key} cannot be followed and {len(untagged)} of its tickets are not "
+            "written yet; waiting until it must have finished before writing them again",
+        )
     return fresh
 
 
@@ -316,8 +333,9 @@ def priorities_to_raise(items: list[BatchItem], taxonomy: Taxonomy) -> dict[int,
     return {ticket_id: priority for ticket_id, priority in wanted.items() if priority}
 
 
-def raise_priorities(client: ZendeskClient, wanted: dict[int, str], done: dict[int, str | None],
-                     stamps: dict[int, Ticket]) -> None:
+def raise_priorities(
+    client: ZendeskClient, wanted: dict[int, str], done: dict[int, str | None], stamps: dict[int, Ticket]
+) -> None:
     """Raise each ticket's priority to `wanted[id]` with a safe_update PUT, never lowering what a
     person set. `done` is filled as it goes (the priority written, or None) and `stamps` keeps the
     tickets as read, so a caller stopped by the Update Ticket quota resumes where it stopped
@@ -325,9 +343,14 @@ def raise_priorities(client: ZendeskClient, wanted: dict[int, str], done: dict[i
     todo = [ticket_id for ticket_id in wanted if ticket_id not in done]
     unread = [ticket_id for ticket_id in todo if ticket_id not in stamps]
     if unread:  # read after our own job wrote them: their stamps are current
-        stamps.update({ticket_id: Ticket(id=ticket_id, status=ticket.status, priority=ticket.priority,
-                                         updated_at=ticket.updated_at)
-                       for ticket_id, ticket in read_fresh(client, unread).items()})
+        stamps.update(
+            {
+                ticket_id: Ticket(
+                    id=ticket_id, status=ticket.status, priority=ticket.priority, updated_at=ticket.updated_at
+                )
+                for ticket_id, ticket in read_fresh(client, unread).items()
+            }
+        )
     for ticket_id in todo:
         ticket = stamps.get(ticket_id)
         done[ticket_id] = raise_priority(client, ticket_id, wanted[ticket_id], ticket) if ticket else None
@@ -342,9 +365,18 @@ class BatchInterrupted(Exception):
         self.progress = progress
 
 
-def write_batch(client: ZendeskClient, items: list[BatchItem], taxonomy: Taxonomy, run_id: str, jobs: JobLog,
-                slots: JobSlots, batch_key: str, polling: JobPolling,
-                progress: BatchProgress | None = None, by_trigger: bool = False) -> BatchProgress:
+def write_batch(
+    client: ZendeskClient,
+    items: list[BatchItem],
+    taxonomy: Taxonomy,
+    run_id: str,
+    jobs: JobLog,
+    slots: JobSlots,
+    batch_key: str,
+    polling: JobPolling,
+    progress: BatchProgress | None = None,
+    by_trigger: bool = False,
+) -> BatchProgress:
     """Tags and notes through update_many jobs, then priority raises one safe PUT at a time (none
     with `by_trigger`: the fleet's triggers raised them in the jobs' own updates).
     Raises BatchInterrupted, carrying what is done, when Zendesk asks to wait or fails."""
@@ -355,18 +387,32 @@ def write_batch(client: ZendeskClient, items: list[BatchItem], taxonomy: Taxonom
     try:
         if not progress.tags_done:
             outcome = write_triage_batch(client, items, taxonomy, run_id, jobs, slots, batch_key, polling, by_trigger)
-            progress.written.update({ticket_id: WrittenTicket(tags_added=written.tags_added,
-                                                              already_done=written.already_done,
-                                                              written_at=outcome.written_at[ticket_id])
-                                     for ticket_id, written in outcome.written.items()})
+            progress.written.update(
+                {
+                    ticket_id: WrittenTicket(
+                        tags_added=written.tags_added,
+                        already_done=written.already_done,
+                        written_at=outcome.written_at[ticket_id],
+                    )
+                    for ticket_id, written in outcome.written.items()
+                }
+            )
             if by_trigger:
-                progress.priorities.update({ticket_id: written.priority_set for ticket_id, written
-                                            in outcome.written.items() if not written.already_done})
+                progress.priorities.update(
+                    {
+                        ticket_id: written.priority_set
+                        for ticket_id, written in outcome.written.items()
+                        if not written.already_done
+                    }
+                )
             progress.failed, progress.jobs, progress.tags_done = outcome.failed, outcome.jobs, True
         if by_trigger:
             return progress
-        fresh_writes = [item for item in items if item.ticket_id in progress.written
-                        and not progress.written[item.ticket_id].already_done]
+        fresh_writes = [
+            item
+            for item in items
+            if item.ticket_id in progress.written and not progress.written[item.ticket_id].already_done
+        ]
         raise_priorities(client, priorities_to_raise(fresh_writes, taxonomy), progress.priorities, progress.stamps)
     except ZendeskError as e:
         raise BatchInterrupted(e, progress) from e

@@ -74,13 +74,23 @@ def read_rows(path: Path) -> Iterator[Row | Rejected]:
         yield Rejected(number, "not valid JSON") if record is NOT_JSON else _row(number, record)
 
 
-def triage_rows(rows: list[Row], redactor: Redactor, classifier: Classifier,
-                include_redacted: bool) -> list[dict[str, Any]]:
+def triage_rows(
+    rows: list[Row], redactor: Redactor, classifier: Classifier, include_redacted: bool
+) -> list[dict[str, Any]]:
     """Redact (one spaCy pass) and classify each row; one result per row, in order. A row that
     fails carries its error instead of an analysis. Raises TryLater when the LLM asks to wait: the
     LLM's quota never sends a row to the rules."""
-    inputs = [TicketInput(run_id=BACKFILL_RUN, ticket_id=row.line, subject=row.subject, description=row.description,
-                          dry_run=True, enqueued_at=0.0) for row in rows]
+    inputs = [
+        TicketInput(
+            run_id=BACKFILL_RUN,
+            ticket_id=row.line,
+            subject=row.subject,
+            description=row.description,
+            dry_run=True,
+            enqueued_at=0.0,
+        )
+        for row in rows
+    ]
     results = []
     for row, work in zip(rows, redact_inputs(redactor, inputs)):
         results.append(_result(row, work, classifier, include_redacted))
@@ -95,7 +105,7 @@ def _result(row: Row, work: TicketWork, classifier: Classifier, include_redacted
         analysis = classifier.classify(work.redacted_subject, work.redacted_description, may_wait=True)
     except TryLater:
         raise  # quota or a configuration fault: the chunk comes back later (answers so far are cached)
-    except Exception as e:  # noqa: BLE001 - recorded on this row; the rest of the chunk goes on
+    except Exception as e:
         return {**result, "error": f"classification failed ({type(e).__name__})"}
     result["analysis"] = analysis.record()
     result["redacted_counts"] = work.redacted_counts
@@ -131,22 +141,33 @@ class BackfillReport:
 
     def lines(self) -> list[str]:
         rate = self.good / self.seconds if self.seconds else 0.0
-        out = [f"backfill: {self.good} rows triaged in {self.seconds:.1f}s ({rate:.1f} rows/s), "
-               f"{self.rejected} rejected, {self.failed} failed",
-               f"  classified by: {', '.join(f'{k} {v}' for k, v in sorted(self.providers.items())) or '-'}"
-               f"; fell back to the rules: {self.fallbacks}"]
-        out += [f"  {name}: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}"
-                for name, counts in self.values.items()]
+        out = [
+            f"backfill: {self.good} rows triaged in {self.seconds:.1f}s ({rate:.1f} rows/s), "
+            f"{self.rejected} rejected, {self.failed} failed",
+            f"  classified by: {', '.join(f'{k} {v}' for k, v in sorted(self.providers.items())) or '-'}"
+            f"; fell back to the rules: {self.fallbacks}",
+        ]
+        out += [
+            f"  {name}: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}"
+            for name, counts in self.values.items()
+        ]
         out += [f"  run {run_id} dispatched to write the rows' tickets in Zendesk" for run_id in self.runs]
         return out
 
 
 def chunks(rows: list[Row], size: int) -> list[list[Row]]:
-    return [rows[i:i + size] for i in range(0, len(rows), size)]
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, chunk_size: int | None,
-                 timeout: float, progress: Callable[[int, int], None]) -> BackfillReport:
+def run_backfill(
+    path: Path,
+    output: Path,
+    include_redacted: bool,
+    write: bool,
+    chunk_size: int | None,
+    timeout: float,
+    progress: Callable[[int, int], None],
+) -> BackfillReport:
     """Read FILE, send its good rows to the workers in chunks, write OUT in input order and
     OUT.rejected.jsonl; with `write`, triage the rows that name a Zendesk ticket through an ordinary
     run (the ticket as Zendesk holds it now, claimed like any other). `progress(done, total)`."""
@@ -158,8 +179,11 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
     started = time.monotonic()
     report = BackfillReport()
     rows: list[Row] = []
-    rejected_path = output.with_name(output.name + ".rejected.jsonl") if output.suffix != ".jsonl" \
+    rejected_path = (
+        output.with_name(output.name + ".rejected.jsonl")
+        if output.suffix != ".jsonl"
         else output.with_suffix(".rejected.jsonl")
+    )
     with rejected_path.open("w", encoding="utf-8") as rejected:
         for item in read_rows(path):
             if isinstance(item, Rejected):
@@ -170,9 +194,12 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
     report.good = len(rows)
     settings = get_settings()
     size = chunk_size or (RULES_CHUNK if settings.llm_choice()[0] == "rules" else LLM_CHUNK)
-    pending = [app.signature(str(Task.BACKFILL), args=([row.model_dump() for row in part], include_redacted)).set(
-        argsrepr=f"(lines {part[0].line}-{part[-1].line})", kwargsrepr="{}").apply_async()
-        for part in chunks(rows, size)]
+    pending = [
+        app.signature(str(Task.BACKFILL), args=([row.model_dump() for row in part], include_redacted))
+        .set(argsrepr=f"(lines {part[0].line}-{part[-1].line})", kwargsrepr="{}")
+        .apply_async()
+        for part in chunks(rows, size)
+    ]
     fields = list(services.taxonomy().fields)
     done = 0
     progress(0, len(rows))
@@ -188,7 +215,7 @@ def run_backfill(path: Path, output: Path, include_redacted: bool, write: bool, 
     if write:
         ids = sorted({row.id for row in rows if row.id is not None})
         for start in range(0, len(ids), settings.intake.sweep_max_tickets):
-            outcome = services.start_run(ids[start:start + settings.intake.sweep_max_tickets])
+            outcome = services.start_run(ids[start : start + settings.intake.sweep_max_tickets])
             if outcome.inputs:
                 report.runs.append(outcome.run_id)
     report.seconds = time.monotonic() - started

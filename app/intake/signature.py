@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -34,7 +34,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def zendesk_timestamp(moment: float) -> str:
     """A timestamp as Zendesk writes it in the header: ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_timestamp(text: str) -> float:
@@ -47,8 +47,9 @@ def _parse_timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def verify(secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float,
-           max_skew: float = MAX_CLOCK_SKEW) -> None:
+def verify(
+    secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float, max_skew: float = MAX_CLOCK_SKEW
+) -> None:
     """Raise SignatureError unless `signature` is Zendesk's for `timestamp` + `body` and the
     timestamp is within `max_skew` seconds of `now`. The signature is checked first, so a forged
     request learns nothing about our clock."""

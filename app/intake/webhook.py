@@ -109,8 +109,9 @@ class Receiver:
             return False
 
 
-def create_app(receiver: Receiver, secret: str, clock: Callable[[], float] = time.time,
-               threads: int = 16) -> web.Application:
+def create_app(
+    receiver: Receiver, secret: str, clock: Callable[[], float] = time.time, threads: int = 16
+) -> web.Application:
     """The receiver's aiohttp application (also what the tests drive)."""
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
 
@@ -144,8 +145,11 @@ def create_app(receiver: Receiver, secret: str, clock: Callable[[], float] = tim
         try:
             answer = await blocking(receiver.accept, signature, delivery.ticket_id)
         except UNAVAILABLE as e:
-            log.warning("webhook for ticket %s not accepted, Redis or the broker is unavailable (%s)",
-                        delivery.ticket_id, type(e).__name__)
+            log.warning(
+                "webhook for ticket %s not accepted, Redis or the broker is unavailable (%s)",
+                delivery.ticket_id,
+                type(e).__name__,
+            )
             return UNAVAILABLE_ANSWER.response(delivery.ticket_id, "Redis or the broker is unavailable")
         assert isinstance(answer, Answer)
         log.info("webhook for ticket %s: %s", delivery.ticket_id, answer.outcome)
@@ -172,8 +176,10 @@ def serve(host: str, port: int) -> None:
 
     settings = get_settings()
     if settings.intake.zendesk_webhook_secret is None:
-        raise ConfigError("configuration error: ZENDESK_WEBHOOK_SECRET: required by `webhook` "
-                          "(the signing secret Zendesk shows for the webhook)")
+        raise ConfigError(
+            "configuration error: ZENDESK_WEBHOOK_SECRET: required by `webhook` "
+            "(the signing secret Zendesk shows for the webhook)"
+        )
     from app import services
     from app.celery import app as celery_app
     from app.names import Task
@@ -181,8 +187,13 @@ def serve(host: str, port: int) -> None:
     # A broker that is down must become a 503 now, not after Zendesk's 12 s: in this process,
     # connecting gives up after one quick retry (kombu's default backs off for seconds) and a
     # publish is not retried.
-    celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options, "max_retries": 1,
-                                                "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+    celery_app.conf.broker_transport_options = {
+        **celery_app.conf.broker_transport_options,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
     intake_task = celery_app.signature(str(Task.INTAKE)).set(argsrepr="()", kwargsrepr="{}")
 
     def send_intake() -> None:
@@ -190,5 +201,10 @@ def serve(host: str, port: int) -> None:
 
     receiver = Receiver(services.intake_queue(), services.claims(), send_intake)
     log.info("webhook receiver on http://%s:%s%s", host, port, PATH)
-    web.run_app(create_app(receiver, settings.intake.zendesk_webhook_secret.get_secret_value()), host=host, port=port,
-                print=None, access_log=None)
+    web.run_app(
+        create_app(receiver, settings.intake.zendesk_webhook_secret.get_secret_value()),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+    )

@@ -31,14 +31,21 @@ class LocalClassifier:
 
     def classify(self, subject: str, description: str, may_wait: bool = False) -> Analysis:
         values, confidence = self.model.predict([ticket_text(subject, description)])[0]
-        return Analysis(summary=summarize(subject, description, self.taxonomy.summary_max_chars), values=values,
-                        confidence=confidence, provider="local", model=self.model.model_id)
+        return Analysis(
+            summary=summarize(subject, description, self.taxonomy.summary_max_chars),
+            values=values,
+            confidence=confidence,
+            provider="local",
+            model=self.model.model_id,
+        )
 
-    def fallback(self, subject: str, description: str, reason: str, usage: Usage,
-                 prompt_version: str | None = None) -> Analysis:
+    def fallback(
+        self, subject: str, description: str, reason: str, usage: Usage, prompt_version: str | None = None
+    ) -> Analysis:
         """The model's answer standing in for the LLM's, carrying what the failed attempts cost."""
         return self.classify(subject, description).model_copy(
-            update={"fallback_reason": reason, "prompt_version": prompt_version, **usage.model_dump()})
+            update={"fallback_reason": reason, "prompt_version": prompt_version, **usage.model_dump()}
+        )
 
     def sure_of(self, analysis: Analysis, threshold: float) -> bool:
         """Whether every field's confidence is at least `threshold` (the gate's test)."""

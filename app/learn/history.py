@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from app.clients.zendesk import ZendeskClient
@@ -59,15 +60,21 @@ class HistoryReport:
     @property
     def override(self) -> dict[str, Any]:
         """The agent override rate per field, as the model card and the report carry it."""
-        return {"fleet_triaged": self.fleet_triaged,
-                "fields": {name: {"fleet_answers": o.fleet_answers, "changed_by_people": o.changed_by_people,
-                                  "rate": o.rate} for name, o in self.overrides.items()}}
+        return {
+            "fleet_triaged": self.fleet_triaged,
+            "fields": {
+                name: {"fleet_answers": o.fleet_answers, "changed_by_people": o.changed_by_people, "rate": o.rate}
+                for name, o in self.overrides.items()
+            },
+        }
 
     def lines(self) -> list[str]:
-        out = [f"{self.tickets_read} tickets changed in the period, {self.solved} solved or closed; "
-               f"{len(self.examples)} with labels ({self.fleet_triaged} triaged by the fleet, "
-               f"{self.unlabelled} without any label skipped)",
-               "agent override rate (people changed what the fleet wrote):"]
+        out = [
+            f"{self.tickets_read} tickets changed in the period, {self.solved} solved or closed; "
+            f"{len(self.examples)} with labels ({self.fleet_triaged} triaged by the fleet, "
+            f"{self.unlabelled} without any label skipped)",
+            "agent override rate (people changed what the fleet wrote):",
+        ]
         for name, override in self.overrides.items():
             rate = f"{override.rate:.1%}" if override.rate is not None else "n/a"
             out.append(f"  {name}: {rate} ({override.changed_by_people} of {override.fleet_answers})")
@@ -86,11 +93,13 @@ class _Labeller:
         self.taxonomy = taxonomy
         self.fleet_user = fleet_user
         self.lookup = value_lookup(taxonomy)
-        self.tag_values = {name: {spec.tag: value for value, spec in f.values.items()}
-                           for name, f in taxonomy.fields.items()}
+        self.tag_values = {
+            name: {spec.tag: value for value, spec in f.values.items()} for name, f in taxonomy.fields.items()
+        }
         self.priority_field = taxonomy.priority.field if taxonomy.priority else None
-        self.custom_fields = {str(f.zendesk_field_id): name for name, f in taxonomy.fields.items()
-                              if f.zendesk_field_id}
+        self.custom_fields = {
+            str(f.zendesk_field_id): name for name, f in taxonomy.fields.items() if f.zendesk_field_id
+        }
 
     def people_labels(self, ticket: dict[str, Any]) -> dict[str, str]:
         """What people set on a ticket the fleet never wrote: the priority and mapped custom fields."""
@@ -152,12 +161,12 @@ def read_history(client: ZendeskClient, taxonomy: Taxonomy, since_days: int, now
             _label_ticket(client, taxonomy, labeller, ticket, report)
         if after is None:
             return report
-        next_page = after
-        tickets, after = patiently(lambda: client.changed_tickets_page(after_url=next_page))
+        tickets, after = patiently(partial(client.changed_tickets_page, after_url=after))
 
 
-def _label_ticket(client: ZendeskClient, taxonomy: Taxonomy, labeller: _Labeller, ticket: dict[str, Any],
-                  report: HistoryReport) -> None:
+def _label_ticket(
+    client: ZendeskClient, taxonomy: Taxonomy, labeller: _Labeller, ticket: dict[str, Any], report: HistoryReport
+) -> None:
     report.tickets_read += 1
     if ticket.get("status") not in SOLVED:
         return

@@ -112,7 +112,9 @@ class Features:
         keep = columns >= 0
         rows = sparse.csr_matrix(
             ((1.0 + np.log(counts.data[keep])) * self.idf[columns[keep]], (counts.row[keep], columns[keep])),
-            shape=(len(texts), len(self.kept)), dtype=np.float64)
+            shape=(len(texts), len(self.kept)),
+            dtype=np.float64,
+        )
         norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sparse.csr_matrix(rows.multiply(1.0 / norms[:, None]))
@@ -127,8 +129,9 @@ class Features:
         return cls(kept.astype(np.int32), idf.astype(np.float32))
 
 
-_HASHER = HashingVectorizer(n_features=1 << HASH_BITS, ngram_range=NGRAMS, stop_words="english",
-                            alternate_sign=False, norm=None, lowercase=True)
+_HASHER = HashingVectorizer(
+    n_features=1 << HASH_BITS, ngram_range=NGRAMS, stop_words="english", alternate_sign=False, norm=None, lowercase=True
+)
 
 
 def fit_field(features: sparse.csr_matrix, labels: list[str], weights: np.ndarray | None = None) -> FieldModel:
@@ -156,14 +159,19 @@ class Neighbours:
     votes: dict[str, np.ndarray]
 
 
-def neighbours(rows: sparse.csr_matrix, remembered_by_feature: sparse.csr_matrix, labels: dict[str, np.ndarray],
-               classes: dict[str, int], chunk: int = 1000) -> Neighbours:
+def neighbours(
+    rows: sparse.csr_matrix,
+    remembered_by_feature: sparse.csr_matrix,
+    labels: dict[str, np.ndarray],
+    classes: dict[str, int],
+    chunk: int = 1000,
+) -> Neighbours:
     """Neighbours of `rows` among remembered tickets (given transposed: features x tickets), whose
     labels are class indices per field (-1: unlabelled). In chunks, so memory stays bounded."""
     twins, similarities = [], []
     votes = {name: np.zeros((rows.shape[0], count)) for name, count in classes.items()}
     for start in range(0, rows.shape[0], chunk):
-        block = (rows[start:start + chunk] @ remembered_by_feature).toarray()
+        block = (rows[start : start + chunk] @ remembered_by_feature).toarray()
         twins.append(block.argmax(axis=1))
         similarities.append(block.max(axis=1))
         k = min(NEIGHBOURS, block.shape[1])
@@ -221,8 +229,13 @@ class Memory:
         for name, codes in labels.items():
             usable = (band >= 0) & (codes >= 0) & (codes[twin] >= 0)
             right = codes[twin] == codes
-            precision[name] = np.array([(np.sum(right & usable & (band == b)) + 1) / (np.sum(usable & (band == b)) + 2)
-                                        for b in range(len(TWIN_BANDS))], dtype=np.float32)
+            precision[name] = np.array(
+                [
+                    (np.sum(right & usable & (band == b)) + 1) / (np.sum(usable & (band == b)) + 2)
+                    for b in range(len(TWIN_BANDS))
+                ],
+                dtype=np.float32,
+            )
         return Memory(rows, labels, precision, neighbour_weight)
 
 
@@ -235,7 +248,7 @@ def _nearest_other(rows: sparse.csr_matrix, chunk: int = 1000) -> tuple[np.ndarr
     """Each row's most similar other row (itself excluded), in chunks to bound memory."""
     twins, similarities = [], []
     for start in range(0, rows.shape[0], chunk):
-        block = (rows[start:start + chunk] @ rows.T).toarray()
+        block = (rows[start : start + chunk] @ rows.T).toarray()
         block[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = -1.0
         twins.append(block.argmax(axis=1))
         similarities.append(block.max(axis=1))
@@ -277,9 +290,14 @@ class LocalModel:
         rows = self.features.transform(texts)
         probabilities = self.probabilities(texts, rows)
         # Votes only for the fields that use them (a weight of 0 leaves the regression alone).
-        found = self.memory.neighbours(rows, {name: len(f.classes) for name, f in self.fields.items()
-                                              if self.memory.neighbour_weight[name] > 0}) \
-            if self.memory is not None else None
+        found = (
+            self.memory.neighbours(
+                rows,
+                {name: len(f.classes) for name, f in self.fields.items() if self.memory.neighbour_weight[name] > 0},
+            )
+            if self.memory is not None
+            else None
+        )
         answers: list[tuple[dict[str, str], dict[str, float]]] = [({}, {}) for _ in texts]
         for name, matrix in probabilities.items():
             classes = self.fields[name].classes
@@ -301,23 +319,37 @@ class LocalModel:
     # The file -------------------------------------------------------------------------
 
     def header(self) -> dict[str, Any]:
-        return {"format": FORMAT, "format_version": FORMAT_VERSION, "hash_bits": HASH_BITS, "ngrams": list(NGRAMS),
-                "taxonomy": {"name": self.taxonomy_name, "version": self.taxonomy_version},
-                "fields": {name: list(field.classes) for name, field in self.fields.items()},
-                "trained_at": self.trained_at, "source": self.source}
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "hash_bits": HASH_BITS,
+            "ngrams": list(NGRAMS),
+            "taxonomy": {"name": self.taxonomy_name, "version": self.taxonomy_version},
+            "fields": {name: list(field.classes) for name, field in self.fields.items()},
+            "trained_at": self.trained_at,
+            "source": self.source,
+        }
 
     def save(self, path: Path) -> None:
         """Write atomically (a reader never sees half a file): a temporary file, then a rename."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(self.header())),
-                                         "kept": self.features.kept, "idf": self.features.idf}
+        arrays: dict[str, np.ndarray] = {
+            "header": np.array(json.dumps(self.header())),
+            "kept": self.features.kept,
+            "idf": self.features.idf,
+        }
         for name, field in self.fields.items():
             arrays[f"{name}.coef"] = field.coef
             arrays[f"{name}.intercept"] = field.intercept
         if self.memory is not None:
             rows = self.memory.rows
-            arrays.update({"memory.indptr": rows.indptr.astype(np.int64), "memory.indices": rows.indices.astype(np.int32),
-                           "memory.data": rows.data.astype(np.float32)})
+            arrays.update(
+                {
+                    "memory.indptr": rows.indptr.astype(np.int64),
+                    "memory.indices": rows.indices.astype(np.int32),
+                    "memory.data": rows.data.astype(np.float32),
+                }
+            )
             for name in self.fields:
                 arrays[f"{name}.memory_labels"] = self.memory.labels[name].astype(np.int16)
                 arrays[f"{name}.twin_precision"] = self.memory.band_precision[name]
@@ -342,23 +374,39 @@ def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
         header = json.loads(str(arrays["header"]))
         if header.get("format") != FORMAT:
             raise LocalModelError(f"{path} is not a Triage Fleet local model")
-        if header.get("format_version") != FORMAT_VERSION or header.get("hash_bits") != HASH_BITS \
-                or tuple(header.get("ngrams", ())) != NGRAMS:
-            raise LocalModelError(f"{path} was written by another version of Triage Fleet "
-                                  f"(format {header.get('format_version')}); train it again")
-        fields = {name: FieldModel(tuple(classes), arrays[f"{name}.coef"], arrays[f"{name}.intercept"])
-                  for name, classes in header["fields"].items()}
+        if (
+            header.get("format_version") != FORMAT_VERSION
+            or header.get("hash_bits") != HASH_BITS
+            or tuple(header.get("ngrams", ())) != NGRAMS
+        ):
+            raise LocalModelError(
+                f"{path} was written by another version of Triage Fleet "
+                f"(format {header.get('format_version')}); train it again"
+            )
+        fields = {
+            name: FieldModel(tuple(classes), arrays[f"{name}.coef"], arrays[f"{name}.intercept"])
+            for name, classes in header["fields"].items()
+        }
         kept = arrays["kept"].astype(np.int64)
         memory = None
         if "memory.indptr" in arrays:
             rows = sparse.csr_matrix((arrays["memory.data"], arrays["memory.indices"], arrays["memory.indptr"]))
             rows.resize((len(arrays["memory.indptr"]) - 1, len(kept)))
-            memory = Memory(rows, {name: arrays[f"{name}.memory_labels"].astype(np.int64) for name in fields},
-                            {name: arrays[f"{name}.twin_precision"] for name in fields},
-                            {name: round(float(arrays[f"{name}.neighbour_weight"][0]), 4) for name in fields})
-        model = LocalModel(header["taxonomy"]["name"], str(header["taxonomy"]["version"]),
-                           Features(kept, arrays["idf"]), fields, header.get("trained_at", ""),
-                           header.get("source", ""), memory)
+            memory = Memory(
+                rows,
+                {name: arrays[f"{name}.memory_labels"].astype(np.int64) for name in fields},
+                {name: arrays[f"{name}.twin_precision"] for name in fields},
+                {name: round(float(arrays[f"{name}.neighbour_weight"][0]), 4) for name in fields},
+            )
+        model = LocalModel(
+            header["taxonomy"]["name"],
+            str(header["taxonomy"]["version"]),
+            Features(kept, arrays["idf"]),
+            fields,
+            header.get("trained_at", ""),
+            header.get("source", ""),
+            memory,
+        )
     except LocalModelError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
@@ -370,8 +418,11 @@ def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
 
 def _check_shapes(model: LocalModel, path: Path) -> None:
     kept = model.features.kept
-    if kept.ndim != 1 or model.features.idf.shape != kept.shape or (len(kept) and (kept.min() < 0 or
-                                                                                  kept.max() >= 1 << HASH_BITS)):
+    if (
+        kept.ndim != 1
+        or model.features.idf.shape != kept.shape
+        or (len(kept) and (kept.min() < 0 or kept.max() >= 1 << HASH_BITS))
+    ):
         raise LocalModelError(f"{path} is damaged: feature arrays do not match")
     for name, field in model.fields.items():
         if field.coef.shape != (len(field.classes), len(kept)) or field.intercept.shape != (len(field.classes),):
@@ -383,9 +434,12 @@ def _check_shapes(model: LocalModel, path: Path) -> None:
             raise LocalModelError(f"{path} is damaged: remembered tickets do not match the features")
         for name, field in model.fields.items():
             codes = memory.labels[name]
-            if codes.shape != (examples,) or (codes.size and (codes.min() < -1 or codes.max() >= len(field.classes))) \
-                    or memory.band_precision[name].shape != TWIN_BANDS.shape \
-                    or not 0 <= memory.neighbour_weight[name] < 1:
+            if (
+                codes.shape != (examples,)
+                or (codes.size and (codes.min() < -1 or codes.max() >= len(field.classes)))
+                or memory.band_precision[name].shape != TWIN_BANDS.shape
+                or not 0 <= memory.neighbour_weight[name] < 1
+            ):
                 raise LocalModelError(f"{path} is damaged: field {name!r} has remembered labels of the wrong shape")
 
 
@@ -394,7 +448,8 @@ def check_taxonomy(model: LocalModel, taxonomy: Taxonomy, path: Path | str = "th
     if (model.taxonomy_name, model.taxonomy_version) != (taxonomy.name, taxonomy.version):
         raise LocalModelError(
             f"{path} was trained for taxonomy {model.taxonomy_name!r} version {model.taxonomy_version}, but the "
-            f"fleet uses {taxonomy.name!r} version {taxonomy.version}; train it again with `python -m app train`")
+            f"fleet uses {taxonomy.name!r} version {taxonomy.version}; train it again with `python -m app train`"
+        )
     missing = sorted(set(taxonomy.fields) - set(model.fields))
     if missing:
         raise LocalModelError(f"{path} has no classifier for the taxonomy's fields {missing}; train it again")
@@ -404,8 +459,9 @@ def check_taxonomy(model: LocalModel, taxonomy: Taxonomy, path: Path | str = "th
             raise LocalModelError(f"{path} answers a field {name!r} the taxonomy does not declare; train it again")
         unknown = sorted(set(field.classes) - set(declared.values))
         if unknown:
-            raise LocalModelError(f"{path} answers {name!r} with values the taxonomy does not declare {unknown}; "
-                                  "train it again")
+            raise LocalModelError(
+                f"{path} answers {name!r} with values the taxonomy does not declare {unknown}; train it again"
+            )
 
 
 def today() -> str:

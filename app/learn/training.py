@@ -26,8 +26,19 @@ from scipy import sparse
 from sklearn.metrics import f1_score
 
 from app.domain.taxonomy import Taxonomy
-from app.learn.model import (MEMORY_MAX, NEIGHBOUR_WEIGHTS, Features, LocalModel, LocalModelError, Memory, blend,
-                             fit_field, neighbours, ticket_text, today)
+from app.learn.model import (
+    MEMORY_MAX,
+    NEIGHBOUR_WEIGHTS,
+    Features,
+    LocalModel,
+    LocalModelError,
+    Memory,
+    blend,
+    fit_field,
+    neighbours,
+    ticket_text,
+    today,
+)
 from app.records import read_records
 from app.redaction import Redactor
 
@@ -72,13 +83,19 @@ class ModelCard(BaseModel):
     override_rate: dict[str, Any] | None = None
 
     def lines(self) -> list[str]:
-        out = [f"model {self.model_id} for taxonomy {self.taxonomy['name']} v{self.taxonomy['version']}, "
-               f"trained {self.trained_at} on {self.examples} tickets from {self.source} "
-               f"in {self.training_seconds:.1f} s"]
+        out = [
+            f"model {self.model_id} for taxonomy {self.taxonomy['name']} v{self.taxonomy['version']}, "
+            f"trained {self.trained_at} on {self.examples} tickets from {self.source} "
+            f"in {self.training_seconds:.1f} s"
+        ]
         for name, card in self.fields.items():
             counts = ", ".join(f"{value} {count}" for value, count in card.examples.items())
-            scored = (f"accuracy {card.accuracy:.3f}, macro-F1 {card.macro_f1:.3f} on {card.held_out} held out "
-                      f"(majority {card.majority_accuracy:.3f})" if card.accuracy is not None else "no held-out part")
+            scored = (
+                f"accuracy {card.accuracy:.3f}, macro-F1 {card.macro_f1:.3f} on {card.held_out} held out "
+                f"(majority {card.majority_accuracy:.3f})"
+                if card.accuracy is not None
+                else "no held-out part"
+            )
             out.append(f"  {name}: {scored}; examples: {counts}")
         return out
 
@@ -94,6 +111,7 @@ def is_held_out(subject: str, description: str) -> bool:
 
 
 # Reading labelled files ---------------------------------------------------------------
+
 
 def value_lookup(taxonomy: Taxonomy) -> dict[str, dict[str, str]]:
     """Per field, what a label may say (the value's name or its tag, any case) -> the value."""
@@ -151,6 +169,7 @@ def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
 
 # Training ----------------------------------------------------------------------------
 
+
 def redact_examples(examples: list[Example], redactor: Redactor) -> list[str]:
     """The model's texts: each example's subject and description, redacted in spaCy batches.
 
@@ -162,7 +181,7 @@ def redact_examples(examples: list[Example], redactor: Redactor) -> list[str]:
         global _redactor_for_children
         _redactor_for_children = redactor
         size = -(-len(tickets) // (processes * 4))
-        chunks = [tickets[i:i + size] for i in range(0, len(tickets), size)]
+        chunks = [tickets[i : i + size] for i in range(0, len(tickets), size)]
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
             return [text for chunk in pool.map(_redact_chunk, chunks) for text in chunk]
     return _redact_with(redactor, tickets)
@@ -183,12 +202,16 @@ def _redact_chunk(tickets: list[tuple[str, str]]) -> list[str]:
 
 def _labelled(examples: list[Example], indices: list[int], name: str) -> tuple[list[int], list[str], np.ndarray]:
     chosen = [i for i in indices if name in examples[i].labels]
-    return (chosen, [examples[i].labels[name] for i in chosen],
-            np.array([examples[i].weights.get(name, 1.0) for i in chosen]))
+    return (
+        chosen,
+        [examples[i].labels[name] for i in chosen],
+        np.array([examples[i].weights.get(name, 1.0) for i in chosen]),
+    )
 
 
-def fit_model(texts: list[str], examples: list[Example], indices: list[int], taxonomy: Taxonomy,
-              source: str) -> LocalModel:
+def fit_model(
+    texts: list[str], examples: list[Example], indices: list[int], taxonomy: Taxonomy, source: str
+) -> LocalModel:
     """A model from the examples at `indices` (texts already redacted)."""
     features = Features.fit([texts[i] for i in indices])
     rows = features.transform([texts[i] for i in indices])
@@ -200,8 +223,15 @@ def fit_model(texts: list[str], examples: list[Example], indices: list[int], tax
         fields[name] = fit_field(labelled_rows, labels, label_weights)
         weights[name] = choose_neighbour_weight(labelled_rows, labels, label_weights)
     remembered = indices[-MEMORY_MAX:]  # the newest, when a file is in time order
-    codes = {name: np.array([fields[name].classes.index(examples[i].labels[name]) if name in examples[i].labels
-                             else -1 for i in remembered]) for name in taxonomy.fields}
+    codes = {
+        name: np.array(
+            [
+                fields[name].classes.index(examples[i].labels[name]) if name in examples[i].labels else -1
+                for i in remembered
+            ]
+        )
+        for name in taxonomy.fields
+    }
     memory = Memory.build(rows[[position[i] for i in remembered]], codes, weights)
     return LocalModel(taxonomy.name, taxonomy.version, features, fields, today(), source, memory)
 
@@ -241,12 +271,14 @@ def check_trainable(examples: list[Example], taxonomy: Taxonomy) -> None:
         if not values:
             raise LocalModelError(f"no ticket has a label for {name!r}; add a {name} column")
         if len(values) < 2:
-            raise LocalModelError(f"every {name!r} label is {next(iter(values))!r}; the model needs examples "
-                                  "of at least two values")
+            raise LocalModelError(
+                f"every {name!r} label is {next(iter(values))!r}; the model needs examples of at least two values"
+            )
 
 
-def train(examples: list[Example], taxonomy: Taxonomy, redactor: Redactor, source: str,
-          model_path: Path) -> tuple[LocalModel, ModelCard]:
+def train(
+    examples: list[Example], taxonomy: Taxonomy, redactor: Redactor, source: str, model_path: Path
+) -> tuple[LocalModel, ModelCard]:
     """Measure on a held-out fifth, train on everything, save the model and its card."""
     check_trainable(examples, taxonomy)
     started = time.perf_counter()
@@ -259,20 +291,29 @@ def train(examples: list[Example], taxonomy: Taxonomy, redactor: Redactor, sourc
     seconds = time.perf_counter() - started
     model.save(model_path)
     card = ModelCard(
-        model_id=model.model_id, model_file=str(model_path), taxonomy={"name": taxonomy.name, "version": taxonomy.version},
-        trained_at=model.trained_at, source=source, examples=len(examples),
+        model_id=model.model_id,
+        model_file=str(model_path),
+        taxonomy={"name": taxonomy.name, "version": taxonomy.version},
+        trained_at=model.trained_at,
+        source=source,
+        examples=len(examples),
         held_out_share=round(len(held_out) / len(examples), 3),
-        fields={name: FieldCard(examples=dict(Counter(e.labels[name] for e in examples if name in e.labels)
-                                              .most_common()),
-                                neighbour_weight=model.memory.neighbour_weight[name] if model.memory else 0.0,
-                                **scores[name])
-                for name in taxonomy.fields},
-        training_seconds=round(seconds, 2))
+        fields={
+            name: FieldCard(
+                examples=dict(Counter(e.labels[name] for e in examples if name in e.labels).most_common()),
+                neighbour_weight=model.memory.neighbour_weight[name] if model.memory else 0.0,
+                **scores[name],
+            )
+            for name in taxonomy.fields
+        },
+        training_seconds=round(seconds, 2),
+    )
     return model, card
 
 
-def evaluate(texts: list[str], examples: list[Example], learning: list[int], held_out: list[int],
-             taxonomy: Taxonomy, source: str) -> dict[str, dict[str, Any]]:
+def evaluate(
+    texts: list[str], examples: list[Example], learning: list[int], held_out: list[int], taxonomy: Taxonomy, source: str
+) -> dict[str, dict[str, Any]]:
     """Accuracy, macro-F1 and the majority baseline per field, on `held_out` for a model of `learning`."""
     empty = {"held_out": 0, "accuracy": None, "macro_f1": None, "majority_accuracy": None}
     try:
@@ -283,13 +324,18 @@ def evaluate(texts: list[str], examples: list[Example], learning: list[int], hel
     answers = model.predict([texts[i] for i in held_out])
     scores = {}
     for name in taxonomy.fields:
-        pairs = [(examples[i].labels[name], answer[0][name]) for i, answer in zip(held_out, answers)
-                 if name in examples[i].labels]
+        pairs = [
+            (examples[i].labels[name], answer[0][name])
+            for i, answer in zip(held_out, answers)
+            if name in examples[i].labels
+        ]
         if not pairs:
             scores[name] = dict(empty)
             continue
         gold, predicted = zip(*pairs)
-        majority = Counter(examples[i].labels[name] for i in learning if name in examples[i].labels).most_common(1)[0][0]
+        majority = Counter(examples[i].labels[name] for i in learning if name in examples[i].labels).most_common(1)[0][
+            0
+        ]
         scores[name] = {
             "held_out": len(pairs),
             "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 4),

@@ -86,13 +86,22 @@ def run_alerts(summary: RunSummary, failure_rate: float, slow_seconds: float) ->
     total, failed = summary.total, summary.failed
     if total and failed / total > failure_rate:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in summary.failures_by_reason.items())
-        alerts.append(Alert("run_failure_rate",
-                            f":rotating_light: Triage run {summary.id}: {failed} of {total} tickets failed "
-                            f"({failed / total:.0%}, threshold {failure_rate:.0%}). {reasons}".strip()))
+        alerts.append(
+            Alert(
+                "run_failure_rate",
+                f":rotating_light: Triage run {summary.id}: {failed} of {total} tickets failed "
+                f"({failed / total:.0%}, threshold {failure_rate:.0%}). {reasons}".strip(),
+            )
+        )
     average = summary.avg_time_per_ticket
     if total and average > slow_seconds:
-        alerts.append(Alert("run_slow", f":snail: Triage run {summary.id}: {average:.1f}s per ticket on average "
-                                        f"(threshold {slow_seconds:.0f}s), {total} tickets."))
+        alerts.append(
+            Alert(
+                "run_slow",
+                f":snail: Triage run {summary.id}: {average:.1f}s per ticket on average "
+                f"(threshold {slow_seconds:.0f}s), {total} tickets.",
+            )
+        )
     return alerts
 
 
@@ -100,8 +109,11 @@ def stalled_alert(last_completed: float | None, now: float, sweep_interval: floa
     """No run completed (a sweep that found nothing counts) for three sweep intervals."""
     if last_completed is None or now - last_completed <= 3 * sweep_interval:
         return None
-    return Alert("no_run", f":hourglass: No triage run has completed for {now - last_completed:.0f}s "
-                           f"(beat sweeps every {sweep_interval:.0f}s): are beat and the workers running?")
+    return Alert(
+        "no_run",
+        f":hourglass: No triage run has completed for {now - last_completed:.0f}s "
+        f"(beat sweeps every {sweep_interval:.0f}s): are beat and the workers running?",
+    )
 
 
 class BreakerAlert(pybreaker.CircuitBreakerListener):
@@ -119,12 +131,16 @@ class BreakerAlert(pybreaker.CircuitBreakerListener):
         try:
             fault = self.fault() if self.fault is not None else None
             if fault:
-                text = (f":rotating_light: The {cb.name} circuit breaker opened on a configuration fault: {fault}. "
-                        "Every request would be refused the same way; tickets wait until it is fixed "
-                        "(then restart the workers).")
+                text = (
+                    f":rotating_light: The {cb.name} circuit breaker opened on a configuration fault: {fault}. "
+                    "Every request would be refused the same way; tickets wait until it is fixed "
+                    "(then restart the workers)."
+                )
             else:
-                text = (f":warning: The {cb.name} circuit breaker opened after {cb.fail_max} failures in a row; "
-                        f"{self.CONSEQUENCES.get(cb.name, 'calls are refused')}.")
+                text = (
+                    f":warning: The {cb.name} circuit breaker opened after {cb.fail_max} failures in a row; "
+                    f"{self.CONSEQUENCES.get(cb.name, 'calls are refused')}."
+                )
             self.alerts.fire(Alert(f"breaker_{cb.name}", text))
         except redis.RedisError as e:  # alerting must never turn a breaker change into a failure
             log.warning("breaker alert not sent (%s)", type(e).__name__)

@@ -29,8 +29,10 @@ def unsafe_start_reason(address: str, basic_auth: list[str], auth: str = "", uni
     if basic_auth or auth or unix_socket or address in LOOPBACK_ADDRESSES:
         return None
     where = f"address {address!r}" if address else "every network interface"
-    return (f"Flower would serve task and worker data on {where} without a login. Set FLOWER_BASIC_AUTH="
-            f"user:password (in the environment or .env), or bind it to this host only (--address={DEFAULT_ADDRESS}).")
+    return (
+        f"Flower would serve task and worker data on {where} without a login. Set FLOWER_BASIC_AUTH="
+        f"user:password (in the environment or .env), or bind it to this host only (--address={DEFAULT_ADDRESS})."
+    )
 
 
 def refuse_unsafe_start(options: Any) -> None:

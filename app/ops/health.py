@@ -36,8 +36,11 @@ def overall(checks: list[Check]) -> str:
 def breaker_check(name: str, state: str, consequence: str, fault: str | None = None) -> Check:
     """A breaker held open by a configuration fault is unhealthy: nothing passes until someone fixes it."""
     if fault:
-        return Check(f"{name} breaker", UNHEALTHY, f"{state}: configuration fault: {fault}; tickets wait until it "
-                                                   "is fixed (then restart the workers)")
+        return Check(
+            f"{name} breaker",
+            UNHEALTHY,
+            f"{state}: configuration fault: {fault}; tickets wait until it is fixed (then restart the workers)",
+        )
     if state == "closed":
         return Check(f"{name} breaker", HEALTHY, "closed")
     return Check(f"{name} breaker", DEGRADED, f"{state}: {consequence}")
@@ -47,9 +50,16 @@ def age(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds:.0f}s ago"
 
 
-def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: dict[str, Any],
-               last_sweep: float | None, last_run: float | None, worker_queues: Any = None,
-               zendesk: Any = None) -> list[Check]:
+def run_checks(
+    settings: Any,
+    redis_client: Any,
+    ping_workers: Any,
+    breakers: dict[str, Any],
+    last_sweep: float | None,
+    last_run: float | None,
+    worker_queues: Any = None,
+    zendesk: Any = None,
+) -> list[Check]:
     """All checks. `breakers` maps a name to (factory, what an open breaker means[, the recorded
     configuration fault]): pybreaker's Redis storage talks to Redis when built, so breakers are
     built only once Redis answered. `worker_queues()`, when given, names the queues each worker
@@ -59,7 +69,7 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
     checks: list[Check] = []
     try:
         redis_client.ping()
-    except Exception as e:  # noqa: BLE001 - any failure to reach Redis is the finding
+    except Exception as e:
         return [Check("redis", UNHEALTHY, f"unreachable ({type(e).__name__}); no claims, queues or results")]
     checks.append(Check("redis", HEALTHY, "reachable"))
     if zendesk is not None:
@@ -69,27 +79,44 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
         checks.append(breaker_check(name, make_breaker().current_state, consequence, fault[0]() if fault else None))
 
     workers = ping_workers()
-    checks.append(Check("workers", HEALTHY if workers else UNHEALTHY,
-                        f"{len(workers)} online" if workers else "none answered a ping"))
+    checks.append(
+        Check(
+            "workers",
+            HEALTHY if workers else UNHEALTHY,
+            f"{len(workers)} online" if workers else "none answered a ping",
+        )
+    )
     if workers and worker_queues is not None:
         served = {queue for queues in (worker_queues() or {}).values() for queue in queues}
         unserved = [str(queue) for queue in Queue if str(queue) not in served]
-        checks.append(Check("queue consumers", DEGRADED if unserved else HEALTHY,
-                            f"no worker takes {', '.join(unserved)}: its tasks wait (start the missing worker)"
-                            if unserved else "every queue has a worker"))
+        checks.append(
+            Check(
+                "queue consumers",
+                DEGRADED if unserved else HEALTHY,
+                f"no worker takes {', '.join(unserved)}: its tasks wait (start the missing worker)"
+                if unserved
+                else "every queue has a worker",
+            )
+        )
 
     depths = {str(queue): redis_client.llen(f"{settings.redis.prefix}{queue}") for queue in Queue}
     deepest = max(depths.values())
-    checks.append(Check("queues", DEGRADED if deepest > DEEP_QUEUE else HEALTHY,
-                        ", ".join(f"{q} {n}" for q, n in depths.items())))
+    checks.append(
+        Check("queues", DEGRADED if deepest > DEEP_QUEUE else HEALTHY, ", ".join(f"{q} {n}" for q, n in depths.items()))
+    )
 
     now = time.time()
     if settings.intake.zendesk_webhook_secret is not None:
         checks.append(intake_check(IntakeQueue(redis_client, settings.redis.prefix), now))
     since_sweep = None if last_sweep is None else now - last_sweep
     stale = since_sweep is None or since_sweep > 3 * settings.intake.sweep_interval
-    checks.append(Check("last sweep", DEGRADED if stale else HEALTHY,
-                        f"{age(since_sweep)} (beat sweeps every {settings.intake.sweep_interval:.0f}s)"))
+    checks.append(
+        Check(
+            "last sweep",
+            DEGRADED if stale else HEALTHY,
+            f"{age(since_sweep)} (beat sweeps every {settings.intake.sweep_interval:.0f}s)",
+        )
+    )
     checks.append(Check("last run", HEALTHY, age(None if last_run is None else now - last_run)))
     return checks
 
@@ -97,18 +124,26 @@ def run_checks(settings: Any, redis_client: Any, ping_workers: Any, breakers: di
 def credentials_check(kind: str | None, described: str) -> Check:
     """OAuth is what Zendesk supports from 2027-04-30 on; an API token still works until then."""
     if kind == "api_token":
-        return Check("zendesk auth", DEGRADED, f"{described}: Zendesk turns API tokens off on 2027-04-30; create an "
-                                               "OAuth client (README: Connect to Zendesk)")
+        return Check(
+            "zendesk auth",
+            DEGRADED,
+            f"{described}: Zendesk turns API tokens off on 2027-04-30; create an "
+            "OAuth client (README: Connect to Zendesk)",
+        )
     return Check("zendesk auth", HEALTHY, described)
 
 
 def setup_check(findings: list[Any]) -> Check:
     """What `python -m app zendesk check` finds: each object missing, inactive, changed or out of order."""
     if not findings:
-        return Check("zendesk setup", HEALTHY, "the webhook, its signing secret and the fleet's triggers are as "
-                                               "setup makes them")
-    return Check("zendesk setup", DEGRADED, "; ".join(str(f) for f in findings) +
-                 " (`python -m app zendesk setup --webhook-url URL` repairs them)")
+        return Check(
+            "zendesk setup", HEALTHY, "the webhook, its signing secret and the fleet's triggers are as setup makes them"
+        )
+    return Check(
+        "zendesk setup",
+        DEGRADED,
+        "; ".join(str(f) for f in findings) + " (`python -m app zendesk setup --webhook-url URL` repairs them)",
+    )
 
 
 def intake_check(intake: IntakeQueue, now: float) -> Check:

@@ -19,9 +19,13 @@ from pygal.style import Style
 
 from app.domain.summary import RunSummary
 
-CHART_STYLE = Style(background="white", plot_background="white", font_family="system-ui, sans-serif",
-                    no_data_font_size=28,
-                    colors=("#2f6fdf", "#e4572e", "#29a35a", "#f2a541", "#7a4fd6", "#5b6770"))
+CHART_STYLE = Style(
+    background="white",
+    plot_background="white",
+    font_family="system-ui, sans-serif",
+    no_data_font_size=28,
+    colors=("#2f6fdf", "#e4572e", "#29a35a", "#f2a541", "#7a4fd6", "#5b6770"),
+)
 LATENCY_BINS = 12
 
 
@@ -31,8 +35,7 @@ class ReportError(Exception):
 
 def _chart(kind: type, title: str, **options: Any) -> Any:
     settings = {"show_legend": False, "print_values": True, **options}
-    return kind(js=[], disable_xml_declaration=True, style=CHART_STYLE, title=title, height=320, width=640,
-                **settings)
+    return kind(js=[], disable_xml_declaration=True, style=CHART_STYLE, title=title, height=320, width=640, **settings)
 
 
 def _svg(chart: Any) -> Markup:
@@ -79,8 +82,11 @@ def render_report(summary: RunSummary, fields: list[str] | None = None) -> str:
     taxonomy changed."""
     fields = list(summary.distributions) if fields is None else fields
     results = [r.model_dump() for r in summary.results]
-    distributions = [(field, distribution_chart(field.replace("_", " ").capitalize(), summary.distributions[field]))
-                     for field in fields if summary.distributions.get(field)]
+    distributions = [
+        (field, distribution_chart(field.replace("_", " ").capitalize(), summary.distributions[field]))
+        for field in fields
+        if summary.distributions.get(field)
+    ]
     environment = Environment(loader=PackageLoader("app.ops", "templates"), autoescape=select_autoescape(["html"]))
     return environment.get_template("report.html").render(
         summary=summary,

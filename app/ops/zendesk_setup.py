@@ -71,47 +71,82 @@ def priority_triggers(taxonomy: Taxonomy) -> list[dict[str, Any]]:
     if taxonomy.priority is None:
         return []
     field_values = taxonomy.fields[taxonomy.priority.field].values
-    other_tags = {value.tag for name, spec in taxonomy.fields.items() if name != taxonomy.priority.field
-                  for value in spec.values.values()} | {taxonomy.processed_tag, taxonomy.fallback_tag}
+    other_tags = {
+        value.tag
+        for name, spec in taxonomy.fields.items()
+        if name != taxonomy.priority.field
+        for value in spec.values.values()
+    } | {taxonomy.processed_tag, taxonomy.fallback_tag}
     targets: dict[str, list[str]] = {}
     for value, priority in taxonomy.priority.map.items():
         tag = field_values[value].tag
         if tag in other_tags or tag in (PENDING_TAG, BY_HAND_TAG):
-            raise SetupError(f"the tag {tag!r} of {taxonomy.priority.field}={value} is also another field's or "
-                             "the fleet's own: a priority trigger on it would fire for the wrong tickets")
+            raise SetupError(
+                f"the tag {tag!r} of {taxonomy.priority.field}={value} is also another field's or "
+                "the fleet's own: a priority trigger on it would fire for the wrong tickets"
+            )
         targets.setdefault(priority, []).append(tag)
     ranks = sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__)
-    made = [{"title": BY_HAND_TITLE,
-             "conditions": {"all": [_condition("update_type", "is", "Change"),
-                                    _condition("priority", "changed", None),
-                                    _condition("current_via_id", "is_not", VIA_API)], "any": []},
-             "actions": [{"field": "current_tags", "value": BY_HAND_TAG}]}]
+    made = [
+        {
+            "title": BY_HAND_TITLE,
+            "conditions": {
+                "all": [
+                    _condition("update_type", "is", "Change"),
+                    _condition("priority", "changed", None),
+                    _condition("current_via_id", "is_not", VIA_API),
+                ],
+                "any": [],
+            },
+            "actions": [{"field": "current_tags", "value": BY_HAND_TAG}],
+        }
+    ]
     for priority in sorted(targets, key=PRIORITY_RANK.__getitem__, reverse=True):
         as_high = [p for p in ranks if PRIORITY_RANK[p] >= PRIORITY_RANK[priority]]
-        made.append({
-            "title": priority_title(priority),
-            "conditions": {"all": [_condition("current_tags", "includes", PENDING_TAG),
-                                   _condition("current_tags", "includes", " ".join(sorted(targets[priority]))),
-                                   _condition("current_tags", "not_includes", BY_HAND_TAG),
-                                   *(_condition("priority", "is_not", p) for p in as_high)], "any": []},
-            "actions": [{"field": "priority", "value": priority}]})
-    made.append({"title": DONE_TITLE,
-                 "conditions": {"all": [_condition("current_tags", "includes", PENDING_TAG)], "any": []},
-                 "actions": [{"field": "remove_tags", "value": PENDING_TAG}]})
+        made.append(
+            {
+                "title": priority_title(priority),
+                "conditions": {
+                    "all": [
+                        _condition("current_tags", "includes", PENDING_TAG),
+                        _condition("current_tags", "includes", " ".join(sorted(targets[priority]))),
+                        _condition("current_tags", "not_includes", BY_HAND_TAG),
+                        *(_condition("priority", "is_not", p) for p in as_high),
+                    ],
+                    "any": [],
+                },
+                "actions": [{"field": "priority", "value": priority}],
+            }
+        )
+    made.append(
+        {
+            "title": DONE_TITLE,
+            "conditions": {"all": [_condition("current_tags", "includes", PENDING_TAG)], "any": []},
+            "actions": [{"field": "remove_tags", "value": PENDING_TAG}],
+        }
+    )
     return made
 
 
 def announce_trigger(webhook_id: str) -> dict[str, Any]:
-    return {"title": ANNOUNCE_TITLE,
-            "conditions": {"all": [_condition("update_type", "is", "Create")], "any": []},
-            "actions": [{"field": "notification_webhook", "value": [webhook_id, ANNOUNCE_BODY]}]}
+    return {
+        "title": ANNOUNCE_TITLE,
+        "conditions": {"all": [_condition("update_type", "is", "Create")], "any": []},
+        "actions": [{"field": "notification_webhook", "value": [webhook_id, ANNOUNCE_BODY]}],
+    }
 
 
 def webhook_spec(endpoint: str) -> dict[str, Any]:
-    return {"name": WEBHOOK_NAME, "endpoint": endpoint, "http_method": "POST", "request_format": "json",
-            "status": "active", "subscriptions": ["conditional_ticket_events"],
-            "description": "Announces each new ticket to Triage Fleet (python -m app webhook). "
-                           "Made by python -m app zendesk setup."}
+    return {
+        "name": WEBHOOK_NAME,
+        "endpoint": endpoint,
+        "http_method": "POST",
+        "request_format": "json",
+        "status": "active",
+        "subscriptions": ["conditional_ticket_events"],
+        "description": "Announces each new ticket to Triage Fleet (python -m app webhook). "
+        "Made by python -m app zendesk setup.",
+    }
 
 
 def check_webhook_url(url: str) -> str | None:
@@ -126,6 +161,7 @@ def check_webhook_url(url: str) -> str | None:
 
 # -- comparing ----------------------------------------------------------------------------------------
 
+
 def _normal_conditions(conditions: Any) -> dict[str, list[tuple[str, str, str]]]:
     """Conditions as comparable tuples: a missing value and null are the same, as are tag lists in
     another order."""
@@ -133,12 +169,18 @@ def _normal_conditions(conditions: Any) -> dict[str, list[tuple[str, str, str]]]
 
     def one(item: dict[str, Any]) -> tuple[str, str, str]:
         value = item.get("value")
-        text = "" if value is None else " ".join(sorted(str(value).split())) if item.get("field") == "current_tags" \
+        text = (
+            ""
+            if value is None
+            else " ".join(sorted(str(value).split()))
+            if item.get("field") == "current_tags"
             else str(value)
+        )
         return str(item.get("field")), str(item.get("operator")), text
 
-    return {key: sorted(one(item) for item in conditions.get(key) or [] if isinstance(item, dict))
-            for key in ("all", "any")}
+    return {
+        key: sorted(one(item) for item in conditions.get(key) or [] if isinstance(item, dict)) for key in ("all", "any")
+    }
 
 
 def _normal_actions(actions: Any) -> list[tuple[str, str]]:
@@ -174,6 +216,7 @@ def webhook_differences(have: dict[str, Any], endpoint: str | None) -> list[str]
 
 
 # -- reading the account ------------------------------------------------------------------------------
+
 
 @dataclass
 class Account:
@@ -213,6 +256,7 @@ def order_problems(account: Account, wanted: list[dict[str, Any]]) -> list[str]:
 
 # -- check --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Finding:
     """One object that is not as setup makes it."""
@@ -225,8 +269,9 @@ class Finding:
         return f"{self.kind} {self.name!r}: {self.problem}"
 
 
-def check(admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_secret: str | None = None,
-          only_priorities: bool = False) -> list[Finding]:
+def check(
+    admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_secret: str | None = None, only_priorities: bool = False
+) -> list[Finding]:
     """Each of the fleet's objects that is missing, inactive, changed or out of order (empty: all
     as setup makes them). `webhook_secret` (ZENDESK_WEBHOOK_SECRET) is compared with the webhook's
     own signing secret, in constant time; `only_priorities` checks the priority triggers alone."""
@@ -241,8 +286,13 @@ def check(admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_secret: str | None = 
             findings += [Finding("webhook", WEBHOOK_NAME, p) for p in webhook_differences(account.webhook, None)]
             if webhook_secret is not None:
                 if not hmac.compare_digest(admin.signing_secret(webhook_id).encode(), webhook_secret.encode()):
-                    findings.append(Finding("webhook", WEBHOOK_NAME, "its signing secret is not ZENDESK_WEBHOOK_SECRET "
-                                                                     "(every delivery would be refused)"))
+                    findings.append(
+                        Finding(
+                            "webhook",
+                            WEBHOOK_NAME,
+                            "its signing secret is not ZENDESK_WEBHOOK_SECRET (every delivery would be refused)",
+                        )
+                    )
     if account.category is None:
         findings.append(Finding("trigger category", CATEGORY_NAME, "missing"))
     category_id = str(account.category["id"]) if account.category else None
@@ -260,6 +310,7 @@ def check(admin: ZendeskAdmin, taxonomy: Taxonomy, webhook_secret: str | None = 
 
 
 # -- setup --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Step:
@@ -311,12 +362,15 @@ class Setup:
             steps.append(Step("webhook", WEBHOOK_NAME, f"create (POST {self.webhook_url})", self._create_webhook))
         else:
             if webhook.get("subscriptions") != ["conditional_ticket_events"]:
-                raise SetupError(f"the webhook {WEBHOOK_NAME!r} is subscribed to events, and Zendesk cannot change a "
-                                 "webhook's connection method: delete it (or rename it) and run setup again")
+                raise SetupError(
+                    f"the webhook {WEBHOOK_NAME!r} is subscribed to events, and Zendesk cannot change a "
+                    "webhook's connection method: delete it (or rename it) and run setup again"
+                )
             differences = webhook_differences(webhook, self.webhook_url)
             if differences:
-                steps.append(Step("webhook", WEBHOOK_NAME, "update (" + "; ".join(differences) + ")",
-                                  self._replace_webhook))
+                steps.append(
+                    Step("webhook", WEBHOOK_NAME, "update (" + "; ".join(differences) + ")", self._replace_webhook)
+                )
             else:
                 fine.append(f"webhook {WEBHOOK_NAME!r}")
             if self.account.duplicate_webhooks:
@@ -332,11 +386,20 @@ class Setup:
             if have is None:
                 steps.append(Step("trigger", title, "create", self._creator(title)))
                 continue
-            differences = trigger_differences(have, want, category) \
-                if self.webhook_id or title != ANNOUNCE_TITLE else ["its webhook is new"]
+            differences = (
+                trigger_differences(have, want, category)
+                if self.webhook_id or title != ANNOUNCE_TITLE
+                else ["its webhook is new"]
+            )
             if differences:
-                steps.append(Step("trigger", title, "update (" + "; ".join(differences) + ")",
-                                  self._updater(title, int(have["id"]))))
+                steps.append(
+                    Step(
+                        "trigger",
+                        title,
+                        "update (" + "; ".join(differences) + ")",
+                        self._updater(title, int(have["id"])),
+                    )
+                )
             else:
                 fine.append(f"trigger {title!r}")
         changed = any(step.kind == "trigger" for step in steps)
@@ -369,18 +432,23 @@ class Setup:
     def _creator(self, title: str) -> Callable[[], None]:
         def create() -> None:
             self.account.triggers[title] = self.admin.create_trigger(self._body(title))
+
         return create
 
     def _updater(self, title: str, trigger_id: int) -> Callable[[], None]:
         def update() -> None:
             self.account.triggers[title] = self.admin.update_trigger(trigger_id, self._body(title))
+
         return update
 
     def _reorder(self) -> None:
         """Give the fleet's triggers the positions they already hold among themselves, in setup's
         order, so no other trigger of the account moves."""
-        ours = [self.account.triggers[t["title"]] for t in desired_triggers(self.taxonomy, self.webhook_id)
-                if t["title"] in self.account.triggers]
+        ours = [
+            self.account.triggers[t["title"]]
+            for t in desired_triggers(self.taxonomy, self.webhook_id)
+            if t["title"] in self.account.triggers
+        ]
         slots = sorted(int(t.get("position") or 0) for t in ours)
         if len(set(slots)) < len(slots):  # positions shared: spread them after the highest
             slots = [max(slots) + 1 + i for i in range(len(slots))]

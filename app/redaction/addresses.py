@@ -27,20 +27,42 @@ STREET_PREFIXES = (
     "Camino|Chemin|Quai|Allée|Ul|ul|Ulica|ulica|Ulitsa|Prospekt|Trg|trg|Odos|Bulevar"
 )
 # Compound street names end in their street word: Friedhofstrasse, Kiannonkatu, Storgatan.
-STREET_SUFFIXES = ("strasse", "straße", "katu", "tie", "vej", "gade", "gatan", "vägen", "gata", "weg",
-                   "laan", "straat", "utca", "veien", "gasse", "platz", "allee", "braut", "vegur", "stræde")
+STREET_SUFFIXES = (
+    "strasse",
+    "straße",
+    "katu",
+    "tie",
+    "vej",
+    "gade",
+    "gatan",
+    "vägen",
+    "gata",
+    "weg",
+    "laan",
+    "straat",
+    "utca",
+    "veien",
+    "gasse",
+    "platz",
+    "allee",
+    "braut",
+    "vegur",
+    "stræde",
+)
 WORD = r"[^\W\d_][\w'’.-]*"
 CAPITALISED = r"[^\W\d_a-zà-ÿ][\w'’.-]*"
 HOUSE = r"\b\d{1,6}[A-Za-z]?,?\s+(?:\d{1,5}\s+)?"
 NUMBER = r"\s+\d{1,5}[A-Za-z]?\b"
 STREET_RE = re.compile(
     rf"{HOUSE}(?:{CAPITALISED}\s+){{0,4}}(?i:{STREET_TYPES})\b\.?(?:{NUMBER})?"  # 12 Baker Street 4
-    rf"|(?:{WORD}\s+){{1,4}}(?i:{STREET_TYPES})\b\.?{NUMBER}"                       # Kimberly Way 12, hegyalja út 98
+    rf"|(?:{WORD}\s+){{1,4}}(?i:{STREET_TYPES})\b\.?{NUMBER}"  # Kimberly Way 12, hegyalja út 98
     rf"|(?:{HOUSE})?\b(?:{STREET_PREFIXES})\b\.?\s+(?:{WORD}\s+){{1,4}}?\d{{1,5}}[A-Za-z]?\b"  # Rua Igreja 25
     rf"|(?:{HOUSE})?\b[^\W\d_]{{2,}}(?i:{'|'.join(STREET_SUFFIXES)})\.?{NUMBER}"  # Kiannonkatu 98
 )
-UNIT_RE = re.compile(r"(?i)\b(?:apt|apartment|suite|ste|unit|flat|floor|room|box|postbox|p\.?\s?o\.?\s*box|pmb|psc)"
-                     r"\.?\s*#?\s*\d{1,6}\b")
+UNIT_RE = re.compile(
+    r"(?i)\b(?:apt|apartment|suite|ste|unit|flat|floor|room|box|postbox|p\.?\s?o\.?\s*box|pmb|psc)"
+    r"\.?\s*#?\s*\d{1,6}\b"
+)
 MILITARY_RE = re.compile(r"(?i)\b(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}\b")
 NUMBER_FIRST_RE = re.compile(r"^\d{1,6}[A-Za-z]?,?\s+[^\W\d_]")
 CUE_RE = re.compile(
@@ -49,7 +71,9 @@ CUE_RE = re.compile(
     r"meet\s+(?:me|us)\s+at|(?:is|are)\s+on|enter\s+on|offices?\s+(?:are|is)\s+(?:located\s+)?at|it\s+is)"
     r"\s*[:\-]?\s+"
 )
-SENTENCE_END = re.compile(r"[.?!](?=\s|$)(?<!\b[A-Z]\.)(?<!\bApt\.)(?<!\bSt\.)(?<!\bAvda\.)(?<!\bul\.)|\n\s*\n|\n(?=\S*:)")
+SENTENCE_END = re.compile(
+    r"[.?!](?=\s|$)(?<!\b[A-Z]\.)(?<!\bApt\.)(?<!\bSt\.)(?<!\bAvda\.)(?<!\bul\.)|\n\s*\n|\n(?=\S*:)"
+)
 MAX_CONTINUATION_LINES = 4
 MAX_INLINE_CHARS = 110
 

@@ -32,7 +32,8 @@ NPI_CUE_RE = re.compile(r"(?i)\bNPIs?\b|national provider")
 MRN_PREFIXED_RE = re.compile(r"(?<![\w-])(?:MRN|MED)[-#]?\d{5,12}(?![\w-])")
 MRN_CUE_RE = re.compile(
     r"(?i)\b(?:MRN|med(?:ical)?\.?\s*rec(?:ord)?s?\.?|patient(?:'s)?\s+(?:id|identifier|records?|number|no\.?|#)"
-    r"|health\s+records?|chart\s+(?:number|no\.?|#))(?![a-z])")
+    r"|health\s+records?|chart\s+(?:number|no\.?|#))(?![a-z])"
+)
 # After the cue: words, punctuation and markup ("Number:**", "(", "for reference:"), on one line.
 MRN_AFTER_CUE = 40
 ID_TOKEN_RE = re.compile(r"(?<![\w-])[A-Za-z]{0,4}-?\d{4,12}(?:-[A-Za-z0-9]{1,4})?(?![\w-])")
@@ -51,7 +52,8 @@ NOT_SSN_CUE_RE = re.compile(
     r"(?i)\b(?:order|purchase|invoice|inv|receipt|ticket|case|incident|tracking|shipment|parcel|ref|reference|"
     r"confirmation|booking|reservation|po|sku|item|product|part|model|serial|build|version|transaction|txn|"
     r"payment|account|acct|a/c|policy|claim|member|customer|client|user|employee|id|no|number|routing|aba|rtn|"
-    r"transit|zip|postal|npi|mrn|isbn|phone|tel|fax|mobile)\b\W{0,3}(?:[^\W\d_]+[^\w.!?\n]{1,3}){0,2}$")
+    r"transit|zip|postal|npi|mrn|isbn|phone|tel|fax|mobile)\b\W{0,3}(?:[^\W\d_]+[^\w.!?\n]{1,3}){0,2}$"
+)
 NOT_SSN_LOOKBACK = 40
 
 # --- ABA routing and bank account numbers ---------------------------------------------------------------
@@ -62,7 +64,8 @@ ROUTING_RE = re.compile(r"(?<![\w.-])\d{9}(?![\w-]|\.\d)")
 ROUTING_CUE_RE = re.compile(r"(?i)\b(?:routing|aba|rtn|transit)\b")
 BANK_CUE_RE = re.compile(
     r"(?i)\b(?:(?:bank|checking|savings|deposit)\s+(?:account|acct)|account\s*(?:number|num|no\.?|#)|acct\.?|a/c)"
-    r"(?:\s*(?:number|num|no\.?|#))?(?:\s+is)?\s*[:#=]?\s*(?:ending\s+in\s+)?")
+    r"(?:\s*(?:number|num|no\.?|#))?(?:\s+is)?\s*[:#=]?\s*(?:ending\s+in\s+)?"
+)
 BANK_ACCOUNT_RE = re.compile(r"\d[\d -]{2,19}\d")  # 4 to 17 digits once spaces and dashes are gone
 CUE_LOOKBACK = 32
 
@@ -70,7 +73,8 @@ CUE_LOOKBACK = 32
 # Shapes differ by country (US: 9 digits or a letter and 8 digits; UK: 9 digits; Germany: 9
 # letters and digits), so only after a passport cue, and only tokens with at least three digits.
 PASSPORT_RE = re.compile(
-    r"(?i)\bpassport(?:\s+(?:number|num|no\.?|#|id))?(?:\s+is)?\s*[:#=]?\s*((?=(?:[A-Z]*\d){3})[A-Z0-9]{6,9})\b")
+    r"(?i)\bpassport(?:\s+(?:number|num|no\.?|#|id))?(?:\s+is)?\s*[:#=]?\s*((?=(?:[A-Z]*\d){3})[A-Z0-9]{6,9})\b"
+)
 
 
 def npi_valid(digits: str) -> bool:
@@ -91,8 +95,14 @@ def aba_valid(digits: str) -> bool:
 
 def ssn_rules_valid(digits: str) -> bool:
     """Nine digits the SSA could have issued (area, group and serial rules)."""
-    return (len(digits) == 9 and digits.isdigit() and digits[:3] not in ("000", "666") and digits[0] != "9"
-            and digits[3:5] != "00" and digits[5:] != "0000")
+    return (
+        len(digits) == 9
+        and digits.isdigit()
+        and digits[:3] not in ("000", "666")
+        and digits[0] != "9"
+        and digits[3:5] != "00"
+        and digits[5:] != "0000"
+    )
 
 
 def _before(text: str, start: int, window: int) -> str:

@@ -51,8 +51,25 @@ GREETING_RE = re.compile(
     r"(?:\b(?:[Hh]i|[Hh]ello|[Hh]ey|[Dd]ear|[Tt]hanks|[Tt]hank you|[Rr]egards|[Ss]incerely|[Cc]heers|[Bb]est)"
     r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?)[ ,]+((?:[^\W\d_a-z][\w'’-]*)(?:\s+[^\W\d_a-z][\w'’-]*){0,2})"
 )
-NON_PERSON_ENTITIES = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "CARDINAL", "ORDINAL",
-                                 "GPE", "LOC", "FAC", "LAW", "LANGUAGE", "PRODUCT", "EVENT", "WORK_OF_ART"})
+NON_PERSON_ENTITIES = frozenset(
+    {
+        "DATE",
+        "TIME",
+        "MONEY",
+        "PERCENT",
+        "QUANTITY",
+        "CARDINAL",
+        "ORDINAL",
+        "GPE",
+        "LOC",
+        "FAC",
+        "LAW",
+        "LANGUAGE",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+    }
+)
 LOCATION_ENTITIES = frozenset({"GPE", "LOC", "FAC"})
 
 
@@ -77,8 +94,11 @@ def _title_lines(text: str) -> list[tuple[int, int]]:
         words = re.findall(r"[^\W\d_][\w'’-]*", line)
         # Lists of names ("Kónya, Becker and Vasquez", "Name: Sieda Batukayev") have commas or
         # colons; subjects and headings do not.
-        if (len(words) >= 4 and not any(mark in line for mark in ",:;")
-                and sum(w[0].isupper() for w in words) >= 0.7 * len(words)):
+        if (
+            len(words) >= 4
+            and not any(mark in line for mark in ",:;")
+            and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
+        ):
             lines.append((position, position + len(line)))
         position += len(line) + 1
     return lines
@@ -137,7 +157,7 @@ def person_and_location_spans(doc: Any, text: str) -> list[Span]:
             spans.append(Span(entity.start_char, entity.end_char, "PERSON"))
         elif entity.label_ in LOCATION_ENTITIES:
             spans.append(Span(entity.start_char, entity.end_char, "LOCATION"))
-    lowercase_words = {word for word in re.findall(r"\b[a-z][a-z'-]+\b", text)}
+    lowercase_words = set(re.findall(r"\b[a-z][a-z'-]+\b", text))
     spans += _proper_noun_runs(doc, text, lowercase_words)
     spans += _cue_spans(text)
     return spans

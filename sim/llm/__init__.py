@@ -57,7 +57,25 @@ from sim.llm.models import (
 from sim.llm.schema import SchemaAnswerer, check_strict_schema
 from sim.llm.state import SimState
 
-__all__ = ["KNOWN_MODELS", "MODELS", "MODEL_SPECS", "RUNTIME_SETTINGS", "ChatRequest", "ModelSpec",
-           "SchemaAnswerer", "SimConfig", "SimState", "answer_model", "check_strict_schema",
-           "create_app", "main", "max_output_tokens", "model_spec", "parse_args", "parse_chat_request",
-           "quota_tokens", "running_simulator", "state_of"]
+__all__ = [
+    "KNOWN_MODELS",
+    "MODELS",
+    "MODEL_SPECS",
+    "RUNTIME_SETTINGS",
+    "ChatRequest",
+    "ModelSpec",
+    "SchemaAnswerer",
+    "SimConfig",
+    "SimState",
+    "answer_model",
+    "check_strict_schema",
+    "create_app",
+    "main",
+    "max_output_tokens",
+    "model_spec",
+    "parse_args",
+    "parse_chat_request",
+    "quota_tokens",
+    "running_simulator",
+    "state_of",
+]

@@ -44,8 +44,9 @@ def _find_path(value: dict, name: str) -> Path | None:
         for path, node in level:
             if name in node:
                 return (*path, name)
-        level = [((*path, key), child) for path, node in level for key, child in node.items()
-                 if isinstance(child, dict)]
+        level = [
+            ((*path, key), child) for path, node in level for key, child in node.items() if isinstance(child, dict)
+        ]
     return None
 
 
@@ -69,12 +70,13 @@ def obey_injection(answer: dict, text: str, enum_fields: list[tuple[Path, list]]
     """Do what instructions inside the ticket say, as a model without defences would."""
     for match in MARK_RE.finditer(text):
         wanted = match.group(1)
-        allowed_match = next(((path, allowed) for path, allowed in enum_fields
-                              if wanted.lower() in map(str.lower, map(str, allowed))), None)
+        allowed_match = next(
+            ((path, allowed) for path, allowed in enum_fields if wanted.lower() in map(str.lower, map(str, allowed))),
+            None,
+        )
         if allowed_match is not None:
             path, allowed = allowed_match
-            _set_at(answer, path, next(value for value in allowed
-                                       if str(value).lower() == wanted.lower()))
+            _set_at(answer, path, next(value for value in allowed if str(value).lower() == wanted.lower()))
             continue
         # Not an allowed value anywhere: it still lands somewhere, breaking the schema.
         path = next((path for path, _ in enum_fields if path[-1] == "urgency"), None)
@@ -91,6 +93,7 @@ def obey_injection(answer: dict, text: str, enum_fields: list[tuple[Path, list]]
 
 
 # --- Answers and faults ---------------------------------------------------------------------------
+
 
 @dataclass
 class Answer:
@@ -141,8 +144,9 @@ def parse_outcome(entry: Any) -> Outcome:
         return Outcome(text)
     if text.isdigit() and 400 <= int(text) <= 599:
         return error_outcome(int(text))
-    raise SimConfigError(f"unknown outcome {entry!r}: use {', '.join(CONTENT_KINDS + SCRIPT_ONLY_KINDS)} "
-                         "or a status 400-599")
+    raise SimConfigError(
+        f"unknown outcome {entry!r}: use {', '.join(CONTENT_KINDS + SCRIPT_ONLY_KINDS)} or a status 400-599"
+    )
 
 
 @dataclass
@@ -156,7 +160,7 @@ class Reply:
 
 def _cut(content: str, share: float) -> str:
     """A proper prefix: for JSON that is always invalid, since the closing brace goes."""
-    return content[:max(1, min(len(content) - 1, int(len(content) * share)))]
+    return content[: max(1, min(len(content) - 1, int(len(content) * share)))]
 
 
 def shape_reply(answer: Answer, kind: str, rng: random.Random, max_tokens: int | None) -> tuple[Reply, bool]:
@@ -177,7 +181,7 @@ def shape_reply(answer: Answer, kind: str, rng: random.Random, max_tokens: int |
         content, applied = json.dumps(value, ensure_ascii=False), True
     if max_tokens is not None and count_tokens(content) > max_tokens:
         # A real model stops mid-answer when it runs out of tokens.
-        return Reply(content[:max_tokens * CHARS_PER_TOKEN], "length"), applied
+        return Reply(content[: max_tokens * CHARS_PER_TOKEN], "length"), applied
     return Reply(content), applied
 
 
@@ -192,20 +196,24 @@ def completion_body(chat: ChatRequest, reply: Reply, prompt_tokens: int) -> dict
         "model": chat.answer_model,
         "system_fingerprint": f"fp_{stable_hash(chat.answer_model) % 16**10:010x}",
         "service_tier": "default",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": reply.content, "refusal": reply.refusal,
-                        "annotations": []},
-            "logprobs": None,
-            "finish_reason": reply.finish_reason,
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.content, "refusal": reply.refusal, "annotations": []},
+                "logprobs": None,
+                "finish_reason": reply.finish_reason,
+            }
+        ],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0,
-                                          "rejected_prediction_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         },
     }

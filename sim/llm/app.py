@@ -9,7 +9,8 @@ import hmac
 import logging
 import time
 import uuid
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 from aiohttp import web
 
@@ -34,11 +35,11 @@ log = logging.getLogger("sim.llm")
 
 # --- Middleware --------------------------------------------------------------------------------
 
+
 def _authorized(request: web.Request, config: SimConfig) -> bool:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     # Constant-time comparison of bytes (compare_digest refuses non-ASCII str).
-    return scheme.lower() == "bearer" and hmac.compare_digest(key.strip().encode(),
-                                                              config.api_key.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(key.strip().encode(), config.api_key.encode())
 
 
 def _unauthorized(request: web.Request) -> ApiError:
@@ -46,14 +47,20 @@ def _unauthorized(request: web.Request) -> ApiError:
     key = key.strip()
     if not key:
         return openai_error(
-            401, "You didn't provide an API key. You need to provide your API key in an "
-                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            "invalid_request_error")
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            "invalid_request_error",
+        )
     # Like OpenAI, show only enough of the key to recognise it.
     shown = f"{key[:3]}{'*' * max(0, len(key) - 7)}{key[-4:]}" if len(key) > 8 else "*" * len(key)
-    return openai_error(401, f"Incorrect API key provided: {shown}. You can find your API key at "
-                             "https://platform.openai.com/account/api-keys.",
-                        "invalid_request_error", code="invalid_api_key")
+    return openai_error(
+        401,
+        f"Incorrect API key provided: {shown}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        code="invalid_api_key",
+    )
 
 
 async def _let_in(request: web.Request, state: SimState) -> None:
@@ -63,22 +70,31 @@ async def _let_in(request: web.Request, state: SimState) -> None:
 
 
 def _routing_error(request: web.Request, error: web.HTTPException) -> web.Response:
-    return openai_error(error.status, f"Invalid URL ({request.method} {request.path})",
-                        "invalid_request_error").response()
+    return openai_error(
+        error.status, f"Invalid URL ({request.method} {request.path})", "invalid_request_error"
+    ).response()
 
 
 def _more_headers(started: float) -> dict[str, str]:
-    return {"x-request-id": f"req_{uuid.uuid4().hex}",
-            "openai-processing-ms": str(round((time.monotonic() - started) * 1000))}
+    return {
+        "x-request-id": f"req_{uuid.uuid4().hex}",
+        "openai-processing-ms": str(round((time.monotonic() - started) * 1000)),
+    }
 
 
 # Auth, counters and OpenAI's headers for /v1; a 400 for bad /_sim input.
 api_middleware = shared_api_middleware(
-    "/v1/", let_in=_let_in, routing_error=_routing_error, more_headers=_more_headers, log=log,
-    server_error=lambda: injected_error(500).response())
+    "/v1/",
+    let_in=_let_in,
+    routing_error=_routing_error,
+    more_headers=_more_headers,
+    log=log,
+    server_error=lambda: injected_error(500).response(),
+)
 
 
 # --- The application ------------------------------------------------------------------------------
+
 
 async def _release_waiters(app: web.Application) -> None:
     state_of(app).stopping.set()
@@ -104,7 +120,7 @@ def state_of(app: web.Application) -> SimState:
     return _state_of(app)
 
 
-def running_simulator(**options: Any) -> ContextManager[RunningSimulator]:
+def running_simulator(**options: Any) -> AbstractContextManager[RunningSimulator]:
     """Serve a simulator on a free port in a background thread for the ``with`` block.
 
     ``options`` are SimConfig fields; ``port`` defaults to 0 (a free port). The SDK's

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sim.common import SimConfigError, checked_setting
 from sim.llm.errors import invalid_request
@@ -63,8 +64,9 @@ def quota_tokens(body: Mapping[str, Any]) -> int:
     MODEL_SPECS), the less forgiving reading of the documentation. ``body`` is a request that passed
     validation (parse_chat_request); an unknown model raises ValueError.
     """
-    characters = sum(content_characters(message.get("content")) for message in body["messages"]
-                     if isinstance(message, dict))
+    characters = sum(
+        content_characters(message.get("content")) for message in body["messages"] if isinstance(message, dict)
+    )
     if body.get("response_format") is not None:
         characters += len(json.dumps(body["response_format"]))
     limit = body.get("max_completion_tokens")
@@ -82,8 +84,7 @@ def _optional_number(body: dict, name: str, kind: type, minimum: float, maximum:
     try:
         return checked_setting(name, value, kind, minimum, maximum)
     except SimConfigError as error:
-        raise invalid_request(f"Invalid value for '{name}': {error}.", name,
-                              "invalid_value") from None
+        raise invalid_request(f"Invalid value for '{name}': {error}.", name, "invalid_value") from None
 
 
 def _parse_response_format(raw: Any) -> tuple[str, dict | None]:
@@ -93,22 +94,33 @@ def _parse_response_format(raw: Any) -> tuple[str, dict | None]:
     if kind in ("text", "json_object"):
         return kind, None
     if kind != "json_schema":
-        raise invalid_request("Invalid value for 'response_format.type': expected one of 'text', "
-                              "'json_object' or 'json_schema'.", "response_format.type",
-                              "invalid_value")
+        raise invalid_request(
+            "Invalid value for 'response_format.type': expected one of 'text', 'json_object' or 'json_schema'.",
+            "response_format.type",
+            "invalid_value",
+        )
     spec = raw.get("json_schema")
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
-        raise invalid_request("Missing required parameter: 'response_format.json_schema.name'.",
-                              "response_format.json_schema.name", "missing_required_parameter")
+        raise invalid_request(
+            "Missing required parameter: 'response_format.json_schema.name'.",
+            "response_format.json_schema.name",
+            "missing_required_parameter",
+        )
     schema = spec.get("schema", {})
     if not isinstance(schema, dict):
-        raise invalid_request("Invalid type for 'response_format.json_schema.schema': expected "
-                              "an object.", "response_format.json_schema.schema", "invalid_type")
+        raise invalid_request(
+            "Invalid type for 'response_format.json_schema.schema': expected an object.",
+            "response_format.json_schema.schema",
+            "invalid_type",
+        )
     strict = spec.get("strict")
     # https://platform.openai.com/docs/api-reference/chat/create : strict is a boolean or null.
     if strict is not None and not isinstance(strict, bool):
-        raise invalid_request("Invalid type for 'response_format.json_schema.strict': expected a "
-                              "boolean.", "response_format.json_schema.strict", "invalid_type")
+        raise invalid_request(
+            "Invalid type for 'response_format.json_schema.strict': expected a boolean.",
+            "response_format.json_schema.strict",
+            "invalid_type",
+        )
     if strict:
         check_strict_schema(spec["name"], schema)
     return kind, schema
@@ -123,14 +135,20 @@ def _check_token_limits(body: dict, spec: ModelSpec, model: str) -> int | None:
     # max_completion_tokens only; max_tokens is refused (the API reference marks it deprecated and
     # "not compatible with o-series models").
     if spec.reasoning and "max_tokens" in sent:
-        raise invalid_request("Unsupported parameter: 'max_tokens' is not supported with this "
-                              "model. Use 'max_completion_tokens' instead.", "max_tokens",
-                              "unsupported_parameter")
+        raise invalid_request(
+            "Unsupported parameter: 'max_tokens' is not supported with this "
+            "model. Use 'max_completion_tokens' instead.",
+            "max_tokens",
+            "unsupported_parameter",
+        )
     # https://platform.openai.com/docs/api-reference/chat/create : max_completion_tokens replaces
     # max_tokens; the reference does not say both may be sent, so (less forgiving) both are a 400.
     if len(sent) == 2:
-        raise invalid_request("Setting 'max_tokens' and 'max_completion_tokens' at the same time "
-                              "is not supported.", "max_tokens", "invalid_parameter_combination")
+        raise invalid_request(
+            "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+            "max_tokens",
+            "invalid_parameter_combination",
+        )
     if not sent:
         return None
     name = sent[0]
@@ -138,8 +156,12 @@ def _check_token_limits(body: dict, spec: ModelSpec, model: str) -> int | None:
     # https://platform.openai.com/docs/models : each model has a maximum of output tokens.
     most = max_output_tokens(model)
     if limit > most:
-        raise invalid_request(f"{name} is too large: {limit}. This model supports at most {most} "
-                              f"completion tokens, whereas you provided {limit}.", name, "invalid_value")
+        raise invalid_request(
+            f"{name} is too large: {limit}. This model supports at most {most} "
+            f"completion tokens, whereas you provided {limit}.",
+            name,
+            "invalid_value",
+        )
     return limit
 
 
@@ -148,9 +170,13 @@ def _check_temperature(body: dict, spec: ModelSpec) -> float | None:
     # https://platform.openai.com/docs/guides/reasoning : reasoning models only take the default
     # temperature, 1; anything else is an unsupported value.
     if spec.reasoning and temperature is not None and temperature != 1:
-        raise invalid_request(f"Unsupported value: 'temperature' does not support "
-                              f"{json.dumps(body['temperature'])} with this model. Only the default "
-                              "(1) value is supported.", "temperature", "unsupported_value")
+        raise invalid_request(
+            f"Unsupported value: 'temperature' does not support "
+            f"{json.dumps(body['temperature'])} with this model. Only the default "
+            "(1) value is supported.",
+            "temperature",
+            "unsupported_value",
+        )
     return temperature
 
 
@@ -163,16 +189,16 @@ def parse_chat_request(body: Any) -> ChatRequest:
         raise invalid_request("you must provide a model parameter")
     messages = body.get("messages")
     if messages is None:
-        raise invalid_request("Missing required parameter: 'messages'.", "messages",
-                              "missing_required_parameter")
+        raise invalid_request("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
     if not isinstance(messages, list) or not messages:
-        raise invalid_request("Invalid 'messages': expected a non-empty array.", "messages",
-                              "invalid_value")
+        raise invalid_request("Invalid 'messages': expected a non-empty array.", "messages", "invalid_value")
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in MESSAGE_ROLES:
-            raise invalid_request(f"Invalid value for 'messages[{index}].role': expected one of "
-                                  f"{', '.join(MESSAGE_ROLES)}.", f"messages[{index}].role",
-                                  "invalid_value")
+            raise invalid_request(
+                f"Invalid value for 'messages[{index}].role': expected one of {', '.join(MESSAGE_ROLES)}.",
+                f"messages[{index}].role",
+                "invalid_value",
+            )
     # https://platform.openai.com/docs/guides/error-codes : a model that does not exist is a 404
     # (only the documented aliases and their dated snapshots exist here).
     spec = model_spec(model)
@@ -186,5 +212,11 @@ def parse_chat_request(body: Any) -> ChatRequest:
     max_tokens = _check_token_limits(body, spec, model)
     temperature = _check_temperature(body, spec)
     response_type, schema = _parse_response_format(body.get("response_format"))
-    return ChatRequest(model=model, messages=messages, response_type=response_type, schema=schema,
-                       max_tokens=max_tokens, temperature=temperature)
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        response_type=response_type,
+        schema=schema,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sim.common import SimConfigError, check_fields, option, parse_config
 
@@ -29,9 +30,14 @@ RUNTIME_SETTINGS: dict[str, tuple[type, float | None, float | None]] = {
     "insufficient_quota": (bool, None, None),
 }
 # Fault kinds drawn by ratio, in the order one random draw is laid over them.
-FAULT_RATIOS = (("error", "error_ratio"), ("timeout", "timeout_ratio"),
-                ("malformed", "malformed_ratio"), ("bad_enum", "bad_enum_ratio"),
-                ("refusal", "refusal_ratio"), ("truncated", "truncate_ratio"))
+FAULT_RATIOS = (
+    ("error", "error_ratio"),
+    ("timeout", "timeout_ratio"),
+    ("malformed", "malformed_ratio"),
+    ("bad_enum", "bad_enum_ratio"),
+    ("refusal", "refusal_ratio"),
+    ("truncated", "truncate_ratio"),
+)
 FAULT_KINDS = ("rate_limit", "insufficient_quota", *(kind for kind, _ in FAULT_RATIOS))
 
 
@@ -55,9 +61,12 @@ class SimConfig:
     seed: int = option(1, "seed of faults and latency")
     latency_mean: float = option(3.5, "mean seconds per answer, lognormal with p95 = 1.43 x mean (0: none)")
     rpm: int = option(500, "requests per window")
-    tpm: int = option(200_000, "tokens per window, charged as OpenAI does before a request runs: "
-                               "characters of messages and response_format / 4, plus max tokens "
-                               "(the model's maximum output when the request sets none)")
+    tpm: int = option(
+        200_000,
+        "tokens per window, charged as OpenAI does before a request runs: "
+        "characters of messages and response_format / 4, plus max tokens "
+        "(the model's maximum output when the request sets none)",
+    )
     rate_window: float = option(60.0, "rate-limit window in seconds (shorten it to compress time)")
     error_ratio: float = option(0.0, "share of completions that fail with --error-status")
     error_status: int = 500
@@ -69,8 +78,9 @@ class SimConfig:
     truncate_ratio: float = option(0.0, 'share of answers cut short with finish_reason "length"')
     # On the command line: --no-obey-injections.
     obey_injections: bool = option(True, "ignore instructions inside tickets instead of following them")
-    insufficient_quota: bool = option(False, "answer every completion 429 insufficient_quota (an account "
-                                             "out of credit), with no retry-after")
+    insufficient_quota: bool = option(
+        False, "answer every completion 429 insufficient_quota (an account out of credit), with no retry-after"
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, RUNTIME_SETTINGS)

@@ -22,11 +22,16 @@ def openai_duration(seconds: float) -> str:
     return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{secs}s"
 
 
-def openai_error(status: int, message: str, error_type: str, param: str | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None) -> ApiError:
+def openai_error(
+    status: int,
+    message: str,
+    error_type: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> ApiError:
     """An ApiError whose body has OpenAI's error shape."""
-    return ApiError(status, {"error": {"message": message, "type": error_type, "param": param,
-                                       "code": code}}, headers)
+    return ApiError(status, {"error": {"message": message, "type": error_type, "param": param, "code": code}}, headers)
 
 
 def invalid_request(message: str, param: str | None = None, code: str | None = None) -> ApiError:
@@ -61,26 +66,33 @@ def insufficient_quota_error() -> ApiError:
     https://platform.openai.com/docs/guides/error-codes ("429 - You exceeded your current quota").
     """
     return openai_error(
-        429, "You exceeded your current quota, please check your plan and billing details. For more "
-             "information on this error, read the docs: "
-             "https://platform.openai.com/docs/guides/error-codes/api-errors.",
-        "insufficient_quota", code="insufficient_quota")
+        429,
+        "You exceeded your current quota, please check your plan and billing details. For more "
+        "information on this error, read the docs: "
+        "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+        "insufficient_quota",
+        code="insufficient_quota",
+    )
 
 
-def rate_limit_error(model: str, kind: str, limit: int, used: int, requested: int,
-                     wait: float) -> ApiError:
+def rate_limit_error(model: str, kind: str, limit: int, used: int, requested: int, wait: float) -> ApiError:
     """OpenAI's 429 for the "requests" or "tokens" budget, with when to come back."""
     unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
     if math.isinf(wait):
         # Larger than the whole budget: waiting never helps, so tell the SDK not to retry.
         return openai_error(
-            429, f"Request too large for {model} in organization org-sim on {unit}: Limit {limit}, "
-                 f"Requested {requested}. The input or output tokens must be reduced in order to "
-                 "run successfully.", kind, code="rate_limit_exceeded",
-            headers={"x-should-retry": "false"})
-    message = (f"Rate limit reached for {model} in organization org-sim on {unit}: Limit {limit}, "
-               f"Used {used}, Requested {requested}. Please try again in {openai_duration(wait)}. "
-               "Visit https://platform.openai.com/account/rate-limits to learn more.")
-    headers = {"retry-after": str(max(1, math.ceil(wait))),
-               "retry-after-ms": str(max(1, math.ceil(wait * 1000)))}
+            429,
+            f"Request too large for {model} in organization org-sim on {unit}: Limit {limit}, "
+            f"Requested {requested}. The input or output tokens must be reduced in order to "
+            "run successfully.",
+            kind,
+            code="rate_limit_exceeded",
+            headers={"x-should-retry": "false"},
+        )
+    message = (
+        f"Rate limit reached for {model} in organization org-sim on {unit}: Limit {limit}, "
+        f"Used {used}, Requested {requested}. Please try again in {openai_duration(wait)}. "
+        "Visit https://platform.openai.com/account/rate-limits to learn more."
+    )
+    headers = {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(max(1, math.ceil(wait * 1000)))}
     return openai_error(429, message, kind, code="rate_limit_exceeded", headers=headers)

@@ -31,6 +31,7 @@ def request_state(request: web.Request) -> SimState:
 
 # --- /v1 handlers -------------------------------------------------------------------------------------
 
+
 async def _read_captured_body(request: web.Request, state: SimState) -> Any:
     """The JSON body, captured as received for /_sim/requests (as text when it is not JSON)."""
     raw = await request.text()
@@ -38,8 +39,10 @@ async def _read_captured_body(request: web.Request, state: SimState) -> Any:
         body = json.loads(raw)
     except json.JSONDecodeError:
         state.captured.append(raw)
-        raise invalid_request("We could not parse the JSON body of your request. The OpenAI API "
-                              "expects a JSON payload, but what was sent was not valid JSON.") from None
+        raise invalid_request(
+            "We could not parse the JSON body of your request. The OpenAI API "
+            "expects a JSON payload, but what was sent was not valid JSON."
+        ) from None
     state.captured.append(body)
     return body
 
@@ -94,6 +97,7 @@ async def handle_model(request: web.Request) -> web.Response:
 
 
 # --- /_sim handlers ---------------------------------------------------------------------------------
+
 
 async def _sim_payload(request: web.Request) -> dict:
     """The body, a JSON object; a SimConfigError (a 400) otherwise."""

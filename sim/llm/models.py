@@ -75,5 +75,9 @@ def max_output_tokens(name: str) -> int:
 
 def model_not_found(name: str) -> ApiError:
     """OpenAI's 404 for a model that does not exist (https://platform.openai.com/docs/guides/error-codes)."""
-    return openai_error(404, f"The model `{name}` does not exist or you do not have access to it.",
-                        "invalid_request_error", code="model_not_found")
+    return openai_error(
+        404,
+        f"The model `{name}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        code="model_not_found",
+    )

@@ -28,9 +28,15 @@ DEFAULT_SCHEMA = {
 }
 # Fixed examples for the string formats Structured Outputs supports.
 FORMAT_EXAMPLES = {
-    "date-time": "2025-01-01T00:00:00Z", "date": "2025-01-01", "time": "00:00:00",
-    "duration": "P1D", "email": "support@example.com", "hostname": "example.com",
-    "ipv4": "192.0.2.1", "ipv6": "2001:db8::1", "uuid": "00000000-0000-4000-8000-000000000000",
+    "date-time": "2025-01-01T00:00:00Z",
+    "date": "2025-01-01",
+    "time": "00:00:00",
+    "duration": "P1D",
+    "email": "support@example.com",
+    "hostname": "example.com",
+    "ipv4": "192.0.2.1",
+    "ipv6": "2001:db8::1",
+    "uuid": "00000000-0000-4000-8000-000000000000",
     "uri": "https://example.com/",
 }
 # Recursive schemas stop growing at MAX_DEPTH (arrays stay as short as allowed, nullable unions
@@ -60,8 +66,11 @@ class SchemaAnswerer:
             siblings = {key: value for key, value in schema.items() if key != "$ref"}
             schema = {**self._lookup(schema["$ref"]), **siblings}
         if not isinstance(schema, dict):
-            raise invalid_request("Invalid schema for response_format: every schema must be an "
-                                  "object.", "response_format", "invalid_json_schema")
+            raise invalid_request(
+                "Invalid schema for response_format: every schema must be an object.",
+                "response_format",
+                "invalid_json_schema",
+            )
         if "allOf" in schema:
             merged = {key: value for key, value in schema.items() if key != "allOf"}
             for part in schema["allOf"]:
@@ -71,13 +80,19 @@ class SchemaAnswerer:
 
     def _lookup(self, ref: Any) -> Any:
         if not isinstance(ref, str) or not ref.startswith("#"):
-            raise invalid_request(f"Invalid schema for response_format: unsupported $ref {ref!r}.",
-                                  "response_format", "invalid_json_schema")
+            raise invalid_request(
+                f"Invalid schema for response_format: unsupported $ref {ref!r}.",
+                "response_format",
+                "invalid_json_schema",
+            )
         node: Any = self.root
         for key in filter(None, ref[1:].split("/")):
             if not isinstance(node, dict) or key not in node:
-                raise invalid_request(f"Invalid schema for response_format: {ref!r} points nowhere.",
-                                      "response_format", "invalid_json_schema")
+                raise invalid_request(
+                    f"Invalid schema for response_format: {ref!r} points nowhere.",
+                    "response_format",
+                    "invalid_json_schema",
+                )
             node = node[key]
         return node
 
@@ -87,8 +102,11 @@ class SchemaAnswerer:
 
     def _value(self, schema: Any, path: Path, name: str, is_root: bool = False) -> Any:
         if len(path) > 2 * MAX_DEPTH:
-            raise invalid_request("Invalid schema for response_format: it nests deeper than "
-                                  f"{2 * MAX_DEPTH} levels.", "response_format", "invalid_json_schema")
+            raise invalid_request(
+                f"Invalid schema for response_format: it nests deeper than {2 * MAX_DEPTH} levels.",
+                "response_format",
+                "invalid_json_schema",
+            )
         schema = self._resolve(schema)
         description = schema.get("description", "")
         if "const" in schema:
@@ -107,11 +125,9 @@ class SchemaAnswerer:
         if isinstance(kind, list):
             kind = next((entry for entry in kind if entry != "null"), "null")
         if kind is None:
-            kind = ("object" if "properties" in schema or is_root
-                    else "array" if "items" in schema else "string")
+            kind = "object" if "properties" in schema or is_root else "array" if "items" in schema else "string"
         if kind == "object":
-            return {key: self._value(sub, (*path, key), key)
-                    for key, sub in (schema.get("properties") or {}).items()}
+            return {key: self._value(sub, (*path, key), key) for key, sub in (schema.get("properties") or {}).items()}
         if kind == "array":
             return self._array(schema, path, name)
         if kind == "string":
@@ -124,13 +140,17 @@ class SchemaAnswerer:
             return self._salt(path) % 2 == 0
         if kind == "null":
             return None
-        raise invalid_request(f"Invalid schema for response_format: unknown type {kind!r}.",
-                              "response_format", "invalid_json_schema")
+        raise invalid_request(
+            f"Invalid schema for response_format: unknown type {kind!r}.", "response_format", "invalid_json_schema"
+        )
 
     def _enum(self, values: list, path: Path, name: str, description: str) -> Any:
         if not values:
-            raise invalid_request("Invalid schema for response_format: an enum must list values.",
-                                  "response_format", "invalid_json_schema")
+            raise invalid_request(
+                "Invalid schema for response_format: an enum must list values.",
+                "response_format",
+                "invalid_json_schema",
+            )
         self.enum_fields.append((path, list(values)))
         strings = [value for value in values if isinstance(value, str)]
         if "language" in name.lower():
@@ -198,9 +218,11 @@ class SchemaAnswerer:
 
 # --- Strict Structured Outputs --------------------------------------------------------------------
 
+
 def _invalid_schema(name: str, problem: str) -> ApiError:
-    return invalid_request(f"Invalid schema for response_format '{name}': {problem}",
-                           "response_format", "invalid_json_schema")
+    return invalid_request(
+        f"Invalid schema for response_format '{name}': {problem}", "response_format", "invalid_json_schema"
+    )
 
 
 def _is_object_schema(schema: dict) -> bool:
@@ -223,8 +245,7 @@ def _strict_schema_problem(schema: Any, context: tuple[str, ...]) -> str | None:
             return where + "'additionalProperties' is required to be supplied and to be false."
         properties = schema.get("properties") or {}
         required = schema.get("required")
-        need = ("'required' is required to be supplied and to be an array including every key in "
-                "properties.")
+        need = "'required' is required to be supplied and to be an array including every key in properties."
         if not isinstance(required, list):
             missing = next(iter(properties), None)
             return where + need + (f" Missing {missing!r}." if missing is not None else "")
@@ -245,8 +266,7 @@ def _strict_schema_problem(schema: Any, context: tuple[str, ...]) -> str | None:
         children += [((*context, "items", str(index)), sub) for index, sub in enumerate(items)]
     for keyword in ("anyOf", "oneOf", "allOf"):
         if isinstance(schema.get(keyword), list):
-            children += [((*context, keyword, str(index)), sub)
-                         for index, sub in enumerate(schema[keyword])]
+            children += [((*context, keyword, str(index)), sub) for index, sub in enumerate(schema[keyword])]
     for child_context, child in children:
         problem = _strict_schema_problem(child, child_context)
         if problem is not None:
@@ -259,8 +279,9 @@ def check_strict_schema(name: str, schema: dict) -> None:
     # https://platform.openai.com/docs/guides/structured-outputs#supported-schemas : the root must
     # be an object (not anyOf, not an array).
     if schema.get("type") != "object":
-        raise _invalid_schema(name, "schema must be a JSON Schema of 'type: \"object\"', got "
-                                    f"'type: \"{schema.get('type')}\"'.")
+        raise _invalid_schema(
+            name, f"schema must be a JSON Schema of 'type: \"object\"', got 'type: \"{schema.get('type')}\"'."
+        )
     problem = _strict_schema_problem(schema, ())
     if problem is not None:
         raise _invalid_schema(name, problem)

@@ -23,7 +23,7 @@ from sim.llm.errors import insufficient_quota_error, openai_duration, rate_limit
 # exp(Z95 * sigma - sigma**2 / 2); sigma is the smaller root of that equation.
 P95_OVER_MEAN = 1.43
 Z95 = 1.6448536269514722
-LATENCY_SIGMA = Z95 - math.sqrt(Z95 ** 2 - 2 * math.log(P95_OVER_MEAN))
+LATENCY_SIGMA = Z95 - math.sqrt(Z95**2 - 2 * math.log(P95_OVER_MEAN))
 
 
 class SimState:
@@ -73,8 +73,10 @@ class SimState:
         if config.insufficient_quota:
             self.faults_injected["insufficient_quota"] += 1
             raise insufficient_quota_error()
-        for kind, window, limit, weight in (("requests", self.request_window, config.rpm, 1),
-                                            ("tokens", self.token_window, config.tpm, tokens)):
+        for kind, window, limit, weight in (
+            ("requests", self.request_window, config.rpm, 1),
+            ("tokens", self.token_window, config.tpm, tokens),
+        ):
             wait = window.wait_for_slot(now, limit, config.rate_window, weight)
             if wait:
                 used = limit - window.remaining(now, limit, config.rate_window)
@@ -105,7 +107,7 @@ class SimState:
         mean = self.config.latency_mean
         if mean <= 0:
             return 0.0
-        seconds = self.latency_rng.lognormvariate(math.log(mean) - LATENCY_SIGMA ** 2 / 2, LATENCY_SIGMA)
+        seconds = self.latency_rng.lognormvariate(math.log(mean) - LATENCY_SIGMA**2 / 2, LATENCY_SIGMA)
         self.sampled_latencies.append(seconds)
         return seconds
 
@@ -119,8 +121,10 @@ class SimState:
         """OpenAI's x-ratelimit-* headers; a reset is when the oldest counted use leaves the window."""
         config = self.config
         headers = {}
-        for kind, window, limit in (("requests", self.request_window, config.rpm),
-                                    ("tokens", self.token_window, config.tpm)):
+        for kind, window, limit in (
+            ("requests", self.request_window, config.rpm),
+            ("tokens", self.token_window, config.tpm),
+        ):
             headers[f"x-ratelimit-limit-{kind}"] = str(limit)
             headers[f"x-ratelimit-remaining-{kind}"] = str(window.remaining(now, limit, config.rate_window))
             headers[f"x-ratelimit-reset-{kind}"] = openai_duration(window.reset_after(now, config.rate_window))

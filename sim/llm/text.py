@@ -28,13 +28,15 @@ def stable_hash(*parts: object) -> int:
 
 # --- The ticket text -----------------------------------------------------------------------
 
+
 def content_text(content: Any) -> str:
     """The text of a message's content: a string, or the text parts of a list of parts."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(part["text"] for part in content
-                         if isinstance(part, dict) and isinstance(part.get("text"), str))
+        return "\n".join(
+            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
     return ""
 
 
@@ -43,18 +45,20 @@ def content_characters(content: Any) -> int:
     if isinstance(content, str):
         return len(content)
     if isinstance(content, list):
-        return sum(len(part["text"]) for part in content
-                   if isinstance(part, dict) and isinstance(part.get("text"), str))
+        return sum(
+            len(part["text"]) for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
     return 0
 
 
 def ticket_text(messages: list[dict]) -> str:
     """The last user message, narrowed to what lies between <ticket> and </ticket> if present."""
-    text = next((content_text(message.get("content")) for message in reversed(messages)
-                 if message.get("role") == "user"), "")
+    text = next(
+        (content_text(message.get("content")) for message in reversed(messages) if message.get("role") == "user"), ""
+    )
     start, end = text.find("<ticket>"), text.rfind("</ticket>")
     if start != -1 and end > start:
-        return text[start + len("<ticket>"):end]
+        return text[start + len("<ticket>") : end]
     return text
 
 
@@ -68,31 +72,129 @@ def first_sentence(text: str, limit: int = 100) -> str:
     sentence = match.group(1) if match else collapsed
     if len(sentence) <= limit:
         return sentence
-    cut = sentence[:limit + 1].rsplit(" ", 1)[0]
+    cut = sentence[: limit + 1].rsplit(" ", 1)[0]
     # A word longer than the limit leaves nothing to keep whole: cut it instead.
     return cut if 0 < len(cut) <= limit else sentence[:limit]
 
 
 LANGUAGE_STOPWORDS = {
-    "en": {"the", "and", "is", "to", "my", "it", "not", "this", "with", "you", "for", "have", "can",
-           "please", "we", "of", "was", "i"},
-    "de": {"der", "die", "das", "und", "ist", "nicht", "ich", "mein", "meine", "mit", "bitte", "ein",
-           "eine", "einen", "wir", "sie", "auf", "kann", "habe", "seit", "wenn", "für", "im",
-           "hallo", "danke"},
-    "es": {"el", "los", "las", "y", "es", "mi", "con", "por", "para", "una", "está", "pero",
-           "hola", "buenos", "gracias", "desde", "puedo", "cuenta"},
-    "fr": {"le", "les", "et", "est", "pas", "je", "mon", "ma", "avec", "pour", "une", "des", "vous",
-           "bonjour", "merci", "mais", "depuis", "ne"},
-    "pt": {"o", "os", "e", "é", "não", "meu", "minha", "com", "para", "uma", "do", "da", "você",
-           "um", "nós", "olá", "obrigado", "obrigada", "mas", "desde", "conta"},
+    "en": {
+        "the",
+        "and",
+        "is",
+        "to",
+        "my",
+        "it",
+        "not",
+        "this",
+        "with",
+        "you",
+        "for",
+        "have",
+        "can",
+        "please",
+        "we",
+        "of",
+        "was",
+        "i",
+    },
+    "de": {
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "ich",
+        "mein",
+        "meine",
+        "mit",
+        "bitte",
+        "ein",
+        "eine",
+        "einen",
+        "wir",
+        "sie",
+        "auf",
+        "kann",
+        "habe",
+        "seit",
+        "wenn",
+        "für",
+        "im",
+        "hallo",
+        "danke",
+    },
+    "es": {
+        "el",
+        "los",
+        "las",
+        "y",
+        "es",
+        "mi",
+        "con",
+        "por",
+        "para",
+        "una",
+        "está",
+        "pero",
+        "hola",
+        "buenos",
+        "gracias",
+        "desde",
+        "puedo",
+        "cuenta",
+    },
+    "fr": {
+        "le",
+        "les",
+        "et",
+        "est",
+        "pas",
+        "je",
+        "mon",
+        "ma",
+        "avec",
+        "pour",
+        "une",
+        "des",
+        "vous",
+        "bonjour",
+        "merci",
+        "mais",
+        "depuis",
+        "ne",
+    },
+    "pt": {
+        "o",
+        "os",
+        "e",
+        "é",
+        "não",
+        "meu",
+        "minha",
+        "com",
+        "para",
+        "uma",
+        "do",
+        "da",
+        "você",
+        "um",
+        "nós",
+        "olá",
+        "obrigado",
+        "obrigada",
+        "mas",
+        "desde",
+        "conta",
+    },
 }
 
 
 def guess_language(text: str) -> str:
     """A crude ISO 639-1 guess from common stopwords; English when nothing points elsewhere."""
     words = Counter(WORD_RE.findall(text.lower()))
-    scores = {language: sum(words[word] for word in stopwords)
-              for language, stopwords in LANGUAGE_STOPWORDS.items()}
+    scores = {language: sum(words[word] for word in stopwords) for language, stopwords in LANGUAGE_STOPWORDS.items()}
     best = max(scores.values())
     # Dictionary order breaks ties, English first.
     return next(language for language, score in scores.items() if score == best) if best else "en"
@@ -110,13 +212,46 @@ SYNONYMS = {
     "positive": ("thanks", "thank you", "great", "love", "awesome", "appreciate"),
 }
 # Enum values that mean one of the concepts above under another name.
-SYNONYM_ALIASES = {"billing": "refund", "payment": "refund", "defect": "bug", "technical": "bug",
-                   "enhancement": "feature", "urgent": "high", "critical": "high"}
+SYNONYM_ALIASES = {
+    "billing": "refund",
+    "payment": "refund",
+    "defect": "bug",
+    "technical": "bug",
+    "enhancement": "feature",
+    "urgent": "high",
+    "critical": "high",
+}
 # What a careful model answers when the ticket says nothing about a field.
 NEUTRAL_DEFAULTS = ("other", "medium", "normal", "neutral")
-DESCRIPTION_STOPWORDS = {"when", "with", "that", "this", "from", "they", "their", "about", "should",
-                         "must", "will", "have", "into", "what", "which", "only", "than", "then",
-                         "does", "there", "these", "those", "also", "more", "most", "some", "such"}
+DESCRIPTION_STOPWORDS = {
+    "when",
+    "with",
+    "that",
+    "this",
+    "from",
+    "they",
+    "their",
+    "about",
+    "should",
+    "must",
+    "will",
+    "have",
+    "into",
+    "what",
+    "which",
+    "only",
+    "than",
+    "then",
+    "does",
+    "there",
+    "these",
+    "those",
+    "also",
+    "more",
+    "most",
+    "some",
+    "such",
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -140,7 +275,8 @@ def _description_terms(description: str, values: list[str], field_name: str) -> 
         # A segment naming several values says nothing about which word belongs to which.
         if len(mentioned) == 1:
             terms.setdefault(mentioned[0], set()).update(
-                word for word in words if len(word) >= 4 and word not in ignored)
+                word for word in words if len(word) >= 4 and word not in ignored
+            )
     return terms
 
 
@@ -151,8 +287,11 @@ def score_enum(text: str, values: list[str], descriptions: str, field_name: str)
     for value in values:
         words = _value_words(value)
         concepts = {SYNONYM_ALIASES.get(word, word) for word in [value.lower(), *words]}
-        terms = {" ".join(words), *extra.get(value, ()),
-                 *(synonym for concept in concepts for synonym in SYNONYMS.get(concept, ()))}
+        terms = {
+            " ".join(words),
+            *extra.get(value, ()),
+            *(synonym for concept in concepts for synonym in SYNONYMS.get(concept, ())),
+        }
         owners.extend((term, value) for term in terms if term)
     scores = dict.fromkeys(values, 0)
     working = text.lower()

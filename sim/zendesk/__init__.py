@@ -85,5 +85,14 @@ from sim.zendesk.config import RUNTIME_SETTINGS, SimConfig, parse_args
 from sim.zendesk.state import SimState
 from sim.zendesk.wire import TicketRecord
 
-__all__ = ["RUNTIME_SETTINGS", "SimConfig", "SimState", "TicketRecord", "create_app", "main",
-           "parse_args", "running_simulator", "state_of"]
+__all__ = [
+    "RUNTIME_SETTINGS",
+    "SimConfig",
+    "SimState",
+    "TicketRecord",
+    "create_app",
+    "main",
+    "parse_args",
+    "running_simulator",
+    "state_of",
+]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 from aiohttp import web
 
@@ -110,12 +112,17 @@ API_ROUTES = (
     ("DELETE", TRIGGER_PATH + JSON_SUFFIX, handle_trigger_delete, "trigger_delete"),
     ("GET", "/api/v2/trigger_categories" + JSON_SUFFIX, handle_trigger_categories_list, "trigger_categories_list"),
     ("POST", "/api/v2/trigger_categories" + JSON_SUFFIX, handle_trigger_category_create, "trigger_category_create"),
-    ("GET", r"/api/v2/trigger_categories/{category_id:\d+}" + JSON_SUFFIX, handle_trigger_category_show,
-     "trigger_category_show"),
+    (
+        "GET",
+        r"/api/v2/trigger_categories/{category_id:\d+}" + JSON_SUFFIX,
+        handle_trigger_category_show,
+        "trigger_category_show",
+    ),
 )
 
 
 # --- Middleware --------------------------------------------------------------------------------
+
 
 async def _let_in(request: web.Request, state: SimState) -> None:
     """Count the endpoint and the credentials and wait the latency; raise the ApiError of a rate
@@ -131,8 +138,7 @@ async def _let_in(request: web.Request, state: SimState) -> None:
     request[TOKEN_KEY] = identity.token  # for DELETE /api/v2/oauth/tokens/current
     if config.error_ratio and state.fault_rng.random() < config.error_ratio:
         status = config.error_status
-        raise ApiError(status, {"error": error_name(status), "description": "Simulated failure"},
-                       {"Retry-After": "1"})
+        raise ApiError(status, {"error": error_name(status), "description": "Simulated failure"}, {"Retry-After": "1"})
 
 
 def _routing_error(request: web.Request, error: web.HTTPException) -> web.Response:
@@ -142,14 +148,19 @@ def _routing_error(request: web.Request, error: web.HTTPException) -> web.Respon
 
 # Latency, rate limits, outages, auth, random errors and counters for /api/v2.
 api_middleware = shared_api_middleware(
-    "/api/v2/", let_in=_let_in, routing_error=_routing_error, log=log,
-    server_error=lambda: web.json_response({"error": "InternalServerError"}, status=500))
+    "/api/v2/",
+    let_in=_let_in,
+    routing_error=_routing_error,
+    log=log,
+    server_error=lambda: web.json_response({"error": "InternalServerError"}, status=500),
+)
 
 
 WEBHOOKS_KEY = web.AppKey("webhooks", WebhookSender)
 
 
 # --- Background tasks ----------------------------------------------------------------------------
+
 
 async def _at_rate(state: SimState, setting: str, act: Callable[[], Any]) -> None:
     """Call ``act`` config.<setting> times per minute (the rate may change at run time)."""
@@ -195,6 +206,7 @@ async def _stop_background(app: web.Application) -> None:
 
 # --- The application ------------------------------------------------------------------------------
 
+
 def create_app(config: SimConfig) -> web.Application:
     """Build the simulator's aiohttp application (seeded at once, background tasks on startup)."""
     # Room for oversized tickets (a 1 MB log pasted into a body) so clients can be tested on them.
@@ -221,7 +233,7 @@ def state_of(app: web.Application) -> SimState:
     return _state_of(app)
 
 
-def running_simulator(**options: Any) -> ContextManager[RunningSimulator]:
+def running_simulator(**options: Any) -> AbstractContextManager[RunningSimulator]:
     """Serve a simulator on a free port in a background thread for the ``with`` block.
 
     ``options`` are SimConfig fields; ``port`` defaults to 0 (a free port).

@@ -26,11 +26,9 @@ async def handle_sim_config_post(request: web.Request) -> web.Response:
     """Change runtime settings; all-or-nothing, 400 naming the first bad value."""
     state = request_state(request)
     payload = await _read_sim_json(request)
-    settings = checked_changes(payload, RUNTIME_SETTINGS,
-                               handled_elsewhere=("outage_seconds", "fail_updates"))
+    settings = checked_changes(payload, RUNTIME_SETTINGS, handled_elsewhere=("outage_seconds", "fail_updates"))
     outage = payload.get("outage_seconds")
-    if outage is not None and (isinstance(outage, bool) or not isinstance(outage, (int, float))
-                               or outage < 0):
+    if outage is not None and (isinstance(outage, bool) or not isinstance(outage, (int, float)) or outage < 0):
         raise SimConfigError("outage_seconds must be a number >= 0")
     failures = _parse_fail_updates(payload.get("fail_updates"))
     for name, value in settings.items():
@@ -136,25 +134,32 @@ async def handle_sim_ticket_get(request: web.Request) -> web.Response:
     if record is None:
         return web.json_response({"error": "RecordNotFound"}, status=404)
     generated = record.generated
-    return web.json_response({
-        "ticket": public(record.to_json(), base_url(request)),
-        "comments": record.comments,
-        "updates": record.api_updates,
-        "protected_tags": sorted(record.protected_tags),
-        "protected_priority": record.protected_priority,
-        # Whether an agent set the priority by hand, and whether the API or a trigger changed it since.
-        "hand_priority": record.hand_priority,
-        "hand_priority_overridden": record.hand_priority_overridden,
-        "trigger_changes": record.trigger_changes,
-        "api_private_notes": record.api_private_notes,
-        # Epoch seconds: creation, and the API's first write (the fleet's tags and note).
-        "timing": {"created": record.created_precise, "first_api_write": record.first_api_write_at},
-        # Ground truth of generated tickets, for benchmarks that score the triage.
-        "generated": None if generated is None else {
-            "category": generated.category, "language": generated.language,
-            "urgency": generated.urgency, "sentiment": generated.sentiment,
-            "pii": list(generated.pii)},
-    })
+    return web.json_response(
+        {
+            "ticket": public(record.to_json(), base_url(request)),
+            "comments": record.comments,
+            "updates": record.api_updates,
+            "protected_tags": sorted(record.protected_tags),
+            "protected_priority": record.protected_priority,
+            # Whether an agent set the priority by hand, and whether the API or a trigger changed it since.
+            "hand_priority": record.hand_priority,
+            "hand_priority_overridden": record.hand_priority_overridden,
+            "trigger_changes": record.trigger_changes,
+            "api_private_notes": record.api_private_notes,
+            # Epoch seconds: creation, and the API's first write (the fleet's tags and note).
+            "timing": {"created": record.created_precise, "first_api_write": record.first_api_write_at},
+            # Ground truth of generated tickets, for benchmarks that score the triage.
+            "generated": None
+            if generated is None
+            else {
+                "category": generated.category,
+                "language": generated.language,
+                "urgency": generated.urgency,
+                "sentiment": generated.sentiment,
+                "pii": list(generated.pii),
+            },
+        }
+    )
 
 
 async def handle_sim_history(request: web.Request) -> web.Response:

@@ -14,7 +14,8 @@ import base64
 import binascii
 import bisect
 import hmac
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from yarl import URL
 
@@ -60,14 +61,20 @@ def cursor_page_size(params: Mapping[str, str], default: int, maximum: int = MAX
     raw = params.get("page[size]", str(default))
     size = int(raw) if raw.isdigit() else 0
     if not 1 <= size <= maximum:
-        raise bad_request(f"page[size] must be an integer between 1 and {maximum}",
-                          "InvalidPaginationParameter")
+        raise bad_request(f"page[size] must be an integer between 1 and {maximum}", "InvalidPaginationParameter")
     return size
 
 
-def cursor_page(key: bytes, kind: str, items: Sequence[Item], sort_key: Callable[[Item], tuple],
-                key_types: tuple[type, ...], params: Mapping[str, str], url: URL,
-                size: int) -> tuple[list[Item], dict, dict]:
+def cursor_page(
+    key: bytes,
+    kind: str,
+    items: Sequence[Item],
+    sort_key: Callable[[Item], tuple],
+    key_types: tuple[type, ...],
+    params: Mapping[str, str],
+    url: URL,
+    size: int,
+) -> tuple[list[Item], dict, dict]:
     """(the page, its ``meta``, its ``links``) of ``items``, sorted by ``sort_key``.
 
     page[after] pages forward, page[before] back; a cursor is the sort key of the record it
@@ -75,8 +82,7 @@ def cursor_page(key: bytes, kind: str, items: Sequence[Item], sort_key: Callable
     records, as Zendesk does: meta.has_more tells whether more follow.
     """
     if "page[after]" in params and "page[before]" in params:
-        raise bad_request("page[before] and page[after] can't be used together",
-                          "InvalidPaginationParameter")
+        raise bad_request("page[before] and page[after] can't be used together", "InvalidPaginationParameter")
     keys = [sort_key(item) for item in items]
 
     def position(cursor: str) -> tuple:
@@ -96,9 +102,12 @@ def cursor_page(key: bytes, kind: str, items: Sequence[Item], sort_key: Callable
         has_more = end < len(items)
     before = seal(key, kind, *keys[start]) if end > start else None
     after = seal(key, kind, *keys[end - 1]) if end > start else None
-    query: dict[str, Any] = {name: value for name, value in params.items()
-                             if name not in ("page[after]", "page[before]")}
-    links = {"next": str(url.with_query({**query, "page[after]": after})) if after else None,
-             "prev": str(url.with_query({**query, "page[before]": before})) if before else None}
+    query: dict[str, Any] = {
+        name: value for name, value in params.items() if name not in ("page[after]", "page[before]")
+    }
+    links = {
+        "next": str(url.with_query({**query, "page[after]": after})) if after else None,
+        "prev": str(url.with_query({**query, "page[before]": before})) if before else None,
+    }
     meta = {"has_more": has_more, "after_cursor": after, "before_cursor": before}
     return list(items[start:end]), meta, links

@@ -51,6 +51,7 @@ BACKGROUND_KEY = web.AppKey("background", set)
 
 # --- Reading requests -------------------------------------------------------------------------
 
+
 def request_state(request: web.Request) -> SimState:
     """The state of the simulator answering this request."""
     return request.app[STATE_KEY]
@@ -88,6 +89,7 @@ def _int_param(request: web.Request, name: str, default: int, minimum: int = 1) 
 
 
 # --- /api/v2 handlers ------------------------------------------------------------------------
+
 
 def _ticket_or_404(request: web.Request) -> TicketRecord:
     record = request_state(request).tickets.get(int(request.match_info["ticket_id"]))
@@ -153,8 +155,9 @@ async def handle_ticket_delete(request: web.Request) -> web.Response:
 async def handle_comments(request: web.Request) -> web.Response:
     """GET /tickets/{id}/comments: every comment on one page."""
     record = _ticket_or_404(request)
-    return web.json_response({"comments": record.comments, "next_page": None,
-                              "previous_page": None, "count": len(record.comments)})
+    return web.json_response(
+        {"comments": record.comments, "next_page": None, "previous_page": None, "count": len(record.comments)}
+    )
 
 
 async def handle_audits(request: web.Request) -> web.Response:
@@ -175,8 +178,14 @@ async def handle_audits(request: web.Request) -> web.Response:
     audits = record.audits
     next_page = str(request.url.update_query(page=page + 1)) if start + per_page < len(audits) else None
     previous_page = str(request.url.update_query(page=page - 1)) if page > 1 else None
-    return web.json_response({"audits": audits[start:start + per_page], "next_page": next_page,
-                              "previous_page": previous_page, "count": len(audits)})
+    return web.json_response(
+        {
+            "audits": audits[start : start + per_page],
+            "next_page": next_page,
+            "previous_page": previous_page,
+            "count": len(audits),
+        }
+    )
 
 
 def _list_page_size(request: web.Request) -> int:
@@ -184,8 +193,9 @@ def _list_page_size(request: web.Request) -> int:
     raw = request.query.get("page[size]", str(MAX_LIST_PAGE_SIZE))
     size = int(raw) if raw.isdigit() else 0
     if not 1 <= size <= MAX_LIST_PAGE_SIZE:
-        raise bad_request(f"page[size] must be an integer between 1 and {MAX_LIST_PAGE_SIZE}",
-                          "InvalidPaginationParameter")
+        raise bad_request(
+            f"page[size] must be an integer between 1 and {MAX_LIST_PAGE_SIZE}", "InvalidPaginationParameter"
+        )
     return size
 
 
@@ -205,8 +215,7 @@ def _audit_cursor_page(request: web.Request, record: TicketRecord) -> dict:
     """
     params, size, count = request.query, _list_page_size(request), len(record.audits)
     if "page[after]" in params and "page[before]" in params:
-        raise bad_request("page[before] and page[after] can't be used together",
-                          "InvalidPaginationParameter")
+        raise bad_request("page[before] and page[after] can't be used together", "InvalidPaginationParameter")
     if "page[before]" in params:
         end = _audit_position(request, record, params["page[before]"])
         start = max(0, end - size)
@@ -222,8 +231,10 @@ def _audit_cursor_page(request: web.Request, record: TicketRecord) -> dict:
     return {
         "audits": record.audits[start:end],
         "meta": {"has_more": has_more, "after_cursor": after, "before_cursor": before},
-        "links": {"next": str(request.url.with_query({**query, "page[after]": after})) if after else None,
-                  "prev": str(request.url.with_query({**query, "page[before]": before})) if before else None},
+        "links": {
+            "next": str(request.url.with_query({**query, "page[after]": after})) if after else None,
+            "prev": str(request.url.with_query({**query, "page[before]": before})) if before else None,
+        },
     }
 
 
@@ -254,13 +265,25 @@ async def handle_update_many(request: web.Request) -> web.Response:
     # is sent: a client must not depend on one.
     limit = state.config.max_jobs
     if state.active_jobs() >= limit:
-        raise ApiError(429, {"error": "TooManyJobs",
-                             "description": f"Number of queued or running jobs has reached the limit "
-                                            f"of {limit} per account; wait for a job to finish"})
+        raise ApiError(
+            429,
+            {
+                "error": "TooManyJobs",
+                "description": f"Number of queued or running jobs has reached the limit "
+                f"of {limit} per account; wait for a job to finish",
+            },
+        )
     state.forget_expired_jobs(time.monotonic())
     job_id = uuid.uuid4().hex
-    job = {"id": job_id, "url": f"{base_url(request)}/api/v2/job_statuses/{job_id}.json",
-           "status": "queued", "total": len(items), "progress": 0, "message": None, "results": None}
+    job = {
+        "id": job_id,
+        "url": f"{base_url(request)}/api/v2/job_statuses/{job_id}.json",
+        "status": "queued",
+        "total": len(items),
+        "progress": 0,
+        "message": None,
+        "results": None,
+    }
     state.jobs[job_id] = job
     state.jobs_created += 1
     task = asyncio.create_task(_run_bulk_job(state, job, items))
@@ -277,13 +300,16 @@ def _bulk_result(state: SimState, index: int, item: dict) -> dict:
     try:
         # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-many-tickets
         # documents safe_update for single-ticket updates only: ignored here unless configured.
-        state.apply_api_update(ticket_id, fields, "bulk",
-                               honour_safe_update=state.config.bulk_safe_update)
+        state.apply_api_update(ticket_id, fields, "bulk", honour_safe_update=state.config.bulk_safe_update)
     except ApiError as rejected:
-        error = {404: "RecordNotFound", 409: "UpdateConflict"}.get(rejected.status,
-                                                                    "TicketUpdateFailed")
-        return {"id": ticket_id, "index": index, "success": False, "error": error,
-                "details": describe_error(rejected.body)}
+        error = {404: "RecordNotFound", 409: "UpdateConflict"}.get(rejected.status, "TicketUpdateFailed")
+        return {
+            "id": ticket_id,
+            "index": index,
+            "success": False,
+            "error": error,
+            "details": describe_error(rejected.body),
+        }
     return {"id": ticket_id, "index": index, "action": "update", "success": True, "status": "Updated"}
 
 
@@ -313,8 +339,7 @@ async def _run_bulk_job(state: SimState, job: dict, items: list[dict]) -> None:
             await _spend(state, "job_item_ms")
             results.append(_bulk_result(state, index, item))
             job["progress"] = index + 1
-        job.update(status="completed", results=results,
-                   message=f"Completed at {format_timestamp(time.time())}")
+        job.update(status="completed", results=results, message=f"Completed at {format_timestamp(time.time())}")
     except Exception as error:  # a failed job is a valid Zendesk outcome; never lose it silently
         log.exception("bulk job %s failed", job["id"])
         job.update(status="failed", message=str(error))
@@ -360,8 +385,15 @@ async def handle_search(request: web.Request) -> web.Response:
     # 1,000-result cap where following it answers 422.
     next_page = str(request.url.update_query(page=page + 1)) if end < len(matches) else None
     previous_page = str(request.url.update_query(page=page - 1)) if page > 1 else None
-    return web.json_response({"results": results, "facets": None, "next_page": next_page,
-                              "previous_page": previous_page, "count": len(matches)})
+    return web.json_response(
+        {
+            "results": results,
+            "facets": None,
+            "next_page": next_page,
+            "previous_page": previous_page,
+            "count": len(matches),
+        }
+    )
 
 
 def _encode_cursor(state: SimState, key: tuple[int, int], issued: float) -> str:
@@ -389,8 +421,9 @@ def _export_page_size(request: web.Request) -> int:
     # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
     # (page[size] up to 1,000): a size outside that range is an error, not silently clamped.
     if not 1 <= size <= MAX_EXPORT_PAGE_SIZE:
-        raise bad_request(f"page[size] must be an integer between 1 and {MAX_EXPORT_PAGE_SIZE}",
-                          "InvalidPaginationParameter")
+        raise bad_request(
+            f"page[size] must be an integer between 1 and {MAX_EXPORT_PAGE_SIZE}", "InvalidPaginationParameter"
+        )
     return size
 
 
@@ -405,8 +438,7 @@ async def handle_export(request: web.Request) -> web.Response:
     if not filter_type:
         raise bad_request("filter[type] is required", "InvalidPaginationParameter")
     if filter_type not in EXPORT_FILTER_TYPES:
-        raise bad_request(f"filter[type] must be one of {', '.join(EXPORT_FILTER_TYPES)}",
-                          "InvalidSearchParameter")
+        raise bad_request(f"filter[type] must be one of {', '.join(EXPORT_FILTER_TYPES)}", "InvalidSearchParameter")
     # "searches with type in the query string will result in an error" (any case, negated too)
     if names_a_type(params.get("query", "")):
         raise ApiError(400, dict(EXPORT_TYPE_IN_QUERY))
@@ -428,7 +460,7 @@ async def handle_export(request: web.Request) -> web.Response:
     start = 0
     if last_key is not None:
         start = bisect.bisect_right([doc.export_key for doc in matches], last_key)
-    page = matches[start:start + size]
+    page = matches[start : start + size]
     has_more = start + size < len(matches)
     after_cursor = _encode_cursor(state, page[-1].export_key, time.time()) if has_more else None
     next_link = None
@@ -436,9 +468,11 @@ async def handle_export(request: web.Request) -> web.Response:
         query = {key: value for key, value in params.items() if key != "page[after]"}
         next_link = str(request.url.with_query({**query, "page[after]": after_cursor}))
     base = base_url(request)
-    return web.json_response({
-        "results": [{**public(doc.ticket, base), "result_type": "ticket"} for doc in page],
-        "facets": None,
-        "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
-        "links": {"prev": None, "next": next_link},
-    })
+    return web.json_response(
+        {
+            "results": [{**public(doc.ticket, base), "result_type": "ticket"} for doc in page],
+            "facets": None,
+            "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
+            "links": {"prev": None, "next": next_link},
+        }
+    )

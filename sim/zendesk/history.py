@@ -40,8 +40,7 @@ FIELD_VALUES: dict[str, tuple[str, ...]] = {
 PRIORITY_OF_URGENCY = {"high": "high", "medium": "normal", "low": "low"}
 PROCESSED_TAG = "ai_processed"
 # The generator's labels in the taxonomy's words.
-ROOT_CAUSE_OF_CATEGORY = {"bug": "bug", "feature_request": "feature", "billing": "refund",
-                          "question": "other"}
+ROOT_CAUSE_OF_CATEGORY = {"bug": "bug", "feature_request": "feature", "billing": "refund", "question": "other"}
 URGENCY_OF_GENERATED = {"high": "high", "normal": "medium", "low": "low"}
 
 FLEET_SHARE = 0.6  # of the history, triaged by the fleet
@@ -49,8 +48,7 @@ FLEET_ERROR = 0.25  # per field, the fleet's answer is another value
 CORRECTED_SHARE = 0.7  # of the fleet's wrong fields, an agent corrected
 NO_PRIORITY_SHARE = 0.1  # of the tickets the fleet never saw, no priority ever
 
-SOLVED_REPLY = ("Glad we could sort this out! I'm marking the ticket as solved; just reply if "
-                "anything comes up again.")
+SOLVED_REPLY = "Glad we could sort this out! I'm marking the ticket as solved; just reply if anything comes up again."
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,11 @@ class PlannedTicket:
 
 def truth_of(generated: GeneratedTicket) -> dict[str, str]:
     """The generator's labels as values of the default taxonomy."""
-    return {"root_cause": ROOT_CAUSE_OF_CATEGORY[generated.category],
-            "urgency": URGENCY_OF_GENERATED[generated.urgency],
-            "sentiment": generated.sentiment}
+    return {
+        "root_cause": ROOT_CAUSE_OF_CATEGORY[generated.category],
+        "urgency": URGENCY_OF_GENERATED[generated.urgency],
+        "sentiment": generated.sentiment,
+    }
 
 
 def tag_of(value: str) -> str:
@@ -105,12 +105,14 @@ def fleet_answer(rng: random.Random, truth: dict[str, str]) -> dict[str, str]:
 def fleet_note(generated: GeneratedTicket, answer: dict[str, str]) -> str:
     """The private note the fleet wrote, shaped like its own (it starts "AI Analysis:")."""
     labels = [f"{name.replace('_', ' ').title()}: {answer[name]}" for name in FIELD_VALUES]
-    return "\n".join(["AI Analysis:", "", f"Summary: {generated.subject[:100]}", *labels,
-                      "", "---", "Model: gpt-4o-mini"])
+    return "\n".join(
+        ["AI Analysis:", "", f"Summary: {generated.subject[:100]}", *labels, "", "---", "Model: gpt-4o-mini"]
+    )
 
 
-def _fleet_step(generated: GeneratedTicket, answer: dict[str, str], tags: list[str],
-                priority: str | None, at: int, api_user: int) -> Step:
+def _fleet_step(
+    generated: GeneratedTicket, answer: dict[str, str], tags: list[str], priority: str | None, at: int, api_user: int
+) -> Step:
     """The fleet's update: its tags added, its note, and a priority only when it is higher."""
     added = [PROCESSED_TAG, *(tag_of(answer[name]) for name in FIELD_VALUES)]
     changes: dict[str, Any] = {"tags": list(dict.fromkeys([*tags, *added]))}
@@ -120,8 +122,9 @@ def _fleet_step(generated: GeneratedTicket, answer: dict[str, str], tags: list[s
     return Step(api_user, at, "api", changes, (fleet_note(generated, answer), False))
 
 
-def _corrections(fields: list[str], truth: dict[str, str], answer: dict[str, str],
-                 tags: list[str], priority: str | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _corrections(
+    fields: list[str], truth: dict[str, str], answer: dict[str, str], tags: list[str], priority: str | None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """An agent's corrections of ``fields`` and the fields they really change.
 
     Urgency is corrected through the priority (a no-op when it is already the truth's); root
@@ -140,8 +143,7 @@ def _corrections(fields: list[str], truth: dict[str, str], answer: dict[str, str
     return changes, tuple(name for name in FIELD_VALUES if name in changed)
 
 
-def plan_solved_ticket(rng: random.Random, created_at: int, api_user: int,
-                       agents: tuple[int, ...]) -> PlannedTicket:
+def plan_solved_ticket(rng: random.Random, created_at: int, api_user: int, agents: tuple[int, ...]) -> PlannedTicket:
     """Draw one solved ticket of the history and the updates it went through.
 
     ``api_user`` is the fleet's user; one of ``agents`` corrects (if anyone does) and solves it.
@@ -185,7 +187,7 @@ def _assigned(steps: list[Step], agent: int) -> tuple[Step, ...]:
     step = steps[first]
     opened = {} if "status" in step.changes else {"status": "open"}
     assigned = dataclasses.replace(step, changes={"assignee_id": agent, **opened, **step.changes})
-    return (*steps[:first], assigned, *steps[first + 1:])
+    return (*steps[:first], assigned, *steps[first + 1 :])
 
 
 def ages(rng: random.Random, count: int) -> list[float]:
@@ -198,9 +200,12 @@ def history_report(planned: list[tuple[int, PlannedTicket]]) -> dict:
     fields an agent corrected."""
     triaged = [ticket for _, ticket in planned if ticket.fleet is not None]
     fields = {
-        name: {"fleet_wrong": sum(ticket.fleet[name] != ticket.truth[name] for ticket in triaged),
-               "agent_corrected": sum(name in ticket.corrected for ticket in triaged)}
-        for name in FIELD_VALUES}
+        name: {
+            "fleet_wrong": sum(ticket.fleet[name] != ticket.truth[name] for ticket in triaged),
+            "agent_corrected": sum(name in ticket.corrected for ticket in triaged),
+        }
+        for name in FIELD_VALUES
+    }
     return {
         "solved": len(planned),
         "fleet_triaged": len(triaged),

@@ -76,8 +76,7 @@ def _changed(state: SimState, after: tuple[int, int], exclude_deleted: bool) -> 
     records = list(state.tickets.values())
     if not exclude_deleted:
         records += state.deleted.values()
-    changed = [record for record in records
-               if (record.updated_at, record.id) > after and record.updated_at <= cutoff]
+    changed = [record for record in records if (record.updated_at, record.id) > after and record.updated_at <= cutoff]
     changed.sort(key=lambda record: (record.updated_at, record.id))
     return changed
 
@@ -98,11 +97,13 @@ async def handle_incremental_tickets(request: web.Request) -> web.Response:
     cursor = seal(state.cursor_key, "incremental", *last)
     kept = {name: request.query[name] for name in KEPT_PARAMETERS if name in request.query}
     base = base_url(request)
-    return web.json_response({
-        "tickets": [_exported(record, base) for record in page],
-        "after_url": str(request.url.with_query({**kept, "cursor": cursor})),
-        "after_cursor": cursor,
-        "before_url": None,
-        "before_cursor": None,
-        "end_of_stream": len(changed) <= size,
-    })
+    return web.json_response(
+        {
+            "tickets": [_exported(record, base) for record in page],
+            "after_url": str(request.url.with_query({**kept, "cursor": cursor})),
+            "after_cursor": cursor,
+            "before_url": None,
+            "before_cursor": None,
+            "end_of_stream": len(changed) <= size,
+        }
+    )

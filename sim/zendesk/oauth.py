@@ -18,7 +18,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BasicAuth, web
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # https://developer.zendesk.com/documentation/api-basics/authentication/oauth-migration/
 # ("Zendesk API tokens will be permanently deactivated on April 30, 2027"); the day starts at
 # midnight UTC here, the earliest reading. Read at call time, so tests can move it.
-API_TOKENS_END_EPOCH = datetime(2027, 4, 30, tzinfo=timezone.utc).timestamp()
+API_TOKENS_END_EPOCH = datetime(2027, 4, 30, tzinfo=UTC).timestamp()
 
 # https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/ ("Must be more
 # than 300 seconds (5 minutes) and less than 172,800 seconds (2 days)").
@@ -44,26 +44,58 @@ DEFAULT_TOKEN_SECONDS = 1800
 # and resource scopes) and .../oauth_tokens/ (the further resources); auditlogs is read only.
 BROAD_SCOPES = ("read", "write", "impersonate")
 SCOPE_RESOURCES = {
-    "tickets": ("read", "write"), "users": ("read", "write"), "auditlogs": ("read",),
-    "organizations": ("read", "write"), "hc": ("read", "write"), "apps": ("read", "write"),
-    "triggers": ("read", "write"), "automations": ("read", "write"), "targets": ("read", "write"),
-    "webhooks": ("read", "write"), "macros": ("read", "write"), "requests": ("read", "write"),
-    "satisfaction_ratings": ("read", "write"), "dynamic_content": ("read", "write"),
+    "tickets": ("read", "write"),
+    "users": ("read", "write"),
+    "auditlogs": ("read",),
+    "organizations": ("read", "write"),
+    "hc": ("read", "write"),
+    "apps": ("read", "write"),
+    "triggers": ("read", "write"),
+    "automations": ("read", "write"),
+    "targets": ("read", "write"),
+    "webhooks": ("read", "write"),
+    "macros": ("read", "write"),
+    "requests": ("read", "write"),
+    "satisfaction_ratings": ("read", "write"),
+    "dynamic_content": ("read", "write"),
 }
 
 # The resource scope that reaches each endpoint (the route names of sim.zendesk.app), from the
 # resources https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/ lists.
 # The docs map no endpoint to a scope; these follow the resource each endpoint is about.
 ENDPOINT_RESOURCES = {
-    **dict.fromkeys(("ticket_get", "ticket_update", "ticket_delete", "show_many", "update_many",
-                     "comments", "audits", "tags"), "tickets"),
+    **dict.fromkeys(
+        ("ticket_get", "ticket_update", "ticket_delete", "show_many", "update_many", "comments", "audits", "tags"),
+        "tickets",
+    ),
     "users_me": "users",
-    **dict.fromkeys(("triggers_list", "trigger_create", "trigger_show", "trigger_update",
-                     "trigger_delete", "triggers_update_many", "trigger_categories_list",
-                     "trigger_category_create", "trigger_category_show"), "triggers"),
-    **dict.fromkeys(("webhooks_list", "webhook_create", "webhook_show", "webhook_update",
-                     "webhook_patch", "webhook_delete", "webhook_secret_show",
-                     "webhook_secret_reset"), "webhooks"),
+    **dict.fromkeys(
+        (
+            "triggers_list",
+            "trigger_create",
+            "trigger_show",
+            "trigger_update",
+            "trigger_delete",
+            "triggers_update_many",
+            "trigger_categories_list",
+            "trigger_category_create",
+            "trigger_category_show",
+        ),
+        "triggers",
+    ),
+    **dict.fromkeys(
+        (
+            "webhooks_list",
+            "webhook_create",
+            "webhook_show",
+            "webhook_update",
+            "webhook_patch",
+            "webhook_delete",
+            "webhook_secret_show",
+            "webhook_secret_reset",
+        ),
+        "webhooks",
+    ),
 }
 # Search, the search export, job statuses, the incremental export and revoking the current token
 # are not named under any resource scope (docs silent: less forgiving reading): only the broad
@@ -73,21 +105,20 @@ ENDPOINT_RESOURCES = {
 INVALID_CLIENT = {
     "error": "invalid_client",
     "error_description": "Client authentication failed due to unknown client, no client "
-                         "authentication included, or unsupported authentication method.",
+    "authentication included, or unsupported authentication method.",
 }
 # Observed on real Zendesk (https://github.com/zendesk/zendesk_api_client_rb/issues/297); the
 # docs are silent on the body.
 INVALID_TOKEN = {
     "error": "invalid_token",
-    "error_description": "The access token provided is expired, revoked, malformed or invalid "
-                         "for other reasons.",
+    "error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons.",
 }
 NOT_AUTHENTICATED = {"error": "Couldn't authenticate you"}
 # The grant's page says only "a Forbidden error"; this is Zendesk's usual 403 body.
 FORBIDDEN = {
     "error": "Forbidden",
     "description": "You do not have access to this page. Please contact the account owner of "
-                   "this help desk for further help.",
+    "this help desk for further help.",
 }
 
 
@@ -121,6 +152,7 @@ def oauth_error(status: int, error: str, description: str) -> ApiError:
 
 
 # --- Tokens ----------------------------------------------------------------------------------
+
 
 @dataclass
 class AccessToken:
@@ -165,8 +197,7 @@ class TokenRegistry:
         self.requests_by_auth: Counter[str] = Counter({"bearer": 0, "api_token": 0, "refused": 0})
 
     def issue(self, scopes: frozenset[str], scopes_valid: bool, lifetime: float) -> AccessToken:
-        token = AccessToken(secrets.token_urlsafe(32), scopes, scopes_valid,
-                            time.monotonic() + lifetime)
+        token = AccessToken(secrets.token_urlsafe(32), scopes, scopes_valid, time.monotonic() + lifetime)
         self.tokens[token.value] = token
         self.tokens_issued += 1
         return token
@@ -216,8 +247,9 @@ class Identity:
 
 def _api_token_matches(credentials: BasicAuth, config: SimConfig) -> bool:
     # Constant-time comparison of bytes (compare_digest refuses non-ASCII str).
-    return (hmac.compare_digest(credentials.login.encode(), f"{config.email}/token".encode())
-            and hmac.compare_digest(credentials.password.encode(), config.token.encode()))
+    return hmac.compare_digest(credentials.login.encode(), f"{config.email}/token".encode()) and hmac.compare_digest(
+        credentials.password.encode(), config.token.encode()
+    )
 
 
 def identify(header: str, config: SimConfig, registry: TokenRegistry) -> Identity:
@@ -229,8 +261,11 @@ def identify(header: str, config: SimConfig, registry: TokenRegistry) -> Identit
     identity: Identity
     if scheme.lower() == "bearer":
         token = registry.live_token(value.strip())
-        identity = (Identity("bearer", token) if token is not None
-                    else Identity("refused", refusal=ApiError(401, dict(INVALID_TOKEN))))
+        identity = (
+            Identity("bearer", token)
+            if token is not None
+            else Identity("refused", refusal=ApiError(401, dict(INVALID_TOKEN)))
+        )
     else:
         try:
             credentials = BasicAuth.decode(header)
@@ -259,14 +294,14 @@ def require_access(identity: Identity, method: str, endpoint: str | None) -> Non
 
 # --- POST /oauth/tokens --------------------------------------------------------------------------
 
+
 async def _grant_body(request: web.Request) -> dict:
     """The grant's body: "must be formatted as JSON"
     (https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/). A
     form-encoded body is refused like any other that is not JSON (docs silent: less forgiving
     reading)."""
     if request.content_type != "application/json":
-        raise oauth_error(400, "invalid_request", "The request body must be JSON "
-                                                  "(Content-Type: application/json)")
+        raise oauth_error(400, "invalid_request", "The request body must be JSON (Content-Type: application/json)")
     try:
         body = await request.json()
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
@@ -293,11 +328,12 @@ def _lifetime(body: dict, config: SimConfig) -> float:
         asked = body["expires_in"]
         # An integer, strictly between the bounds; a numeric string is no integer (docs silent:
         # less forgiving reading).
-        if (isinstance(asked, bool) or not isinstance(asked, int)
-                or not MIN_EXPIRES_IN < asked < MAX_EXPIRES_IN):
-            raise oauth_error(400, "invalid_request",
-                              f"expires_in must be an integer more than {MIN_EXPIRES_IN} and less "
-                              f"than {MAX_EXPIRES_IN} seconds")
+        if isinstance(asked, bool) or not isinstance(asked, int) or not MIN_EXPIRES_IN < asked < MAX_EXPIRES_IN:
+            raise oauth_error(
+                400,
+                "invalid_request",
+                f"expires_in must be an integer more than {MIN_EXPIRES_IN} and less than {MAX_EXPIRES_IN} seconds",
+            )
         lifetime = asked
     if config.token_ttl > 0:
         lifetime = min(lifetime, config.token_ttl)
@@ -319,8 +355,7 @@ def _granted_scopes(body: dict, config: SimConfig) -> tuple[Any, frozenset[str],
     allowed = set(config.oauth_allowed_scopes.split())
     outside = sorted(word for word in words if valid_scope(word) and not scope_allowed(word, allowed))
     if outside:
-        raise oauth_error(400, "invalid_scope",
-                          f"The client is not allowed the scope {' '.join(outside)}")
+        raise oauth_error(400, "invalid_scope", f"The client is not allowed the scope {' '.join(outside)}")
     return " ".join(scope.split()), words, all(valid_scope(word) for word in words)
 
 
@@ -328,8 +363,7 @@ async def _issue(request: web.Request, config: SimConfig, registry: TokenRegistr
     body = await _grant_body(request)
     if body.get("grant_type") != "client_credentials":
         # The simulator's client is confidential and the fleet a background job: the only grant.
-        raise oauth_error(400, "unsupported_grant_type",
-                          "Only the client_credentials grant type is supported")
+        raise oauth_error(400, "unsupported_grant_type", "Only the client_credentials grant type is supported")
     if not _client_matches(body, config):
         raise ApiError(401, dict(INVALID_CLIENT))
     lifetime = _lifetime(body, config)
@@ -338,9 +372,15 @@ async def _issue(request: web.Request, config: SimConfig, registry: TokenRegistr
     # RFC 6749 section 5.1: token answers are never cached. No refresh token: "does not return
     # a refresh token" for this grant.
     return web.json_response(
-        {"access_token": token.value, "token_type": "bearer", "scope": scope,
-         "expires_in": math.floor(lifetime)},  # never more than it really lives
-        status=201, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        {
+            "access_token": token.value,
+            "token_type": "bearer",
+            "scope": scope,
+            "expires_in": math.floor(lifetime),
+        },  # never more than it really lives
+        status=201,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
 
 
 async def handle_token_request(request: web.Request) -> web.Response:

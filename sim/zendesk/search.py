@@ -10,7 +10,8 @@ import heapq
 import itertools
 import operator
 import re
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from sim.zendesk.wire import PRIORITY_RANK, STATUS_RANK, TicketRecord, parse_timestamp
 
@@ -47,8 +48,9 @@ class SearchIndex:
         document = None
         if record is not None:
             text = f"{record.subject}\n{record.description}".lower()
-            document = SearchDocument(ticket_id, version, record.to_json(),
-                                      frozenset(WORD_RE.findall(text)), text, record.created_at)
+            document = SearchDocument(
+                ticket_id, version, record.to_json(), frozenset(WORD_RE.findall(text)), text, record.created_at
+            )
         heapq.heappush(self._pending, (visible_at, version, ticket_id, document))
 
     def refresh(self, now: float) -> None:
@@ -72,6 +74,7 @@ class SearchIndex:
 
 # --- Search queries ------------------------------------------------------------------------
 
+
 class SearchError(ValueError):
     """The query uses syntax the simulator does not understand."""
 
@@ -81,8 +84,7 @@ ORED_FIELDS = {"type", "status", "priority", "ticket_type"}  # single-valued: eq
 Predicate = Callable[[SearchDocument], bool]
 
 
-COMPARISONS = {":": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-               ">=": operator.ge}
+COMPARISONS = {":": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def _ranked(op: str, rank: dict, wanted: str | None, attribute: str) -> Predicate:
@@ -103,8 +105,14 @@ def _date_range(op: str, value: str, attribute: str) -> Predicate:
 
     def matches(doc: SearchDocument) -> bool:
         moment = parse_timestamp(doc.ticket[attribute])
-        return {":": start <= moment < end, "<": moment < start, "<=": moment < end,
-                ">": moment >= end, ">=": moment >= start}[op]
+        return {
+            ":": start <= moment < end,
+            "<": moment < start,
+            "<=": moment < end,
+            ">": moment >= end,
+            ">=": moment >= start,
+        }[op]
+
     return matches
 
 
@@ -158,8 +166,7 @@ def compile_query(query: str) -> Predicate:
 
 def names_a_type(query: str) -> bool:
     """Whether the query has a ``type`` term (any case, any operator, negated or not)."""
-    return any((field_name or "").lower() == "type"
-               for _, field_name, _, _ in TERM_RE.findall(query))
+    return any((field_name or "").lower() == "type" for _, field_name, _, _ in TERM_RE.findall(query))
 
 
 SORT_KEYS: dict[str, Callable[[SearchDocument], Any]] = {

@@ -63,8 +63,10 @@ SEED_HISTORY_SECONDS = 3 * 24 * 3600  # seeded tickets were created over the las
 AGENT_REVIEW_TAG = "agent_reviewed"
 AGENT_RAISED_PRIORITY = "urgent"
 AGENT_PRIORITY_SHARE = 0.8  # "usually" raise the priority, otherwise add the review tag
-WAITING_REPLY = ("Thanks for reaching out! Could you send us a screenshot and the exact time "
-                 "this happened? We'll take it from there.")
+WAITING_REPLY = (
+    "Thanks for reaching out! Could you send us a screenshot and the exact time "
+    "this happened? We'll take it from there."
+)
 
 # The fields of an Update Ticket request that change the ticket (and show in its audit).
 UPDATABLE_FIELDS = ("tags", "priority", "status", "subject")
@@ -102,7 +104,7 @@ class SimState:
         # /api/v2 requests being answered now, and the most at once (not in /_sim/stats).
         self.in_flight = 0
         self.max_in_flight = 0
-        self.requests_by_endpoint = Counter({name: 0 for name in ENDPOINTS})
+        self.requests_by_endpoint = Counter(dict.fromkeys(ENDPOINTS, 0))
         self.responses_by_status: Counter[str] = Counter()
         self.ticket_updates_total = 0
         self.tickets_created = 0
@@ -147,11 +149,9 @@ class SimState:
         planted = []
         for age in ages(rng, count):
             plan = plan_solved_ticket(rng, now - int(age), API_USER_ID, AGENT_IDS)
-            record = self._create(plan.generated, rng, plan.created_at, plan.created_at,
-                                  indexed_at=self.started)
+            record = self._create(plan.generated, rng, plan.created_at, plan.created_at, indexed_at=self.started)
             for step in plan.steps:
-                self._write_audit(record, step.author_id, step.at, step.channel, step.changes,
-                                  step.comment)
+                self._write_audit(record, step.author_id, step.at, step.channel, step.changes, step.comment)
                 record.updated_at = step.at
             # What people and the fleet left on a solved ticket must survive it as well.
             record.protected_tags, record.protected_priority = set(record.tags), record.priority
@@ -164,8 +164,9 @@ class SimState:
         """GET /_sim/history: the planted facts of the solved history."""
         return history_report(self.history)
 
-    def _create(self, generated: GeneratedTicket, rng: random.Random, created_at: int,
-                updated_at: int, indexed_at: float) -> TicketRecord:
+    def _create(
+        self, generated: GeneratedTicket, rng: random.Random, created_at: int, updated_at: int, indexed_at: float
+    ) -> TicketRecord:
         """Store a ticket written by a customer; its person-set tags and priority become protected.
 
         Its audits tell how it got here: the customer created it (new, unassigned); unless it is
@@ -178,12 +179,21 @@ class SimState:
         organization_id = rng.choice((None, *ORGANIZATION_IDS))
         group_id = rng.choice(GROUP_IDS)
         record = TicketRecord(
-            id=next(self._ticket_ids), subject=generated.subject,
-            description=generated.description, status="new", priority=generated.priority,
-            type=generated.ticket_type, tags=list(generated.tags), requester_id=requester_id,
-            assignee_id=None, organization_id=organization_id, group_id=group_id,
-            created_at=created_at, updated_at=created_at,
-            protected_tags=set(generated.tags), protected_priority=generated.priority,
+            id=next(self._ticket_ids),
+            subject=generated.subject,
+            description=generated.description,
+            status="new",
+            priority=generated.priority,
+            type=generated.ticket_type,
+            tags=list(generated.tags),
+            requester_id=requester_id,
+            assignee_id=None,
+            organization_id=organization_id,
+            group_id=group_id,
+            created_at=created_at,
+            updated_at=created_at,
+            protected_tags=set(generated.tags),
+            protected_priority=generated.priority,
             generated=generated,
         )
         record.created_precise = time.time()
@@ -191,33 +201,49 @@ class SimState:
         if status != "new":
             # Waiting on the customer or a third party: an agent has answered once.
             reply = (WAITING_REPLY, True) if status in ("pending", "hold") else None
-            self._write_audit(record, assignee_id, updated_at, "web",
-                              {"assignee_id": assignee_id, "status": status}, reply)
+            self._write_audit(
+                record, assignee_id, updated_at, "web", {"assignee_id": assignee_id, "status": status}, reply
+            )
         record.updated_at = updated_at
         self.tickets[record.id] = record
         self.tickets_created += 1
         self.index.publish(record, record.id, indexed_at)
         return record
 
-    def add_ticket(self, subject: str, description: str, tags: list[str],
-                   priority: str | None, status: str, created_at: int | None = None) -> TicketRecord:
+    def add_ticket(
+        self,
+        subject: str,
+        description: str,
+        tags: list[str],
+        priority: str | None,
+        status: str,
+        created_at: int | None = None,
+    ) -> TicketRecord:
         """Create a hand-written ticket (searchable only after the index lag).
 
         ``created_at`` (epoch seconds, not in the future) backdates it, as an imported ticket.
         """
         # "unknown" ground truth: nobody labelled a hand-written ticket.
         written = GeneratedTicket(
-            subject=subject, description=description, category="unknown", language="unknown",
-            urgency="unknown", sentiment="unknown", pii=(), tags=tuple(tags), priority=priority,
-            status=status, ticket_type=None)
+            subject=subject,
+            description=description,
+            category="unknown",
+            language="unknown",
+            urgency="unknown",
+            sentiment="unknown",
+            pii=(),
+            tags=tuple(tags),
+            priority=priority,
+            status=status,
+            ticket_type=None,
+        )
         now = int(time.time())
         created = now if created_at is None else min(created_at, now)
         return self._announce(self._create(written, self.arrival_rng, created, now, self._visible_at()))
 
     def add_generated_ticket(self) -> TicketRecord:
         """Create a new generated ticket, the way --arrival-rate adds them."""
-        generated = dataclasses.replace(
-            generate_ticket(self.arrival_rng, self.config.non_english_share), status="new")
+        generated = dataclasses.replace(generate_ticket(self.arrival_rng, self.config.non_english_share), status="new")
         now = int(time.time())
         return self._announce(self._create(generated, self.arrival_rng, now, now, self._visible_at()))
 
@@ -246,11 +272,19 @@ class SimState:
         for firing in firings:
             trigger = firing.trigger
             for name, value, previous in firing.changes:
-                audit["events"].append(rule_change_event(next(self._event_ids), name, value, previous,
-                                                         trigger.id, trigger.title))
-                record.trigger_changes.append({"at": audit["created_at"], "trigger_id": trigger.id,
-                                               "title": trigger.title, "field": name,
-                                               "value": value, "previous": previous})
+                audit["events"].append(
+                    rule_change_event(next(self._event_ids), name, value, previous, trigger.id, trigger.title)
+                )
+                record.trigger_changes.append(
+                    {
+                        "at": audit["created_at"],
+                        "trigger_id": trigger.id,
+                        "title": trigger.title,
+                        "field": name,
+                        "value": value,
+                        "previous": previous,
+                    }
+                )
                 if name == "priority" and record.hand_priority:
                     record.hand_priority_overridden = True
         for firing in firings:
@@ -276,18 +310,24 @@ class SimState:
         """The customer's Create audit: the first comment (the description), then one Create
         event per property, set or not."""
         audit_id = next(self._audit_ids)
-        comment = make_comment(next(self._comment_ids), record.requester_id, record.description,
-                               True, record.created_at)
+        comment = make_comment(
+            next(self._comment_ids), record.requester_id, record.description, True, record.created_at
+        )
         record.comments.append(comment)
         events = [comment_event(comment, audit_id)]
-        events += [create_event(next(self._event_ids), name, getattr(record, name))
-                   for name in CREATE_EVENT_FIELDS]
-        record.audits.append(make_audit(audit_id, record.id, record.created_at,
-                                        record.requester_id, "web", events))
+        events += [create_event(next(self._event_ids), name, getattr(record, name)) for name in CREATE_EVENT_FIELDS]
+        record.audits.append(make_audit(audit_id, record.id, record.created_at, record.requester_id, "web", events))
 
-    def _write_audit(self, record: TicketRecord, author_id: int, at: int, channel: str,
-                     changes: dict[str, Any], comment: tuple[str, bool] | None = None,
-                     via_id: str | None = None) -> dict:
+    def _write_audit(
+        self,
+        record: TicketRecord,
+        author_id: int,
+        at: int,
+        channel: str,
+        changes: dict[str, Any],
+        comment: tuple[str, bool] | None = None,
+        via_id: str | None = None,
+    ) -> dict:
         """Apply one update by ``author_id`` at ``at`` (epoch seconds) and return its audit.
 
         ``changes`` maps properties to new values (tags: the whole list), ``comment`` is
@@ -320,8 +360,9 @@ class SimState:
 
     # Writes ----------------------------------------------------------------------------
 
-    def apply_api_update(self, ticket_id: int, fields: dict, source: str,
-                         honour_safe_update: bool = True) -> tuple[TicketRecord, dict]:
+    def apply_api_update(
+        self, ticket_id: int, fields: dict, source: str, honour_safe_update: bool = True
+    ) -> tuple[TicketRecord, dict]:
         """Apply one update as PUT /tickets/{id} does; raise ApiError when it can't.
 
         ``honour_safe_update`` False ignores ``safe_update``/``updated_stamp`` (update_many).
@@ -354,12 +395,12 @@ class SimState:
         updated = {name: changes[name] for name in UPDATABLE_FIELDS if name in changes}
         if record.hand_priority and updated.get("priority", record.priority) != record.priority:
             record.hand_priority_overridden = True
-        audit = self._write_audit(record, API_USER_ID, record.updated_at, "api", updated, comment,
-                                  via_id=VIA_WEB_SERVICE)
+        audit = self._write_audit(
+            record, API_USER_ID, record.updated_at, "api", updated, comment, via_id=VIA_WEB_SERVICE
+        )
         if comment is not None and not comment[1]:
             record.api_private_notes += 1
-        record.api_updates.append({"at": format_timestamp(record.updated_at), "source": source,
-                                   "fields": fields})
+        record.api_updates.append({"at": format_timestamp(record.updated_at), "source": source, "fields": fields})
         self.ticket_updates_total += 1
         self._reindex(record)
         return record, audit
@@ -385,8 +426,9 @@ class SimState:
             changes["status"] = edit["status"]
         record.touch()
         comment = (edit["comment"], True) if edit.get("comment") else None
-        self._write_audit(record, record.assignee_id or AGENT_IDS[0], record.updated_at, "web",
-                          changes, comment, via_id=VIA_WEB_FORM)
+        self._write_audit(
+            record, record.assignee_id or AGENT_IDS[0], record.updated_at, "web", changes, comment, via_id=VIA_WEB_FORM
+        )
         self._reindex(record)
 
     def random_agent_edit(self) -> TicketRecord | None:
@@ -395,8 +437,9 @@ class SimState:
         Usually the agent raises its priority to urgent; otherwise (and always when it is
         urgent already) the agent marks it reviewed with a tag. None when no ticket is open.
         """
-        candidates = sorted(ticket_id for ticket_id, record in self.tickets.items()
-                            if record.status not in ("solved", "closed"))
+        candidates = sorted(
+            ticket_id for ticket_id, record in self.tickets.items() if record.status not in ("solved", "closed")
+        )
         if not candidates:
             return None
         record = self.tickets[self.agent_rng.choice(candidates)]
@@ -465,16 +508,25 @@ class SimState:
         config = self.config
         budgets = {
             # https://developer.zendesk.com/api-reference/introduction/rate-limits/ (Update Ticket)
-            "ticket_update": (self.update_window, config.update_rate_limit,
-                              "Number of allowed ticket updates per minute exceeded"),
+            "ticket_update": (
+                self.update_window,
+                config.update_rate_limit,
+                "Number of allowed ticket updates per minute exceeded",
+            ),
             # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
             # (its own limit of 100 requests per minute, in addition to the account limit)
-            "export": (self.export_window, config.export_rate_limit,
-                       "Number of allowed search export requests per minute exceeded"),
+            "export": (
+                self.export_window,
+                config.export_rate_limit,
+                "Number of allowed search export requests per minute exceeded",
+            ),
             # https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
             # (up to 10 requests per minute, in addition to the account limit)
-            "incremental": (self.incremental_window, config.incremental_rate_limit,
-                            "Number of allowed incremental export API requests per minute exceeded"),
+            "incremental": (
+                self.incremental_window,
+                config.incremental_rate_limit,
+                "Number of allowed incremental export API requests per minute exceeded",
+            ),
         }
         return budgets.get(endpoint or "")
 
@@ -488,8 +540,11 @@ class SimState:
         self.admit(now, endpoint)
         outage = self.outage_remaining(now)
         if outage:
-            raise ApiError(503, {"error": "ServiceUnavailable", "description": "Simulated outage"},
-                           {"Retry-After": str(max(1, math.ceil(outage)))})
+            raise ApiError(
+                503,
+                {"error": "ServiceUnavailable", "description": "Simulated outage"},
+                {"Retry-After": str(max(1, math.ceil(outage)))},
+            )
 
     def admit(self, now: float, endpoint: str | None) -> None:
         """Count the request against the rate budgets or raise a 429 ApiError."""
@@ -501,8 +556,11 @@ class SimState:
             window, limit, description = budget
             wait = window.wait_for_slot(now, limit, config.rate_window)
         if wait:
-            raise ApiError(429, {"error": "TooManyRequests", "description": description},
-                           {"Retry-After": str(max(1, math.ceil(wait)))})
+            raise ApiError(
+                429,
+                {"error": "TooManyRequests", "description": description},
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         self.account_window.record(now)
         if budget is not None:
             budget[0].record(now)
@@ -512,9 +570,13 @@ class SimState:
         config = self.config
         remaining = self.account_window.remaining(now, config.rate_limit, config.rate_window)
         reset = max(1, math.ceil(self.account_window.reset_after(now, config.rate_window)))
-        return {"X-Rate-Limit": str(config.rate_limit), "X-Rate-Limit-Remaining": str(remaining),
-                "ratelimit-limit": str(config.rate_limit), "ratelimit-remaining": str(remaining),
-                "ratelimit-reset": str(reset)}
+        return {
+            "X-Rate-Limit": str(config.rate_limit),
+            "X-Rate-Limit-Remaining": str(remaining),
+            "ratelimit-limit": str(config.rate_limit),
+            "ratelimit-remaining": str(remaining),
+            "ratelimit-reset": str(reset),
+        }
 
     # Reports ---------------------------------------------------------------------------------
 
@@ -534,11 +596,10 @@ class SimState:
             "responses_by_status": dict(self.responses_by_status),
             "requests_by_endpoint": dict(self.requests_by_endpoint),
             "ticket_updates_total": self.ticket_updates_total,
-            "tickets_lost_tags": sum(not record.protected_tags <= set(record.tags)
-                                     for record in records),
+            "tickets_lost_tags": sum(not record.protected_tags <= set(record.tags) for record in records),
             "tickets_priority_lowered": sum(
-                PRIORITY_RANK[record.priority] < PRIORITY_RANK[record.protected_priority]
-                for record in records),
+                PRIORITY_RANK[record.priority] < PRIORITY_RANK[record.protected_priority] for record in records
+            ),
             "tickets_by_status": dict(Counter(record.status for record in records)),
             "tickets_created": self.tickets_created,
             # The seeded solved history is part of the figures above (--solved): subtract it
@@ -574,7 +635,5 @@ class SimState:
         view.pop("token")
         view.pop("oauth_client_secret")
         view["outage_remaining_seconds"] = round(self.outage_remaining(time.monotonic()), 3)
-        view["fail_updates"] = {str(ticket_id): status
-                                for ticket_id, status in self.fail_updates.items()}
+        view["fail_updates"] = {str(ticket_id): status for ticket_id, status in self.fail_updates.items()}
         return view
-

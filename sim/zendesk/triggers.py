@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sim.common import ApiError
 from sim.zendesk.wire import (
@@ -43,8 +44,13 @@ _ORDERED = ("is", "is_not", "less_than", "greater_than")
 CONDITIONS: dict[str, dict[str, str]] = {
     "update_type": {"is": "update_type"},
     "current_tags": {"includes": "tags", "not_includes": "tags"},
-    "priority": {**dict.fromkeys(_ORDERED, "priority"), "changed": "none", "not_changed": "none",
-                 "value": "priority", "value_previous": "priority"},
+    "priority": {
+        **dict.fromkeys(_ORDERED, "priority"),
+        "changed": "none",
+        "not_changed": "none",
+        "value": "priority",
+        "value_previous": "priority",
+    },
     "status": {**dict.fromkeys(_ORDERED, "status"), "changed": "none"},
     "via_id": {"is": "via", "is_not": "via"},
     "current_via_id": {"is": "via", "is_not": "via"},
@@ -64,6 +70,7 @@ def invalid(field_name: str, description: str) -> ApiError:
 
 # --- Categories and triggers ---------------------------------------------------------------------
 
+
 @dataclass
 class TriggerCategory:
     id: str
@@ -73,8 +80,13 @@ class TriggerCategory:
     updated_at: str
 
     def to_json(self) -> dict:
-        return {"id": self.id, "name": self.name, "position": self.position,
-                "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "position": self.position,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 @dataclass
@@ -91,15 +103,25 @@ class Trigger:
     updated_at: str
 
     def to_json(self, base: str) -> dict:
-        return {"id": self.id, "url": f"{base}/api/v2/triggers/{self.id}.json", "title": self.title,
-                "raw_title": self.title, "description": self.description, "active": self.active,
-                "position": self.position, "category_id": self.category_id,
-                "conditions": {"all": list(self.conditions["all"]), "any": list(self.conditions["any"])},
-                "actions": list(self.actions), "default": False,
-                "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "url": f"{base}/api/v2/triggers/{self.id}.json",
+            "title": self.title,
+            "raw_title": self.title,
+            "description": self.description,
+            "active": self.active,
+            "position": self.position,
+            "category_id": self.category_id,
+            "conditions": {"all": list(self.conditions["all"]), "any": list(self.conditions["any"])},
+            "actions": list(self.actions),
+            "default": False,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 # --- Validation ----------------------------------------------------------------------------------
+
 
 def _check_condition(condition: Any) -> None:
     if not isinstance(condition, dict) or not isinstance(condition.get("field"), str):
@@ -107,12 +129,15 @@ def _check_condition(condition: Any) -> None:
     name, operator, value = condition["field"], condition.get("operator"), condition.get("value")
     operators = CONDITIONS.get(name)
     if operators is None:
-        raise invalid("conditions", f"The simulator does not support the condition field {name!r} "
-                                    f"(supported: {', '.join(CONDITIONS)})")
+        raise invalid(
+            "conditions",
+            f"The simulator does not support the condition field {name!r} (supported: {', '.join(CONDITIONS)})",
+        )
     kind = operators.get(operator) if isinstance(operator, str) else None
     if kind is None:
-        raise invalid("conditions", f"{name} does not take the operator {operator!r} "
-                                    f"(supported: {', '.join(operators)})")
+        raise invalid(
+            "conditions", f"{name} does not take the operator {operator!r} (supported: {', '.join(operators)})"
+        )
     allowed = {"priority": ("", *PRIORITIES), "status": STATUSES, "update_type": ("Create", "Change")}
     if kind in allowed and value not in allowed[kind]:
         raise invalid("conditions", f"{name} {operator} takes one of {list(allowed[kind])}, not {value!r}")
@@ -152,15 +177,17 @@ def _checked_actions(actions: Any, webhook_kind: Callable[[str], bool | None]) -
         elif name in TAG_ACTIONS and (not isinstance(value, str) or (name != "set_tags" and not value.split())):
             raise invalid("actions", f"{name} takes space-separated tags")
         elif name == "notification_webhook":
-            if (not isinstance(value, list) or len(value) != 2
-                    or not all(isinstance(part, str) for part in value)):
+            if not isinstance(value, list) or len(value) != 2 or not all(isinstance(part, str) for part in value):
                 raise invalid("actions", "notification_webhook takes [webhook_id, body]")
             kind = webhook_kind(value[0])
             if kind is None:
                 raise invalid("actions", f"notification_webhook names no webhook: {value[0]!r}")
             if not kind:
-                raise invalid("actions", f"webhook {value[0]} is subscribed to Zendesk events; a "
-                                         "trigger needs one subscribed to conditional_ticket_events")
+                raise invalid(
+                    "actions",
+                    f"webhook {value[0]} is subscribed to Zendesk events; a "
+                    "trigger needs one subscribed to conditional_ticket_events",
+                )
         elif name not in ("priority", "status", "notification_webhook", *TAG_ACTIONS):
             raise invalid("actions", f"The simulator does not support the action {name!r}")
     return [dict(action) for action in actions]
@@ -168,13 +195,15 @@ def _checked_actions(actions: Any, webhook_kind: Callable[[str], bool | None]) -
 
 # --- The account's triggers ----------------------------------------------------------------------
 
+
 class TriggerBook:
     """The account's trigger categories and triggers, and what firing them did (for /_sim/stats)."""
 
     def __init__(self) -> None:
         created = format_timestamp(time.time())
         self.categories: dict[str, TriggerCategory] = {
-            DEFAULT_CATEGORY_ID: TriggerCategory(DEFAULT_CATEGORY_ID, "General", 1, created, created)}
+            DEFAULT_CATEGORY_ID: TriggerCategory(DEFAULT_CATEGORY_ID, "General", 1, created, created)
+        }
         self.triggers: dict[int, Trigger] = {}
         self._next_category_id = int(DEFAULT_CATEGORY_ID) + 1
         self._next_trigger_id = 360_000_001
@@ -239,13 +268,20 @@ class TriggerBook:
         conditions = _checked_conditions(fields.get("conditions"))
         actions = _checked_actions(fields.get("actions"), webhook_kind)
         # "new triggers are added last" unless a position is given.
-        position = checked.get("position",
-                               max((trigger.position for trigger in self.triggers.values()), default=0) + 1)
+        position = checked.get("position", max((trigger.position for trigger in self.triggers.values()), default=0) + 1)
         now = format_timestamp(time.time())
-        trigger = Trigger(id=self._next_trigger_id, title=checked["title"],
-                          description=checked.get("description"), active=checked.get("active", True),
-                          position=position, category_id=checked["category_id"],
-                          conditions=conditions, actions=actions, created_at=now, updated_at=now)
+        trigger = Trigger(
+            id=self._next_trigger_id,
+            title=checked["title"],
+            description=checked.get("description"),
+            active=checked.get("active", True),
+            position=position,
+            category_id=checked["category_id"],
+            conditions=conditions,
+            actions=actions,
+            created_at=now,
+            updated_at=now,
+        )
         self._next_trigger_id += 1
         self.triggers[trigger.id] = trigger
         return trigger
@@ -267,8 +303,9 @@ class TriggerBook:
         properties are ignored". All or nothing, an unknown id a 404 (docs silent: less
         forgiving reading)."""
         if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
-            raise ApiError(400, {"error": "InvalidValue",
-                                 "description": 'The body must be {"triggers": [{"id": ...}, ...]}'})
+            raise ApiError(
+                400, {"error": "InvalidValue", "description": 'The body must be {"triggers": [{"id": ...}, ...]}'}
+            )
         changes = []
         for item in items:
             trigger = self.triggers.get(item.get("id")) if isinstance(item.get("id"), int) else None
@@ -316,6 +353,7 @@ class TriggerBook:
 
 # --- Evaluation ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class UpdateFacts:
     """What triggers know of the update besides the ticket: its kind, how it and the ticket came
@@ -339,8 +377,7 @@ class Firing:
     notifications: list[tuple[str, str]] = field(default_factory=list)  # (webhook id, body)
 
 
-def _compare(operator: str, value: str, current: str | None, before: str | None,
-             rank: dict[Any, int]) -> bool:
+def _compare(operator: str, value: str, current: str | None, before: str | None, rank: dict[Any, int]) -> bool:
     """A priority or status condition; "" stands for none."""
     wanted = value or None
     if operator == "is":
@@ -372,16 +409,16 @@ def _holds(condition: dict, record: TicketRecord, update: UpdateFacts) -> bool:
     if name == "priority":
         return _compare(operator, value or "", record.priority, update.priority_before, PRIORITY_RANK)
     if name == "status":
-        return _compare(operator, value or "", record.status, update.status_before,
-                        {None: -1, **STATUS_RANK})
+        return _compare(operator, value or "", record.status, update.status_before, {None: -1, **STATUS_RANK})
     via = update.via_id if name == "via_id" else update.current_via_id
     return (via == value) if operator == "is" else (via != value)
 
 
 def _matches(trigger: Trigger, record: TicketRecord, update: UpdateFacts) -> bool:
     conditions = trigger.conditions
-    return (all(_holds(condition, record, update) for condition in conditions["all"])
-            and (not conditions["any"] or any(_holds(c, record, update) for c in conditions["any"])))
+    return all(_holds(condition, record, update) for condition in conditions["all"]) and (
+        not conditions["any"] or any(_holds(c, record, update) for c in conditions["any"])
+    )
 
 
 def _apply(trigger: Trigger, record: TicketRecord) -> Firing:
@@ -391,8 +428,13 @@ def _apply(trigger: Trigger, record: TicketRecord) -> Firing:
     def change(name: str, value: Any) -> None:
         previous = getattr(record, name)
         if value != previous:
-            firing.changes.append((name, list(value) if isinstance(value, list) else value,
-                                   list(previous) if isinstance(previous, list) else previous))
+            firing.changes.append(
+                (
+                    name,
+                    list(value) if isinstance(value, list) else value,
+                    list(previous) if isinstance(previous, list) else previous,
+                )
+            )
             setattr(record, name, value)
 
     for action in trigger.actions:

@@ -23,9 +23,11 @@ from sim.zendesk.wire import MAX_LIST_PAGE_SIZE, bad_request, not_found
 
 def _webhook_kind(state: SimState):
     """For trigger validation: None when no webhook has the id, else whether it serves triggers."""
+
     def kind(webhook_id: str) -> bool | None:
         webhook = state.webhook_book.get(webhook_id)
         return None if webhook is None else webhook.conditional
+
     return kind
 
 
@@ -56,7 +58,7 @@ def _offset_page(request: web.Request, triggers: list[Trigger]) -> dict:
     start = (page - 1) * per_page
     base = base_url(request)
     return {
-        "triggers": [trigger.to_json(base) for trigger in triggers[start:start + per_page]],
+        "triggers": [trigger.to_json(base) for trigger in triggers[start : start + per_page]],
         "next_page": str(request.url.update_query(page=page + 1)) if start + per_page < len(triggers) else None,
         "previous_page": str(request.url.update_query(page=page - 1)) if page > 1 else None,
         "count": len(triggers),
@@ -79,11 +81,11 @@ async def handle_triggers_list(request: web.Request) -> web.Response:
     if not any(name in params for name in ("page[size]", "page[after]", "page[before]")):
         return web.json_response(_offset_page(request, triggers))
     size = cursor_page_size(params, MAX_LIST_PAGE_SIZE)
-    page, meta, links = cursor_page(state.cursor_key, "trigger", triggers, book.sort_key, (int, int, int),
-                                    params, request.url, size)
+    page, meta, links = cursor_page(
+        state.cursor_key, "trigger", triggers, book.sort_key, (int, int, int), params, request.url, size
+    )
     base = base_url(request)
-    return web.json_response({"triggers": [trigger.to_json(base) for trigger in page],
-                              "meta": meta, "links": links})
+    return web.json_response({"triggers": [trigger.to_json(base) for trigger in page], "meta": meta, "links": links})
 
 
 async def handle_trigger_create(request: web.Request) -> web.Response:
@@ -124,6 +126,7 @@ async def handle_triggers_update_many(request: web.Request) -> web.Response:
 
 # --- Trigger categories --------------------------------------------------------------------------
 
+
 def _category_error(status: int, code: str, title: str) -> ApiError:
     return ApiError(status, {"errors": [{"code": code, "title": title}]})
 
@@ -132,17 +135,26 @@ async def handle_trigger_categories_list(request: web.Request) -> web.Response:
     """GET /api/v2/trigger_categories: cursor pages in position order.
     (https://developer.zendesk.com/api-reference/ticketing/business-rules/trigger_categories/#list-ticket-trigger-categories)"""
     state = request_state(request)
-    categories = sorted(state.trigger_book.categories.values(),
-                        key=lambda category: (category.position, int(category.id)))
+    categories = sorted(
+        state.trigger_book.categories.values(), key=lambda category: (category.position, int(category.id))
+    )
     try:
         size = cursor_page_size(request.query, MAX_LIST_PAGE_SIZE)
-        page, meta, links = cursor_page(state.cursor_key, "trigger_category", categories,
-                                        lambda category: (category.position, int(category.id)), (int, int),
-                                        request.query, request.url, size)
+        page, meta, links = cursor_page(
+            state.cursor_key,
+            "trigger_category",
+            categories,
+            lambda category: (category.position, int(category.id)),
+            (int, int),
+            request.query,
+            request.url,
+            size,
+        )
     except ApiError as error:
         raise _category_error(400, "InvalidPaginationParameter", error.body.get("description", "")) from None
-    return web.json_response({"trigger_categories": [category.to_json() for category in page],
-                              "meta": meta, "links": links})
+    return web.json_response(
+        {"trigger_categories": [category.to_json() for category in page], "meta": meta, "links": links}
+    )
 
 
 async def handle_trigger_category_create(request: web.Request) -> web.Response:
@@ -163,7 +175,8 @@ async def handle_trigger_category_create(request: web.Request) -> web.Response:
 
 async def handle_trigger_category_show(request: web.Request) -> web.Response:
     category: TriggerCategory | None = request_state(request).trigger_book.categories.get(
-        request.match_info["category_id"])
+        request.match_info["category_id"]
+    )
     if category is None:
         raise _category_error(404, "TriggerCategoryNotFound", "Category can’t be found. Check the ID and try again.")
     return web.json_response({"trigger_category": category.to_json()})

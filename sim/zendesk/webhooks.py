@@ -29,7 +29,7 @@ import logging
 import random
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -48,30 +48,40 @@ MAX_CONFLICT_RETRIES = 3
 MAX_RETRY_AFTER = 60.0
 REPEAT_DELAY = 1.5  # seconds: timestamps are to the second, so a repeat is always signed anew
 ACCOUNT_ID = "1"
-CONTENT_TYPES = {"json": "application/json", "xml": "application/xml",
-                 "form_encoded": "application/x-www-form-urlencoded"}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "xml": "application/xml",
+    "form_encoded": "application/x-www-form-urlencoded",
+}
 BODYLESS_METHODS = ("GET", "DELETE")
 
 
 def ticket_created_event(record: TicketRecord) -> bytes:
     """The body of a zen:event-type:ticket.created event."""
-    return json.dumps({"type": "zen:event-type:ticket.created", "account_id": int(ACCOUNT_ID),
-                       "id": secrets.token_hex(16),
-                       "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "zendesk_event_version": "2022-11-06",
-                       "subject": f"zen:ticket:{record.id}",
-                       "detail": {"id": str(record.id), "status": record.status.upper()}}).encode()
+    return json.dumps(
+        {
+            "type": "zen:event-type:ticket.created",
+            "account_id": int(ACCOUNT_ID),
+            "id": secrets.token_hex(16),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "zendesk_event_version": "2022-11-06",
+            "subject": f"zen:ticket:{record.id}",
+            "detail": {"id": str(record.id), "status": record.status.upper()},
+        }
+    ).encode()
 
 
 def signed_headers(webhook: Webhook, body: bytes, invocation_id: str) -> dict[str, str]:
     """The headers of one attempt, signed now with the webhook's current secret."""
-    timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = hmac.new(webhook.signing_secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    headers = {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
-               "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
-               "x-zendesk-account-id": ACCOUNT_ID,
-               "x-zendesk-webhook-id": webhook.id,
-               "x-zendesk-webhook-invocation-id": invocation_id}
+    headers = {
+        "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+        "x-zendesk-account-id": ACCOUNT_ID,
+        "x-zendesk-webhook-id": webhook.id,
+        "x-zendesk-webhook-invocation-id": invocation_id,
+    }
     if body:
         headers["Content-Type"] = CONTENT_TYPES[webhook.request_format]
     return headers
@@ -129,8 +139,7 @@ class WebhookSender:
         # timestamp of its own: it is a duplicate to deduplicate, not a replay to refuse.
         delays = [0.0, REPEAT_DELAY] if self.rng.random() < config.webhook_repeat else [0.0]
         for delay in delays:
-            task = asyncio.get_running_loop().create_task(
-                self._deliver(webhook, body, invocation_id, delay))
+            task = asyncio.get_running_loop().create_task(self._deliver(webhook, body, invocation_id, delay))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -142,10 +151,14 @@ class WebhookSender:
             status, headers = None, {}
             started = time.monotonic()
             try:
-                async with self.session.request(webhook.http_method, webhook.endpoint, data=body or None,
-                                                headers=signed_headers(webhook, body, invocation_id)) as response:
+                async with self.session.request(
+                    webhook.http_method,
+                    webhook.endpoint,
+                    data=body or None,
+                    headers=signed_headers(webhook, body, invocation_id),
+                ) as response:
                     status, headers = response.status, dict(response.headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             counts[f"answered_{status or 'timeout'}"] += 1
             answer_ms = int((time.monotonic() - started) * 1000)

@@ -43,8 +43,17 @@ REQUIRED_FIELDS = ("name", "endpoint", "http_method", "request_format", "status"
 # Documented fields the simulator does not model (or that are read-only): accepted and ignored,
 # so a client may send back what it read. Any other field is refused (docs silent: less
 # forgiving reading).
-IGNORED_FIELDS = ("authentication", "custom_headers", "external_source", "signing_secret", "id",
-                  "created_at", "created_by", "updated_at", "updated_by")
+IGNORED_FIELDS = (
+    "authentication",
+    "custom_headers",
+    "external_source",
+    "signing_secret",
+    "id",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+)
 DEFAULT_PAGE_SIZE = 20  # the list's default page[size]
 CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -62,6 +71,7 @@ def new_signing_secret() -> str:
 
 # --- Errors --------------------------------------------------------------------------------------
 
+
 def json_api_error(status: int, code: str, title: str, detail: str, pointer: str | None = None) -> ApiError:
     """An error of the newer APIs: ``{"errors": [{"code", "title", "detail", "source"}]}``."""
     error: dict[str, Any] = {"code": code, "title": title, "detail": detail}
@@ -72,25 +82,36 @@ def json_api_error(status: int, code: str, title: str, detail: str, pointer: str
 
 def invalid_input(problems: list[tuple[str, str]]) -> ApiError:
     """The 400 listing every (field, what is wrong) of a webhook."""
-    return ApiError(400, {"errors": [
-        {"code": "InvalidInput", "title": "Invalid input", "detail": detail,
-         "source": {"pointer": f"/webhook/{name}" if name else "/webhook"}}
-        for name, detail in problems]})
+    return ApiError(
+        400,
+        {
+            "errors": [
+                {
+                    "code": "InvalidInput",
+                    "title": "Invalid input",
+                    "detail": detail,
+                    "source": {"pointer": f"/webhook/{name}" if name else "/webhook"},
+                }
+                for name, detail in problems
+            ]
+        },
+    )
 
 
 def webhook_not_found(webhook_id: str) -> ApiError:
-    return json_api_error(404, "WebhookNotFound", "Webhook not found",
-                          f"No webhook with id {webhook_id}")
+    return json_api_error(404, "WebhookNotFound", "Webhook not found", f"No webhook with id {webhook_id}")
 
 
 def as_json_api(error: ApiError) -> ApiError:
     """A classic ``{"error", "description"}`` 400 (a bad cursor or page size) in the JSON:API shape."""
     body = error.body
-    return json_api_error(error.status, body.get("error", "InvalidInput"), "Invalid pagination parameter",
-                          body.get("description", ""))
+    return json_api_error(
+        error.status, body.get("error", "InvalidInput"), "Invalid pagination parameter", body.get("description", "")
+    )
 
 
 # --- Webhooks ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Webhook:
@@ -117,18 +138,31 @@ class Webhook:
     def to_json(self) -> dict:
         """The webhook as show and list answer it: never with its signing secret."""
         return {
-            "id": self.id, "name": self.name, "description": self.description, "status": self.status,
-            "endpoint": self.endpoint, "http_method": self.http_method,
-            "request_format": self.request_format, "subscriptions": list(self.subscriptions),
-            "created_at": self.created_at, "updated_at": self.updated_at,
-            "created_by": str(API_USER_ID), "updated_by": str(API_USER_ID),
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "status": self.status,
+            "endpoint": self.endpoint,
+            "http_method": self.http_method,
+            "request_format": self.request_format,
+            "subscriptions": list(self.subscriptions),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "created_by": str(API_USER_ID),
+            "updated_by": str(API_USER_ID),
         }
 
     def editable(self) -> dict:
         """The fields a PATCH merges into."""
-        return {"name": self.name, "description": self.description, "status": self.status,
-                "endpoint": self.endpoint, "http_method": self.http_method,
-                "request_format": self.request_format, "subscriptions": list(self.subscriptions)}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "status": self.status,
+            "endpoint": self.endpoint,
+            "http_method": self.http_method,
+            "request_format": self.request_format,
+            "subscriptions": list(self.subscriptions),
+        }
 
 
 def _endpoint_problem(endpoint: Any, http_hosts: tuple[str, ...]) -> str | None:
@@ -147,8 +181,11 @@ def _endpoint_problem(endpoint: Any, http_hosts: tuple[str, ...]) -> str | None:
 
 def _subscription_problems(fields: dict) -> list[tuple[str, str]]:
     subscriptions = fields.get("subscriptions")
-    if (not isinstance(subscriptions, list) or not subscriptions
-            or not all(isinstance(item, str) for item in subscriptions)):
+    if (
+        not isinstance(subscriptions, list)
+        or not subscriptions
+        or not all(isinstance(item, str) for item in subscriptions)
+    ):
         return [("subscriptions", "subscriptions must be a non-empty list of strings")]
     if len(set(subscriptions)) != len(subscriptions):
         return [("subscriptions", "subscriptions must not repeat an entry")]
@@ -156,10 +193,11 @@ def _subscription_problems(fields: dict) -> list[tuple[str, str]]:
         if subscriptions != [CONDITIONAL_TICKET_EVENTS]:
             return [("subscriptions", f"{CONDITIONAL_TICKET_EVENTS} must be the only subscription")]
         return []
-    problems = [("subscriptions", f"{item!r} is neither {CONDITIONAL_TICKET_EVENTS} nor a "
-                                  f"{EVENT_TYPE_PREFIX}... event type")
-                for item in subscriptions
-                if not item.startswith(EVENT_TYPE_PREFIX) or len(item) == len(EVENT_TYPE_PREFIX)]
+    problems = [
+        ("subscriptions", f"{item!r} is neither {CONDITIONAL_TICKET_EVENTS} nor a {EVENT_TYPE_PREFIX}... event type")
+        for item in subscriptions
+        if not item.startswith(EVENT_TYPE_PREFIX) or len(item) == len(EVENT_TYPE_PREFIX)
+    ]
     # Zendesk events are sent only as JSON POSTs.
     if fields.get("http_method") != "POST":
         problems.append(("http_method", "a webhook subscribed to Zendesk events must use POST"))
@@ -186,8 +224,11 @@ def validated_webhook(fields: dict, http_hosts: tuple[str, ...] = LOOPBACK_HOSTS
         problem = _endpoint_problem(fields["endpoint"], http_hosts)
         if problem:
             problems.append(("endpoint", problem))
-    for name, allowed in (("http_method", HTTP_METHODS), ("request_format", REQUEST_FORMATS),
-                          ("status", WEBHOOK_STATUSES)):
+    for name, allowed in (
+        ("http_method", HTTP_METHODS),
+        ("request_format", REQUEST_FORMATS),
+        ("status", WEBHOOK_STATUSES),
+    ):
         if fields.get(name) is not None and fields[name] not in allowed:
             problems.append((name, f"{name} must be one of {', '.join(allowed)}"))
     if fields.get("subscriptions") is not None:
@@ -210,15 +251,17 @@ class WebhookBook:
 
     def subscribed_to(self, event_type: str) -> list[Webhook]:
         """The active webhooks subscribed to a Zendesk event type."""
-        return [webhook for webhook in self.webhooks.values()
-                if webhook.status == "active" and event_type in webhook.subscriptions]
+        return [
+            webhook
+            for webhook in self.webhooks.values()
+            if webhook.status == "active" and event_type in webhook.subscriptions
+        ]
 
     def create(self, fields: dict) -> Webhook:
         valid = validated_webhook(fields, self.http_hosts)
         self._sequence += 1
         now = format_timestamp(time.time())
-        webhook = Webhook(id=new_webhook_id(), sequence=self._sequence, created_at=now,
-                          updated_at=now, **valid)
+        webhook = Webhook(id=new_webhook_id(), sequence=self._sequence, created_at=now, updated_at=now, **valid)
         self.webhooks[webhook.id] = webhook
         return webhook
 
@@ -226,14 +269,14 @@ class WebhookBook:
         """Replace the webhook's fields with ``fields`` (checked whole, as a create is)."""
         valid = validated_webhook(fields, self.http_hosts)
         if (valid["subscriptions"] == [CONDITIONAL_TICKET_EVENTS]) != webhook.conditional:
-            raise invalid_input([("subscriptions", "You can't change an existing webhook's "
-                                                   "connection method")])
+            raise invalid_input([("subscriptions", "You can't change an existing webhook's connection method")])
         for name, value in valid.items():
             setattr(webhook, name, value)
         webhook.updated_at = format_timestamp(time.time())
 
 
 # --- Handlers ------------------------------------------------------------------------------------
+
 
 def _book(request: web.Request) -> WebhookBook:
     return request.app[STATE_KEY].webhook_book
@@ -266,20 +309,28 @@ async def handle_webhooks_list(request: web.Request) -> web.Response:
     params = request.query
     status = params.get("filter[status]")
     if status is not None and status not in WEBHOOK_STATUSES:
-        raise json_api_error(400, "InvalidInput", "Invalid input",
-                             "filter[status] must be active or inactive")
+        raise json_api_error(400, "InvalidInput", "Invalid input", "filter[status] must be active or inactive")
     contains = params.get("filter[name_contains]", "").lower()
-    webhooks = [webhook for webhook in _book(request).webhooks.values()
-                if contains in webhook.name.lower() and status in (None, webhook.status)]
+    webhooks = [
+        webhook
+        for webhook in _book(request).webhooks.values()
+        if contains in webhook.name.lower() and status in (None, webhook.status)
+    ]
     try:
         size = cursor_page_size(params, DEFAULT_PAGE_SIZE)
-        page, meta, links = cursor_page(request.app[STATE_KEY].cursor_key, "webhook", webhooks,
-                                        lambda webhook: (webhook.sequence,), (int,), params,
-                                        request.url, size)
+        page, meta, links = cursor_page(
+            request.app[STATE_KEY].cursor_key,
+            "webhook",
+            webhooks,
+            lambda webhook: (webhook.sequence,),
+            (int,),
+            params,
+            request.url,
+            size,
+        )
     except ApiError as error:
         raise as_json_api(error) from None
-    return web.json_response({"webhooks": [webhook.to_json() for webhook in page],
-                              "meta": meta, "links": links})
+    return web.json_response({"webhooks": [webhook.to_json() for webhook in page], "meta": meta, "links": links})
 
 
 async def handle_webhook_create(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -36,19 +36,44 @@ MAX_INCREMENTAL_PER_PAGE = 1000
 # pages of list endpoints such as a ticket's audits hold at most 100 records)
 MAX_LIST_PAGE_SIZE = 100
 
-ENDPOINTS = ("search", "export", "ticket_get", "show_many", "ticket_update", "ticket_delete",
-             "update_many", "job_status", "comments", "tags", "incremental", "audits", "users_me",
-             "oauth_token_revoke",
-             "webhooks_list", "webhook_create", "webhook_show", "webhook_update", "webhook_patch",
-             "webhook_delete", "webhook_secret_show", "webhook_secret_reset",
-             "triggers_list", "trigger_create", "trigger_show", "trigger_update", "trigger_delete",
-             "triggers_update_many", "trigger_categories_list", "trigger_category_create",
-             "trigger_category_show")
+ENDPOINTS = (
+    "search",
+    "export",
+    "ticket_get",
+    "show_many",
+    "ticket_update",
+    "ticket_delete",
+    "update_many",
+    "job_status",
+    "comments",
+    "tags",
+    "incremental",
+    "audits",
+    "users_me",
+    "oauth_token_revoke",
+    "webhooks_list",
+    "webhook_create",
+    "webhook_show",
+    "webhook_update",
+    "webhook_patch",
+    "webhook_delete",
+    "webhook_secret_show",
+    "webhook_secret_reset",
+    "triggers_list",
+    "trigger_create",
+    "trigger_show",
+    "trigger_update",
+    "trigger_delete",
+    "triggers_update_many",
+    "trigger_categories_list",
+    "trigger_category_create",
+    "trigger_category_show",
+)
 
 UPDATE_CONFLICT = {
     "error": "UpdateConflict",
     "description": "Safe Update prevented the update due to outdated ticket data. "
-                   "Please fetch the latest ticket data and try again.",
+    "Please fetch the latest ticket data and try again.",
 }
 SEARCH_LIMIT_EXCEEDED = {
     "error": "invalid",
@@ -59,7 +84,7 @@ SEARCH_LIMIT_EXCEEDED = {
 EXPORT_TYPE_IN_QUERY = {
     "error": "InvalidSearchParameter",
     "description": "Searches with type in the query string are not supported by the export; "
-                   "pass the type in filter[type]",
+    "pass the type in filter[type]",
 }
 EXPORT_CURSOR_EXPIRED = {
     "error": "InvalidPaginationParameter",
@@ -79,6 +104,7 @@ JOB_STATUS_ACTIVE = ("queued", "working")
 
 # --- Small helpers ----------------------------------------------------------------------
 
+
 def format_timestamp(epoch_seconds: float) -> str:
     """ISO 8601 UTC with second precision, the way Zendesk writes timestamps."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
@@ -91,7 +117,7 @@ def parse_timestamp(text: str) -> float | None:
     except (TypeError, ValueError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
@@ -105,8 +131,11 @@ def error_name(status: int) -> str:
 
 def record_invalid(field_name: str, description: str) -> dict:
     """Body of a 422 RecordInvalid answer about one field."""
-    return {"error": "RecordInvalid", "description": "Record validation errors",
-            "details": {field_name: [{"description": description}]}}
+    return {
+        "error": "RecordInvalid",
+        "description": "Record validation errors",
+        "details": {field_name: [{"description": description}]},
+    }
 
 
 def injected_failure_body(status: int) -> dict:
@@ -126,8 +155,7 @@ def too_recent_start_time(delay: float) -> dict:
     The wording is Zendesk's (clients match on its "Too recent start_time." prefix).
     """
     span = "one minute" if delay == 60 else f"{delay:g} seconds"
-    return {"error": "InvalidValue",
-            "description": f"Too recent start_time. Use a start_time older than {span}."}
+    return {"error": "InvalidValue", "description": f"Too recent start_time. Use a start_time older than {span}."}
 
 
 def not_found() -> ApiError:
@@ -158,7 +186,6 @@ def describe_error(body: dict) -> str:
     return "; ".join(texts) or body.get("description") or body.get("error", "")
 
 
-
 def validated_changes(fields: dict) -> tuple[dict, tuple[str, bool] | None]:
     """Check the writable fields of an update; return the changes and the comment, if any.
 
@@ -170,13 +197,11 @@ def validated_changes(fields: dict) -> tuple[dict, tuple[str, bool] | None]:
             changes[name] = normalize_tags(fields[name], name)
     if "priority" in fields:
         if fields["priority"] not in PRIORITIES:
-            raise ApiError(422, record_invalid(
-                "priority", f"Priority: {fields['priority']!r} is not valid"))
+            raise ApiError(422, record_invalid("priority", f"Priority: {fields['priority']!r} is not valid"))
         changes["priority"] = fields["priority"]
     if "status" in fields:
         if fields["status"] not in STATUSES:
-            raise ApiError(422, record_invalid(
-                "status", f"Status: {fields['status']!r} is not valid"))
+            raise ApiError(422, record_invalid("status", f"Status: {fields['status']!r} is not valid"))
         changes["status"] = fields["status"]
     if "subject" in fields:
         if not isinstance(fields["subject"], str) or not fields["subject"].strip():
@@ -188,13 +213,13 @@ def validated_changes(fields: dict) -> tuple[dict, tuple[str, bool] | None]:
         body = raw.get("body") if isinstance(raw, dict) else None
         public = raw.get("public", True) if isinstance(raw, dict) else None
         if not isinstance(body, str) or not body.strip() or not isinstance(public, bool):
-            raise ApiError(422, record_invalid(
-                "comment", "Comment: body is required and public must be a boolean"))
+            raise ApiError(422, record_invalid("comment", "Comment: body is required and public must be a boolean"))
         comment = (body, public)
     return changes, comment
 
 
 # --- Tickets ------------------------------------------------------------------------------
+
 
 @dataclass
 class TicketRecord:
@@ -297,25 +322,31 @@ def audit_value(field_name: str, value: Any) -> Any:
 
 def create_event(event_id: int, field_name: str, value: Any) -> dict:
     """A property set on a new ticket."""
-    return {"id": event_id, "type": "Create", "field_name": field_name,
-            "value": audit_value(field_name, value)}
+    return {"id": event_id, "type": "Create", "field_name": field_name, "value": audit_value(field_name, value)}
 
 
 def change_event(event_id: int, field_name: str, value: Any, previous: Any) -> dict:
     """A property changed by an update (for tags: whole lists, before and after)."""
-    return {"id": event_id, "type": "Change", "field_name": field_name,
-            "value": audit_value(field_name, value), "previous_value": audit_value(field_name, previous)}
+    return {
+        "id": event_id,
+        "type": "Change",
+        "field_name": field_name,
+        "value": audit_value(field_name, value),
+        "previous_value": audit_value(field_name, previous),
+    }
 
 
-def rule_change_event(event_id: int, field_name: str, value: Any, previous: Any, trigger_id: int,
-                      title: str) -> dict:
+def rule_change_event(event_id: int, field_name: str, value: Any, previous: Any, trigger_id: int, title: str) -> dict:
     """A property a trigger changed, in the audit of the update it ran on: its via names the
     trigger (channel "rule", via id 8 in
     https://developer.zendesk.com/documentation/ticketing/reference-guides/via-types)."""
-    return {**change_event(event_id, field_name, value, previous),
-            "via": {"channel": "rule",
-                    "source": {"from": {"id": trigger_id, "title": title, "deleted": False},
-                               "to": {}, "rel": "trigger"}}}
+    return {
+        **change_event(event_id, field_name, value, previous),
+        "via": {
+            "channel": "rule",
+            "source": {"from": {"id": trigger_id, "title": title, "deleted": False}, "to": {}, "rel": "trigger"},
+        },
+    }
 
 
 def comment_event(comment: dict, audit_id: int) -> dict:
@@ -325,8 +356,9 @@ def comment_event(comment: dict, audit_id: int) -> dict:
     return event
 
 
-def make_audit(audit_id: int, ticket_id: int, created_at: int, author_id: int, channel: str,
-               events: list[dict]) -> dict:
+def make_audit(
+    audit_id: int, ticket_id: int, created_at: int, author_id: int, channel: str, events: list[dict]
+) -> dict:
     """An audit as the API shows it; ``channel`` is how the update came in ("web", "api")."""
     return {
         "id": audit_id,
@@ -340,6 +372,7 @@ def make_audit(audit_id: int, ticket_id: int, created_at: int, author_id: int, c
 
 
 # --- Users ---------------------------------------------------------------------------------
+
 
 def make_user(user_id: int, email: str, name: str, role: str, created_at: int) -> dict:
     """A user as the API shows it; "url" is a path the handler prefixes with the host.

@@ -21,8 +21,9 @@ FAST_ZENDESK = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
 
 def run_cli(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`python -m app ARGS` against the stack, as an operator runs it."""
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=stack.env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def run_and_summarise(stack: LocalStack, wait: float = 240) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
@@ -46,26 +47,46 @@ class CrashOutcome:
     stats: dict[str, Any]
 
 
-def kill_a_worker_mid_run(stack: LocalStack, worker_options: dict[str, str], written_before_kill: int,
-                          before_kill: Callable[[], None] = lambda: None) -> CrashOutcome:
+def kill_a_worker_mid_run(
+    stack: LocalStack,
+    worker_options: dict[str, str],
+    written_before_kill: int,
+    before_kill: Callable[[], None] = lambda: None,
+) -> CrashOutcome:
     """Two workers, `doomed` and `survivor`; an operator's `run --wait`; once `written_before_kill`
     tickets are written, the whole doomed worker dies as a crashed host would (pool children
     included). Returns what the run and the simulator saw when the run ended."""
     doomed = stack.start_worker("doomed", **worker_options)
     stack.start_worker("survivor", **worker_options)
     stack.wait_for_workers(2)
-    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
-                              env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: stack.stats()["tickets_ai_processed"] >= written_before_kill, 120,
-               f"{written_before_kill} tickets written")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"],
+        cwd=ROOT,
+        env=stack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(
+        lambda: stack.stats()["tickets_ai_processed"] >= written_before_kill,
+        120,
+        f"{written_before_kill} tickets written",
+    )
     before_kill()
     written_at_kill = stack.stats()["tickets_ai_processed"]
     os.killpg(doomed.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     out, err = runner.communicate(timeout=460)
     claims = Claims(stack.redis(), 60, 60, stack.redis_prefix)
-    return CrashOutcome(out, err, runner.returncode, written_at_kill, time.monotonic() - killed_at,
-                        {entry["ticket_id"] for entry in DeadLetters(claims).entries()}, stack.stats())
+    return CrashOutcome(
+        out,
+        err,
+        runner.returncode,
+        written_at_kill,
+        time.monotonic() - killed_at,
+        {entry["ticket_id"] for entry in DeadLetters(claims).entries()},
+        stack.stats(),
+    )
 
 
 def assert_nothing_lost_or_written_twice(outcome: CrashOutcome, stack: LocalStack, tickets: int) -> None:

@@ -29,8 +29,14 @@ def stack(new_stack):
 
 
 def backfill(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app", "backfill", *args], cwd=ROOT, env=stack.env(),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "app", "backfill", *args],
+        cwd=ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_an_export_file_is_redacted_and_classified_without_touching_zendesk(stack: LocalStack, tmp_path: Path):
@@ -52,7 +58,10 @@ def test_an_export_file_is_redacted_and_classified_without_touching_zendesk(stac
     emails = {e for t in tickets for e in EMAIL_RE.findall(t.description)}
     assert emails and not any(e in json.dumps(results) for e in emails)  # the output is redacted
     rejected = [json.loads(line) for line in (tmp_path / "history.triaged.rejected.jsonl").read_text().splitlines()]
-    assert rejected == [{"line": 11, "reason": "not valid JSON"}, {"line": 12, "reason": "no subject and no description"}]
+    assert rejected == [
+        {"line": 11, "reason": "not valid JSON"},
+        {"line": 12, "reason": "no subject and no description"},
+    ]
     assert stack.stats()["requests_total"] == before  # nothing was asked of Zendesk
 
 

@@ -15,21 +15,61 @@ pytestmark = pytest.mark.e2e
 
 def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(redis_url: str):
     result = subprocess.run(
-        [sys.executable, "bench/throughput.py", "--tickets", "80", "--baseline-tickets", "50", "--time-scale", "20", "--cpu-tickets", "30",
-         "--phases", "baseline", "fleet", "cpu", "--no-profile", "--redis-url", redis_url],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "bench/throughput.py",
+            "--tickets",
+            "80",
+            "--baseline-tickets",
+            "50",
+            "--time-scale",
+            "20",
+            "--cpu-tickets",
+            "30",
+            "--phases",
+            "baseline",
+            "fleet",
+            "cpu",
+            "--no-profile",
+            "--redis-url",
+            redis_url,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     headline = json.loads(result.stdout.strip().splitlines()[-1])
-    for key in ("fleet_tickets_per_min", "fleet_triaged_per_min", "fleet_priority_raises_per_min",
-                "baseline_tickets_per_min", "ratio", "zendesk_requests_per_ticket", "failures_429", "duplicates", "lost",
-                "fleet_llm_responses_429", "fleet_fallbacks", "cpu_bound_ratio", "complete_ratio",
-                "single_ticket_puts", "priorities_raised_by_trigger", "agent_priorities_lowered",
-                "agent_hand_priorities_overridden"):
+    for key in (
+        "fleet_tickets_per_min",
+        "fleet_triaged_per_min",
+        "fleet_priority_raises_per_min",
+        "baseline_tickets_per_min",
+        "ratio",
+        "zendesk_requests_per_ticket",
+        "failures_429",
+        "duplicates",
+        "lost",
+        "fleet_llm_responses_429",
+        "fleet_fallbacks",
+        "cpu_bound_ratio",
+        "complete_ratio",
+        "single_ticket_puts",
+        "priorities_raised_by_trigger",
+        "agent_priorities_lowered",
+        "agent_hand_priorities_overridden",
+    ):
         assert key in headline, key
     # The fleet lost nothing, wrote nothing twice, fell back for nothing; tags and notes went in
     # bulk and Zendesk's triggers raised the priorities in the same updates, without a PUT and never
     # over an agent's, where the seed's design paid a GET and a PUT per ticket.
-    assert (headline["duplicates"], headline["lost"], headline["failures_429"], headline["fleet_failed"]) == (0, 0, 0, 0)
+    assert (headline["duplicates"], headline["lost"], headline["failures_429"], headline["fleet_failed"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
     assert headline["single_ticket_puts"] == 0 and headline["priorities_raised_by_trigger"] > 0
     assert headline["agent_priorities_lowered"] == headline["agent_hand_priorities_overridden"] == 0
     assert 0 < headline["complete_ratio"] <= 1.0
@@ -42,8 +82,13 @@ def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(re
 def test_plan_ceiling_bench_runs_both_configurations_and_reports_the_ratio(redis_url: str):
     """bench/plan_ceiling.py, small: both worker forms, the real-time LLM plan, every figure the
     issue asks for in the last line (make bench runs it with 3,000 tickets)."""
-    result = subprocess.run([sys.executable, "bench/plan_ceiling.py", "--tickets", "60", "--redis-url", redis_url],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "bench/plan_ceiling.py", "--tickets", "60", "--redis-url", redis_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     headline = json.loads(result.stdout.strip().splitlines()[-1])
     for config in ("io", "prefork"):
@@ -53,6 +98,13 @@ def test_plan_ceiling_bench_runs_both_configurations_and_reports_the_ratio(redis
         assert figures["tickets_per_min"] > 0 and figures["peak_pss_mb"] > 0
         assert 1000 < figures["tokens_per_request"] < 2000
         assert figures["llm_plan_ceiling_per_min"] == min(5000, round(2_000_000 / figures["tokens_per_request"], 1))
-    for key in ("plan_ceiling_ratio", "llm_plan_ceiling_per_min", "io_pool_tickets_per_min", "prefork_tickets_per_min",
-                "io_pool_peak_pss_mb", "prefork_peak_pss_mb", "io_pool_llm_429"):
+    for key in (
+        "plan_ceiling_ratio",
+        "llm_plan_ceiling_per_min",
+        "io_pool_tickets_per_min",
+        "prefork_tickets_per_min",
+        "io_pool_peak_pss_mb",
+        "prefork_peak_pss_mb",
+        "io_pool_llm_429",
+    ):
         assert key in headline, key

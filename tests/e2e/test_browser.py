@@ -21,8 +21,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"
 LOGIN = ("ops", f"pw-{secrets.token_hex(6)}")
 # Headless on a machine without outside network: no background connections, no sandbox as root.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 def chromium_path() -> str:
@@ -37,9 +44,13 @@ def test_flower_and_the_run_report_in_a_browser(tmp_path: Path, redis_url: str):
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=12, redis_prefix=f"browser-{secrets.token_hex(4)}:",
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"],
-                       extra_env={"FLOWER_BASIC_AUTH": ":".join(LOGIN)})
+    stack = LocalStack(
+        workdir=tmp_path / "stack",
+        tickets=12,
+        redis_prefix=f"browser-{secrets.token_hex(4)}:",
+        sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000"],
+        extra_env={"FLOWER_BASIC_AUTH": ":".join(LOGIN)},
+    )
     with stack, sync_playwright() as playwright:
         stack.start_redis(redis_url)
         stack.start_simulator()
@@ -49,8 +60,14 @@ def test_flower_and_the_run_report_in_a_browser(tmp_path: Path, redis_url: str):
         stack.wait_for_workers(1)
         flower = f"http://127.0.0.1:{stack.flower_port}"
         wait_until(lambda: _answers(f"{flower}/healthcheck"), 60, "Flower")
-        run = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "120"], cwd=ROOT,
-                             env=stack.env(), capture_output=True, text=True, timeout=180)
+        run = subprocess.run(
+            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "120"],
+            cwd=ROOT,
+            env=stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         run_id = re.search(r"\b(\d{8}_\d{6}_[0-9a-f]+)\b", run.stdout + run.stderr).group(1)
 
@@ -58,8 +75,9 @@ def test_flower_and_the_run_report_in_a_browser(tmp_path: Path, redis_url: str):
         try:
             assert requests.get(f"{flower}/workers", timeout=10).status_code == 401  # no login, no dashboard
 
-            context = browser.new_context(http_credentials={"username": LOGIN[0], "password": LOGIN[1]},
-                                          viewport={"width": 1400, "height": 900})
+            context = browser.new_context(
+                http_credentials={"username": LOGIN[0], "password": LOGIN[1]}, viewport={"width": 1400, "height": 900}
+            )
             page = context.new_page()
             assert page.goto(f"{flower}/workers").status == 200
             row = page.locator("#workers-table tbody tr", has_text="worker@")
@@ -76,8 +94,14 @@ def test_flower_and_the_run_report_in_a_browser(tmp_path: Path, redis_url: str):
             page.screenshot(path=str(ARTIFACTS / "flower-tasks.png"), full_page=True)
 
             report_file = ARTIFACTS / "run-report.html"
-            made = subprocess.run([sys.executable, "-m", "app", "report", run_id, "--output", str(report_file)],
-                                  cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=60)
+            made = subprocess.run(
+                [sys.executable, "-m", "app", "report", run_id, "--output", str(report_file)],
+                cwd=ROOT,
+                env=stack.env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert made.returncode == 0, made.stderr
             report = context.new_page()
             requests_made: list[str] = []

@@ -30,8 +30,10 @@ def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack
     outcome = kill_a_worker_mid_run(stack, {"autoscale": "6,6"}, written_before_kill=25)
     assert_nothing_lost_or_written_twice(outcome, stack, 150)
     assert "triage.update" in (stack.workdir / "doomed.log").read_text()  # it was working when killed
-    print(f"kill -9: killed with {outcome.written_at_kill} of 150 written; updated once "
-          f"{outcome.stats['tickets_ai_processed']}, dead-lettered {len(outcome.dead_letters)}")
+    print(
+        f"kill -9: killed with {outcome.written_at_kill} of 150 written; updated once "
+        f"{outcome.stats['tickets_ai_processed']}, dead-lettered {len(outcome.dead_letters)}"
+    )
 
 
 def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack: LocalStack):
@@ -40,13 +42,22 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     stack.tickets = 120
     stack.start_simulator()
     stack.start_llm_simulator(["--latency-mean", "0.3", "--rpm", "100000", "--tpm", "100000000"])
-    stack.extra_env = {"ZENDESK_BREAKER_RESET_TIMEOUT": "10", "RETRY_MAX_COUNTDOWN": "15",
-                       "BROKER_VISIBILITY_TIMEOUT": "600"}
+    stack.extra_env = {
+        "ZENDESK_BREAKER_RESET_TIMEOUT": "10",
+        "RETRY_MAX_COUNTDOWN": "15",
+        "BROKER_VISIBILITY_TIMEOUT": "600",
+    }
     stack.start_worker("alpha", autoscale="4,4")
     stack.start_worker("bravo", autoscale="4,4")
     stack.wait_for_workers(2)
-    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
-                              env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"],
+        cwd=ROOT,
+        env=stack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 20, 120, "20 tickets done")
     stack.sim("/_sim/config", method="POST", json={"outage_seconds": 30})
     out, err = runner.communicate(timeout=500)
@@ -60,8 +71,10 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("alpha", "bravo"))
     assert "breaker zendesk: closed -> open" in logs
     assert stack.llm_sim("/_sim/stats")["completions_ok"] == 120  # one classification per ticket
-    print(f"outage: {stats['responses_by_status'].get('503', 0)} answered 503, 120 updated once, 0 failed, "
-          f"LLM completions {stack.llm_sim('/_sim/stats')['completions_ok']}")
+    print(
+        f"outage: {stats['responses_by_status'].get('503', 0)} answered 503, 120 updated once, 0 failed, "
+        f"LLM completions {stack.llm_sim('/_sim/stats')['completions_ok']}"
+    )
 
 
 def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp_path: Path):
@@ -71,8 +84,9 @@ def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp
     because every update is a safe_update that re-reads and sees `ai_processed` on a conflict.
     Workers reconnect by themselves; celery beat (RedBeat loses its lock) exits and needs its
     supervisor to start it again, as docker-compose's restart policy does; the test plays that."""
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=120, sweep_interval=3.0,
-                       sim_options=[*FAST_ZENDESK, "--index-lag", "5"])
+    stack = LocalStack(
+        workdir=tmp_path / "stack", tickets=120, sweep_interval=3.0, sim_options=[*FAST_ZENDESK, "--index-lag", "5"]
+    )
     with stack:
         stack.start_redis(embedded=True)
         stack.start_simulator()
@@ -95,6 +109,8 @@ def test_redis_restart_mid_run_workers_reconnect_and_every_ticket_lands_once(tmp
         assert stats["max_ai_notes_per_ticket"] == 1 and stats["notes_total"] == 120
         workers = [p for p in stack.processes if p.name in ("alpha", "bravo")]
         assert all(p.alive() for p in workers)  # they reconnected on their own
-        print(f"redis restart: {stats['tickets_ai_processed']} updated once, "
-              f"{stats['responses_by_status'].get('409', 0)} conflicts answered by re-reading, "
-              f"beat survived: {beat_survived}")
+        print(
+            f"redis restart: {stats['tickets_ai_processed']} updated once, "
+            f"{stats['responses_by_status'].get('409', 0)} conflicts answered by re-reading, "
+            f"beat survived: {beat_survived}"
+        )

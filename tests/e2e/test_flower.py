@@ -16,8 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def flower_stack(tmp_path: Path, redis_url: str, **env: str) -> LocalStack:
-    stack = LocalStack(workdir=tmp_path / "stack", redis_prefix=f"flower-{secrets.token_hex(4)}:",
-                       extra_env=env)
+    stack = LocalStack(workdir=tmp_path / "stack", redis_prefix=f"flower-{secrets.token_hex(4)}:", extra_env=env)
     stack.zendesk_url = "http://127.0.0.1:9"  # Flower never calls Zendesk
     stack.start_redis(redis_url)
     return stack
@@ -29,8 +28,14 @@ def test_flower_refuses_to_listen_on_the_network_without_a_login(tmp_path: Path,
             env = {k: v for k, v in stack.env().items() if k != "FLOWER_BASIC_AUTH"}
             if login is not None:
                 env["FLOWER_BASIC_AUTH"] = login
-            result = subprocess.run([sys.executable, "-m", "celery", "-A", "app", "flower", "--address=0.0.0.0",
-                                     "--port=0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+            result = subprocess.run(
+                [sys.executable, "-m", "celery", "-A", "app", "flower", "--address=0.0.0.0", "--port=0"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert result.returncode != 0
             assert "without a login" in result.stderr and "FLOWER_BASIC_AUTH" in result.stderr
             assert "Visit me" not in result.stdout + result.stderr  # refused before it listened
@@ -39,8 +44,11 @@ def test_flower_refuses_to_listen_on_the_network_without_a_login(tmp_path: Path,
 def test_flower_binds_loopback_by_default_and_asks_for_the_login(tmp_path: Path, redis_url: str):
     with flower_stack(tmp_path, redis_url, FLOWER_BASIC_AUTH="ops:s3cret-pass") as stack:
         flower = stack.spawn("flower", stack.celery("flower", "--port=0"))  # no --address: the config's
-        wait_until(lambda: "Visit me at" in flower.log_path.read_text(errors="replace") or not flower.alive(), 60,
-                   "Flower to start")
+        wait_until(
+            lambda: "Visit me at" in flower.log_path.read_text(errors="replace") or not flower.alive(),
+            60,
+            "Flower to start",
+        )
         log = flower.log_path.read_text(errors="replace")
         assert flower.alive(), log
         assert "Visit me at http://127.0.0.1:" in log

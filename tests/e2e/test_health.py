@@ -18,8 +18,14 @@ pytestmark = pytest.mark.e2e
 
 
 def health(stack: LocalStack) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "app", "health", "--json"], cwd=ROOT, env=stack.env(),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "health", "--json"],
+        cwd=ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return result.returncode, json.loads(result.stdout)
 
 
@@ -28,8 +34,9 @@ def by_name(report: dict) -> dict[str, dict]:
 
 
 def test_health_states(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=5, redis_prefix=f"health-{secrets.token_hex(4)}:",
-                       sweep_interval=2.0)
+    stack = LocalStack(
+        workdir=tmp_path / "stack", tickets=5, redis_prefix=f"health-{secrets.token_hex(4)}:", sweep_interval=2.0
+    )
     with stack:
         stack.start_redis(redis_url)
         stack.start_simulator()
@@ -59,8 +66,16 @@ def test_health_states(tmp_path: Path, redis_url: str):
         assert "raised by Zendesk's triggers" in by_name(report)["priorities"]["detail"]
 
         # An admin deletes one of the fleet's triggers by hand: degraded, naming it; setup repairs it.
-        token = stack.sim("/oauth/tokens", "POST", json={"grant_type": "client_credentials", "client_id": "triage-fleet",
-                                                         "client_secret": "sim-oauth-secret", "scope": "read write"})
+        token = stack.sim(
+            "/oauth/tokens",
+            "POST",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": "triage-fleet",
+                "client_secret": "sim-oauth-secret",
+                "scope": "read write",
+            },
+        )
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         triggers = stack.sim("/api/v2/triggers.json", headers=headers)["triggers"]
         low = next(t for t in triggers if t["title"] == "Triage Fleet: priority low")

@@ -52,8 +52,10 @@ def test_threads_call_the_llm_side_by_side_at_the_plans_pace_and_write_each_tick
     log = io.log_path.read_text(errors="replace")
     assert "the spaCy model is not loaded" in log  # the I/O worker never redacts
     assert "classify" in log and "Task triage.redact" not in log
-    print(f"two workers: 150 tickets once, LLM max in flight {llm['max_in_flight']}, "
-          f"{llm['responses_429']} of {llm['requests_total']} requests answered 429")
+    print(
+        f"two workers: 150 tickets once, LLM max in flight {llm['max_in_flight']}, "
+        f"{llm['responses_429']} of {llm['requests_total']} requests answered 429"
+    )
 
 
 def test_an_llm_outage_opens_the_breaker_for_every_thread(stack: LocalStack):

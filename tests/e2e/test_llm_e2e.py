@@ -72,8 +72,10 @@ def test_a_tight_llm_quota_never_sends_a_ticket_to_the_rules(stack):
     assert llm["completions_ok"] == 40
     share_429 = llm["responses_429"] / llm["requests_total"]
     assert share_429 < 0.05, llm
-    print(f"tight LLM quota: 40 tickets, 0 fallbacks, {llm['responses_429']} of {llm['requests_total']} requests "
-          f"answered 429 ({share_429:.1%})")
+    print(
+        f"tight LLM quota: 40 tickets, 0 fallbacks, {llm['responses_429']} of {llm['requests_total']} requests "
+        f"answered 429 ({share_429:.1%})"
+    )
 
 
 def test_a_gpt5_family_model_classifies_every_ticket(stack):
@@ -89,5 +91,7 @@ def test_a_gpt5_family_model_classifies_every_ticket(stack):
     assert {r["analysis"]["model"] for r in summary["results"]} == {"gpt-5-mini-2025-08-07"}
     assert llm["completions_ok"] == 40 and llm["responses_400"] == 0
     assert summary["cost_estimate"] > 0  # the dated snapshot is priced by its family
-    print(f"gpt-5-mini: 40 tickets, {summary['processed']} classified by the LLM, {summary['fallbacks']} fallbacks, "
-          f"{llm['responses_400']} requests refused")
+    print(
+        f"gpt-5-mini: 40 tickets, {summary['processed']} classified by the LLM, {summary['fallbacks']} fallbacks, "
+        f"{llm['responses_400']} requests refused"
+    )

@@ -30,8 +30,12 @@ def run(stack: LocalStack) -> tuple[dict, str]:
 def test_llm_provider_local_triages_every_ticket_offline(stack: LocalStack, local_model_file: Path):
     stack.extra_env = {"LLM_PROVIDER": "local", "LOCAL_MODEL_PATH": str(local_model_file)}
     # As `train --from-zendesk` leaves it: every run summary carries the last measured override rate.
-    override = {"measured_at": "2026-12-01 18:00 UTC", "since_days": 180, "fleet_triaged": 10,
-                "fields": {"urgency": {"fleet_answers": 10, "changed_by_people": 2, "rate": 0.2}}}
+    override = {
+        "measured_at": "2026-12-01 18:00 UTC",
+        "since_days": 180,
+        "fleet_triaged": 10,
+        "fields": {"urgency": {"fleet_answers": 10, "changed_by_people": 2, "rate": 0.2}},
+    }
     stack.redis().set(f"{stack.redis_prefix}learn:override", json.dumps(override))
     stack.start_worker("worker", autoscale="4,2")
     stack.wait_for_workers(1)
@@ -52,8 +56,11 @@ def test_llm_provider_local_triages_every_ticket_offline(stack: LocalStack, loca
 
 def test_the_gate_saves_llm_calls_and_measures_its_agreement(stack: LocalStack, local_model_file: Path):
     stack.start_llm_simulator(["--latency-mean", "0.2"])
-    stack.extra_env = {"LOCAL_MODEL_PATH": str(local_model_file), "LOCAL_GATE_CONFIDENCE": "0.8",
-                       "LOCAL_GATE_AUDIT_SHARE": "0.25"}
+    stack.extra_env = {
+        "LOCAL_MODEL_PATH": str(local_model_file),
+        "LOCAL_GATE_CONFIDENCE": "0.8",
+        "LOCAL_GATE_AUDIT_SHARE": "0.25",
+    }
     stack.start_worker("worker", autoscale="8,4")
     stack.wait_for_workers(1)
     summary, _ = run(stack)

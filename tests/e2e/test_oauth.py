@@ -13,7 +13,7 @@ from launcher.stack import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-from oauth_run import oauth_run, refused_client  # noqa: E402
+from oauth_run import oauth_run, refused_client
 
 pytestmark = pytest.mark.e2e
 
@@ -38,8 +38,10 @@ def test_a_refused_client_holds_the_tickets_says_why_once_and_loses_none(tmp_pat
     assert figures["written_while_refused"] <= 2  # at most what was in flight when it changed
     assert figures["summaries_while_refused"] == 0  # the run waited, it did not end
     assert figures["health_exit"] == 2 and "Traceback" not in figures["health_output"] + figures["health_stderr"]
-    assert any("the OAuth client 'triage-fleet' was refused (HTTP 401 invalid_client" in line
-               for line in figures["health_fault_lines"])
+    assert any(
+        "the OAuth client 'triage-fleet' was refused (HTTP 401 invalid_client" in line
+        for line in figures["health_fault_lines"]
+    )
     breaker_alerts = [text for text in figures["alerts"] if "circuit breaker" in text]
     assert len(breaker_alerts) == 1 and "invalid_client" in breaker_alerts[0]
     assert figures["written"] == figures["eligible"] and figures["written_twice"] == 0

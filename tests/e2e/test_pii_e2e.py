@@ -25,19 +25,37 @@ from launcher.stack import ROOT, LocalStack, wait_until
 pytestmark = pytest.mark.e2e
 
 TICKETS = [
-    {"subject": "Refund for Margaret Thompson",
-     "description": "Hi, I'm Margaret Thompson. Email margaret.thompson@example.org, phone +1 415 555 0132. "
-                    "Please refund my card 4111 1111 1111 1111, I was charged twice!"},
-    {"subject": "Wire transfer failed",
-     "description": "My IBAN is GB82 WEST 1234 5698 7654 32 and my SSN is 123-45-6789. Please send the "
-                    "papers to 1600 Pennsylvania Avenue NW, Washington, DC 20500."},
-    {"subject": "Login blocked from 203.0.113.42",
-     "description": "Dear support, my password: hunter2secret stopped working after the update.\n"
-                    "Regards,\nKwame Mensah\n+44 20 7946 0958"},
+    {
+        "subject": "Refund for Margaret Thompson",
+        "description": "Hi, I'm Margaret Thompson. Email margaret.thompson@example.org, phone +1 415 555 0132. "
+        "Please refund my card 4111 1111 1111 1111, I was charged twice!",
+    },
+    {
+        "subject": "Wire transfer failed",
+        "description": "My IBAN is GB82 WEST 1234 5698 7654 32 and my SSN is 123-45-6789. Please send the "
+        "papers to 1600 Pennsylvania Avenue NW, Washington, DC 20500.",
+    },
+    {
+        "subject": "Login blocked from 203.0.113.42",
+        "description": "Dear support, my password: hunter2secret stopped working after the update.\n"
+        "Regards,\nKwame Mensah\n+44 20 7946 0958",
+    },
 ]
-VALUES = ["Margaret", "Thompson", "margaret.thompson@example.org", "415 555 0132", "4111 1111 1111 1111",
-          "GB82 WEST 1234 5698 7654 32", "123-45-6789", "1600 Pennsylvania Avenue", "203.0.113.42",
-          "hunter2secret", "Kwame", "Mensah", "7946 0958"]
+VALUES = [
+    "Margaret",
+    "Thompson",
+    "margaret.thompson@example.org",
+    "415 555 0132",
+    "4111 1111 1111 1111",
+    "GB82 WEST 1234 5698 7654 32",
+    "123-45-6789",
+    "1600 Pennsylvania Avenue",
+    "203.0.113.42",
+    "hunter2secret",
+    "Kwame",
+    "Mensah",
+    "7946 0958",
+]
 
 
 def leaks(text: str) -> list[str]:
@@ -81,9 +99,13 @@ def redis_dump(stack: LocalStack) -> str:
 
 
 def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: str):
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=0, redis_prefix=f"pii-{secrets.token_hex(4)}:",
-                       sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000", "--index-lag", "0"],
-                       extra_env={"FLOWER_UNAUTHENTICATED_API": "1", "LOG_FORMAT": "json"})
+    stack = LocalStack(
+        workdir=tmp_path / "stack",
+        tickets=0,
+        redis_prefix=f"pii-{secrets.token_hex(4)}:",
+        sim_options=["--rate-limit", "100000", "--update-rate-limit", "100000", "--index-lag", "0"],
+        extra_env={"FLOWER_UNAUTHENTICATED_API": "1", "LOG_FORMAT": "json"},
+    )
     with stack:
         stack.start_redis(redis_url)
         stack.start_simulator()
@@ -94,8 +116,14 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         stack.wait_for_workers(1)
         wait_until(lambda: _flower_up(stack), 30, "Flower")
 
-        run = subprocess.run([sys.executable, "-m", "app", "run", "--wait", "--timeout", "120"], cwd=ROOT,
-                             env=stack.env(), capture_output=True, text=True, timeout=180)
+        run = subprocess.run(
+            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "120"],
+            cwd=ROOT,
+            env=stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         assert stack.stats()["tickets_ai_processed"] == 3
         time.sleep(2)  # let Flower take in the last events
@@ -107,14 +135,20 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         assert "<PERSON>" in sent and "<CREDIT_CARD>" in sent and "<IBAN_CODE>" in sent and "<SECRET>" in sent
 
         tasks = requests.get(f"http://127.0.0.1:{stack.flower_port}/api/tasks", timeout=10).json()
-        assert {t["name"] for t in tasks.values()} >= {"triage.redact", "triage.classify", "triage.update",
-                                                      "triage.summarize"}
+        assert {t["name"] for t in tasks.values()} >= {
+            "triage.redact",
+            "triage.classify",
+            "triage.update",
+            "triage.summarize",
+        }
         assert leaks(json.dumps(tasks, ensure_ascii=False)) == []
         redact_args = {t["args"] for t in tasks.values() if t["name"] == "triage.redact"}
         assert redact_args == {f"(ticket_id={i})" for i in ids}
 
         dump = redis_dump(stack)
-        assert "celery-task-meta" in "\n".join(k.decode() for k in stack.redis().scan_iter(match=f"{stack.redis_prefix}*"))
+        assert "celery-task-meta" in "\n".join(
+            k.decode() for k in stack.redis().scan_iter(match=f"{stack.redis_prefix}*")
+        )
         assert leaks(dump) == []
         assert "<PERSON>" in dump  # redacted text is there (task results, cache), the values are not
 

@@ -46,7 +46,7 @@ def unreachable(url: str) -> str | None:
     try:
         with Connection(url, connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
-    except Exception as e:  # noqa: BLE001 - any failure to connect is the reason to skip
+    except Exception as e:
         return f"{type(e).__name__}: {e}"
     return None
 
@@ -77,7 +77,7 @@ def queue_counts(url: str) -> dict[str, tuple[int, int] | None]:
             finally:
                 try:
                     channel.close()
-                except Exception:  # noqa: BLE001, S110 - already closed by the broker
+                except Exception:
                     pass
     return counts
 
@@ -115,17 +115,23 @@ def rabbitmq() -> Iterator[tuple[str, str | None]]:
     # queues would be another fleet's on "/". Run there only when no other fleet is using them.
     busy = {name: count for name, count in queue_counts(RABBITMQ_URL).items() if count and any(count)}
     if busy:
-        pytest.skip(f"no vhost of its own (rabbitmqctl missing or refused) and the fleet's queues on "
-                    f"{shown(RABBITMQ_URL)} are in use: {busy} (messages, consumers)")
+        pytest.skip(
+            f"no vhost of its own (rabbitmqctl missing or refused) and the fleet's queues on "
+            f"{shown(RABBITMQ_URL)} are in use: {busy} (messages, consumers)"
+        )
     yield RABBITMQ_URL, None
 
 
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str, rabbitmq: tuple[str, str | None]) -> Iterator[LocalStack]:
     broker_url, _ = rabbitmq
-    stack = LocalStack(workdir=tmp_path / "stack", tickets=150, broker_url=broker_url,
-                       redis_prefix=f"rabbit-{secrets.token_hex(4)}:",
-                       sim_options=FAST_ZENDESK)
+    stack = LocalStack(
+        workdir=tmp_path / "stack",
+        tickets=150,
+        broker_url=broker_url,
+        redis_prefix=f"rabbit-{secrets.token_hex(4)}:",
+        sim_options=FAST_ZENDESK,
+    )
     stack.start_redis(redis_url)
     yield stack
     stack.stop()
@@ -133,8 +139,14 @@ def stack(tmp_path: Path, redis_url: str, rabbitmq: tuple[str, str | None]) -> I
 
 def run_fleet(stack: LocalStack) -> subprocess.Popen[str]:
     """`python -m app run --wait` against the stack, as an operator starts a run."""
-    return subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"], cwd=ROOT,
-                            env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"],
+        cwd=ROOT,
+        env=stack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def succeeded(stack: LocalStack, worker: str) -> Counter[str]:
@@ -168,15 +180,21 @@ def test_two_workers_on_rabbitmq_triage_every_ticket_once(stack: LocalStack, rab
         assert tasks["triage.classify"] > 0, (name, tasks)  # both took tickets
     left = queue_counts(broker_url)
     assert all(count is not None and count[0] == 0 for count in left.values()), left  # declared, drained
-    print(f"rabbitmq ({'vhost ' + vhost if vhost else 'default vhost'}): 150 tickets in {elapsed:.1f}s, "
-          f"updated {stats['tickets_ai_processed']}, notes {stats['notes_total']}, "
-          f"summary processed {summary['processed']} skipped {summary['skipped']} failed {summary['failed']}; "
-          + "; ".join(f"{name} {sum(tasks.values())} tasks ({tasks['triage.classify']} classify, "
-                      f"{tasks['triage.update_batch']} update_batch)" for name, tasks in work.items()))
+    print(
+        f"rabbitmq ({'vhost ' + vhost if vhost else 'default vhost'}): 150 tickets in {elapsed:.1f}s, "
+        f"updated {stats['tickets_ai_processed']}, notes {stats['notes_total']}, "
+        f"summary processed {summary['processed']} skipped {summary['skipped']} failed {summary['failed']}; "
+        + "; ".join(
+            f"{name} {sum(tasks.values())} tasks ({tasks['triage.classify']} classify, "
+            f"{tasks['triage.update_batch']} update_batch)"
+            for name, tasks in work.items()
+        )
+    )
 
 
 def test_kill_9_of_a_worker_on_rabbitmq_loses_nothing_and_writes_nothing_twice(
-        stack: LocalStack, rabbitmq: tuple[str, str | None]):
+    stack: LocalStack, rabbitmq: tuple[str, str | None]
+):
     """RabbitMQ gives a dead consumer's unacknowledged deliveries back as soon as its connection
     closes: no visibility timeout. BROKER_VISIBILITY_TIMEOUT stays at its default (an hour), which
     the amqp transport ignores; the run finishing within minutes shows it was not needed."""
@@ -192,19 +210,26 @@ def test_kill_9_of_a_worker_on_rabbitmq_loses_nothing_and_writes_nothing_twice(
         in_flight.update(unacknowledged(vhost) if vhost else {})
         classified.append(stack.llm_sim("/_sim/stats")["completions_ok"])
 
-    outcome = kill_a_worker_mid_run(stack, {"autoscale": "4,4"}, written_before_kill=25,
-                                    before_kill=look_before_the_kill)
+    outcome = kill_a_worker_mid_run(
+        stack, {"autoscale": "4,4"}, written_before_kill=25, before_kill=look_before_the_kill
+    )
     assert_nothing_lost_or_written_twice(outcome, stack, 150)
     assert succeeded(stack, "doomed")["triage.classify"] > 0  # it was working when killed
-    stats, dead, at_kill, after_kill = outcome.stats, outcome.dead_letters, outcome.written_at_kill, \
-        outcome.seconds_after_kill
+    stats, dead, at_kill, after_kill = (
+        outcome.stats,
+        outcome.dead_letters,
+        outcome.written_at_kill,
+        outcome.seconds_after_kill,
+    )
     classified_at_kill = classified[0]
     (summary,) = stack.summaries(5)
     unacked = sum(in_flight.values())
-    print(f"rabbitmq kill -9 ({'vhost ' + vhost if vhost else 'default vhost'}): killed with {at_kill} of 150 "
-          f"written, {classified_at_kill} classified, {unacked if vhost else 'n/a'} deliveries unacknowledged "
-          f"across both workers {in_flight if vhost else ''}; "
-          f"run ended {after_kill:.1f}s later; updated once {stats['tickets_ai_processed']}, dead-lettered "
-          f"{len(dead)}, notes {stats['notes_total']}, LLM completions "
-          f"{stack.llm_sim('/_sim/stats')['completions_ok']}, summary processed {summary['processed']} "
-          f"skipped {summary['skipped']} failed {summary['failed']}")
+    print(
+        f"rabbitmq kill -9 ({'vhost ' + vhost if vhost else 'default vhost'}): killed with {at_kill} of 150 "
+        f"written, {classified_at_kill} classified, {unacked if vhost else 'n/a'} deliveries unacknowledged "
+        f"across both workers {in_flight if vhost else ''}; "
+        f"run ended {after_kill:.1f}s later; updated once {stats['tickets_ai_processed']}, dead-lettered "
+        f"{len(dead)}, notes {stats['notes_total']}, LLM completions "
+        f"{stack.llm_sim('/_sim/stats')['completions_ok']}, summary processed {summary['processed']} "
+        f"skipped {summary['skipped']} failed {summary['failed']}"
+    )

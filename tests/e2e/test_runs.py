@@ -23,7 +23,6 @@ from tests.e2e.scenarios import FAST_ZENDESK, run_cli
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture
 def stack(new_stack):
     return new_stack("runs")
@@ -50,9 +49,17 @@ def test_150_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     stack.start_worker("bravo", autoscale="6,3")
     stack.wait_for_workers(2)
 
-    racers = [subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
-                               env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-              for _ in range(2)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"],
+            cwd=ROOT,
+            env=stack.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [racer.communicate(timeout=300) for racer in racers]
     for racer, (out, err) in zip(racers, outputs):
         assert racer.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
@@ -79,7 +86,9 @@ def test_150_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     assert bulk_runs and stats["requests_by_endpoint"]["update_many"] >= 2
     assert stats["requests_by_endpoint"]["ticket_update"] == raised_in_bulk + small_run_tickets
     # No personal data from the tickets in any worker log line (ids only, return values hidden).
-    emails = {m for i in range(1, 151) for m in EMAIL_RE.findall(stack.sim(f"/_sim/tickets/{i}")["ticket"]["description"])}
+    emails = {
+        m for i in range(1, 151) for m in EMAIL_RE.findall(stack.sim(f"/_sim/tickets/{i}")["ticket"]["description"])
+    }
     assert len(emails) > 10  # the simulator seeds personal data, so this check means something
     logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("alpha", "bravo"))
     assert [e for e in emails if e in logs] == []
@@ -87,7 +96,9 @@ def test_150_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     for run in runs:
         on_disk = json.loads(Path(run["file"]).read_text())
         assert on_disk["total"] == run["total"] and len(on_disk["results"]) == run["total"]
-        assert {"timestamp", "processed", "failed", "avg_time_per_ticket", "total_time", "cost_estimate"} <= set(on_disk)
+        assert {"timestamp", "processed", "failed", "avg_time_per_ticket", "total_time", "cost_estimate"} <= set(
+            on_disk
+        )
 
 
 def test_beat_sweeps_with_search_lag_never_write_twice(stack: LocalStack):
@@ -164,8 +175,11 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     assert run_cli(stack, "report").returncode == 2  # name a run, or --open for the newest
 
     # --ticket-id with --dry-run analyses one ticket and writes nothing; without it, it writes.
-    (new_id,) = stack.sim("/_sim/tickets", method="POST",
-                          json={"tickets": [{"subject": "Refund request", "description": "Refund please"}]})["ids"]
+    (new_id,) = stack.sim(
+        "/_sim/tickets",
+        method="POST",
+        json={"tickets": [{"subject": "Refund request", "description": "Refund please"}]},
+    )["ids"]
     dry = run_cli(stack, "run", "--ticket-id", str(new_id), "--dry-run", "--wait", "--timeout", "60")
     assert dry.returncode == 0 and "(dry run)" in dry.stdout, dry.stdout + dry.stderr
     assert "ai_processed" not in stack.sim(f"/_sim/tickets/{new_id}")["ticket"]["tags"]
@@ -182,8 +196,18 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     one ticket whose updates fail with 503 six times in a row (Celery's default would give up
     after 3): every ticket is still written exactly once and none fails."""
     stack.tickets = 60
-    stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "10", "--rate-window", "3",
-                         "--error-ratio", "0.15", "--error-status", "503"]
+    stack.sim_options = [
+        "--rate-limit",
+        "100000",
+        "--update-rate-limit",
+        "10",
+        "--rate-window",
+        "3",
+        "--error-ratio",
+        "0.15",
+        "--error-status",
+        "503",
+    ]
     stack.start_simulator()
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {"7": 503}})
     # The fleet is told the plan allows 4x what Zendesk really allows: a 429 storm. One PUT per
@@ -192,8 +216,14 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     stack.start_worker("worker", autoscale="4,4")
     stack.start_worker("second", autoscale="4,4")
     stack.wait_for_workers(2)
-    runner = subprocess.Popen([sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"], cwd=ROOT,
-                              env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"],
+        cwd=ROOT,
+        env=stack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log = stack.workdir / "worker.log"
 
     def logs() -> str:
@@ -209,8 +239,10 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     (run,) = summaries(stack)
     assert (run["total"], run["processed"], run["failed"]) == (60, 60, 0)
     assert "raised unexpected" not in logs()
-    print(f"429 storm: {stats['responses_429']} answered 429, {stats['responses_by_status'].get('503', 0)} 503, "
-          f"{stats['tickets_ai_processed']} updated once, {run['failed']} failed")
+    print(
+        f"429 storm: {stats['responses_429']} answered 429, {stats['responses_by_status'].get('503', 0)} 503, "
+        f"{stats['tickets_ai_processed']} updated once, {run['failed']} failed"
+    )
 
 
 def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
@@ -228,14 +260,19 @@ def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
     time.sleep(stack.sweep_interval)
     first.stop()
     second.stop()
-    sent = [line for name in ("beat-a", "beat-b")
-            for line in (stack.workdir / f"{name}.log").read_text().splitlines() if "Sending due task" in line]
+    sent = [
+        line
+        for name in ("beat-a", "beat-b")
+        for line in (stack.workdir / f"{name}.log").read_text().splitlines()
+        if "Sending due task" in line
+    ]
     worker_logs = "".join((stack.workdir / f"{name}.log").read_text() for name in ("worker", "other"))
     received = len(re.findall(r"Task triage\.sweep\[[^\]]+\] received", worker_logs))
     assert sent, "no beat sent a sweep"
     # Only one beat held the lock and sent sweeps; the other never did.
-    assert [name for name in ("beat-a", "beat-b")
-            if "Sending due task" in (stack.workdir / f"{name}.log").read_text()] in (["beat-a"], ["beat-b"])
+    assert [
+        name for name in ("beat-a", "beat-b") if "Sending due task" in (stack.workdir / f"{name}.log").read_text()
+    ] in (["beat-a"], ["beat-b"])
     assert received <= len(sent) + 1
     assert_each_ticket_once(stack.stats(), 30)
     ids = [r["ticket_id"] for run in summaries(stack) for r in run["results"]]
@@ -259,8 +296,9 @@ def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStac
     assert_each_ticket_once(stats, 60)
     # When Zendesk wrote each ticket (its own clock, whole seconds): never more than the fleet's
     # share in a window, so the updates span at least the windows 60 of them need.
-    written = sorted(datetime.fromisoformat(stack.sim(f"/_sim/tickets/{i}")["updates"][0]["at"]).timestamp()
-                     for i in range(1, 61))
+    written = sorted(
+        datetime.fromisoformat(stack.sim(f"/_sim/tickets/{i}")["updates"][0]["at"]).timestamp() for i in range(1, 61)
+    )
     assert written[-1] - written[0] >= (60 - 10) / 10 * 4 - 2
     print(f"limiter at the real plan: 0 answered 429, 60 updated once over {written[-1] - written[0]:.0f}s")
 
@@ -298,8 +336,10 @@ def test_a_large_run_writes_through_update_many_and_a_put_only_where_priority_ri
         assert set(written[ticket_id]["tags_added"]) <= set(ticket["tags"])
         if written[ticket_id]["priority_set"]:
             assert ticket["priority"] == written[ticket_id]["priority_set"]
-    print(f"bulk: 150 tickets in {calls['update_many']} update_many jobs and {len(raised)} priority PUTs, "
-          f"{stats['requests_total']} requests ({stats['requests_total'] / 150:.3f} per ticket)")
+    print(
+        f"bulk: 150 tickets in {calls['update_many']} update_many jobs and {len(raised)} priority PUTs, "
+        f"{stats['requests_total']} requests ({stats['requests_total'] / 150:.3f} per ticket)"
+    )
 
 
 def test_strict_zendesk_150_tickets_while_agents_edit(stack: LocalStack):
@@ -341,7 +381,9 @@ def test_strict_zendesk_150_tickets_while_agents_edit(stack: LocalStack):
     assert again.returncode == 0 and "nothing to triage (150 eligible" in again.stdout, again.stdout + again.stderr
     after = stack.stats()
     assert (after["ticket_updates_total"], after["requests_by_endpoint"]["update_many"]) == writes  # API writes
-    print(f"strict Zendesk: 150 tickets, {stats['agent_edits_total']} agent edits "
-          f"({stats['agent_priority_raises']} priority raises), {stats['job_status_404']} expired job statuses, "
-          f"{stats['requests_by_endpoint']['update_many']} jobs, {raised} priorities raised by the fleet, "
-          f"0 lowered, 0 malformed, {stats['responses_429']} answered 429")
+    print(
+        f"strict Zendesk: 150 tickets, {stats['agent_edits_total']} agent edits "
+        f"({stats['agent_priority_raises']} priority raises), {stats['job_status_404']} expired job statuses, "
+        f"{stats['requests_by_endpoint']['update_many']} jobs, {raised} priorities raised by the fleet, "
+        f"0 lowered, 0 malformed, {stats['responses_429']} answered 429"
+    )

@@ -28,8 +28,14 @@ def test_webhook_tickets_are_triaged_once_while_a_sweep_races_them(stack: LocalS
 
     first = stack.sim("/_sim/tickets", "POST", json={"count": 20})["ids"]
     # A sweep of the same tickets while their webhooks come in (by id: the index lags).
-    race = subprocess.run([sys.executable, "-m", "app", "run", "--ticket-id", str(first[0])], cwd=ROOT,
-                          env=stack.env(), capture_output=True, text=True, timeout=120)
+    race = subprocess.run(
+        [sys.executable, "-m", "app", "run", "--ticket-id", str(first[0])],
+        cwd=ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert race.returncode == 0, race.stderr
     second = stack.sim("/_sim/tickets", "POST", json={"count": 20})["ids"]
     wait_until(lambda: stack.stats()["tickets_ai_processed"] == 40, 180, "40 webhook tickets triaged")
@@ -65,8 +71,11 @@ def test_a_receiver_whose_broker_is_down_answers_503_and_keeps_the_ticket_waitin
     stack.start_webhook()
     body = b'{"ticket_id": "4"}'
     timestamp = zendesk_timestamp(__import__("time").time())
-    headers = {"X-Zendesk-Webhook-Signature": sign(stack.extra_env["ZENDESK_WEBHOOK_SECRET"], timestamp, body),
-               "X-Zendesk-Webhook-Signature-Timestamp": timestamp, "Content-Type": "application/json"}
+    headers = {
+        "X-Zendesk-Webhook-Signature": sign(stack.extra_env["ZENDESK_WEBHOOK_SECRET"], timestamp, body),
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }
     answer = requests.post(f"{stack.webhook_url}/zendesk/webhook", data=body, headers=headers, timeout=12)
     assert answer.status_code == 503 and float(answer.headers["Retry-After"]) < 60
     # Recorded before the publish failed: the next delivery's intake (or beat's backstop) takes it.
@@ -88,10 +97,20 @@ def test_the_sweep_finds_the_tickets_whose_webhooks_zendesk_dropped(stack: Local
     stats = stack.stats()
     dropped, delivered = stats["webhooks"].get("dropped", 0), stats["webhooks"].get("delivered", 0)
     runs = stack.summaries(100)
-    by_source = {source: sorted(r["ticket_id"] for run in runs if run["source"] == source for r in run["results"]
-                                if r["status"] in ("success", "fallback")) for source in ("webhook", "sweep")}
-    print(f"\n{dropped} webhooks dropped, {delivered} delivered; by webhook {len(by_source['webhook'])}, "
-          f"by sweep {len(by_source['sweep'])}")
+    by_source = {
+        source: sorted(
+            r["ticket_id"]
+            for run in runs
+            if run["source"] == source
+            for r in run["results"]
+            if r["status"] in ("success", "fallback")
+        )
+        for source in ("webhook", "sweep")
+    }
+    print(
+        f"\n{dropped} webhooks dropped, {delivered} delivered; by webhook {len(by_source['webhook'])}, "
+        f"by sweep {len(by_source['sweep'])}"
+    )
     assert dropped > 0 and delivered > 0
     assert sorted(by_source["webhook"] + by_source["sweep"]) == sorted(ids)  # each once, one way or the other
     assert len(by_source["sweep"]) >= dropped  # the dropped ones came in through the sweep

@@ -46,5 +46,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for name, row in SCENARIO_ROWS:
         counts = ("tickets", "once", "twice", "dead_lettered", "lost")
         extra = {key: value for key, value in row.items() if key not in counts}
-        write(f"{name:<44} {row['tickets']:>7} {row['once']:>5} {row['twice']:>5} {row['dead_lettered']:>5} "
-              f"{row['lost']:>5}  {extra}")
+        write(
+            f"{name:<44} {row['tickets']:>7} {row['once']:>5} {row['twice']:>5} {row['dead_lettered']:>5} "
+            f"{row['lost']:>5}  {extra}"
+        )

@@ -63,7 +63,10 @@ def can_build_labs() -> str | None:
         return "the multi-host suite needs root: it creates network namespaces (ip netns) and veth pairs"
     for tool in ("ip", "unshare", "nft", "curl"):
         if shutil.which(tool) is None:
-            return f"the multi-host suite needs `{tool}` (make test installs nftables; iproute2, util-linux and curl are Debian's)"
+            return (
+                f"the multi-host suite needs `{tool}` (make test installs nftables; iproute2, util-linux "
+                "and curl are Debian's)"
+            )
     return None
 
 
@@ -139,8 +142,21 @@ class Lab:
         port = f"p{number}"  # the switch's side of the cable
         sh("ip", "netns", "add", host.namespace)
         # Made inside the switch namespace, so not even for a moment a link of the machine's own.
-        sh("ip", "-n", self.switch, "link", "add", port, "type", "veth", "peer", "name", "eth0",
-           "netns", host.namespace)
+        sh(
+            "ip",
+            "-n",
+            self.switch,
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            host.namespace,
+        )
         sh("ip", "-n", self.switch, "link", "set", port, "master", "br0", "up")
         sh("ip", "-n", host.namespace, "addr", "add", f"{host.address}/24", "dev", "eth0")
         sh("ip", "-n", host.namespace, "link", "set", "eth0", "up")
@@ -150,27 +166,53 @@ class Lab:
 
     def _in(self, host: Host, argv: list[str]) -> list[str]:
         """argv run on `host`: in its network namespace, with its name as the hostname."""
-        return ["ip", "netns", "exec", host.namespace, "unshare", "--uts", "--",
-                "sh", "-c", 'hostname "$0" && exec "$@"', host.name, *argv]
+        return [
+            "ip",
+            "netns",
+            "exec",
+            host.namespace,
+            "unshare",
+            "--uts",
+            "--",
+            "sh",
+            "-c",
+            'hostname "$0" && exec "$@"',
+            host.name,
+            *argv,
+        ]
 
     def spawn(self, host: Host, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
         """A long-running process on `host` in its own process group; output in <workdir>/<name>.log."""
         log_path = self.workdir / f"{name}.log"
         with log_path.open("ab") as log_file:
-            popen = subprocess.Popen(self._in(host, argv), cwd=ROOT, env=env, stdout=log_file,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            popen = subprocess.Popen(
+                self._in(host, argv),
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         process = ManagedProcess(name, popen, log_path)
         self.processes.append(process)
         return process
 
-    def run(self, host: Host, argv: list[str], env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(self._in(host, argv), cwd=ROOT, env=env or dict(os.environ), capture_output=True,
-                              text=True, timeout=timeout)
+    def run(
+        self, host: Host, argv: list[str], env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self._in(host, argv), cwd=ROOT, env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout
+        )
 
     def nft(self, host: Host, ruleset: str) -> None:
-        result = subprocess.run(["ip", "netns", "exec", host.namespace, "nft", "-f", "-"], input=ruleset,
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["ip", "netns", "exec", host.namespace, "nft", "-f", "-"],
+            input=ruleset,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"nft on {host.name} failed: {result.stderr}\n{ruleset}")
 
@@ -181,38 +223,54 @@ class Lab:
         when given). Several cuts add up; `heal` removes them all."""
         to_peer = f"ip daddr {peer.address}" + (f" tcp dport {port}" if port else "")
         from_peer = f"ip saddr {peer.address}" + (f" tcp sport {port}" if port else "")
-        self.nft(host, f"""
+        self.nft(
+            host,
+            f"""
             table inet cut {{
               chain out {{ type filter hook output priority 0; policy accept; {to_peer} drop; }}
               chain in {{ type filter hook input priority 0; policy accept; {from_peer} drop; }}
-            }}""")
+            }}""",
+        )
 
     def heal(self, host: Host) -> None:
         self.nft(host, "table inet cut {}\ndelete table inet cut")
 
     def lossy(self, host: Host, percent: int) -> None:
         """Drop `percent`% of the packets leaving and reaching eth0, each at random."""
-        self.nft(host, f"""
+        self.nft(
+            host,
+            f"""
             table inet loss {{
               chain out {{ type filter hook output priority 0; policy accept;
                            oifname "eth0" numgen random mod 100 < {percent} drop; }}
               chain in {{ type filter hook input priority 0; policy accept;
                           iifname "eth0" numgen random mod 100 < {percent} drop; }}
-            }}""")
+            }}""",
+        )
 
     def slow(self, host: Host, to: Host, delay: float) -> None:
         """`delay` seconds more on everything the host sends to `to`: its connections there are
         redirected through slowlink.py, running on the host."""
-        self.spawn(host, f"slowlink-{host.name}", [sys.executable, str(SLOWLINK), "--port", str(SLOWLINK_PORT),
-                                                   "--delay", str(delay)], dict(os.environ))
-        wait_until(lambda: "slowlink on" in (self.workdir / f"slowlink-{host.name}.log").read_text(), 15,
-                   f"the slow link on {host.name}")
-        self.nft(host, f"""
+        self.spawn(
+            host,
+            f"slowlink-{host.name}",
+            [sys.executable, str(SLOWLINK), "--port", str(SLOWLINK_PORT), "--delay", str(delay)],
+            dict(os.environ),
+        )
+        wait_until(
+            lambda: "slowlink on" in (self.workdir / f"slowlink-{host.name}.log").read_text(),
+            15,
+            f"the slow link on {host.name}",
+        )
+        self.nft(
+            host,
+            f"""
             table ip slow {{
               chain out {{ type nat hook output priority -100; policy accept;
                            meta mark 0x4c return;
                            ip daddr {to.address} tcp dport != {SLOWLINK_PORT} redirect to :{SLOWLINK_PORT}; }}
-            }}""")
+            }}""",
+        )
 
     def lose(self, host: Host) -> None:
         """The host is gone: every process on it killed at once, its namespace and link deleted."""
@@ -237,8 +295,7 @@ def curl_json(lab: Lab, host: Host, url: str, method: str = "GET", payload: Any 
     argv = ["curl", "-sS", "--fail", "-m", "15", "-X", method, url]
     if payload is not None:
         argv += ["-H", "Content-Type: application/json", "--data", json.dumps(payload)]
-    result = subprocess.run(["ip", "netns", "exec", host.namespace, *argv], capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(["ip", "netns", "exec", host.namespace, *argv], capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         raise RuntimeError(f"{method} {url} from {host.name}: {result.stderr.strip()}")
     return json.loads(result.stdout)
@@ -274,37 +331,108 @@ class LabFleet:
         address = self.services.address
         base = dict(os.environ)
         redis_settings = self._start_sentinels() if self.sentinel else self._start_redis()
-        lab.spawn(self.services, "zendesk-sim", [
-            sys.executable, "-m", "sim.zendesk", "--host", address, "--port", str(ZENDESK_PORT),
-            "--tickets", str(self.tickets), "--auth", "oauth", "--oauth-client-id", SIM_OAUTH_CLIENT_ID,
-            f"--oauth-client-secret={SIM_OAUTH_SECRET}", *self.sim_options], base)
-        lab.spawn(self.services, "llm-sim", [
-            sys.executable, "-m", "sim.llm", "--host", address, "--port", str(LLM_PORT), "--api-key", SIM_LLM_KEY,
-            *self.llm_options], base)
+        lab.spawn(
+            self.services,
+            "zendesk-sim",
+            [
+                sys.executable,
+                "-m",
+                "sim.zendesk",
+                "--host",
+                address,
+                "--port",
+                str(ZENDESK_PORT),
+                "--tickets",
+                str(self.tickets),
+                "--auth",
+                "oauth",
+                "--oauth-client-id",
+                SIM_OAUTH_CLIENT_ID,
+                f"--oauth-client-secret={SIM_OAUTH_SECRET}",
+                *self.sim_options,
+            ],
+            base,
+        )
+        lab.spawn(
+            self.services,
+            "llm-sim",
+            [
+                sys.executable,
+                "-m",
+                "sim.llm",
+                "--host",
+                address,
+                "--port",
+                str(LLM_PORT),
+                "--api-key",
+                SIM_LLM_KEY,
+                *self.llm_options,
+            ],
+            base,
+        )
         self.zendesk_url = f"http://{address}:{ZENDESK_PORT}"
         self.llm_url = f"http://{address}:{LLM_PORT}"
         wait_until(self._services_up, 30, "Redis and the simulators on the services host", interval=0.3)
-        self.env = {key: value for key, value in base.items()
-                    if key not in ("BROKER_URL", "OPENAI_API_KEY", "LLM_PROVIDER", "TAXONOMY_FILE", "REDIS_PREFIX",
-                                   "REDIS_SENTINELS", "REDIS_MASTER_NAME") and not key.startswith("ZENDESK_")}
-        self.env.update({
-            **redis_settings,
-            "ZENDESK_URL": self.zendesk_url, "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
-            "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
-            "LLM_BASE_URL": f"{self.llm_url}/v1", "OPENAI_API_KEY": SIM_LLM_KEY,
-            **zendesk_quota_env(self.zendesk("/_sim/config")), **llm_quota_env(self.llm("/_sim/config")),
-            "LOG_DIR": str(lab.workdir / "results"), "PYTHONUNBUFFERED": "1",
-            **self.settings,
-        })
+        self.env = {
+            key: value
+            for key, value in base.items()
+            if key
+            not in (
+                "BROKER_URL",
+                "OPENAI_API_KEY",
+                "LLM_PROVIDER",
+                "TAXONOMY_FILE",
+                "REDIS_PREFIX",
+                "REDIS_SENTINELS",
+                "REDIS_MASTER_NAME",
+            )
+            and not key.startswith("ZENDESK_")
+        }
+        self.env.update(
+            {
+                **redis_settings,
+                "ZENDESK_URL": self.zendesk_url,
+                "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
+                "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
+                "LLM_BASE_URL": f"{self.llm_url}/v1",
+                "OPENAI_API_KEY": SIM_LLM_KEY,
+                **zendesk_quota_env(self.zendesk("/_sim/config")),
+                **llm_quota_env(self.llm("/_sim/config")),
+                "LOG_DIR": str(lab.workdir / "results"),
+                "PYTHONUNBUFFERED": "1",
+                **self.settings,
+            }
+        )
 
     def _redis_server(self, host: Host, name: str, *options: str) -> ManagedProcess:
         """redis-server on `host`, also on a Unix socket (<workdir>/<name>.sock) for the test process."""
         data_dir = self.lab.workdir / f"{name}-data"
         data_dir.mkdir(exist_ok=True)
-        process = self.lab.spawn(host, name, [
-            embedded_redis_server(), "--port", str(REDIS_PORT), "--bind", host.address, "--protected-mode", "no",
-            "--unixsocket", str(self.lab.workdir / f"{name}.sock"), "--unixsocketperm", "700",
-            "--save", "", "--appendonly", "no", "--dir", str(data_dir), *options], dict(os.environ))
+        process = self.lab.spawn(
+            host,
+            name,
+            [
+                embedded_redis_server(),
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                host.address,
+                "--protected-mode",
+                "no",
+                "--unixsocket",
+                str(self.lab.workdir / f"{name}.sock"),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data_dir),
+                *options,
+            ],
+            dict(os.environ),
+        )
         self.redis_nodes[name] = process
         return process
 
@@ -322,12 +450,18 @@ class LabFleet:
                 f"port {SENTINEL_PORT}\nbind {host.address}\nprotected-mode no\n"
                 f"sentinel monitor {MASTER_NAME} {primary.address} {REDIS_PORT} 2\n"
                 f"sentinel down-after-milliseconds {MASTER_NAME} 2000\n"
-                f"sentinel failover-timeout {MASTER_NAME} 10000\n")
-            self.lab.spawn(host, f"sentinel-{host.name}", [embedded_redis_server(), str(config), "--sentinel"],
-                           dict(os.environ))
+                f"sentinel failover-timeout {MASTER_NAME} 10000\n"
+            )
+            self.lab.spawn(
+                host, f"sentinel-{host.name}", [embedded_redis_server(), str(config), "--sentinel"], dict(os.environ)
+            )
         sentinels = ",".join(f"{host.address}:{SENTINEL_PORT}" for host in (primary, replica, self.services))
         # REDIS_URL's host is not used with sentinels (only its database number and password).
-        return {"REDIS_URL": f"redis://{primary.address}:{REDIS_PORT}/0", "REDIS_SENTINELS": sentinels, "REDIS_MASTER_NAME": MASTER_NAME}
+        return {
+            "REDIS_URL": f"redis://{primary.address}:{REDIS_PORT}/0",
+            "REDIS_SENTINELS": sentinels,
+            "REDIS_MASTER_NAME": MASTER_NAME,
+        }
 
     def master_name(self, timeout: float = 30) -> str:
         """Which node is the master now, asked of each node over its Unix socket; waits out the
@@ -336,8 +470,7 @@ class LabFleet:
         while True:
             for name in self.redis_nodes:
                 try:
-                    role = redis.Redis(unix_socket_path=str(self.lab.workdir / f"{name}.sock"),
-                                       socket_timeout=5).role()
+                    role = redis.Redis(unix_socket_path=str(self.lab.workdir / f"{name}.sock"), socket_timeout=5).role()
                 except (redis.RedisError, OSError):
                     continue
                 if role[0] in (b"master", "master"):
@@ -351,7 +484,7 @@ class LabFleet:
             self.zendesk("/_sim/stats")
             self.llm("/_sim/stats")
             return bool(self.redis().ping())
-        except Exception:  # noqa: BLE001 - still starting
+        except Exception:
             return False
 
     # -- looking in -------------------------------------------------------------------------
@@ -375,24 +508,39 @@ class LabFleet:
         return [sys.executable, "-m", "celery", "-A", "app", *args]
 
     def start_worker(self, host: Host, autoscale: str = "4,4") -> ManagedProcess:
-        return self.lab.spawn(host, f"worker-{host.name}", self.celery(
-            "worker", f"--autoscale={autoscale}", "-n", "worker@%h", "--loglevel=INFO"), self.env)
+        return self.lab.spawn(
+            host,
+            f"worker-{host.name}",
+            self.celery("worker", f"--autoscale={autoscale}", "-n", "worker@%h", "--loglevel=INFO"),
+            self.env,
+        )
 
     def start_beat(self, host: Host) -> ManagedProcess:
         return self.lab.spawn(host, f"beat-{host.name}", self.celery("beat", "--loglevel=INFO"), self.env)
 
     def wait_for_workers(self, count: int, timeout: float = 90) -> None:
         """Until `count` workers answer a ping, asked from the services host."""
-        wait_until(lambda: self.lab.run(self.services, [sys.executable, "-c", WORKERS_ONLINE, str(count)],
-                                        self.env).returncode == 0,
-                   timeout, f"{count} worker(s) on the lab hosts", interval=1.0)
+        wait_until(
+            lambda: (
+                self.lab.run(self.services, [sys.executable, "-c", WORKERS_ONLINE, str(count)], self.env).returncode
+                == 0
+            ),
+            timeout,
+            f"{count} worker(s) on the lab hosts",
+            interval=1.0,
+        )
 
     def start_run(self, host: Host, timeout: float = 400) -> subprocess.Popen:
         """`python -m app run --wait` on `host`: one sweep of every open ticket, then its summary."""
         log = (self.lab.workdir / f"run-{host.name}.log").open("ab")
-        return subprocess.Popen(self.lab._in(host, [sys.executable, "-m", "app", "run", "--wait", "--timeout",
-                                                    str(timeout)]),
-                                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            self.lab._in(host, [sys.executable, "-m", "app", "run", "--wait", "--timeout", str(timeout)]),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     # -- the verdict ------------------------------------------------------------------------
 
@@ -404,9 +552,15 @@ class LabFleet:
         twice = stats["tickets_with_multiple_notes"]
         once = stats["tickets_ai_processed"] - twice
         total = stats["tickets_total"] - stats["tickets_deleted"]
-        return {"tickets": total, "once": once, "twice": twice, "dead_lettered": len(dead),
-                "lost": total - once - twice - len(dead), "notes": stats["notes_total"],
-                "responses_429": stats["responses_429"]}
+        return {
+            "tickets": total,
+            "once": once,
+            "twice": twice,
+            "dead_lettered": len(dead),
+            "lost": total - once - twice - len(dead),
+            "notes": stats["notes_total"],
+            "responses_429": stats["responses_429"],
+        }
 
     def run_summaries(self, limit: int = 500) -> list[dict[str, Any]]:
         """The run summaries in Redis, newest first."""

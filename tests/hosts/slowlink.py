@@ -74,16 +74,17 @@ async def serve(port: int, delay: float) -> None:
             upstream.setblocking(False)
             await asyncio.wait_for(loop.sock_connect(upstream, (host, dport)), 30)
             upstream_reader, upstream_writer = await asyncio.open_connection(sock=upstream)
-            await asyncio.gather(delayed_copy(client_reader, upstream_writer, delay),
-                                 delayed_copy(upstream_reader, client_writer, 0.0))
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            await asyncio.gather(
+                delayed_copy(client_reader, upstream_writer, delay), delayed_copy(upstream_reader, client_writer, 0.0)
+            )
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
             pass  # the host's client sees its connection close, as after a reset
         finally:
             for writer in (client_writer, upstream_writer):
                 if writer is not None:
                     writer.close()
 
-    server = await asyncio.start_server(handle, "0.0.0.0", port, backlog=1024)  # noqa: S104 - inside a lab namespace
+    server = await asyncio.start_server(handle, "0.0.0.0", port, backlog=1024)
     print(f"slowlink on :{port}, +{delay * 1000:.0f} ms", flush=True)
     async with server:
         await server.serve_forever()

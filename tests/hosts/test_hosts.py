@@ -26,8 +26,9 @@ QUICK_LLM = ["--latency-mean", "0.4", "--rpm", "100000", "--tpm", "100000000"]
 
 
 def fleet_of(lab: Lab, tickets: int, **settings: str) -> LabFleet:
-    return LabFleet(lab, tickets, sim_options=QUICK_SIMULATORS, llm_options=QUICK_LLM,
-                    settings={**FAST_REDELIVERY, **settings})
+    return LabFleet(
+        lab, tickets, sim_options=QUICK_SIMULATORS, llm_options=QUICK_LLM, settings={**FAST_REDELIVERY, **settings}
+    )
 
 
 def two_worker_hosts(lab: Lab, tickets: int, slow_links: bool = False, **settings: str):
@@ -83,8 +84,11 @@ def test_two_worker_hosts_share_150_tickets(lab: Lab, record_scenario):
     owners: set[str] = set()
     while run.poll() is None and time.monotonic() - started < 300:
         client = fleet.redis()
-        owners |= {value.decode().split(":")[0] for value in
-                   (client.get(key) for key in client.scan_iter(match="ticket:*:claim", count=1000)) if value}
+        owners |= {
+            value.decode().split(":")[0]
+            for value in (client.get(key) for key in client.scan_iter(match="ticket:*:claim", count=1000))
+            if value
+        }
         time.sleep(1)
     assert finished(run, 60) == 0, (lab.workdir / "run-ops.log").read_text()
     elapsed = time.monotonic() - started
@@ -98,8 +102,7 @@ def test_two_worker_hosts_share_150_tickets(lab: Lab, record_scenario):
     client = fleet.redis()
     assert not list(client.scan_iter(match="ticket:*:claim"))  # every claim ended with its ticket
     assert len(list(client.scan_iter(match="ticket:*:done", count=1000))) == 150
-    record_scenario("1. two worker hosts", tally, tasks_per_host=work,
-                    tickets_per_min=round(150 / elapsed * 60))
+    record_scenario("1. two worker hosts", tally, tasks_per_host=work, tickets_per_min=round(150 / elapsed * 60))
 
 
 def test_a_worker_host_cut_off_from_redis_longer_than_the_visibility_timeout(lab: Lab, record_scenario):
@@ -133,8 +136,12 @@ def test_a_worker_host_cut_off_from_redis_longer_than_the_visibility_timeout(lab
     assert claims_at_cut >= 120 - processed_at_cut
     assert not list(client.scan_iter(match="ticket:*:claim"))  # every claim ended with its ticket
     assert len(list(client.scan_iter(match="ticket:*:done", count=1000))) == tally["once"]
-    record_scenario("2. worker host partitioned from Redis 27 s", tally, redelivered_tasks=len(redelivered),
-                    updated_during_cut=processed_during_cut)
+    record_scenario(
+        "2. worker host partitioned from Redis 27 s",
+        tally,
+        redelivered_tasks=len(redelivered),
+        updated_during_cut=processed_during_cut,
+    )
 
 
 def test_a_worker_host_lost_whole_mid_run(lab: Lab, record_scenario):
@@ -191,15 +198,22 @@ def test_the_beat_host_partitioned_hands_the_lock_to_the_other_beat(lab: Lab, re
     tally = wait_for_every_ticket(fleet, 180)
     assert (tally["twice"], tally["dead_lettered"], tally["lost"]) == (0, 0, 0), tally
 
-    sends = {name: [when for when, message in beat_events(fleet, name) if "Sending due task sweep-zendesk" in message]
-             for name in ("beat1", "beat2")}
+    sends = {
+        name: [when for when, message in beat_events(fleet, name) if "Sending due task sweep-zendesk" in message]
+        for name in ("beat1", "beat2")
+    }
     (locked_at,) = [when for when, message in beat_events(fleet, "beat2") if "Acquired lock" in message][:1]
     assert sends["beat2"] and min(sends["beat2"]) >= locked_at  # beat2 swept only once it held the lock
     assert not [when for when in sends["beat1"] if when >= locked_at]  # beat1 stopped before that
     assert not [when for when in sends["beat1"] if when >= healed_at]  # and did not start again after the heal
-    record_scenario("4. beat host partitioned 25 s", tally, lock_moved_after_s=round(locked_at - cut_at, 1),
-                    beat1_alive_after_heal=beat1.alive(), sweeps_beat1=len(sends["beat1"]),
-                    sweeps_beat2=len(sends["beat2"]))
+    record_scenario(
+        "4. beat host partitioned 25 s",
+        tally,
+        lock_moved_after_s=round(locked_at - cut_at, 1),
+        beat1_alive_after_heal=beat1.alive(),
+        sweeps_beat1=len(sends["beat1"]),
+        sweeps_beat2=len(sends["beat2"]),
+    )
 
 
 def triage_and_time(lab: Lab, tickets: int, slow_links: bool) -> tuple[dict[str, int], float]:
@@ -228,5 +242,9 @@ def test_slow_lossy_links_stay_correct_and_cost_throughput(lab: Lab, tmp_path, r
     assert "slowlink on" in slowed
     clean_rate, slow_rate = 120 / clean_seconds * 60, 120 / slow_seconds * 60
     record_scenario("5a. clean links", clean_tally, tickets_per_min=round(clean_rate))
-    record_scenario("5b. +100 ms, 1% loss on worker links", slow_tally, tickets_per_min=round(slow_rate),
-                    throughput_ratio=round(slow_rate / clean_rate, 3))
+    record_scenario(
+        "5b. +100 ms, 1% loss on worker links",
+        slow_tally,
+        tickets_per_min=round(slow_rate),
+        throughput_ratio=round(slow_rate / clean_rate, 3),
+    )

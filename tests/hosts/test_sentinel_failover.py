@@ -29,10 +29,20 @@ def test_the_redis_primary_dies_mid_run_and_a_sentinel_promotes_the_replica(lab:
     shows it unprocessed for 60 s (--index-lag 60), so a sweep on the new primary then dispatches
     it again, and re-reading the ticket before writing it finds the processed tag: skipped, not
     written twice. (Where search already shows the tag, the sweep's own query leaves it out.)"""
-    fleet = LabFleet(lab, 200, sim_options=[*QUICK_SIMULATORS, "--index-lag", "60"], llm_options=QUICK_LLM,
-                     sentinel=True, settings={"BROKER_VISIBILITY_TIMEOUT": "20", "RETRY_MAX_COUNTDOWN": "5",
-                                              "SWEEP_INTERVAL": "3", "CLAIM_TTL": "30",
-                                              "UPDATE_MODE": "single"})
+    fleet = LabFleet(
+        lab,
+        200,
+        sim_options=[*QUICK_SIMULATORS, "--index-lag", "60"],
+        llm_options=QUICK_LLM,
+        sentinel=True,
+        settings={
+            "BROKER_VISIBILITY_TIMEOUT": "20",
+            "RETRY_MAX_COUNTDOWN": "5",
+            "SWEEP_INTERVAL": "3",
+            "CLAIM_TTL": "30",
+            "UPDATE_MODE": "single",
+        },
+    )
     alpha, bravo, beat_host = lab.add_host("alpha"), lab.add_host("bravo"), lab.add_host("beat")
     primary, replica = lab.hosts["redis-a"], lab.hosts["redis-b"]
     fleet.start_worker(alpha)
@@ -75,7 +85,13 @@ def test_the_redis_primary_dies_mid_run_and_a_sentinel_promotes_the_replica(lab:
         skipped |= {int(ticket) for ticket in re.findall(r"ticket (\d+) skipped in", log)}
     assert skipped, "no ticket was handled again and found already processed after the failover"
     summaries_written = len(fleet.run_summaries())
-    record_scenario("6. Redis primary killed, replica promoted", tally,
-                    promoted_after_s=round(promoted_after, 1), processed_at_kill=processed_at_kill,
-                    done_markers_lost=len(done_lost), handled_again_and_skipped=len(skipped),
-                    runs_summarised=summaries_written, beat_starts=beats)
+    record_scenario(
+        "6. Redis primary killed, replica promoted",
+        tally,
+        promoted_after_s=round(promoted_after, 1),
+        processed_at_kill=processed_at_kill,
+        done_markers_lost=len(done_lost),
+        handled_again_and_skipped=len(skipped),
+        runs_summarised=summaries_written,
+        beat_starts=beats,
+    )

@@ -66,8 +66,13 @@ def test_a_failing_slow_run_alerts_when_its_summary_is_written(alerting):
 
     def record(ticket_id: int, status: str, seconds: float) -> dict:
         failed = status == "failed"
-        return {"ticket_id": ticket_id, "status": status, "processing_time": seconds,
-                "stage": "update" if failed else None, "error": "ticket is closed" if failed else None}
+        return {
+            "ticket_id": ticket_id,
+            "status": status,
+            "processing_time": seconds,
+            "stage": "update" if failed else None,
+            "error": "ticket is closed" if failed else None,
+        }
 
     results = [record(1, "success", 12.0), record(2, "failed", 14.0), record(3, "success", 11.0)]
     summarize_task.apply(args=(results,), kwargs={"run_id": "run-alert", "started_at": time.time() - 20}).get()

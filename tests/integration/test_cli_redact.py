@@ -16,14 +16,23 @@ def run(lines, *args):
     stdin = "".join(line + "\n" for line in lines)
     # No Zendesk or Redis settings: redaction must work without them.
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "app", "redact", *args], input=stdin, capture_output=True,
-                          text=True, cwd="/tmp", env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app", "redact", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        env=env,
+        timeout=120,
+    )
 
 
 def test_one_line_out_per_line_in_with_offsets_into_the_input():
-    texts = ["Call Maria Gonzalez at +1 415 555 0132 or maria@example.com",
-             "Nothing personal here, the export is broken.",
-             "Ünïcödé first: Jean-Pierre Lefèvre <jp.lefevre@example.fr>"]
+    texts = [
+        "Call Maria Gonzalez at +1 415 555 0132 or maria@example.com",
+        "Nothing personal here, the export is broken.",
+        "Ünïcödé first: Jean-Pierre Lefèvre <jp.lefevre@example.fr>",
+    ]
     result = run([json.dumps({"text": t}, ensure_ascii=False) for t in texts], "--spans")
     assert result.returncode == 0, result.stderr
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
@@ -33,7 +42,7 @@ def test_one_line_out_per_line_in_with_offsets_into_the_input():
         rebuilt, position = [], 0
         for span in out["spans"]:
             assert set(span) == {"start", "end", "label"} and 0 <= span["start"] < span["end"] <= len(text)
-            rebuilt += [text[position:span["start"]], f"<{span['label']}>"]
+            rebuilt += [text[position : span["start"]], f"<{span['label']}>"]
             position = span["end"]
         assert "".join(rebuilt) + text[position:] == out["redacted"]
     assert outputs[1] == {"redacted": texts[1], "spans": []}
@@ -52,8 +61,14 @@ def test_a_caller_that_waits_for_each_answer_gets_it_before_sending_the_next():
     import select
 
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "app", "redact"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, cwd="/tmp", env=env, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "redact"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd="/tmp",
+        env=env,
+        text=True,
+    )
     try:
         for text in ("Mail anna@example.org", "NPI: 1234567893"):
             process.stdin.write(json.dumps({"text": text}) + "\n")
@@ -70,8 +85,9 @@ def test_many_lines_at_once_and_a_line_that_is_not_utf8():
     texts = [f"Ticket {n}: call Maria Gonzalez at +1 415 555 01{n:02d}" for n in range(150)]
     stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode() + b'{"text": "caf\xe9"}\n{"text": "last"}'
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "app", "redact"], input=stdin, capture_output=True, cwd="/tmp",
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "redact"], input=stdin, capture_output=True, cwd="/tmp", env=env, timeout=120
+    )
     lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert result.returncode == 1 and len(lines) == 152
     assert all("+1 415" not in line["redacted"] and "Ticket" in line["redacted"] for line in lines[:150])

@@ -35,8 +35,14 @@ def use_llm(fleet_env, llm_sim, receiver, monkeypatch):
     """The fleet's settings pointed at the LLM simulator with `model`; a fresh process state."""
 
     def configure(model: str, **env: str) -> None:
-        for name, value in {"LLM_BASE_URL": f"{llm_sim.base_url}/v1", "OPENAI_API_KEY": KEY, "LLM_MODEL": model,
-                            "ALERT_WEBHOOK_URL": receiver.url, "LLM_SDK_MAX_RETRIES": "0", **env}.items():
+        for name, value in {
+            "LLM_BASE_URL": f"{llm_sim.base_url}/v1",
+            "OPENAI_API_KEY": KEY,
+            "LLM_MODEL": model,
+            "ALERT_WEBHOOK_URL": receiver.url,
+            "LLM_SDK_MAX_RETRIES": "0",
+            **env,
+        }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("LLM_TEMPERATURE", raising=False)
         services.reset()
@@ -76,8 +82,14 @@ def test_the_answers_rate_limit_headers_correct_the_shared_quota(use_llm, llm_si
     use_llm("gpt-4o-mini", LLM_TPM="200000")
     classifier = services.classifier()
     # Someone else spends the same key: OpenAI says almost nothing is left for a minute.
-    classifier.observe_quota({"x-ratelimit-remaining-tokens": "100", "x-ratelimit-reset-tokens": "30s",
-                              "x-ratelimit-remaining-requests": "499", "x-ratelimit-reset-requests": "120ms"})
+    classifier.observe_quota(
+        {
+            "x-ratelimit-remaining-tokens": "100",
+            "x-ratelimit-reset-tokens": "30s",
+            "x-ratelimit-remaining-requests": "499",
+            "x-ratelimit-reset-requests": "120ms",
+        }
+    )
     assert services.llm_pause_gate().remaining() > 25  # the backlog holds back until the reset
     assert services.limiter().take(services._llm_quotas()[1], 1000) > 0  # and the bucket has no more than 100
     # A new ticket (the intake lane) is not paused: it waits only for the lowered bucket to allow it.
@@ -101,16 +113,25 @@ def test_a_wrong_request_is_a_configuration_fault_said_once_and_tickets_wait(use
     assert sim_stats(llm_sim)["requests_total"] == asked
 
     # Health names the fault; one alert says what it is.
-    checks = {c.name: c for c in run_checks(get_settings(), services.redis_client(), lambda: [{"w": "pong"}],
-                                            {"llm": (services.llm_circuit, "rules", services.llm_faults().get)},
-                                            time.time(), time.time())}
+    checks = {
+        c.name: c
+        for c in run_checks(
+            get_settings(),
+            services.redis_client(),
+            lambda: [{"w": "pong"}],
+            {"llm": (services.llm_circuit, "rules", services.llm_faults().get)},
+            time.time(),
+            time.time(),
+        )
+    }
     assert checks["llm breaker"].status == UNHEALTHY and "model_not_found" in checks["llm breaker"].detail
     assert len(receiver.messages) == 1 and "configuration fault" in receiver.texts()[0]
     assert "gpt-9-turbo" in receiver.texts()[0]
 
     # The task keeps the ticket waiting (a countdown retry), never a fallback to the rules.
-    work = TicketWork(run_id="r", ticket_id=1, enqueued_at=time.time(), redacted_subject=TICKET[0],
-                      redacted_description=TICKET[1])
+    work = TicketWork(
+        run_id="r", ticket_id=1, enqueued_at=time.time(), redacted_subject=TICKET[0], redacted_description=TICKET[1]
+    )
     from workers.classify import classify_task
 
     with pytest.raises(Retry):

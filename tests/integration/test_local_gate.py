@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import openai
@@ -67,7 +66,9 @@ def test_the_gate_spares_the_llm_the_tickets_the_model_is_sure_of(llm, local):
     assert 5 <= len(gated) < 40 and len(gated) == len(sure)
     assert all(a.provider == "local" and not a.is_fallback and a.cost_usd == 0 for a in gated)
     assert completions(llm) == 40 - len(gated)  # one request per ticket the gate let through, no more
-    assert "Gate: the local model was sure of every field; the LLM was not asked" in format_note(gated[0], TAXONOMY, "r")
+    assert "Gate: the local model was sure of every field; the LLM was not asked" in format_note(
+        gated[0], TAXONOMY, "r"
+    )
 
 
 def test_the_audited_sample_still_goes_to_the_llm_and_records_agreement(llm, local):
@@ -110,8 +111,15 @@ def test_history_labels_and_the_override_rate_match_what_happened():
 
 
 def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -161,11 +169,24 @@ def test_train_refuses_bad_input_with_a_message(tmp_path: Path):
 def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp_path: Path, redis_url: str):
     # Limits well above what 500 tickets' export and audits need: this test is about what is
     # learned and counted; the pace of reads is the limiter's tests' business.
-    with running_zendesk(tickets=5, solved=500, seed=6, email="bot@example.com", token="tok",
-                         rate_limit=100_000, incremental_rate_limit=100_000) as sim:
-        env = offline_env(tmp_path, ZENDESK_URL=sim.base_url, ZENDESK_EMAIL="bot@example.com",
-                          ZENDESK_API_TOKEN="tok", REDIS_URL=redis_url, REDIS_PREFIX="train-test:",
-                          ZENDESK_RATE_LIMIT="100000")
+    with running_zendesk(
+        tickets=5,
+        solved=500,
+        seed=6,
+        email="bot@example.com",
+        token="tok",
+        rate_limit=100_000,
+        incremental_rate_limit=100_000,
+    ) as sim:
+        env = offline_env(
+            tmp_path,
+            ZENDESK_URL=sim.base_url,
+            ZENDESK_EMAIL="bot@example.com",
+            ZENDESK_API_TOKEN="tok",
+            REDIS_URL=redis_url,
+            REDIS_PREFIX="train-test:",
+            ZENDESK_RATE_LIMIT="100000",
+        )
         out = cli("train", "--from-zendesk", "--since", "200", env=env)
         planted = requests.get(f"{sim.base_url}/_sim/history", timeout=5).json()
         stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()
@@ -189,10 +210,21 @@ def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp
 
 @pytest.mark.e2e
 def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_path: Path):
-    env = {**os.environ, "LLM_PROVIDER": "local", "LOCAL_MODEL_PATH": str(tmp_path / "none.npz"),
-           "LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": str(ROOT)}
-    worker = subprocess.run([sys.executable, "-m", "celery", "-A", "app", "worker", "-n", "no-model@%h"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "LLM_PROVIDER": "local",
+        "LOCAL_MODEL_PATH": str(tmp_path / "none.npz"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "PYTHONPATH": str(ROOT),
+    }
+    worker = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "app", "worker", "-n", "no-model@%h"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert worker.returncode != 0
     assert "configuration error: LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH" in worker.stderr
     assert "Traceback" not in worker.stderr
@@ -200,15 +232,26 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
 
 def test_train_from_zendesk_with_wrong_credentials_says_so_at_once(tmp_path: Path, redis_url: str):
     with running_zendesk(tickets=1, solved=30, seed=6, auth="oauth") as sim:
-        env = offline_env(tmp_path, ZENDESK_URL=sim.base_url, ZENDESK_OAUTH_CLIENT_ID="triage-fleet",
-                          ZENDESK_OAUTH_CLIENT_SECRET="wrong", REDIS_URL=redis_url, REDIS_PREFIX="train-bad:")
+        env = offline_env(
+            tmp_path,
+            ZENDESK_URL=sim.base_url,
+            ZENDESK_OAUTH_CLIENT_ID="triage-fleet",
+            ZENDESK_OAUTH_CLIENT_SECRET="wrong",
+            REDIS_URL=redis_url,
+            REDIS_PREFIX="train-bad:",
+        )
         out = cli("train", "--from-zendesk", env=env)
         token_requests = sim.state.oauth.token_requests
     # A configuration fault is not waited out by a command a person runs: one line, no traceback,
     # and the refused client asked once, not over and over until a deadline.
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert token_requests == 1, token_requests
-    assert out.stderr.strip().splitlines()[-1].startswith("error: Zendesk: configuration fault: the OAuth client "
-                                                          "'triage-fleet' was refused (HTTP 401 invalid_client")
+    assert (
+        out.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: Zendesk: configuration fault: the OAuth client 'triage-fleet' was refused (HTTP 401 invalid_client"
+        )
+    )
     assert "wrong" not in out.stderr.replace("'triage-fleet' was refused", "")
     redis.Redis.from_url(redis_url).delete(*redis.Redis.from_url(redis_url).keys("train-bad:*") or ["none"])

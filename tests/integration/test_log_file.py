@@ -24,8 +24,9 @@ def test_a_sweep_line_and_an_llm_fallback_line_reach_triage_log(fleet_env, monke
         handler.flush()
         lines = (tmp_path / "logs" / LOG_FILE_NAME).read_text().splitlines()
         assert any(" app.fleet.sweep " in line and f"sweep {outcome.run_id}: " in line for line in lines), lines
-        assert any(" app.clients.llm " in line and "LLM fallback to rules: LLM unavailable" in line
-                   for line in lines), lines
+        assert any(
+            " app.clients.llm " in line and "LLM fallback to rules: LLM unavailable" in line for line in lines
+        ), lines
     finally:
         for name in FILE_LOGGERS:
             logging.getLogger(name).removeHandler(handler)

@@ -63,8 +63,14 @@ class SentinelSetup:
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = (self.workdir / f"{name}.log").open("ab")
-        process = subprocess.Popen(argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         self.processes[name] = process
         return process
@@ -72,23 +78,43 @@ class SentinelSetup:
     def _redis(self, name: str, port: int, *extra: str) -> None:
         data = self.workdir / name
         data.mkdir()
-        self.spawn(name, [self.server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", str(data), *extra])
+        self.spawn(
+            name,
+            [
+                self.server,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(data),
+                *extra,
+            ],
+        )
 
     def start(self) -> None:
         self._redis("primary", self.primary_port)
         self._redis("replica", self.replica_port, "--replicaof", "127.0.0.1", str(self.primary_port))
         # The sentinels learn of the replica from the primary's INFO, so it is in sync first.
-        wait_for(lambda: redis.Redis(port=self.replica_port).info("replication")["master_link_status"] == "up",
-                 15, "the replica to sync")
+        wait_for(
+            lambda: redis.Redis(port=self.replica_port).info("replication")["master_link_status"] == "up",
+            15,
+            "the replica to sync",
+        )
         for number, port in enumerate(self.sentinel_ports, 1):
             conf_dir = self.workdir / f"sentinel-{number}"
             conf_dir.mkdir()
             conf = conf_dir / "sentinel.conf"  # sentinels rewrite their file, so each has its own
-            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {conf_dir}\n"
-                            f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2\n"
-                            f"sentinel down-after-milliseconds {MASTER} 1000\n"
-                            f"sentinel failover-timeout {MASTER} 5000\n")
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {conf_dir}\n"
+                f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2\n"
+                f"sentinel down-after-milliseconds {MASTER} 1000\n"
+                f"sentinel failover-timeout {MASTER} 5000\n"
+            )
             self.spawn(f"sentinel-{number}", [self.server, str(conf), "--sentinel"])
 
         def all_know_each_other() -> bool:
@@ -106,8 +132,9 @@ class SentinelSetup:
         """kill -9 the primary; returns once the sentinels name the replica as the master."""
         os.killpg(self.processes["primary"].pid, signal.SIGKILL)
         self.processes["primary"].wait(timeout=5)
-        wait_for(lambda: self.master_port() == self.replica_port, 30, "the sentinels to promote the replica",
-                 interval=0.2)
+        wait_for(
+            lambda: self.master_port() == self.replica_port, 30, "the sentinels to promote the replica", interval=0.2
+        )
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -129,8 +156,9 @@ def sentinel_setup(tmp_path: Path) -> Iterator[SentinelSetup]:
         setup.stop()
 
 
-def test_the_fleet_client_follows_the_master_through_a_failover(sentinel_setup: SentinelSetup,
-                                                                monkeypatch: pytest.MonkeyPatch):
+def test_the_fleet_client_follows_the_master_through_a_failover(
+    sentinel_setup: SentinelSetup, monkeypatch: pytest.MonkeyPatch
+):
     # REDIS_URL's host and port lead nowhere: only its database number is used, on the master.
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/3")
     monkeypatch.setenv("REDIS_SENTINELS", sentinel_setup.sentinels)
@@ -168,11 +196,22 @@ def test_the_fleet_client_follows_the_master_through_a_failover(sentinel_setup: 
 
 def fleet_env(sentinel_setup: SentinelSetup, tmp_path: Path) -> dict[str, str]:
     """The environment of a fleet process pointed at the sentinels (and nothing else of Redis)."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in {"BROKER_URL", "OPENAI_API_KEY", "LLM_BASE_URL", "TAXONOMY_FILE", "LOCAL_GATE_CONFIDENCE"}}
-    env.update({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_SENTINELS": sentinel_setup.sentinels,
-                "REDIS_MASTER_NAME": MASTER, "REDIS_PREFIX": f"sentinel-{secrets.token_hex(4)}:",
-                "LLM_PROVIDER": "rules", "LOG_DIR": str(tmp_path / "logs"), "PYTHONUNBUFFERED": "1"})
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"BROKER_URL", "OPENAI_API_KEY", "LLM_BASE_URL", "TAXONOMY_FILE", "LOCAL_GATE_CONFIDENCE"}
+    }
+    env.update(
+        {
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "REDIS_SENTINELS": sentinel_setup.sentinels,
+            "REDIS_MASTER_NAME": MASTER,
+            "REDIS_PREFIX": f"sentinel-{secrets.token_hex(4)}:",
+            "LLM_PROVIDER": "rules",
+            "LOG_DIR": str(tmp_path / "logs"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -202,15 +241,17 @@ print(json.dumps(app.send_task("celery.accumulate", args=(sys.argv[1],)).get(tim
 
 
 def client_run(env: dict[str, str], argument: str) -> list:
-    result = subprocess.run([sys.executable, "-c", ROUND_TRIP, argument], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=90)
+    result = subprocess.run(
+        [sys.executable, "-c", ROUND_TRIP, argument], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return [json.loads(line) for line in result.stdout.strip().splitlines()]
 
 
 @pytest.mark.e2e
-def test_celery_is_configured_for_sentinel_and_a_worker_answers_through_it(sentinel_setup: SentinelSetup,
-                                                                           tmp_path: Path):
+def test_celery_is_configured_for_sentinel_and_a_worker_answers_through_it(
+    sentinel_setup: SentinelSetup, tmp_path: Path
+):
     env = fleet_env(sentinel_setup, tmp_path)
     (conf,) = client_run(env, "config")
     assert conf["broker_url"].startswith("sentinel://127.0.0.1:") and conf["broker_url"].count("sentinel://") == 3
@@ -222,10 +263,26 @@ def test_celery_is_configured_for_sentinel_and_a_worker_answers_through_it(senti
 
     log = tmp_path / "worker.log"
     with log.open("ab") as output:
-        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "app", "worker", "--concurrency=1",
-                                   "-n", f"sentinel-{secrets.token_hex(3)}@%h", "--loglevel=INFO"],
-                                  cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "app",
+                "worker",
+                "--concurrency=1",
+                "-n",
+                f"sentinel-{secrets.token_hex(3)}@%h",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         _, answer = client_run(env, "before")
         assert answer == ["before"]

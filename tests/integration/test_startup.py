@@ -31,15 +31,23 @@ def test_importing_the_celery_app_needs_no_environment(tmp_path):
     assert result.stdout.strip() == "False"  # the settings are read when Celery first needs them
 
 
-@pytest.mark.parametrize("command", [pytest.param(["-m", "celery", "-A", "app", "worker"], marks=pytest.mark.e2e),
-                                     ["-m", "app", "health"]])
+@pytest.mark.parametrize(
+    "command", [pytest.param(["-m", "celery", "-A", "app", "worker"], marks=pytest.mark.e2e), ["-m", "app", "health"]]
+)
 def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, command):
     result = _bare_run(command, tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("configuration error:") and "ZENDESK_EMAIL" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    bad = _bare_run(command, tmp_path, ZENDESK_URL="http://127.0.0.1:9", ZENDESK_EMAIL="a@b.c",
-                    ZENDESK_API_TOKEN="t", SWEEP_INTERVAL="-5", LLM_PROVIDER="magic")
+    bad = _bare_run(
+        command,
+        tmp_path,
+        ZENDESK_URL="http://127.0.0.1:9",
+        ZENDESK_EMAIL="a@b.c",
+        ZENDESK_API_TOKEN="t",
+        SWEEP_INTERVAL="-5",
+        LLM_PROVIDER="magic",
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "LLM_PROVIDER: Input should be" in bad.stderr
     assert "SWEEP_INTERVAL: Input should be greater than 0" in bad.stderr
@@ -47,25 +55,42 @@ def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, co
 
 def celery_conf(env_vars: dict[str, str], tmp_path: Path) -> dict:
     """app.celery's configuration as a fresh process builds it from these variables."""
-    code = ("import json; from app.celery import app; c = app.conf; "
-            "print(json.dumps({k: c[k] for k in ('broker_url', 'result_backend', 'broker_transport', "
-            "'broker_transport_options', 'result_backend_transport_options', 'redbeat_redis_url', "
-            "'redbeat_redis_options')}, default=repr)); "
-            "conn = app.connection_for_write(); print(type(conn.transport).__module__ + '.' + "
-            "type(conn.transport).__name__)")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "ZENDESK_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "a@b.c", "ZENDESK_API_TOKEN": "t",
-           "LOG_DIR": str(tmp_path / "logs"), **env_vars}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    code = (
+        "import json; from app.celery import app; c = app.conf; "
+        "print(json.dumps({k: c[k] for k in ('broker_url', 'result_backend', 'broker_transport', "
+        "'broker_transport_options', 'result_backend_transport_options', 'redbeat_redis_url', "
+        "'redbeat_redis_options')}, default=repr)); "
+        "conn = app.connection_for_write(); print(type(conn.transport).__module__ + '.' + "
+        "type(conn.transport).__name__)"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "ZENDESK_URL": "http://127.0.0.1:9",
+        "ZENDESK_EMAIL": "a@b.c",
+        "ZENDESK_API_TOKEN": "t",
+        "LOG_DIR": str(tmp_path / "logs"),
+        **env_vars,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     conf_line, transport = result.stdout.strip().splitlines()
     return {**json.loads(conf_line), "transport": transport}
 
 
 def test_the_celery_app_is_configured_for_sentinel(tmp_path):
-    conf = celery_conf({"REDIS_SENTINELS": SENTINELS, "REDIS_MASTER_NAME": "triage-master",
-                        "REDIS_URL": "redis://:pw@ignored:6379/1", "REDIS_PREFIX": "fleet-a:"}, tmp_path)
+    conf = celery_conf(
+        {
+            "REDIS_SENTINELS": SENTINELS,
+            "REDIS_MASTER_NAME": "triage-master",
+            "REDIS_URL": "redis://:pw@ignored:6379/1",
+            "REDIS_PREFIX": "fleet-a:",
+        },
+        tmp_path,
+    )
     assert conf["broker_url"].startswith("sentinel://:pw@10.0.0.1:26379/1;")
     assert conf["result_backend"] == conf["broker_url"]
     assert conf["broker_transport"] == "app.broker:SentinelTransport"
@@ -80,8 +105,14 @@ def test_the_celery_app_is_configured_for_sentinel(tmp_path):
 
 
 def test_the_celery_app_keeps_a_rabbitmq_broker_with_sentinel_results(tmp_path):
-    conf = celery_conf({"REDIS_SENTINELS": SENTINELS, "REDIS_MASTER_NAME": "triage-master",
-                        "BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}, tmp_path)
+    conf = celery_conf(
+        {
+            "REDIS_SENTINELS": SENTINELS,
+            "REDIS_MASTER_NAME": "triage-master",
+            "BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        },
+        tmp_path,
+    )
     assert conf["broker_url"].startswith("amqp://") and conf["broker_transport"] is None
     assert "master_name" not in conf["broker_transport_options"]
     assert conf["result_backend"].startswith("sentinel://")
@@ -98,11 +129,23 @@ def test_the_celery_app_without_sentinel_is_as_before(tmp_path):
 
 @pytest.mark.e2e
 def test_a_worker_without_the_master_name_stops_with_a_configuration_error(tmp_path):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "ZENDESK_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "a@b.c", "ZENDESK_API_TOKEN": "t",
-           "REDIS_SENTINELS": SENTINELS}
-    result = subprocess.run([sys.executable, "-m", "celery", "-A", "app", "worker"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "ZENDESK_URL": "http://127.0.0.1:9",
+        "ZENDESK_EMAIL": "a@b.c",
+        "ZENDESK_API_TOKEN": "t",
+        "REDIS_SENTINELS": SENTINELS,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "app", "worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "configuration error: REDIS_SENTINELS: set REDIS_MASTER_NAME too" in result.stderr
     assert "Traceback" not in result.stderr

@@ -39,9 +39,16 @@ def sim_ticket(sim, ticket_id):
 
 def payload(sim, ticket_id, run_id="run-t", dry_run=False):
     ticket = services.zendesk().get_ticket(ticket_id)
-    return TicketInput(run_id=run_id, ticket_id=ticket.id, subject=ticket.subject, description=ticket.description,
-                       priority=ticket.priority, updated_at=ticket.updated_at, dry_run=dry_run,
-                       enqueued_at=time.time()).model_dump()
+    return TicketInput(
+        run_id=run_id,
+        ticket_id=ticket.id,
+        subject=ticket.subject,
+        description=ticket.description,
+        priority=ticket.priority,
+        updated_at=ticket.updated_at,
+        dry_run=dry_run,
+        enqueued_at=time.time(),
+    ).model_dump()
 
 
 def run_chain(data):
@@ -55,9 +62,13 @@ def run_chain(data):
 def test_chain_redacts_classifies_and_writes_once(fleet_env):
     sim = fleet_env
     ticket_id = create_ticket(
-        sim, "URGENT: app crashes at checkout",
+        sim,
+        "URGENT: app crashes at checkout",
         f"Hi, this is {PII['name']} ({PII['email']}, {PII['phone']}). The app crashes with an error "
-        f"when I pay with card {PII['card']}. Fix ASAP!", tags=["vip"], priority="low")
+        f"when I pay with card {PII['card']}. Fix ASAP!",
+        tags=["vip"],
+        priority="low",
+    )
     services.claims().take(ticket_id)
     redacted, result = run_chain(payload(sim, ticket_id))
 
@@ -120,7 +131,9 @@ def test_4xx_becomes_a_failed_record_and_releases_the_claim(fleet_env):
     claims = services.claims()
     assert not claims.is_done(ticket_id) and not claims.redis.exists(claims.claim_key(ticket_id))
     (dead,) = services.dead_letters().entries()
-    assert (dead["ticket_id"], dead["stage"], dead["run_id"]) == (ticket_id, "update", "run-t") and "422" in dead["reason"]
+    assert (dead["ticket_id"], dead["stage"], dead["run_id"]) == (ticket_id, "update", "run-t") and "422" in dead[
+        "reason"
+    ]
     assert ticket_id in claims.unavailable([ticket_id])  # sweeps skip it until it is requeued
     services.dead_letters().remove([ticket_id])
     assert ticket_id not in claims.unavailable([ticket_id])
@@ -178,8 +191,11 @@ def test_agent_edit_between_sweep_and_update_is_kept(fleet_env):
     sim = fleet_env
     ticket_id = create_ticket(sim, "Dashboard error", "The dashboard shows an error, can't work", priority="low")
     data = payload(sim, ticket_id)  # read now: priority low, stamp t0
-    requests.post(f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit",
-                  json={"additional_tags": ["escalated"], "priority": "urgent"}, timeout=5).raise_for_status()
+    requests.post(
+        f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit",
+        json={"additional_tags": ["escalated"], "priority": "urgent"},
+        timeout=5,
+    ).raise_for_status()
     _, result = run_chain(data)
     assert result["status"] == "success" and result["priority_set"] is None
     state = sim_ticket(sim, ticket_id)
@@ -194,8 +210,9 @@ def test_closed_meanwhile_is_recorded_not_written(fleet_env):
     sim = fleet_env
     ticket_id = create_ticket(sim, "Cancel my plan", "please cancel")
     data = payload(sim, ticket_id)
-    requests.post(f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit", json={"status": "closed"},
-                  timeout=5).raise_for_status()
+    requests.post(
+        f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit", json={"status": "closed"}, timeout=5
+    ).raise_for_status()
     _, result = run_chain(data)
     assert result["status"] == "failed" and "closed" in result["error"]
     assert "ai_processed" not in sim_ticket(sim, ticket_id)["ticket"]["tags"]
@@ -204,8 +221,11 @@ def test_closed_meanwhile_is_recorded_not_written(fleet_env):
 BAD_INPUTS = {
     "empty": ("", ""),
     "huge": ("Log attached", "ERROR stack overflow in module X\n" * 32_000),  # ~1 MB
-    "html": ("<b>Broken</b>", "<html><body><p>Hi <i>Anna Berg</i>,</p><script>alert(1)</script>"
-                              "<table><tr><td>crash</td></tr></table></body></html>"),
+    "html": (
+        "<b>Broken</b>",
+        "<html><body><p>Hi <i>Anna Berg</i>,</p><script>alert(1)</script>"
+        "<table><tr><td>crash</td></tr></table></body></html>",
+    ),
     "binary": ("\x00\x01\x02", "".join(chr(c) for c in range(0, 32)) + "\ufffd\udcff"[:1] + "\x7f" * 50),
     "emoji_rtl": ("🔥🔥 URGENT 🔥🔥", "שלום, האפליקציה קורסת 😡 مرحبا التطبيق لا يعمل 🙏"),
     "german": ("Rückerstattung", "Ich wurde doppelt belastet, bitte erstatten Sie mir das Geld. Danke!"),
@@ -276,18 +296,24 @@ def test_a_batch_stopped_by_the_update_ticket_share_resumes_its_priority_raises(
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "2")  # the fleet's half: one PUT, then a long wait
     services.reset()
     outcome = sweep(services.zendesk(), services.claims(), 10)
-    works = [TicketWork.model_validate(classify_task.apply(args=(redact_task.apply(args=(t.model_dump(),)).get(),)).get())
-             for t in outcome.inputs]
+    works = [
+        TicketWork.model_validate(classify_task.apply(args=(redact_task.apply(args=(t.model_dump(),)).get(),)).get())
+        for t in outcome.inputs
+    ]
     with pytest.raises(BatchInterrupted) as stopped:
         update_batch(services.fleet(), works, outcome.run_id, 0)
     progress = stopped.value.progress
     assert progress.tags_done and len(progress.written) == 10 and len(progress.priorities) < 10
-    assert requests.get(f"{fleet_env.base_url}/_sim/stats", timeout=5).json()["requests_by_endpoint"]["ticket_update"] == 1
+    assert (
+        requests.get(f"{fleet_env.base_url}/_sim/stats", timeout=5).json()["requests_by_endpoint"]["ticket_update"] == 1
+    )
 
     monkeypatch.setenv("ZENDESK_UPDATE_RATE_LIMIT", "100000")  # later: the share has room again
     services.reset()
     services.redis_client().delete(f"{services.get_settings().redis.prefix}ratelimit:zendesk:update_ticket")
-    records = update_batch(services.fleet(), works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json")))
+    records = update_batch(
+        services.fleet(), works, outcome.run_id, 0, BatchProgress.model_validate(progress.model_dump(mode="json"))
+    )
     raised = {r["ticket_id"]: r["priority_set"] for r in records}
     wanted = {w.ticket_id: services.taxonomy().priority_for(w.analysis.values) for w in works}
     assert all(r["status"] == "success" for r in records)

@@ -27,8 +27,11 @@ SECRET = "webhook-test-secret"
 
 def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
     timestamp = zendesk_timestamp(time.time() if at is None else at)
-    return {"X-Zendesk-Webhook-Signature": sign(secret, timestamp, body),
-            "X-Zendesk-Webhook-Signature-Timestamp": timestamp, "Content-Type": "application/json"}
+    return {
+        "X-Zendesk-Webhook-Signature": sign(secret, timestamp, body),
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }
 
 
 def trigger(ticket_id: int) -> bytes:
@@ -50,6 +53,7 @@ class Sends:
 
 def post_all(receiver: Receiver, requests_: list[tuple[bytes, dict[str, str]]]) -> list[tuple[int, dict]]:
     """POST each (body, headers) in order to a receiver served on a real socket."""
+
     async def go() -> list[tuple[int, dict]]:
         async with TestClient(TestServer(create_app(receiver, SECRET))) as client:
             answers = []
@@ -57,6 +61,7 @@ def post_all(receiver: Receiver, requests_: list[tuple[bytes, dict[str, str]]]) 
                 response = await client.post(PATH, data=body, headers=headers)
                 answers.append((response.status, await response.json()))
             return answers
+
     return asyncio.run(go())
 
 
@@ -114,8 +119,19 @@ def test_a_ticket_already_done_or_claimed_is_answered_2xx_and_not_sent(intake):
     assert sends.count == 0 and services.intake_queue().waiting() == 0
 
 
-@pytest.mark.parametrize("case", ["no signature", "wrong secret", "stale timestamp", "future timestamp",
-                                  "hex signature", "not json", "no ticket id", "over 1 MB"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no signature",
+        "wrong secret",
+        "stale timestamp",
+        "future timestamp",
+        "hex signature",
+        "not json",
+        "no ticket id",
+        "over 1 MB",
+    ],
+)
 def test_bad_deliveries_get_a_clear_4xx_and_start_nothing(intake, case):
     receiver, sends = intake
     body = trigger(31)
@@ -131,8 +147,10 @@ def test_bad_deliveries_get_a_clear_4xx_and_start_nothing(intake, case):
     elif case == "hex signature":
         import hashlib
         import hmac
+
         headers["X-Zendesk-Webhook-Signature"] = hmac.new(
-            SECRET.encode(), headers["X-Zendesk-Webhook-Signature-Timestamp"].encode() + body, hashlib.sha256).hexdigest()
+            SECRET.encode(), headers["X-Zendesk-Webhook-Signature-Timestamp"].encode() + body, hashlib.sha256
+        ).hexdigest()
     elif case == "not json":
         body = b"ticket_id=31"
         headers = signed(body)
@@ -147,6 +165,7 @@ def test_bad_deliveries_get_a_clear_4xx_and_start_nothing(intake, case):
         async with TestClient(TestServer(create_app(receiver, SECRET))) as client:
             response = await client.post(PATH, data=body, headers=headers)
             return response.status, await response.text()
+
     status, text = asyncio.run(go())
     expected = {"not json": 400, "no ticket id": 400, "over 1 MB": 413}.get(case, 401)
     assert status == expected, text
@@ -166,21 +185,26 @@ def test_redis_down_answers_503_and_health_says_so(fleet_env):
             response = await client.post(PATH, data=trigger(5), headers=signed(trigger(5)))
             health = await client.get("/healthz")
             return response.status, await response.json(), response.headers.get("Retry-After"), health.status
+
     status, body, retry_after, health = asyncio.run(go())
     assert (status, body["status"], health) == (503, "unavailable", 503)
     assert retry_after is not None and float(retry_after) < 60  # Zendesk retries only under 60 s
 
 
 def create_ticket(sim, status="new") -> int:
-    body = {"tickets": [{"subject": "Cannot log in", "description": "The login page says error 500.",
-                         "status": status}]}
+    body = {
+        "tickets": [{"subject": "Cannot log in", "description": "The login page says error 500.", "status": status}]
+    }
     return requests.post(f"{sim.base_url}/_sim/tickets", json=body, timeout=5).json()["ids"][0]
 
 
 def test_a_webhook_and_a_sweep_racing_for_one_ticket_dispatch_it_once(fleet_env, monkeypatch):
     dispatched: list[list[int]] = []
-    monkeypatch.setattr(dispatch, "dispatch_run", lambda fleet, outcome, bulk=None, queue=None: dispatched.append(
-        [t.ticket_id for t in outcome.inputs]))
+    monkeypatch.setattr(
+        dispatch,
+        "dispatch_run",
+        lambda fleet, outcome, bulk=None, queue=None: dispatched.append([t.ticket_id for t in outcome.inputs]),
+    )
     ticket_id = create_ticket(fleet_env)
     services.intake_queue().add(ticket_id)
     beat = sweep(services.zendesk(), services.claims(), limit=1000, ticket_ids=[ticket_id])  # the sweep wins
@@ -192,8 +216,13 @@ def test_a_webhook_and_a_sweep_racing_for_one_ticket_dispatch_it_once(fleet_env,
 
 def test_announced_tickets_that_are_solved_or_gone_are_recorded_and_skipped(fleet_env, monkeypatch):
     dispatched: list[tuple[list[int], bool | None, str | None]] = []
-    monkeypatch.setattr(dispatch, "dispatch_run", lambda fleet, outcome, bulk=None, queue=None: dispatched.append(
-        ([t.ticket_id for t in outcome.inputs], bulk, queue)))
+    monkeypatch.setattr(
+        dispatch,
+        "dispatch_run",
+        lambda fleet, outcome, bulk=None, queue=None: dispatched.append(
+            ([t.ticket_id for t in outcome.inputs], bulk, queue)
+        ),
+    )
     fresh, solved = create_ticket(fleet_env), create_ticket(fleet_env, status="solved")
     for ticket_id in (fresh, solved, 999_999):
         services.intake_queue().add(ticket_id)
@@ -210,6 +239,7 @@ def test_announced_tickets_that_are_solved_or_gone_are_recorded_and_skipped(flee
 def test_tickets_go_back_to_wait_when_zendesk_cannot_be_read(fleet_env, monkeypatch):
     def unreadable(*args, **kwargs):
         raise ZendeskError("503 from Zendesk")
+
     monkeypatch.setattr(dispatch, "sweep", unreadable)
     services.intake_queue().add(41)
     with pytest.raises(ZendeskError):

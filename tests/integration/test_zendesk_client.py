@@ -56,11 +56,13 @@ def test_update_many_carries_only_what_cannot_overwrite_a_person_and_priorities_
     with running_simulator(tickets=5, seed=2, rate_limit=100_000, job_delay_ms=0, job_item_ms=0) as sim:
         client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
         one, two = client.show_many([1, 2])
-        job = client.update_many({
-            1: TicketUpdate(["ai_processed", "x"], "note 1", "high", one.updated_at),
-            2: TicketUpdate(["ai_processed"], "note 2", None, two.updated_at),
-            99: TicketUpdate(["ai_processed"], "note 99"),
-        })
+        job = client.update_many(
+            {
+                1: TicketUpdate(["ai_processed", "x"], "note 1", "high", one.updated_at),
+                2: TicketUpdate(["ai_processed"], "note 2", None, two.updated_at),
+                99: TicketUpdate(["ai_processed"], "note 99"),
+            }
+        )
         while not job.finished:
             job = client.job_status(job.id)
         assert {r["id"]: r["success"] for r in job.results} == {1: True, 2: True, 99: False}
@@ -105,8 +107,10 @@ def test_typed_errors():
 def test_additional_tags_keep_what_was_there():
     with running_simulator(tickets=0, seed=1) as sim:
         client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN))
-        created = client.session.post(f"{sim.base_url}/_sim/tickets",
-                                      json={"tickets": [{"subject": "s", "description": "d", "tags": ["vip", "billing"]}]})
+        created = client.session.post(
+            f"{sim.base_url}/_sim/tickets",
+            json={"tickets": [{"subject": "s", "description": "d", "tags": ["vip", "billing"]}]},
+        )
         ticket_id = created.json()["ids"][0]
         ticket = client.get_ticket(ticket_id)
         client.update_ticket(ticket_id, TicketUpdate(["ai_processed", "ai_bug"], "note", "high", ticket.updated_at))
@@ -138,7 +142,9 @@ def test_breaker_opens_on_outage_only_and_is_shared(redis_url, redis_prefix):
     client_redis = redis.Redis.from_url(redis_url)
     namespace = f"{redis_prefix}breaker:zendesk"
     with running_simulator(tickets=3, seed=1, rate_limit=100_000) as sim:
-        client = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), breaker=zendesk_breaker(client_redis, namespace, 3, 30))
+        client = ZendeskClient(
+            sim.base_url, ApiTokenAuth(EMAIL, TOKEN), breaker=zendesk_breaker(client_redis, namespace, 3, 30)
+        )
         for _ in range(5):  # 404s and 422s are about one request: they never open it
             with pytest.raises(ZendeskNotFound):
                 client.get_ticket(99_999)
@@ -152,7 +158,9 @@ def test_breaker_opens_on_outage_only_and_is_shared(redis_url, redis_prefix):
             client.get_ticket(1)
         assert info.value.retryable and info.value.retry_after == 30
         sent = sim.state.stats()["requests_total"]
-        other_process = ZendeskClient(sim.base_url, ApiTokenAuth(EMAIL, TOKEN), breaker=zendesk_breaker(client_redis, namespace, 3, 30))
+        other_process = ZendeskClient(
+            sim.base_url, ApiTokenAuth(EMAIL, TOKEN), breaker=zendesk_breaker(client_redis, namespace, 3, 30)
+        )
         with pytest.raises(ZendeskCircuitOpen):
             other_process.get_ticket(1)
         assert sim.state.stats()["requests_total"] == sent  # failing fast, without a request

@@ -33,8 +33,9 @@ def another_process() -> ZendeskClient:
     the same Redis."""
     settings = services.get_settings()
     auth = services.zendesk_auth(settings, SharedTokenStore(services.redis_client(), settings.redis.prefix))
-    return ZendeskClient(settings.zendesk.base_url, auth, breaker=services.zendesk_circuit(),
-                         faults=services.zendesk_faults())
+    return ZendeskClient(
+        settings.zendesk.base_url, auth, breaker=services.zendesk_circuit(), faults=services.zendesk_faults()
+    )
 
 
 @pytest.fixture
@@ -71,7 +72,9 @@ def test_expiring_and_revoked_tokens_are_renewed_without_a_failed_call(oauth_onl
     # Renewed when a quarter of the 2 s is left: about every 1.5 s, plus one for the revocation,
     # whatever the number of processes.
     assert 4 <= figures["oauth"]["tokens_issued"] <= 8, figures["oauth"]
-    assert figures["responses_by_status"].get("401", 0) <= len(clients)  # at most each process meets the revocation once
+    assert figures["responses_by_status"].get("401", 0) <= len(
+        clients
+    )  # at most each process meets the revocation once
     assert figures["requests_by_auth"].get("api_token", 0) == 0
 
 
@@ -109,8 +112,9 @@ def test_a_write_outside_the_tokens_scope_is_a_fault_naming_the_scope(oauth_only
 
 
 def test_an_api_token_on_an_oauth_only_account_is_a_fault_naming_the_deadline(oauth_only):
-    client = ZendeskClient(oauth_only.base_url, ApiTokenAuth("triage-bot@example.com", "sim-api-token"),
-                           faults=services.zendesk_faults())
+    client = ZendeskClient(
+        oauth_only.base_url, ApiTokenAuth("triage-bot@example.com", "sim-api-token"), faults=services.zendesk_faults()
+    )
     with pytest.raises(ZendeskConfigFault, match="2027-04-30"):
         client.get_ticket(1)
     assert "API token was refused" in (services.zendesk_faults().get() or "")
@@ -121,8 +125,12 @@ def test_the_token_lives_in_redis_and_its_renewal_is_one_request_for_many_thread
 
     settings = services.get_settings()
     store = SharedTokenStore(services.redis_client(), settings.redis.prefix)
-    auths = [OAuthClientCredentials(f"{oauth_only.base_url}/oauth/tokens", "triage-fleet", "sim-oauth-secret",
-                                    "read write", store, 3600) for _ in range(4)]
+    auths = [
+        OAuthClientCredentials(
+            f"{oauth_only.base_url}/oauth/tokens", "triage-fleet", "sim-oauth-secret", "read write", store, 3600
+        )
+        for _ in range(4)
+    ]
     seen: list[str] = []
     threads = [threading.Thread(target=lambda a=a: seen.append(a.authorization())) for a in auths for _ in range(10)]
     for thread in threads:

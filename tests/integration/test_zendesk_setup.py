@@ -39,7 +39,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.deliveries.append((dict(self.headers), body))
                 self.send_response(202)
@@ -57,17 +57,26 @@ class Receiver:
 @pytest.fixture
 def account(fleet_env: Any) -> Iterator[Any]:
     """The test's simulator made OAuth-only, with jobs that run at once."""
-    requests.post(f"{fleet_env.base_url}/_sim/config", json={"auth": "oauth", "job_delay_ms": 0, "job_item_ms": 0},
-                  timeout=5).raise_for_status()
+    requests.post(
+        f"{fleet_env.base_url}/_sim/config", json={"auth": "oauth", "job_delay_ms": 0, "job_item_ms": 0}, timeout=5
+    ).raise_for_status()
     yield fleet_env
 
 
 def cli(sim: Any, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZENDESK_")}
-    env.update({"ZENDESK_URL": sim.base_url, **CLIENT, "REDIS_PREFIX": services.get_settings().redis.prefix,
-                "REDIS_URL": services.get_settings().redis.url, **extra})
-    return subprocess.run([sys.executable, "-m", "app", "zendesk", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env.update(
+        {
+            "ZENDESK_URL": sim.base_url,
+            **CLIENT,
+            "REDIS_PREFIX": services.get_settings().redis.prefix,
+            "REDIS_URL": services.get_settings().redis.url,
+            **extra,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "app", "zendesk", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def api(sim: Any, method: str, path: str, **kwargs: Any) -> Any:
@@ -98,8 +107,11 @@ def test_setup_plans_makes_is_idempotent_and_check_names_what_changed(account, t
     assert again.returncode == 0 and "everything is up to date; nothing changed" in again.stdout
     assert "up to date" in again.stdout and "done:" not in again.stdout
     after = requests.get(f"{account.base_url}/_sim/stats", timeout=5).json()["requests_by_endpoint"]
-    writes = [name for name in after if name.startswith(("webhook_create", "webhook_replace", "trigger_create",
-                                                         "trigger_update", "category_create"))]
+    writes = [
+        name
+        for name in after
+        if name.startswith(("webhook_create", "webhook_replace", "trigger_create", "trigger_update", "category_create"))
+    ]
     assert all(after[name] == before.get(name, 0) for name in writes)
 
     checked = cli(account, "check")
@@ -128,8 +140,13 @@ def test_setup_plans_makes_is_idempotent_and_check_names_what_changed(account, t
         time.sleep(0.05)
     assert len(receiver.deliveries) == 2
     for headers, body in receiver.deliveries:
-        verify(secret, headers["X-Zendesk-Webhook-Signature-Timestamp"], headers["X-Zendesk-Webhook-Signature"],
-               body, time.time())
+        verify(
+            secret,
+            headers["X-Zendesk-Webhook-Signature-Timestamp"],
+            headers["X-Zendesk-Webhook-Signature"],
+            body,
+            time.time(),
+        )
         assert set(json.loads(body)) == {"ticket_id"}
 
 
@@ -145,8 +162,12 @@ def test_a_secret_that_is_not_the_webhooks_is_named_by_check(account, tmp_path: 
 
 
 def analysis(urgency: str) -> Analysis:
-    return Analysis(summary="s", values={"root_cause": "bug", "urgency": urgency, "sentiment": "neutral"},
-                    provider="rules", model="rules")
+    return Analysis(
+        summary="s",
+        values={"root_cause": "bug", "urgency": urgency, "sentiment": "neutral"},
+        provider="rules",
+        model="rules",
+    )
 
 
 def ticket(sim: Any, ticket_id: int) -> dict:
@@ -159,8 +180,9 @@ def new_ticket(sim: Any, priority: str | None) -> int:
 
 
 def agent_sets(sim: Any, ticket_id: int, priority: str) -> None:
-    requests.post(f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit", json={"priority": priority},
-                  timeout=5).raise_for_status()
+    requests.post(
+        f"{sim.base_url}/_sim/tickets/{ticket_id}/agent_edit", json={"priority": priority}, timeout=5
+    ).raise_for_status()
 
 
 def test_zendesks_triggers_raise_priorities_in_the_fleets_own_update_and_never_over_an_agent(account):
@@ -177,16 +199,39 @@ def test_zendesks_triggers_raise_priorities_in_the_fleets_own_update_and_never_o
     urgent_high = new_ticket(account, "urgent")  # higher than the fleet's: stays
     by_hand = new_ticket(account, "normal")
     agent_sets(account, by_hand, "low")  # an agent chose low by hand before the fleet: stays
-    items = [BatchItem(none_high, analysis("high")), BatchItem(none_low, analysis("low")),
-             BatchItem(normal_high, analysis("high")), BatchItem(urgent_high, analysis("high")),
-             BatchItem(by_hand, analysis("high"))]
-    progress = write_batch(services.zendesk(), items, services.taxonomy(), "run-p", services.bulk_jobs(),
-                           services.job_slots(), "run-p:0", JobPolling(interval=0.02), by_trigger=True)
+    items = [
+        BatchItem(none_high, analysis("high")),
+        BatchItem(none_low, analysis("low")),
+        BatchItem(normal_high, analysis("high")),
+        BatchItem(urgent_high, analysis("high")),
+        BatchItem(by_hand, analysis("high")),
+    ]
+    progress = write_batch(
+        services.zendesk(),
+        items,
+        services.taxonomy(),
+        "run-p",
+        services.bulk_jobs(),
+        services.job_slots(),
+        "run-p:0",
+        JobPolling(interval=0.02),
+        by_trigger=True,
+    )
     final = {i.ticket_id: ticket(account, i.ticket_id)["ticket"] for i in items}
     assert {i: t["priority"] for i, t in final.items()} == {
-        none_high: "high", none_low: "low", normal_high: "high", urgent_high: "urgent", by_hand: "low"}
-    assert progress.priorities == {none_high: "high", none_low: "low", normal_high: "high", urgent_high: None,
-                                   by_hand: None}
+        none_high: "high",
+        none_low: "low",
+        normal_high: "high",
+        urgent_high: "urgent",
+        by_hand: "low",
+    }
+    assert progress.priorities == {
+        none_high: "high",
+        none_low: "low",
+        normal_high: "high",
+        urgent_high: None,
+        by_hand: None,
+    }
     assert all("ai_priority_pending" not in t["tags"] and "ai_processed" in t["tags"] for t in final.values())
     stats = requests.get(f"{account.base_url}/_sim/stats", timeout=5).json()
     assert stats["requests_by_endpoint"].get("ticket_update", 0) == 0  # no single-ticket PUT

@@ -7,8 +7,9 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
 
 import pytest
 
@@ -16,17 +17,23 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def command_line() -> Callable[..., ContextManager[str]]:
+def command_line() -> Callable[..., AbstractContextManager[str]]:
     """``launch(MODULE, *ARGS)`` runs ``python -m MODULE ARGS`` for a ``with`` block.
 
     The block gets the URL of the "... simulator listening on URL" line, read as soon as the
     simulator prints it; afterwards the simulator must stop cleanly on SIGTERM.
     """
+
     @contextlib.contextmanager
     def launch(module: str, *args: str) -> Iterator[str]:
         label = module.rsplit(".", 1)[-1]
-        with subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO_ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        with subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
             try:
                 line = process.stdout.readline()
                 match = re.fullmatch(rf"{label} simulator listening on (http://127\.0\.0\.1:(\d+))\n", line)
@@ -38,4 +45,5 @@ def command_line() -> Callable[..., ContextManager[str]]:
             finally:
                 if process.poll() is None:
                     process.kill()
+
     return launch

@@ -60,23 +60,47 @@ def by_author(ticket_audits: list[dict], author_ids) -> list[dict]:
 
 
 def changes(audit: dict, field_name: str) -> list[dict]:
-    return [event for event in audit["events"] if event.get("field_name") == field_name
-            and event["type"] == "Change"]
+    return [event for event in audit["events"] if event.get("field_name") == field_name and event["type"] == "Change"]
 
 
 # --- The seeded history ------------------------------------------------------------------------
 
+
 def test_history_follows_the_seed_and_leaves_the_open_tickets_alone():
     def open_tickets(state: SimState) -> list[tuple]:
-        return [(r.id, r.subject, r.description, tuple(r.tags), r.priority, r.status, r.assignee_id,
-                 r.requester_id, tuple(c["id"] for c in r.comments)) for r in state.tickets.values()
-                if r.status != "solved"]
+        return [
+            (
+                r.id,
+                r.subject,
+                r.description,
+                tuple(r.tags),
+                r.priority,
+                r.status,
+                r.assignee_id,
+                r.requester_id,
+                tuple(c["id"] for c in r.comments),
+            )
+            for r in state.tickets.values()
+            if r.status != "solved"
+        ]
 
     def solved(state: SimState) -> list[tuple]:
-        return [(r.id, r.subject, tuple(r.tags), r.priority, r.assignee_id, r.requester_id,
-                 [[(e["type"], e.get("field_name"), str(e.get("value", e.get("body"))))
-                   for e in audit["events"]] for audit in r.audits])
-                for r in state.tickets.values() if r.status == "solved"]
+        return [
+            (
+                r.id,
+                r.subject,
+                tuple(r.tags),
+                r.priority,
+                r.assignee_id,
+                r.requester_id,
+                [
+                    [(e["type"], e.get("field_name"), str(e.get("value", e.get("body")))) for e in audit["events"]]
+                    for audit in r.audits
+                ],
+            )
+            for r in state.tickets.values()
+            if r.status == "solved"
+        ]
 
     plain = SimState(SimConfig(tickets=20, seed=5))
     first = SimState(SimConfig(tickets=20, seed=5, solved=80))
@@ -123,6 +147,7 @@ def test_history_has_the_promised_mix():
 
 def test_solved_history_is_searchable_but_not_swept():
     with running_simulator(tickets=10, seed=2, solved=40) as sim:
+
         def search(query: str) -> set[int]:
             response = client().get(f"{sim.base_url}/api/v2/search.json", params={"query": query})
             assert response.status_code == 200, response.text
@@ -142,6 +167,7 @@ def test_solved_history_is_searchable_but_not_swept():
 
 # --- Audits ------------------------------------------------------------------------------------
 
+
 def test_audits_show_the_fleet_and_the_agents_as_the_history_says():
     with running_simulator(tickets=5, seed=3, solved=60) as sim:
         planted = history(sim)["tickets"]
@@ -157,10 +183,20 @@ def test_audits_show_the_fleet_and_the_agents_as_the_history_says():
             assert created["events"][0]["type"] == "Comment" and created["events"][0]["public"] is True
             assert created["events"][0]["body"] == ticket["description"]
             assert [e["field_name"] for e in created["events"][1:]] == [
-                "requester_id", "subject", "tags", "priority", "type", "status"]
+                "requester_id",
+                "subject",
+                "tags",
+                "priority",
+                "type",
+                "status",
+            ]
             told = replay(ticket_audits)
             assert (told["tags"], told["priority"], told["status"], told["assignee_id"]) == (
-                ticket["tags"], ticket["priority"], "solved", str(ticket["assignee_id"]))
+                ticket["tags"],
+                ticket["priority"],
+                "solved",
+                str(ticket["assignee_id"]),
+            )
 
             fleet_audits = by_author(ticket_audits, {API_USER_ID})
             agent_audits = by_author(ticket_audits, AGENT_IDS)
@@ -189,9 +225,14 @@ def test_audits_show_the_fleet_and_the_agents_as_the_history_says():
                     if fixed:
                         assert ticket["priority"] == wanted
                     continue
-                swaps = [e for audit in later for e in changes(audit, "tags")
-                         if f"ai_{answer}" in e["previous_value"] and f"ai_{truth}" in e["value"]
-                         and f"ai_{answer}" not in e["value"]]
+                swaps = [
+                    e
+                    for audit in later
+                    for e in changes(audit, "tags")
+                    if f"ai_{answer}" in e["previous_value"]
+                    and f"ai_{truth}" in e["value"]
+                    and f"ai_{answer}" not in e["value"]
+                ]
                 assert bool(swaps) == (name in entry["corrected"]), (ticket_id, entry)
                 # What nobody corrected is still the fleet's answer.
                 assert f"ai_{truth if swaps else answer}" in ticket["tags"]
@@ -228,11 +269,14 @@ def test_audits_paginate_by_offset_and_by_cursor():
 
         cursor = body["meta"]["after_cursor"]
         other = next(i for i in history(sim)["tickets"] if i != ticket_id)
-        for bad in ({"page[after]": "bm90LWEtY3Vyc29y"}, {"page[size]": "101"}, {"page[size]": "0"},
-                    {"page[after]": cursor, "page[before]": cursor}):
+        for bad in (
+            {"page[after]": "bm90LWEtY3Vyc29y"},
+            {"page[size]": "101"},
+            {"page[size]": "0"},
+            {"page[after]": cursor, "page[before]": cursor},
+        ):
             assert client().get(url, params=bad).status_code == 400, bad
-        elsewhere = client().get(f"{sim.base_url}/api/v2/tickets/{other}/audits.json",
-                                 params={"page[after]": cursor})
+        elsewhere = client().get(f"{sim.base_url}/api/v2/tickets/{other}/audits.json", params={"page[after]": cursor})
         assert elsewhere.status_code == 400
         assert client().get(url, params={"per_page": 1000}).json()["audits"] == everything  # 100 a page
         missing = client().get(f"{sim.base_url}/api/v2/tickets/99999/audits.json")
@@ -246,9 +290,20 @@ def test_live_writes_and_agent_edits_append_audits():
         assert [audit["author_id"] for audit in audits(sim, 1)][:1] == [sim.state.tickets[1].requester_id]
         before = len(audits(sim, 1))
 
-        written = client().put(f"{base}/1.json", json={"ticket": {
-            "additional_tags": ["ai_processed", "ai_bug"], "priority": "urgent",
-            "comment": {"body": "AI Analysis: a note", "public": False}}}).json()
+        written = (
+            client()
+            .put(
+                f"{base}/1.json",
+                json={
+                    "ticket": {
+                        "additional_tags": ["ai_processed", "ai_bug"],
+                        "priority": "urgent",
+                        "comment": {"body": "AI Analysis: a note", "public": False},
+                    }
+                },
+            )
+            .json()
+        )
         after = audits(sim, 1)
         assert len(after) == before + 1 and after[-1] == written["audit"]
         audit = after[-1]
@@ -265,16 +320,20 @@ def test_live_writes_and_agent_edits_append_audits():
         assert client().put(f"{base}/2/tags.json", json={"tags": ["vip_checked"]}).ok
         assert len(audits(sim, 2)) == count
 
-        job = client().put(f"{base}/update_many.json", json={"tickets": [
-            {"id": 3, "additional_tags": ["bulk_done"]}]}).json()["job_status"]
+        job = (
+            client()
+            .put(f"{base}/update_many.json", json={"tickets": [{"id": 3, "additional_tags": ["bulk_done"]}]})
+            .json()["job_status"]
+        )
         deadline = time.monotonic() + 10
         while client().get(job["url"]).json()["job_status"]["status"] != "completed":
             assert time.monotonic() < deadline
             time.sleep(0.02)
         assert audits(sim, 3)[-1]["author_id"] == API_USER_ID
 
-        edited = requests.post(f"{sim.base_url}/_sim/tickets/4/agent_edit",
-                               json={"priority": "high", "comment": "On it"})
+        edited = requests.post(
+            f"{sim.base_url}/_sim/tickets/4/agent_edit", json={"priority": "high", "comment": "On it"}
+        )
         assert edited.ok
         agent_audit = audits(sim, 4)[-1]
         assert agent_audit["author_id"] in AGENT_IDS and agent_audit["via"]["channel"] == "web"
@@ -283,20 +342,22 @@ def test_live_writes_and_agent_edits_append_audits():
             ticket = client().get(f"{base}/{ticket_id}.json").json()["ticket"]
             told = replay(audits(sim, ticket_id))
             assert (told["tags"], told["priority"], told["status"]) == (
-                ticket["tags"], ticket["priority"], ticket["status"])
+                ticket["tags"],
+                ticket["priority"],
+                ticket["status"],
+            )
 
 
 # --- Incremental Ticket Export --------------------------------------------------------------
 
+
 def test_incremental_export_pages_through_every_ticket_with_cursors():
-    with running_simulator(tickets=30, seed=8, solved=100, incremental_delay=0,
-                           incremental_rate_limit=100) as sim:
+    with running_simulator(tickets=30, seed=8, solved=100, incremental_delay=0, incremental_rate_limit=100) as sim:
         deleted = 5
         assert client().delete(f"{sim.base_url}/api/v2/tickets/{deleted}.json").status_code == 204
         start = int(time.time()) - 200 * DAY
         body = incremental(sim, start_time=start, per_page=20).json()
-        assert set(body) == {"tickets", "after_url", "after_cursor", "before_url", "before_cursor",
-                             "end_of_stream"}
+        assert set(body) == {"tickets", "after_url", "after_cursor", "before_url", "before_cursor", "end_of_stream"}
         pages, seen, keys = 1, [], []
         while True:
             assert len(body["tickets"]) <= 20 and body["before_cursor"] is None
@@ -323,8 +384,7 @@ def test_incremental_export_pages_through_every_ticket_with_cursors():
         quiet = incremental(sim, cursor=resume).json()
         assert quiet["tickets"] == [] and quiet["end_of_stream"] and quiet["after_cursor"]
         time.sleep(1.05)
-        assert client().put(f"{sim.base_url}/api/v2/tickets/7.json",
-                            json={"ticket": {"additional_tags": ["again"]}}).ok
+        assert client().put(f"{sim.base_url}/api/v2/tickets/7.json", json={"ticket": {"additional_tags": ["again"]}}).ok
         again = incremental(sim, cursor=resume).json()
         assert [ticket["id"] for ticket in again["tickets"]] == [7] and again["end_of_stream"]
 
@@ -344,22 +404,29 @@ def test_incremental_export_leaves_out_the_last_minute_and_refuses_what_zendesk_
             assert too_recent.status_code == 422
             assert too_recent.json() == {
                 "error": "InvalidValue",
-                "description": "Too recent start_time. Use a start_time older than one minute."}
-        for params in ({}, {"start_time": "yesterday"}, {"start_time": now - DAY, "per_page": 1001},
-                       {"start_time": now - DAY, "per_page": 0}, {"cursor": "bm90LWEtY3Vyc29y"},
-                       {"start_time": now - DAY, "exclude_deleted": "maybe"}):
+                "description": "Too recent start_time. Use a start_time older than one minute.",
+            }
+        for params in (
+            {},
+            {"start_time": "yesterday"},
+            {"start_time": now - DAY, "per_page": 1001},
+            {"start_time": now - DAY, "per_page": 0},
+            {"cursor": "bm90LWEtY3Vyc29y"},
+            {"start_time": now - DAY, "exclude_deleted": "maybe"},
+        ):
             assert incremental(sim, **params).status_code == 400, params
         # A cursor of another kind (the search export's) is no incremental cursor.
-        export = client().get(f"{sim.base_url}/api/v2/search/export.json",
-                              params={"filter[type]": "ticket", "query": "status<solved", "page[size]": 1})
+        export = client().get(
+            f"{sim.base_url}/api/v2/search/export.json",
+            params={"filter[type]": "ticket", "query": "status<solved", "page[size]": 1},
+        )
         other_cursor = export.json()["meta"]["after_cursor"]
         refused = incremental(sim, cursor=other_cursor)
         assert refused.status_code == 400 and refused.json()["error"] == "InvalidPaginationParameter"
 
         first = incremental(sim, start_time=now - 200 * DAY)
         assert first.status_code == 200 and len(first.json()["tickets"]) <= 30
-        assert client().put(f"{sim.base_url}/api/v2/tickets/3.json",
-                            json={"ticket": {"additional_tags": ["fresh"]}}).ok
+        assert client().put(f"{sim.base_url}/api/v2/tickets/3.json", json={"ticket": {"additional_tags": ["fresh"]}}).ok
         # Changed within the last minute: left out for now.
         page = incremental(sim, start_time=now - 200 * DAY).json()
         assert 3 not in {ticket["id"] for ticket in page["tickets"]} and page["end_of_stream"]
@@ -380,7 +447,8 @@ def test_incremental_export_allows_10_requests_a_minute_on_top_of_the_account_li
         assert limited.status_code == 429
         assert limited.json() == {
             "error": "TooManyRequests",
-            "description": "Number of allowed incremental export API requests per minute exceeded"}
+            "description": "Number of allowed incremental export API requests per minute exceeded",
+        }
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         # Other endpoints still answer, and the ten exports used the account's budget too.
         other = client().get(f"{sim.base_url}/api/v2/tickets/1.json")
@@ -390,6 +458,7 @@ def test_incremental_export_allows_10_requests_a_minute_on_top_of_the_account_li
 
 
 # --- The API user -------------------------------------------------------------------------------
+
 
 def test_users_me_is_the_api_user():
     with running_simulator(tickets=2, email="fleet@acme.test") as sim:
@@ -408,4 +477,5 @@ def test_command_line_seeds_the_solved_history(command_line):
         figures = requests.get(f"{base_url}/_sim/stats").json()
         assert figures["tickets_total"] == 10 and figures["history_solved"] == 6
         assert sorted(requests.get(f"{base_url}/_sim/history").json()["tickets"], key=int) == [
-            str(ticket_id) for ticket_id in range(5, 11)]
+            str(ticket_id) for ticket_id in range(5, 11)
+        ]

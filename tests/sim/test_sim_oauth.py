@@ -4,7 +4,7 @@ their scopes, expiry and revocation, and the end of API tokens."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -14,20 +14,30 @@ from sim.zendesk import SimConfig, oauth, parse_args, running_simulator
 
 EMAIL, API_TOKEN = "triage-bot@example.com", "sim-api-token"
 CLIENT_ID, CLIENT_SECRET = "triage-fleet", "sim-oauth-secret"
-INVALID_TOKEN = {"error": "invalid_token",
-                 "error_description": "The access token provided is expired, revoked, malformed or invalid "
-                                      "for other reasons."}
-INVALID_CLIENT = {"error": "invalid_client",
-                  "error_description": "Client authentication failed due to unknown client, no client "
-                                       "authentication included, or unsupported authentication method."}
-FORBIDDEN = {"error": "Forbidden",
-             "description": "You do not have access to this page. Please contact the account owner of this "
-                            "help desk for further help."}
+INVALID_TOKEN = {
+    "error": "invalid_token",
+    "error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons.",
+}
+INVALID_CLIENT = {
+    "error": "invalid_client",
+    "error_description": "Client authentication failed due to unknown client, no client "
+    "authentication included, or unsupported authentication method.",
+}
+FORBIDDEN = {
+    "error": "Forbidden",
+    "description": "You do not have access to this page. Please contact the account owner of this "
+    "help desk for further help.",
+}
 
 
 def grant(sim, **overrides) -> requests.Response:
-    body = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "scope": "read write", **overrides}
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "scope": "read write",
+        **overrides,
+    }
     return requests.post(f"{sim.base_url}/oauth/tokens", json={k: v for k, v in body.items() if v is not None})
 
 
@@ -46,8 +56,11 @@ def get(sim, path: str, value: str) -> requests.Response:
 
 
 def put_ticket(sim, value: str, ticket_id: int = 1) -> requests.Response:
-    return requests.put(f"{sim.base_url}/api/v2/tickets/{ticket_id}.json", headers=bearer(value),
-                        json={"ticket": {"additional_tags": ["seen"]}})
+    return requests.put(
+        f"{sim.base_url}/api/v2/tickets/{ticket_id}.json",
+        headers=bearer(value),
+        json={"ticket": {"additional_tags": ["seen"]}},
+    )
 
 
 def stats(sim) -> dict:
@@ -75,19 +88,28 @@ def test_the_grant_answers_a_bearer_token_that_passes(sim):
     assert get(sim, "/api/v2/tickets/1.json", body["access_token"]).status_code == 200
     assert put_ticket(sim, body["access_token"]).status_code == 200
     figures = stats(sim)
-    assert figures["oauth"] == {"token_requests": 1, "tokens_issued": 1, "token_refusals": {},
-                                "tokens_revoked": 0, "tokens_live": 1}
+    assert figures["oauth"] == {
+        "token_requests": 1,
+        "tokens_issued": 1,
+        "token_refusals": {},
+        "tokens_revoked": 0,
+        "tokens_live": 1,
+    }
     assert figures["requests_by_auth"] == {"bearer": 2, "api_token": 0, "refused": 0}
     # The token endpoint is no /api/v2 request; the documented keys stay as they were.
     assert figures["requests_total"] == 2
-    assert {"tickets_total", "tickets_ai_processed", "max_ai_notes_per_ticket", "requests_total",
-            "responses_429"} <= set(figures)
+    assert {
+        "tickets_total",
+        "tickets_ai_processed",
+        "max_ai_notes_per_ticket",
+        "requests_total",
+        "responses_429",
+    } <= set(figures)
 
 
 def test_malformed_token_requests_are_refused(sim):
     url = f"{sim.base_url}/oauth/tokens"
-    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "scope": "read"}
+    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": "read"}
     refused = [
         requests.post(url, data=form),  # form-encoded: the docs want JSON
         requests.post(url, data="[1]", headers={"Content-Type": "application/json"}),
@@ -108,8 +130,12 @@ def test_malformed_token_requests_are_refused(sim):
     assert grant(sim, expires_in=172_799).json()["expires_in"] == 172_799
     for scope in (None, ""):
         assert grant(sim, scope=scope).json()["error"] == "invalid_scope"
-    assert stats(sim)["oauth"]["token_refusals"] == {"invalid_request": 9, "unsupported_grant_type": 2,
-                                                     "invalid_client": 3, "invalid_scope": 2}
+    assert stats(sim)["oauth"]["token_refusals"] == {
+        "invalid_request": 9,
+        "unsupported_grant_type": 2,
+        "invalid_client": 3,
+        "invalid_scope": 2,
+    }
 
 
 def test_the_clients_allowed_scopes_bound_what_a_token_may_ask():
@@ -129,8 +155,11 @@ def test_an_invalid_scope_still_gets_a_token_that_is_forbidden_everywhere(sim):
     # "scope": ["read","write"]. Any request you make with the token will return a Forbidden error."
     for scope in (["read", "write"], "read bogus:read", "tickets:delete"):
         value = token(sim, scope=scope)
-        for response in (get(sim, "/api/v2/tickets/1.json", value), get(sim, "/api/v2/users/me.json", value),
-                         put_ticket(sim, value)):
+        for response in (
+            get(sim, "/api/v2/tickets/1.json", value),
+            get(sim, "/api/v2/users/me.json", value),
+            put_ticket(sim, value),
+        ):
             assert response.status_code == 403 and response.json() == FORBIDDEN, scope
 
 
@@ -155,8 +184,11 @@ def test_scopes_reach_endpoints_by_resource_and_method(sim):
     assert status(broad_write, "PUT", "/api/v2/tickets/1.json", ticket={"priority": "low"}) == 200
     assert status(broad_write, "GET", "/api/v2/tickets/1.json") == 403
     fleet = token(sim, scope="read tickets:write")
-    job = requests.put(f"{sim.base_url}/api/v2/tickets/update_many.json", headers=bearer(fleet),
-                       json={"tickets": [{"id": 1, "additional_tags": ["x"]}]}).json()["job_status"]
+    job = requests.put(
+        f"{sim.base_url}/api/v2/tickets/update_many.json",
+        headers=bearer(fleet),
+        json={"tickets": [{"id": 1, "additional_tags": ["x"]}]},
+    ).json()["job_status"]
     assert status(fleet, "GET", f"/api/v2/job_statuses/{job['id']}.json") == 200
     admin = token(sim, scope="triggers:read webhooks:write users:read")
     assert status(admin, "GET", "/api/v2/triggers.json") == 200
@@ -186,10 +218,18 @@ def test_unknown_expired_and_revoked_tokens_are_401_invalid_token(sim):
         assert get(sim, "/api/v2/tickets/1.json", value).json() == INVALID_TOKEN
     assert get(sim, "/api/v2/tickets/1.json", kept).status_code == 200
     # Revoking needs the broad write scope; an API token has no OAuth token to revoke.
-    assert requests.delete(f"{sim.base_url}/api/v2/oauth/tokens/current.json",
-                           headers=bearer(token(sim, scope="read"))).status_code == 403
-    assert requests.delete(f"{sim.base_url}/api/v2/oauth/tokens/current.json",
-                           auth=(f"{EMAIL}/token", API_TOKEN)).status_code == 404
+    assert (
+        requests.delete(
+            f"{sim.base_url}/api/v2/oauth/tokens/current.json", headers=bearer(token(sim, scope="read"))
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.delete(
+            f"{sim.base_url}/api/v2/oauth/tokens/current.json", auth=(f"{EMAIL}/token", API_TOKEN)
+        ).status_code
+        == 404
+    )
 
     live = stats(sim)["oauth"]["tokens_live"]
     assert requests.post(f"{sim.base_url}/_sim/oauth/revoke").json() == {"revoked": live}
@@ -221,7 +261,7 @@ def test_api_tokens_are_refused_in_oauth_mode_and_from_2027_04_30(sim, monkeypat
     assert set_config(sim, auth="both").status_code == 200
     assert requests.get(url, auth=basic).status_code == 200
 
-    assert oauth.API_TOKENS_END_EPOCH == datetime(2027, 4, 30, tzinfo=timezone.utc).timestamp()
+    assert oauth.API_TOKENS_END_EPOCH == datetime(2027, 4, 30, tzinfo=UTC).timestamp()
     monkeypatch.setattr(oauth, "API_TOKENS_END_EPOCH", time.time() - 1)  # the day has come
     assert requests.get(url, auth=basic).status_code == 401
     assert get(sim, "/api/v2/tickets/1.json", token(sim)).status_code == 200

@@ -17,8 +17,10 @@ GENERAL = "10001"
 
 def when(*conditions: tuple, any_of: tuple = ()) -> dict:
     """Conditions from (field, operator, value) tuples; a value of ... leaves it out."""
+
     def condition(field: str, operator: str, value=...) -> dict:
         return {"field": field, "operator": operator, **({} if value is ... else {"value": value})}
+
     return {"all": [condition(*c) for c in conditions], "any": [condition(*c) for c in any_of]}
 
 
@@ -75,6 +77,7 @@ def sim():
 
 # --- Through the API --------------------------------------------------------------------------
 
+
 def test_trigger_categories(sim):
     listed = api(sim, "GET", "trigger_categories").json()
     assert [(c["id"], c["name"], c["position"]) for c in listed["trigger_categories"]] == [(GENERAL, "General", 1)]
@@ -96,16 +99,36 @@ def test_trigger_categories(sim):
 
 
 def test_create_show_list_update_and_delete_triggers(sim):
-    made = create_trigger(sim, "Raise VIP", when(("current_tags", "includes", "vip")), then(priority="high"),
-                          description="VIPs first")
-    assert set(made) >= {"id", "url", "title", "raw_title", "description", "active", "position", "category_id",
-                         "conditions", "actions", "default", "created_at", "updated_at"}
+    made = create_trigger(
+        sim, "Raise VIP", when(("current_tags", "includes", "vip")), then(priority="high"), description="VIPs first"
+    )
+    assert set(made) >= {
+        "id",
+        "url",
+        "title",
+        "raw_title",
+        "description",
+        "active",
+        "position",
+        "category_id",
+        "conditions",
+        "actions",
+        "default",
+        "created_at",
+        "updated_at",
+    }
     assert isinstance(made["id"], int) and made["url"] == f"{sim.base_url}/api/v2/triggers/{made['id']}.json"
-    assert (made["raw_title"], made["active"], made["default"], made["category_id"]) == ("Raise VIP", True, False, GENERAL)
+    assert (made["raw_title"], made["active"], made["default"], made["category_id"]) == (
+        "Raise VIP",
+        True,
+        False,
+        GENERAL,
+    )
     assert made["conditions"] == {"all": [{"field": "current_tags", "operator": "includes", "value": "vip"}], "any": []}
     assert api(sim, "GET", f"triggers/{made['id']}").json()["trigger"] == made
-    second = create_trigger(sim, "Second", when(("update_type", "is", "Create")), then(current_tags="seen"),
-                            active=False)
+    second = create_trigger(
+        sim, "Second", when(("update_type", "is", "Create")), then(current_tags="seen"), active=False
+    )
     assert second["position"] > made["position"]  # new triggers come last
 
     listed = api(sim, "GET", "triggers.json").json()
@@ -126,25 +149,37 @@ def test_create_show_list_update_and_delete_triggers(sim):
     assert renamed.json()["trigger"]["title"] == "Raise VIPs"
     assert renamed.json()["trigger"]["actions"] == made["actions"]  # partial for top-level fields
     # Conditions or actions replace both arrays: conditions alone leave no actions, a 422.
-    assert refused(api(sim, "PUT", f"triggers/{made['id']}",
-                       trigger={"conditions": when(("update_type", "is", "Change"))}), "actions")
-    assert refused(api(sim, "PUT", f"triggers/{made['id']}", trigger={"actions": then(priority="low")}),
-                   "conditions")
-    both = api(sim, "PUT", f"triggers/{made['id']}",
-               trigger={"conditions": when(("update_type", "is", "Change")), "actions": then(priority="low")})
+    assert refused(
+        api(sim, "PUT", f"triggers/{made['id']}", trigger={"conditions": when(("update_type", "is", "Change"))}),
+        "actions",
+    )
+    assert refused(api(sim, "PUT", f"triggers/{made['id']}", trigger={"actions": then(priority="low")}), "conditions")
+    both = api(
+        sim,
+        "PUT",
+        f"triggers/{made['id']}",
+        trigger={"conditions": when(("update_type", "is", "Change")), "actions": then(priority="low")},
+    )
     assert both.json()["trigger"]["actions"] == [{"field": "priority", "value": "low"}]
 
     fleet = api(sim, "POST", "trigger_categories", trigger_category={"name": "Fleet"}).json()["trigger_category"]
-    many = api(sim, "PUT", "triggers/update_many.json", triggers=[
-        {"id": made["id"], "position": 9, "title": "ignored"}, {"id": second["id"], "active": True,
-                                                                 "category_id": fleet["id"]}])
+    many = api(
+        sim,
+        "PUT",
+        "triggers/update_many.json",
+        triggers=[
+            {"id": made["id"], "position": 9, "title": "ignored"},
+            {"id": second["id"], "active": True, "category_id": fleet["id"]},
+        ],
+    )
     assert many.status_code == 200
     after = {t["id"]: t for t in many.json()["triggers"]}
     assert after[made["id"]]["position"] == 9 and after[made["id"]]["title"] == "Raise VIPs"
     assert after[second["id"]]["active"] is True and after[second["id"]]["category_id"] == fleet["id"]
     assert api(sim, "PUT", "triggers/update_many", triggers=[{"id": 1, "active": True}]).status_code == 404
-    assert refused(api(sim, "PUT", "triggers/update_many", triggers=[{"id": made["id"], "category_id": "999"}]),
-                   "category_id")
+    assert refused(
+        api(sim, "PUT", "triggers/update_many", triggers=[{"id": made["id"], "category_id": "999"}]), "category_id"
+    )
 
     assert api(sim, "DELETE", f"triggers/{made['id']}.json").status_code == 204
     gone = api(sim, "GET", f"triggers/{made['id']}")
@@ -153,14 +188,20 @@ def test_create_show_list_update_and_delete_triggers(sim):
 
 def test_invalid_triggers_are_422(sim):
     def create(title="T", conditions=None, actions=None, **more) -> requests.Response:
-        body = trigger_body(title, conditions or when(("update_type", "is", "Create")),
-                            then(priority="high") if actions is None else actions, **more)
+        body = trigger_body(
+            title,
+            conditions or when(("update_type", "is", "Create")),
+            then(priority="high") if actions is None else actions,
+            **more,
+        )
         return api(sim, "POST", "triggers", **body)
 
     assert refused(create(title=" "), "title") == "Title: cannot be blank"
     assert refused(create(actions=[]), "actions")
-    assert refused(create(conditions={"all": [], "any": [{"field": "update_type", "operator": "is",
-                                                          "value": "Create"}]}), "conditions")
+    assert refused(
+        create(conditions={"all": [], "any": [{"field": "update_type", "operator": "is", "value": "Create"}]}),
+        "conditions",
+    )
     assert refused(create(conditions={"some": []}), "conditions")
     assert "'role'" in refused(create(conditions=when(("role", "is", "agent"))), "conditions")
     assert refused(create(conditions=when(("priority", "not_value", "high"))), "conditions")
@@ -172,11 +213,23 @@ def test_invalid_triggers_are_422(sim):
     assert refused(create(actions=then(status="closed")), "actions")
     assert refused(create(actions=then(priority="critical")), "actions")
     assert refused(create(actions=then(notification_webhook=["01AAAAAAAAAAAAAAAAAAAAAAAA", "{}"])), "actions")
-    events = requests.post(f"{sim.base_url}/api/v2/webhooks", auth=AUTH, json={"webhook": {
-        "name": "Events", "endpoint": "https://x.example.com", "http_method": "POST", "request_format": "json",
-        "status": "active", "subscriptions": ["zen:event-type:ticket.created"]}}).json()["webhook"]
-    assert "conditional_ticket_events" in refused(create(actions=then(notification_webhook=[events["id"], "{}"])),
-                                                  "actions")
+    events = requests.post(
+        f"{sim.base_url}/api/v2/webhooks",
+        auth=AUTH,
+        json={
+            "webhook": {
+                "name": "Events",
+                "endpoint": "https://x.example.com",
+                "http_method": "POST",
+                "request_format": "json",
+                "status": "active",
+                "subscriptions": ["zen:event-type:ticket.created"],
+            }
+        },
+    ).json()["webhook"]
+    assert "conditional_ticket_events" in refused(
+        create(actions=then(notification_webhook=[events["id"], "{}"])), "actions"
+    )
     assert refused(create(category_id=None), "category_id") == "Category: is required"
     assert refused(create(category_id="424242"), "category_id")
     assert refused(create(category_id=10001), "category_id")  # the docs type it as a string
@@ -185,23 +238,32 @@ def test_invalid_triggers_are_422(sim):
 
 
 def test_triggers_run_on_creation_and_api_updates_with_changes_in_the_same_audit(sim):
-    vip = create_trigger(sim, "VIP is urgent", when(("update_type", "is", "Create"), ("current_tags", "includes", "vip gold")),
-                         then(priority="urgent", current_tags="escalated"))
+    vip = create_trigger(
+        sim,
+        "VIP is urgent",
+        when(("update_type", "is", "Create"), ("current_tags", "includes", "vip gold")),
+        then(priority="urgent", current_tags="escalated"),
+    )
     created = new_ticket(sim, tags=["gold"], priority="low")
     record = ticket(sim, created)
     assert record["ticket"]["priority"] == "urgent" and "escalated" in record["ticket"]["tags"]
     events = [event for event in record_audits(sim, created)[-1]["events"] if event.get("via")]
     assert {event["field_name"] for event in events} == {"priority", "tags"}
-    assert all(event["via"]["channel"] == "rule" and event["via"]["source"]["from"]["id"] == vip["id"]
-               for event in events)
+    assert all(
+        event["via"]["channel"] == "rule" and event["via"]["source"]["from"]["id"] == vip["id"] for event in events
+    )
     priority_event = next(event for event in events if event["field_name"] == "priority")
     assert (priority_event["previous_value"], priority_event["value"]) == ("low", "urgent")
     assert [(c["field"], c["value"]) for c in record["trigger_changes"]][0] == ("priority", "urgent")
     assert new_ticket(sim, tags=["silver"]) and ticket(sim, created + 1)["ticket"]["priority"] is None
 
     # API writes come in via 5 (web service): the fleet's trigger raises on its tag.
-    create_trigger(sim, "Fleet raises", when(("current_via_id", "is", "5"), ("current_tags", "includes", "ai_high"),
-                                             ("priority", "less_than", "high")), then(priority="high"))
+    create_trigger(
+        sim,
+        "Fleet raises",
+        when(("current_via_id", "is", "5"), ("current_tags", "includes", "ai_high"), ("priority", "less_than", "high")),
+        then(priority="high"),
+    )
     target = next(r.id for r in sim.state.tickets.values() if r.priority in ("low", "normal") and r.status != "closed")
     answer = api(sim, "PUT", f"tickets/{target}.json", ticket={"additional_tags": ["ai_high"]})
     assert answer.status_code == 200
@@ -218,8 +280,12 @@ def test_triggers_run_on_creation_and_api_updates_with_changes_in_the_same_audit
     assert ticket(sim, other)["ticket"]["priority"] is None
     lowered = api(sim, "PUT", f"tickets/{other}.json", ticket={"priority": "low"})
     assert lowered.json()["ticket"]["priority"] == "high"  # the write set low, the trigger raised it
-    job = api(sim, "PUT", "tickets/update_many.json",
-              tickets=[{"id": created, "priority": "low", "additional_tags": ["ai_high"]}]).json()["job_status"]
+    job = api(
+        sim,
+        "PUT",
+        "tickets/update_many.json",
+        tickets=[{"id": created, "priority": "low", "additional_tags": ["ai_high"]}],
+    ).json()["job_status"]
     wait_until(lambda: requests.get(job["url"], auth=AUTH).json()["job_status"]["status"] == "completed")
     assert ticket(sim, created)["ticket"]["priority"] == "high"  # the item set low, the trigger raised it
     assert stats(sim)["triggers_fired"]["Fleet raises"] == 3
@@ -230,10 +296,18 @@ def record_audits(sim, ticket_id: int) -> list[dict]:
 
 
 def test_a_trigger_on_agent_edits_and_the_hand_priority_bookkeeping(sim):
-    create_trigger(sim, "Agents review", when(("current_via_id", "is", "0"), ("update_type", "is", "Change")),
-                   then(current_tags="agent_touched"))
-    create_trigger(sim, "Fleet raises", when(("current_via_id", "is", "5"), ("current_tags", "includes", "ai_urgent")),
-                   then(priority="urgent"))
+    create_trigger(
+        sim,
+        "Agents review",
+        when(("current_via_id", "is", "0"), ("update_type", "is", "Change")),
+        then(current_tags="agent_touched"),
+    )
+    create_trigger(
+        sim,
+        "Fleet raises",
+        when(("current_via_id", "is", "5"), ("current_tags", "includes", "ai_urgent")),
+        then(priority="urgent"),
+    )
     hand, untouched = 1, 2
     assert requests.post(f"{sim.base_url}/_sim/tickets/{hand}/agent_edit", json={"priority": "low"}).ok
     assert "agent_touched" in ticket(sim, hand)["ticket"]["tags"] and ticket(sim, hand)["hand_priority"]
@@ -252,6 +326,7 @@ def test_a_trigger_on_agent_edits_and_the_hand_priority_bookkeeping(sim):
 
 
 # --- The rules, on the state itself -------------------------------------------------------------
+
 
 @pytest.fixture
 def state() -> SimState:
@@ -301,22 +376,25 @@ def test_order_is_category_position_then_trigger_position(state):
     assert state.tickets[2].priority == "normal"
 
 
-@pytest.mark.parametrize(("condition", "before", "after", "fires"), [
-    (("priority", "less_than", "high"), None, None, False),  # no priority is not less than anything
-    (("priority", "less_than", "high"), None, "normal", True),
-    (("priority", "greater_than", "normal"), None, "urgent", True),
-    (("priority", "is", ""), None, None, True),
-    (("priority", "is_not", ""), None, None, False),
-    (("priority", "is_not", ""), "low", "low", True),
-    (("priority", "is", "low"), None, "low", True),
-    (("priority", "changed", ...), "low", "high", True),
-    (("priority", "changed", ...), "high", "high", False),
-    (("priority", "not_changed", None), "high", "high", True),
-    (("priority", "value", "high"), "low", "high", True),
-    (("priority", "value", "high"), "high", "high", False),
-    (("priority", "value_previous", "low"), "low", "urgent", True),
-    (("priority", "value_previous", "low"), "normal", "urgent", False),
-])
+@pytest.mark.parametrize(
+    ("condition", "before", "after", "fires"),
+    [
+        (("priority", "less_than", "high"), None, None, False),  # no priority is not less than anything
+        (("priority", "less_than", "high"), None, "normal", True),
+        (("priority", "greater_than", "normal"), None, "urgent", True),
+        (("priority", "is", ""), None, None, True),
+        (("priority", "is_not", ""), None, None, False),
+        (("priority", "is_not", ""), "low", "low", True),
+        (("priority", "is", "low"), None, "low", True),
+        (("priority", "changed", ...), "low", "high", True),
+        (("priority", "changed", ...), "high", "high", False),
+        (("priority", "not_changed", None), "high", "high", True),
+        (("priority", "value", "high"), "low", "high", True),
+        (("priority", "value", "high"), "high", "high", False),
+        (("priority", "value_previous", "low"), "low", "urgent", True),
+        (("priority", "value_previous", "low"), "normal", "urgent", False),
+    ],
+)
 def test_priority_conditions(state, condition, before, after, fires):
     state.tickets[1].priority = before
     add(state, "Probe", when(condition), then(current_tags="fired"))
@@ -324,19 +402,22 @@ def test_priority_conditions(state, condition, before, after, fires):
     assert ("fired" in state.tickets[1].tags) is fires
 
 
-@pytest.mark.parametrize(("condition", "fires"), [
-    (("status", "less_than", "pending"), True),  # new or open
-    (("status", "greater_than", "open"), False),
-    (("status", "is_not", "solved"), True),
-    (("status", "changed", ...), False),
-    (("update_type", "is", "Change"), True),
-    (("update_type", "is", "Create"), False),
-    (("current_via_id", "is", "5"), True),
-    (("current_via_id", "is_not", "5"), False),
-    (("via_id", "is", "0"), True),  # the customer created it on the web form
-    (("current_tags", "includes", "nothing here"), False),
-    (("current_tags", "not_includes", "nothing here"), True),
-])
+@pytest.mark.parametrize(
+    ("condition", "fires"),
+    [
+        (("status", "less_than", "pending"), True),  # new or open
+        (("status", "greater_than", "open"), False),
+        (("status", "is_not", "solved"), True),
+        (("status", "changed", ...), False),
+        (("update_type", "is", "Change"), True),
+        (("update_type", "is", "Create"), False),
+        (("current_via_id", "is", "5"), True),
+        (("current_via_id", "is_not", "5"), False),
+        (("via_id", "is", "0"), True),  # the customer created it on the web form
+        (("current_tags", "includes", "nothing here"), False),
+        (("current_tags", "not_includes", "nothing here"), True),
+    ],
+)
 def test_other_conditions_on_an_api_update(state, condition, fires):
     state.tickets[1].status = "open"
     add(state, "Probe", when(condition), then(current_tags="fired"))
@@ -346,9 +427,15 @@ def test_other_conditions_on_an_api_update(state, condition, fires):
 
 def test_any_conditions_and_tag_actions(state):
     state.tickets[1].tags = ["keep", "drop"]
-    add(state, "Either", when(("update_type", "is", "Change"), any_of=(("current_tags", "includes", "zzz"),
-                                                                        ("current_tags", "includes", "keep"))),
-        then(remove_tags="drop", current_tags="added"))
+    add(
+        state,
+        "Either",
+        when(
+            ("update_type", "is", "Change"),
+            any_of=(("current_tags", "includes", "zzz"), ("current_tags", "includes", "keep")),
+        ),
+        then(remove_tags="drop", current_tags="added"),
+    )
     write(state, comment={"body": "x"})
     assert state.tickets[1].tags == ["keep", "added"]
     add(state, "Replace", when(("current_tags", "includes", "added")), then(set_tags="only these"))
@@ -372,5 +459,6 @@ def test_a_trigger_that_changes_nothing_does_not_restart_the_check(state):
     write(state, comment={"body": "x"})
     assert state.trigger_book.fired == {"Already high": 1, "Counter": 1}
     assert state.trigger_book.priority_changes == 0
-    assert not any(event.get("via") and event["field_name"] == "priority"
-                   for event in state.tickets[1].audits[-1]["events"])
+    assert not any(
+        event.get("via") and event["field_name"] == "priority" for event in state.tickets[1].audits[-1]["events"]
+    )

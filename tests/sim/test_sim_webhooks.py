@@ -16,8 +16,10 @@ from app.intake.signature import SignatureError, verify
 from sim.zendesk import SimConfig, parse_args, running_simulator
 
 AUTH = ("triage-bot@example.com/token", "sim-api-token")
-TEMPLATE = ('{"ticket_id": "{{ticket.id}}", "status": "{{ ticket.status }}", "priority": "{{ticket.priority}}", '
-            '"unknown": "{{ticket.no_such_thing}}"}')
+TEMPLATE = (
+    '{"ticket_id": "{{ticket.id}}", "status": "{{ ticket.status }}", "priority": "{{ticket.priority}}", '
+    '"unknown": "{{ticket.no_such_thing}}"}'
+)
 
 
 class Endpoint:
@@ -62,6 +64,7 @@ def endpoint():
     def make(script: list[int] | None = None) -> Endpoint:
         made.append(Endpoint(script))
         return made[-1]
+
     yield make
     for each in made:
         each.close()
@@ -80,8 +83,15 @@ def api(sim, method: str, path: str, **json_body) -> requests.Response:
 
 def make_webhook(sim, url: str, **fields) -> tuple[str, str]:
     """Create a webhook through the API; its id and its signing secret."""
-    webhook = {"name": "Fleet intake", "endpoint": url, "http_method": "POST", "request_format": "json",
-               "status": "active", "subscriptions": ["conditional_ticket_events"], **fields}
+    webhook = {
+        "name": "Fleet intake",
+        "endpoint": url,
+        "http_method": "POST",
+        "request_format": "json",
+        "status": "active",
+        "subscriptions": ["conditional_ticket_events"],
+        **fields,
+    }
     made = api(sim, "POST", "webhooks", webhook=webhook)
     assert made.status_code == 201, made.text
     webhook_id = made.json()["webhook"]["id"]
@@ -94,10 +104,17 @@ def secret_of(sim, webhook_id: str) -> str:
 
 def announce_creations(sim, webhook_id: str, body: str = '{"ticket_id": "{{ticket.id}}"}') -> None:
     """The trigger the fleet's setup makes: every created ticket is announced to the webhook."""
-    made = api(sim, "POST", "triggers.json", trigger={
-        "title": "Announce new tickets", "category_id": "10001",
-        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []},
-        "actions": [{"field": "notification_webhook", "value": [webhook_id, body]}]})
+    made = api(
+        sim,
+        "POST",
+        "triggers.json",
+        trigger={
+            "title": "Announce new tickets",
+            "category_id": "10001",
+            "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []},
+            "actions": [{"field": "notification_webhook", "value": [webhook_id, body]}],
+        },
+    )
     assert made.status_code == 201, made.text
 
 
@@ -110,8 +127,13 @@ def hook_stats(sim) -> dict:
 
 
 def check_signed(secret: str, headers: dict[str, str], body: bytes) -> None:
-    verify(secret, headers["X-Zendesk-Webhook-Signature-Timestamp"], headers["X-Zendesk-Webhook-Signature"],
-           body, time.time())
+    verify(
+        secret,
+        headers["X-Zendesk-Webhook-Signature-Timestamp"],
+        headers["X-Zendesk-Webhook-Signature"],
+        body,
+        time.time(),
+    )
 
 
 def test_a_trigger_calls_its_webhook_signed_with_that_webhooks_secret(endpoint):
@@ -121,8 +143,10 @@ def test_a_trigger_calls_its_webhook_signed_with_that_webhooks_secret(endpoint):
         other_id, other_secret = make_webhook(sim, receiver.url, name="Unused")
         announce_creations(sim, webhook_id, TEMPLATE)
         ids = create_tickets(sim, 2)
-        urgent = requests.post(f"{sim.base_url}/_sim/tickets", json={"tickets": [
-            {"subject": "Down", "description": "All down", "priority": "urgent", "status": "open"}]}).json()["ids"]
+        urgent = requests.post(
+            f"{sim.base_url}/_sim/tickets",
+            json={"tickets": [{"subject": "Down", "description": "All down", "priority": "urgent", "status": "open"}]},
+        ).json()["ids"]
         wait_for(lambda: len(receiver.deliveries) == 3)
         # An update is no creation: no more deliveries.
         api(sim, "PUT", f"tickets/{ids[0]}.json", ticket={"additional_tags": ["x"]})
@@ -192,7 +216,8 @@ def test_a_4xx_is_not_retried_dropped_deliveries_never_come_and_repeats_come_twi
     for _, headers, body in twice.deliveries:
         check_signed(secret, headers, body)
         by_invocation.setdefault(headers["x-zendesk-webhook-invocation-id"], []).append(
-            headers["X-Zendesk-Webhook-Signature-Timestamp"])
+            headers["X-Zendesk-Webhook-Signature-Timestamp"]
+        )
     # A repeat is the same invocation a moment later, with a timestamp of its own.
     assert len(by_invocation) == 2 and all(len(set(stamps)) == 2 for stamps in by_invocation.values())
 
@@ -213,7 +238,7 @@ def test_inactive_webhooks_are_not_called_and_a_reset_secret_signs_what_follows(
         assert api(sim, "DELETE", f"webhooks/{webhook_id}").status_code == 204
         create_tickets(sim, 1)
         assert hook_stats(sim)["missing_webhook"] == 1
-    (_, headers, body), = receiver.deliveries
+    ((_, headers, body),) = receiver.deliveries
     assert json.loads(body) == {"ticket_id": "2"}
     check_signed(new_secret, headers, body)
     with pytest.raises(SignatureError):
@@ -243,14 +268,28 @@ def test_a_trigger_on_api_updates_calls_the_webhook_with_the_ticket_as_saved(end
     with running_simulator(tickets=3, seed=4) as sim:
         webhook_id, _ = make_webhook(sim, receiver.url)
         # A priority trigger first, then the notifier: the body shows what every trigger did.
-        api(sim, "POST", "triggers", trigger={
-            "title": "Escalate", "category_id": "10001",
-            "conditions": {"all": [{"field": "current_tags", "operator": "includes", "value": "escalate"}]},
-            "actions": [{"field": "priority", "value": "urgent"}]})
-        api(sim, "POST", "triggers", trigger={
-            "title": "Tell the fleet", "category_id": "10001",
-            "conditions": {"all": [{"field": "current_via_id", "operator": "is", "value": "5"}]},
-            "actions": [{"field": "notification_webhook", "value": [webhook_id, TEMPLATE]}]})
+        api(
+            sim,
+            "POST",
+            "triggers",
+            trigger={
+                "title": "Escalate",
+                "category_id": "10001",
+                "conditions": {"all": [{"field": "current_tags", "operator": "includes", "value": "escalate"}]},
+                "actions": [{"field": "priority", "value": "urgent"}],
+            },
+        )
+        api(
+            sim,
+            "POST",
+            "triggers",
+            trigger={
+                "title": "Tell the fleet",
+                "category_id": "10001",
+                "conditions": {"all": [{"field": "current_via_id", "operator": "is", "value": "5"}]},
+                "actions": [{"field": "notification_webhook", "value": [webhook_id, TEMPLATE]}],
+            },
+        )
         api(sim, "PUT", "tickets/2.json", ticket={"additional_tags": ["escalate"], "status": "pending"})
         wait_for(lambda: len(receiver.deliveries) == 1)
     assert receiver.bodies() == [{"ticket_id": "2", "status": "Pending", "priority": "Urgent", "unknown": ""}]

@@ -15,9 +15,14 @@ ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 
 
 def valid(**overrides) -> dict:
-    webhook = {"name": "Fleet intake", "endpoint": "https://fleet.example.com/zendesk/webhook",
-               "http_method": "POST", "request_format": "json", "status": "active",
-               "subscriptions": ["conditional_ticket_events"]}
+    webhook = {
+        "name": "Fleet intake",
+        "endpoint": "https://fleet.example.com/zendesk/webhook",
+        "http_method": "POST",
+        "request_format": "json",
+        "status": "active",
+        "subscriptions": ["conditional_ticket_events"],
+    }
     webhook.update(overrides)
     return {name: value for name, value in webhook.items() if value is not None}
 
@@ -35,8 +40,9 @@ def create(sim, **overrides) -> dict:
 def pointers(response: requests.Response) -> list[str]:
     assert response.status_code == 400, response.text
     errors = response.json()["errors"]
-    assert all(error["code"] == "InvalidInput" and error["title"] == "Invalid input" and error["detail"]
-               for error in errors)
+    assert all(
+        error["code"] == "InvalidInput" and error["title"] == "Invalid input" and error["detail"] for error in errors
+    )
     return [error["source"]["pointer"] for error in errors]
 
 
@@ -49,8 +55,20 @@ def sim():
 def test_create_show_and_list_a_webhook(sim):
     webhook = create(sim, description="Announces new tickets")
     assert ULID_RE.match(webhook["id"])
-    assert set(webhook) == {"id", "name", "description", "status", "endpoint", "http_method", "request_format",
-                            "subscriptions", "created_at", "updated_at", "created_by", "updated_by"}
+    assert set(webhook) == {
+        "id",
+        "name",
+        "description",
+        "status",
+        "endpoint",
+        "http_method",
+        "request_format",
+        "subscriptions",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    }
     assert webhook["subscriptions"] == ["conditional_ticket_events"] and webhook["created_by"] == "1000001"
     shown = call(sim, "GET", f"/{webhook['id']}")
     assert shown.status_code == 200 and shown.json() == {"webhook": webhook}
@@ -58,37 +76,51 @@ def test_create_show_and_list_a_webhook(sim):
     assert listed["webhooks"] == [webhook] and listed["meta"]["has_more"] is False
     # No .json suffix on the Webhooks API.
     assert requests.get(f"{sim.base_url}/api/v2/webhooks.json", auth=AUTH).status_code == 404
-    assert requests.post(f"{sim.base_url}/api/v2/webhooks.json", auth=AUTH, json={"webhook": valid()}).status_code == 404
+    assert (
+        requests.post(f"{sim.base_url}/api/v2/webhooks.json", auth=AUTH, json={"webhook": valid()}).status_code == 404
+    )
     events = create(sim, name="Events", subscriptions=["zen:event-type:ticket.created"])
     assert events["id"] != webhook["id"]
 
 
 def test_invalid_webhooks_are_refused_with_pointers(sim):
     assert sorted(pointers(call(sim, "POST", "", webhook={}))) == sorted(
-        f"/webhook/{name}" for name in ("name", "endpoint", "http_method", "request_format", "status",
-                                        "subscriptions"))
+        f"/webhook/{name}" for name in ("name", "endpoint", "http_method", "request_format", "status", "subscriptions")
+    )
     assert pointers(call(sim, "POST", "", webhook=valid(name="  "))) == ["/webhook/name"]
-    for endpoint in ("http://fleet.example.com/hook", "ftp://fleet.example.com/hook", "/zendesk/webhook",
-                     "not a url"):
+    for endpoint in ("http://fleet.example.com/hook", "ftp://fleet.example.com/hook", "/zendesk/webhook", "not a url"):
         assert pointers(call(sim, "POST", "", webhook=valid(endpoint=endpoint))) == ["/webhook/endpoint"], endpoint
     for loopback in ("http://127.0.0.1:8090/zendesk/webhook", "http://localhost/x", "http://[::1]:80/x"):
         create(sim, endpoint=loopback)  # the simulator's one concession, for local demos
     assert pointers(call(sim, "POST", "", webhook=valid(http_method="post"))) == ["/webhook/http_method"]
     assert pointers(call(sim, "POST", "", webhook=valid(request_format="yaml"))) == ["/webhook/request_format"]
     assert pointers(call(sim, "POST", "", webhook=valid(status="paused"))) == ["/webhook/status"]
-    for subscriptions in ([], "conditional_ticket_events", ["conditional_ticket_events", "zen:event-type:ticket.created"],
-                          ["ticket.created"], ["zen:event-type:"]):
+    for subscriptions in (
+        [],
+        "conditional_ticket_events",
+        ["conditional_ticket_events", "zen:event-type:ticket.created"],
+        ["ticket.created"],
+        ["zen:event-type:"],
+    ):
         assert pointers(call(sim, "POST", "", webhook=valid(subscriptions=subscriptions))) == ["/webhook/subscriptions"]
     # Zendesk events are JSON POSTs only.
-    assert sorted(pointers(call(sim, "POST", "", webhook=valid(
-        subscriptions=["zen:event-type:ticket.created"], http_method="PUT", request_format="xml")))) == [
-        "/webhook/http_method", "/webhook/request_format"]
+    assert sorted(
+        pointers(
+            call(
+                sim,
+                "POST",
+                "",
+                webhook=valid(subscriptions=["zen:event-type:ticket.created"], http_method="PUT", request_format="xml"),
+            )
+        )
+    ) == ["/webhook/http_method", "/webhook/request_format"]
     create(sim, http_method="PUT", request_format="form_encoded")  # fine for triggers
     assert pointers(call(sim, "POST", "", webhook=valid(secret_header="x"))) == ["/webhook/secret_header"]
     create(sim, custom_headers={"x": "y"}, id="ignored", created_at="ignored")  # documented: ignored
     assert pointers(call(sim, "POST", "", trigger=valid())) == ["/webhook"]
-    raw = requests.post(f"{sim.base_url}/api/v2/webhooks", auth=AUTH, data="{oops",
-                        headers={"Content-Type": "application/json"})
+    raw = requests.post(
+        f"{sim.base_url}/api/v2/webhooks", auth=AUTH, data="{oops", headers={"Content-Type": "application/json"}
+    )
     assert pointers(raw) == ["/webhook"]
 
 
@@ -101,8 +133,12 @@ def test_update_patch_and_delete(sim):
     assert (shown["name"], shown["endpoint"], shown["description"]) == ("Renamed", "https://other.example.com/x", None)
     # PUT replaces the whole webhook: what it leaves out is missing.
     assert pointers(call(sim, "PUT", path, webhook={"name": "Only a name"})) == [
-        "/webhook/endpoint", "/webhook/http_method", "/webhook/request_format", "/webhook/status",
-        "/webhook/subscriptions"]
+        "/webhook/endpoint",
+        "/webhook/http_method",
+        "/webhook/request_format",
+        "/webhook/status",
+        "/webhook/subscriptions",
+    ]
     patched = call(sim, "PATCH", path, webhook={"status": "inactive"})
     assert patched.status_code == 204
     shown = call(sim, "GET", path).json()["webhook"]
@@ -113,11 +149,18 @@ def test_update_patch_and_delete(sim):
     assert pointers(call(sim, "PATCH", path, webhook=event_switch)) == ["/webhook/subscriptions"]
     assert pointers(call(sim, "PUT", path, webhook=valid(**event_switch))) == ["/webhook/subscriptions"]
     events = create(sim, subscriptions=["zen:event-type:ticket.created"])
-    assert pointers(call(sim, "PATCH", f"/{events['id']}",
-                         webhook={"subscriptions": ["conditional_ticket_events"]})) == ["/webhook/subscriptions"]
-    assert call(sim, "PATCH", f"/{events['id']}",
-                webhook={"subscriptions": ["zen:event-type:ticket.created", "zen:event-type:ticket.status_changed"]}
-                ).status_code == 204
+    assert pointers(
+        call(sim, "PATCH", f"/{events['id']}", webhook={"subscriptions": ["conditional_ticket_events"]})
+    ) == ["/webhook/subscriptions"]
+    assert (
+        call(
+            sim,
+            "PATCH",
+            f"/{events['id']}",
+            webhook={"subscriptions": ["zen:event-type:ticket.created", "zen:event-type:ticket.status_changed"]},
+        ).status_code
+        == 204
+    )
 
     assert call(sim, "DELETE", path).status_code == 204
     for method in ("GET", "PUT", "PATCH", "DELETE"):
@@ -146,8 +189,10 @@ def test_each_webhook_has_its_own_signing_secret_which_can_be_reset(sim):
 
 
 def test_the_list_pages_by_cursor_and_filters(sim):
-    made = [create(sim, name=f"Hook {index:02d}", status="inactive" if index % 5 == 0 else "active")["id"]
-            for index in range(25)]
+    made = [
+        create(sim, name=f"Hook {index:02d}", status="inactive" if index % 5 == 0 else "active")["id"]
+        for index in range(25)
+    ]
     first = call(sim, "GET", "").json()
     assert [webhook["id"] for webhook in first["webhooks"]] == made[:20]  # 20 a page by default
     assert first["meta"]["has_more"] is True
@@ -171,12 +216,16 @@ def test_the_list_pages_by_cursor_and_filters(sim):
 
     assert names(**{"filter[name_contains]": "HOOK 1"}) == [f"Hook 1{i}" for i in range(10)]
     assert names(**{"filter[status]": "inactive"}) == [f"Hook {i:02d}" for i in range(0, 25, 5)]
-    assert requests.get(f"{sim.base_url}/api/v2/webhooks", auth=AUTH,
-                        params={"filter[status]": "paused"}).status_code == 400
+    assert (
+        requests.get(f"{sim.base_url}/api/v2/webhooks", auth=AUTH, params={"filter[status]": "paused"}).status_code
+        == 400
+    )
 
 
 def test_plain_http_reaches_only_the_hosts_the_simulator_is_told_of():
     """A compose network's receiver (http://webhook:8090) is allowed only when named."""
     with running_simulator(tickets=0, http_webhook_hosts="webhook") as named:
         create(named, endpoint="http://webhook:8090/zendesk/webhook")
-        assert pointers(call(named, "POST", "", webhook=valid(endpoint="http://127.0.0.1:8090/x"))) == ["/webhook/endpoint"]
+        assert pointers(call(named, "POST", "", webhook=valid(endpoint="http://127.0.0.1:8090/x"))) == [
+            "/webhook/endpoint"
+        ]

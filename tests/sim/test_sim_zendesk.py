@@ -74,8 +74,7 @@ def wait_for(probe, what: str, timeout: float = 10.0):
 
 def export(sim, **params) -> requests.Response:
     """GET the search export of tickets (params use Zendesk's names, e.g. page[size])."""
-    return client().get(f"{sim.base_url}/api/v2/search/export.json",
-                        params={"filter[type]": "ticket", **params})
+    return client().get(f"{sim.base_url}/api/v2/search/export.json", params={"filter[type]": "ticket", **params})
 
 
 def export_page(sim, **params) -> dict:
@@ -90,11 +89,13 @@ def update_many(sim, items: list[dict]) -> requests.Response:
 
 def finished_job(sim, job: dict) -> dict:
     """Poll a job status until its job completed or failed."""
+
     def poll():
         response = client().get(job["url"])
         assert response.status_code == 200, response.text
         polled = response.json()["job_status"]
         return polled if polled["status"] in ("completed", "failed") else None
+
     return wait_for(poll, f"job {job['id']} to finish")
 
 
@@ -118,9 +119,23 @@ def test_api_needs_the_token_credentials(sim):
 def test_ticket_and_comments_look_like_zendesk(sim):
     ticket = get_ticket(sim, 1)
     assert ticket["url"] == f"{sim.base_url}/api/v2/tickets/1.json"
-    assert set(ticket) >= {"id", "external_id", "type", "subject", "raw_subject", "description",
-                           "priority", "status", "requester_id", "submitter_id", "assignee_id",
-                           "organization_id", "group_id", "tags", "custom_fields"}
+    assert set(ticket) >= {
+        "id",
+        "external_id",
+        "type",
+        "subject",
+        "raw_subject",
+        "description",
+        "priority",
+        "status",
+        "requester_id",
+        "submitter_id",
+        "assignee_id",
+        "organization_id",
+        "group_id",
+        "tags",
+        "custom_fields",
+    }
     assert TIMESTAMP_RE.match(ticket["created_at"]) and TIMESTAMP_RE.match(ticket["updated_at"])
 
     comments = client().get(f"{sim.base_url}/api/v2/tickets/1/comments.json").json()
@@ -136,16 +151,22 @@ def test_ticket_and_comments_look_like_zendesk(sim):
 
 def test_search_filters(sim):
     records = sim.state.tickets.values()
-    created = requests.post(f"{sim.base_url}/_sim/tickets", json={"tickets": [
-        {"subject": "Zebra crossing broken", "description": "The quokka page fails", "tags": ["vip"]},
-    ]}).json()["ids"]
+    created = requests.post(
+        f"{sim.base_url}/_sim/tickets",
+        json={
+            "tickets": [
+                {"subject": "Zebra crossing broken", "description": "The quokka page fails", "tags": ["vip"]},
+            ]
+        },
+    ).json()["ids"]
 
     assert search_ids(sim, "zebra QUOKKA") == set(created)
     assert search_ids(sim, '"quokka page"') == set(created)
     assert search_ids(sim, "type:user") == set()
     assert search_ids(sim, "type:ticket status<solved") == {r.id for r in records}
     assert search_ids(sim, "type:ticket status:pending status:hold") == {
-        r.id for r in records if r.status in ("pending", "hold")}
+        r.id for r in records if r.status in ("pending", "hold")
+    }
     assert search_ids(sim, "status>=pending") == {r.id for r in records if r.status in ("pending", "hold")}
     assert search_ids(sim, "status<=open") == {r.id for r in records if r.status in ("new", "open")}
     assert search_ids(sim, "tags:vip") == {r.id for r in records if "vip" in r.tags}
@@ -178,7 +199,8 @@ def test_search_pages_through_next_page_and_stops_at_the_result_limit():
         assert pages == 10 and len(set(seen)) == 1000
         assert response.json() == {
             "error": "invalid",
-            "description": "Invalid search: Requested response size was greater than Search Response Limits"}
+            "description": "Invalid search: Requested response size was greater than Search Response Limits",
+        }
 
         small = search(sim, "tags:vip", per_page=10)
         assert small["count"] < 1000
@@ -239,8 +261,10 @@ def test_export_pages_forward_only(sim):
         assert body["meta"]["has_more"] and body["meta"]["after_cursor"]
     back = export(sim, query="status<solved", **{"page[before]": second["meta"]["after_cursor"]})
     assert back.status_code == 400
-    assert back.json() == {"error": "InvalidPaginationParameter",
-                           "description": "page[before] is not supported: the export pages forward only"}
+    assert back.json() == {
+        "error": "InvalidPaginationParameter",
+        "description": "page[before] is not supported: the export pages forward only",
+    }
 
 
 def test_export_comes_in_created_at_order_and_pages_stay_consistent(sim):
@@ -253,7 +277,8 @@ def test_export_comes_in_created_at_order_and_pages_stay_consistent(sim):
     late_a, early_b, early_c = create(
         {"subject": "Imported A", "description": "a", "created_at": "2020-01-02T00:00:00Z"},
         {"subject": "Imported B", "description": "b", "created_at": "2020-01-01T00:00:00Z"},
-        {"subject": "Imported C", "description": "c", "created_at": "2020-01-01T00:00:00Z"})
+        {"subject": "Imported C", "description": "c", "created_at": "2020-01-01T00:00:00Z"},
+    )
     body = export_page(sim, query="status<solved", **{"page[size]": 7})
     seen, keys = [], []
     added_after, added_before = [], []
@@ -281,10 +306,14 @@ def test_export_cursors_expire(sim):
     first = export_page(sim, query="status<solved", **{"page[size]": 10})
     assert client().get(first["links"]["next"]).status_code == 200
     set_config(sim, cursor_ttl=0.05)
-    expired = wait_for(lambda: (lambda r: r if r.status_code == 400 else None)(client().get(first["links"]["next"])),
-                       "the cursor to expire")
-    assert expired.json() == {"error": "InvalidPaginationParameter",
-                              "description": "The pagination cursor has expired; start the export again"}
+    expired = wait_for(
+        lambda: (lambda r: r if r.status_code == 400 else None)(client().get(first["links"]["next"])),
+        "the cursor to expire",
+    )
+    assert expired.json() == {
+        "error": "InvalidPaginationParameter",
+        "description": "The pagination cursor has expired; start the export again",
+    }
     # A new export starts over with new cursors.
     set_config(sim, cursor_ttl=3600)
     fresh = export_page(sim, query="status<solved", **{"page[size]": 10})
@@ -305,8 +334,10 @@ def test_export_has_its_own_rate_limit():
         assert [export(sim, query="status<solved").status_code for _ in range(3)] == [200] * 3
         limited = export(sim, query="status<solved")
         assert limited.status_code == 429
-        assert limited.json() == {"error": "TooManyRequests",
-                                  "description": "Number of allowed search export requests per minute exceeded"}
+        assert limited.json() == {
+            "error": "TooManyRequests",
+            "description": "Number of allowed search export requests per minute exceeded",
+        }
         assert 1 <= int(limited.headers["Retry-After"]) <= 30
         # The account budget is not used up: other endpoints still answer.
         assert client().get(f"{sim.base_url}/api/v2/tickets/1.json").status_code == 200
@@ -316,8 +347,9 @@ def test_export_has_its_own_rate_limit():
 
 def test_index_lag_hides_new_tickets_and_serves_stale_snapshots():
     with running_simulator(tickets=20, seed=3, index_lag=0.6) as sim:
-        new_id = requests.post(f"{sim.base_url}/_sim/tickets", json={"tickets": [
-            {"subject": "Walrus invoice", "description": "walrus"}]}).json()["ids"][0]
+        new_id = requests.post(
+            f"{sim.base_url}/_sim/tickets", json={"tickets": [{"subject": "Walrus invoice", "description": "walrus"}]}
+        ).json()["ids"][0]
         assert get_ticket(sim, new_id)["subject"] == "Walrus invoice"  # live reads see it at once
         assert search_ids(sim, "walrus") == set()
 
@@ -368,8 +400,9 @@ def test_invalid_updates_are_rejected(sim):
     assert update(sim, 1, priority="critical").status_code == 422
     assert update(sim, 1, comment={"public": False}).status_code == 422
     assert update(sim, 99999, priority="low").status_code == 404
-    bad_json = client().put(f"{sim.base_url}/api/v2/tickets/1.json", data="{not json",
-                            headers={"Content-Type": "application/json"})
+    bad_json = client().put(
+        f"{sim.base_url}/api/v2/tickets/1.json", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert bad_json.status_code == 400
 
     requests.post(f"{sim.base_url}/_sim/tickets/2/agent_edit", json={"status": "closed"})
@@ -386,13 +419,18 @@ def test_update_many_job_lifecycle_with_failures():
     with running_simulator(tickets=30, seed=5, job_delay_ms=300, update_rate_limit=1) as sim:
         set_config(sim, fail_updates={"2": 422})
         stale_stamp = "2000-01-01T00:00:00Z"
-        response = client().put(f"{sim.base_url}/api/v2/tickets/update_many.json", json={"tickets": [
-            {"id": 1, "additional_tags": ["ai_processed"], "comment": {"body": "note", "public": False}},
-            {"id": 2, "additional_tags": ["ai_processed"]},
-            {"id": 3, "additional_tags": ["ai_processed"], "safe_update": True, "updated_stamp": stale_stamp},
-            {"id": 99999, "additional_tags": ["ai_processed"]},
-            {"id": 4, "additional_tags": ["ai_processed"]},
-        ]})
+        response = client().put(
+            f"{sim.base_url}/api/v2/tickets/update_many.json",
+            json={
+                "tickets": [
+                    {"id": 1, "additional_tags": ["ai_processed"], "comment": {"body": "note", "public": False}},
+                    {"id": 2, "additional_tags": ["ai_processed"]},
+                    {"id": 3, "additional_tags": ["ai_processed"], "safe_update": True, "updated_stamp": stale_stamp},
+                    {"id": 99999, "additional_tags": ["ai_processed"]},
+                    {"id": 4, "additional_tags": ["ai_processed"]},
+                ]
+            },
+        )
         assert response.status_code == 200
         job = response.json()["job_status"]
         assert job["status"] == "queued" and job["total"] == 5 and job["progress"] == 0
@@ -420,8 +458,9 @@ def test_update_many_job_lifecycle_with_failures():
         assert stats(sim)["ticket_updates_total"] == 4
         assert stats(sim)["job_status_404"] == 1
 
-        too_many = client().put(f"{sim.base_url}/api/v2/tickets/update_many.json",
-                                json={"tickets": [{"id": i} for i in range(1, 102)]})
+        too_many = client().put(
+            f"{sim.base_url}/api/v2/tickets/update_many.json", json={"tickets": [{"id": i} for i in range(1, 102)]}
+        )
         assert too_many.status_code == 400 and "error" in too_many.json()
 
 
@@ -445,8 +484,10 @@ def test_update_many_ignores_safe_update_unless_told():
 def test_job_goes_queued_working_completed_with_progress():
     with running_simulator(tickets=5, seed=5, job_delay_ms=0, job_item_ms=60_000) as sim:
         job = update_many(sim, [{"id": i, "additional_tags": ["w"]} for i in (1, 2, 3)]).json()["job_status"]
-        working = wait_for(lambda: (lambda j: j if j["status"] == "working" else None)(
-            client().get(job["url"]).json()["job_status"]), "the job to start working")
+        working = wait_for(
+            lambda: (lambda j: j if j["status"] == "working" else None)(client().get(job["url"]).json()["job_status"]),
+            "the job to start working",
+        )
         assert working["progress"] == 0 and working["total"] == 3 and working["results"] is None
         assert stats(sim)["jobs_active"] == 1
         set_config(sim, job_item_ms=0)  # a running job follows the change
@@ -476,8 +517,10 @@ def test_job_status_is_gone_job_ttl_after_the_job_finished():
         job = finished_job(sim, update_many(sim, [{"id": 1, "additional_tags": ["t"]}]).json()["job_status"])
         assert client().get(job["url"]).status_code == 200  # the default keeps it an hour
         set_config(sim, job_ttl=0.5)
-        gone = wait_for(lambda: (lambda r: r if r.status_code == 404 else None)(client().get(job["url"])),
-                        "the job status to expire")
+        gone = wait_for(
+            lambda: (lambda r: r if r.status_code == 404 else None)(client().get(job["url"])),
+            "the job status to expire",
+        )
         assert gone.json() == {"error": "RecordNotFound", "description": "Not found"}
         assert stats(sim)["job_status_404"] == 1
 
@@ -537,27 +580,50 @@ def test_index_lag_defaults_to_tens_of_seconds_with_seeded_tickets_indexed():
     with running_simulator(tickets=10, seed=3) as sim:
         assert requests.get(f"{sim.base_url}/_sim/config").json()["index_lag"] == 30
         assert search(sim, "status<solved")["count"] == 10
-        new_id = requests.post(f"{sim.base_url}/_sim/tickets", json={"tickets": [
-            {"subject": "Narwhal refund", "description": "narwhal"}]}).json()["ids"][0]
+        new_id = requests.post(
+            f"{sim.base_url}/_sim/tickets", json={"tickets": [{"subject": "Narwhal refund", "description": "narwhal"}]}
+        ).json()["ids"][0]
         assert get_ticket(sim, new_id)["subject"] == "Narwhal refund"
         assert search_ids(sim, "narwhal") == set()
         assert stats(sim)["index_pending"] == 1
 
 
 def test_new_settings_are_validated_and_runtime_settable(sim):
-    for bad in ({"max_jobs": 0}, {"export_rate_limit": 0}, {"cursor_ttl": 0}, {"job_ttl": -1},
-                {"job_item_ms": -1}, {"agent_edit_rate": -1}, {"bulk_safe_update": 1}):
+    for bad in (
+        {"max_jobs": 0},
+        {"export_rate_limit": 0},
+        {"cursor_ttl": 0},
+        {"job_ttl": -1},
+        {"job_item_ms": -1},
+        {"agent_edit_rate": -1},
+        {"bulk_safe_update": 1},
+    ):
         assert requests.post(f"{sim.base_url}/_sim/config", json=bad).status_code == 400, bad
-    set_config(sim, max_jobs=5, export_rate_limit=50, cursor_ttl=60, job_ttl=10, job_item_ms=1,
-               agent_edit_rate=0.5, bulk_safe_update=True)
+    set_config(
+        sim,
+        max_jobs=5,
+        export_rate_limit=50,
+        cursor_ttl=60,
+        job_ttl=10,
+        job_item_ms=1,
+        agent_edit_rate=0.5,
+        bulk_safe_update=True,
+    )
     view = requests.get(f"{sim.base_url}/_sim/config").json()
     assert (view["max_jobs"], view["export_rate_limit"], view["bulk_safe_update"]) == (5, 50, True)
     with pytest.raises(SimConfigError, match="max_jobs"):
         SimConfig(max_jobs=0)
     defaults = SimConfig()
-    assert (defaults.export_rate_limit, defaults.cursor_ttl, defaults.max_jobs, defaults.job_delay_ms,
-            defaults.job_item_ms, defaults.job_ttl, defaults.bulk_safe_update, defaults.agent_edit_rate) == (
-        100, 3600, 30, 2000, 20, 3600, False, 0)
+    assert (
+        defaults.export_rate_limit,
+        defaults.cursor_ttl,
+        defaults.max_jobs,
+        defaults.job_delay_ms,
+        defaults.job_item_ms,
+        defaults.job_ttl,
+        defaults.bulk_safe_update,
+        defaults.agent_edit_rate,
+    ) == (100, 3600, 30, 2000, 20, 3600, False, 0)
 
 
 def test_account_rate_limit_answers_429_with_retry_after():
@@ -622,8 +688,10 @@ def test_outages_and_injected_errors():
 def test_latency_overlaps_across_concurrent_requests():
     with running_simulator(tickets=5, latency_ms=2000) as sim:
         with ThreadPoolExecutor(max_workers=10) as pool:
-            pending = [pool.submit(lambda: client().get(f"{sim.base_url}/api/v2/tickets/1.json").status_code)
-                       for _ in range(10)]
+            pending = [
+                pool.submit(lambda: client().get(f"{sim.base_url}/api/v2/tickets/1.json").status_code)
+                for _ in range(10)
+            ]
             # All ten are held by the latency at once: they wait side by side, not in turn.
             wait_for(lambda: sim.state.in_flight == 10, "ten requests in flight at once")
             codes = [future.result() for future in pending]
@@ -665,8 +733,10 @@ def test_stats_count_notes_lost_tags_and_lowered_priority(sim):
 def test_seeding_is_deterministic():
     def snapshot(seed: int) -> list[tuple]:
         with running_simulator(tickets=40, seed=seed) as sim:
-            return [(r.subject, r.description, tuple(r.tags), r.priority, r.status, r.type)
-                    for r in sim.state.tickets.values()]
+            return [
+                (r.subject, r.description, tuple(r.tags), r.priority, r.status, r.type)
+                for r in sim.state.tickets.values()
+            ]
 
     assert snapshot(11) == snapshot(11)
     assert snapshot(11) != snapshot(12)

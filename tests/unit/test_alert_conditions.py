@@ -7,10 +7,17 @@ from app.ops.alerts import run_alerts, stalled_alert
 
 
 def summary(total: int, failed: int, average: float) -> RunSummary:
-    return RunSummary(id="r1", timestamp="2026-12-01T00:00:00+00:00", started_at="2026-12-01T00:00:00+00:00",
-                      total=total, processed=total - failed, failed=failed, total_time=1.0,
-                      avg_time_per_ticket=average,
-                      failures_by_reason={"ticket is closed": failed} if failed else {})
+    return RunSummary(
+        id="r1",
+        timestamp="2026-12-01T00:00:00+00:00",
+        started_at="2026-12-01T00:00:00+00:00",
+        total=total,
+        processed=total - failed,
+        failed=failed,
+        total_time=1.0,
+        avg_time_per_ticket=average,
+        failures_by_reason={"ticket is closed": failed} if failed else {},
+    )
 
 
 def test_failure_rate_above_the_threshold_alerts():

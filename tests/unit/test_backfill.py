@@ -55,6 +55,7 @@ class FakeRedactor:
 
     def redact_tickets(self, texts):
         from app.redaction.redactor import Redaction
+
         return [(Redaction(s, []), Redaction(d.replace("Margaret Thompson", "<PERSON>"), [])) for s, d in texts]
 
 

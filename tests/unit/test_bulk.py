@@ -18,8 +18,12 @@ from app.domain.taxonomy import load_taxonomy
 from app.fleet.writeback import ROUNDS, BatchInterrupted, BatchItem, JobRecord, write_batch, write_triage_batch
 
 TAXONOMY = load_taxonomy()
-ANALYSIS = Analysis(summary="Login fails", values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
-                    provider="llm", model="gpt-4o-mini")
+ANALYSIS = Analysis(
+    summary="Login fails",
+    values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
+    provider="llm",
+    model="gpt-4o-mini",
+)
 
 
 class Clock:
@@ -36,8 +40,17 @@ class Clock:
 
 
 def polling(clock, **overrides):
-    return JobPolling(**{"interval": 1, "timeout": 300, "max_interval": 10, "max_sleep": 5, "sleep": clock.sleep,
-                         "clock": clock, **overrides})
+    return JobPolling(
+        **{
+            "interval": 1,
+            "timeout": 300,
+            "max_interval": 10,
+            "max_sleep": 5,
+            "sleep": clock.sleep,
+            "clock": clock,
+            **overrides,
+        }
+    )
 
 
 class FakeZendesk:
@@ -45,9 +58,18 @@ class FakeZendesk:
     Zendesk documents; they finish after `polls_to_finish` polls and their status can be expired."""
 
     def __init__(self, n, polls_to_finish=2):
-        self.tickets = {i: Ticket(id=i, subject=f"Anna's ticket {i}", description="call me on +44 20 7946 0958",
-                                  status="open", priority=None, updated_at=f"v1-{i}") for i in range(1, n + 1)}
-        self.notes = {i: 0 for i in self.tickets}
+        self.tickets = {
+            i: Ticket(
+                id=i,
+                subject=f"Anna's ticket {i}",
+                description="call me on +44 20 7946 0958",
+                status="open",
+                priority=None,
+                updated_at=f"v1-{i}",
+            )
+            for i in range(1, n + 1)
+        }
+        self.notes = dict.fromkeys(self.tickets, 0)
         self.jobs, self.polls_to_finish = {}, polls_to_finish
         self.sent = []
         self.reads = 0
@@ -78,8 +100,15 @@ class FakeZendesk:
                 results.append({"id": ticket_id, "index": index, "success": False, "error": "RecordNotFound"})
             elif self.reject.get(ticket_id, 0) > 0:
                 self.reject[ticket_id] -= 1
-                results.append({"id": ticket_id, "index": index, "success": False, "error": "TicketUpdateFailed",
-                                "details": "Temporary failure"})
+                results.append(
+                    {
+                        "id": ticket_id,
+                        "index": index,
+                        "success": False,
+                        "error": "TicketUpdateFailed",
+                        "details": "Temporary failure",
+                    }
+                )
             else:
                 self.touch(ticket_id, tags=ticket.tags + fields["additional_tags"])
                 self.notes[ticket_id] += 1
@@ -151,8 +180,16 @@ def items(zendesk, ids):
 
 def write(zendesk, batch, log=None, slots=None, clock=None, **overrides):
     clock = clock or Clock()
-    return write_triage_batch(zendesk, batch, TAXONOMY, "run", MemoryJobLog() if log is None else log,
-                              slots or MemorySlots(), "run:0", polling(clock, **overrides))
+    return write_triage_batch(
+        zendesk,
+        batch,
+        TAXONOMY,
+        "run",
+        MemoryJobLog() if log is None else log,
+        slots or MemorySlots(),
+        "run:0",
+        polling(clock, **overrides),
+    )
 
 
 def test_one_job_adds_every_tickets_tags_and_note_once_and_nothing_else():
@@ -162,8 +199,10 @@ def test_one_job_adds_every_tickets_tags_and_note_once_and_nothing_else():
     assert len(zendesk.sent) == 1 and outcome.jobs == 1 and zendesk.reads == 1  # read once before the job
     assert set(outcome.written) == set(range(1, 101)) and not outcome.failed
     assert all(count == 1 for count in zendesk.notes.values())
-    assert all(not o.already_done and "ai_processed" in o.tags_added and o.priority_set is None
-               for o in outcome.written.values())
+    assert all(
+        not o.already_done and "ai_processed" in o.tags_added and o.priority_set is None
+        for o in outcome.written.values()
+    )
     assert all(t.priority is None for t in zendesk.tickets.values())  # priorities are not the job's
     assert slots.held == set()  # the slot comes back once the job is seen finished
 
@@ -173,8 +212,9 @@ def test_priorities_go_one_safe_put_each_and_never_lower_what_an_agent_set():
     batch = items(zendesk, range(1, 5))
     zendesk.touch(2, priority="urgent")  # an agent raised ticket 2 after the sweep read it
     zendesk.tickets[3] = zendesk.tickets[3].model_copy(update={"priority": "high"})
-    zendesk.before_put = lambda ticket_id: ticket_id == 4 and zendesk.tickets[4].priority is None and \
-        zendesk.touch(4, priority="urgent")  # ... and ticket 4 between our read and our PUT
+    zendesk.before_put = lambda ticket_id: (
+        ticket_id == 4 and zendesk.tickets[4].priority is None and zendesk.touch(4, priority="urgent")
+    )  # ... and ticket 4 between our read and our PUT
     progress = write_batch(zendesk, batch, TAXONOMY, "run", MemoryJobLog(), MemorySlots(), "run:0", polling(Clock()))
     assert progress.priorities == {1: "high", 2: None, 3: None, 4: None}
     assert [t.priority for t in zendesk.tickets.values()] == ["high", "urgent", "high", "urgent"]
@@ -185,8 +225,9 @@ def test_priorities_go_one_safe_put_each_and_never_lower_what_an_agent_set():
 def test_a_ticket_already_processed_by_someone_else_is_not_written_again():
     zendesk = FakeZendesk(3)
     batch = items(zendesk, [1, 2, 3])
-    write_triage_batch(zendesk, items(zendesk, [2]), TAXONOMY, "other", MemoryJobLog(), MemorySlots(), "other:0",
-                       polling(Clock()))
+    write_triage_batch(
+        zendesk, items(zendesk, [2]), TAXONOMY, "other", MemoryJobLog(), MemorySlots(), "other:0", polling(Clock())
+    )
     outcome = write(zendesk, batch)
     assert outcome.written[2].already_done and not outcome.written[1].already_done
     assert zendesk.notes == {1: 1, 2: 1, 3: 1}
@@ -215,7 +256,7 @@ def test_an_expired_job_status_is_settled_by_what_zendesk_holds_not_as_a_failure
     outcome = write(zendesk, items(zendesk, range(1, 6)), log)
     assert set(outcome.written) == {1, 2, 3, 4, 5} and not outcome.failed
     assert all(not o.already_done for o in outcome.written.values())  # written by our own job
-    assert len(zendesk.sent) == 1 and zendesk.notes == {i: 1 for i in range(1, 6)}
+    assert len(zendesk.sent) == 1 and zendesk.notes == dict.fromkeys(range(1, 6), 1)
 
 
 def test_a_job_whose_id_never_came_back_is_read_back_and_never_doubled_while_it_may_run():
@@ -300,8 +341,9 @@ def test_priority_raises_stopped_by_the_quota_resume_without_repeating_anything(
     log, slots = MemoryJobLog(), MemorySlots()
 
     def run(progress=None):
-        return write_batch(zendesk, items(zendesk, [1, 2, 3]), TAXONOMY, "run", log, slots, "run:0",
-                           polling(Clock()), progress)
+        return write_batch(
+            zendesk, items(zendesk, [1, 2, 3]), TAXONOMY, "run", log, slots, "run:0", polling(Clock()), progress
+        )
 
     original = zendesk.set_priority
     calls = []

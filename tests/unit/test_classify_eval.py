@@ -41,12 +41,14 @@ def test_learning_order_is_a_fixed_shuffle_of_the_training_part(bench):
 
 def test_load_labelled_keeps_english_rows_with_both_labels_once(bench, tmp_path: Path):
     columns = ["subject", "body", "type", "priority", "language"]
-    rows = [["Down", "It broke", "Incident", "high", "en"],
-            ["Down", "It broke", "Request", "low", "en"],  # a duplicate of subject and body: the first wins
-            ["Kaputt", "Es geht nicht", "Incident", "high", "de"],  # not English
-            ["Help", "No type", "", "low", "en"],  # no ticket type
-            ["Upgrade", "Please plan it", "Change", "urgent", "en"],  # priority not a value
-            ["Upgrade", "Please plan it", "Change", "medium", "en"]]
+    rows = [
+        ["Down", "It broke", "Incident", "high", "en"],
+        ["Down", "It broke", "Request", "low", "en"],  # a duplicate of subject and body: the first wins
+        ["Kaputt", "Es geht nicht", "Incident", "high", "de"],  # not English
+        ["Help", "No type", "", "low", "en"],  # no ticket type
+        ["Upgrade", "Please plan it", "Change", "urgent", "en"],  # priority not a value
+        ["Upgrade", "Please plan it", "Change", "medium", "en"],
+    ]
     with (tmp_path / "tobibueck_test.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
@@ -54,4 +56,5 @@ def test_load_labelled_keeps_english_rows_with_both_labels_once(bench, tmp_path:
     values = {"urgency": {"high", "medium", "low"}, "ticket_type": {"incident", "request", "problem", "change"}}
     assert bench.load_labelled(tmp_path, values) == [
         ("Down", "It broke", {"urgency": "high", "ticket_type": "incident"}),
-        ("Upgrade", "Please plan it", {"urgency": "medium", "ticket_type": "change"})]
+        ("Upgrade", "Please plan it", {"urgency": "medium", "ticket_type": "change"}),
+    ]

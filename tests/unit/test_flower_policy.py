@@ -41,8 +41,7 @@ def test_refusal_is_a_configuration_error_that_never_shows_the_password():
 
 def test_basic_auth_comes_from_settings_and_bad_values_are_refused_without_echoing_them(monkeypatch):
     assert basic_auth_pairs(settings_with()) == []
-    assert basic_auth_pairs(settings_with(flower_basic_auth="ops:s3cret, lead:pa:ss")) == \
-        ["ops:s3cret", "lead:pa:ss"]
+    assert basic_auth_pairs(settings_with(flower_basic_auth="ops:s3cret, lead:pa:ss")) == ["ops:s3cret", "lead:pa:ss"]
     assert "s3cret" not in repr(settings_with(flower_basic_auth="ops:s3cret"))
     for bad in ("ops", "ops:", ":s3cret", "ops:s3cret,nopassword"):
         monkeypatch.setenv("FLOWER_BASIC_AUTH", bad)

@@ -20,8 +20,11 @@ def priority(old, new):
     return {"type": "Change", "field_name": "priority", "previous_value": old, "value": new}
 
 
-FLEET_WROTE = audit(FLEET, tags(["vip"], ["vip", "ai_processed", "ai_bug", "ai_low", "ai_neutral"]),
-                    {"type": "Comment", "body": "AI Analysis: ...", "public": False})
+FLEET_WROTE = audit(
+    FLEET,
+    tags(["vip"], ["vip", "ai_processed", "ai_bug", "ai_low", "ai_neutral"]),
+    {"type": "Comment", "body": "AI Analysis: ...", "public": False},
+)
 
 
 def test_the_fleets_answer_and_peoples_later_changes():
@@ -31,8 +34,13 @@ def test_the_fleets_answer_and_peoples_later_changes():
         FLEET_WROTE,
         audit(TRIGGER, priority("normal", "urgent")),  # a trigger is not a person
         audit(AGENT, priority("normal", "high")),
-        audit(AGENT, tags(["vip", "ai_processed", "ai_bug", "ai_low", "ai_neutral"],
-                          ["vip", "ai_processed", "ai_refund", "ai_low", "ai_neutral"])),
+        audit(
+            AGENT,
+            tags(
+                ["vip", "ai_processed", "ai_bug", "ai_low", "ai_neutral"],
+                ["vip", "ai_processed", "ai_refund", "ai_low", "ai_neutral"],
+            ),
+        ),
     ]
     fleet, people = labeller.from_audits(history)
     assert fleet == {"root_cause": "bug", "urgency": "low", "sentiment": "neutral"}
@@ -57,10 +65,12 @@ def test_a_correction_becomes_the_label_and_weighs_more(monkeypatch):
 
         def changed_tickets_page(self, start_time=None, after_url=None):
             solved = {"status": "solved", "subject": "s", "description": "d"}
-            page = [{**solved, "id": 1, "tags": ["ai_processed"], "priority": "high"},
-                    {**solved, "id": 2, "tags": [], "priority": "low"},
-                    {**solved, "id": 3, "tags": [], "priority": None},
-                    {"id": 4, "status": "open", "tags": []}]
+            page = [
+                {**solved, "id": 1, "tags": ["ai_processed"], "priority": "high"},
+                {**solved, "id": 2, "tags": [], "priority": "low"},
+                {**solved, "id": 3, "tags": [], "priority": None},
+                {"id": 4, "status": "open", "tags": []},
+            ]
             return (page, "next") if after_url is None else ([{**solved, "id": 5, "tags": ["ai_processed"]}], None)
 
         def ticket_audits(self, ticket_id):

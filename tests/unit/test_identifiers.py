@@ -13,7 +13,7 @@ def redactor():
 
 
 def found(text: str) -> list[tuple[str, str]]:
-    return sorted((text[s.start:s.end], s.label) for s in merge_spans(identifier_spans(text)))
+    return sorted((text[s.start : s.end], s.label) for s in merge_spans(identifier_spans(text)))
 
 
 def test_checksums():
@@ -27,12 +27,15 @@ def test_checksums():
         assert not ssn_rules_valid(never_issued)
 
 
-@pytest.mark.parametrize("text", [
-    "NPI: 1234567893",
-    "seen by Dr. Ruiz (NPI 1234567893) last week",
-    "Provider | Specialty | NPI\nAna Ruiz | Cardiology | 1234567893",  # a directory's column header
-    "National Provider Identifier 1234567893",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NPI: 1234567893",
+        "seen by Dr. Ruiz (NPI 1234567893) last week",
+        "Provider | Specialty | NPI\nAna Ruiz | Cardiology | 1234567893",  # a directory's column header
+        "National Provider Identifier 1234567893",
+    ],
+)
 def test_npi_is_found_where_the_text_names_npis(text):
     assert found(text) == [("1234567893", "NPI")]
 
@@ -42,40 +45,54 @@ def test_npi_needs_the_check_digit_and_the_word():
     assert found("my order 1234567893 never came") == []  # passes, but nothing says NPI
 
 
-@pytest.mark.parametrize(("text", "values"), [
-    ("MRN: 5156419", ["5156419"]),
-    ("MRN:                   12369149", ["12369149"]),
-    ("Med Rec No: 1293110", ["1293110"]),
-    ("Medical Record # 2356778", ["2356778"]),
-    ("**Medical Record Number:** 0002837419", ["0002837419"]),
-    ("with the medical record number CHC-00032584.", ["CHC-00032584"]),
-    ("Patient ID: L1622537, Date: 2004/06/02", ["L1622537"]),
-    ("Medical Record Numbers: G4346166 and L948139. Employee ID: 77", ["G4346166", "L948139"]),
-    ("use the MRN (MRN-418985 or L4359705). Ensure", ["L4359705", "MRN-418985"]),
-    ("Prescription Request for MRN-361028", ["MRN-361028"]),  # carries its own prefix
-    ("stored as MED24535084 off-chain", ["MED24535084"]),
-])
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("MRN: 5156419", ["5156419"]),
+        ("MRN:                   12369149", ["12369149"]),
+        ("Med Rec No: 1293110", ["1293110"]),
+        ("Medical Record # 2356778", ["2356778"]),
+        ("**Medical Record Number:** 0002837419", ["0002837419"]),
+        ("with the medical record number CHC-00032584.", ["CHC-00032584"]),
+        ("Patient ID: L1622537, Date: 2004/06/02", ["L1622537"]),
+        ("Medical Record Numbers: G4346166 and L948139. Employee ID: 77", ["G4346166", "L948139"]),
+        ("use the MRN (MRN-418985 or L4359705). Ensure", ["L4359705", "MRN-418985"]),
+        ("Prescription Request for MRN-361028", ["MRN-361028"]),  # carries its own prefix
+        ("stored as MED24535084 off-chain", ["MED24535084"]),
+    ],
+)
 def test_medical_record_numbers(text, values):
     assert found(text) == [(value, "MEDICAL_RECORD_NUMBER") for value in values]
 
 
-@pytest.mark.parametrize("text", [
-    "Medical record requests take 3-5 business days.",
-    "MRN: 2024-03-01 visit",  # a date, not an identifier
-    "Patient records. Order 55123 shipped",  # the cue's sentence ends before the number
-    "Medical records\n55123 is the order",  # and its line
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Medical record requests take 3-5 business days.",
+        "MRN: 2024-03-01 visit",  # a date, not an identifier
+        "Patient records. Order 55123 shipped",  # the cue's sentence ends before the number
+        "Medical records\n55123 is the order",  # and its line
+    ],
+)
 def test_medical_record_cues_without_an_identifier_take_nothing(text):
     assert found(text) == []
 
 
 def test_bare_ssn_without_a_cue_is_taken_and_a_cue_that_names_the_number_keeps_it():
-    assert found("Ensure 883260930 and 634883596 are up-to-date") == [
-        ("634883596", "US_SSN"), ("883260930", "US_SSN")]
+    assert found("Ensure 883260930 and 634883596 are up-to-date") == [("634883596", "US_SSN"), ("883260930", "US_SSN")]
     assert found("Invoice no. 5. Ensure 883260930 is kept") == [("883260930", "US_SSN")]  # the cue's sentence ended
-    for kept in ("My order 883260930 has not arrived", "Invoice #883260930 was paid", "Tracking number: 883260930",
-                 "ticket 883260930", "build 883260930 fails", "912345678 is fine", "123006789 is fine",
-                 "111111111 is fine", "883260930.5 is a price", "883-260930 is not nine bare digits"):
+    for kept in (
+        "My order 883260930 has not arrived",
+        "Invoice #883260930 was paid",
+        "Tracking number: 883260930",
+        "ticket 883260930",
+        "build 883260930 fails",
+        "912345678 is fine",
+        "123006789 is fine",
+        "111111111 is fine",
+        "883260930.5 is a price",
+        "883-260930 is not nine bare digits",
+    ):
         assert [f for f in found(kept) if f[1] == "US_SSN"] == [], kept
 
 
@@ -88,11 +105,14 @@ def test_routing_and_bank_account_numbers():
     assert found("the account has 12 users") == []
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("my passport number is 123456789", "123456789"),
-    ("Passport No. C01X00T47, expires 2031", "C01X00T47"),
-    ("passport: A12345678", "A12345678"),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my passport number is 123456789", "123456789"),
+        ("Passport No. C01X00T47, expires 2031", "C01X00T47"),
+        ("passport: A12345678", "A12345678"),
+    ],
+)
 def test_passport_numbers_after_the_word(text, value):
     assert found(text) == [(value, "PASSPORT")]
 
@@ -103,13 +123,21 @@ def test_passport_word_without_a_number_takes_nothing():
 
 
 def test_redactor_places_the_new_placeholders(redactor):
-    text = ("Patient ID: L1622537 seen by NPI 1234567893. Routing 021000021, acct 4400123456. "
-            "Passport no. 123456789. Ensure 883260930 is on file.")
+    text = (
+        "Patient ID: L1622537 seen by NPI 1234567893. Routing 021000021, acct 4400123456. "
+        "Passport no. 123456789. Ensure 883260930 is on file."
+    )
     redacted = redactor.redact(text).text
     for value in ("L1622537", "1234567893", "021000021", "4400123456", "123456789", "883260930"):
         assert value not in redacted
-    for placeholder in ("<MEDICAL_RECORD_NUMBER>", "<NPI>", "<ABA_ROUTING_NUMBER>", "<BANK_ACCOUNT>", "<PASSPORT>",
-                        "<US_SSN>"):
+    for placeholder in (
+        "<MEDICAL_RECORD_NUMBER>",
+        "<NPI>",
+        "<ABA_ROUTING_NUMBER>",
+        "<BANK_ACCOUNT>",
+        "<PASSPORT>",
+        "<US_SSN>",
+    ):
         assert placeholder in redacted, redacted
 
 

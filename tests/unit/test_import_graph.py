@@ -24,7 +24,10 @@ def test_the_import_graph_has_no_cycle_and_breaks_no_layering_rule():
 
 def test_the_rules_catch_what_they_forbid():
     tool = load_tool()
-    raw = {"app.cli.dispatch": {"workers.pipeline"}, "app.domain.triage": {"requests"},
-           "sim.zendesk.state": {"app.settings"}}
+    raw = {
+        "app.cli.dispatch": {"workers.pipeline"},
+        "app.domain.triage": {"requests"},
+        "sim.zendesk.state": {"app.settings"},
+    }
     assert len(tool.violations(raw)) == 3
     assert tool.cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]

@@ -17,8 +17,12 @@ def task_from(queue: str | None) -> SimpleNamespace:
 
 def test_a_task_from_an_intake_queue_runs_in_the_intake_lane_and_leaves_it_after():
     assert lanes.current() == lanes.BACKLOG
-    for queue, lane in (("intake", lanes.INTAKE), ("intake_io", lanes.INTAKE), ("classify", lanes.BACKLOG),
-                        (None, lanes.BACKLOG)):
+    for queue, lane in (
+        ("intake", lanes.INTAKE),
+        ("intake_io", lanes.INTAKE),
+        ("classify", lanes.BACKLOG),
+        (None, lanes.BACKLOG),
+    ):
         signals._enter_lane(task_id="t", task=task_from(queue))
         assert lanes.current() == lane
         signals._leave_lane(task_id="t")

@@ -21,8 +21,15 @@ TAXONOMY = load_taxonomy()
 
 
 def classifier(model, temperature=0.0):
-    return LLMClassifier(openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1"), model, TAXONOMY,
-                         RulesClassifier(TAXONOMY), breaker=None, max_tokens=400, temperature=temperature)
+    return LLMClassifier(
+        openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1"),
+        model,
+        TAXONOMY,
+        RulesClassifier(TAXONOMY),
+        breaker=None,
+        max_tokens=400,
+        temperature=temperature,
+    )
 
 
 @pytest.mark.parametrize("model", ["gpt-5", "gpt-5-mini", "gpt-5-nano-2025-08-07", "o3", "o4-mini", "o1"])
@@ -56,8 +63,12 @@ def test_the_response_format_is_strict_and_describes_what_the_answer_model_accep
         assert obj["additionalProperties"] is False and set(obj["required"]) == set(obj["properties"])
     for name, field in taxonomy.fields.items():
         assert schema["properties"][name]["enum"] == list(field.values)
-    example = {"summary": "s", "language": "en", "confidence": {name: 0.5 for name in taxonomy.fields},
-               **{name: next(iter(field.values)) for name, field in taxonomy.fields.items()}}
+    example = {
+        "summary": "s",
+        "language": "en",
+        "confidence": dict.fromkeys(taxonomy.fields, 0.5),
+        **{name: next(iter(field.values)) for name, field in taxonomy.fields.items()},
+    }
     taxonomy.output_model.model_validate(example)  # the same object the schema describes
 
 
@@ -88,19 +99,58 @@ def api_error(status, body):
     return openai.OpenAI(api_key="k", base_url="http://x/v1")._make_status_error_from_response(response)
 
 
-@pytest.mark.parametrize("status,body,fault", [
-    (400, {"message": "Unsupported parameter: 'max_tokens'", "type": "invalid_request_error", "param": "max_tokens",
-           "code": "unsupported_parameter"}, True),
-    (400, {"message": "Unsupported value: 'temperature'", "type": "invalid_request_error", "param": "temperature",
-           "code": "unsupported_value"}, True),
-    (404, {"message": "The model `x` does not exist", "type": "invalid_request_error", "param": None,
-           "code": "model_not_found"}, True),
-    (401, {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}, True),
-    (429, {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": None}, True),
-    (429, {"message": "Rate limit reached", "type": "tokens", "code": "rate_limit_exceeded"}, False),
-    (400, {"message": "This model's maximum context length is 128000 tokens", "type": "invalid_request_error",
-           "param": "messages", "code": "context_length_exceeded"}, False),
-    (500, {"message": "The server had an error", "type": "server_error"}, False),
-])
+@pytest.mark.parametrize(
+    "status,body,fault",
+    [
+        (
+            400,
+            {
+                "message": "Unsupported parameter: 'max_tokens'",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            },
+            True,
+        ),
+        (
+            400,
+            {
+                "message": "Unsupported value: 'temperature'",
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": "unsupported_value",
+            },
+            True,
+        ),
+        (
+            404,
+            {
+                "message": "The model `x` does not exist",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            },
+            True,
+        ),
+        (
+            401,
+            {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"},
+            True,
+        ),
+        (429, {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": None}, True),
+        (429, {"message": "Rate limit reached", "type": "tokens", "code": "rate_limit_exceeded"}, False),
+        (
+            400,
+            {
+                "message": "This model's maximum context length is 128000 tokens",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            },
+            False,
+        ),
+        (500, {"message": "The server had an error", "type": "server_error"}, False),
+    ],
+)
 def test_configuration_faults_are_told_apart_from_pace_outages_and_one_bad_ticket(status, body, fault):
     assert is_config_fault(api_error(status, body)) is fault

@@ -94,19 +94,23 @@ def test_missing_and_damaged_files_say_so(tmp_path: Path):
 
 def test_labelled_files_csv_and_json_lines(tmp_path: Path):
     csv_file = tmp_path / "labels.csv"
-    csv_file.write_text("subject,description,urgency,root_cause,sentiment\n"
-                        "Site down,Everything fails,high,bug,\n"           # sentiment unlabelled
-                        "Refund,Charged twice,ai_low,REFUND,negative\n"      # a tag and any case work
-                        "Hello,,critical,other,neutral\n"                    # 'critical' is no urgency value
-                        ",,high,bug,negative\n")                             # no text at all
+    csv_file.write_text(
+        "subject,description,urgency,root_cause,sentiment\n"
+        "Site down,Everything fails,high,bug,\n"  # sentiment unlabelled
+        "Refund,Charged twice,ai_low,REFUND,negative\n"  # a tag and any case work
+        "Hello,,critical,other,neutral\n"  # 'critical' is no urgency value
+        ",,high,bug,negative\n"
+    )  # no text at all
     read = read_examples(csv_file, TAXONOMY)
     assert [e.labels for e in read.examples] == [
         {"urgency": "high", "root_cause": "bug"},
         {"urgency": "low", "root_cause": "refund", "sentiment": "negative"},
         {"root_cause": "other", "sentiment": "neutral"},
     ]
-    assert read.rejected == {"urgency label not in the taxonomy (e.g. 'critical')": 1,
-                             "no subject and no description": 1}
+    assert read.rejected == {
+        "urgency label not in the taxonomy (e.g. 'critical')": 1,
+        "no subject and no description": 1,
+    }
     jsonl = tmp_path / "labels.jsonl"
     jsonl.write_text('{"subject": "a", "description": "b", "urgency": "low"}\n[1]\nnot json\n')
     read = read_examples(jsonl, TAXONOMY)
@@ -122,8 +126,9 @@ def test_what_cannot_make_a_model_is_refused_with_the_reason():
     few = [Example("s", "d", {"urgency": "low", "root_cause": "bug", "sentiment": "neutral"})] * 5
     with pytest.raises(LocalModelError, match="5 labelled tickets; training needs at least 20"):
         check_trainable(few, TAXONOMY)
-    no_sentiment = [Example(r["subject"], r["description"], {"urgency": r["urgency"], "root_cause": r["root_cause"]})
-                    for r in rows]
+    no_sentiment = [
+        Example(r["subject"], r["description"], {"urgency": r["urgency"], "root_cause": r["root_cause"]}) for r in rows
+    ]
     with pytest.raises(LocalModelError, match="no ticket has a label for 'sentiment'"):
         check_trainable(no_sentiment, TAXONOMY)
     one_value = [Example(r["subject"], r["description"], {**r, "urgency": "low"}) for r in rows]
@@ -171,8 +176,9 @@ def test_a_near_twin_of_a_labelled_ticket_takes_its_labels_with_the_measured_con
         assert precision.shape == TWIN_BANDS.shape and ((0 < precision) & (precision < 1)).all()
     # A training ticket asked again (redacted as training redacted it) is its own twin.
     example = labelled_tickets(400)[7]
-    (subject, description), = [(s.text, d.text) for s, d in services.redactor().redact_tickets(
-        [(example["subject"], example["description"])])]
+    ((subject, description),) = [
+        (s.text, d.text) for s, d in services.redactor().redact_tickets([(example["subject"], example["description"])])
+    ]
     values, confidence = model.predict([f"{subject}\n{description}"])[0]
     assert values == {name: example[name] for name in TAXONOMY.fields}
     # The twin's measured precision (its band: similarity 0.9 and up), unless the regression is surer.

@@ -46,13 +46,29 @@ def test_text_lines_go_to_the_daily_file(tmp_path: Path, file_logger):
 
 def test_json_lines_carry_the_outcome_fields(tmp_path: Path, file_logger):
     logger = file_logger(settings_with(log_dir=tmp_path, log_format="json"))
-    logger.warning("ticket %s failed at %s: %s (dead-lettered)", 7, "update", "ticket is closed",
-                   extra={"ticket_id": 7, "run_id": "r1", "status": "failed", "stage": "update", "seconds": 2.0,
-                          "error": "ticket is closed"})
+    logger.warning(
+        "ticket %s failed at %s: %s (dead-lettered)",
+        7,
+        "update",
+        "ticket is closed",
+        extra={
+            "ticket_id": 7,
+            "run_id": "r1",
+            "status": "failed",
+            "stage": "update",
+            "seconds": 2.0,
+            "error": "ticket is closed",
+        },
+    )
     record = json.loads((tmp_path / LOG_FILE_NAME).read_text().splitlines()[-1])
     assert record["message"] == "ticket 7 failed at update: ticket is closed (dead-lettered)"
-    assert {k: record[k] for k in ("ticket_id", "run_id", "status", "stage", "levelname")} == \
-        {"ticket_id": 7, "run_id": "r1", "status": "failed", "stage": "update", "levelname": "WARNING"}
+    assert {k: record[k] for k in ("ticket_id", "run_id", "status", "stage", "levelname")} == {
+        "ticket_id": 7,
+        "run_id": "r1",
+        "status": "failed",
+        "stage": "update",
+        "levelname": "WARNING",
+    }
 
 
 def test_rollover_keeps_the_retention_days_and_deletes_older_files(tmp_path: Path, file_logger):

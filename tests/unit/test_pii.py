@@ -16,7 +16,7 @@ from app.redaction.spans import Span, merge_spans
 
 
 def found(spans, text):
-    return [text[s.start:s.end] for s in spans]
+    return [text[s.start : s.end] for s in spans]
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +30,33 @@ def test_iban_checksum_and_forms():
     assert found(iban_spans(text), text) == ["GB82 WEST 1234 5698 7654 32", "gb82west12345698765432"]
 
 
-@pytest.mark.parametrize("phone", ["(415) 555-0132", "+44 20 7946 0958", "0494 92 82 32", "60-56-85-91",
-                                   "345-899-3560x4587", "+1-984-182-0190", "01.84.17.61.18"])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "(415) 555-0132",
+        "+44 20 7946 0958",
+        "0494 92 82 32",
+        "60-56-85-91",
+        "345-899-3560x4587",
+        "+1-984-182-0190",
+        "01.84.17.61.18",
+    ],
+)
 def test_phone_formats(phone):
     text = f"You can reach me at {phone} tomorrow"
     assert found(phone_spans(text), text) == [phone]
 
 
-@pytest.mark.parametrize("text", ["released on 2024-11-05", "version 10.4.1 is out", "it costs 1299.99 dollars",
-                                  "order 12345678 shipped", "we have 42 users"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "released on 2024-11-05",
+        "version 10.4.1 is out",
+        "it costs 1299.99 dollars",
+        "order 12345678 shipped",
+        "we have 42 users",
+    ],
+)
 def test_phone_lookalikes_are_left(text):
     assert phone_spans(text) == []
 
@@ -63,18 +81,28 @@ def test_ssn_and_cards():
 
 
 def test_secrets():
-    text = ("password: hunter2secret and api_key=abcd1234efgh, key sk-proj-AbCdEfGhIjKlMnOpQrSt, "
-            "ghp_abcdefghijklmnopqrstuvwxyz0123456789, AKIAIOSFODNN7EXAMPLE, "
-            "Authorization: Bearer abcdefghijklmnop1234")
+    text = (
+        "password: hunter2secret and api_key=abcd1234efgh, key sk-proj-AbCdEfGhIjKlMnOpQrSt, "
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789, AKIAIOSFODNN7EXAMPLE, "
+        "Authorization: Bearer abcdefghijklmnop1234"
+    )
     values = found(secret_spans(text), text)
-    for secret in ("hunter2secret", "abcd1234efgh", "sk-proj-AbCdEfGhIjKlMnOpQrSt",
-                   "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "AKIAIOSFODNN7EXAMPLE", "abcdefghijklmnop1234"):
+    for secret in (
+        "hunter2secret",
+        "abcd1234efgh",
+        "sk-proj-AbCdEfGhIjKlMnOpQrSt",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "AKIAIOSFODNN7EXAMPLE",
+        "abcdefghijklmnop1234",
+    ):
         assert secret in values
 
 
 def test_address_blocks_and_inline():
     block = "Thanks,\nSara Schwarz\n28245 Puruntie 82 Apt. 595\nLAPPEENRANTA\nFinland 53100\nPhone: 050 123 4567"
-    assert found(merge_spans(address_spans(block)), block) == ["28245 Puruntie 82 Apt. 595\nLAPPEENRANTA\nFinland 53100"]
+    assert found(merge_spans(address_spans(block)), block) == [
+        "28245 Puruntie 82 Apt. 595\nLAPPEENRANTA\nFinland 53100"
+    ]
     inline = "Please ship it to 1600 Pennsylvania Avenue NW, Washington, DC 20500. Thanks!"
     assert "1600 Pennsylvania Avenue NW" in found(address_spans(inline), inline)[0]
     for text in ("I have 2 cars in the park", "please send it via email 2 times", "Update 3 of the road map"):
@@ -82,10 +110,13 @@ def test_address_blocks_and_inline():
 
 
 def test_names_after_cues_and_in_markup(redactor):
-    for text, name in [("Hi Telani, any update?", "Telani"), ("My name is rubija", "rubija"),
-                       ("<p>Instructor: Tochukwu</p><p>Room 4</p>", "Tochukwu"),
-                       ("Dear Mr. Okonkwo, thank you", "Okonkwo"),
-                       ("Regards,\nMaria Gonzalez", "Maria Gonzalez")]:
+    for text, name in [
+        ("Hi Telani, any update?", "Telani"),
+        ("My name is rubija", "rubija"),
+        ("<p>Instructor: Tochukwu</p><p>Room 4</p>", "Tochukwu"),
+        ("Dear Mr. Okonkwo, thank you", "Okonkwo"),
+        ("Regards,\nMaria Gonzalez", "Maria Gonzalez"),
+    ]:
         result = redactor.redact(text)
         assert name not in result.text and "<PERSON>" in result.text, (text, result.text)
 
@@ -96,13 +127,23 @@ def test_subject_lines_and_products_in_title_case_stay(redactor):
 
 
 def test_offsets_and_labels(redactor):
-    text = ("Hello, I'm Margaret Thompson (margaret.t@example.org, +1 415 555 0132). Card 4111 1111 1111 1111, "
-            "IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, from 203.0.113.42.")
+    text = (
+        "Hello, I'm Margaret Thompson (margaret.t@example.org, +1 415 555 0132). Card 4111 1111 1111 1111, "
+        "IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, from 203.0.113.42."
+    )
     result = redactor.redact(text)
     labels = {s.label for s in result.spans}
     assert {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"} <= labels
-    for value in ("Margaret", "Thompson", "margaret.t@example.org", "555 0132", "4111 1111", "GB82", "123-45-6789",
-                  "203.0.113.42"):
+    for value in (
+        "Margaret",
+        "Thompson",
+        "margaret.t@example.org",
+        "555 0132",
+        "4111 1111",
+        "GB82",
+        "123-45-6789",
+        "203.0.113.42",
+    ):
         assert value not in result.text
     assert all(0 <= s.start < s.end <= len(text) for s in result.spans)
     assert all(a.end <= b.start for a, b in zip(result.spans, result.spans[1:]))  # sorted, no overlap

@@ -15,8 +15,20 @@ def test_no_window_plus_delay_ever_holds_more_than_the_limit_and_the_bucket_alwa
         assert refilled == pytest.approx(limit) and quota.refill_per_second > 0
 
 
-@pytest.mark.parametrize("text,seconds", [("6m0s", 360), ("120ms", 0.12), ("1s", 1), ("1h2m3.5s", 3723.5),
-                                          ("0s", 0), ("", None), ("soon", None), (None, None), ("5x", None)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("6m0s", 360),
+        ("120ms", 0.12),
+        ("1s", 1),
+        ("1h2m3.5s", 3723.5),
+        ("0s", 0),
+        ("", None),
+        ("soon", None),
+        (None, None),
+        ("5x", None),
+    ],
+)
 def test_openai_reset_durations(text, seconds):
     assert parse_duration(text) == (pytest.approx(seconds) if seconds is not None else None)
 

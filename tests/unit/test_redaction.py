@@ -24,7 +24,7 @@ def redactor():
 )
 def test_patterns_find_the_value(text, label, value):
     spans = merge_spans(pattern_spans(text))
-    found = [(text[s.start:s.end], s.label) for s in spans]
+    found = [(text[s.start : s.end], s.label) for s in spans]
     assert (value, label) in found
 
 
@@ -41,7 +41,7 @@ def test_person_and_offsets(redactor):
     assert "<PERSON>" in result.text and "<EMAIL_ADDRESS>" in result.text
     for span in result.spans:
         assert 0 <= span.start < span.end <= len(text)
-    assert text[result.spans[-1].start:result.spans[-1].end] == "maria@example.com"
+    assert text[result.spans[-1].start : result.spans[-1].end] == "maria@example.com"
 
 
 def test_merge_and_apply():
@@ -98,8 +98,10 @@ def test_a_batch_pass_gives_what_one_ticket_at_a_time_gives(redactor):
 def _inputs(*texts: str):
     from app.domain.models import TicketInput
 
-    return [TicketInput(run_id="r", ticket_id=index + 1, subject="Help", description=text, enqueued_at=1.0)
-            for index, text in enumerate(texts)]
+    return [
+        TicketInput(run_id="r", ticket_id=index + 1, subject="Help", description=text, enqueued_at=1.0)
+        for index, text in enumerate(texts)
+    ]
 
 
 def test_redact_inputs_records_a_failure_on_its_own_ticket(redactor):
@@ -111,7 +113,9 @@ def test_redact_inputs_records_a_failure_on_its_own_ticket(redactor):
                 raise ValueError("model failure")
             return super().redact_tickets(tickets)
 
-    works = redact_inputs(BreaksOnSecret(redactor.nlp), _inputs("Please write to anna@example.org", "BOOM", "Call Anna Berg"))
+    works = redact_inputs(
+        BreaksOnSecret(redactor.nlp), _inputs("Please write to anna@example.org", "BOOM", "Call Anna Berg")
+    )
     assert [w.ticket_id for w in works] == [1, 2, 3]
     assert works[0].redacted_description == "Please write to <EMAIL_ADDRESS>"
     assert works[0].redacted_counts == {"EMAIL_ADDRESS": 1}

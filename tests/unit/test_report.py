@@ -17,17 +17,29 @@ FIELDS = ["root_cause", "urgency", "sentiment"]
 def result(ticket_id: int, status: str = "success", seconds: float = 2.0, **values: str) -> TicketResult:
     values = values or {"root_cause": "bug", "urgency": "high", "sentiment": "negative"}
     failed = status == "failed"
-    return TicketResult(ticket_id=ticket_id, status=status, processing_time=seconds,
-                        values={} if failed else values, tokens=0 if failed else 300, prompt_tokens=0 if failed else 250,
-                        completion_tokens=0 if failed else 50, cost_usd=0 if failed else 0.0002,
-                        analysis=None if failed else {"summary": "App crashes <script>alert(1)</script>"},
-                        stage="update" if failed else None, error="ticket is closed" if failed else None)
+    return TicketResult(
+        ticket_id=ticket_id,
+        status=status,
+        processing_time=seconds,
+        values={} if failed else values,
+        tokens=0 if failed else 300,
+        prompt_tokens=0 if failed else 250,
+        completion_tokens=0 if failed else 50,
+        cost_usd=0 if failed else 0.0002,
+        analysis=None if failed else {"summary": "App crashes <script>alert(1)</script>"},
+        stage="update" if failed else None,
+        error="ticket is closed" if failed else None,
+    )
 
 
 @pytest.fixture
 def summary() -> RunSummary:
-    results = [result(1), result(2, seconds=5.5, root_cause="refund", urgency="low", sentiment="neutral"),
-               result(3, "failed", 1.0), result(4, "fallback", 3.0)]
+    results = [
+        result(1),
+        result(2, seconds=5.5, root_cause="refund", urgency="low", sentiment="neutral"),
+        result(3, "failed", 1.0),
+        result(4, "fallback", 3.0),
+    ]
     return build_summary("20261121_101500_abc123", 1_700_000_000.0, False, results, FIELDS, finished_at=1_700_000_012.0)
 
 
@@ -64,12 +76,27 @@ def test_a_run_is_found_in_redis_or_in_the_summary_files(tmp_path: Path, summary
 
 def test_the_report_shows_the_gate_and_the_agent_override_rate(summary):
     assert 'id="gate"' not in render_report(summary) and "Agent override rate" not in render_report(summary)
-    override = {"measured_at": "2026-12-01 18:00 UTC", "since_days": 180, "fleet_triaged": 372,
-                "fields": {"root_cause": {"fleet_answers": 372, "changed_by_people": 62, "rate": 0.1667},
-                           "urgency": {"fleet_answers": 372, "changed_by_people": 73, "rate": 0.1962}}}
-    page = render_report(summary.model_copy(update={"gated": 14, "llm_calls_saved": 14, "llm_cost_saved": 0.0021,
-                                                    "gate_audited": 4, "gate_agreement": 0.25,
-                                                    "agent_override": override}))
+    override = {
+        "measured_at": "2026-12-01 18:00 UTC",
+        "since_days": 180,
+        "fleet_triaged": 372,
+        "fields": {
+            "root_cause": {"fleet_answers": 372, "changed_by_people": 62, "rate": 0.1667},
+            "urgency": {"fleet_answers": 372, "changed_by_people": 73, "rate": 0.1962},
+        },
+    }
+    page = render_report(
+        summary.model_copy(
+            update={
+                "gated": 14,
+                "llm_calls_saved": 14,
+                "llm_cost_saved": 0.0021,
+                "gate_audited": 4,
+                "gate_agreement": 0.25,
+                "agent_override": override,
+            }
+        )
+    )
     assert re.search(r'id="gate".*<b>14 \(14 / 0\.0021\)</b>', page)
     assert "gate agreement with the LLM (4 audited)</span><b>25%</b>" in page
     rows = re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td><td>(\d+)</td><td>([\d.]+)%</td></tr>", page)

@@ -23,8 +23,17 @@ SENTINELS = "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379"
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch):
     """Valid Zendesk settings and nothing Redis-related but what the test sets."""
-    for name in ("BROKER_URL", "REDIS_URL", "REDIS_PREFIX", "REDIS_SENTINELS", "REDIS_MASTER_NAME",
-                 "ZENDESK_SUBDOMAIN", "OPENAI_API_KEY", "LLM_BASE_URL", "LLM_PROVIDER"):
+    for name in (
+        "BROKER_URL",
+        "REDIS_URL",
+        "REDIS_PREFIX",
+        "REDIS_SENTINELS",
+        "REDIS_MASTER_NAME",
+        "ZENDESK_SUBDOMAIN",
+        "OPENAI_API_KEY",
+        "LLM_BASE_URL",
+        "LLM_PROVIDER",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ZENDESK_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("ZENDESK_EMAIL", "a@b.c")
@@ -49,19 +58,22 @@ def test_the_list_is_parsed_into_hosts_and_ports():
     assert parse_sentinels(" sentinel-a:26379 ,[::1]:26380") == [("sentinel-a", 26379), ("::1", 26380)]
 
 
-@pytest.mark.parametrize(("value", "says"), [
-    ("10.0.0.1:26379,,10.0.0.2:26379", "entry 2 is empty"),
-    ("10.0.0.1:26379,", "entry 2 is empty"),
-    ("10.0.0.1", "'10.0.0.1' has no port"),
-    ("10.0.0.1:", "has no port"),
-    (":26379", "has no port"),
-    ("10.0.0.1:0", "port 0 is out of range"),
-    ("10.0.0.1:65536", "port 65536 is out of range"),
-    ("10.0.0.1:sentinel", "port 'sentinel' is not a number"),
-    ("::1:26379", "IPv6 address in brackets"),
-    ("a b:26379", "is not a host name"),
-    ("10.0.0.1:26379,10.0.0.1:26379", "listed twice"),
-])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("10.0.0.1:26379,,10.0.0.2:26379", "entry 2 is empty"),
+        ("10.0.0.1:26379,", "entry 2 is empty"),
+        ("10.0.0.1", "'10.0.0.1' has no port"),
+        ("10.0.0.1:", "has no port"),
+        (":26379", "has no port"),
+        ("10.0.0.1:0", "port 0 is out of range"),
+        ("10.0.0.1:65536", "port 65536 is out of range"),
+        ("10.0.0.1:sentinel", "port 'sentinel' is not a number"),
+        ("::1:26379", "IPv6 address in brackets"),
+        ("a b:26379", "is not a host name"),
+        ("10.0.0.1:26379,10.0.0.1:26379", "listed twice"),
+    ],
+)
 def test_a_bad_list_stops_start_up_naming_the_variable_and_the_entry(env, value, says):
     env.setenv("REDIS_SENTINELS", value)
     env.setenv("REDIS_MASTER_NAME", "triage-master")
@@ -157,8 +169,10 @@ def test_the_fleet_client_is_a_sentinel_managed_master_client(env):
     assert (kwargs["db"], kwargs["password"]) == (3, "pw")
     assert not kwargs.get("decode_responses")  # bytes: pybreaker's Redis storage needs them
     assert kwargs["socket_timeout"] == 10 and kwargs["health_check_interval"] == 30
-    addresses = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
-                 for s in pool.sentinel_manager.sentinels]
+    addresses = [
+        (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+        for s in pool.sentinel_manager.sentinels
+    ]
     assert addresses == [("10.0.0.1", 26379), ("10.0.0.2", 26379), ("10.0.0.3", 26379)]
     assert services.redis_client() is client  # one per process
 
@@ -182,8 +196,9 @@ def test_a_sentinel_channel_of_a_collected_connection_raises_a_connection_error(
 
 def test_moving_on_to_the_next_sentinel_url_keeps_the_fleet_transport():
     urls = "sentinel://10.0.0.1:26379/0;sentinel://10.0.0.2:26379/0"
-    connection = Connection(urls, transport="app.broker:SentinelTransport",
-                            transport_options={"master_name": "triage-master"})
+    connection = Connection(
+        urls, transport="app.broker:SentinelTransport", transport_options={"master_name": "triage-master"}
+    )
     assert isinstance(connection.transport, SentinelTransport)
     connection.maybe_switch_next()  # what kombu does when connecting through one sentinel failed
     assert connection.hostname == "10.0.0.2"

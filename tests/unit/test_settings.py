@@ -7,12 +7,31 @@ from app.settings import ConfigError, Settings, get_settings
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in ("ZENDESK_URL", "ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "BROKER_URL",
-                 "ZENDESK_OAUTH_CLIENT_ID", "ZENDESK_OAUTH_CLIENT_SECRET", "ZENDESK_OAUTH_SCOPE",
-                 "ZENDESK_OAUTH_TOKEN_LIFETIME", "PRIORITY_MODE",
-                 "REDIS_URL", "SWEEP_INTERVAL", "LLM_PROVIDER", "REDIS_PREFIX", "OPENAI_API_KEY", "LLM_BASE_URL",
-                 "TAXONOMY_FILE", "ZENDESK_WEBHOOK_SECRET", "LLM_MODEL", "LOCAL_GATE_CONFIDENCE", "SWEEP_MAX_TICKETS",
-                 "LOG_FORMAT", "BULK_MAX_JOBS"):
+    for name in (
+        "ZENDESK_URL",
+        "ZENDESK_SUBDOMAIN",
+        "ZENDESK_EMAIL",
+        "ZENDESK_API_TOKEN",
+        "BROKER_URL",
+        "ZENDESK_OAUTH_CLIENT_ID",
+        "ZENDESK_OAUTH_CLIENT_SECRET",
+        "ZENDESK_OAUTH_SCOPE",
+        "ZENDESK_OAUTH_TOKEN_LIFETIME",
+        "PRIORITY_MODE",
+        "REDIS_URL",
+        "SWEEP_INTERVAL",
+        "LLM_PROVIDER",
+        "REDIS_PREFIX",
+        "OPENAI_API_KEY",
+        "LLM_BASE_URL",
+        "TAXONOMY_FILE",
+        "ZENDESK_WEBHOOK_SECRET",
+        "LLM_MODEL",
+        "LOCAL_GATE_CONFIDENCE",
+        "SWEEP_MAX_TICKETS",
+        "LOG_FORMAT",
+        "BULK_MAX_JOBS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env here
     get_settings.cache_clear()
@@ -43,15 +62,21 @@ def test_an_oauth_client_alone_is_enough_and_half_a_client_names_the_other_half(
 
 
 def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, caplog):
-    for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_OAUTH_CLIENT_ID", "c"),
-                        ("ZENDESK_OAUTH_CLIENT_SECRET", "s"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
+    for name, value in (
+        ("ZENDESK_SUBDOMAIN", "acme"),
+        ("ZENDESK_OAUTH_CLIENT_ID", "c"),
+        ("ZENDESK_OAUTH_CLIENT_SECRET", "s"),
+        ("ZENDESK_EMAIL", "a@b.c"),
+        ("ZENDESK_API_TOKEN", "t"),
+    ):
         clean_env.setenv(name, value)
     with caplog.at_level("WARNING"):
         settings = get_settings()
         get_settings()  # cached: warned once
     assert settings.zendesk.credentials == "oauth"
     assert [r.getMessage() for r in caplog.records if "ZENDESK_API_TOKEN" in r.getMessage()] == [
-        "ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"]
+        "ZENDESK_API_TOKEN is set but not used: the OAuth client (ZENDESK_OAUTH_CLIENT_ID) wins; remove it"
+    ]
 
 
 def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops(clean_env):
@@ -67,16 +92,22 @@ def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops(clean_e
     assert "ZENDESK_OAUTH_CLIENT_ID" in before
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("ZENDESK_OAUTH_SCOPE", "read tickets:delete", "tickets:delete"),
-    ("ZENDESK_OAUTH_SCOPE", " ", "an empty scope"),
-    ("ZENDESK_OAUTH_TOKEN_LIFETIME", "300", "ZENDESK_OAUTH_TOKEN_LIFETIME"),
-    ("ZENDESK_OAUTH_TOKEN_LIFETIME", "172800", "ZENDESK_OAUTH_TOKEN_LIFETIME"),
-    ("PRIORITY_MODE", "sometimes", "PRIORITY_MODE"),
-])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("ZENDESK_OAUTH_SCOPE", "read tickets:delete", "tickets:delete"),
+        ("ZENDESK_OAUTH_SCOPE", " ", "an empty scope"),
+        ("ZENDESK_OAUTH_TOKEN_LIFETIME", "300", "ZENDESK_OAUTH_TOKEN_LIFETIME"),
+        ("ZENDESK_OAUTH_TOKEN_LIFETIME", "172800", "ZENDESK_OAUTH_TOKEN_LIFETIME"),
+        ("PRIORITY_MODE", "sometimes", "PRIORITY_MODE"),
+    ],
+)
 def test_bad_oauth_settings_name_the_variable(clean_env, name, value, message):
-    for key, good in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_OAUTH_CLIENT_ID", "c"),
-                      ("ZENDESK_OAUTH_CLIENT_SECRET", "s")):
+    for key, good in (
+        ("ZENDESK_SUBDOMAIN", "acme"),
+        ("ZENDESK_OAUTH_CLIENT_ID", "c"),
+        ("ZENDESK_OAUTH_CLIENT_SECRET", "s"),
+    ):
         clean_env.setenv(key, good)
     clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
@@ -163,9 +194,11 @@ def test_every_variable_keeps_its_flat_name_and_env_example_lists_them_all():
 
 
 def test_groups_read_their_variables_from_dot_env_too(clean_env, tmp_path):
-    (tmp_path / ".env").write_text("ZENDESK_URL=http://127.0.0.1:8081\nZENDESK_EMAIL=a@b.c\nZENDESK_API_TOKEN=t\n"
-                                   "LLM_MODEL=gpt-4.1-mini\nREDIS_PREFIX=fleet-a:\nLOCAL_GATE_CONFIDENCE=0.9\n"
-                                   "SWEEP_MAX_TICKETS=7\nLOG_FORMAT=json\nBULK_MAX_JOBS=3\n")
+    (tmp_path / ".env").write_text(
+        "ZENDESK_URL=http://127.0.0.1:8081\nZENDESK_EMAIL=a@b.c\nZENDESK_API_TOKEN=t\n"
+        "LLM_MODEL=gpt-4.1-mini\nREDIS_PREFIX=fleet-a:\nLOCAL_GATE_CONFIDENCE=0.9\n"
+        "SWEEP_MAX_TICKETS=7\nLOG_FORMAT=json\nBULK_MAX_JOBS=3\n"
+    )
     clean_env.chdir(tmp_path)
     clean_env.setenv("LLM_MODEL", "gpt-4o")  # the environment wins over .env, as before
     settings = get_settings()

@@ -29,12 +29,21 @@ def conditions(trigger: dict) -> set[tuple]:
 
 def test_the_default_taxonomy_gets_one_trigger_per_priority_between_by_hand_and_done():
     triggers = priority_triggers(load_taxonomy())
-    assert [t["title"] for t in triggers] == [BY_HAND_TITLE, priority_title("high"), priority_title("normal"),
-                                              priority_title("low"), DONE_TITLE]
+    assert [t["title"] for t in triggers] == [
+        BY_HAND_TITLE,
+        priority_title("high"),
+        priority_title("normal"),
+        priority_title("low"),
+        DONE_TITLE,
+    ]
     high = triggers[1]
-    assert conditions(high) == {("current_tags", "includes", PENDING_TAG), ("current_tags", "includes", "ai_high"),
-                                ("current_tags", "not_includes", BY_HAND_TAG),
-                                ("priority", "is_not", "high"), ("priority", "is_not", "urgent")}
+    assert conditions(high) == {
+        ("current_tags", "includes", PENDING_TAG),
+        ("current_tags", "includes", "ai_high"),
+        ("current_tags", "not_includes", BY_HAND_TAG),
+        ("priority", "is_not", "high"),
+        ("priority", "is_not", "urgent"),
+    }
     assert high["actions"] == [{"field": "priority", "value": "high"}]
     assert triggers[-1]["actions"] == [{"field": "remove_tags", "value": PENDING_TAG}]
 
@@ -43,15 +52,22 @@ def test_no_priority_counts_as_lower_than_low():
     """The low trigger excludes every priority but none, so it fires for a ticket without one and
     for nothing else; it never needs to compare a blank priority with less_than."""
     low = next(t for t in priority_triggers(load_taxonomy()) if t["title"] == priority_title("low"))
-    assert {value for field, operator, value in conditions(low) if field == "priority"} == \
-        {"low", "normal", "high", "urgent"}
+    assert {value for field, operator, value in conditions(low) if field == "priority"} == {
+        "low",
+        "normal",
+        "high",
+        "urgent",
+    }
     assert all(operator == "is_not" for field, operator, _ in conditions(low) if field == "priority")
 
 
 def test_a_priority_changed_by_hand_is_remembered_only_for_updates_not_made_through_the_api():
     by_hand = priority_triggers(load_taxonomy())[0]
-    assert conditions(by_hand) == {("update_type", "is", "Change"), ("priority", "changed", None),
-                                   ("current_via_id", "is_not", "5")}
+    assert conditions(by_hand) == {
+        ("update_type", "is", "Change"),
+        ("priority", "changed", None),
+        ("current_via_id", "is_not", "5"),
+    }
     assert by_hand["actions"] == [{"field": "current_tags", "value": BY_HAND_TAG}]
 
 
@@ -72,8 +88,12 @@ def test_a_taxonomy_whose_priority_tag_another_field_uses_is_refused(tmp_path):
 
 def test_differences_ignore_what_zendesk_may_reorder_but_not_what_changes_behaviour():
     want = priority_triggers(load_taxonomy())[1]
-    have = {**want, "active": True, "category_id": "7",
-            "conditions": {"all": list(reversed(want["conditions"]["all"])), "any": []}}
+    have = {
+        **want,
+        "active": True,
+        "category_id": "7",
+        "conditions": {"all": list(reversed(want["conditions"]["all"])), "any": []},
+    }
     assert trigger_differences(have, want, "7") == []
     weaker = {**have, "conditions": {"all": have["conditions"]["all"][1:], "any": []}}
     assert trigger_differences(weaker, want, "7") == ["its conditions differ"]
@@ -81,12 +101,15 @@ def test_differences_ignore_what_zendesk_may_reorder_but_not_what_changes_behavi
     assert "not in the 'Triage Fleet' trigger category" in trigger_differences(have, want, "8")
 
 
-@pytest.mark.parametrize("url,ok", [
-    ("https://triage.example.com/zendesk/webhook", True),
-    ("http://127.0.0.1:8090/zendesk/webhook", True),
-    ("https://triage.example.com/", False),
-    ("triage.example.com/zendesk/webhook", False),
-])
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        ("https://triage.example.com/zendesk/webhook", True),
+        ("http://127.0.0.1:8090/zendesk/webhook", True),
+        ("https://triage.example.com/", False),
+        ("triage.example.com/zendesk/webhook", False),
+    ],
+)
 def test_the_webhook_url_must_reach_the_receivers_path(url, ok):
     assert (check_webhook_url(url) is None) is ok
 

@@ -12,21 +12,46 @@ def results():
     values = {"root_cause": "bug", "urgency": "high", "sentiment": "negative"}
     analysis = {"summary": "s", **values, "model": "m", "cached": False}
     return [
-        TicketResult(ticket_id=2, status="success", processing_time=1.0, analysis=analysis, values=values,
-                     tags_added=["ai_processed"], priority_set="high", cost_usd=0.001, tokens=100,
-                     prompt_tokens=80, completion_tokens=20),
-        TicketResult(ticket_id=1, status="failed", processing_time=3.0, stage="update",
-                     error="HTTP 422 RecordInvalid"),
-        TicketResult(ticket_id=3, status="fallback", processing_time=2.0, values=values,
-                     analysis={**analysis, "fallback_reason": "LLM unavailable (InternalServerError 500)"}),
+        TicketResult(
+            ticket_id=2,
+            status="success",
+            processing_time=1.0,
+            analysis=analysis,
+            values=values,
+            tags_added=["ai_processed"],
+            priority_set="high",
+            cost_usd=0.001,
+            tokens=100,
+            prompt_tokens=80,
+            completion_tokens=20,
+        ),
+        TicketResult(ticket_id=1, status="failed", processing_time=3.0, stage="update", error="HTTP 422 RecordInvalid"),
+        TicketResult(
+            ticket_id=3,
+            status="fallback",
+            processing_time=2.0,
+            values=values,
+            analysis={**analysis, "fallback_reason": "LLM unavailable (InternalServerError 500)"},
+        ),
     ]
 
 
 def test_summary_shape_and_counts():
     summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
     stored = json.loads(summary.model_dump_json())  # the seed's flat shape, as files and Redis keep it
-    for key in ("timestamp", "total", "processed", "failed", "avg_time_per_ticket", "total_time",
-                "cost_estimate", "results", "by_root_cause", "time_to_written_p50", "tickets_per_minute"):
+    for key in (
+        "timestamp",
+        "total",
+        "processed",
+        "failed",
+        "avg_time_per_ticket",
+        "total_time",
+        "cost_estimate",
+        "results",
+        "by_root_cause",
+        "time_to_written_p50",
+        "tickets_per_minute",
+    ):
         assert key in stored
     assert "distributions" not in stored and RunSummary.model_validate(stored) == summary
     assert set(stored["results"][1]) >= {"tokens", "prompt_tokens", "completion_tokens", "cost_usd", "llm_latency_ms"}
@@ -57,16 +82,25 @@ def test_the_gate_counts_tickets_calls_and_dollars_saved_and_its_agreement():
     values = {"root_cause": "bug", "urgency": "high", "sentiment": "negative"}
 
     def result(ticket_id, **analysis):
-        return TicketResult(ticket_id=ticket_id, status="success", processing_time=1.0, values=values,
-                            analysis={"summary": "s", **values, "cached": False, **analysis},
-                            cost_usd=0.002 if analysis.get("provider") == "llm" else 0.0)
+        return TicketResult(
+            ticket_id=ticket_id,
+            status="success",
+            processing_time=1.0,
+            values=values,
+            analysis={"summary": "s", **values, "cached": False, **analysis},
+            cost_usd=0.002 if analysis.get("provider") == "llm" else 0.0,
+        )
 
     agree = {"root_cause": True, "urgency": True, "sentiment": True}
-    runs = [result(1, provider="local", gate="skipped_llm"), result(2, provider="local", gate="skipped_llm"),
-            result(3, provider="local", gate="skipped_llm"),
-            result(4, provider="llm", gate="audited", gate_agreement=agree),
-            result(5, provider="llm", gate="audited", gate_agreement={**agree, "urgency": False}),
-            result(6, provider="llm"), result(7, provider="llm", cached=True)]
+    runs = [
+        result(1, provider="local", gate="skipped_llm"),
+        result(2, provider="local", gate="skipped_llm"),
+        result(3, provider="local", gate="skipped_llm"),
+        result(4, provider="llm", gate="audited", gate_agreement=agree),
+        result(5, provider="llm", gate="audited", gate_agreement={**agree, "urgency": False}),
+        result(6, provider="llm"),
+        result(7, provider="llm", cached=True),
+    ]
     summary = build_summary("r", 0.0, False, runs, FIELDS, finished_at=10.0)
     assert (summary.gated, summary.llm_calls_saved, summary.gate_audited) == (3, 3, 2)
     # Three tickets at this run's mean cost of an LLM-answered ticket (cache hits cost nothing).

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from app.domain.taxonomy import TAXONOMY_DIR, TaxonomyError, load_taxonomy
 
 MINIMAL = {
-    "name": "t", "version": "1",
+    "name": "t",
+    "version": "1",
     "fields": {"kind": {"default": "x", "values": {"x": {"tag": "t_x"}, "y": {"tag": "t_y"}}}},
 }
 
@@ -28,7 +29,11 @@ def test_default_reproduces_the_seed():
         "sentiment": ["negative", "neutral", "positive"],
     }
     assert taxonomy.tags_for({"root_cause": "bug", "urgency": "high", "sentiment": "neutral"}) == [
-        "ai_processed", "ai_bug", "ai_high", "ai_neutral"]
+        "ai_processed",
+        "ai_bug",
+        "ai_high",
+        "ai_neutral",
+    ]
     assert [taxonomy.priority_for({"urgency": u}) for u in ("high", "medium", "low")] == ["high", "normal", "low"]
 
 
@@ -39,10 +44,20 @@ def test_output_model_is_a_strict_schema_with_enums():
     assert set(schema["required"]) == {"summary", "root_cause", "urgency", "sentiment", "confidence", "language"}
     assert schema["properties"]["urgency"]["enum"] == ["high", "medium", "low"]
     model = taxonomy.output_model
-    good = {"summary": "s", "root_cause": "bug", "urgency": "low", "sentiment": "neutral", "language": "en",
-            "confidence": {"root_cause": 1, "urgency": 1, "sentiment": 1}}
+    good = {
+        "summary": "s",
+        "root_cause": "bug",
+        "urgency": "low",
+        "sentiment": "neutral",
+        "language": "en",
+        "confidence": {"root_cause": 1, "urgency": 1, "sentiment": 1},
+    }
     model.model_validate(good)
-    for bad in ({**good, "urgency": "critical"}, {**good, "injected": True}, {k: v for k, v in good.items() if k != "summary"}):
+    for bad in (
+        {**good, "urgency": "critical"},
+        {**good, "injected": True},
+        {k: v for k, v in good.items() if k != "summary"},
+    ):
         with pytest.raises(ValidationError):
             model.model_validate(bad)
 
@@ -53,14 +68,17 @@ def test_the_it_catalog_example_loads():
     assert catalog.priority.field == "sla"
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["fields"]["kind"].update(default="z"), "default 'z' is not one of"),
-    (lambda d: d["fields"]["kind"]["values"]["x"].update(tag="Has Space"), "not a valid Zendesk tag"),
-    (lambda d: d["fields"].update(summary=d["fields"]["kind"]), "lowercase identifier"),
-    (lambda d: d.update(priority={"field": "kind", "map": {"x": "high"}}), "map exactly the values"),
-    (lambda d: d.update(priority={"field": "nope", "map": {}}), "not a declared field"),
-    (lambda d: d.update(unknown_key=1), "unknown_key"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["fields"]["kind"].update(default="z"), "default 'z' is not one of"),
+        (lambda d: d["fields"]["kind"]["values"]["x"].update(tag="Has Space"), "not a valid Zendesk tag"),
+        (lambda d: d["fields"].update(summary=d["fields"]["kind"]), "lowercase identifier"),
+        (lambda d: d.update(priority={"field": "kind", "map": {"x": "high"}}), "map exactly the values"),
+        (lambda d: d.update(priority={"field": "nope", "map": {}}), "not a declared field"),
+        (lambda d: d.update(unknown_key=1), "unknown_key"),
+    ],
+)
 def test_mistakes_are_named(tmp_path, change, message):
     data = json.loads(json.dumps(MINIMAL))
     change(data)

@@ -49,8 +49,9 @@ def test_a_per_process_object_is_built_once_when_threads_ask_together():
 
     services._per_process.pop("test-object", None)
     got = []
-    threads = [threading.Thread(target=lambda: got.append(services._for_this_process("test-object", build)))
-               for _ in range(20)]
+    threads = [
+        threading.Thread(target=lambda: got.append(services._for_this_process("test-object", build))) for _ in range(20)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -83,9 +84,14 @@ def test_an_open_breaker_answers_with_the_fallback_without_waiting_for_a_quota_t
     taxonomy = load_taxonomy()
     breaker = SharedCircuitBreaker(fail_max=1, reset_timeout=60)
     throttled = []
-    classifier = LLMClassifier(openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0),
-                               "gpt-4o-mini", taxonomy, RulesClassifier(taxonomy), breaker,
-                               throttle=lambda tokens: throttled.append(tokens) or 0.0)
+    classifier = LLMClassifier(
+        openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0),
+        "gpt-4o-mini",
+        taxonomy,
+        RulesClassifier(taxonomy),
+        breaker,
+        throttle=lambda tokens: throttled.append(tokens) or 0.0,
+    )
     assert not refusing(breaker)
     breaker.open()
     assert refusing(breaker)

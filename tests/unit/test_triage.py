@@ -9,11 +9,17 @@ from app.domain.triage import format_note, plan_update, priority_to_set, triage_
 from app.fleet.writeback import write_triage
 
 TAXONOMY = load_taxonomy()
-ANALYSIS = Analysis(summary="Login fails with <PERSON>'s account",
-                    values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
-                    confidence={"root_cause": 0.9, "urgency": 0.8, "sentiment": 0.7}, language="en",
-                    provider="llm", model="gpt-4o-mini", prompt_version="triage-v1/x", prompt_tokens=300,
-                    completion_tokens=40)
+ANALYSIS = Analysis(
+    summary="Login fails with <PERSON>'s account",
+    values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
+    confidence={"root_cause": 0.9, "urgency": 0.8, "sentiment": 0.7},
+    language="en",
+    provider="llm",
+    model="gpt-4o-mini",
+    prompt_version="triage-v1/x",
+    prompt_tokens=300,
+    completion_tokens=40,
+)
 
 
 def test_tags_follow_the_seed():
@@ -24,8 +30,9 @@ def test_tags_follow_the_seed():
 
 def test_tags_and_priority_of_another_taxonomy():
     catalog = load_taxonomy(TAXONOMY_DIR / "it_service_catalog.yaml")
-    analysis = ANALYSIS.model_copy(update={"values": {"category": "security", "request_type": "incident",
-                                                      "sla": "hours_4"}})
+    analysis = ANALYSIS.model_copy(
+        update={"values": {"category": "security", "request_type": "incident", "sla": "hours_4"}}
+    )
     assert triage_tags(analysis, catalog) == ["ai_processed", "itsc_security", "itsc_incident", "itsc_sla_4h"]
     assert plan_update(analysis, catalog, "high", None, "r").priority == "urgent"
 

@@ -29,8 +29,10 @@ def test_a_signature_made_as_zendesk_documents_it_is_accepted():
     verify(SECRET, timestamp, zendesk_signature(SECRET, timestamp, BODY), BODY, NOW)
 
 
-@pytest.mark.parametrize("mistake", ["hex digest", "dot between timestamp and body", "wrong secret",
-                                     "body changed", "timestamp changed", "body only"])
+@pytest.mark.parametrize(
+    "mistake",
+    ["hex digest", "dot between timestamp and body", "wrong secret", "body changed", "timestamp changed", "body only"],
+)
 def test_signatures_made_the_wrong_way_are_refused(mistake):
     timestamp = zendesk_timestamp(NOW)
     message = timestamp.encode() + BODY
@@ -46,8 +48,9 @@ def test_signatures_made_the_wrong_way_are_refused(mistake):
         verify(SECRET, timestamp, signature, BODY, NOW)
 
 
-@pytest.mark.parametrize("offset, accepted", [(0, True), (299, True), (-299, True), (301, False), (-301, False),
-                                              (86_400, False)])
+@pytest.mark.parametrize(
+    "offset, accepted", [(0, True), (299, True), (-299, True), (301, False), (-301, False), (86_400, False)]
+)
 def test_a_timestamp_more_than_five_minutes_from_now_is_refused(offset, accepted):
     timestamp = zendesk_timestamp(NOW + offset)
     signature = sign(SECRET, timestamp, BODY)
@@ -58,11 +61,14 @@ def test_a_timestamp_more_than_five_minutes_from_now_is_refused(offset, accepted
             verify(SECRET, timestamp, signature, BODY, NOW)
 
 
-@pytest.mark.parametrize("timestamp, signature, reason", [
-    (None, "x", "missing X-Zendesk-Webhook-Signature-Timestamp"),
-    ("2027-01-15T08:00:00Z", None, "missing X-Zendesk-Webhook-Signature"),
-    ("", "", "missing"),
-])
+@pytest.mark.parametrize(
+    "timestamp, signature, reason",
+    [
+        (None, "x", "missing X-Zendesk-Webhook-Signature-Timestamp"),
+        ("2027-01-15T08:00:00Z", None, "missing X-Zendesk-Webhook-Signature"),
+        ("", "", "missing"),
+    ],
+)
 def test_missing_headers_are_refused(timestamp, signature, reason):
     with pytest.raises(SignatureError, match=reason):
         verify(SECRET, timestamp, signature, BODY, NOW)
@@ -74,12 +80,15 @@ def test_a_signed_timestamp_that_is_not_iso_8601_is_refused():
             verify(SECRET, timestamp, sign(SECRET, timestamp, BODY), BODY, NOW)
 
 
-@pytest.mark.parametrize("body, ticket_id", [
-    ({"ticket_id": "123"}, 123),
-    ({"ticket_id": 123}, 123),
-    ({"ticket_id": " 42 "}, 42),
-    ({"type": "zen:event-type:ticket.created", "detail": {"id": "77", "status": "NEW"}}, 77),
-])
+@pytest.mark.parametrize(
+    "body, ticket_id",
+    [
+        ({"ticket_id": "123"}, 123),
+        ({"ticket_id": 123}, 123),
+        ({"ticket_id": " 42 "}, 42),
+        ({"type": "zen:event-type:ticket.created", "detail": {"id": "77", "status": "NEW"}}, 77),
+    ],
+)
 def test_both_bodies_zendesk_sends_name_the_ticket(body, ticket_id):
     assert parse_delivery(json.dumps(body).encode()).ticket_id == ticket_id
 
@@ -89,18 +98,21 @@ def test_other_ticket_events_are_ignored_not_refused():
     assert delivery.ticket_id is None and "priority_changed" in (delivery.ignored or "")
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"ticket_id=5", "not JSON"),
-    (b"\xff\xfe", "not JSON"),
-    (b"[5]", "not a JSON object"),
-    (b"{}", "no ticket_id"),
-    (b'{"ticket_id": ""}', "positive whole number"),
-    (b'{"ticket_id": "{{ticket.id}}"}', "positive whole number"),  # a placeholder Zendesk did not render
-    (b'{"ticket_id": -3}', "positive whole number"),
-    (b'{"ticket_id": true}', "not a number"),
-    (b'{"ticket_id": 1.5}', "not a number"),
-    (b'{"type": "zen:event-type:ticket.created", "detail": {}}', "without detail.id"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"ticket_id=5", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[5]", "not a JSON object"),
+        (b"{}", "no ticket_id"),
+        (b'{"ticket_id": ""}', "positive whole number"),
+        (b'{"ticket_id": "{{ticket.id}}"}', "positive whole number"),  # a placeholder Zendesk did not render
+        (b'{"ticket_id": -3}', "positive whole number"),
+        (b'{"ticket_id": true}', "not a number"),
+        (b'{"ticket_id": 1.5}', "not a number"),
+        (b'{"type": "zen:event-type:ticket.created", "detail": {}}', "without detail.id"),
+    ],
+)
 def test_bodies_that_name_no_ticket_are_refused_with_the_reason(body, reason):
     with pytest.raises(BadDelivery, match=reason):
         parse_delivery(body)

@@ -42,15 +42,22 @@ class TokenEndpoint:
         self.delay = 0.0
         self._lock = threading.Lock()
 
-    def post(self, url: str, json: dict[str, Any], timeout: float) -> FakeResponse:  # noqa: A002 - requests' name
+    def post(self, url: str, json: dict[str, Any], timeout: float) -> FakeResponse:
         time.sleep(self.delay)
         with self._lock:
             self.requests.append(json)
             number = len(self.requests)
         if self.answer is not None:
             return self.answer
-        return FakeResponse(201, {"access_token": f"token-{number}", "token_type": "bearer",
-                                  "scope": json["scope"], "expires_in": self.expires_in})
+        return FakeResponse(
+            201,
+            {
+                "access_token": f"token-{number}",
+                "token_type": "bearer",
+                "scope": json["scope"],
+                "expires_in": self.expires_in,
+            },
+        )
 
 
 class Clock:
@@ -61,18 +68,34 @@ class Clock:
         return self.now
 
 
-def oauth(endpoint: TokenEndpoint, store: MemoryTokenStore, clock: Clock | None = None,
-          lifetime: int | None = 3600) -> OAuthClientCredentials:
-    return OAuthClientCredentials("https://acme.zendesk.com/oauth/tokens", "triage-fleet", SECRET, "read write",
-                                  store, lifetime, session=endpoint, clock=clock or time.time)  # type: ignore[arg-type]
+def oauth(
+    endpoint: TokenEndpoint, store: MemoryTokenStore, clock: Clock | None = None, lifetime: int | None = 3600
+) -> OAuthClientCredentials:
+    return OAuthClientCredentials(
+        "https://acme.zendesk.com/oauth/tokens",
+        "triage-fleet",
+        SECRET,
+        "read write",
+        store,
+        lifetime,
+        session=endpoint,
+        clock=clock or time.time,
+    )  # type: ignore[arg-type]
 
 
 def test_the_grant_is_the_documented_json_body_and_the_token_a_bearer_header():
     endpoint = TokenEndpoint()
     auth = oauth(endpoint, MemoryTokenStore())
     assert auth.authorization() == "Bearer token-1"
-    assert endpoint.requests == [{"grant_type": "client_credentials", "client_id": "triage-fleet",
-                                  "client_secret": SECRET, "scope": "read write", "expires_in": 3600}]
+    assert endpoint.requests == [
+        {
+            "grant_type": "client_credentials",
+            "client_id": "triage-fleet",
+            "client_secret": SECRET,
+            "scope": "read write",
+            "expires_in": 3600,
+        }
+    ]
 
 
 def test_processes_sharing_a_store_ask_once_and_threads_of_one_process_ask_once():
@@ -81,7 +104,9 @@ def test_processes_sharing_a_store_ask_once_and_threads_of_one_process_ask_once(
     store = MemoryTokenStore()
     processes = [oauth(endpoint, store) for _ in range(3)]
     seen: list[str] = []
-    threads = [threading.Thread(target=lambda p=p: seen.append(p.authorization())) for p in processes for _ in range(20)]
+    threads = [
+        threading.Thread(target=lambda p=p: seen.append(p.authorization())) for p in processes for _ in range(20)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -119,7 +144,9 @@ def test_a_refused_token_is_dropped_and_a_stale_refusal_never_drops_the_new_one(
 
 def test_a_refused_client_is_a_clear_error_without_its_secret():
     endpoint = TokenEndpoint()
-    endpoint.answer = FakeResponse(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+    endpoint.answer = FakeResponse(
+        401, {"error": "invalid_client", "error_description": "Client authentication failed"}
+    )
     with pytest.raises(ClientRefused) as info:
         oauth(endpoint, MemoryTokenStore()).authorization()
     assert "invalid_client" in str(info.value) and "triage-fleet" in str(info.value)
@@ -139,8 +166,9 @@ def test_a_renewer_that_died_holding_the_lock_only_delays_the_others():
     endpoint = TokenEndpoint()
     store = MemoryTokenStore()
     store.lock("a process that died", 30)
-    auth = OAuthClientCredentials("https://acme.zendesk.com/oauth/tokens", "c", SECRET, "read", store, 3600,
-                                  timeout=0.1, session=endpoint)  # type: ignore[arg-type]
+    auth = OAuthClientCredentials(
+        "https://acme.zendesk.com/oauth/tokens", "c", SECRET, "read", store, 3600, timeout=0.1, session=endpoint
+    )  # type: ignore[arg-type]
     holder = threading.Timer(0.3, lambda: store.unlock("a process that died"))  # its lock expires
     holder.start()
     assert auth.authorization() == "Bearer token-1"
