@@ -54,7 +54,7 @@ TASK_QUEUES = {
 }
 ROUTES = {str(task): {"queue": str(task.queue)} for task in Task}
 
-# The workers of a host (README "Two pools"): CPU work on a prefork pool that shares the spaCy
+# The workers of a host (docs/scaling-out.md, "Two pools"): CPU work on a prefork pool that shares the spaCy
 # model across its children; waiting work (the LLM's seconds, Zendesk's job polls) on a thread pool
 # of hundreds, each thread costing a stack rather than a process; and a small thread pool for new
 # tickets' waiting work alone. A backlog that waits on its quota fills every thread of the I/O
