@@ -1,8 +1,8 @@
 # One image for every role: worker, beat, flower and the Zendesk simulator.
 FROM python:3.11-slim
 WORKDIR /srv
-COPY requirements.lock .
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY requirements.txt .
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY app app
 COPY workers workers
 COPY sim sim

@@ -7,10 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install lock browser hosts-tools demo lint check test e2e bench clean
 
-$(STAMP): requirements-dev.lock
+$(STAMP): requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,8 +36,8 @@ hosts-tools:
 
 # Rewrites the locks after a change to pyproject.toml's dependencies (pip-tools; hashes of every file).
 lock: $(STAMP)
-	$(PY) -m piptools compile -o requirements.lock pyproject.toml
-	$(PY) -m piptools compile --extra dev -o requirements-dev.lock pyproject.toml
+	$(PY) -m piptools compile -o requirements.txt pyproject.toml
+	$(PY) -m piptools compile --extra dev -o requirements-dev.txt pyproject.toml
 
 # Lint, format, types and the layering rules: seconds.
 lint: $(STAMP)
