@@ -357,7 +357,8 @@ class LocalModel:
                 arrays[f"{name}.neighbour_weight"] = np.array([self.memory.neighbour_weight[name]], dtype=np.float32)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         with partial.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            # numpy's stub lets **kwds fill allow_pickle (bool) too, so a dict of arrays is refused.
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
         os.replace(partial, path)
 
 
