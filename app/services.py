@@ -37,6 +37,7 @@ from app.fleet.claims import Claims, DeadLetters
 from app.fleet.context import Fleet
 from app.fleet.intake import IntakeQueue
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
+from app.fleet.replies import text
 from app.fleet.store import (
     BulkJobLog,
     FaultRecord,
@@ -405,7 +406,7 @@ def priority_mode() -> tuple[str, str]:
     client = redis_client()
     key = f"{settings.redis.prefix}zendesk:priority_mode"
     raw = client.hgetall(key)
-    known = {k.decode(): v.decode() for k, v in raw.items()}
+    known = {text(k): text(v) for k, v in raw.items()}
     fresh = known and time.time() - float(known.get("at", 0)) < PRIORITY_MODE_TTL
     if fresh:
         return known["mode"], known["why"]
@@ -441,7 +442,7 @@ def _first_look(key: str, patience: float = 15.0) -> tuple[str, str]:
     while time.monotonic() < deadline:
         raw = client.hmget(key, "mode", "why")
         if raw[0] is not None and raw[1] is not None:
-            return raw[0].decode(), raw[1].decode()
+            return text(raw[0]), text(raw[1])
         time.sleep(0.1)
     return "safe_put", "PRIORITY_MODE=auto: not looked at yet"
 

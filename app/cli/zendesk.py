@@ -69,8 +69,8 @@ def cmd_zendesk(args: argparse.Namespace) -> int:
     try:
         admin = _admin_client()
         if args.zendesk_command == "check":
-            secret = get_settings().intake.zendesk_webhook_secret
-            findings = check(admin, services.taxonomy(), secret.get_secret_value() if secret else None)
+            configured = get_settings().intake.zendesk_webhook_secret
+            findings = check(admin, services.taxonomy(), configured.get_secret_value() if configured else None)
             for finding in findings:
                 print(f"not ready: {finding}")
             print(

@@ -68,7 +68,7 @@ def refusing(breaker: pybreaker.CircuitBreaker) -> bool:
     if breaker.current_state != pybreaker.STATE_OPEN:
         return False
     opened_at = breaker._state_storage.opened_at
-    return bool(opened_at) and datetime.now(UTC) < opened_at + timedelta(seconds=breaker.reset_timeout)
+    return opened_at is not None and datetime.now(UTC) < opened_at + timedelta(seconds=breaker.reset_timeout)
 
 
 def shared_breaker(

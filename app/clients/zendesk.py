@@ -263,11 +263,11 @@ def _describe(response: requests.Response) -> str:
         details = "; ".join(str(item["detail"]) for item in items if item.get("detail"))
         description = description or details
     # 422s explain themselves per field: {"details": {"status": [{"description": "..."}]}}.
-    details = body.get("details")
-    if isinstance(details, dict):
+    per_field = body.get("details")
+    if isinstance(per_field, dict):
         reasons = [
             item["description"]
-            for items in details.values()
+            for items in per_field.values()
             if isinstance(items, list)
             for item in items
             if isinstance(item, dict) and item.get("description")

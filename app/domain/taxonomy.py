@@ -117,17 +117,18 @@ class Taxonomy(BaseModel):
 
         Only keywords OpenAI's strict mode accepts (no length or range limits); those are
         checked after parsing instead (see app.clients.llm)."""
-        confidence = create_model(
-            "Confidence",
-            __config__=ConfigDict(extra="forbid"),
-            **{name: (float, Field(description=f"confidence in {name}, 0 to 1")) for name in self.fields},
-        )
+        # Field definitions as create_model takes them, typed as `fields` below: mypy matches a
+        # **dict against create_model's own keywords (__doc__, __base__...) too.
+        scores: dict[str, Any] = {
+            name: (float, Field(description=f"confidence in {name}, 0 to 1")) for name in self.fields
+        }
+        confidence = create_model("Confidence", __config__=ConfigDict(extra="forbid"), **scores)
         fields: dict[str, Any] = {
             "summary": (str, Field(description=f"one sentence, at most {self.summary_max_chars} characters")),
         }
         for name, field in self.fields.items():
             allowed = tuple(field.values)
-            fields[name] = (Literal[allowed], Field(description=field.description or name))  # type: ignore[valid-type]
+            fields[name] = (Literal[allowed], Field(description=field.description or name))
         fields["confidence"] = (confidence, Field(description="confidence per field"))
         fields["language"] = (str, Field(description="ISO 639-1 code of the ticket's language, e.g. en"))
         return create_model("TicketAnalysis", __config__=ConfigDict(extra="forbid"), **fields)

@@ -19,6 +19,8 @@ from typing import Any
 
 import redis
 
+from app.fleet.replies import members
+
 
 def claim_owner() -> str:
     """The claim value: which host and process claimed a ticket."""
@@ -99,7 +101,7 @@ class DeadLetters:
 
     def entries(self) -> list[dict[str, Any]]:
         """Every dead letter, oldest first."""
-        ids = [int(raw) for raw in self.redis.zrange(self.index, 0, -1)]
+        ids = [int(member) for member in members(self.redis.zrange(self.index, 0, -1))]
         if not ids:
             return []
         raws = self.redis.mget([self.claims.dead_key(i) for i in ids])

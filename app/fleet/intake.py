@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 import redis
 
+from app.fleet.replies import scored, text
+
 
 class IntakeQueue:
     """`intake:pending`, `intake:seen:<digest>` and `intake:stats` (keys in app.fleet)."""
@@ -43,7 +45,7 @@ class IntakeQueue:
 
     def take(self, limit: int) -> list[int]:
         """Up to `limit` waiting tickets, oldest first, removed from the waiting set."""
-        return [int(member) for member, _ in self.redis.zpopmin(self.pending_key, limit)]
+        return [int(member) for member, _ in scored(self.redis.zpopmin(self.pending_key, limit))]
 
     def put_back(self, ticket_ids: Iterable[int]) -> None:
         """Tickets taken but not claimed (Zendesk could not be read): they wait for the next take."""
@@ -56,7 +58,7 @@ class IntakeQueue:
 
     def oldest_since(self) -> float | None:
         """When the ticket waiting longest was announced (epoch seconds); None when none waits."""
-        oldest = self.redis.zrange(self.pending_key, 0, 0, withscores=True)
+        oldest = scored(self.redis.zrange(self.pending_key, 0, 0, withscores=True))
         return oldest[0][1] if oldest else None
 
     def count(self, outcome: str, amount: int = 1) -> None:
@@ -65,4 +67,4 @@ class IntakeQueue:
             self.redis.hincrby(self.stats_key, outcome, amount)
 
     def stats(self) -> dict[str, int]:
-        return {key.decode(): int(value) for key, value in self.redis.hgetall(self.stats_key).items()}
+        return {text(key): int(value) for key, value in self.redis.hgetall(self.stats_key).items()}

@@ -13,6 +13,7 @@ import redis
 from app.clients.zendesk_auth import StoredToken
 from app.domain.summary import RunSummary
 from app.fleet import lanes
+from app.fleet.replies import members, scored, text
 from app.fleet.writeback import JobRecord
 
 RUNS_KEPT = 500
@@ -110,7 +111,7 @@ class SharedTokenStore:
         raw = self.redis.hgetall(self.key)
         if not raw:
             return None
-        fields = {key.decode(): value.decode() for key, value in raw.items()}
+        fields = {text(key): text(value) for key, value in raw.items()}
         try:
             return StoredToken(fields["value"], float(fields["expires_at"]), float(fields["lifetime"]))
         except (KeyError, ValueError):
@@ -227,7 +228,7 @@ class RunStore:
 
     def meta(self, run_id: str) -> dict[str, Any]:
         raw = self.redis.hgetall(self._key("run", run_id))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return {text(k): text(v) for k, v in raw.items()}
 
     def ticket_finished(self, run_id: str) -> None:
         pipe = self.redis.pipeline()
@@ -276,16 +277,16 @@ class RunStore:
 
     def last_run(self) -> float | None:
         """When the newest run started."""
-        newest = self.redis.zrevrange(self._key("runs"), 0, 0, withscores=True)
+        newest = scored(self.redis.zrevrange(self._key("runs"), 0, 0, withscores=True))
         return newest[0][1] if newest else None
 
     def run_ids_since(self, since: float) -> list[str]:
         """Ids of runs started at or after `since` (epoch seconds), oldest first."""
-        return [r.decode() for r in self.redis.zrangebyscore(self._key("runs"), since, "+inf")]
+        return members(self.redis.zrangebyscore(self._key("runs"), since, "+inf"))
 
     def recent(self, limit: int = 20) -> list[RunSummary]:
         """Summaries of finished runs, newest first."""
-        run_ids = [r.decode() for r in self.redis.zrevrange(self._key("runs"), 0, limit * 2)]
+        run_ids = members(self.redis.zrevrange(self._key("runs"), 0, limit * 2))
         summaries = []
         for run_id in run_ids:
             summary = self.summary(run_id)

@@ -137,9 +137,9 @@ class _Labeller:
             added = set(value) - set(event.get("previous_value") or [])
             changes = {}
             for field_name, tags in self.tag_values.items():
-                found = [tags[tag] for tag in added if tag in tags]
-                if len(found) == 1:
-                    changes[field_name] = found[0]
+                matched = [tags[tag] for tag in added if tag in tags]
+                if len(matched) == 1:
+                    changes[field_name] = matched[0]
             return changes
         if name == "priority" and self.priority_field:
             found = self.taxonomy.value_for_priority(value if isinstance(value, str) else None)

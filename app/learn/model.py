@@ -290,24 +290,25 @@ class LocalModel:
         rows = self.features.transform(texts)
         probabilities = self.probabilities(texts, rows)
         # Votes only for the fields that use them (a weight of 0 leaves the regression alone).
+        memory = self.memory
         found = (
-            self.memory.neighbours(
+            memory.neighbours(
                 rows,
-                {name: len(f.classes) for name, f in self.fields.items() if self.memory.neighbour_weight[name] > 0},
+                {name: len(f.classes) for name, f in self.fields.items() if memory.neighbour_weight[name] > 0},
             )
-            if self.memory is not None
+            if memory is not None
             else None
         )
         answers: list[tuple[dict[str, str], dict[str, float]]] = [({}, {}) for _ in texts]
         for name, matrix in probabilities.items():
             classes = self.fields[name].classes
-            if found is not None and name in found.votes:
-                matrix = blend(matrix, found.votes[name], self.memory.neighbour_weight[name])
+            if memory is not None and found is not None and name in found.votes:
+                matrix = blend(matrix, found.votes[name], memory.neighbour_weight[name])
             for row, index in enumerate(matrix.argmax(axis=1)):
                 value, confidence = classes[index], float(matrix[row, index])
-                if found is not None and found.similarity[row] >= TWIN_SIMILARITY:
-                    code = self.memory.labels[name][found.twin[row]]
-                    twin_confidence = float(self.memory.band_precision[name][twin_band(found.similarity[row])])
+                if memory is not None and found is not None and found.similarity[row] >= TWIN_SIMILARITY:
+                    code = memory.labels[name][found.twin[row]]
+                    twin_confidence = float(memory.band_precision[name][twin_band(found.similarity[row])])
                     # Whichever is surer answers: on text where near-twins often disagree (a
                     # template with a different urgency cue), the band's measured precision is low.
                     if code >= 0 and twin_confidence > confidence:
@@ -356,7 +357,8 @@ class LocalModel:
                 arrays[f"{name}.neighbour_weight"] = np.array([self.memory.neighbour_weight[name]], dtype=np.float32)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         with partial.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            # numpy's stub lets **kwds fill allow_pickle (bool) too, so a dict of arrays is refused.
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
         os.replace(partial, path)
 
 

@@ -322,7 +322,7 @@ def evaluate(
         return {name: dict(empty) for name in taxonomy.fields}  # too small to split: the card says so
     model = fit_model(texts, examples, learning, taxonomy, source)
     answers = model.predict([texts[i] for i in held_out])
-    scores = {}
+    scores: dict[str, dict[str, Any]] = {}
     for name in taxonomy.fields:
         pairs = [
             (examples[i].labels[name], answer[0][name])

@@ -139,7 +139,7 @@ class BreakerAlert(pybreaker.CircuitBreakerListener):
             else:
                 text = (
                     f":warning: The {cb.name} circuit breaker opened after {cb.fail_max} failures in a row; "
-                    f"{self.CONSEQUENCES.get(cb.name, 'calls are refused')}."
+                    f"{self.CONSEQUENCES.get(cb.name or '', 'calls are refused')}."
                 )
             self.alerts.fire(Alert(f"breaker_{cb.name}", text))
         except redis.RedisError as e:  # alerting must never turn a breaker change into a failure

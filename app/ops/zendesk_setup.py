@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from app.clients.zendesk_admin import ZendeskAdmin
-from app.domain.taxonomy import Taxonomy
+from app.domain.taxonomy import Taxonomy, ZendeskPriority
 from app.domain.triage import PRIORITY_RANK
 
 WEBHOOK_NAME = "Triage Fleet: new tickets"
@@ -77,7 +77,7 @@ def priority_triggers(taxonomy: Taxonomy) -> list[dict[str, Any]]:
         if name != taxonomy.priority.field
         for value in spec.values.values()
     } | {taxonomy.processed_tag, taxonomy.fallback_tag}
-    targets: dict[str, list[str]] = {}
+    targets: dict[ZendeskPriority, list[str]] = {}
     for value, priority in taxonomy.priority.map.items():
         tag = field_values[value].tag
         if tag in other_tags or tag in (PENDING_TAG, BY_HAND_TAG):

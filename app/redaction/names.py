@@ -9,9 +9,12 @@ rubija`). Each gets a rule here; `bench/pii_eval.py` measures what each is worth
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.redaction.spans import Span
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
 
 # HTML tags glue words together for the tokenizer ("Tochukwu</p><p"); blank them out, keeping
 # every offset, before the text goes to spaCy.
@@ -108,7 +111,8 @@ def _proper_noun_runs(doc: Any, text: str, lowercase_words: set[str]) -> list[Sp
     """Runs of title-case proper nouns (tagger NNP/NNPS) that nothing else claimed, outside
     Title Case lines; gerunds and two-letter pieces (Wi-Fi) are not names."""
     title_lines = _title_lines(text)
-    spans, run = [], []
+    spans: list[Span] = []
+    run: list[Token] = []
 
     def flush() -> None:
         if run:
@@ -138,7 +142,7 @@ def _cue_spans(text: str) -> list[Span]:
     for regex in (STRONG_CUE_RE, GREETING_RE):
         for match in regex.finditer(text):
             words = match.group(1).split()
-            kept = []
+            kept: list[str] = []
             for word in words:  # stop at the first word that is clearly not part of the name
                 if word.lower().strip("'’-") in NOT_NAMES or (kept and word[:1].islower() and regex is GREETING_RE):
                     break
