@@ -61,7 +61,9 @@ def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix
 def test_a_backlog_leaves_the_reserve_and_the_intake_lane_takes_it_at_once(fleet_env, redis_prefix):
     """A backlog drains the bucket down to its reserve and then waits; a call in the intake lane
     is granted at once from the reserve, and takes its turn apart from the backlog's threads."""
-    quota = Quota("test:lanes", limit=600, window=60.0)  # capacity 60, refill ~10 a second
+    # capacity 60 and a refill of one token every 6.7 s, so a slow machine's loop cannot find one
+    # more token than the count below (a window of a minute would refill 10 a second)
+    quota = Quota("test:lanes", limit=600, window=3600.0)
     limiter = SharedRateLimiter(services.redis_client(), redis_prefix)
     assert quota.reserve == 6.0
     backlog = 0
