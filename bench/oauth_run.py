@@ -126,11 +126,16 @@ def outcome(stack: LocalStack) -> dict[str, Any]:
 
 
 def oauth_run(
-    tickets: int, token_ttl: float, redis_url: str | None, workdir: Path, arrivals_per_min: float = 30.0
+    tickets: int,
+    token_ttl: float,
+    redis_url: str | None,
+    workdir: Path,
+    arrivals_per_min: float = 30.0,
+    phase_seconds: float = 40.0,
 ) -> dict[str, Any]:
     """Scenario 1: a backlog swept while new tickets arrive (announced by the account's webhook) and
     agents edit, so the fleet calls Zendesk all along; tokens live `token_ttl` s and every live one
-    is revoked once, a third of the way through."""
+    is revoked once, `phase_seconds` in; new tickets arrive for `phase_seconds` more."""
     options = ["--token-ttl", f"{token_ttl:g}", "--agent-edit-rate", str(AGENT_EDITS_PER_MIN)]
     stack = LocalStack(
         workdir=workdir / "oauth", tickets=tickets, redis_prefix=f"bench-{secrets.token_hex(4)}:", sim_options=options
@@ -147,10 +152,10 @@ def oauth_run(
         started = time.monotonic()
         run = run_in_background(stack, 1800)
         stack.sim("/_sim/config", "POST", json={"arrival_rate": arrivals_per_min})
-        time.sleep(40)
+        time.sleep(phase_seconds)
         revoked = stack.sim("/_sim/oauth/revoke", "POST")["revoked"]
         revoked_at = time.monotonic() - started
-        time.sleep(40)
+        time.sleep(phase_seconds)
         stack.sim("/_sim/config", "POST", json={"arrival_rate": 0})
         out, err = run.communicate(timeout=1800)
         arrived = stack.stats()["tickets_created"] - tickets

@@ -32,6 +32,7 @@ def start_two_workers(stack: LocalStack):
     return cpu, io
 
 
+@pytest.mark.solo
 def test_threads_call_the_llm_side_by_side_at_the_plans_pace_and_write_each_ticket_once(stack: LocalStack):
     # 300,000 tokens per 6 s is about 45 requests a second at this prompt size: the limiter, not
     # the latency, sets the pace, and a 1 s answer keeps dozens of calls in flight from one process.

@@ -58,6 +58,7 @@ def test_llm_outage_falls_back_to_rules_with_the_tag(stack: LocalStack):
         assert "ai_processed" in tags and "ai_fallback" in tags
 
 
+@pytest.mark.solo
 def test_a_tight_llm_quota_never_sends_a_ticket_to_the_rules(stack):
     """The LLM account allows ten requests' worth of tokens per 6 s and the fleet is told so: every
     ticket waits its turn instead of falling back, and the fleet's own pace trips (almost) no 429,

@@ -279,6 +279,7 @@ def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
     assert sorted(ids) == list(range(1, 31))  # each ticket dispatched in exactly one run
 
 
+@pytest.mark.solo
 def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStack):
     """Told the real plan, two workers with 16 processes together never get a 429, and take only
     their half of Update Ticket (10 per 4 s here): the updates spread over the windows that needs."""
