@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -105,14 +104,7 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
         cpu_before = {name: cpu_seconds(w.pid) for name, w in workers.items()}
         with TreeSampler([w.pid for w in workers.values()]) as sampler:
             started = time.monotonic()
-            run = subprocess.run(
-                [sys.executable, "-m", "app", "run", "--limit", str(tickets)],
-                cwd=ROOT,
-                env=stack.env(),
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+            run = stack.run_app("run", "--limit", str(tickets), timeout=300)
             result.dispatch_seconds = round(time.monotonic() - started, 1)
             if run.returncode != 0:
                 raise SystemExit(f"{config}: run failed\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")

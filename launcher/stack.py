@@ -331,6 +331,30 @@ class LocalStack:
     def celery(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "celery", "-A", "app", *args]
 
+    def run_app(self, *args: str, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """`python -m app ARGS` against the stack to its end, as an operator runs it; output captured."""
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+    def start_app(self, *args: str) -> subprocess.Popen[str]:
+        """`python -m app ARGS` against the stack in the background (e.g. `run --wait` while a test
+        kills a worker); its output in pipes, for `communicate()`."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def start_worker(
         self, name: str = "worker", autoscale: str = "50,10", extra: list[str] | None = None
     ) -> ManagedProcess:
