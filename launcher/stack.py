@@ -59,6 +59,11 @@ WORKERS_ONLINE = (
 )
 
 
+def scratch_redis_options(data_dir: Path) -> list[str]:
+    """redis-server options for a throwaway server: nothing saved to disk, its working files in `data_dir`."""
+    return ["--save", "", "--appendonly", "no", "--dir", str(data_dir)]
+
+
 def zendesk_quota_env(config: dict[str, Any]) -> dict[str, str]:
     """The fleet's settings for a Zendesk simulator's quotas (its /_sim/config), so the fleet keeps
     to them as it would to a real account's plan."""
@@ -213,12 +218,7 @@ class LocalStack:
                 str(port),
                 "--bind",
                 "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data_dir),
+                *scratch_redis_options(data_dir),
             ],
         )
         wait_until(lambda: redis_reachable(self.redis_url, 0.2), 15, "embedded redis-server")

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from app import services
+from launcher.stack import scratch_redis_options
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = "triage-test"
@@ -86,12 +87,7 @@ class SentinelSetup:
                 str(port),
                 "--bind",
                 "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
+                *scratch_redis_options(data),
                 *extra,
             ],
         )
