@@ -9,6 +9,7 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
 from app import services
+from app.intake.signature import verify
 from launcher.stack import LocalStack
 
 TIER_OF_FOLDER = {"e2e": ("e2e",), "hosts": ("e2e", "hosts")}
@@ -162,3 +164,63 @@ def local_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _, card = train(examples, load_taxonomy(), services.redactor(), "generated", path)
     save_card(card, path)
     return path
+
+
+class WebhookEndpoint:
+    """A receiver on 127.0.0.1 that records each delivery and answers the statuses scripted."""
+
+    def __init__(self, script: list[int] | None = None) -> None:
+        self.deliveries: list[tuple[str, dict[str, str], bytes]] = []
+        self.script = list(script or [])
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.deliveries.append((self.command, dict(self.headers), body))
+                status = endpoint.script.pop(0) if endpoint.script else 202
+                self.send_response(status)
+                if status == 503:
+                    self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = answer  # noqa: N815 - http.server's naming
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/zendesk/webhook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(body) for _, _, body in self.deliveries]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def endpoint():
+    """`endpoint(script)`: a webhook receiver (see WebhookEndpoint), shut down after the test."""
+    made: list[WebhookEndpoint] = []
+
+    def make(script: list[int] | None = None) -> WebhookEndpoint:
+        made.append(WebhookEndpoint(script))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def check_signed(secret: str, headers: dict[str, str], body: bytes) -> None:
+    """Raises unless the delivery carries a valid Zendesk signature made with `secret`."""
+    verify(
+        secret,
+        headers["X-Zendesk-Webhook-Signature-Timestamp"],
+        headers["X-Zendesk-Webhook-Signature"],
+        body,
+        time.time(),
+    )
