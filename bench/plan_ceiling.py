@@ -55,6 +55,23 @@ CONFIGS = {
 }
 
 
+# The headline's figures, by configuration: headline name -> the configuration's Result field.
+HEADLINE_FIGURES = {
+    "io": {
+        "plan_ceiling_ratio": "plan_ceiling_ratio",
+        "llm_plan_ceiling_per_min": "llm_plan_ceiling_per_min",
+        "io_pool_tickets_per_min": "tickets_per_min",
+        "io_pool_llm_429": "llm_429",
+        "io_pool_peak_pss_mb": "peak_pss_mb",
+    },
+    "prefork": {
+        "prefork_plan_ceiling_ratio": "plan_ceiling_ratio",
+        "prefork_tickets_per_min": "tickets_per_min",
+        "prefork_peak_pss_mb": "peak_pss_mb",
+    },
+}
+
+
 @dataclass
 class Result:
     config: str
@@ -172,22 +189,9 @@ def run_plan(
     print_table(results)
     by_config = {r.config: asdict(r) for r in results}
     headline: dict[str, Any] = {"plan_tickets": tickets, "plan": by_config}
-    if "io" in by_config:
-        io = by_config["io"]
-        headline.update(
-            plan_ceiling_ratio=io["plan_ceiling_ratio"],
-            llm_plan_ceiling_per_min=io["llm_plan_ceiling_per_min"],
-            io_pool_tickets_per_min=io["tickets_per_min"],
-            io_pool_llm_429=io["llm_429"],
-            io_pool_peak_pss_mb=io["peak_pss_mb"],
-        )
-    if "prefork" in by_config:
-        prefork = by_config["prefork"]
-        headline.update(
-            prefork_plan_ceiling_ratio=prefork["plan_ceiling_ratio"],
-            prefork_tickets_per_min=prefork["tickets_per_min"],
-            prefork_peak_pss_mb=prefork["peak_pss_mb"],
-        )
+    for config, figures in HEADLINE_FIGURES.items():
+        if config in by_config:
+            headline.update({name: by_config[config][figure] for name, figure in figures.items()})
     return headline
 
 

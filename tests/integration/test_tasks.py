@@ -39,16 +39,7 @@ def sim_ticket(sim, ticket_id):
 
 def payload(sim, ticket_id, run_id="run-t", dry_run=False):
     ticket = services.zendesk().get_ticket(ticket_id)
-    return TicketInput(
-        run_id=run_id,
-        ticket_id=ticket.id,
-        subject=ticket.subject,
-        description=ticket.description,
-        priority=ticket.priority,
-        updated_at=ticket.updated_at,
-        dry_run=dry_run,
-        enqueued_at=time.time(),
-    ).model_dump()
+    return TicketInput.from_ticket(ticket, run_id, dry_run).model_dump()
 
 
 def run_chain(data):
