@@ -377,32 +377,24 @@ class LocalStack:
         """The I/O half: Celery's thread pool on the classify and zendesk queues."""
         from app.names import IO_QUEUES, IO_THREADS
 
-        return self.spawn(
-            name,
-            self.celery(
-                "worker",
-                "--pool=threads",
-                f"--concurrency={threads or IO_THREADS}",
-                "-Q",
-                ",".join(IO_QUEUES),
-                "-n",
-                f"{name}@%h",
-                "--loglevel=INFO",
-            ),
-        )
+        return self._start_thread_worker(name, IO_QUEUES, threads or IO_THREADS)
 
     def start_intake_worker(self, name: str = "intake", threads: int | None = None) -> ManagedProcess:
         """New tickets' waiting work alone (intake_io), on threads no backlog can fill."""
         from app.names import INTAKE_IO_QUEUES, INTAKE_THREADS
 
+        return self._start_thread_worker(name, INTAKE_IO_QUEUES, threads or INTAKE_THREADS)
+
+    def _start_thread_worker(self, name: str, queues: tuple[str, ...], threads: int) -> ManagedProcess:
+        """A worker on Celery's thread pool, `threads` wide, consuming only `queues`."""
         return self.spawn(
             name,
             self.celery(
                 "worker",
                 "--pool=threads",
-                f"--concurrency={threads or INTAKE_THREADS}",
+                f"--concurrency={threads}",
                 "-Q",
-                ",".join(INTAKE_IO_QUEUES),
+                ",".join(queues),
                 "-n",
                 f"{name}@%h",
                 "--loglevel=INFO",
