@@ -10,7 +10,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -224,3 +224,13 @@ def check_signed(secret: str, headers: dict[str, str], body: bytes) -> None:
         body,
         time.time(),
     )
+
+
+def run_side_by_side(targets: Iterable[Callable[[], object]], timeout: float | None = None) -> None:
+    """Runs each target in a thread of its own, all started before any is waited for (each wait up
+    to `timeout`), as the I/O pool's threads run."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
