@@ -59,6 +59,23 @@ WORKERS_ONLINE = (
 )
 
 
+def spawn_logged(
+    argv: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Starts a long-running process in a process group of its own (so that ending the group ends
+    all it started), with no stdin and its output appended to `log_path`."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def scratch_redis_options(data_dir: Path) -> list[str]:
     """redis-server options for a throwaway server: nothing saved to disk, its working files in `data_dir`."""
     return ["--save", "", "--appendonly", "no", "--dir", str(data_dir)]
@@ -180,18 +197,7 @@ class LocalStack:
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log_path = self.workdir / f"{name}.log"
-        log_file = log_path.open("ab")
-        popen = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env or self.env(),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log_file.close()
-        process = ManagedProcess(name, popen, log_path)
+        process = ManagedProcess(name, spawn_logged(argv, log_path, env or self.env()), log_path)
         self.processes.append(process)
         return process
 
