@@ -102,6 +102,20 @@ def fleet_env(
         services.reset()
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler that logs nothing: tests print what they check."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve_in_background(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """An HTTP server on a free port of 127.0.0.1, serving from a daemon thread until shut down."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class WebhookReceiver:
     """A Slack-style incoming webhook on 127.0.0.1 that records every message."""
 
@@ -110,7 +124,7 @@ class WebhookReceiver:
         self.status = 200
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.messages.append(json.loads(body))
@@ -118,12 +132,8 @@ class WebhookReceiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_in_background(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
 
     def texts(self) -> list[str]:
         return [m["text"] for m in self.messages]
@@ -174,7 +184,7 @@ class WebhookEndpoint:
         self.script = list(script or [])
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 endpoint.deliveries.append((self.command, dict(self.headers), body))
@@ -187,12 +197,8 @@ class WebhookEndpoint:
 
             do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = answer  # noqa: N815 - http.server's naming
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/zendesk/webhook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def bodies(self) -> list[dict]:
         return [json.loads(body) for _, _, body in self.deliveries]
