@@ -17,10 +17,10 @@ import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from app.settings_redis import (
@@ -78,6 +78,10 @@ def _blank_is_unset(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+# On a field: `Annotated[X | None, BLANK_IS_UNSET]`.
+BLANK_IS_UNSET = BeforeValidator(_blank_is_unset)
+
+
 class ConfigError(SystemExit):
     """Bad or missing configuration. A SystemExit so entry points stop with the message alone."""
 
@@ -91,21 +95,21 @@ class ZendeskSettings(SettingsGroup):
     model_config = SettingsConfigDict(env_prefix="ZENDESK_")
 
     # A full base URL (simulator, proxy) or the account subdomain.
-    url: str | None = None
-    subdomain: str | None = None
+    url: Annotated[str | None, BLANK_IS_UNSET] = None
+    subdomain: Annotated[str | None, BLANK_IS_UNSET] = None
     # Needed by everything that talks to Zendesk; `python -m app redact|classify|train FILE` run without.
     # An OAuth client (Admin Center > Apps and integrations > APIs > OAuth clients, a confidential
     # client): the fleet asks for one access token with the client credentials grant and shares it
     # through Redis. Or, until Zendesk turns them off on 2027-04-30, an API token. Both: OAuth wins.
-    oauth_client_id: str | None = None
-    oauth_client_secret: SecretStr | None = None
+    oauth_client_id: Annotated[str | None, BLANK_IS_UNSET] = None
+    oauth_client_secret: Annotated[SecretStr | None, BLANK_IS_UNSET] = None
     oauth_scope: str = "read write"
     # expires_in asked for each token: Zendesk takes more than 300 and less than 172,800 seconds,
     # and its default depends on when the client was created, so the fleet always says. Two hours:
     # a token read out of Redis is worth little for long, and renewing costs one request.
     oauth_token_lifetime: int = Field(default=7200, gt=300, lt=172_800)
-    email: str | None = None
-    api_token: str | None = None
+    email: Annotated[str | None, BLANK_IS_UNSET] = None
+    api_token: Annotated[str | None, BLANK_IS_UNSET] = None
     timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
     # The account's quotas, kept by every process together (0 turns one off). Zendesk: requests per
     # minute by plan (Team 200, Growth/Professional 400, Enterprise 700, High Volume 2500) and the
@@ -122,11 +126,6 @@ class ZendeskSettings(SettingsGroup):
     rate_window: float = Field(default=60.0, gt=0, description="seconds the limits count over")
     breaker_fail_max: int = Field(default=5, ge=1, description="5xx/timeouts in a row that open it")
     breaker_reset_timeout: float = Field(default=30.0, gt=0, description="seconds before a trial call")
-
-    @field_validator("url", "subdomain", "email", "api_token", "oauth_client_id", "oauth_client_secret", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return _blank_is_unset(value)
 
     @field_validator("email", "api_token", "oauth_client_id")
     @classmethod
@@ -215,15 +214,16 @@ class LLMSettings(SettingsGroup):
     # `auto`: the OpenAI SDK when OPENAI_API_KEY or LLM_BASE_URL is set, else the local model
     # when one is at LOCAL_MODEL_PATH, else the rules. `local`: the local model only, offline.
     provider: Literal["auto", "openai", "rules", "local"] = "auto"
-    openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
-    base_url: str | None = None  # any OpenAI-compatible server, e.g. http://localhost:11434/v1
+    openai_api_key: Annotated[str | None, BLANK_IS_UNSET] = Field(default=None, validation_alias="OPENAI_API_KEY")
+    # Any OpenAI-compatible server, e.g. http://localhost:11434/v1.
+    base_url: Annotated[str | None, BLANK_IS_UNSET] = None
     model: str = "gpt-4o-mini"
     timeout: float = Field(default=30.0, gt=0, description="seconds per LLM request")
     sdk_max_retries: int = Field(default=2, ge=0, le=5, description="the SDK's own retries on 429/5xx")
     attempts: int = Field(default=3, ge=1, le=5, description="asks per ticket for a valid answer")
     # The most the answer may take (sent as max_completion_tokens). Reasoning models (gpt-5, o-series)
     # spend part of it thinking, so their default is larger.
-    max_tokens: int | None = Field(default=None, ge=50)
+    max_tokens: Annotated[int | None, BLANK_IS_UNSET] = Field(default=None, ge=50)
     # The LLM account's requests and tokens per minute (0: no limit); tokens count prompt + max_tokens.
     rpm: int = Field(default=500, ge=0)
     tpm: int = Field(default=200_000, ge=0)
@@ -233,23 +233,10 @@ class LLMSettings(SettingsGroup):
     cache_ttl: int = Field(default=7 * 24 * 3600, ge=0, description="seconds; 0 turns the cache off")
     breaker_fail_max: int = Field(default=5, ge=1)
     breaker_reset_timeout: float = Field(default=60.0, gt=0)
-    price_input_per_mtok: float | None = Field(default=None, ge=0)
-    price_output_per_mtok: float | None = Field(default=None, ge=0)
+    price_input_per_mtok: Annotated[float | None, BLANK_IS_UNSET] = Field(default=None, ge=0)
+    price_output_per_mtok: Annotated[float | None, BLANK_IS_UNSET] = Field(default=None, ge=0)
     # The fields tickets are classified into; default: app/taxonomies/default.yaml.
-    taxonomy_file: Path | None = Field(default=None, validation_alias="TAXONOMY_FILE")
-
-    @field_validator(
-        "openai_api_key",
-        "base_url",
-        "taxonomy_file",
-        "price_input_per_mtok",
-        "price_output_per_mtok",
-        "max_tokens",
-        mode="before",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return _blank_is_unset(value)
+    taxonomy_file: Annotated[Path | None, BLANK_IS_UNSET] = Field(default=None, validation_alias="TAXONOMY_FILE")
 
     @model_validator(mode="after")
     def _consistent(self) -> LLMSettings:
@@ -287,13 +274,8 @@ class LearningSettings(SettingsGroup):
     model_config = SettingsConfigDict(env_prefix="LOCAL_")
 
     model_path: Path = Path("models/local-model.npz")
-    gate_confidence: float | None = Field(default=None, gt=0.5, le=1)
+    gate_confidence: Annotated[float | None, BLANK_IS_UNSET] = Field(default=None, gt=0.5, le=1)
     gate_audit_share: float = Field(default=0.1, ge=0, le=1)
-
-    @field_validator("gate_confidence", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return _blank_is_unset(value)
 
 
 class IntakeSettings(SettingsGroup):
@@ -302,7 +284,7 @@ class IntakeSettings(SettingsGroup):
 
     # The signing secret Zendesk shows for the webhook. Set, it turns webhooks on, and beat's sweep
     # becomes the safety net (see sweep_interval).
-    zendesk_webhook_secret: SecretStr | None = None
+    zendesk_webhook_secret: Annotated[SecretStr | None, BLANK_IS_UNSET] = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8090, ge=1, le=65535)
     # Default: 60 s, or 300 s with webhooks on. With webhooks the sweep only finds what a webhook
@@ -313,11 +295,6 @@ class IntakeSettings(SettingsGroup):
     sweep_max_tickets: int = Field(default=1000, ge=1, description="tickets claimed per sweep")
     claim_ttl: int = Field(default=1800, ge=10, description="seconds a claim lives unrenewed")
     done_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds the done marker outlives the search lag")
-
-    @field_validator("zendesk_webhook_secret", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return _blank_is_unset(value)
 
     @model_validator(mode="after")
     def _webhooks_slow_the_sweep(self) -> IntakeSettings:
@@ -347,7 +324,9 @@ class WorkerSettings(SettingsGroup):
     bulk_max_jobs: int = Field(default=30, ge=1, le=30)
     # Celery's own per-task limit, per worker process group (e.g. "60/m"); the shared quotas
     # (ZENDESK_RATE_LIMIT, ...) are what keep the account's limit, this only caps one worker. Empty: no cap.
-    worker_update_rate_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?/[smh]$")
+    worker_update_rate_limit: Annotated[str | None, BLANK_IS_UNSET] = Field(
+        default=None, pattern=r"^\d+(\.\d+)?/[smh]$"
+    )
     # Waits for a quota token up to this long in the process; longer waits become countdown retries.
     rate_limit_max_sleep: float = Field(default=2.0, ge=0)
     # The same on a thread pool's thread (the I/O worker), where waiting holds only a thread.
@@ -357,11 +336,6 @@ class WorkerSettings(SettingsGroup):
     # A task not acknowledged this long (its worker died) is delivered again. Countdown retries
     # are held unacknowledged, so this must stay above RETRY_MAX_COUNTDOWN.
     broker_visibility_timeout: int = Field(default=3600, ge=10)
-
-    @field_validator("worker_update_rate_limit", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return _blank_is_unset(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkerSettings:

@@ -63,14 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_worker("worker", autoscale="50,10")
         stack.wait_for_workers(1, timeout=180)
         started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "app", "backfill", str(source), "--output", str(workdir / "out.jsonl")],
-            cwd=ROOT,
-            env=stack.env(),
-            capture_output=True,
-            text=True,
-            timeout=3600,
-        )
+        done = stack.run_app("backfill", str(source), "--output", str(workdir / "out.jsonl"), timeout=3600)
         fleet_seconds = time.monotonic() - started
         if done.returncode != 0:
             raise SystemExit(f"backfill failed:\n{done.stdout}\n{done.stderr[-3000:]}")

@@ -23,7 +23,6 @@ import argparse
 import json
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,14 +73,7 @@ def measure(
             stack.start_beat()  # with a backlog, the run below is the only sweep
         stack.wait_for_workers(workers, timeout=180)
         if backlog:
-            subprocess.run(
-                [sys.executable, "-m", "app", "run", "--limit", str(backlog)],
-                cwd=ROOT,
-                env=stack.env(),
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
+            stack.run_app("run", "--limit", str(backlog), timeout=300, check=True)
         stack.sim("/_sim/config", "POST", json={"arrival_rate": rate})
         time.sleep(duration)
         stack.sim("/_sim/config", "POST", json={"arrival_rate": 0})

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,14 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_worker("bravo", autoscale="8,8")
         stack.wait_for_workers(2, timeout=180)
         started = time.monotonic()
-        run = subprocess.run(
-            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "1200"],
-            cwd=ROOT,
-            env=stack.env(),
-            capture_output=True,
-            text=True,
-            timeout=1300,
-        )
+        run = stack.run_app("run", "--wait", "--timeout", "1200", timeout=1300)
         elapsed = time.monotonic() - started
         llm = stack.llm_sim("/_sim/stats")
         summaries = stack.summaries(5)

@@ -88,14 +88,7 @@ def start_fleet(
 
 
 def run_in_background(stack: LocalStack, timeout: float) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--wait", "--timeout", str(timeout)],
-        cwd=ROOT,
-        env=stack.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return stack.start_app("run", "--wait", "--timeout", str(timeout))
 
 
 def eligible(stack: LocalStack) -> int:
@@ -201,14 +194,7 @@ def refused_client(tickets: int, redis_url: str | None, workdir: Path) -> dict[s
             )
             time.sleep(10)  # tickets wait: two breaker periods at least
             waiting = stack.stats()["tickets_ai_processed"]
-            health = subprocess.run(
-                [sys.executable, "-m", "app", "health"],
-                cwd=ROOT,
-                env=stack.env(),
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            health = stack.run_app("health", timeout=120)
             summaries_while_refused = len(stack.summaries(50))
             stack.sim("/_sim/config", "POST", json={"oauth_client_secret": "sim-oauth-secret"})  # fixed
             fixed_at = time.monotonic()

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +52,23 @@ CONFIGS = {
     "prefork": "one worker, celery -A app worker --autoscale=50,10 on every queue",
     "io": "two workers: prefork, a child per core, on sweep/intake/redact; --pool=threads --concurrency=200 "
     "on classify/zendesk",
+}
+
+
+# The headline's figures, by configuration: headline name -> the configuration's Result field.
+HEADLINE_FIGURES = {
+    "io": {
+        "plan_ceiling_ratio": "plan_ceiling_ratio",
+        "llm_plan_ceiling_per_min": "llm_plan_ceiling_per_min",
+        "io_pool_tickets_per_min": "tickets_per_min",
+        "io_pool_llm_429": "llm_429",
+        "io_pool_peak_pss_mb": "peak_pss_mb",
+    },
+    "prefork": {
+        "prefork_plan_ceiling_ratio": "plan_ceiling_ratio",
+        "prefork_tickets_per_min": "tickets_per_min",
+        "prefork_peak_pss_mb": "peak_pss_mb",
+    },
 }
 
 
@@ -105,14 +121,7 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
         cpu_before = {name: cpu_seconds(w.pid) for name, w in workers.items()}
         with TreeSampler([w.pid for w in workers.values()]) as sampler:
             started = time.monotonic()
-            run = subprocess.run(
-                [sys.executable, "-m", "app", "run", "--limit", str(tickets)],
-                cwd=ROOT,
-                env=stack.env(),
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+            run = stack.run_app("run", "--limit", str(tickets), timeout=300)
             result.dispatch_seconds = round(time.monotonic() - started, 1)
             if run.returncode != 0:
                 raise SystemExit(f"{config}: run failed\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
@@ -180,22 +189,9 @@ def run_plan(
     print_table(results)
     by_config = {r.config: asdict(r) for r in results}
     headline: dict[str, Any] = {"plan_tickets": tickets, "plan": by_config}
-    if "io" in by_config:
-        io = by_config["io"]
-        headline.update(
-            plan_ceiling_ratio=io["plan_ceiling_ratio"],
-            llm_plan_ceiling_per_min=io["llm_plan_ceiling_per_min"],
-            io_pool_tickets_per_min=io["tickets_per_min"],
-            io_pool_llm_429=io["llm_429"],
-            io_pool_peak_pss_mb=io["peak_pss_mb"],
-        )
-    if "prefork" in by_config:
-        prefork = by_config["prefork"]
-        headline.update(
-            prefork_plan_ceiling_ratio=prefork["plan_ceiling_ratio"],
-            prefork_tickets_per_min=prefork["tickets_per_min"],
-            prefork_peak_pss_mb=prefork["peak_pss_mb"],
-        )
+    for config, figures in HEADLINE_FIGURES.items():
+        if config in by_config:
+            headline.update({name: by_config[config][figure] for name, figure in figures.items()})
     return headline
 
 

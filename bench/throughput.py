@@ -357,14 +357,7 @@ def time_fleet_run(
     """Tickets/s of `python -m app run --limit N --wait` from start to summary, and CPU seconds by process."""
     before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     started = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
-        cwd=ROOT,
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    run = stack.run_app("run", "--limit", str(tickets), "--wait", timeout=900)
     elapsed = time.monotonic() - started
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in watched.items()}
     written = stack.stats()["tickets_ai_processed"] - written_before
@@ -494,14 +487,7 @@ def run_cpu_bound(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             # overlaps the measured rounds above.
             stack.sim("/_sim/tickets", method="POST", json={"count": tickets})
             profiler = start_profiler(worker.pid, profile_file)
-            subprocess.run(
-                [sys.executable, "-m", "app", "run", "--limit", str(tickets), "--wait"],
-                cwd=ROOT,
-                env=stack.env(),
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
+            stack.run_app("run", "--limit", str(tickets), "--wait", timeout=900)
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                 profiler.wait(timeout=60)

@@ -59,6 +59,28 @@ WORKERS_ONLINE = (
 )
 
 
+def spawn_logged(
+    argv: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Starts a long-running process in a process group of its own (so that ending the group ends
+    all it started), with no stdin and its output appended to `log_path`."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def scratch_redis_options(data_dir: Path) -> list[str]:
+    """redis-server options for a throwaway server: nothing saved to disk, its working files in `data_dir`."""
+    return ["--save", "", "--appendonly", "no", "--dir", str(data_dir)]
+
+
 def zendesk_quota_env(config: dict[str, Any]) -> dict[str, str]:
     """The fleet's settings for a Zendesk simulator's quotas (its /_sim/config), so the fleet keeps
     to them as it would to a real account's plan."""
@@ -175,18 +197,7 @@ class LocalStack:
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log_path = self.workdir / f"{name}.log"
-        log_file = log_path.open("ab")
-        popen = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env or self.env(),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log_file.close()
-        process = ManagedProcess(name, popen, log_path)
+        process = ManagedProcess(name, spawn_logged(argv, log_path, env or self.env()), log_path)
         self.processes.append(process)
         return process
 
@@ -213,12 +224,7 @@ class LocalStack:
                 str(port),
                 "--bind",
                 "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data_dir),
+                *scratch_redis_options(data_dir),
             ],
         )
         wait_until(lambda: redis_reachable(self.redis_url, 0.2), 15, "embedded redis-server")
@@ -331,6 +337,30 @@ class LocalStack:
     def celery(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "celery", "-A", "app", *args]
 
+    def run_app(self, *args: str, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """`python -m app ARGS` against the stack to its end, as an operator runs it; output captured."""
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+    def start_app(self, *args: str) -> subprocess.Popen[str]:
+        """`python -m app ARGS` against the stack in the background (e.g. `run --wait` while a test
+        kills a worker); its output in pipes, for `communicate()`."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def start_worker(
         self, name: str = "worker", autoscale: str = "50,10", extra: list[str] | None = None
     ) -> ManagedProcess:
@@ -353,32 +383,24 @@ class LocalStack:
         """The I/O half: Celery's thread pool on the classify and zendesk queues."""
         from app.names import IO_QUEUES, IO_THREADS
 
-        return self.spawn(
-            name,
-            self.celery(
-                "worker",
-                "--pool=threads",
-                f"--concurrency={threads or IO_THREADS}",
-                "-Q",
-                ",".join(IO_QUEUES),
-                "-n",
-                f"{name}@%h",
-                "--loglevel=INFO",
-            ),
-        )
+        return self._start_thread_worker(name, IO_QUEUES, threads or IO_THREADS)
 
     def start_intake_worker(self, name: str = "intake", threads: int | None = None) -> ManagedProcess:
         """New tickets' waiting work alone (intake_io), on threads no backlog can fill."""
         from app.names import INTAKE_IO_QUEUES, INTAKE_THREADS
 
+        return self._start_thread_worker(name, INTAKE_IO_QUEUES, threads or INTAKE_THREADS)
+
+    def _start_thread_worker(self, name: str, queues: tuple[str, ...], threads: int) -> ManagedProcess:
+        """A worker on Celery's thread pool, `threads` wide, consuming only `queues`."""
         return self.spawn(
             name,
             self.celery(
                 "worker",
                 "--pool=threads",
-                f"--concurrency={threads or INTAKE_THREADS}",
+                f"--concurrency={threads}",
                 "-Q",
-                ",".join(INTAKE_IO_QUEUES),
+                ",".join(queues),
                 "-n",
                 f"{name}@%h",
                 "--loglevel=INFO",

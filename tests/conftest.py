@@ -9,7 +9,8 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,6 +24,7 @@ os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
 from app import services
+from app.intake.signature import verify
 from launcher.stack import LocalStack
 
 TIER_OF_FOLDER = {"e2e": ("e2e",), "hosts": ("e2e", "hosts")}
@@ -100,6 +102,20 @@ def fleet_env(
         services.reset()
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler that logs nothing: tests print what they check."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve_in_background(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """An HTTP server on a free port of 127.0.0.1, serving from a daemon thread until shut down."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class WebhookReceiver:
     """A Slack-style incoming webhook on 127.0.0.1 that records every message."""
 
@@ -108,7 +124,7 @@ class WebhookReceiver:
         self.status = 200
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.messages.append(json.loads(body))
@@ -116,12 +132,8 @@ class WebhookReceiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_in_background(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
 
     def texts(self) -> list[str]:
         return [m["text"] for m in self.messages]
@@ -162,3 +174,69 @@ def local_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _, card = train(examples, load_taxonomy(), services.redactor(), "generated", path)
     save_card(card, path)
     return path
+
+
+class WebhookEndpoint:
+    """A receiver on 127.0.0.1 that records each delivery and answers the statuses scripted."""
+
+    def __init__(self, script: list[int] | None = None) -> None:
+        self.deliveries: list[tuple[str, dict[str, str], bytes]] = []
+        self.script = list(script or [])
+        endpoint = self
+
+        class Handler(QuietHandler):
+            def answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.deliveries.append((self.command, dict(self.headers), body))
+                status = endpoint.script.pop(0) if endpoint.script else 202
+                self.send_response(status)
+                if status == 503:
+                    self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = answer  # noqa: N815 - http.server's naming
+
+        self.server = serve_in_background(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/zendesk/webhook"
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(body) for _, _, body in self.deliveries]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def endpoint():
+    """`endpoint(script)`: a webhook receiver (see WebhookEndpoint), shut down after the test."""
+    made: list[WebhookEndpoint] = []
+
+    def make(script: list[int] | None = None) -> WebhookEndpoint:
+        made.append(WebhookEndpoint(script))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def check_signed(secret: str, headers: dict[str, str], body: bytes) -> None:
+    """Raises unless the delivery carries a valid Zendesk signature made with `secret`."""
+    verify(
+        secret,
+        headers["X-Zendesk-Webhook-Signature-Timestamp"],
+        headers["X-Zendesk-Webhook-Signature"],
+        body,
+        time.time(),
+    )
+
+
+def run_side_by_side(targets: Iterable[Callable[[], object]], timeout: float | None = None) -> None:
+    """Runs each target in a thread of its own, all started before any is waited for (each wait up
+    to `timeout`), as the I/O pool's threads run."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)

@@ -6,6 +6,7 @@ the single exception and exists only inside the redact task's message.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +39,20 @@ class TicketInput(BaseModel):
     updated_at: str | None = None
     dry_run: bool = False
     enqueued_at: float
+
+    @classmethod
+    def from_ticket(cls, ticket: Ticket, run_id: str, dry_run: bool = False) -> TicketInput:
+        """The chain's first message for a ticket as read from Zendesk, stamped as queued now."""
+        return cls(
+            run_id=run_id,
+            ticket_id=ticket.id,
+            subject=ticket.subject,
+            description=ticket.description,
+            priority=ticket.priority,
+            updated_at=ticket.updated_at,
+            dry_run=dry_run,
+            enqueued_at=time.time(),
+        )
 
 
 class Usage(BaseModel):

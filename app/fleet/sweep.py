@@ -87,18 +87,7 @@ def sweep(
             if ticket.id in unavailable or (not dry_run and not claims.take(ticket.id, owner)):
                 outcome.skipped_done_or_claimed += 1
                 continue
-            outcome.inputs.append(
-                TicketInput(
-                    run_id=outcome.run_id,
-                    ticket_id=ticket.id,
-                    subject=ticket.subject,
-                    description=ticket.description,
-                    priority=ticket.priority,
-                    updated_at=ticket.updated_at,
-                    dry_run=dry_run,
-                    enqueued_at=time.time(),
-                )
-            )
+            outcome.inputs.append(TicketInput.from_ticket(ticket, outcome.run_id, dry_run))
 
     try:
         for ticket in candidates:

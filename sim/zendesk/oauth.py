@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BasicAuth, web
 
 from sim.common import STATE_KEY, ApiError
+from sim.zendesk.wire import TRIGGER_ENDPOINTS, WEBHOOK_ENDPOINTS
 
 if TYPE_CHECKING:
     from sim.zendesk.config import SimConfig
@@ -69,33 +70,8 @@ ENDPOINT_RESOURCES = {
         "tickets",
     ),
     "users_me": "users",
-    **dict.fromkeys(
-        (
-            "triggers_list",
-            "trigger_create",
-            "trigger_show",
-            "trigger_update",
-            "trigger_delete",
-            "triggers_update_many",
-            "trigger_categories_list",
-            "trigger_category_create",
-            "trigger_category_show",
-        ),
-        "triggers",
-    ),
-    **dict.fromkeys(
-        (
-            "webhooks_list",
-            "webhook_create",
-            "webhook_show",
-            "webhook_update",
-            "webhook_patch",
-            "webhook_delete",
-            "webhook_secret_show",
-            "webhook_secret_reset",
-        ),
-        "webhooks",
-    ),
+    **dict.fromkeys(TRIGGER_ENDPOINTS, "triggers"),
+    **dict.fromkeys(WEBHOOK_ENDPOINTS, "webhooks"),
 }
 # Search, the search export, job statuses, the incremental export and revoking the current token
 # are not named under any resource scope (docs silent: less forgiving reading): only the broad

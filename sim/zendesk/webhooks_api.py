@@ -139,13 +139,7 @@ class Webhook:
         """The webhook as show and list answer it: never with its signing secret."""
         return {
             "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "status": self.status,
-            "endpoint": self.endpoint,
-            "http_method": self.http_method,
-            "request_format": self.request_format,
-            "subscriptions": list(self.subscriptions),
+            **self.editable(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "created_by": str(API_USER_ID),

@@ -36,6 +36,28 @@ MAX_INCREMENTAL_PER_PAGE = 1000
 # pages of list endpoints such as a ticket's audits hold at most 100 records)
 MAX_LIST_PAGE_SIZE = 100
 
+# The route names (sim.zendesk.app) of the webhooks and triggers APIs.
+WEBHOOK_ENDPOINTS = (
+    "webhooks_list",
+    "webhook_create",
+    "webhook_show",
+    "webhook_update",
+    "webhook_patch",
+    "webhook_delete",
+    "webhook_secret_show",
+    "webhook_secret_reset",
+)
+TRIGGER_ENDPOINTS = (
+    "triggers_list",
+    "trigger_create",
+    "trigger_show",
+    "trigger_update",
+    "trigger_delete",
+    "triggers_update_many",
+    "trigger_categories_list",
+    "trigger_category_create",
+    "trigger_category_show",
+)
 ENDPOINTS = (
     "search",
     "export",
@@ -51,23 +73,8 @@ ENDPOINTS = (
     "audits",
     "users_me",
     "oauth_token_revoke",
-    "webhooks_list",
-    "webhook_create",
-    "webhook_show",
-    "webhook_update",
-    "webhook_patch",
-    "webhook_delete",
-    "webhook_secret_show",
-    "webhook_secret_reset",
-    "triggers_list",
-    "trigger_create",
-    "trigger_show",
-    "trigger_update",
-    "trigger_delete",
-    "triggers_update_many",
-    "trigger_categories_list",
-    "trigger_category_create",
-    "trigger_category_show",
+    *WEBHOOK_ENDPOINTS,
+    *TRIGGER_ENDPOINTS,
 )
 
 UPDATE_CONFLICT = {

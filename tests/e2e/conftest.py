@@ -16,14 +16,17 @@ from launcher.stack import LocalStack
 
 @pytest.fixture
 def new_stack(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., LocalStack]]:
-    """`new_stack(label, **LocalStack options)`: a stack on the session's Redis, stopped after the
-    test; a worker's traceback, if any, is printed beside the failure."""
+    """`new_stack(label, simulator=False, **LocalStack options)`: a stack on the session's Redis
+    (and its Zendesk simulator started, with `simulator`), stopped after the test; a worker's
+    traceback, if any, is printed beside the failure."""
     made: list[LocalStack] = []
 
-    def make(label: str = "e2e", **options: Any) -> LocalStack:
+    def make(label: str = "e2e", simulator: bool = False, **options: Any) -> LocalStack:
         stack = LocalStack(workdir=tmp_path / "stack", redis_prefix=f"{label}-{secrets.token_hex(4)}:", **options)
         stack.start_redis(redis_url)
         made.append(stack)
+        if simulator:
+            stack.start_simulator()
         return stack
 
     yield make

@@ -6,29 +6,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.fleet.claims import Claims, DeadLetters
-from launcher.stack import ROOT, LocalStack, wait_until
+from launcher.stack import LocalStack, wait_until
 
 # Generous Zendesk limits, for tests about correctness (the quota tests live with the limiter).
 FAST_ZENDESK = ["--rate-limit", "100000", "--update-rate-limit", "100000"]
 
 
-def run_cli(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`python -m app ARGS` against the stack, as an operator runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=ROOT, env=stack.env(), capture_output=True, text=True, timeout=timeout
-    )
-
-
 def run_and_summarise(stack: LocalStack, wait: float = 240) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
     """`python -m app run --wait`, which must succeed, and the one run summary it produced."""
-    result = run_cli(stack, "run", "--wait", "--timeout", str(int(wait)), timeout=wait + 60)
+    result = stack.run_app("run", "--wait", "--timeout", str(int(wait)), timeout=wait + 60)
     assert result.returncode == 0, result.stdout + result.stderr
     (summary,) = stack.summaries(5)
     return summary, result
@@ -59,14 +51,7 @@ def kill_a_worker_mid_run(
     doomed = stack.start_worker("doomed", **worker_options)
     stack.start_worker("survivor", **worker_options)
     stack.wait_for_workers(2)
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"],
-        cwd=ROOT,
-        env=stack.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = stack.start_app("run", "--wait", "--timeout", "400")
     wait_until(
         lambda: stack.stats()["tickets_ai_processed"] >= written_before_kill,
         120,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app.redaction.redactor import EMAIL_RE
-from launcher.stack import ROOT, LocalStack, wait_until
+from launcher.stack import LocalStack, wait_until
 from sim.ticketgen import generate_ticket
 
 pytestmark = pytest.mark.e2e
@@ -29,14 +28,7 @@ def stack(new_stack):
 
 
 def backfill(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app", "backfill", *args],
-        cwd=ROOT,
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return stack.run_app("backfill", *args, timeout=300)
 
 
 def test_an_export_file_is_redacted_and_classified_without_touching_zendesk(stack: LocalStack, tmp_path: Path):

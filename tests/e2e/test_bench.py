@@ -13,34 +13,35 @@ from launcher.stack import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(redis_url: str):
+def run_bench(script: str, *args: str, timeout: float) -> dict:
+    """Runs bench/SCRIPT, which must succeed, and returns its headline (the last line, JSON)."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "bench/throughput.py",
-            "--tickets",
-            "80",
-            "--baseline-tickets",
-            "50",
-            "--time-scale",
-            "20",
-            "--cpu-tickets",
-            "30",
-            "--phases",
-            "baseline",
-            "fleet",
-            "cpu",
-            "--no-profile",
-            "--redis-url",
-            redis_url,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, f"bench/{script}", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    headline = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(redis_url: str):
+    headline = run_bench(
+        "throughput.py",
+        "--tickets",
+        "80",
+        "--baseline-tickets",
+        "50",
+        "--time-scale",
+        "20",
+        "--cpu-tickets",
+        "30",
+        "--phases",
+        "baseline",
+        "fleet",
+        "cpu",
+        "--no-profile",
+        "--redis-url",
+        redis_url,
+        timeout=600,
+    )
     for key in (
         "fleet_tickets_per_min",
         "fleet_triaged_per_min",
@@ -82,15 +83,7 @@ def test_throughput_bench_runs_both_designs_and_reports_every_headline_figure(re
 def test_plan_ceiling_bench_runs_both_configurations_and_reports_the_ratio(redis_url: str):
     """bench/plan_ceiling.py, small: both worker forms, the real-time LLM plan, every figure the
     issue asks for in the last line (make bench runs it with 3,000 tickets)."""
-    result = subprocess.run(
-        [sys.executable, "bench/plan_ceiling.py", "--tickets", "60", "--redis-url", redis_url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    headline = json.loads(result.stdout.strip().splitlines()[-1])
+    headline = run_bench("plan_ceiling.py", "--tickets", "60", "--redis-url", redis_url, timeout=900)
     for config in ("io", "prefork"):
         figures = headline["plan"][config]
         assert (figures["written"], figures["twice"], figures["lost"], figures["fallbacks"]) == (60, 0, 0, 0)

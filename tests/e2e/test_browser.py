@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -60,14 +58,7 @@ def test_flower_and_the_run_report_in_a_browser(tmp_path: Path, redis_url: str):
         stack.wait_for_workers(1)
         flower = f"http://127.0.0.1:{stack.flower_port}"
         wait_until(lambda: _answers(f"{flower}/healthcheck"), 60, "Flower")
-        run = subprocess.run(
-            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "120"],
-            cwd=ROOT,
-            env=stack.env(),
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        run = stack.run_app("run", "--wait", "--timeout", "120", timeout=180)
         assert run.returncode == 0, run.stdout + run.stderr
         run_id = re.search(r"\b(\d{8}_\d{6}_[0-9a-f]+)\b", run.stdout + run.stderr).group(1)
 
@@ -94,14 +85,7 @@ def test_flower_and_the_run_report_in_a_browser(tmp_path: Path, redis_url: str):
             page.screenshot(path=str(ARTIFACTS / "flower-tasks.png"), full_page=True)
 
             report_file = ARTIFACTS / "run-report.html"
-            made = subprocess.run(
-                [sys.executable, "-m", "app", "report", run_id, "--output", str(report_file)],
-                cwd=ROOT,
-                env=stack.env(),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            made = stack.run_app("report", run_id, "--output", str(report_file), timeout=60)
             assert made.returncode == 0, made.stderr
             report = context.new_page()
             requests_made: list[str] = []

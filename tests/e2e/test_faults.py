@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from launcher.stack import ROOT, LocalStack, wait_until
+from launcher.stack import LocalStack, wait_until
 from tests.e2e.scenarios import FAST_ZENDESK, assert_nothing_lost_or_written_twice, kill_a_worker_mid_run
 
 pytestmark = pytest.mark.e2e
@@ -50,14 +48,7 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     stack.start_worker("alpha", autoscale="4,4")
     stack.start_worker("bravo", autoscale="4,4")
     stack.wait_for_workers(2)
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"],
-        cwd=ROOT,
-        env=stack.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = stack.start_app("run", "--wait", "--timeout", "400")
     wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 20, 120, "20 tickets done")
     stack.sim("/_sim/config", method="POST", json={"outage_seconds": 30})
     out, err = runner.communicate(timeout=500)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,20 +11,13 @@ import pytest
 import redis
 
 from app.clients.llm import llm_breaker
-from launcher.stack import ROOT, LocalStack
+from launcher.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
 
 def health(stack: LocalStack) -> tuple[int, dict]:
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "health", "--json"],
-        cwd=ROOT,
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = stack.run_app("health", "--json", timeout=60)
     return result.returncode, json.loads(result.stdout)
 
 

@@ -16,9 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def stack(new_stack):
-    stack = new_stack("io", tickets=150, sim_options=FAST_ZENDESK)
-    stack.start_simulator()
-    return stack
+    return new_stack("io", tickets=150, sim_options=FAST_ZENDESK, simulator=True)
 
 
 def run(stack: LocalStack) -> dict:

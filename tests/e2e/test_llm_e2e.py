@@ -14,9 +14,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def stack(new_stack):
-    stack = new_stack("llm", tickets=40, sim_options=FAST_ZENDESK)
-    stack.start_simulator()
-    return stack
+    return new_stack("llm", tickets=40, sim_options=FAST_ZENDESK, simulator=True)
 
 
 def run(stack: LocalStack, model: str = "gpt-4o-mini") -> dict:

@@ -12,15 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from launcher.stack import ROOT, LocalStack, wait_until
+from launcher.stack import LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -116,14 +114,7 @@ def test_personal_data_never_leaves_the_redact_task(tmp_path: Path, redis_url: s
         stack.wait_for_workers(1)
         wait_until(lambda: _flower_up(stack), 30, "Flower")
 
-        run = subprocess.run(
-            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "120"],
-            cwd=ROOT,
-            env=stack.env(),
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        run = stack.run_app("run", "--wait", "--timeout", "120", timeout=180)
         assert run.returncode == 0, run.stdout + run.stderr
         assert stack.stats()["tickets_ai_processed"] == 3
         time.sleep(2)  # let Flower take in the last events

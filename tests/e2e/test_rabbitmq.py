@@ -12,7 +12,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import pytest
 from kombu import Connection
 
 from app.names import Queue
-from launcher.stack import ROOT, LocalStack
+from launcher.stack import LocalStack
 from tests.e2e.scenarios import FAST_ZENDESK, assert_nothing_lost_or_written_twice, kill_a_worker_mid_run
 
 pytestmark = pytest.mark.e2e
@@ -137,18 +136,6 @@ def stack(tmp_path: Path, redis_url: str, rabbitmq: tuple[str, str | None]) -> I
     stack.stop()
 
 
-def run_fleet(stack: LocalStack) -> subprocess.Popen[str]:
-    """`python -m app run --wait` against the stack, as an operator starts a run."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "400"],
-        cwd=ROOT,
-        env=stack.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def succeeded(stack: LocalStack, worker: str) -> Counter[str]:
     """Tasks the worker finished, by name, from its log."""
     return Counter(SUCCEEDED.findall((stack.workdir / f"{worker}.log").read_text()))
@@ -163,7 +150,7 @@ def test_two_workers_on_rabbitmq_triage_every_ticket_once(stack: LocalStack, rab
     stack.start_worker("bravo", autoscale="4,4")
     stack.wait_for_workers(2)
     started = time.monotonic()
-    runner = run_fleet(stack)
+    runner = stack.start_app("run", "--wait", "--timeout", "400")
     out, err = runner.communicate(timeout=460)
     elapsed = time.monotonic() - started
     assert runner.returncode == 0, out + err

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from app.redaction.redactor import EMAIL_RE
-from launcher.stack import ROOT, LocalStack, wait_until
-from tests.e2e.scenarios import FAST_ZENDESK, run_cli
+from launcher.stack import LocalStack, wait_until
+from tests.e2e.scenarios import FAST_ZENDESK
 
 pytestmark = pytest.mark.e2e
 
@@ -49,17 +47,7 @@ def test_150_tickets_two_workers_two_racing_sweeps(stack: LocalStack):
     stack.start_worker("bravo", autoscale="6,3")
     stack.wait_for_workers(2)
 
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"],
-            cwd=ROOT,
-            env=stack.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    racers = [stack.start_app("run", "--wait", "--timeout", "240") for _ in range(2)]
     outputs = [racer.communicate(timeout=300) for racer in racers]
     for racer, (out, err) in zip(racers, outputs):
         assert racer.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
@@ -130,7 +118,7 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     stack.start_worker("worker", autoscale="4,2")
     stack.wait_for_workers(1)
 
-    result = run_cli(stack, "run", "--wait", "--timeout", "180")
+    result = stack.run_app("run", "--wait", "--timeout", "180")
     assert result.returncode == 1, result.stdout + result.stderr  # failures make the run exit 1
     assert "failed (3)" in result.stdout
 
@@ -147,32 +135,32 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
         assert "ai_processed" not in ticket["ticket"]["tags"]
     # The failed tickets are dead-lettered, not lost: listed with stage and reason, skipped by
     # sweeps until requeued.
-    dead = json.loads(run_cli(stack, "dead-letters", "--json").stdout)
+    dead = json.loads(stack.run_app("dead-letters", "--json").stdout)
     assert sorted(d["ticket_id"] for d in dead) == doomed
     assert all(d["stage"] == "update" and "422" in d["reason"] and d["run_id"] == run["id"] for d in dead)
-    assert "nothing to triage" in run_cli(stack, "run").stdout
+    assert "nothing to triage" in stack.run_app("run").stdout
     stack.sim("/_sim/config", method="POST", json={"fail_updates": {}})
-    again = run_cli(stack, "dead-letters", "--requeue", "--wait", "--timeout", "120")
+    again = stack.run_app("dead-letters", "--requeue", "--wait", "--timeout", "120")
     assert again.returncode == 0 and "requeued 3 tickets" in again.stdout, again.stdout + again.stderr
     assert_each_ticket_once(stack.stats(), 40)
-    assert json.loads(run_cli(stack, "dead-letters", "--json").stdout) == []
+    assert json.loads(stack.run_app("dead-letters", "--json").stdout) == []
 
     # `runs --json` lists both runs, newest first, each with an id.
-    listed = json.loads(run_cli(stack, "runs", "--json").stdout)
+    listed = json.loads(stack.run_app("runs", "--json").stdout)
     assert [r["id"] for r in listed] == [r["id"] for r in summaries(stack)] and len(listed) == 2
     assert (listed[0]["total"], listed[1]["failed"]) == (3, 3)
 
     # `report` writes the failing run's page: its failures chart and table rows name the reason.
     report_file = stack.workdir / "report.html"
-    made = run_cli(stack, "report", listed[1]["id"], "--output", str(report_file))
+    made = stack.run_app("report", listed[1]["id"], "--output", str(report_file))
     assert made.returncode == 0 and made.stdout.strip() == str(report_file), made.stderr
     page = report_file.read_text()
     assert page.count("<tr>") - 1 == 40 and page.count("status-failed") >= 3 and "422" in page
-    default = run_cli(stack, "report", listed[0]["id"])
+    default = stack.run_app("report", listed[0]["id"])
     assert default.returncode == 0 and default.stdout.strip().endswith(f"report_{listed[0]['id']}.html")
-    missing = run_cli(stack, "report", "20990101_000000_000000")
+    missing = stack.run_app("report", "20990101_000000_000000")
     assert missing.returncode == 1 and "no run '20990101_000000_000000'" in missing.stderr
-    assert run_cli(stack, "report").returncode == 2  # name a run, or --open for the newest
+    assert stack.run_app("report").returncode == 2  # name a run, or --open for the newest
 
     # --ticket-id with --dry-run analyses one ticket and writes nothing; without it, it writes.
     (new_id,) = stack.sim(
@@ -180,14 +168,14 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
         method="POST",
         json={"tickets": [{"subject": "Refund request", "description": "Refund please"}]},
     )["ids"]
-    dry = run_cli(stack, "run", "--ticket-id", str(new_id), "--dry-run", "--wait", "--timeout", "60")
+    dry = stack.run_app("run", "--ticket-id", str(new_id), "--dry-run", "--wait", "--timeout", "60")
     assert dry.returncode == 0 and "(dry run)" in dry.stdout, dry.stdout + dry.stderr
     assert "ai_processed" not in stack.sim(f"/_sim/tickets/{new_id}")["ticket"]["tags"]
-    real = run_cli(stack, "run", "--ticket-id", str(new_id), "--wait", "--timeout", "60")
+    real = stack.run_app("run", "--ticket-id", str(new_id), "--wait", "--timeout", "60")
     assert real.returncode == 0, real.stdout + real.stderr
     assert "ai_refund" in stack.sim(f"/_sim/tickets/{new_id}")["ticket"]["tags"]
     assert_each_ticket_once(stack.stats(), 41)
-    nothing = run_cli(stack, "run", "--ticket-id", str(new_id))
+    nothing = stack.run_app("run", "--ticket-id", str(new_id))
     assert nothing.returncode == 0 and "nothing to triage" in nothing.stdout
 
 
@@ -216,14 +204,7 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     stack.start_worker("worker", autoscale="4,4")
     stack.start_worker("second", autoscale="4,4")
     stack.wait_for_workers(2)
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "app", "run", "--wait", "--timeout", "240"],
-        cwd=ROOT,
-        env=stack.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = stack.start_app("run", "--wait", "--timeout", "240")
     log = stack.workdir / "worker.log"
 
     def logs() -> str:
@@ -245,6 +226,7 @@ def test_429s_and_5xx_never_lose_or_fail_a_ticket(stack: LocalStack):
     )
 
 
+@pytest.mark.solo
 def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
     """RedBeat's lock in Redis: a second `celery beat` waits instead of doubling the sweeps."""
     stack.tickets = 30
@@ -290,7 +272,7 @@ def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStac
     stack.start_worker("alpha", autoscale="8,8")
     stack.start_worker("bravo", autoscale="8,8")
     stack.wait_for_workers(2)
-    result = run_cli(stack, "run", "--wait", "--timeout", "120")
+    result = stack.run_app("run", "--wait", "--timeout", "120")
     assert result.returncode == 0, result.stdout + result.stderr
     stats = stack.stats()
     assert stats["responses_429"] == 0
@@ -315,7 +297,7 @@ def test_a_large_run_writes_through_update_many_and_a_put_only_where_priority_ri
     stack.extra_env = {"BULK_POLL_INTERVAL": "0.5"}
     stack.start_worker("worker", autoscale="8,4")
     stack.wait_for_workers(1)
-    result = run_cli(stack, "run", "--wait", "--timeout", "240")
+    result = stack.run_app("run", "--wait", "--timeout", "240")
     assert result.returncode == 1, result.stdout + result.stderr  # ticket 5 failed
 
     stats = stack.stats()
@@ -357,7 +339,7 @@ def test_strict_zendesk_150_tickets_while_agents_edit(stack: LocalStack):
     stack.start_worker("alpha", autoscale="8,4")
     stack.start_worker("bravo", autoscale="8,4")
     stack.wait_for_workers(2)
-    result = run_cli(stack, "run", "--wait", "--timeout", "400", timeout=460)
+    result = stack.run_app("run", "--wait", "--timeout", "400", timeout=460)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr  # none at exit either
     assert "claim to written, per ticket: p50" in result.stdout and "tickets/min" in result.stdout
@@ -378,7 +360,7 @@ def test_strict_zendesk_150_tickets_while_agents_edit(stack: LocalStack):
     assert raised > 30 and stats["requests_by_endpoint"]["ticket_update"] >= raised
 
     writes = (stats["ticket_updates_total"], stats["requests_by_endpoint"]["update_many"])
-    again = run_cli(stack, "run", "--wait", "--timeout", "60")  # search still lags: all 150 look unprocessed
+    again = stack.run_app("run", "--wait", "--timeout", "60")  # search still lags: all 150 look unprocessed
     assert again.returncode == 0 and "nothing to triage (150 eligible" in again.stdout, again.stdout + again.stderr
     after = stack.stats()
     assert (after["ticket_updates_total"], after["requests_by_endpoint"]["update_many"]) == writes  # API writes

@@ -47,6 +47,8 @@ from launcher.stack import (
     ManagedProcess,
     embedded_redis_server,
     llm_quota_env,
+    scratch_redis_options,
+    spawn_logged,
     wait_until,
     zendesk_quota_env,
 )
@@ -184,17 +186,7 @@ class Lab:
     def spawn(self, host: Host, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
         """A long-running process on `host` in its own process group; output in <workdir>/<name>.log."""
         log_path = self.workdir / f"{name}.log"
-        with log_path.open("ab") as log_file:
-            popen = subprocess.Popen(
-                self._in(host, argv),
-                cwd=ROOT,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        process = ManagedProcess(name, popen, log_path)
+        process = ManagedProcess(name, spawn_logged(self._in(host, argv), log_path, env), log_path)
         self.processes.append(process)
         return process
 
@@ -423,12 +415,7 @@ class LabFleet:
                 str(self.lab.workdir / f"{name}.sock"),
                 "--unixsocketperm",
                 "700",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data_dir),
+                *scratch_redis_options(data_dir),
                 *options,
             ],
             dict(os.environ),

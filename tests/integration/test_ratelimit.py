@@ -7,6 +7,7 @@ import time
 
 from app import services
 from app.fleet.ratelimit import Quota, SharedRateLimiter
+from tests.conftest import run_side_by_side
 
 
 def test_greedy_takers_never_exceed_the_limit_in_any_window_even_with_late_arrivals(fleet_env, redis_prefix):
@@ -31,7 +32,6 @@ def test_greedy_takers_never_exceed_the_limit_in_any_window_even_with_late_arriv
 def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix):
     """Sixty threads want a quota that grants 20 a second: each is granted once, at the quota's
     pace, and only the thread whose turn it is asks Redis (no herd of polls per freed token)."""
-    import threading
 
     quota = Quota("test:threads", limit=20, window=1.0, delay_allowance=0.1, burst_seconds=0.1)
     limiter = SharedRateLimiter(services.redis_client(), redis_prefix)
@@ -45,11 +45,7 @@ def test_threads_of_one_process_take_turns_at_the_bucket(fleet_env, redis_prefix
         if limiter.acquire([(quota, 1.0)], max_sleep=30) == 0:
             granted.append(time.monotonic() - started)
 
-    threads = [threading.Thread(target=want) for _ in range(60)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side([want] * 60, timeout=30)
     assert len(granted) == 60
     # 2 at once, then (20 - 2) per 1.1 s: the last near 3.5 s and never sooner, however fast the
     # machine (a floor on the pace; no ceiling on wall time, which a loaded machine may stretch)

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from app import services
+from launcher.stack import scratch_redis_options, spawn_logged
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = "triage-test"
@@ -62,16 +63,7 @@ class SentinelSetup:
         return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
-        log = (self.workdir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            argv,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        process = spawn_logged(argv, self.workdir / f"{name}.log", cwd=self.workdir)
         self.processes[name] = process
         return process
 
@@ -86,12 +78,7 @@ class SentinelSetup:
                 str(port),
                 "--bind",
                 "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
+                *scratch_redis_options(data),
                 *extra,
             ],
         )
@@ -262,27 +249,22 @@ def test_celery_is_configured_for_sentinel_and_a_worker_answers_through_it(
     assert primary.get(f"{env['REDIS_PREFIX']}redbeat:probe") == b"through-sentinel"
 
     log = tmp_path / "worker.log"
-    with log.open("ab") as output:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "app",
-                "worker",
-                "--concurrency=1",
-                "-n",
-                f"sentinel-{secrets.token_hex(3)}@%h",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    worker = spawn_logged(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "app",
+            "worker",
+            "--concurrency=1",
+            "-n",
+            f"sentinel-{secrets.token_hex(3)}@%h",
+            "--loglevel=INFO",
+        ],
+        log,
+        env,
+    )
     try:
         _, answer = client_run(env, "before")
         assert answer == ["before"]

@@ -25,6 +25,19 @@ def _bare_run(args: list[str], cwd, **env: str):
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+def _configured_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """A fresh process's environment with the least the settings require (a Zendesk and a login)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "ZENDESK_URL": "http://127.0.0.1:9",
+        "ZENDESK_EMAIL": "a@b.c",
+        "ZENDESK_API_TOKEN": "t",
+        **env,
+    }
+
+
 def test_importing_the_celery_app_needs_no_environment(tmp_path):
     result = _bare_run(["-c", "import app.celery, app.fleet.dispatch; print(app.celery.app.configured)"], tmp_path)
     assert result.returncode == 0, result.stderr
@@ -63,16 +76,7 @@ def celery_conf(env_vars: dict[str, str], tmp_path: Path) -> dict:
         "conn = app.connection_for_write(); print(type(conn.transport).__module__ + '.' + "
         "type(conn.transport).__name__)"
     )
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "ZENDESK_URL": "http://127.0.0.1:9",
-        "ZENDESK_EMAIL": "a@b.c",
-        "ZENDESK_API_TOKEN": "t",
-        "LOG_DIR": str(tmp_path / "logs"),
-        **env_vars,
-    }
+    env = _configured_env(tmp_path, LOG_DIR=str(tmp_path / "logs"), **env_vars)
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
@@ -129,15 +133,7 @@ def test_the_celery_app_without_sentinel_is_as_before(tmp_path):
 
 @pytest.mark.e2e
 def test_a_worker_without_the_master_name_stops_with_a_configuration_error(tmp_path):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "ZENDESK_URL": "http://127.0.0.1:9",
-        "ZENDESK_EMAIL": "a@b.c",
-        "ZENDESK_API_TOKEN": "t",
-        "REDIS_SENTINELS": SENTINELS,
-    }
+    env = _configured_env(tmp_path, REDIS_SENTINELS=SENTINELS)
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "app", "worker"],
         cwd=tmp_path,

@@ -39,16 +39,7 @@ def sim_ticket(sim, ticket_id):
 
 def payload(sim, ticket_id, run_id="run-t", dry_run=False):
     ticket = services.zendesk().get_ticket(ticket_id)
-    return TicketInput(
-        run_id=run_id,
-        ticket_id=ticket.id,
-        subject=ticket.subject,
-        description=ticket.description,
-        priority=ticket.priority,
-        updated_at=ticket.updated_at,
-        dry_run=dry_run,
-        enqueued_at=time.time(),
-    ).model_dump()
+    return TicketInput.from_ticket(ticket, run_id, dry_run).model_dump()
 
 
 def run_chain(data):
@@ -57,6 +48,18 @@ def run_chain(data):
     classified = classify_task.apply(args=(redacted,)).get()
     assert "redacted_description" not in classified  # the result backend never keeps the text
     return redacted, update_task.apply(args=(classified,)).get()
+
+
+def private_notes(sim, ticket_id) -> list[dict]:
+    """The ticket's private comments in the simulator: the fleet's notes."""
+    return [c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]
+
+
+def assert_classify_and_update_again_skip(sim, ticket_id, redacted) -> None:
+    """Classify and update delivered once more: the update is skipped and the ticket keeps one note."""
+    again = update_task.apply(args=(classify_task.apply(args=(redacted,)).get(),)).get()
+    assert again["status"] == "skipped"
+    assert len(private_notes(sim, ticket_id)) == 1
 
 
 def test_chain_redacts_classifies_and_writes_once(fleet_env):
@@ -87,9 +90,7 @@ def test_chain_redacts_classifies_and_writes_once(fleet_env):
     assert claims.is_done(ticket_id) and not claims.redis.exists(claims.claim_key(ticket_id))
 
     # A redelivered update (worker died after the PUT) must not write again.
-    again = update_task.apply(args=(classify_task.apply(args=(redacted,)).get(),)).get()
-    assert again["status"] == "skipped"
-    assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
+    assert_classify_and_update_again_skip(sim, ticket_id, redacted)
 
 
 def test_update_conflict_from_an_earlier_landed_write_is_not_repeated(fleet_env):
@@ -100,9 +101,7 @@ def test_update_conflict_from_an_earlier_landed_write_is_not_repeated(fleet_env)
     redacted, first = run_chain(data)
     assert first["status"] == "success"
     services.redis_client().delete(services.claims().done_key(ticket_id))
-    second = update_task.apply(args=(classify_task.apply(args=(redacted,)).get(),)).get()
-    assert second["status"] == "skipped"
-    assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
+    assert_classify_and_update_again_skip(sim, ticket_id, redacted)
 
 
 def test_stages_keep_the_claim_alive(fleet_env):
@@ -240,7 +239,7 @@ def test_bad_input_gets_an_outcome_never_an_exception(fleet_env, kind):
     work, result = run_chain(payload(sim, ticket_id))
     assert result["status"] == "success", result
     assert len(work["redacted_description"]) <= 20_000 + 200
-    note = [c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]
+    note = private_notes(sim, ticket_id)
     assert len(note) == 1 and "Summary:" in note[0]["body"]
     if kind == "html":
         assert "Anna Berg" not in json.dumps(work)
@@ -352,4 +351,4 @@ def test_redis_out_of_reach_is_waited_out_never_a_failed_ticket(fleet_env, monke
     assert result["status"] == "success", result
     assert outages == {"classify": 0, "update": 0}  # both stages met the outage and retried
     assert services.dead_letters().entries() == []
-    assert len([c for c in sim_ticket(sim, ticket_id)["comments"] if not c["public"]]) == 1
+    assert len(private_notes(sim, ticket_id)) == 1

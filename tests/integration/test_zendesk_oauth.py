@@ -16,6 +16,7 @@ from app import services
 from app.clients.zendesk import TicketUpdate, ZendeskClient, ZendeskConfigFault
 from app.clients.zendesk_auth import ApiTokenAuth, OAuthClientCredentials
 from app.fleet.store import SharedTokenStore
+from tests.conftest import run_side_by_side
 
 
 def sim_config(sim: Any, **changes: Any) -> dict:
@@ -121,7 +122,6 @@ def test_an_api_token_on_an_oauth_only_account_is_a_fault_naming_the_deadline(oa
 
 
 def test_the_token_lives_in_redis_and_its_renewal_is_one_request_for_many_threads(oauth_only):
-    import threading
 
     settings = services.get_settings()
     store = SharedTokenStore(services.redis_client(), settings.redis.prefix)
@@ -132,11 +132,7 @@ def test_the_token_lives_in_redis_and_its_renewal_is_one_request_for_many_thread
         for _ in range(4)
     ]
     seen: list[str] = []
-    threads = [threading.Thread(target=lambda a=a: seen.append(a.authorization())) for a in auths for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_side_by_side(lambda a=a: seen.append(a.authorization()) for a in auths for _ in range(10))
     assert len(set(seen)) == 1 and stats(oauth_only)["oauth"]["tokens_issued"] == 1
     stored = store.get()
     assert stored is not None and seen[0] == f"Bearer {stored.value}"

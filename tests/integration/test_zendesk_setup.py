@@ -9,10 +9,8 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,35 +21,12 @@ from app import services
 from app.clients.bulk import JobPolling
 from app.domain.models import Analysis
 from app.fleet.writeback import BatchItem, write_batch
-from app.intake.signature import verify
 from launcher.stack import ROOT
+from tests.conftest import check_signed
 
 pytestmark = pytest.mark.processes  # the command line against the simulator
 
 CLIENT = {"ZENDESK_OAUTH_CLIENT_ID": "triage-fleet", "ZENDESK_OAUTH_CLIENT_SECRET": "sim-oauth-secret"}
-
-
-class Receiver:
-    """Records each webhook delivery (headers and body) on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.deliveries.append((dict(self.headers), body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/zendesk/webhook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
@@ -83,8 +58,8 @@ def api(sim: Any, method: str, path: str, **kwargs: Any) -> Any:
     return services.zendesk().call(method, path, **kwargs)
 
 
-def test_setup_plans_makes_is_idempotent_and_check_names_what_changed(account, tmp_path: Path):
-    receiver = Receiver()
+def test_setup_plans_makes_is_idempotent_and_check_names_what_changed(account, endpoint, tmp_path: Path):
+    receiver = endpoint()
     env_file = tmp_path / ".env"
     plan = cli(account, "setup", "--webhook-url", receiver.url, "--dry-run")
     print("\n$ python -m app zendesk setup --dry-run\n" + plan.stdout)
@@ -139,19 +114,13 @@ def test_setup_plans_makes_is_idempotent_and_check_names_what_changed(account, t
     while len(receiver.deliveries) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(receiver.deliveries) == 2
-    for headers, body in receiver.deliveries:
-        verify(
-            secret,
-            headers["X-Zendesk-Webhook-Signature-Timestamp"],
-            headers["X-Zendesk-Webhook-Signature"],
-            body,
-            time.time(),
-        )
+    for _, headers, body in receiver.deliveries:
+        check_signed(secret, headers, body)
         assert set(json.loads(body)) == {"ticket_id"}
 
 
-def test_a_secret_that_is_not_the_webhooks_is_named_by_check(account, tmp_path: Path):
-    receiver = Receiver()
+def test_a_secret_that_is_not_the_webhooks_is_named_by_check(account, endpoint, tmp_path: Path):
+    receiver = endpoint()
     env_file = tmp_path / ".env"
     assert cli(account, "setup", "--webhook-url", receiver.url, "--env-file", str(env_file)).returncode == 0
     right = env_file.read_text().strip().removeprefix("ZENDESK_WEBHOOK_SECRET=")
@@ -185,8 +154,8 @@ def agent_sets(sim: Any, ticket_id: int, priority: str) -> None:
     ).raise_for_status()
 
 
-def test_zendesks_triggers_raise_priorities_in_the_fleets_own_update_and_never_over_an_agent(account):
-    receiver = Receiver()
+def test_zendesks_triggers_raise_priorities_in_the_fleets_own_update_and_never_over_an_agent(account, endpoint):
+    receiver = endpoint()
     assert services.priority_mode()[0] == "safe_put"  # not installed yet: the safe PUTs
     services.forget_priority_mode()
     assert cli(account, "setup", "--webhook-url", receiver.url).returncode == 0

@@ -5,69 +5,20 @@ verifier), retried as Zendesk retries, repeated and dropped on request, and even
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from app.intake.signature import SignatureError, verify
+from app.intake.signature import SignatureError
 from sim.zendesk import SimConfig, parse_args, running_simulator
+from tests.conftest import check_signed
 
 AUTH = ("triage-bot@example.com/token", "sim-api-token")
 TEMPLATE = (
     '{"ticket_id": "{{ticket.id}}", "status": "{{ ticket.status }}", "priority": "{{ticket.priority}}", '
     '"unknown": "{{ticket.no_such_thing}}"}'
 )
-
-
-class Endpoint:
-    """A receiver on 127.0.0.1 that records each delivery and answers the statuses scripted."""
-
-    def __init__(self, script: list[int] | None = None) -> None:
-        self.deliveries: list[tuple[str, dict[str, str], bytes]] = []
-        self.script = list(script or [])
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                endpoint.deliveries.append((self.command, dict(self.headers), body))
-                status = endpoint.script.pop(0) if endpoint.script else 202
-                self.send_response(status)
-                if status == 503:
-                    self.send_header("Retry-After", "1")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = answer  # noqa: N815 - http.server's naming
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/zendesk/webhook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def bodies(self) -> list[dict]:
-        return [json.loads(body) for _, _, body in self.deliveries]
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def endpoint():
-    made: list[Endpoint] = []
-
-    def make(script: list[int] | None = None) -> Endpoint:
-        made.append(Endpoint(script))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
 
 
 def wait_for(check, timeout: float = 10.0) -> None:
@@ -124,16 +75,6 @@ def create_tickets(sim, count: int) -> list[int]:
 
 def hook_stats(sim) -> dict:
     return requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["webhooks"]
-
-
-def check_signed(secret: str, headers: dict[str, str], body: bytes) -> None:
-    verify(
-        secret,
-        headers["X-Zendesk-Webhook-Signature-Timestamp"],
-        headers["X-Zendesk-Webhook-Signature"],
-        body,
-        time.time(),
-    )
 
 
 def test_a_trigger_calls_its_webhook_signed_with_that_webhooks_secret(endpoint):

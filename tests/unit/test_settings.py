@@ -39,6 +39,14 @@ def clean_env(monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def acme_login(clean_env):
+    """A clean environment with the least a valid configuration needs: a subdomain and an API-token login."""
+    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
+    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
+    clean_env.setenv("ZENDESK_API_TOKEN", "t")
+
+
 def test_missing_credentials_name_the_variables(clean_env):
     clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
     with pytest.raises(ConfigError) as info:
@@ -79,11 +87,10 @@ def test_oauth_wins_over_an_api_token_and_says_the_token_is_unused(clean_env, ca
     ]
 
 
-def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops(clean_env):
+@pytest.mark.usefixtures("acme_login")
+def test_an_api_token_still_works_with_a_warning_naming_the_day_it_stops():
     from datetime import date
 
-    for name, value in (("ZENDESK_SUBDOMAIN", "acme"), ("ZENDESK_EMAIL", "a@b.c"), ("ZENDESK_API_TOKEN", "t")):
-        clean_env.setenv(name, value)
     settings = get_settings()
     assert settings.zendesk.credentials == "api_token"
     [before] = settings.zendesk.credential_warnings(date(2027, 4, 29))
@@ -121,31 +128,20 @@ def test_zendesk_location_is_required(clean_env):
         get_settings()
 
 
-def test_bad_numbers_and_urls_are_named(clean_env):
-    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
-    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
-    clean_env.setenv("ZENDESK_API_TOKEN", "t")
-    clean_env.setenv("SWEEP_INTERVAL", "-5")
-    with pytest.raises(ConfigError, match="SWEEP_INTERVAL"):
-        get_settings()
-    get_settings.cache_clear()
-    clean_env.setenv("SWEEP_INTERVAL", "60")
-    clean_env.setenv("REDIS_URL", "http://localhost:6379")
-    with pytest.raises(ConfigError, match="REDIS_URL"):
-        get_settings()
-    get_settings.cache_clear()
-    clean_env.delenv("REDIS_URL")
-    clean_env.setenv("LLM_PROVIDER", "magic")
-    with pytest.raises(ConfigError, match="LLM_PROVIDER"):
+@pytest.mark.usefixtures("acme_login")
+@pytest.mark.parametrize(
+    "name,value", [("SWEEP_INTERVAL", "-5"), ("REDIS_URL", "http://localhost:6379"), ("LLM_PROVIDER", "magic")]
+)
+def test_bad_numbers_and_urls_are_named(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
         get_settings()
 
 
+@pytest.mark.usefixtures("acme_login")
 def test_llm_provider_choice_says_why(clean_env):
     for name in ("OPENAI_API_KEY", "LLM_BASE_URL", "LLM_PRICE_INPUT_PER_MTOK", "LLM_PRICE_OUTPUT_PER_MTOK"):
         clean_env.delenv(name, raising=False)
-    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
-    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
-    clean_env.setenv("ZENDESK_API_TOKEN", "t")
     provider, why = Settings().llm_choice()
     assert provider == "rules" and "no OPENAI_API_KEY or LLM_BASE_URL" in why
     clean_env.setenv("OPENAI_API_KEY", "sk-test")
@@ -166,10 +162,8 @@ def test_llm_provider_choice_says_why(clean_env):
         get_settings()
 
 
+@pytest.mark.usefixtures("acme_login")
 def test_defaults_and_derived_values(clean_env):
-    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
-    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
-    clean_env.setenv("ZENDESK_API_TOKEN", "t")
     settings = Settings()
     assert settings.zendesk.base_url == "https://acme.zendesk.com"
     assert settings.redis.effective_broker_url == settings.redis.url == "redis://127.0.0.1:6379/0"
@@ -208,10 +202,8 @@ def test_groups_read_their_variables_from_dot_env_too(clean_env, tmp_path):
     assert settings.workers.bulk_max_jobs == 3
 
 
+@pytest.mark.usefixtures("acme_login")
 def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
-    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
-    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
-    clean_env.setenv("ZENDESK_API_TOKEN", "t")
     clean_env.setenv("LLM_MODEL", "gpt-5-mini")
     settings = Settings()
     assert settings.llm.completion_tokens == 2000  # reasoning tokens come out of max_completion_tokens
@@ -226,10 +218,8 @@ def test_reasoning_models_refuse_a_temperature_and_get_room_to_think(clean_env):
     assert Settings().llm.completion_tokens == 400 and Settings().llm.temperature == 0
 
 
+@pytest.mark.usefixtures("acme_login")
 def test_the_fleet_takes_only_its_share_of_update_ticket(clean_env):
-    clean_env.setenv("ZENDESK_SUBDOMAIN", "acme")
-    clean_env.setenv("ZENDESK_EMAIL", "a@b.c")
-    clean_env.setenv("ZENDESK_API_TOKEN", "t")
     assert Settings().zendesk.fleet_update_limit == 50  # half of 100 a minute is left to agents
     clean_env.setenv("ZENDESK_UPDATE_SHARE", "0.8")
     assert Settings().zendesk.fleet_update_limit == 80

@@ -11,6 +11,7 @@ import pytest
 
 from app import services
 from app.clients.breakers import SharedCircuitBreaker
+from tests.conftest import run_side_by_side
 
 
 def test_calls_through_the_breaker_run_side_by_side_and_failures_still_open_it():
@@ -21,11 +22,7 @@ def test_calls_through_the_breaker_run_side_by_side_and_failures_still_open_it()
     def call() -> None:
         results.append(breaker.call(together.wait))
 
-    threads = [threading.Thread(target=call) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    run_side_by_side([call] * 8, timeout=10)
     assert len(results) == 8
 
     def fail() -> None:
@@ -49,13 +46,7 @@ def test_a_per_process_object_is_built_once_when_threads_ask_together():
 
     services._per_process.pop("test-object", None)
     got = []
-    threads = [
-        threading.Thread(target=lambda: got.append(services._for_this_process("test-object", build))) for _ in range(20)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    run_side_by_side([lambda: got.append(services._for_this_process("test-object", build))] * 20, timeout=10)
     services._per_process.pop("test-object", None)
     assert len(builds) == 1 and len({id(obj) for obj in got}) == 1
 

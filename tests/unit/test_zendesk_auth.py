@@ -17,6 +17,7 @@ from app.clients.zendesk_auth import (
     StoredToken,
     TokenRequestFailed,
 )
+from tests.conftest import run_side_by_side
 
 SECRET = "s3cr3t-client-secret"
 
@@ -104,13 +105,7 @@ def test_processes_sharing_a_store_ask_once_and_threads_of_one_process_ask_once(
     store = MemoryTokenStore()
     processes = [oauth(endpoint, store) for _ in range(3)]
     seen: list[str] = []
-    threads = [
-        threading.Thread(target=lambda p=p: seen.append(p.authorization())) for p in processes for _ in range(20)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_side_by_side(lambda p=p: seen.append(p.authorization()) for p in processes for _ in range(20))
     assert len(endpoint.requests) == 1 and set(seen) == {"Bearer token-1"}
 
 
