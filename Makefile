@@ -16,7 +16,7 @@ $(STAMP): requirements-dev.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m launcher.demo
+	$(PY) -m sim.launcher.demo
 
 # The browser test drives Debian's headless Chromium; installed here when missing (as root, or with sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) tools/import_graph.py
+	$(PY) tests/tools/import_graph.py
 
 # The fast tier for the edit-test loop: the checks, then every test that starts no Celery worker,
 # on both cores (real Redis where a test needs it, fakeredis where Redis semantics are enough).

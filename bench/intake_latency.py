@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from launcher.stack import LocalStack, wait_until  # noqa: E402
+from sim.launcher.stack import LocalStack, wait_until  # noqa: E402
 
 DEFAULT_SWEEP_INTERVAL = 60.0  # app.settings: SWEEP_INTERVAL without webhooks
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from launcher.stack import LocalStack  # noqa: E402
+from sim.launcher.stack import LocalStack  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
-from launcher.stack import LocalStack, wait_until  # noqa: E402
+from sim.launcher.stack import LocalStack, wait_until  # noqa: E402
 
 AGENT_EDITS_PER_MIN = 30
 

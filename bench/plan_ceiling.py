@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import MB, TreeSampler, cpu_seconds  # noqa: E402
 
-from launcher.stack import LocalStack, ManagedProcess  # noqa: E402
+from sim.launcher.stack import LocalStack, ManagedProcess  # noqa: E402
 
 LLM_PLAN = ["--latency-mean", "3.5", "--rpm", "5000", "--tpm", "2000000", "--rate-window", "60"]
 ZENDESK_ENTERPRISE = ["--rate-limit", "700", "--update-rate-limit", "100", "--rate-window", "60"]

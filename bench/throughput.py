@@ -53,7 +53,7 @@ from common import MB, TreeSampler, cpu_seconds  # noqa: E402
 
 from app.domain.summary import percentile  # noqa: E402
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
-from launcher.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
+from sim.launcher.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wait_until  # noqa: E402
 
 
 @dataclass

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import tree  # noqa: E402
 
-from launcher.stack import LocalStack, wait_until  # noqa: E402
+from sim.launcher.stack import LocalStack, wait_until  # noqa: E402
 
 TEXT = (
     "Hi, I'm Margaret Thompson (margaret.thompson@example.org, +1 415 555 0132). My card "

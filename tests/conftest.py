@@ -25,7 +25,7 @@ os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))
 
 from app import services
 from app.intake.signature import verify
-from launcher.stack import LocalStack
+from sim.launcher.stack import LocalStack
 
 TIER_OF_FOLDER = {"e2e": ("e2e",), "hosts": ("e2e", "hosts")}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from launcher.stack import LocalStack
+from sim.launcher.stack import LocalStack
 
 
 @pytest.fixture

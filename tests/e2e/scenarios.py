@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.fleet.claims import Claims, DeadLetters
-from launcher.stack import LocalStack, wait_until
+from sim.launcher.stack import LocalStack, wait_until
 
 # Generous Zendesk limits, for tests about correctness (the quota tests live with the limiter).
 FAST_ZENDESK = ["--rate-limit", "100000", "--update-rate-limit", "100000"]

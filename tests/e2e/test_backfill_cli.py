@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.redaction.redactor import EMAIL_RE
-from launcher.stack import LocalStack, wait_until
+from sim.launcher.stack import LocalStack, wait_until
 from sim.ticketgen import generate_ticket
 
 pytestmark = pytest.mark.e2e

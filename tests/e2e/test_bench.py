@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from launcher.stack import ROOT
+from sim.launcher.stack import ROOT
 
 pytestmark = pytest.mark.e2e
 

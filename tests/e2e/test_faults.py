@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import LocalStack, wait_until
+from sim.launcher.stack import LocalStack, wait_until
 from tests.e2e.scenarios import FAST_ZENDESK, assert_nothing_lost_or_written_twice, kill_a_worker_mid_run
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from launcher.stack import ROOT, LocalStack, wait_until
+from sim.launcher.stack import ROOT, LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from app.clients.llm import llm_breaker
-from launcher.stack import LocalStack
+from sim.launcher.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import LocalStack
+from sim.launcher.stack import LocalStack
 from tests.e2e.scenarios import FAST_ZENDESK, run_and_summarise
 
 pytestmark = pytest.mark.e2e

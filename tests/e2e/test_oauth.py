@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import ROOT
+from sim.launcher.stack import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from launcher.stack import LocalStack, wait_until
+from sim.launcher.stack import LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 

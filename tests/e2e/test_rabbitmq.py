@@ -22,7 +22,7 @@ import pytest
 from kombu import Connection
 
 from app.names import Queue
-from launcher.stack import LocalStack
+from sim.launcher.stack import LocalStack
 from tests.e2e.scenarios import FAST_ZENDESK, assert_nothing_lost_or_written_twice, kill_a_worker_mid_run
 
 pytestmark = pytest.mark.e2e

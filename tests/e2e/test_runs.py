@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.redaction.redactor import EMAIL_RE
-from launcher.stack import LocalStack, wait_until
+from sim.launcher.stack import LocalStack, wait_until
 from tests.e2e.scenarios import FAST_ZENDESK
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from launcher.stack import ROOT, LocalStack, wait_until
+from sim.launcher.stack import ROOT, LocalStack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def test_a_receiver_whose_broker_is_down_answers_503_and_keeps_the_ticket_waitin
     import requests
 
     from app.intake.signature import sign, zendesk_timestamp
-    from launcher.stack import free_port
+    from sim.launcher.stack import free_port
 
     stack.enable_webhooks()
     stack.start_simulator()

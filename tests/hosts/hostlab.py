@@ -38,7 +38,7 @@ import redis
 
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.store import RunStore
-from launcher.stack import (
+from sim.launcher.stack import (
     ROOT,
     SIM_LLM_KEY,
     SIM_OAUTH_CLIENT_ID,

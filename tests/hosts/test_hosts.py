@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from hostlab import Lab, LabFleet
 
-from launcher.stack import wait_until
+from sim.launcher.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 from hostlab import Lab, LabFleet
 from test_hosts import QUICK_LLM, QUICK_SIMULATORS, wait_for_every_ticket
 
-from launcher.stack import wait_until
+from sim.launcher.stack import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,7 @@ from app.domain.triage import format_note
 from app.learn.classifier import LocalClassifier
 from app.learn.history import PERSON_WEIGHT, read_history
 from app.learn.model import load_model
-from launcher.stack import ROOT
+from sim.launcher.stack import ROOT
 from sim.llm import running_simulator as running_llm
 from sim.zendesk import running_simulator as running_zendesk
 from tests.conftest import labelled_tickets

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from app import services
-from launcher.stack import scratch_redis_options, spawn_logged
+from sim.launcher.stack import scratch_redis_options, spawn_logged
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = "triage-test"

@@ -21,7 +21,7 @@ from app import services
 from app.clients.bulk import JobPolling
 from app.domain.models import Analysis
 from app.fleet.writeback import BatchItem, write_batch
-from launcher.stack import ROOT
+from sim.launcher.stack import ROOT
 from tests.conftest import check_signed
 
 pytestmark = pytest.mark.processes  # the command line against the simulator

@@ -1,5 +1,5 @@
-"""The import rules hold (tools/import_graph.py): no cycles, app/ never imports workers/, domain/
-does no I/O, the simulators import neither app/ nor launcher/."""
+"""The import rules hold (tests/tools/import_graph.py): no cycles, app/ never imports workers/, domain/
+does no I/O, the simulators import neither app/ nor sim/launcher/."""
 
 import importlib.util
 from pathlib import Path
@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "tools" / "import_graph.py")
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "tests" / "tools" / "import_graph.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.domain.summary import RunSummary, format_summary, percentile
 from app.fleet.store import RunStore
-from launcher.stack import ROOT, LocalStack, wait_until
+from sim.launcher.stack import ROOT, LocalStack, wait_until
 
 
 def _interrupt(signum: int, _frame: Any) -> None:
@@ -179,7 +179,7 @@ def wait_for_summaries(store: RunStore, since: float, timeout: float = 300) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.launcher.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(

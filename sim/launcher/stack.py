@@ -22,7 +22,7 @@ from typing import Any
 import redis
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: sim/launcher/stack.py
 SIM_EMAIL = "triage-bot@example.com"
 SIM_TOKEN = "sim-api-token"
 # The simulated account's OAuth client (the simulator's defaults): what the fleet authenticates with.

@@ -3,7 +3,7 @@ the longest functions of app/ and workers/. Hand-written with the standard libra
 a few dozen lines, and no linter reports "task body length" (a task is a function under a
 `.task(...)` decorator, and its body should only call into app/).
 
-    python tools/structure.py [--top N]
+    python tests/tools/structure.py [--top N]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "workers")
 
 
