@@ -46,16 +46,17 @@ lint: $(STAMP)
 	$(PY) -m mypy
 	$(PY) tests/tools/import_graph.py
 
-# The fast tier for the edit-test loop: the checks, then every test that starts no Celery worker,
-# on both cores (real Redis where a test needs it, fakeredis where Redis semantics are enough).
+# The fast tier for the edit-test loop: the checks, then every test that starts no process of its
+# own, on both cores (real Redis where a test needs it, fakeredis where Redis semantics are enough).
 check: lint
-	$(PY) -m pytest -n 2 -m "not e2e" tests/unit tests/integration tests/sim
+	$(PY) -m pytest -n 2 -m "not e2e and not processes" tests/unit tests/integration tests/sim
 
-# The end-to-end tier: real workers, Redis and the simulators; the multi-host suite; the browser. On
-# both cores, then alone the few that hold the fleet to a quota's pace to the request (marker solo),
-# which another test's CPU load beside them could push past a provider's window.
+# The slower tier: the tests that start processes (command lines, simulators) and the end-to-end
+# tests (real workers, Redis and the simulators; the multi-host suite; the browser). On both cores,
+# then alone the few that hold the fleet to a quota's pace to the request (marker solo), which
+# another test's CPU load beside them could push past a provider's window.
 e2e: $(STAMP) browser hosts-tools
-	$(PY) -m pytest -n 2 --dist loadgroup -m "e2e and not solo"
+	$(PY) -m pytest -n 2 --dist loadgroup -m "(e2e or processes) and not solo"
 	$(PY) -m pytest -m "e2e and solo"
 
 # Everything, as CI runs it: the fast tier first, so a slip shows in two minutes, then end to end.

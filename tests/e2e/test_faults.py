@@ -35,7 +35,7 @@ def test_kill_9_of_a_worker_mid_run_loses_nothing_and_writes_nothing_twice(stack
 
 
 def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack: LocalStack):
-    """All of Zendesk answers 503 for 30 s mid-run: the breaker opens, updates wait, no ticket is
+    """All of Zendesk answers 503 for 20 s mid-run: the breaker opens, updates wait, no ticket is
     lost or failed, and the LLM is not asked again for tickets it already classified."""
     stack.tickets = 120
     stack.start_simulator()
@@ -50,7 +50,7 @@ def test_zendesk_outage_opens_the_breaker_and_every_ticket_lands_after_it(stack:
     stack.wait_for_workers(2)
     runner = stack.start_app("run", "--wait", "--timeout", "400")
     wait_until(lambda: stack.stats()["tickets_ai_processed"] >= 20, 120, "20 tickets done")
-    stack.sim("/_sim/config", method="POST", json={"outage_seconds": 30})
+    stack.sim("/_sim/config", method="POST", json={"outage_seconds": 20})
     out, err = runner.communicate(timeout=500)
     assert runner.returncode == 0, out + err
 

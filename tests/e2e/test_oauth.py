@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 
 
 def test_expiring_and_revoked_tokens_lose_nothing_and_cost_a_token_per_lifetime(tmp_path: Path, redis_url: str):
-    # Tokens live 10 s; revoked 20 s in, new tickets for 20 s more: a few lifetimes, one revocation.
-    figures = oauth_run(tickets=60, token_ttl=10.0, redis_url=redis_url, workdir=tmp_path, phase_seconds=20.0)
+    # Tokens live 10 s; revoked 15 s in, new tickets for 15 s more: a few lifetimes, one revocation.
+    figures = oauth_run(tickets=60, token_ttl=10.0, redis_url=redis_url, workdir=tmp_path, phase_seconds=15.0)
     print(f"\n{figures}")
     assert figures["run_exit"] == 0, figures.get("run_output")
     assert figures["written"] == figures["eligible"] and figures["written_twice"] == 0

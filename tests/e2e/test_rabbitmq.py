@@ -126,7 +126,7 @@ def stack(tmp_path: Path, redis_url: str, rabbitmq: tuple[str, str | None]) -> I
     broker_url, _ = rabbitmq
     stack = LocalStack(
         workdir=tmp_path / "stack",
-        tickets=150,
+        tickets=100,
         broker_url=broker_url,
         redis_prefix=f"rabbit-{secrets.token_hex(4)}:",
         sim_options=FAST_ZENDESK,
@@ -156,10 +156,10 @@ def test_two_workers_on_rabbitmq_triage_every_ticket_once(stack: LocalStack, rab
     assert runner.returncode == 0, out + err
 
     stats = stack.stats()
-    assert stats["tickets_ai_processed"] == 150, stats
+    assert stats["tickets_ai_processed"] == 100, stats
     assert stats["max_ai_notes_per_ticket"] == 1 and stats["tickets_with_multiple_notes"] == 0, stats
     (summary,) = stack.summaries(5)
-    assert summary["total"] == 150 and summary["processed"] + summary["skipped"] == 150, summary
+    assert summary["total"] == 100 and summary["processed"] + summary["skipped"] == 100, summary
     assert summary["failed"] == 0, summary
     work = {name: succeeded(stack, name) for name in ("alpha", "bravo")}
     for name, tasks in work.items():
@@ -168,7 +168,7 @@ def test_two_workers_on_rabbitmq_triage_every_ticket_once(stack: LocalStack, rab
     left = queue_counts(broker_url)
     assert all(count is not None and count[0] == 0 for count in left.values()), left  # declared, drained
     print(
-        f"rabbitmq ({'vhost ' + vhost if vhost else 'default vhost'}): 150 tickets in {elapsed:.1f}s, "
+        f"rabbitmq ({'vhost ' + vhost if vhost else 'default vhost'}): 100 tickets in {elapsed:.1f}s, "
         f"updated {stats['tickets_ai_processed']}, notes {stats['notes_total']}, "
         f"summary processed {summary['processed']} skipped {summary['skipped']} failed {summary['failed']}; "
         + "; ".join(
@@ -188,7 +188,7 @@ def test_kill_9_of_a_worker_on_rabbitmq_loses_nothing_and_writes_nothing_twice(
     _, vhost = rabbitmq
     stack.start_simulator()
     stack.start_llm_simulator(["--latency-mean", "0.4", "--rpm", "100000", "--tpm", "100000000"])
-    # Batches of 25 (6 update_many jobs instead of 2), so the kill lands between writes.
+    # Batches of 25 (4 update_many jobs instead of 1), so the kill lands between writes.
     stack.extra_env = {"RETRY_MAX_COUNTDOWN": "15", "BULK_BATCH_SIZE": "25"}
     in_flight: dict[str, int] = {}
     classified: list[int] = []
@@ -200,7 +200,7 @@ def test_kill_9_of_a_worker_on_rabbitmq_loses_nothing_and_writes_nothing_twice(
     outcome = kill_a_worker_mid_run(
         stack, {"autoscale": "4,4"}, written_before_kill=25, before_kill=look_before_the_kill
     )
-    assert_nothing_lost_or_written_twice(outcome, stack, 150)
+    assert_nothing_lost_or_written_twice(outcome, stack, 100)
     assert succeeded(stack, "doomed")["triage.classify"] > 0  # it was working when killed
     stats, dead, at_kill, after_kill = (
         outcome.stats,
@@ -212,7 +212,7 @@ def test_kill_9_of_a_worker_on_rabbitmq_loses_nothing_and_writes_nothing_twice(
     (summary,) = stack.summaries(5)
     unacked = sum(in_flight.values())
     print(
-        f"rabbitmq kill -9 ({'vhost ' + vhost if vhost else 'default vhost'}): killed with {at_kill} of 150 "
+        f"rabbitmq kill -9 ({'vhost ' + vhost if vhost else 'default vhost'}): killed with {at_kill} of 100 "
         f"written, {classified_at_kill} classified, {unacked if vhost else 'n/a'} deliveries unacknowledged "
         f"across both workers {in_flight if vhost else ''}; "
         f"run ended {after_kill:.1f}s later; updated once {stats['tickets_ai_processed']}, dead-lettered "

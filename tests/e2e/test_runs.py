@@ -265,7 +265,7 @@ def test_two_beat_processes_send_each_sweep_once(stack: LocalStack):
 def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStack):
     """Told the real plan, two workers with 16 processes together never get a 429, and take only
     their half of Update Ticket (10 per 4 s here): the updates spread over the windows that needs."""
-    stack.tickets = 60
+    stack.tickets = 40
     stack.sim_options = ["--rate-limit", "100000", "--update-rate-limit", "20", "--rate-window", "4"]
     stack.extra_env = {"UPDATE_MODE": "single"}
     stack.start_simulator()
@@ -276,14 +276,14 @@ def test_shared_limiter_keeps_the_fleet_under_the_update_budget(stack: LocalStac
     assert result.returncode == 0, result.stdout + result.stderr
     stats = stack.stats()
     assert stats["responses_429"] == 0
-    assert_each_ticket_once(stats, 60)
+    assert_each_ticket_once(stats, 40)
     # When Zendesk wrote each ticket (its own clock, whole seconds): never more than the fleet's
-    # share in a window, so the updates span at least the windows 60 of them need.
+    # share in a window, so the updates span at least the windows 40 of them need.
     written = sorted(
-        datetime.fromisoformat(stack.sim(f"/_sim/tickets/{i}")["updates"][0]["at"]).timestamp() for i in range(1, 61)
+        datetime.fromisoformat(stack.sim(f"/_sim/tickets/{i}")["updates"][0]["at"]).timestamp() for i in range(1, 41)
     )
-    assert written[-1] - written[0] >= (60 - 10) / 10 * 4 - 2
-    print(f"limiter at the real plan: 0 answered 429, 60 updated once over {written[-1] - written[0]:.0f}s")
+    assert written[-1] - written[0] >= (40 - 10) / 10 * 4 - 2
+    print(f"limiter at the real plan: 0 answered 429, 40 updated once over {written[-1] - written[0]:.0f}s")
 
 
 def test_a_large_run_writes_through_update_many_and_a_put_only_where_priority_rises(stack: LocalStack):

@@ -230,17 +230,17 @@ def triage_and_time(lab: Lab, tickets: int, slow_links: bool) -> tuple[dict[str,
 
 
 def test_slow_lossy_links_stay_correct_and_cost_throughput(lab: Lab, tmp_path, record_scenario):
-    """The same 60-ticket run over clean links and over links with 100 ms more latency and 1%
+    """The same 30-ticket run over clean links and over links with 100 ms more latency and 1%
     loss (netem's `delay 100ms loss 1%`, see slowlink.py), side by side in one session."""
-    clean_tally, clean_seconds = triage_and_time(lab, 60, slow_links=False)
+    clean_tally, clean_seconds = triage_and_time(lab, 30, slow_links=False)
     lab.close()
     with Lab(tmp_path / "slow-lab") as slow_lab:
-        slow_tally, slow_seconds = triage_and_time(slow_lab, 60, slow_links=True)
+        slow_tally, slow_seconds = triage_and_time(slow_lab, 30, slow_links=True)
         slowed = slow_lab.workdir.joinpath("slowlink-alpha.log").read_text()
     for tally in (clean_tally, slow_tally):
-        assert (tally["once"], tally["twice"], tally["dead_lettered"], tally["lost"]) == (60, 0, 0, 0), tally
+        assert (tally["once"], tally["twice"], tally["dead_lettered"], tally["lost"]) == (30, 0, 0, 0), tally
     assert "slowlink on" in slowed
-    clean_rate, slow_rate = 60 / clean_seconds * 60, 60 / slow_seconds * 60
+    clean_rate, slow_rate = 30 / clean_seconds * 60, 30 / slow_seconds * 60
     record_scenario("5a. clean links", clean_tally, tickets_per_min=round(clean_rate))
     record_scenario(
         "5b. +100 ms, 1% loss on worker links",

@@ -128,6 +128,7 @@ def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**env, "LOCAL_MODEL_PATH": str(tmp_path / "model.npz"), "LOG_DIR": str(tmp_path / "logs"), **extra}
 
 
+@pytest.mark.processes
 def test_train_a_file_then_classify_offline_without_zendesk_settings(tmp_path: Path):
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text("".join(json.dumps(row) + "\n" for row in labelled_tickets(300)))
@@ -152,6 +153,7 @@ def test_train_a_file_then_classify_offline_without_zendesk_settings(tmp_path: P
     assert out.returncode == 0 and all(json.loads(line)["provider"] == "local" for line in out.stdout.splitlines())
 
 
+@pytest.mark.processes
 def test_train_refuses_bad_input_with_a_message(tmp_path: Path):
     env = offline_env(tmp_path)
     assert "no such file" in cli("train", str(tmp_path / "none.csv"), env=env).stderr
@@ -166,6 +168,7 @@ def test_train_refuses_bad_input_with_a_message(tmp_path: Path):
     assert out.returncode != 0 and "ZENDESK_OAUTH_CLIENT_ID" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.processes
 def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp_path: Path, redis_url: str):
     # Limits well above what 500 tickets' export and audits need: this test is about what is
     # learned and counted; the pace of reads is the limiter's tests' business.
@@ -230,6 +233,7 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
     assert "Traceback" not in worker.stderr
 
 
+@pytest.mark.processes
 def test_train_from_zendesk_with_wrong_credentials_says_so_at_once(tmp_path: Path, redis_url: str):
     with running_zendesk(tickets=1, solved=30, seed=6, auth="oauth") as sim:
         env = offline_env(
