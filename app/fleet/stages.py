@@ -21,7 +21,7 @@ from app.domain.triage import plan_update
 from app.errors import TryLater
 from app.fleet.context import Fleet
 from app.fleet.outcome import finish, written_status
-from app.fleet.writeback import BatchItem, write_batch, write_triage
+from app.fleet.writeback import BatchItem, BatchTarget, write_batch, write_triage
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +116,10 @@ def update_batch(
     )
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
     by_trigger = progress.by_trigger if progress.by_trigger is not None else fleet.priority_by_triggers()
-    done = write_batch(
-        fleet.zendesk(),
-        items,
-        fleet.taxonomy(),
-        run_id,
-        fleet.bulk_jobs(),
-        fleet.job_slots(),
-        f"{run_id}:{batch_no}",
-        polling,
-        progress,
-        by_trigger,
+    target = BatchTarget(
+        fleet.zendesk(), fleet.taxonomy(), run_id, fleet.bulk_jobs(), fleet.job_slots(), polling, by_trigger
     )
+    done = write_batch(target, items, f"{run_id}:{batch_no}", progress)
     log.info(
         "run %s batch %s: %d written, %d failed, %d update_many jobs, %d priorities raised%s",
         run_id,

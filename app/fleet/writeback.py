@@ -169,15 +169,24 @@ class BatchOutcome:
     jobs: int = 0
 
 
-def _send(
-    client: ZendeskClient,
-    updates: dict[int, TicketUpdate],
-    jobs: JobLog,
-    slots: JobSlots,
-    key: str,
-    polling: JobPolling,
-) -> JobRecord:
+@dataclass(frozen=True)
+class BatchTarget:
+    """What every batch of a run is written with: the client, the run's taxonomy and id, the
+    fleet's job log and job slots, how jobs are followed, and whether the fleet's priority triggers
+    raise priorities (`by_trigger`) or safe PUTs do."""
+
+    client: ZendeskClient
+    taxonomy: Taxonomy
+    run_id: str
+    jobs: JobLog
+    slots: JobSlots
+    polling: JobPolling = field(default_factory=JobPolling)
+    by_trigger: bool = False
+
+
+def _send(target: BatchTarget, updates: dict[int, TicketUpdate], key: str) -> JobRecord:
     """Take a job slot, record the job as sent, send it, record its id."""
+    client, jobs, slots, polling = target.client, target.jobs, target.slots, target.polling
     if not slots.acquire(key, hold=2 * polling.timeout):
         raise ZendeskJobsBusy(max(2.0, polling.interval * 5), "the fleet's update_many job slots are all in use")
     record = JobRecord(sent_at=polling.clock(), ticket_ids=sorted(updates))
@@ -196,17 +205,7 @@ def _send(
     return record
 
 
-def write_triage_batch(
-    client: ZendeskClient,
-    items: list[BatchItem],
-    taxonomy: Taxonomy,
-    run_id: str,
-    jobs: JobLog,
-    slots: JobSlots,
-    batch_key: str,
-    polling: JobPolling | None = None,
-    by_trigger: bool = False,
-) -> BatchOutcome:
+def write_triage_batch(target: BatchTarget, items: list[BatchItem], batch_key: str) -> BatchOutcome:
     """Add tags and a private note to every item once, through update_many jobs (priorities are
     not written here: see `priorities_to_raise` and `raise_priority`; `by_trigger`
     adds the pending tag for the fleet's priority triggers instead, and each written ticket's
@@ -217,7 +216,13 @@ def write_triage_batch(
     """
     if len(items) > BULK_MAX_TICKETS:
         raise ValueError(f"a batch holds at most {BULK_MAX_TICKETS} tickets, got {len(items)}")
-    polling = polling or JobPolling()
+    client, taxonomy, run_id, polling, by_trigger = (
+        target.client,
+        target.taxonomy,
+        target.run_id,
+        target.polling,
+        target.by_trigger,
+    )
     plans = {item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id, by_trigger) for item in items}
     analyses = {item.ticket_id: item.analysis for item in items}
     outcome = BatchOutcome()
@@ -240,7 +245,7 @@ def write_triage_batch(
     errors: dict[int, str] = {}
     for round_no in range(1, ROUNDS + 2):
         key = f"{batch_key}:{round_no}"
-        record = jobs.get(key)
+        record = target.jobs.get(key)
         just_sent = record is None
         if record is None and round_no == 1:
             # Read what Zendesk holds now, not what the sweep saw: a job cannot be made conditional
@@ -265,7 +270,7 @@ def write_triage_batch(
                     sent_as[ticket_id] = ticket
             if not updates:
                 break
-            record = _send(client, updates, jobs, slots, key, polling)
+            record = _send(target, updates, key)
         outcome.jobs += 1
         # A ticket the job carried but this call does not (a redelivery found it done) is not ours to settle.
         record = dataclasses.replace(record, ticket_ids=[t for t in record.ticket_ids if t in plans])
@@ -293,7 +298,7 @@ def write_triage_batch(
                     errors[ticket_id] = item_error(result, job)
                     again.append(ticket_id)
             fresh = read_fresh(client, again) if again else {}
-        slots.release(key)
+        target.slots.release(key)
         if not again:
             break
         pending = {}
@@ -366,27 +371,21 @@ class BatchInterrupted(Exception):
 
 
 def write_batch(
-    client: ZendeskClient,
-    items: list[BatchItem],
-    taxonomy: Taxonomy,
-    run_id: str,
-    jobs: JobLog,
-    slots: JobSlots,
-    batch_key: str,
-    polling: JobPolling,
-    progress: BatchProgress | None = None,
-    by_trigger: bool = False,
+    target: BatchTarget, items: list[BatchItem], batch_key: str, progress: BatchProgress | None = None
 ) -> BatchProgress:
     """Tags and notes through update_many jobs, then priority raises one safe PUT at a time (none
-    with `by_trigger`: the fleet's triggers raised them in the jobs' own updates).
+    with `by_trigger`: the fleet's triggers raised them in the jobs' own updates). A resumed batch
+    keeps the way its first attempt chose, whatever `target.by_trigger` says now.
     Raises BatchInterrupted, carrying what is done, when Zendesk asks to wait or fails."""
     progress = progress or BatchProgress()
     if progress.by_trigger is None:
-        progress.by_trigger = by_trigger
+        progress.by_trigger = target.by_trigger
     by_trigger = progress.by_trigger
+    target = dataclasses.replace(target, by_trigger=by_trigger)
+    client, taxonomy = target.client, target.taxonomy
     try:
         if not progress.tags_done:
-            outcome = write_triage_batch(client, items, taxonomy, run_id, jobs, slots, batch_key, polling, by_trigger)
+            outcome = write_triage_batch(target, items, batch_key)
             progress.written.update(
                 {
                     ticket_id: WrittenTicket(

@@ -20,7 +20,7 @@ import requests
 from app import services
 from app.clients.bulk import JobPolling
 from app.domain.models import Analysis
-from app.fleet.writeback import BatchItem, write_batch
+from app.fleet.writeback import BatchItem, BatchTarget, write_batch
 from sim.launcher.stack import ROOT
 from tests.conftest import check_signed
 
@@ -175,17 +175,16 @@ def test_zendesks_triggers_raise_priorities_in_the_fleets_own_update_and_never_o
         BatchItem(urgent_high, analysis("high")),
         BatchItem(by_hand, analysis("high")),
     ]
-    progress = write_batch(
+    target = BatchTarget(
         services.zendesk(),
-        items,
         services.taxonomy(),
         "run-p",
         services.bulk_jobs(),
         services.job_slots(),
-        "run-p:0",
         JobPolling(interval=0.02),
         by_trigger=True,
     )
+    progress = write_batch(target, items, "run-p:0")
     final = {i.ticket_id: ticket(account, i.ticket_id)["ticket"] for i in items}
     assert {i: t["priority"] for i, t in final.items()} == {
         none_high: "high",

@@ -15,7 +15,15 @@ from app.clients.zendesk import (
 )
 from app.domain.models import Analysis, Ticket
 from app.domain.taxonomy import load_taxonomy
-from app.fleet.writeback import ROUNDS, BatchInterrupted, BatchItem, JobRecord, write_batch, write_triage_batch
+from app.fleet.writeback import (
+    ROUNDS,
+    BatchInterrupted,
+    BatchItem,
+    BatchTarget,
+    JobRecord,
+    write_batch,
+    write_triage_batch,
+)
 
 TAXONOMY = load_taxonomy()
 ANALYSIS = Analysis(
@@ -178,17 +186,23 @@ def items(zendesk, ids):
     return [BatchItem(i, ANALYSIS) for i in ids]
 
 
+def target(zendesk, run_id="run", log=None, slots=None, job_polling=None):
+    """The batch target the tests write through: fresh in-memory job log and slots unless given."""
+    return BatchTarget(
+        zendesk,
+        TAXONOMY,
+        run_id,
+        MemoryJobLog() if log is None else log,
+        MemorySlots() if slots is None else slots,
+        job_polling or polling(Clock()),
+    )
+
+
 def write(zendesk, batch, log=None, slots=None, clock=None, **overrides):
     clock = clock or Clock()
+    log = MemoryJobLog() if log is None else log
     return write_triage_batch(
-        zendesk,
-        batch,
-        TAXONOMY,
-        "run",
-        MemoryJobLog() if log is None else log,
-        slots or MemorySlots(),
-        "run:0",
-        polling(clock, **overrides),
+        target(zendesk, log=log, slots=slots, job_polling=polling(clock, **overrides)), batch, "run:0"
     )
 
 
@@ -215,7 +229,7 @@ def test_priorities_go_one_safe_put_each_and_never_lower_what_an_agent_set():
     zendesk.before_put = lambda ticket_id: (
         ticket_id == 4 and zendesk.tickets[4].priority is None and zendesk.touch(4, priority="urgent")
     )  # ... and ticket 4 between our read and our PUT
-    progress = write_batch(zendesk, batch, TAXONOMY, "run", MemoryJobLog(), MemorySlots(), "run:0", polling(Clock()))
+    progress = write_batch(target(zendesk), batch, "run:0")
     assert progress.priorities == {1: "high", 2: None, 3: None, 4: None}
     assert [t.priority for t in zendesk.tickets.values()] == ["high", "urgent", "high", "urgent"]
     assert zendesk.puts == [(1, "high")]  # ticket 4's PUT met a 409, was read again and left alone
@@ -225,9 +239,7 @@ def test_priorities_go_one_safe_put_each_and_never_lower_what_an_agent_set():
 def test_a_ticket_already_processed_by_someone_else_is_not_written_again():
     zendesk = FakeZendesk(3)
     batch = items(zendesk, [1, 2, 3])
-    write_triage_batch(
-        zendesk, items(zendesk, [2]), TAXONOMY, "other", MemoryJobLog(), MemorySlots(), "other:0", polling(Clock())
-    )
+    write_triage_batch(target(zendesk, run_id="other"), items(zendesk, [2]), "other:0")
     outcome = write(zendesk, batch)
     assert outcome.written[2].already_done and not outcome.written[1].already_done
     assert zendesk.notes == {1: 1, 2: 1, 3: 1}
@@ -341,9 +353,7 @@ def test_priority_raises_stopped_by_the_quota_resume_without_repeating_anything(
     log, slots = MemoryJobLog(), MemorySlots()
 
     def run(progress=None):
-        return write_batch(
-            zendesk, items(zendesk, [1, 2, 3]), TAXONOMY, "run", log, slots, "run:0", polling(Clock()), progress
-        )
+        return write_batch(target(zendesk, log=log, slots=slots), items(zendesk, [1, 2, 3]), "run:0", progress)
 
     original = zendesk.set_priority
     calls = []
