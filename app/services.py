@@ -9,6 +9,7 @@ meant to be loaded in the worker's parent before it forks, so the children share
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -231,25 +232,16 @@ LARGEST_PROMPT_TOKENS = (2 * MAX_TEXT_CHARS + 8_000) // 4
 
 
 def _llm_quotas() -> tuple[Quota, Quota]:
+    """OpenAI's two per-minute limits, requests and tokens, paced alike (see above)."""
     settings = _settings()
     largest_request = LARGEST_PROMPT_TOKENS + settings.llm.completion_tokens
-    return (
-        Quota(
-            "llm:requests",
-            settings.llm.rpm,
-            settings.llm.rate_window,
-            burst_seconds=LLM_BURST_SECONDS,
-            delay_allowance=LLM_DELAY_ALLOWANCE,
-        ),
-        Quota(
-            "llm:tokens",
-            settings.llm.tpm,
-            settings.llm.rate_window,
-            burst_seconds=LLM_BURST_SECONDS,
-            delay_allowance=LLM_DELAY_ALLOWANCE,
-            min_capacity=largest_request,
-        ),
+    paced = functools.partial(
+        Quota,
+        window=settings.llm.rate_window,
+        burst_seconds=LLM_BURST_SECONDS,
+        delay_allowance=LLM_DELAY_ALLOWANCE,
     )
+    return paced("llm:requests", settings.llm.rpm), paced("llm:tokens", settings.llm.tpm, min_capacity=largest_request)
 
 
 def llm_throttle() -> Callable[[int], float]:
@@ -326,34 +318,29 @@ def zendesk_faults() -> FaultRecord:
     return FaultRecord(redis_client(), f"{_settings().redis.prefix}zendesk:fault")
 
 
-def zendesk_circuit() -> pybreaker.CircuitBreaker:
-    """The Zendesk breaker, its state shared by every process through Redis; alerts when it opens."""
+def _shared_circuit(
+    service: str, build: Callable[[Any, str, int, float], pybreaker.CircuitBreaker], faults: FaultRecord
+) -> pybreaker.CircuitBreaker:
+    """`service`'s breaker (built by its client module's `build`), its state shared by every process
+    through Redis and tuned by that service's settings group; alerts when it opens."""
     settings = _settings()
-    return _alerting(
-        zendesk_breaker(
-            redis_client(),
-            f"{settings.redis.prefix}breaker:zendesk",
-            settings.zendesk.breaker_fail_max,
-            settings.zendesk.breaker_reset_timeout,
-        ),
-        zendesk_faults(),
+    group = settings.zendesk if service == "zendesk" else settings.llm
+    breaker = build(
+        redis_client(), f"{settings.redis.prefix}breaker:{service}", group.breaker_fail_max, group.breaker_reset_timeout
     )
+    return _alerting(breaker, faults)
+
+
+def zendesk_circuit() -> pybreaker.CircuitBreaker:
+    """The Zendesk breaker, shared by every process; alerts when it opens."""
+    return _shared_circuit("zendesk", zendesk_breaker, zendesk_faults())
 
 
 def llm_circuit() -> pybreaker.CircuitBreaker:
-    """The LLM breaker, its state shared by every process through Redis; alerts when it opens."""
+    """The LLM breaker, shared by every process; alerts when it opens."""
     from app.clients.llm import llm_breaker
 
-    settings = _settings()
-    return _alerting(
-        llm_breaker(
-            redis_client(),
-            f"{settings.redis.prefix}breaker:llm",
-            settings.llm.breaker_fail_max,
-            settings.llm.breaker_reset_timeout,
-        ),
-        llm_faults(),
-    )
+    return _shared_circuit("llm", llm_breaker, llm_faults())
 
 
 def zendesk_auth(settings: Settings, store: TokenStore) -> ZendeskAuth:
