@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,14 +28,14 @@ def claim_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class Claims:
     """Claims and done markers: `ticket:<id>:claim`, `ticket:<id>:done` (keys in app.fleet)."""
 
-    def __init__(self, client: redis.Redis, claim_ttl: int, done_ttl: int, prefix: str = "") -> None:
-        self.redis = client
-        self.claim_ttl = claim_ttl
-        self.done_ttl = done_ttl
-        self.prefix = prefix
+    redis: redis.Redis
+    claim_ttl: int
+    done_ttl: int
+    prefix: str = ""
 
     def claim_key(self, ticket_id: int) -> str:
         return f"{self.prefix}ticket:{ticket_id}:claim"

@@ -51,14 +51,14 @@ class WebhookSender:
         return True
 
 
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class Alerts:
     """Sends an alert unless its condition already alerted within the cool-down."""
 
-    def __init__(self, redis_client: redis.Redis, prefix: str, sender: WebhookSender | None, cooldown: float) -> None:
-        self.redis = redis_client
-        self.prefix = prefix
-        self.sender = sender
-        self.cooldown = cooldown
+    redis: redis.Redis
+    prefix: str
+    sender: WebhookSender | None
+    cooldown: float
 
     def _key(self, condition: str) -> str:
         return f"{self.prefix}alert:{condition}"
