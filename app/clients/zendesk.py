@@ -27,7 +27,7 @@ import requests
 import urllib3
 
 from app.clients.breakers import FaultLog, shared_breaker
-from app.clients.zendesk_auth import ClientRefused, TokenRequestFailed, ZendeskAuth
+from app.clients.zendesk_auth import ClientRefused, TokenRequestFailed, ZendeskAuth, json_session
 from app.domain.models import Ticket, TicketUpdate
 from app.errors import TryLater
 
@@ -314,8 +314,7 @@ class ZendeskClient:
         self.throttle = throttle
         # The configuration fault every process sees while it holds the breaker open.
         self.faults = faults
-        self.session = session or requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
+        self.session = json_session(session)
 
     def _request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         try:

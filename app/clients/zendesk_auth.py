@@ -157,6 +157,13 @@ class ApiTokenAuth:
         return "ApiTokenAuth(<hidden>)"
 
 
+def json_session(session: requests.Session | None = None) -> requests.Session:
+    """`session` (a new one if None) asking for JSON and naming the fleet, as every Zendesk call does."""
+    session = session or requests.Session()
+    session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
+    return session
+
+
 class OAuthClientCredentials:
     """A bearer token from the client credentials grant, one for the whole fleet.
 
@@ -190,8 +197,7 @@ class OAuthClientCredentials:
         self.timeout = timeout
         # A session of its own: the API session's Authorization header must never reach the token
         # endpoint, nor the grant's secret the API.
-        self.session = session or requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "triage-fleet"})
+        self.session = json_session(session)
         self.clock = clock
         self.sleep = sleep
         self._local: StoredToken | None = None
