@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pybreaker
@@ -290,31 +290,25 @@ def _where(method: str, path_or_url: str) -> str:
 FAULT_WAIT = 60.0
 
 
+@dataclass(eq=False)
 class ZendeskClient:
     """The Zendesk endpoints the fleet uses, over one session, authenticated by `auth`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        auth: ZendeskAuth,
-        timeout: float = 30.0,
-        pause_gate: PauseGate | None = None,
-        session: requests.Session | None = None,
-        breaker: pybreaker.CircuitBreaker | None = None,
-        throttle: Callable[[str, str], float] | None = None,
-        faults: FaultLog | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.auth = auth
-        self.timeout = timeout
-        self.pause_gate = pause_gate
-        self.breaker = breaker
-        # throttle(method, path) takes the shared quota tokens for a call: 0 when granted, else
-        # seconds to wait (app.fleet.ratelimit); the call is then not sent at all.
-        self.throttle = throttle
-        # The configuration fault every process sees while it holds the breaker open.
-        self.faults = faults
-        self.session = json_session(session)
+    base_url: str
+    auth: ZendeskAuth
+    timeout: float = 30.0
+    pause_gate: PauseGate | None = None
+    session: requests.Session = field(default_factory=json_session)
+    breaker: pybreaker.CircuitBreaker | None = None
+    # throttle(method, path) takes the shared quota tokens for a call: 0 when granted, else
+    # seconds to wait (app.fleet.ratelimit); the call is then not sent at all.
+    throttle: Callable[[str, str], float] | None = None
+    # The configuration fault every process sees while it holds the breaker open.
+    faults: FaultLog | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        json_session(self.session)  # a session handed in asks for JSON too
 
     def _request(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         try:

@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
@@ -164,6 +164,7 @@ def json_session(session: requests.Session | None = None) -> requests.Session:
     return session
 
 
+@dataclass(eq=False)
 class OAuthClientCredentials:
     """A bearer token from the client credentials grant, one for the whole fleet.
 
@@ -175,34 +176,24 @@ class OAuthClientCredentials:
 
     kind = "oauth"
 
-    def __init__(
-        self,
-        token_url: str,
-        client_id: str,
-        client_secret: str,
-        scope: str,
-        store: TokenStore,
-        lifetime: int | None = None,
-        timeout: float = 30.0,
-        session: requests.Session | None = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.token_url = token_url
-        self.client_id = client_id
-        self._secret = client_secret
-        self.scope = scope
-        self.store = store
-        self.lifetime = lifetime
-        self.timeout = timeout
-        # A session of its own: the API session's Authorization header must never reach the token
-        # endpoint, nor the grant's secret the API.
-        self.session = json_session(session)
-        self.clock = clock
-        self.sleep = sleep
-        self._local: StoredToken | None = None
-        self._turn = threading.Lock()
-        self.tokens_requested = 0  # by this process (tests and benchmarks read it)
+    token_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str
+    store: TokenStore
+    lifetime: int | None = None
+    timeout: float = 30.0
+    # A session of its own: the API session's Authorization header must never reach the token
+    # endpoint, nor the grant's secret the API.
+    session: requests.Session = field(default_factory=json_session)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    tokens_requested: int = field(default=0, init=False)  # by this process (tests and benchmarks read it)
+    _local: StoredToken | None = field(default=None, init=False, repr=False)
+    _turn: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        json_session(self.session)  # a session handed in asks for JSON too
 
     def __repr__(self) -> str:
         return f"OAuthClientCredentials(client_id={self.client_id!r}, scope={self.scope!r}, secret=<hidden>)"
@@ -261,7 +252,7 @@ class OAuthClientCredentials:
         body: dict[str, Any] = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
-            "client_secret": self._secret,
+            "client_secret": self.client_secret,
             "scope": self.scope,
         }
         if self.lifetime is not None:
