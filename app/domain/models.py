@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 Outcome = Literal["success", "fallback", "failed", "skipped"]
 WRITTEN: tuple[Outcome, ...] = ("success", "fallback")  # Zendesk holds the fleet's tags and note
@@ -67,6 +67,22 @@ class Usage(BaseModel):
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    # The seed's flat keys in a ticket's stored record, and the field each stands for.
+    FLAT_KEYS: ClassVar[dict[str, str]] = {
+        "prompt_tokens": "prompt_tokens",
+        "completion_tokens": "completion_tokens",
+        "cost_usd": "cost_usd",
+        "llm_latency_ms": "latency_ms",
+    }
+
+    def as_flat_keys(self) -> dict[str, Any]:
+        """`tokens` and the FLAT_KEYS, as a stored record carries them."""
+        return {"tokens": self.tokens, **{key: getattr(self, name) for key, name in self.FLAT_KEYS.items()}}
+
+    @classmethod
+    def from_flat_keys(cls, record: dict[str, Any]) -> Usage:
+        return cls(**{name: record[key] for key, name in cls.FLAT_KEYS.items() if key in record})
 
 
 class Analysis(Usage):
@@ -154,41 +170,12 @@ class TicketResult(BaseModel):
     def _usage_from_flat_keys(cls, data: Any) -> Any:
         """A stored record (a summary file, Redis) carries the usage as the seed's flat keys."""
         if isinstance(data, dict) and "usage" not in data:
-            data = {
-                **data,
-                "usage": {
-                    "prompt_tokens": data.get("prompt_tokens", 0),
-                    "completion_tokens": data.get("completion_tokens", 0),
-                    "cost_usd": data.get("cost_usd", 0.0),
-                    "latency_ms": data.get("llm_latency_ms", 0),
-                },
-            }
+            data = {**data, "usage": Usage.from_flat_keys(data)}
         return data
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def tokens(self) -> int:
-        return self.usage.tokens
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def prompt_tokens(self) -> int:
-        return self.usage.prompt_tokens
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def completion_tokens(self) -> int:
-        return self.usage.completion_tokens
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def cost_usd(self) -> float:
-        return self.usage.cost_usd
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def llm_latency_ms(self) -> int:
-        return self.usage.latency_ms
+    @model_serializer(mode="wrap")
+    def _usage_as_flat_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {**handler(self), **self.usage.as_flat_keys()}
 
 
 class WrittenTicket(BaseModel):
