@@ -16,7 +16,7 @@ from sim.common.serving import (
     serve_until_signalled,
     start_site,
 )
-from sim.common.settings import SimConfigError, check_fields, checked_changes, checked_setting, option
+from sim.common.settings import BaseSimConfig, SimConfigError, check_fields, checked_changes, checked_setting, option
 from sim.common.web import (
     STATE_KEY,
     ApiError,
@@ -34,6 +34,7 @@ from sim.common.web import (
 __all__ = [
     "STATE_KEY",
     "ApiError",
+    "BaseSimConfig",
     "NotAJsonObject",
     "RunningSimulator",
     "SimConfigError",

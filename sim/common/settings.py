@@ -2,14 +2,15 @@
 
 Each simulator lists the settings that may change while it runs in a table of
 ``name -> (type, minimum, maximum[, choices])``; the helpers here apply such a table. ``option``
-gives a configuration field the help (and the choices) of its command-line option.
+gives a configuration field the help (and the choices) of its command-line option, and
+``BaseSimConfig`` holds the options every simulator has.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 # name -> (type, minimum, maximum) or (type, minimum, maximum, choices); None leaves a side open.
 # A str setting has no bounds (None, None) and may name the choices it allows.
@@ -92,3 +93,23 @@ def checked_changes(
         elif name not in others:
             raise SimConfigError(f"unknown setting {name}")
     return settings
+
+
+@dataclasses.dataclass
+class BaseSimConfig:
+    """The options every simulator has, first on its command line: where it listens, its seed, its
+    rate-limit window and its injected errors. A simulator's SimConfig adds its own options, sets
+    its default port and says which requests ``error_ratio`` fails; its ``RUNTIME_SETTINGS`` (the
+    settings POST /_sim/config may change) are checked when it is made."""
+
+    RUNTIME_SETTINGS: ClassVar[SettingsTable] = {}
+
+    host: str = "127.0.0.1"
+    port: int = option(0, "0 picks a free port")
+    seed: int = option(1, "seed of everything the simulator draws at random")
+    rate_window: float = option(60.0, "rate-limit window in seconds (shorten it to compress time)")
+    error_ratio: float = option(0.0, "share of requests that fail with --error-status")
+    error_status: int = 500
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.RUNTIME_SETTINGS)
