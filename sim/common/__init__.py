@@ -16,7 +16,15 @@ from sim.common.serving import (
     serve_until_signalled,
     start_site,
 )
-from sim.common.settings import SimConfigError, check_fields, checked_changes, checked_setting, option
+from sim.common.settings import (
+    BaseSimConfig,
+    Setting,
+    SimConfigError,
+    check_fields,
+    checked_changes,
+    checked_setting,
+    option,
+)
 from sim.common.web import (
     STATE_KEY,
     ApiError,
@@ -34,8 +42,10 @@ from sim.common.web import (
 __all__ = [
     "STATE_KEY",
     "ApiError",
+    "BaseSimConfig",
     "NotAJsonObject",
     "RunningSimulator",
+    "Setting",
     "SimConfigError",
     "SlidingWindow",
     "add_sim_routes",

@@ -2,18 +2,28 @@
 
 Each simulator lists the settings that may change while it runs in a table of
 ``name -> (type, minimum, maximum[, choices])``; the helpers here apply such a table. ``option``
-gives a configuration field the help (and the choices) of its command-line option.
+gives a configuration field the help (and the choices) of its command-line option, and
+``BaseSimConfig`` holds the options every simulator has.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
-# name -> (type, minimum, maximum) or (type, minimum, maximum, choices); None leaves a side open.
-# A str setting has no bounds (None, None) and may name the choices it allows.
+# name -> (type, minimum, maximum) or (type, minimum, maximum, choices): the fields of a Setting.
 SettingsTable = Mapping[str, tuple[Any, ...]]
+
+
+class Setting(NamedTuple):
+    """What one setting may be: its type, its bounds (None leaves a side open) and, for a str
+    (which has no bounds), the choices it allows, if any."""
+
+    kind: type
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
 
 
 class SimConfigError(ValueError):
@@ -32,19 +42,13 @@ def option(default: Any, help_text: str, choices: tuple[str, ...] | None = None)
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def checked_setting(
-    name: str,
-    value: Any,
-    kind: type,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """Coerce and range-check one setting of type ``kind`` (bool, int, float or str).
+def checked_setting(name: str, value: Any, setting: Setting) -> Any:
+    """Coerce and range-check one setting of type ``setting.kind`` (bool, int, float or str).
 
-    A str must be non-blank and, when ``choices`` are given, one of them. Raises
+    A str must be non-blank and, when ``setting.choices`` are given, one of them. Raises
     SimConfigError naming the setting when the value does not fit.
     """
+    kind, minimum, maximum, choices = setting
     if kind is str:
         if not isinstance(value, str) or not value.strip():
             raise SimConfigError(f"{name} must be a non-blank string")
@@ -73,7 +77,7 @@ def checked_setting(
 def check_fields(config: Any, table: SettingsTable) -> None:
     """Coerce and range-check, in place, every field of ``config`` that ``table`` names."""
     for name, spec in table.items():
-        setattr(config, name, checked_setting(name, getattr(config, name), *spec))
+        setattr(config, name, checked_setting(name, getattr(config, name), Setting(*spec)))
 
 
 def checked_changes(
@@ -88,7 +92,27 @@ def checked_changes(
     settings = {}
     for name, value in payload.items():
         if name in table:
-            settings[name] = checked_setting(name, value, *table[name])
+            settings[name] = checked_setting(name, value, Setting(*table[name]))
         elif name not in others:
             raise SimConfigError(f"unknown setting {name}")
     return settings
+
+
+@dataclasses.dataclass
+class BaseSimConfig:
+    """The options every simulator has, first on its command line: where it listens, its seed, its
+    rate-limit window and its injected errors. A simulator's SimConfig adds its own options, sets
+    its default port and says which requests ``error_ratio`` fails; its ``RUNTIME_SETTINGS`` (the
+    settings POST /_sim/config may change) are checked when it is made."""
+
+    RUNTIME_SETTINGS: ClassVar[SettingsTable] = {}
+
+    host: str = "127.0.0.1"
+    port: int = option(0, "0 picks a free port")
+    seed: int = option(1, "seed of everything the simulator draws at random")
+    rate_window: float = option(60.0, "rate-limit window in seconds (shorten it to compress time)")
+    error_ratio: float = option(0.0, "share of requests that fail with --error-status")
+    error_status: int = 500
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.RUNTIME_SETTINGS)

@@ -31,6 +31,30 @@ SIM_OAUTH_SECRET = "sim-oauth-secret"
 SIM_LLM_KEY = "sim-llm-key"
 
 
+def celery_command(*args: str) -> list[str]:
+    """`celery -A app ARGS` with this interpreter, as an operator runs it."""
+    return [sys.executable, "-m", "celery", "-A", "app", *args]
+
+
+def app_command(*args: str) -> list[str]:
+    """`python -m app ARGS` with this interpreter."""
+    return [sys.executable, "-m", "app", *args]
+
+
+def run_to_end(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    timeout: float = 300,
+    stdin: str | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """ARGV run to its end with ENV (and STDIN when given), its output captured as text."""
+    return subprocess.run(
+        argv, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=check
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -335,25 +359,17 @@ class LocalStack:
         return env
 
     def celery(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "app", *args]
+        return celery_command(*args)
 
     def run_app(self, *args: str, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess[str]:
         """`python -m app ARGS` against the stack to its end, as an operator runs it; output captured."""
-        return subprocess.run(
-            [sys.executable, "-m", "app", *args],
-            cwd=ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=check,
-        )
+        return run_to_end(app_command(*args), self.env(), timeout=timeout, check=check)
 
     def start_app(self, *args: str) -> subprocess.Popen[str]:
         """`python -m app ARGS` against the stack in the background (e.g. `run --wait` while a test
         kills a worker); its output in pipes, for `communicate()`."""
         return subprocess.Popen(
-            [sys.executable, "-m", "app", *args],
+            app_command(*args),
             cwd=ROOT,
             env=self.env(),
             stdout=subprocess.PIPE,
@@ -441,23 +457,14 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.webhook_port:
             self.webhook_port = free_port()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "zendesk",
-                "setup",
-                "--webhook-url",
-                f"{self.webhook_url}/zendesk/webhook",
-                "--env-file",
-                str(env_file),
-                *options,
-            ],
-            cwd=ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
+        done = self.run_app(
+            "zendesk",
+            "setup",
+            "--webhook-url",
+            f"{self.webhook_url}/zendesk/webhook",
+            "--env-file",
+            str(env_file),
+            *options,
             timeout=120,
         )
         self.setup_output = done.stdout + done.stderr
@@ -507,9 +514,7 @@ class LocalStack:
 
     def start_webhook(self) -> ManagedProcess:
         """`python -m app webhook` on the port enable_webhooks reserved, once it answers /healthz."""
-        process = self.spawn(
-            "webhook", [sys.executable, "-m", "app", "webhook", "--host", "127.0.0.1", "--port", str(self.webhook_port)]
-        )
+        process = self.spawn("webhook", app_command("webhook", "--host", "127.0.0.1", "--port", str(self.webhook_port)))
         wait_until(lambda: _answers(f"{self.webhook_url}/healthz"), 30, "the webhook receiver")
         return process
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sim.common import SimConfigError, checked_setting
+from sim.common import Setting, SimConfigError, checked_setting
 from sim.llm.errors import invalid_request
 from sim.llm.models import ModelSpec, answer_model, max_output_tokens, model_not_found, model_spec
 from sim.llm.schema import check_strict_schema
@@ -82,7 +82,7 @@ def _optional_number(body: dict, name: str, kind: type, minimum: float, maximum:
     if value is None:
         return None
     try:
-        return checked_setting(name, value, kind, minimum, maximum)
+        return checked_setting(name, value, Setting(kind, minimum, maximum))
     except SimConfigError as error:
         raise invalid_request(f"Invalid value for '{name}': {error}.", name, "invalid_value") from None
 

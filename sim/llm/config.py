@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sim.common import SimConfigError, check_fields, option, parse_config
+from sim.common import BaseSimConfig, SimConfigError, option, parse_config
 
 CAPTURED_REQUESTS = 1000  # request bodies kept for /_sim/requests (and latencies for the stats)
 
@@ -49,16 +49,18 @@ def check_fault_total(settings: Mapping[str, Any]) -> None:
 
 
 @dataclass
-class SimConfig:
+class SimConfig(BaseSimConfig):
     """Everything the simulator can be told on its command line (same names, underscored).
 
-    Each field is an option of ``python -m sim.llm`` with its help (sim.common.parse_config).
+    Each field is an option of ``python -m sim.llm`` with its help (sim.common.parse_config); the
+    options every simulator has come first (sim.common.BaseSimConfig).
     """
 
-    host: str = "127.0.0.1"
+    RUNTIME_SETTINGS = RUNTIME_SETTINGS
+
     port: int = option(8082, "0 picks a free port")
+    error_ratio: float = option(0.0, "share of completions that fail with --error-status")
     api_key: str = option("sim-llm-key", "the only Bearer key accepted")
-    seed: int = option(1, "seed of faults and latency")
     latency_mean: float = option(3.5, "mean seconds per answer, lognormal with p95 = 1.43 x mean (0: none)")
     rpm: int = option(500, "requests per window")
     tpm: int = option(
@@ -67,9 +69,6 @@ class SimConfig:
         "characters of messages and response_format / 4, plus max tokens "
         "(the model's maximum output when the request sets none)",
     )
-    rate_window: float = option(60.0, "rate-limit window in seconds (shorten it to compress time)")
-    error_ratio: float = option(0.0, "share of completions that fail with --error-status")
-    error_status: int = 500
     timeout_ratio: float = option(0.0, "share of completions held --hang-seconds without an answer")
     hang_seconds: float = 600.0
     malformed_ratio: float = option(0.0, "share of answers that are not valid JSON")
@@ -83,7 +82,7 @@ class SimConfig:
     )
 
     def __post_init__(self) -> None:
-        check_fields(self, RUNTIME_SETTINGS)
+        super().__post_init__()
         check_fault_total(dataclasses.asdict(self))
         if not self.api_key:
             raise SimConfigError("api_key must not be empty")

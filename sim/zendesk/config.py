@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sim.common import SimConfigError, check_fields, option, parse_config
+from sim.common import BaseSimConfig, SimConfigError, option, parse_config
 from sim.zendesk.oauth import valid_scope
 
 # --auth: "both" accepts API tokens and OAuth bearer tokens; "oauth" refuses API tokens, as a
@@ -40,14 +40,18 @@ RUNTIME_SETTINGS: dict[str, tuple[Any, ...]] = {
 
 
 @dataclass
-class SimConfig:
+class SimConfig(BaseSimConfig):
     """Everything the simulator can be told on its command line (same names, underscored).
 
-    Each field is an option of ``python -m sim.zendesk`` with its help (sim.common.parse_config).
+    Each field is an option of ``python -m sim.zendesk`` with its help (sim.common.parse_config);
+    the options every simulator has come first (sim.common.BaseSimConfig).
     """
 
-    host: str = "127.0.0.1"
+    RUNTIME_SETTINGS = RUNTIME_SETTINGS
+
     port: int = option(8081, "0 picks a free port")
+    error_ratio: float = option(0.0, "share of /api/v2 requests that fail with --error-status")
+    error_status: int = 503
     tickets: int = option(200, "tickets seeded at start")
     # Their ids follow the open tickets' and they come from a generator of their own, so a seed
     # seeds the same open tickets with or without them (sim.zendesk.history).
@@ -56,7 +60,6 @@ class SimConfig:
         "solved tickets seeded as history, created 1 to 180 days ago; about 60%% "
         "triaged by the fleet (ai_ tags, note), some of its labels corrected by agents",
     )
-    seed: int = option(1, "seed of the ticket generator and of injected faults")
     email: str = option("triage-bot@example.com", "API user; log in as EMAIL/token")
     token: str = option("sim-api-token", "API token (the Basic auth password)")
     # https://developer.zendesk.com/documentation/api-basics/authentication/oauth-migration/
@@ -106,9 +109,6 @@ class SimConfig:
     # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/#export-search-results
     # (a cursor lives an hour)
     cursor_ttl: float = option(3600.0, "seconds an export cursor stays valid after it was issued")
-    rate_window: float = option(60.0, "rate-limit window in seconds (shorten it to compress time)")
-    error_ratio: float = option(0.0, "share of /api/v2 requests that fail with --error-status")
-    error_status: int = 503
     outage_start: float = option(0.0, "seconds after start when the outage begins")
     outage_seconds: float = option(0.0, "length of the outage (0: none)")
     arrival_rate: float = option(0.0, "new tickets per minute while running")
@@ -145,7 +145,7 @@ class SimConfig:
     )
 
     def __post_init__(self) -> None:
-        check_fields(self, RUNTIME_SETTINGS)
+        super().__post_init__()
         if min(self.tickets, self.solved, self.outage_start, self.outage_seconds) < 0:
             raise SimConfigError("tickets, solved, outage_start and outage_seconds must be >= 0")
         if not 0 <= self.non_english_share <= 1:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sim.common import ApiError
@@ -80,13 +80,8 @@ class TriggerCategory:
     updated_at: str
 
     def to_json(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "position": self.position,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
+        """Every field, in the order declared: the category as the API shows it."""
+        return asdict(self)
 
 
 @dataclass

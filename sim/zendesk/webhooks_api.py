@@ -40,20 +40,12 @@ TICKET_CREATED_EVENT = "zen:event-type:ticket.created"
 # one machine (or one compose network) can receive its webhooks without TLS.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 REQUIRED_FIELDS = ("name", "endpoint", "http_method", "request_format", "status", "subscriptions")
-# Documented fields the simulator does not model (or that are read-only): accepted and ignored,
+# Documented fields the simulator does not model, and the read-only ones: accepted and ignored,
 # so a client may send back what it read. Any other field is refused (docs silent: less
 # forgiving reading).
-IGNORED_FIELDS = (
-    "authentication",
-    "custom_headers",
-    "external_source",
-    "signing_secret",
-    "id",
-    "created_at",
-    "created_by",
-    "updated_at",
-    "updated_by",
-)
+UNMODELLED_FIELDS = ("authentication", "custom_headers", "external_source", "signing_secret")
+READ_ONLY_FIELDS = ("id", "created_at", "created_by", "updated_at", "updated_by")
+IGNORED_FIELDS = (*UNMODELLED_FIELDS, *READ_ONLY_FIELDS)
 DEFAULT_PAGE_SIZE = 20  # the list's default page[size]
 CROCKFORD_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from sim.launcher.stack import ROOT, LocalStack, wait_until
+from sim.launcher.stack import LocalStack, celery_command, run_to_end, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +26,7 @@ def test_flower_refuses_to_listen_on_the_network_without_a_login(tmp_path: Path,
             env = {k: v for k, v in stack.env().items() if k != "FLOWER_BASIC_AUTH"}
             if login is not None:
                 env["FLOWER_BASIC_AUTH"] = login
-            result = subprocess.run(
-                [sys.executable, "-m", "celery", "-A", "app", "flower", "--address=0.0.0.0", "--port=0"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            result = run_to_end(celery_command("flower", "--address=0.0.0.0", "--port=0"), env, timeout=60)
             assert result.returncode != 0
             assert "without a login" in result.stderr and "FLOWER_BASIC_AUTH" in result.stderr
             assert "Visit me" not in result.stdout + result.stderr  # refused before it listened

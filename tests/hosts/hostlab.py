@@ -45,6 +45,7 @@ from sim.launcher.stack import (
     SIM_OAUTH_SECRET,
     WORKERS_ONLINE,
     ManagedProcess,
+    celery_command,
     embedded_redis_server,
     llm_quota_env,
     scratch_redis_options,
@@ -492,7 +493,7 @@ class LabFleet:
     # -- running it -------------------------------------------------------------------------
 
     def celery(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "app", *args]
+        return celery_command(*args)
 
     def start_worker(self, host: Host, autoscale: str = "4,4") -> ManagedProcess:
         return self.lab.spawn(

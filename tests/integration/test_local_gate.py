@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import openai
@@ -25,7 +24,7 @@ from app.domain.triage import format_note
 from app.learn.classifier import LocalClassifier
 from app.learn.history import PERSON_WEIGHT, read_history
 from app.learn.model import load_model
-from sim.launcher.stack import ROOT
+from sim.launcher.stack import ROOT, app_command, celery_command, run_to_end
 from sim.llm import running_simulator as running_llm
 from sim.zendesk import running_simulator as running_zendesk
 from tests.conftest import labelled_tickets
@@ -111,21 +110,21 @@ def test_history_labels_and_the_override_rate_match_what_happened():
 
 
 def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_to_end(app_command(*args), env, stdin=stdin)
 
 
 def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No Zendesk settings at all: train FILE and classify must not need them."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ZENDESK_", "LLM_", "OPENAI_"))}
     return {**env, "LOCAL_MODEL_PATH": str(tmp_path / "model.npz"), "LOG_DIR": str(tmp_path / "logs"), **extra}
+
+
+def train_from_zendesk(
+    tmp_path: Path, zendesk_url: str, redis_url: str, prefix: str, *args: str, **login: str
+) -> subprocess.CompletedProcess:
+    """`python -m app train --from-zendesk ARGS` against a simulator, with LOGIN's settings."""
+    env = offline_env(tmp_path, ZENDESK_URL=zendesk_url, REDIS_URL=redis_url, REDIS_PREFIX=prefix, **login)
+    return cli("train", "--from-zendesk", *args, env=env)
 
 
 @pytest.mark.processes
@@ -181,16 +180,8 @@ def test_train_from_zendesk_learns_the_history_and_reports_the_override_rate(tmp
         rate_limit=100_000,
         incremental_rate_limit=100_000,
     ) as sim:
-        env = offline_env(
-            tmp_path,
-            ZENDESK_URL=sim.base_url,
-            ZENDESK_EMAIL="bot@example.com",
-            ZENDESK_API_TOKEN="tok",
-            REDIS_URL=redis_url,
-            REDIS_PREFIX="train-test:",
-            ZENDESK_RATE_LIMIT="100000",
-        )
-        out = cli("train", "--from-zendesk", "--since", "200", env=env)
+        login = {"ZENDESK_EMAIL": "bot@example.com", "ZENDESK_API_TOKEN": "tok", "ZENDESK_RATE_LIMIT": "100000"}
+        out = train_from_zendesk(tmp_path, sim.base_url, redis_url, "train-test:", "--since", "200", **login)
         planted = requests.get(f"{sim.base_url}/_sim/history", timeout=5).json()
         stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()
     assert out.returncode == 0, out.stdout + out.stderr
@@ -220,14 +211,7 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
         "LOG_DIR": str(tmp_path / "logs"),
         "PYTHONPATH": str(ROOT),
     }
-    worker = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "app", "worker", "-n", "no-model@%h"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    worker = run_to_end(celery_command("worker", "-n", "no-model@%h"), env, cwd=tmp_path, timeout=120)
     assert worker.returncode != 0
     assert "configuration error: LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH" in worker.stderr
     assert "Traceback" not in worker.stderr
@@ -236,15 +220,8 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
 @pytest.mark.processes
 def test_train_from_zendesk_with_wrong_credentials_says_so_at_once(tmp_path: Path, redis_url: str):
     with running_zendesk(tickets=1, solved=30, seed=6, auth="oauth") as sim:
-        env = offline_env(
-            tmp_path,
-            ZENDESK_URL=sim.base_url,
-            ZENDESK_OAUTH_CLIENT_ID="triage-fleet",
-            ZENDESK_OAUTH_CLIENT_SECRET="wrong",
-            REDIS_URL=redis_url,
-            REDIS_PREFIX="train-bad:",
-        )
-        out = cli("train", "--from-zendesk", env=env)
+        login = {"ZENDESK_OAUTH_CLIENT_ID": "triage-fleet", "ZENDESK_OAUTH_CLIENT_SECRET": "wrong"}
+        out = train_from_zendesk(tmp_path, sim.base_url, redis_url, "train-bad:", **login)
         token_requests = sim.state.oauth.token_requests
     # A configuration fault is not waited out by a command a person runs: one line, no traceback,
     # and the refused client asked once, not over and over until a deadline.

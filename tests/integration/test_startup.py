@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sim.launcher.stack import ROOT, celery_command, run_to_end
+
 pytestmark = pytest.mark.processes
 
-ROOT = Path(__file__).resolve().parents[2]
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379"
 
 
 def _bare_run(args: list[str], cwd, **env: str):
     """A fresh process with none of the fleet's environment: no ZENDESK_*, no .env."""
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return run_to_end([sys.executable, *args], env, cwd=cwd, timeout=120)
 
 
 def _configured_env(tmp_path: Path, **env: str) -> dict[str, str]:
@@ -77,9 +77,7 @@ def celery_conf(env_vars: dict[str, str], tmp_path: Path) -> dict:
         "type(conn.transport).__name__)"
     )
     env = _configured_env(tmp_path, LOG_DIR=str(tmp_path / "logs"), **env_vars)
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_to_end([sys.executable, "-c", code], env, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     conf_line, transport = result.stdout.strip().splitlines()
     return {**json.loads(conf_line), "transport": transport}
@@ -134,14 +132,7 @@ def test_the_celery_app_without_sentinel_is_as_before(tmp_path):
 @pytest.mark.e2e
 def test_a_worker_without_the_master_name_stops_with_a_configuration_error(tmp_path):
     env = _configured_env(tmp_path, REDIS_SENTINELS=SENTINELS)
-    result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "app", "worker"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_end(celery_command("worker"), env, cwd=tmp_path, timeout=60)
     assert result.returncode == 1
     assert "configuration error: REDIS_SENTINELS: set REDIS_MASTER_NAME too" in result.stderr
     assert "Traceback" not in result.stderr

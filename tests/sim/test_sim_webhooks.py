@@ -53,20 +53,22 @@ def secret_of(sim, webhook_id: str) -> str:
     return api(sim, "GET", f"webhooks/{webhook_id}/signing_secret").json()["signing_secret"]["secret"]
 
 
+def make_trigger(sim, title: str, conditions: dict, actions: list[dict], path: str = "triggers") -> None:
+    """Create a trigger in the default category through the API."""
+    trigger = {"title": title, "category_id": "10001", "conditions": conditions, "actions": actions}
+    made = api(sim, "POST", path, trigger=trigger)
+    assert made.status_code == 201, made.text
+
+
 def announce_creations(sim, webhook_id: str, body: str = '{"ticket_id": "{{ticket.id}}"}') -> None:
     """The trigger the fleet's setup makes: every created ticket is announced to the webhook."""
-    made = api(
+    make_trigger(
         sim,
-        "POST",
-        "triggers.json",
-        trigger={
-            "title": "Announce new tickets",
-            "category_id": "10001",
-            "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []},
-            "actions": [{"field": "notification_webhook", "value": [webhook_id, body]}],
-        },
+        "Announce new tickets",
+        {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []},
+        [{"field": "notification_webhook", "value": [webhook_id, body]}],
+        path="triggers.json",
     )
-    assert made.status_code == 201, made.text
 
 
 def create_tickets(sim, count: int) -> list[int]:
@@ -209,27 +211,17 @@ def test_a_trigger_on_api_updates_calls_the_webhook_with_the_ticket_as_saved(end
     with running_simulator(tickets=3, seed=4) as sim:
         webhook_id, _ = make_webhook(sim, receiver.url)
         # A priority trigger first, then the notifier: the body shows what every trigger did.
-        api(
+        make_trigger(
             sim,
-            "POST",
-            "triggers",
-            trigger={
-                "title": "Escalate",
-                "category_id": "10001",
-                "conditions": {"all": [{"field": "current_tags", "operator": "includes", "value": "escalate"}]},
-                "actions": [{"field": "priority", "value": "urgent"}],
-            },
+            "Escalate",
+            {"all": [{"field": "current_tags", "operator": "includes", "value": "escalate"}]},
+            [{"field": "priority", "value": "urgent"}],
         )
-        api(
+        make_trigger(
             sim,
-            "POST",
-            "triggers",
-            trigger={
-                "title": "Tell the fleet",
-                "category_id": "10001",
-                "conditions": {"all": [{"field": "current_via_id", "operator": "is", "value": "5"}]},
-                "actions": [{"field": "notification_webhook", "value": [webhook_id, TEMPLATE]}],
-            },
+            "Tell the fleet",
+            {"all": [{"field": "current_via_id", "operator": "is", "value": "5"}]},
+            [{"field": "notification_webhook", "value": [webhook_id, TEMPLATE]}],
         )
         api(sim, "PUT", "tickets/2.json", ticket={"additional_tags": ["escalate"], "status": "pending"})
         wait_for(lambda: len(receiver.deliveries) == 1)
