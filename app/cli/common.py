@@ -12,7 +12,18 @@ if TYPE_CHECKING:
     # What `add_subparsers` returns: each group adds its commands to it.
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
+# 0: done. 1: it ran, and something failed (a ticket, a line, a service it needed answered with an
+# error). 2: it could not start: bad arguments, configuration or input, fixed by whoever runs it.
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A mistake or a fault the person running a command can act on: `main` prints
+    `error: <message>` as one line on stderr, without a traceback, and exits with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURES) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def positive_int(value: str) -> int:

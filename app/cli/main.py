@@ -7,6 +7,7 @@ import logging
 import sys
 
 from app.cli import dispatch, learning, operations, streams, webhook, zendesk
+from app.cli.common import EXIT_FAILURES, EXIT_USAGE, CommandError
 
 # In the order `--help` lists them.
 COMMANDS = (
@@ -52,10 +53,38 @@ def _release_result_subscriptions() -> None:
         consumer.stop()
 
 
+def _one_line(error: BaseException) -> tuple[str, int] | None:
+    """What a person sees for an error they can act on, and the exit code; None for a bug, which
+    keeps its traceback."""
+    import redis
+
+    from app.settings import ConfigError
+
+    if isinstance(error, ConfigError):
+        return str(error), EXIT_USAGE
+    if isinstance(error, CommandError):
+        return f"error: {error}", error.exit_code
+    # AuthenticationError is a ConnectionError in redis-py: asked first.
+    if isinstance(error, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError):
+        return f"configuration error: REDIS_URL: Redis refused the credentials: {error}", EXIT_USAGE
+    if isinstance(error, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return f"error: Redis (REDIS_URL) cannot be reached: {error}", EXIT_FAILURES
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging()
     try:
         return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (Exception, SystemExit) as e:  # ConfigError is a SystemExit
+        shown = _one_line(e)
+        if shown is None:
+            raise
+        print(" ".join(shown[0].split()), file=sys.stderr)  # one line, whatever the message holds
+        return shown[1]
     finally:
         _release_result_subscriptions()

@@ -1,0 +1,138 @@
+"""A newcomer's mistakes, every command: for each broken configuration or input in the table, the
+command prints one line on stderr naming the problem, no traceback, exits with the documented code
+(app.cli.common: 1 it ran and something failed, 2 it could not start), and writes nothing to the
+fleet's shared state: no key under the case's REDIS_PREFIX, the LLM and Zendesk breakers included.
+
+Each case runs `python -m app ...` as a person would, in a scratch folder (so no `.env` of the
+checkout is read), against a real Redis and in-process simulators of Zendesk and OpenAI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+
+from sim.launcher.stack import ROOT
+
+pytestmark = pytest.mark.processes
+
+EXIT_FAILURES, EXIT_USAGE = 1, 2
+# A line that says what went wrong, as app.cli.main prints it.
+PROBLEM_LINE = re.compile(r"^(error|configuration error): ")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One broken configuration or input. `argv` follows `python -m app`; `env` is laid over a
+    working environment ("" unsets a variable), and `{zendesk}`, `{llm}`, `{redis}`, `{tmp}` in
+    `argv`, `env` and `stdin` become the simulators' URLs, the Redis URL and the scratch folder.
+    `says` is a regular expression the problem line must match."""
+
+    name: str
+    argv: tuple[str, ...]
+    says: str
+    exit_code: int
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # written into the scratch folder first
+    check_stdout: Callable[[str], None] | None = None
+    timeout: float = 60.0
+
+
+# --- streams: redact, classify ----------------------------------------------------------------------
+STREAMS: list[Mistake] = []
+
+# --- dispatch: run, dead-letters, backfill ------------------------------------------------------------
+DISPATCH: list[Mistake] = [
+    Mistake("backfill-missing-file", ("backfill", "{tmp}/nowhere.csv"), r"nowhere\.csv: no such file", EXIT_USAGE),
+]
+
+# --- operations: health, runs, report ---------------------------------------------------------------
+OPERATIONS: list[Mistake] = []
+
+# --- configuration: the environment every command reads --------------------------------------------
+CONFIGURATION: list[Mistake] = []
+
+# --- learning: train, the local model -----------------------------------------------------------------
+LEARNING: list[Mistake] = []
+
+# --- webhook, zendesk setup/check -----------------------------------------------------------------------
+SERVICES: list[Mistake] = []
+
+MISTAKES = STREAMS + DISPATCH + OPERATIONS + CONFIGURATION + LEARNING + SERVICES
+
+
+@pytest.fixture(scope="module")
+def simulators() -> Iterator[dict[str, str]]:
+    from sim.llm import running_simulator as running_llm
+    from sim.zendesk import running_simulator as running_zendesk
+
+    with running_zendesk(tickets=5, seed=3) as zendesk, running_llm() as llm:
+        yield {"zendesk": zendesk.base_url, "llm": llm.base_url}
+
+
+def working_env(redis_url: str, prefix: str, simulators: dict[str, str], tmp: Path) -> dict[str, str]:
+    """What a correctly configured fleet would have: the simulators, this case's Redis prefix."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZENDESK_", "LLM_", "OPENAI_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": prefix,
+            "ZENDESK_URL": simulators["zendesk"],
+            "ZENDESK_OAUTH_CLIENT_ID": "triage-fleet",
+            "ZENDESK_OAUTH_CLIENT_SECRET": "sim-oauth-secret",
+            "OPENAI_API_KEY": "sim-llm-key",
+            "LLM_BASE_URL": simulators["llm"],
+            "LOG_DIR": str(tmp / "logs"),
+        }
+    )
+    return env
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
+def test_a_mistake_gets_one_clear_line_and_changes_nothing(
+    mistake: Mistake, redis_url: str, simulators: dict[str, str], tmp_path: Path
+) -> None:
+    prefix = f"mistake-{secrets.token_hex(4)}:"
+    places = {**simulators, "redis": redis_url, "tmp": str(tmp_path)}
+
+    def fill(text: str) -> str:
+        return text.format(**places)
+
+    for name, content in mistake.files.items():
+        (tmp_path / name).write_text(fill(content))
+    env = working_env(redis_url, prefix, simulators, tmp_path)
+    for key, value in mistake.env.items():
+        if value:
+            env[key] = fill(value)
+        else:
+            env.pop(key, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *(fill(arg) for arg in mistake.argv)],
+        input=fill(mistake.stdin),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=mistake.timeout,
+    )
+    stderr_lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in done.stderr, done.stderr
+    problems = [line for line in stderr_lines if PROBLEM_LINE.match(line)]
+    assert len(problems) == 1, f"expected one problem line, stderr was:\n{done.stderr}"
+    assert re.search(mistake.says, problems[0]), problems[0]
+    assert done.returncode == mistake.exit_code, done.stderr
+    if mistake.check_stdout is not None:
+        mistake.check_stdout(done.stdout)
+    written = sorted(key.decode() for key in redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*"))
+    assert written == [], f"shared state written: {written}"
