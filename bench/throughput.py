@@ -38,7 +38,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import MB, TreeSampler, cpu_seconds  # noqa: E402
+from common import MB, TreeSampler, cpu_seconds, parse_args  # noqa: E402
 
 from app.domain.summary import percentile  # noqa: E402
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
@@ -572,9 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-profile", dest="profile", action="store_false", help="skip py-spy during the CPU-bound fleet run"
     )
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
+    args, workdir = parse_args(parser, argv, "bench-throughput-")
     print(
         f"time scale {args.time_scale:g}: LLM mean {3.5 / args.time_scale:g} s, limits per {60 / args.time_scale:g} s; "
         f"figures below are in real-world units. Logs: {workdir}"
