@@ -18,12 +18,14 @@ import random
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import parse_args  # noqa: E402
 
 from sim.launcher.stack import LocalStack  # noqa: E402
 from sim.ticketgen import generate_ticket  # noqa: E402
@@ -45,9 +47,7 @@ print(json.dumps({"rows": done, "seconds": time.monotonic() - started}))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
+    args, workdir = parse_args(parser, argv, "bench-backfill-")
     rng = random.Random(11)
     source = workdir / "history.jsonl"
     with source.open("w") as handle:

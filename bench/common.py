@@ -1,4 +1,4 @@
-"""What the benchmarks measure alike: a process tree's memory and CPU time.
+"""What the benchmarks share: their command line's common part, a process tree's memory and CPU time.
 
 Its own module so that the benchmark scripts, which run as scripts with bench/ on sys.path, share it
 without importing one another.
@@ -6,12 +6,24 @@ without importing one another.
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 MB = 1024 * 1024
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None, workdir_prefix: str
+) -> tuple[argparse.Namespace, Path]:
+    """The option every benchmark takes last (`--redis-url`), the parsed arguments, and a new
+    folder for the run's logs."""
+    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
+    return parser.parse_args(argv), Path(tempfile.mkdtemp(prefix=workdir_prefix))
 
 
 def tree(pid: int) -> list[psutil.Process]:

@@ -24,12 +24,14 @@ import json
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import parse_args  # noqa: E402
 
 from sim.launcher.stack import LocalStack, wait_until  # noqa: E402
 
@@ -142,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=60.0, help="tickets created per minute")
     parser.add_argument("--duration", type=float, default=120.0, help="seconds tickets are created for")
     parser.add_argument("--backlog", type=int, default=600, help="tickets of the backlog the last configuration runs")
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    args, workdir = parse_args(parser, argv, "bench-intake-")
     print(f"tickets created at {args.rate:g}/min for {args.duration:g} s; creation to tagged write; logs: {workdir}")
     results = {
         "webhook_rules": measure("webhook + rules", args.rate, args.duration, True, False, args.redis_url, workdir),

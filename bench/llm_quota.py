@@ -16,12 +16,14 @@ import argparse
 import json
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import parse_args  # noqa: E402
 
 from sim.launcher.stack import LocalStack  # noqa: E402
 
@@ -32,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tpm", type=int, default=13_000, help="LLM tokens per window")
     parser.add_argument("--rpm", type=int, default=1_000, help="LLM requests per window")
     parser.add_argument("--window", type=float, default=6.0, help="seconds the LLM limits count over")
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-llm-quota-"))
+    args, workdir = parse_args(parser, argv, "bench-llm-quota-")
     stack = LocalStack(
         workdir=workdir,
         tickets=args.tickets,

@@ -27,7 +27,6 @@ import json
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import parse_args  # noqa: E402
 
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
 from sim.launcher.stack import LocalStack, wait_until  # noqa: E402
@@ -229,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=300)
     parser.add_argument("--token-ttl", type=float, default=20.0, help="seconds every OAuth token lives")
     parser.add_argument("--refused-tickets", type=int, default=60)
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-oauth-"))
+    args, workdir = parse_args(parser, argv, "bench-oauth-")
     print(f"logs: {workdir}", flush=True)
     first = oauth_run(args.tickets, args.token_ttl, args.redis_url, workdir)
     print(

@@ -32,7 +32,6 @@ import argparse
 import json
 import secrets
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import MB, TreeSampler, cpu_seconds  # noqa: E402
+from common import MB, TreeSampler, cpu_seconds, parse_args  # noqa: E402
 
 from sim.launcher.stack import LocalStack, ManagedProcess  # noqa: E402
 
@@ -199,9 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--configs", nargs="+", default=["io", "prefork"], choices=list(CONFIGS))
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-plan-"))
+    args, workdir = parse_args(parser, argv, "bench-plan-")
     print(f"logs: {workdir}")
     print(json.dumps(run_plan(args.tickets, args.configs, args.redis_url, workdir)))
     return 0

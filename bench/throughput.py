@@ -38,7 +38,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import MB, TreeSampler, cpu_seconds  # noqa: E402
+from common import MB, TreeSampler, cpu_seconds, parse_args  # noqa: E402
 
 from app.domain.summary import percentile  # noqa: E402
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
@@ -536,45 +535,38 @@ def print_phase(phase: Phase) -> None:
         print(f"  {key}: {value}")
 
 
+PHASES = ["baseline", "fleet", "cpu", "memory", "plan"]
+# How much each phase runs and how fast: flag and default (its type too).
+SIZES: list[tuple[str, float]] = [
+    ("--tickets", 2000),
+    ("--baseline-tickets", 1000),
+    ("--time-scale", 2.0),
+    ("--cpu-tickets", 1000),
+    ("--cpu-rounds", 3),
+    ("--plan-tickets", 10_000),
+    ("--phase-timeout", 1800.0),
+]
+# Why a default is what it is, for --help.
+WHY = {
+    "--baseline-tickets": "the seed's design sits at its ~100/min ceiling within a minute; 2,000 tickets "
+    "would add ten minutes to the run without changing its rate",
+    "--time-scale": "compress latencies and limit windows by this (CPU is not compressed: above ~2 "
+    "the fleet is bound by this machine's 2 cores, not by the quotas)",
+    "--cpu-rounds": "raw chain + fleet rounds; the median is reported",
+    "--phase-timeout": "seconds a phase may take (the fleet's priority raises go at 50 a minute of "
+    "simulated time, so 2,000 tickets take most of 20 minutes at scale 2)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=2000)
-    parser.add_argument(
-        "--baseline-tickets",
-        type=int,
-        default=1000,
-        help="the seed's design sits at its ~100/min ceiling within a minute; 2,000 tickets "
-        "would add ten minutes to the run without changing its rate",
-    )
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=2.0,
-        help="compress latencies and limit windows by this (CPU is not compressed: above ~2 "
-        "the fleet is bound by this machine's 2 cores, not by the quotas)",
-    )
-    parser.add_argument("--cpu-tickets", type=int, default=1000)
-    parser.add_argument("--cpu-rounds", type=int, default=3, help="raw chain + fleet rounds; the median is reported")
-    parser.add_argument(
-        "--phases",
-        nargs="+",
-        default=["baseline", "fleet", "cpu", "memory", "plan"],
-        choices=["baseline", "fleet", "cpu", "memory", "plan"],
-    )
-    parser.add_argument("--plan-tickets", type=int, default=10_000)
-    parser.add_argument(
-        "--phase-timeout",
-        type=float,
-        default=1800.0,
-        help="seconds a phase may take (the fleet's priority raises go at 50 a minute of "
-        "simulated time, so 2,000 tickets take most of 20 minutes at scale 2)",
-    )
+    for flag, default in SIZES:
+        parser.add_argument(flag, type=type(default), default=default, help=WHY.get(flag))
+    parser.add_argument("--phases", nargs="+", default=PHASES, choices=PHASES)
     parser.add_argument(
         "--no-profile", dest="profile", action="store_false", help="skip py-spy during the CPU-bound fleet run"
     )
-    parser.add_argument("--redis-url", default=None, help="default: REDIS_URL if reachable, else embedded")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
+    args, workdir = parse_args(parser, argv, "bench-throughput-")
     print(
         f"time scale {args.time_scale:g}: LLM mean {3.5 / args.time_scale:g} s, limits per {60 / args.time_scale:g} s; "
         f"figures below are in real-world units. Logs: {workdir}"
