@@ -1,4 +1,5 @@
-# One image for every role: worker, beat, flower and the Zendesk simulator.
+# One image for every role in docker-compose.yml: zendesk-setup, the webhook receiver, the workers,
+# beat, Flower, and the simulators of docker-compose.sim.yml.
 FROM python:3.11-slim
 WORKDIR /srv
 COPY requirements.txt .
@@ -9,6 +10,8 @@ COPY sim sim
 # Flower reads its configuration (login, bind address) from the working directory.
 COPY flowerconfig.py .
 ENV PYTHONUNBUFFERED=1
-# zendesk-setup writes the webhook's signing secret here (a named volume takes this owner).
-RUN mkdir -p /srv/state && chown nobody /srv/state
+# Where the runtime user writes: zendesk-setup the webhook's signing secret, `python -m app train` the
+# local model. docker-compose.yml mounts named volumes here, and a new named volume takes the image's
+# owner (a host folder would not: Docker creates a missing one as root).
+RUN mkdir -p /srv/state /srv/models && chown nobody /srv/state /srv/models
 USER nobody

@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lock browser hosts-tools demo lint check test e2e bench clean
+.PHONY: install lock browser hosts-tools compose-tools demo lint check test e2e bench clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ hosts-tools:
 	  apt-get install -y -q nftables >/dev/null || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q nftables >/dev/null; }; }
 
+# tests/integration/test_compose_config.py resolves the compose files with Debian's docker-compose,
+# which needs no Docker engine for `config`; installed here when missing (without the engine it
+# recommends).
+compose-tools:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "installing docker-compose (Debian package) for the compose test"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends docker-compose >/dev/null || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends docker-compose >/dev/null; }; }
+
 # Rewrites the locks after a change to pyproject.toml's dependencies (pip-tools; hashes of every file).
 lock: $(STAMP)
 	$(PY) -m piptools compile -o requirements.txt pyproject.toml
@@ -55,7 +64,7 @@ check: lint
 # tests (real workers, Redis and the simulators; the multi-host suite; the browser). On both cores,
 # then alone the few that hold the fleet to a quota's pace to the request (marker solo), which
 # another test's CPU load beside them could push past a provider's window.
-e2e: $(STAMP) browser hosts-tools
+e2e: $(STAMP) browser hosts-tools compose-tools
 	$(PY) -m pytest -n 2 --dist loadgroup -m "(e2e or processes) and not solo"
 	$(PY) -m pytest -m "e2e and solo"
 
