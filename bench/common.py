@@ -1,4 +1,5 @@
-"""What the benchmarks share: their command line's common part, a process tree's memory and CPU time.
+"""What the benchmarks share: their command line's common part, a process tree's memory and CPU time,
+what a run delivered, and the one flat mapping of a record's figures their JSON line carries.
 
 Its own module so that the benchmark scripts, which run as scripts with bench/ on sys.path, share it
 without importing one another.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import threading
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +82,32 @@ def cpu_seconds(pid: int) -> float:
         return total
     except psutil.Error:
         return 0.0
+
+
+@dataclass
+class Delivery:
+    """What every benchmark proves before its speed counts: of `tickets`, how many were written,
+    how many twice (a second note on one ticket) and how many never (lost)."""
+
+    tickets: int
+    written: int = 0
+    twice: int = 0
+    lost: int = 0
+
+    def per_min(self, seconds: float) -> float:
+        """Tickets written per minute over `seconds` (0 for no time)."""
+        return self.written / seconds * 60 if seconds else 0.0
+
+
+def flat(record: Any) -> dict[str, Any]:
+    """A record's fields by name, with each field that is itself a record replaced by its own
+    fields (flattened in turn): one level of keys in a benchmark's JSON line, however its figures
+    are grouped. Two fields of one name would hide one another, so that is refused."""
+    figures: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        inner = flat(value) if is_dataclass(value) and not isinstance(value, type) else {f.name: value}
+        if clash := sorted(inner.keys() & figures.keys()):
+            raise ValueError(f"{type(record).__name__}: two figures named {', '.join(clash)}")
+        figures.update(inner)
+    return figures

@@ -33,7 +33,7 @@ import json
 import secrets
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import MB, TreeSampler, cpu_seconds, parse_args  # noqa: E402
+from common import MB, Delivery, TreeSampler, cpu_seconds, flat, parse_args  # noqa: E402
 
 from sim.launcher.stack import LocalStack, ManagedProcess  # noqa: E402
 
-LLM_PLAN = ["--latency-mean", "3.5", "--rpm", "5000", "--tpm", "2000000", "--rate-window", "60"]
+PLAN_RPM, PLAN_TPM = 5000, 2_000_000
+LLM_PLAN = ["--latency-mean", "3.5", "--rpm", str(PLAN_RPM), "--tpm", str(PLAN_TPM), "--rate-window", "60"]
 ZENDESK_ENTERPRISE = ["--rate-limit", "700", "--update-rate-limit", "100", "--rate-window", "60"]
 CONFIGS = {
     "prefork": "one worker, celery -A app worker --autoscale=50,10 on every queue",
@@ -54,7 +55,7 @@ CONFIGS = {
 }
 
 
-# The headline's figures, by configuration: headline name -> the configuration's Result field.
+# The headline's figures, by configuration: headline name -> the key in the configuration's flat(Result).
 HEADLINE_FIGURES = {
     "io": {
         "plan_ceiling_ratio": "plan_ceiling_ratio",
@@ -71,28 +72,48 @@ HEADLINE_FIGURES = {
 }
 
 
+@dataclass(frozen=True)
+class LlmUse:
+    """What the LLM simulator counted, and the plan's ceiling at the tokens it charged a request."""
+
+    llm_requests: int
+    llm_429: int
+    tokens_per_request: float
+    llm_plan_ceiling_per_min: float
+    llm_max_in_flight: int
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, Any]) -> LlmUse:
+        """From the simulator's /_sim/stats: the tokens charged to the requests it admitted (not
+        its 429s), and the lower of the plan's two limits at that many tokens a request."""
+        admitted = stats["requests_total"] - stats["responses_429"]
+        tokens_per_request = round(stats["quota_tokens_total"] / max(1, admitted), 1)
+        return cls(
+            llm_requests=stats["requests_total"],
+            llm_429=stats["responses_429"],
+            tokens_per_request=tokens_per_request,
+            llm_plan_ceiling_per_min=round(min(PLAN_RPM, PLAN_TPM / tokens_per_request), 1),
+            llm_max_in_flight=stats["max_in_flight"],
+        )
+
+
 @dataclass
 class Result:
+    """One configuration's figures; `flat(result)` is its entry in the JSON line, key by key."""
+
     config: str
     command: str
-    tickets: int
-    seconds: float = 0.0
-    written: int = 0
-    twice: int = 0
-    lost: int = 0
-    fallbacks: int = 0
-    llm_requests: int = 0
-    llm_429: int = 0
-    tokens_per_request: float = 0.0
-    llm_plan_ceiling_per_min: float = 0.0
-    tickets_per_min: float = 0.0
-    plan_ceiling_ratio: float = 0.0
-    llm_max_in_flight: int = 0
-    peak_pss_mb: float = 0.0
-    peak_pss_mb_by_worker: dict[str, float] = field(default_factory=dict)
-    worker_processes: int = 0
-    dispatch_seconds: float = 0.0
-    cpu_seconds_per_ticket: dict[str, float] = field(default_factory=dict)
+    delivery: Delivery
+    seconds: float
+    fallbacks: int
+    llm: LlmUse
+    tickets_per_min: float
+    plan_ceiling_ratio: float
+    peak_pss_mb: float
+    peak_pss_mb_by_worker: dict[str, float]
+    worker_processes: int
+    dispatch_seconds: float
+    cpu_seconds_per_ticket: dict[str, float]
 
 
 def start_workers(stack: LocalStack, config: str) -> dict[str, ManagedProcess]:
@@ -105,7 +126,6 @@ def start_workers(stack: LocalStack, config: str) -> dict[str, ManagedProcess]:
 
 
 def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, timeout: float) -> Result:
-    result = Result(config, CONFIGS[config], tickets)
     stack = LocalStack(
         workdir=workdir / config,
         tickets=tickets,
@@ -121,7 +141,7 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
         with TreeSampler([w.pid for w in workers.values()]) as sampler:
             started = time.monotonic()
             run = stack.run_app("run", "--limit", str(tickets), timeout=300)
-            result.dispatch_seconds = round(time.monotonic() - started, 1)
+            dispatch_seconds = round(time.monotonic() - started, 1)
             if run.returncode != 0:
                 raise SystemExit(f"{config}: run failed\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
             written, last_change = 0, started
@@ -132,41 +152,43 @@ def measure(config: str, tickets: int, redis_url: str | None, workdir: Path, tim
                 if written >= tickets:
                     break
                 time.sleep(0.25)
-        stats, llm = stack.stats(), stack.llm_sim("/_sim/stats")
-        result.cpu_seconds_per_ticket = {
+        stats, llm = stack.stats(), LlmUse.from_stats(stack.llm_sim("/_sim/stats"))
+        cpu_seconds_per_ticket = {
             name: round((cpu_seconds(w.pid) - cpu_before[name]) / max(1, written), 4) for name, w in workers.items()
         }
-        result.fallbacks = sum(
-            w.log_path.read_text(errors="replace").count("LLM fallback to") for w in workers.values()
-        )
-    result.seconds = round(last_change - started, 1)
-    result.written = stats["tickets_ai_processed"]
-    result.twice = stats["tickets_with_multiple_notes"]
-    result.lost = tickets - result.written
-    result.llm_requests, result.llm_429 = llm["requests_total"], llm["responses_429"]
-    result.llm_max_in_flight = llm["max_in_flight"]
-    admitted = llm["requests_total"] - llm["responses_429"]
-    result.tokens_per_request = round(llm["quota_tokens_total"] / max(1, admitted), 1)
-    result.llm_plan_ceiling_per_min = round(min(5000, 2_000_000 / result.tokens_per_request), 1)
-    result.tickets_per_min = round(result.written / result.seconds * 60, 1) if result.seconds else 0.0
-    result.plan_ceiling_ratio = round(result.tickets_per_min / result.llm_plan_ceiling_per_min, 3)
-    result.peak_pss_mb = round(sampler.peak_pss / MB, 1)
-    result.peak_pss_mb_by_worker = {name: round(sampler.peak_pss_by_pid[w.pid] / MB, 1) for name, w in workers.items()}
-    result.worker_processes = sampler.peak_processes
-    return result
+        fallbacks = sum(w.log_path.read_text(errors="replace").count("LLM fallback to") for w in workers.values())
+    written = stats["tickets_ai_processed"]
+    delivery = Delivery(tickets, written, twice=stats["tickets_with_multiple_notes"], lost=tickets - written)
+    seconds = round(last_change - started, 1)
+    tickets_per_min = round(delivery.per_min(seconds), 1)
+    return Result(
+        config=config,
+        command=CONFIGS[config],
+        delivery=delivery,
+        seconds=seconds,
+        fallbacks=fallbacks,
+        llm=llm,
+        tickets_per_min=tickets_per_min,
+        plan_ceiling_ratio=round(tickets_per_min / llm.llm_plan_ceiling_per_min, 3),
+        peak_pss_mb=round(sampler.peak_pss / MB, 1),
+        peak_pss_mb_by_worker={name: round(sampler.peak_pss_by_pid[w.pid] / MB, 1) for name, w in workers.items()},
+        worker_processes=sampler.peak_processes,
+        dispatch_seconds=dispatch_seconds,
+        cpu_seconds_per_ticket=cpu_seconds_per_ticket,
+    )
 
 
 def print_table(results: list[Result]) -> None:
     rows = [
-        ("tickets written / of", lambda r: f"{r.written} / {r.tickets}"),
+        ("tickets written / of", lambda r: f"{r.delivery.written} / {r.delivery.tickets}"),
         ("seconds to the last write", lambda r: f"{r.seconds}"),
         ("tickets per minute", lambda r: f"{r.tickets_per_min}"),
-        ("LLM plan ceiling per minute", lambda r: f"{r.llm_plan_ceiling_per_min}"),
+        ("LLM plan ceiling per minute", lambda r: f"{r.llm.llm_plan_ceiling_per_min}"),
         ("plan_ceiling_ratio", lambda r: f"{r.plan_ceiling_ratio}"),
-        ("LLM requests / 429s", lambda r: f"{r.llm_requests} / {r.llm_429}"),
-        ("tokens charged per request", lambda r: f"{r.tokens_per_request}"),
-        ("LLM calls in flight, max", lambda r: f"{r.llm_max_in_flight}"),
-        ("fallbacks / twice / lost", lambda r: f"{r.fallbacks} / {r.twice} / {r.lost}"),
+        ("LLM requests / 429s", lambda r: f"{r.llm.llm_requests} / {r.llm.llm_429}"),
+        ("tokens charged per request", lambda r: f"{r.llm.tokens_per_request}"),
+        ("LLM calls in flight, max", lambda r: f"{r.llm.llm_max_in_flight}"),
+        ("fallbacks / twice / lost", lambda r: f"{r.fallbacks} / {r.delivery.twice} / {r.delivery.lost}"),
         ("`run` start to dispatched, s", lambda r: f"{r.dispatch_seconds}"),
         ("peak worker PSS MB (processes)", lambda r: f"{r.peak_pss_mb} ({r.worker_processes})"),
         ("  by worker", lambda r: ", ".join(f"{k} {v}" for k, v in r.peak_pss_mb_by_worker.items())),
@@ -186,7 +208,7 @@ def run_plan(
         print(f"plan ceiling: {config} ({CONFIGS[config]}), {tickets} tickets ...", flush=True)
         results.append(measure(config, tickets, redis_url, workdir, timeout))
     print_table(results)
-    by_config = {r.config: asdict(r) for r in results}
+    by_config = {r.config: flat(r) for r in results}
     headline: dict[str, Any] = {"plan_tickets": tickets, "plan": by_config}
     for config, figures in HEADLINE_FIGURES.items():
         if config in by_config:

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import MB, TreeSampler, cpu_seconds, parse_args  # noqa: E402
+from common import MB, Delivery, TreeSampler, cpu_seconds, parse_args  # noqa: E402
 
 from app.domain.summary import percentile  # noqa: E402
 from app.fleet.claims import Claims, DeadLetters  # noqa: E402
@@ -57,39 +57,47 @@ from sim.launcher.stack import SIM_EMAIL, SIM_LLM_KEY, SIM_TOKEN, LocalStack, wa
 
 @dataclass
 class Phase:
-    """One design's figures, in real-world units (already multiplied back by the time scale)."""
+    """One design's figures, in real-world units (already multiplied back by the time scale): its
+    delivery, the tickets it reported failed (by a 429 among them), and what it observed: the
+    Zendesk simulator's counts at the end, each written ticket's seconds, peak memory."""
 
     name: str
-    tickets: int
+    delivery: Delivery
     wall_seconds: float = 0.0
-    written: int = 0
     failed: int = 0
     failures_429: int = 0
-    duplicates: int = 0
-    lost: int = 0
-    zendesk_requests: int = 0
-    responses_429: int = 0
-    p50_seconds: float = 0.0
-    p95_seconds: float = 0.0
+    zendesk: dict[str, Any] = field(default_factory=dict)
+    ticket_seconds: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def zendesk_requests(self) -> int:
+        return self.zendesk.get("requests_total", 0)
+
+    @property
+    def responses_429(self) -> int:
+        return self.zendesk.get("responses_429", 0)
+
+    @property
     def requests_per_ticket(self) -> float:
-        return self.zendesk_requests / self.tickets if self.tickets else 0.0
+        return self.zendesk_requests / self.delivery.tickets if self.delivery.tickets else 0.0
 
     @property
     def tickets_per_min(self) -> float:
-        return self.written / self.wall_seconds * 60 if self.wall_seconds else 0.0
+        return self.delivery.per_min(self.wall_seconds)
+
+    def seconds_at(self, q: int) -> float:
+        """The q-th percentile of the written tickets' seconds."""
+        return percentile(sorted(self.ticket_seconds), q)
 
     def observe(self, stats: dict[str, Any], times: list[float], sampler: TreeSampler) -> None:
-        """What both designs report alike: the simulator's counts, time per ticket, peak memory."""
-        self.duplicates = stats["tickets_with_multiple_notes"]
-        self.zendesk_requests = stats["requests_total"]
-        self.responses_429 = stats["responses_429"]
-        times = sorted(times)
-        self.p50_seconds, self.p95_seconds = percentile(times, 50), percentile(times, 95)
+        """What both designs report alike: the simulator's counts (the tickets with more than one
+        note are the ones written twice), time per ticket, peak memory."""
+        self.zendesk = stats
+        self.delivery.twice = stats["tickets_with_multiple_notes"]
+        self.ticket_seconds = times
         self.peak_rss_mb, self.peak_pss_mb = sampler.peak_rss / MB, sampler.peak_pss / MB
 
 
@@ -156,7 +164,7 @@ def new_stack(workdir: Path, tickets: int, redis_url: str | None, name: str) -> 
 
 
 def run_baseline(args: argparse.Namespace, workdir: Path) -> Phase:
-    phase = Phase("seed baseline (ThreadPoolExecutor(10), GET+merge+PUT)", args.baseline_tickets)
+    phase = Phase("seed baseline (ThreadPoolExecutor(10), GET+merge+PUT)", Delivery(args.baseline_tickets))
     with new_stack(workdir, args.baseline_tickets, args.redis_url, "baseline") as stack:
         stack.sim_auth = "both"  # the seed knows only API tokens
         stack.sim_options = zendesk_options(args.time_scale)
@@ -191,13 +199,13 @@ def run_baseline(args: argparse.Namespace, workdir: Path) -> Phase:
     results = report["results"]
     scale = args.time_scale
     phase.wall_seconds = report["elapsed"] * scale
-    phase.written = sum(r["status"] == "success" for r in results)
+    phase.delivery.written = sum(r["status"] == "success" for r in results)
     phase.failed = sum(r["status"] == "failed" for r in results)
     phase.failures_429 = sum(bool(r.get("error_429")) for r in results)
     phase.observe(stats, [r["time"] * scale for r in results], sampler)
     # Lost: neither written nor reported as failed (the seed has no dead-letter list: a failed
     # ticket is only a log line, but it is at least reported).
-    phase.lost = args.baseline_tickets - stats["tickets_ai_processed"] - phase.failed
+    phase.delivery.lost = args.baseline_tickets - stats["tickets_ai_processed"] - phase.failed
     phase.extra["errors"] = sorted({r.get("error", "")[:120] for r in results if r["status"] == "failed"})[:3]
     return phase
 
@@ -216,7 +224,8 @@ AGENT_EDITS_PER_MIN = 60
 
 def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
     phase = Phase(
-        "fleet (celery worker --autoscale=50,10, update_many, priorities by Zendesk's triggers)", args.tickets
+        "fleet (celery worker --autoscale=50,10, update_many, priorities by Zendesk's triggers)",
+        Delivery(args.tickets),
     )
     scale = args.time_scale
     with new_stack(workdir, args.tickets, args.redis_url, "fleet") as stack:
@@ -256,12 +265,12 @@ def run_fleet(args: argparse.Namespace, workdir: Path) -> Phase:
         raise SystemExit(f"the fleet finished no run:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
     results = [r for summary in runs for r in summary["results"]]
     phase.wall_seconds = elapsed * scale
-    phase.written = stats["tickets_ai_processed"]
+    phase.delivery.written = stats["tickets_ai_processed"]
     failed = [r for r in results if r["status"] == "failed"]
     phase.failed = len(failed)
     phase.failures_429 = sum("429" in (r.get("error") or "") or "rate limit" in (r.get("error") or "") for r in failed)
     reported = {r["ticket_id"] for r in failed} | {d["ticket_id"] for d in dead}
-    phase.lost = args.tickets - phase.written - len(reported)
+    phase.delivery.lost = args.tickets - phase.delivery.written - len(reported)
     written = [r for r in results if r["status"] in ("success", "fallback")]
     phase.observe(stats, [r["processing_time"] * scale for r in written], sampler)
     # Tags and notes land through update_many; priority raises trail them, one safe PUT each at the
@@ -518,9 +527,10 @@ def run_memory(args: argparse.Namespace) -> dict[int, dict[str, float]]:
 
 
 def print_phase(phase: Phase) -> None:
+    delivery = phase.delivery
     print(f"\n{phase.name}")
     print(
-        f"  tickets/min          {phase.tickets_per_min:8.1f}   ({phase.written}/{phase.tickets} written in "
+        f"  tickets/min          {phase.tickets_per_min:8.1f}   ({delivery.written}/{delivery.tickets} written in "
         f"{phase.wall_seconds:.0f} s)"
     )
     print(f"  Zendesk requests     {phase.zendesk_requests:8d}   ({phase.requests_per_ticket:.3f} per ticket)")
@@ -528,8 +538,8 @@ def print_phase(phase: Phase) -> None:
         f"  429 responses        {phase.responses_429:8d}   tickets failed by a 429: {phase.failures_429}, "
         f"failed in all: {phase.failed}"
     )
-    print(f"  time per ticket      p50 {phase.p50_seconds:.1f} s   p95 {phase.p95_seconds:.1f} s")
-    print(f"  duplicates {phase.duplicates}   lost {phase.lost}")
+    print(f"  time per ticket      p50 {phase.seconds_at(50):.1f} s   p95 {phase.seconds_at(95):.1f} s")
+    print(f"  duplicates {delivery.twice}   lost {delivery.lost}")
     print(f"  peak RSS             {phase.peak_rss_mb:8.0f} MB summed over processes, {phase.peak_pss_mb:.0f} MB PSS")
     for key, value in phase.extra.items():
         print(f"  {key}: {value}")
@@ -598,11 +608,11 @@ def main(argv: list[str] | None = None) -> int:
             fleet_fallbacks=fleet.extra["fallbacks"],
             zendesk_requests_per_ticket=round(fleet.requests_per_ticket, 4),
             failures_429=fleet.failures_429,
-            duplicates=fleet.duplicates,
-            lost=fleet.lost,
+            duplicates=fleet.delivery.twice,
+            lost=fleet.delivery.lost,
             fleet_failed=fleet.failed,
-            fleet_p50_s=round(fleet.p50_seconds, 1),
-            fleet_p95_s=round(fleet.p95_seconds, 1),
+            fleet_p50_s=round(fleet.seconds_at(50), 1),
+            fleet_p95_s=round(fleet.seconds_at(95), 1),
         )
     if baseline and fleet:
         ratio = fleet.tickets_per_min / baseline.tickets_per_min if baseline.tickets_per_min else float("inf")
@@ -610,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio=round(ratio, 2),
             baseline_requests_per_ticket=round(baseline.requests_per_ticket, 3),
             baseline_failures_429=baseline.failures_429,
-            baseline_duplicates=baseline.duplicates,
+            baseline_duplicates=baseline.delivery.twice,
         )
         print(f"\nfleet / baseline: {ratio:.2f}x tickets/min")
     if "cpu" in args.phases:
