@@ -68,7 +68,10 @@ def add_backfill(commands: Commands) -> None:
         "--chunk", type=positive_int, help="rows per worker task (default 50 with the rules, 2 with an LLM)"
     )
     backfill.add_argument(
-        "--timeout", type=positive_seconds, default=3600.0, help="seconds to wait for the workers (default 3600)"
+        "--timeout",
+        type=positive_seconds,
+        default=3600.0,
+        help="seconds the whole backfill may take, sending included (default 3600)",
     )
     backfill.set_defaults(handler=cmd_backfill)
 
