@@ -86,7 +86,21 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     )
 
 
+# Whether reading the configuration demands Zendesk's settings. Workers and beat keep the demand:
+# they stop at start-up with the one-line ConfigError, before anything prints. A command that only
+# sends work that never reaches Zendesk (`backfill` without --write) lifts it first: see
+# `without_zendesk`.
+_needs_zendesk = True
+
+
+def without_zendesk() -> None:
+    """Let this process read the Celery configuration with no Zendesk settings; call it before the
+    configuration is first read (the first task sent). The Celery settings name no Zendesk value."""
+    global _needs_zendesk
+    _needs_zendesk = False
+
+
 app = Celery("triage", include=TASK_MODULES)
 # A callable is evaluated when the configuration is first read (Celery's `add_defaults` promise),
 # and what it returns stands above Celery's own defaults.
-app.add_defaults(lambda: celery_config(get_settings()))
+app.add_defaults(lambda: celery_config(get_settings(need_zendesk=_needs_zendesk)))

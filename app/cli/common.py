@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
     # What `add_subparsers` returns: each group adds its commands to it.
-    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+    Commands = argparse._SubParsersAction["Parser"]
 
 # 0: done. 1: it ran, and something failed (a ticket, a line, a service it needed answered with an
 # error). 2: it could not start: bad arguments, configuration or input, fixed by whoever runs it.
@@ -26,11 +27,36 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, saying a mistake in the arguments as every other mistake is said: the usage, then
+    one `error: ...` line, exit 2 (argparse's own line starts with the program's name)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def positive_int(value: str) -> int:
-    number = int(value)
+    """An argument type: a whole number of at least 1. Its message is what argparse shows (a
+    ValueError would show this function's name instead)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, not {value!r}")
     return number
+
+
+def positive_seconds(value: str) -> float:
+    """An argument type: a number of seconds above 0 (a timeout)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {value!r}")
+    return seconds
 
 
 def progress_bar(label: str) -> Progress:

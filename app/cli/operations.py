@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, positive_int
+from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, positive_int
 from app.cli.zendesk import describe_credentials
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 def add_runs(commands: Commands) -> None:
     runs = commands.add_parser("runs", help="recent run summaries, newest first")
     runs.add_argument("--json", action="store_true", help="a JSON array, one object per run")
-    runs.add_argument("--limit", type=positive_int, default=20)
+    runs.add_argument("--limit", type=positive_int, default=20, help="show at most N runs (default 20)")
     runs.set_defaults(handler=cmd_runs)
 
 
@@ -31,7 +30,7 @@ def add_report(commands: Commands) -> None:
 
 def add_health(commands: Commands) -> None:
     health = commands.add_parser("health", help="healthy (exit 0), degraded (1) or unhealthy (2), and why")
-    health.add_argument("--json", action="store_true")
+    health.add_argument("--json", action="store_true", help="the checks as a JSON object, for tools")
     health.set_defaults(handler=cmd_health)
 
 
@@ -58,11 +57,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not summaries:
         print("no runs yet")
         return EXIT_OK
+    # `done` counts tickets written; in a dry run, tickets analysed (nothing was written), and the row says so.
     print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
     for s in summaries:
         print(
             f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
-            f"{s.cost_estimate:>9.4f}"
+            f"{s.cost_estimate:>9.4f}{'  dry run' if s.dry_run else ''}"
         )
     return EXIT_OK
 
@@ -75,14 +75,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from app.settings import get_settings
 
     if args.run_id is None and not args.open:
-        print("name a run (see `python -m app runs`), or use --open for the newest", file=sys.stderr)
-        return EXIT_USAGE
-    settings = get_settings()
+        raise CommandError("name a run (see `python -m app runs`), or use --open for the newest", EXIT_USAGE)
+    settings = get_settings(need_zendesk=False)  # a report reads Redis and LOG_DIR, never Zendesk
+    if args.output and not Path(args.output).parent.is_dir():
+        raise CommandError(f"{Path(args.output).parent}: no such folder for --output", EXIT_USAGE)
     try:
         summary = find_summary(services.run_store(), settings.operators.log_dir, args.run_id)
     except ReportError as e:
-        print(e, file=sys.stderr)
-        return EXIT_FAILURES
+        raise CommandError(str(e)) from None
     output = Path(args.output) if args.output else settings.operators.log_dir / f"report_{summary.id}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_report(summary), encoding="utf-8")

@@ -161,6 +161,10 @@ class TicketResult(BaseModel):
     values: dict[str, str] = Field(default_factory=dict)
     tags_added: list[str] = Field(default_factory=list)
     priority_set: str | None = None
+    # A dry run's ticket: the private note it would have written (built from the redacted
+    # analysis, like every note); tags_added and priority_set then say what it would have added
+    # and set. Absent from the stored record otherwise.
+    private_note: str | None = None
     stage: str | None = None
     error: str | None = None
     usage: Usage = Field(default_factory=Usage, exclude=True)
@@ -175,7 +179,10 @@ class TicketResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _usage_as_flat_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {**handler(self), **self.usage.as_flat_keys()}
+        data = handler(self)
+        if data.get("private_note") is None:  # a run that writes keeps the seed's keys alone
+            data.pop("private_note", None)
+        return {**data, **self.usage.as_flat_keys()}
 
 
 class WrittenTicket(BaseModel):

@@ -210,15 +210,29 @@ def write_summary_file(log_dir: Path, summary: RunSummary) -> Path:
 
 def format_summary(summary: RunSummary) -> str:
     """A few lines for a terminal."""
+    if summary.dry_run:  # the same figures, but nothing was written: they count tickets analysed
+        head = [
+            f"Run {summary.id} (dry run: nothing was written to Zendesk)",
+            f"  tickets: {summary.total}  analysed: {summary.processed}  failed: {summary.failed}"
+            f"  fallbacks: {summary.fallbacks}  skipped: {summary.skipped}",
+            f"  throughput: {summary.tickets_per_minute:.1f} tickets/min (tickets analysed / the run's "
+            f"{summary.total_time:.1f}s from sweep to summary)",
+            f"  sweep to analysed, per ticket: p50 {summary.time_to_written_p50:.1f}s, "
+            f"p95 {summary.time_to_written_p95:.1f}s",
+        ]
+    else:
+        head = [
+            f"Run {summary.id}",
+            f"  tickets: {summary.total}  processed: {summary.processed}  failed: {summary.failed}"
+            f"  fallbacks: {summary.fallbacks}  skipped: {summary.skipped}",
+            f"  throughput: {summary.tickets_per_minute:.1f} tickets/min (tickets written / the run's "
+            f"{summary.total_time:.1f}s from sweep to summary)",
+            f"  claim to written, per ticket: p50 {summary.time_to_written_p50:.1f}s, "
+            f"p95 {summary.time_to_written_p95:.1f}s (from the sweep's claim until Zendesk held the "
+            "tags and note; tickets are worked on side by side)",
+        ]
     lines = [
-        f"Run {summary.id}{' (dry run)' if summary.dry_run else ''}",
-        f"  tickets: {summary.total}  processed: {summary.processed}  failed: {summary.failed}"
-        f"  fallbacks: {summary.fallbacks}  skipped: {summary.skipped}",
-        f"  throughput: {summary.tickets_per_minute:.1f} tickets/min (tickets written / the run's "
-        f"{summary.total_time:.1f}s from sweep to summary)",
-        f"  claim to written, per ticket: p50 {summary.time_to_written_p50:.1f}s, "
-        f"p95 {summary.time_to_written_p95:.1f}s (from the sweep's claim until Zendesk held the "
-        "tags and note; tickets are worked on side by side)",
+        *head,
         f"  LLM: {summary.tokens_total} tokens ({summary.tokens_per_ticket} per ticket), "
         f"cost ${summary.cost_estimate:.4f} (${summary.cost_per_ticket:.6f} per ticket), "
         f"{summary.llm_cache_hits} cache hits",
@@ -251,4 +265,21 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  fallback ({count}): {reason}")
     for reason, count in summary.failures_by_reason.items():
         lines.append(f"  failed ({count}): {reason}")
+    return "\n".join(lines)
+
+
+def format_would_write(summary: RunSummary) -> str:
+    """A dry run, ticket by ticket: the tags, priority and private note the fleet would have
+    written (the note is made from the redacted analysis, as every note), or why it could not."""
+    lines = ["What the fleet would write (nothing was written):"]
+    for result in summary.results:
+        if result.status == "failed":
+            lines.append(f"ticket {result.ticket_id}: failed at {result.stage or 'unknown'}: {result.error}")
+            continue
+        if result.status == "skipped":
+            lines.append(f"ticket {result.ticket_id}: skipped ({result.error or 'already triaged'})")
+            continue
+        priority = result.priority_set or "unchanged"
+        lines.append(f"ticket {result.ticket_id}: tags {' '.join(result.tags_added) or '-'}; priority {priority}")
+        lines += [f"    {line}" if line else "" for line in (result.private_note or "(no note recorded)").splitlines()]
     return "\n".join(lines)

@@ -54,7 +54,14 @@ def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
     taxonomy = fleet.taxonomy()
     if work.dry_run:
         plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
-        return finish(fleet, work, written_status(work), tags_added=plan.additional_tags, priority_set=plan.priority)
+        return finish(
+            fleet,
+            work,
+            written_status(work),
+            tags_added=plan.additional_tags,
+            priority_set=plan.priority,
+            private_note=plan.private_note,
+        )
     claims = fleet.claims()
     claims.keep_alive(work.ticket_id)  # also on every retry: the claim outlives long waits
     if claims.is_done(work.ticket_id):  # redelivered after the write landed

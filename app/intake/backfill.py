@@ -2,9 +2,10 @@
 tickets, for analytics and training data (`python -m app backfill FILE`).
 
 Input: JSON lines or CSV (by the file's suffix: .csv is CSV, anything else JSON lines) with
-`subject`, `description` and an optional `id`. A line that cannot be read is rejected with its line
-number and the reason; the rest go to the workers in chunks (task triage.backfill), which redact
-them in one spaCy pass and classify each. Nothing is written to Zendesk unless asked (`--write`).
+`subject`, `description` and an optional `id`. The whole file is read first: a line that cannot be
+read is rejected with its line number and the reason; the rest go to the workers in chunks (task
+triage.backfill), which redact them in one spaCy pass and classify each. Nothing is written to
+Zendesk, nor read from it, unless asked (`--write`).
 """
 
 from __future__ import annotations
@@ -159,8 +160,55 @@ def chunks(rows: list[Row], size: int) -> list[list[Row]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
+@dataclass
+class BackfillInput:
+    """An export file read whole: its good rows and its rejected lines."""
+
+    rows: list[Row] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def read_input(path: Path) -> BackfillInput:
+    """Every line of FILE, read before anything is written: a CSV refused for its header
+    (ValueError) leaves the files of an earlier backfill as they were."""
+    read = BackfillInput()
+    for item in read_rows(path):
+        if isinstance(item, Rejected):
+            read.rejected.append(item)
+        else:
+            read.rows.append(item)
+    return read
+
+
+def default_output(source: Path) -> Path:
+    """FILE.triaged.jsonl, the input's whole name kept: x.csv and x.jsonl never write the same file."""
+    return source.with_name(source.name + ".triaged.jsonl")
+
+
+def rejects_path(output: Path) -> Path:
+    """OUT.rejected.jsonl; an OUT ending in .jsonl gives OUT-without-it.rejected.jsonl."""
+    if output.suffix == ".jsonl":
+        return output.with_suffix(".rejected.jsonl")
+    return output.with_name(output.name + ".rejected.jsonl")
+
+
+def write_rejects(path: Path, rejected: list[Rejected]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for item in rejected:
+            out.write(json.dumps({"line": item.line, "reason": item.reason}) + "\n")
+
+
+class BackfillTimedOut(Exception):
+    """The workers did not answer every chunk in time; `report` holds what was done (those rows
+    are in OUT, in input order), `done` of `total` rows."""
+
+    def __init__(self, report: BackfillReport, done: int, total: int) -> None:
+        super().__init__(f"{done} of {total} rows triaged")
+        self.report, self.done, self.total = report, done, total
+
+
 def run_backfill(
-    path: Path,
+    read: BackfillInput,
     output: Path,
     include_redacted: bool,
     write: bool,
@@ -168,48 +216,50 @@ def run_backfill(
     timeout: float,
     progress: Callable[[int, int], None],
 ) -> BackfillReport:
-    """Read FILE, send its good rows to the workers in chunks, write OUT in input order and
-    OUT.rejected.jsonl; with `write`, triage the rows that name a Zendesk ticket through an ordinary
-    run (the ticket as Zendesk holds it now, claimed like any other). `progress(done, total)`."""
+    """Send the good rows to the workers in chunks and write OUT in input order as chunks come
+    back; with `write`, triage the rows that name a Zendesk ticket through an ordinary run (the
+    ticket as Zendesk holds it now, claimed like any other). `progress(done, total)`. Raises
+    BackfillTimedOut when `timeout` seconds pass first (nothing is then written to Zendesk)."""
+    from celery.exceptions import TimeoutError as ResultTimeout
+
     from app import services
     from app.celery import app
     from app.names import Task
     from app.settings import get_settings
 
     started = time.monotonic()
-    report = BackfillReport()
-    rows: list[Row] = []
-    rejected_path = (
-        output.with_name(output.name + ".rejected.jsonl")
-        if output.suffix != ".jsonl"
-        else output.with_suffix(".rejected.jsonl")
-    )
-    with rejected_path.open("w", encoding="utf-8") as rejected:
-        for item in read_rows(path):
-            if isinstance(item, Rejected):
-                report.rejected += 1
-                rejected.write(json.dumps({"line": item.line, "reason": item.reason}) + "\n")
-            else:
-                rows.append(item)
-    report.good = len(rows)
-    settings = get_settings()
+    report = BackfillReport(good=len(read.rows), rejected=len(read.rejected))
+    rows = read.rows
+    settings = get_settings(need_zendesk=write)
     size = chunk_size or (RULES_CHUNK if settings.llm_choice()[0] == "rules" else LLM_CHUNK)
+    parts = chunks(rows, size)
     pending = [
         app.signature(str(Task.BACKFILL), args=([row.model_dump() for row in part], include_redacted))
         .set(argsrepr=f"(lines {part[0].line}-{part[-1].line})", kwargsrepr="{}")
         .apply_async()
-        for part in chunks(rows, size)
+        for part in parts
     ]
     fields = list(services.taxonomy().fields)
     done = 0
     progress(0, len(rows))
-    deadline = time.monotonic() + timeout
+    deadline = started + timeout  # the whole backfill's: a steady trickle of answers does not stretch it
     with output.open("w", encoding="utf-8") as out:
-        for result in pending:  # in input order; later chunks finish meanwhile
-            for line in result.get(timeout=max(1.0, deadline - time.monotonic())):
+        for part, result in zip(parts, pending):  # in input order; later chunks finish meanwhile
+            try:
+                # A chunk already answered is taken even at the deadline; none is waited for past it.
+                lines = result.get(timeout=max(0.01, deadline - time.monotonic()), propagate=False)
+            except ResultTimeout:
+                report.good, report.seconds = done, time.monotonic() - started  # the summary of what was done
+                raise BackfillTimedOut(report, done, len(rows)) from None
+            if result.failed():  # the task itself broke: its rows fail, the others go on
+                lines = [
+                    {"line": row.line, "id": row.id, "error": f"chunk failed ({type(lines).__name__})"} for row in part
+                ]
+            for line in lines:
                 report.add(line, fields)
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
                 done += 1
+            out.flush()  # what is done stays done, whatever happens to the rest
             result.forget()  # the redacted text need not stay in the result backend
             progress(done, len(rows))
     if write:

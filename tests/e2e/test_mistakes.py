@@ -55,12 +55,119 @@ class Mistake:
 STREAMS: list[Mistake] = []
 
 # --- dispatch: run, dead-letters, backfill ------------------------------------------------------------
+# Zendesk's settings unset: what needs no Zendesk must not ask for them.
+NO_ZENDESK = {"ZENDESK_URL": "", "ZENDESK_OAUTH_CLIENT_ID": "", "ZENDESK_OAUTH_CLIENT_SECRET": ""}
+# Asking workers whether they answer (Celery's control broadcast) leaves kombu's bookkeeping of
+# its reply queue: not the fleet's state.
+KOMBU_REPLY_BINDING = r"_kombu\.binding_deadlines$"
+# Asking Zendesk for a ticket is a sweep that read Zendesk: it leaves what every successful request
+# leaves (the OAuth token, the account quota it took, pybreaker's initial closed state and zeroed
+# counters: no failure counted) and the sweep's marks that `health` and the stalled-fleet alert read.
+ZENDESK_READ_AND_SWEEP = (
+    r"(zendesk:oauth:token|ratelimit:zendesk:account|breaker:zendesk:pybreaker:(state|fail_counter|success_counter)"
+    r"|sweep:last|run:completed:last)$"
+)
+EXPORT_CSV = "subject,description\nRefund,charged twice\n"
 DISPATCH: list[Mistake] = [
     Mistake("backfill-missing-file", ("backfill", "{tmp}/nowhere.csv"), r"nowhere\.csv: no such file", EXIT_USAGE),
+    Mistake("backfill-a-directory", ("backfill", "{tmp}"), r"is a directory, not an export file", EXIT_USAGE),
+    # No worker in the scratch environment: said at once (not after --timeout's hour), naming the
+    # queue, with nothing sent; and without --write no Zendesk setting is needed to get there.
+    Mistake(
+        "backfill-no-worker",
+        ("backfill", "{tmp}/export.csv"),
+        r"no worker answers; backfill needs one on the redact queue.*nothing was sent",
+        EXIT_FAILURES,
+        env=NO_ZENDESK,
+        files={"export.csv": EXPORT_CSV},
+        timeout=30,
+        may_write=KOMBU_REPLY_BINDING,
+    ),
+    Mistake(
+        "backfill-write-without-zendesk",
+        ("backfill", "{tmp}/export.csv", "--write"),
+        r"^configuration error: set ZENDESK_URL",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+        files={"export.csv": EXPORT_CSV},
+    ),
+    Mistake(
+        "backfill-csv-without-the-columns",
+        ("backfill", "{tmp}/export.csv"),
+        r"a CSV needs a header with subject and description",
+        EXIT_USAGE,
+        files={"export.csv": "title,body\nRefund,charged twice\n"},
+    ),
+    Mistake(
+        "backfill-every-row-rejected",
+        ("backfill", "{tmp}/export.jsonl"),
+        r"export\.jsonl: every row was rejected \(2\); the reasons are in .*export\.jsonl\.triaged\.rejected\.jsonl",
+        EXIT_FAILURES,
+        files={"export.jsonl": '{{broken\n{{"subject": "", "description": ""}}\n'},  # braces doubled: filled in
+    ),
+    Mistake(
+        "backfill-negative-timeout",
+        ("backfill", "{tmp}/export.csv", "--timeout", "-1"),
+        r"^error: argument --timeout: must be a number of seconds > 0, not '-1'",
+        EXIT_USAGE,
+        files={"export.csv": EXPORT_CSV},
+    ),
+    Mistake(
+        "run-limit-not-a-number",
+        ("run", "--limit", "abc"),
+        r"^error: argument --limit: must be a whole number ≥ 1, not 'abc'",
+        EXIT_USAGE,
+    ),
+    Mistake(
+        "run-ticket-id-zero", ("run", "--ticket-id", "0"), r"argument --ticket-id: must be a whole number", EXIT_USAGE
+    ),
+    Mistake(
+        "run-negative-timeout",
+        ("run", "--timeout", "-1"),
+        r"argument --timeout: must be a number of seconds > 0",
+        EXIT_USAGE,
+    ),
+    Mistake(
+        "dead-letters-negative-timeout",
+        ("dead-letters", "--timeout", "-5"),
+        r"argument --timeout: must be a number of seconds > 0",
+        EXIT_USAGE,
+    ),
+    Mistake(
+        "run-ticket-that-does-not-exist",
+        ("run", "--ticket-id", "987654"),
+        r"ticket 987654 does not exist in Zendesk",
+        EXIT_FAILURES,
+        may_write=ZENDESK_READ_AND_SWEEP,
+    ),
+    Mistake(
+        "run-redis-down",
+        ("run",),
+        r"^error: Redis \(REDIS_URL\) cannot be reached",
+        EXIT_FAILURES,
+        env={"REDIS_URL": "redis://127.0.0.1:1"},
+    ),
 ]
 
 # --- operations: health, runs, report ---------------------------------------------------------------
-OPERATIONS: list[Mistake] = []
+OPERATIONS: list[Mistake] = [
+    Mistake("runs-limit-zero", ("runs", "--limit", "0"), r"argument --limit: must be a whole number ≥ 1", EXIT_USAGE),
+    # A report reads Redis and LOG_DIR, never Zendesk: without its settings, the run is what is missing.
+    Mistake(
+        "report-unknown-run-without-zendesk",
+        ("report", "20990101_000000_000000"),
+        r"^error: no run '20990101_000000_000000'",
+        EXIT_FAILURES,
+        env=NO_ZENDESK,
+    ),
+    Mistake(
+        "report-output-into-a-missing-folder",
+        ("report", "20990101_000000_000000", "--output", "{tmp}/nowhere/report.html"),
+        r"nowhere: no such folder for --output",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+    ),
+]
 
 # --- configuration: the environment every command reads --------------------------------------------
 CONFIGURATION: list[Mistake] = []

@@ -162,14 +162,24 @@ def test_update_rejected_with_4xx_is_reported_and_the_run_completes(stack: Local
     assert missing.returncode == 1 and "no run '20990101_000000_000000'" in missing.stderr
     assert stack.run_app("report").returncode == 2  # name a run, or --open for the newest
 
-    # --ticket-id with --dry-run analyses one ticket and writes nothing; without it, it writes.
+    # --ticket-id with --dry-run analyses one ticket and writes nothing, but shows what it would
+    # write: the tags, priority and note (made from the redacted analysis); without it, it writes.
     (new_id,) = stack.sim(
         "/_sim/tickets",
         method="POST",
-        json={"tickets": [{"subject": "Refund request", "description": "Refund please"}]},
+        json={"tickets": [{"subject": "Refund request from jane.roe@example.com", "description": "Refund please"}]},
     )["ids"]
     dry = stack.run_app("run", "--ticket-id", str(new_id), "--dry-run", "--wait", "--timeout", "60")
-    assert dry.returncode == 0 and "(dry run)" in dry.stdout, dry.stdout + dry.stderr
+    assert dry.returncode == 0 and "(dry run: nothing was written to Zendesk)" in dry.stdout, dry.stdout + dry.stderr
+    would = dry.stdout.splitlines()
+    ticket_line = next(line for line in would if line.startswith(f"ticket {new_id}: tags "))
+    assert "ai_processed" in ticket_line and "ai_refund" in ticket_line and "; priority " in ticket_line
+    assert (
+        "    AI Analysis:" in would
+        and f"    Run: {json.loads(stack.run_app('runs', '--json').stdout)[0]['id']}" in would
+    )
+    assert "jane.roe@example.com" not in dry.stdout and "tickets written" not in dry.stdout
+    assert any(line.endswith("dry run") for line in stack.run_app("runs").stdout.splitlines()[1:2])
     assert "ai_processed" not in stack.sim(f"/_sim/tickets/{new_id}")["ticket"]["tags"]
     real = stack.run_app("run", "--ticket-id", str(new_id), "--wait", "--timeout", "60")
     assert real.returncode == 0, real.stdout + real.stderr

@@ -149,9 +149,17 @@ def test_deleted_ticket_is_a_failed_record(fleet_env):
 
 def test_dry_run_writes_nothing(fleet_env):
     sim = fleet_env
-    ticket_id = create_ticket(sim, "Feature request: dark mode", "It would be great to have dark mode")
+    ticket_id = create_ticket(
+        sim,
+        "Feature request from margaret@example.org: dark mode",  # the rules' summary is the subject
+        "It would be great to have dark mode. Margaret Thompson, margaret@example.org",
+    )
     _, result = run_chain(payload(sim, ticket_id, dry_run=True))
     assert result["status"] == "success" and "ai_feature" in result["tags_added"]
+    # What it would have written is recorded, the note included, made from the redacted analysis.
+    note = result["private_note"]
+    assert note.startswith("AI Analysis:") and "Run: run-t" in note
+    assert "margaret@example.org" not in note and "Thompson" not in note, note
     state = sim_ticket(sim, ticket_id)
     assert "ai_processed" not in state["ticket"]["tags"] and not [c for c in state["comments"] if not c["public"]]
     assert not services.claims().is_done(ticket_id)

@@ -3,7 +3,7 @@
 import json
 
 from app.domain.models import TicketResult
-from app.domain.summary import RunSummary, build_summary, format_summary, write_summary_file
+from app.domain.summary import RunSummary, build_summary, format_summary, format_would_write, write_summary_file
 
 FIELDS = ["root_cause", "urgency", "sentiment"]
 
@@ -110,3 +110,28 @@ def test_the_gate_counts_tickets_calls_and_dollars_saved_and_its_agreement():
     assert "gate: 3 tickets answered by the local model alone, 3 LLM calls ($0.0060) saved" in format_summary(summary)
     ungated = build_summary("r", 0.0, False, runs[5:], FIELDS, finished_at=10.0)
     assert (ungated.gated, ungated.gate_agreement) == (0, None) and "gate:" not in format_summary(ungated)
+
+
+def test_a_dry_run_says_per_ticket_what_it_would_write_and_never_that_it_wrote():
+    would = results()
+    would[0] = would[0].model_copy(update={"private_note": "AI Analysis:\n\nSummary: s\nRoot Cause: bug"})
+    summary = build_summary("dry", 100.0, True, would, FIELDS, finished_at=110.0)
+    stored = json.loads(summary.model_dump_json())
+    assert stored["dry_run"] is True and stored["results"][1]["private_note"].startswith("AI Analysis:")
+    assert "private_note" not in stored["results"][0]  # a ticket with no note: the seed's keys alone
+    assert RunSummary.model_validate(stored) == summary
+    text = format_summary(summary)
+    assert "(dry run: nothing was written to Zendesk)" in text and "analysed: 2" in text
+    assert "written" not in text.replace("nothing was written", "")
+    lines = format_would_write(summary).splitlines()
+    assert lines[0] == "What the fleet would write (nothing was written):"
+    assert "ticket 1: failed at update: HTTP 422 RecordInvalid" in lines
+    assert "ticket 2: tags ai_processed; priority high" in lines
+    assert "    Summary: s" in lines and "    Root Cause: bug" in lines
+    assert "ticket 3: tags -; priority unchanged" in lines
+
+
+def test_a_run_that_writes_keeps_its_wording_and_records_no_note():
+    summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
+    assert "dry run" not in format_summary(summary)
+    assert all("private_note" not in r for r in json.loads(summary.model_dump_json())["results"])
