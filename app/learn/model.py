@@ -31,6 +31,7 @@ import json
 import os
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -362,20 +363,70 @@ class LocalModel:
         os.replace(partial, path)
 
 
-def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
-    """Read a model file without running any code in it, and check it fits `taxonomy`."""
+MAKE_ONE = "make one with `python -m app train FILE`"
+# The first bytes of a zip archive (what np.savez writes; an empty archive starts with the second).
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def not_a_model(path: Path | str, what: str) -> LocalModelError:
+    """The one error for a file that is not a model at all: what it is instead, and how to make one."""
+    return LocalModelError(f"{path} is not a Triage Fleet model ({what}); {MAKE_ONE}")
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The file's arrays, read without unpickling anything.
+
+    Only a zip archive reaches np.load: given anything else, numpy would try the file as a pickle
+    (refused with allow_pickle=False, but with a message inviting the reader to allow it)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(512)
+    except FileNotFoundError:
+        raise LocalModelError(f"no local model at {path}; train one with `python -m app train FILE`") from None
+    except OSError as e:
+        raise LocalModelError(f"{path} cannot be read ({e.strerror or type(e).__name__})") from None
+    if not start:
+        raise not_a_model(path, "the file is empty")
+    if start.startswith(NPY_MAGIC):
+        raise not_a_model(path, "a single NumPy array, not a model archive")
+    if not start.startswith(ZIP_MAGIC):
+        raise not_a_model(
+            path, f"{'a text file' if _looks_like_text(start) else 'some other file'}, not a NumPy .npz archive"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise LocalModelError(f"no local model at {path}; train one with `python -m app train FILE`") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        # ValueError is also what allow_pickle=False raises for a pickled object: refused, not run.
-        raise LocalModelError(f"{path} is not a readable local model ({type(e).__name__}: {e})") from e
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+        raise not_a_model(path, "a damaged or truncated zip archive") from None
+    except ValueError:
+        # What allow_pickle=False raises for an array of pickled objects: refused, never run.
+        raise not_a_model(path, "it holds pickled objects or unreadable arrays, which are never loaded") from None
+    if not all(isinstance(array, np.ndarray) for array in arrays.values()):
+        raise not_a_model(path, "a zip archive of files that are not NumPy arrays")
+    if "header" not in arrays:
+        raise not_a_model(path, "a NumPy archive without a model header")
+    return arrays
+
+
+def _looks_like_text(start: bytes) -> bool:
     try:
-        header = json.loads(str(arrays["header"]))
-        if header.get("format") != FORMAT:
-            raise LocalModelError(f"{path} is not a Triage Fleet local model")
+        start.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(start) - 3 and b"\0" not in start  # a character cut at the end is still text
+    return b"\0" not in start
+
+
+def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
+    """Read a model file without running any code in it, and check it fits `taxonomy`."""
+    arrays = _read_arrays(path)
+    try:
+        try:
+            header = json.loads(str(arrays["header"]))
+        except ValueError:
+            raise not_a_model(path, "its header is not JSON") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise not_a_model(path, "its header names no Triage Fleet model format")
         if (
             header.get("format_version") != FORMAT_VERSION
             or header.get("hash_bits") != HASH_BITS

@@ -59,14 +59,18 @@ def test_loading_a_model_never_runs_code_in_it(tmp_path: Path, local_model_file:
         arrays = {name: archive[name] for name in archive.files}
     arrays["kept"] = np.array([Payload()], dtype=object)
     np.savez(evil, **arrays)
-    with pytest.raises(LocalModelError, match="not a readable local model"):
+    with pytest.raises(LocalModelError, match=r"not a Triage Fleet model \(it holds pickled objects") as refused:
         load_model(evil, TAXONOMY)
+    assert "allow_pickle" not in str(refused.value)
     assert not marker.exists()
     # A plain pickle under the model's name is refused the same way.
     pickled = tmp_path / "pickled.npz"
     pickled.write_bytes(pickle.dumps(Payload()))
-    with pytest.raises(LocalModelError):
+    with pytest.raises(
+        LocalModelError, match=r"not a Triage Fleet model \(some other file, not a NumPy .npz"
+    ) as refused:
         load_model(pickled, TAXONOMY)
+    assert "allow_pickle" not in str(refused.value)
     assert not marker.exists()
 
 
@@ -82,14 +86,47 @@ def test_a_model_for_another_taxonomy_is_refused_with_the_reason(tmp_path: Path,
 def test_missing_and_damaged_files_say_so(tmp_path: Path):
     with pytest.raises(LocalModelError, match="no local model at .*python -m app train"):
         load_model(tmp_path / "none.npz", TAXONOMY)
-    junk = tmp_path / "junk.npz"
-    junk.write_bytes(b"not a zip")
-    with pytest.raises(LocalModelError, match="not a readable local model"):
-        load_model(junk, TAXONOMY)
     other = tmp_path / "other.npz"
     np.savez(other, header=np.array(json.dumps({"format": "something-else"})))
-    with pytest.raises(LocalModelError, match="not a Triage Fleet local model"):
+    with pytest.raises(
+        LocalModelError, match="not a Triage Fleet model .its header names no Triage Fleet model format"
+    ):
         load_model(other, TAXONOMY)
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"", "the file is empty"),
+        (b"subject,description\nhello,world\n", "a text file, not a NumPy .npz archive"),
+        (bytes(range(256)) * 8, "some other file, not a NumPy .npz archive"),
+        (b"PK\x03\x04" + b"\x00" * 60, "a damaged or truncated zip archive"),
+        (None, "a single NumPy array, not a model archive"),
+        ("zip", "a zip archive of files that are not NumPy arrays"),
+        ("arrays", "a NumPy archive without a model header"),
+    ],
+)
+def test_a_file_that_is_not_a_model_says_what_it_is_not_and_how_to_make_one(tmp_path: Path, content, what: str):
+    import zipfile
+
+    path = tmp_path / "model.npz"
+    if content is None:
+        with path.open("wb") as handle:
+            np.save(handle, np.zeros(3))
+    elif content == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes.txt", "hello")
+    elif content == "arrays":
+        np.savez(path, weights=np.zeros(3))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(LocalModelError) as refused:
+        load_model(path, TAXONOMY)
+    message = str(refused.value)
+    # One sentence: the file, what it is not (and what it is), how to make a model. Never numpy's
+    # invitation to load pickles, which the model file's promise is never to do.
+    assert message == f"{path} is not a Triage Fleet model ({what}); make one with `python -m app train FILE`"
+    assert "pickle" not in message
 
 
 def test_labelled_files_csv_and_json_lines(tmp_path: Path):
