@@ -5,7 +5,8 @@ words dropped), hashed into 2^18 buckets (scikit-learn's HashingVectorizer, Murm
 same text gives the same buckets in every version), weighted tf-idf with sublinear term
 frequency and scaled to unit length. Only buckets seen in at least two training tickets are kept,
 so a word that appeared in one ticket alone (a name the redactor missed, an order number) cannot
-steer the model. Each field is a multinomial logistic regression over those features.
+steer the model. Each field it learned is a multinomial logistic regression over those features
+(a file may label some fields only: the header lists those, and the rules answer the others).
 
 Beside the regressions the model keeps a memory of its training tickets (their feature rows and
 labels, at most MEMORY_MAX of them). A new ticket whose nearest training ticket is a near-twin
@@ -258,7 +259,8 @@ def _nearest_other(rows: sparse.csr_matrix, chunk: int = 1000) -> tuple[np.ndarr
 
 @dataclass
 class LocalModel:
-    """Every taxonomy field's classifier over shared features, with where it came from."""
+    """A classifier per taxonomy field it learned (all of them, or those its training file
+    labelled) over shared features, with where it came from."""
 
     taxonomy_name: str
     taxonomy_version: str
@@ -503,9 +505,10 @@ def check_taxonomy(model: LocalModel, taxonomy: Taxonomy, path: Path | str = "th
             f"{path} was trained for taxonomy {model.taxonomy_name!r} version {model.taxonomy_version}, but the "
             f"fleet uses {taxonomy.name!r} version {taxonomy.version}; train it again with `python -m app train`"
         )
-    missing = sorted(set(taxonomy.fields) - set(model.fields))
-    if missing:
-        raise LocalModelError(f"{path} has no classifier for the taxonomy's fields {missing}; train it again")
+    # A model may know some fields only (a team with labels for urgency alone): the rules or the
+    # LLM answer the others (LocalClassifier, and the gate is never sure of them). Not none at all.
+    if not model.fields:
+        raise LocalModelError(f"{path} is damaged: it has a classifier for no field")
     for name, field in model.fields.items():
         declared = taxonomy.fields.get(name)
         if declared is None:
