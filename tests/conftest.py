@@ -176,6 +176,22 @@ def local_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def urgency_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local model that learned urgency alone (what a team's priority history labels), trained
+    once per session on 300 generated tickets; the rules or the LLM answer the other fields."""
+    from app.domain.taxonomy import load_taxonomy
+    from app.learn.training import Example, save_card, train
+
+    path = tmp_path_factory.mktemp("model") / "urgency-model.npz"
+    examples = [
+        Example(row["subject"], row["description"], {"urgency": row["urgency"]}) for row in labelled_tickets(300)
+    ]
+    _, card = train(examples, load_taxonomy(), services.redactor(), "generated", path)
+    save_card(card, path)
+    return path
+
+
 class WebhookEndpoint:
     """A receiver on 127.0.0.1 that records each delivery and answers the statuses scripted."""
 

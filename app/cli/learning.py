@@ -7,10 +7,16 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from app.cli.common import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, positive_int
+from app.cli.common import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, CommandError, positive_int, progress_bar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rich.progress import Progress, TaskID
+
     from app.cli.common import Commands
+    from app.domain.taxonomy import Taxonomy
+    from app.learn.training import ReadReport
 
 
 def add_train(commands: Commands) -> None:
@@ -31,63 +37,119 @@ def add_train(commands: Commands) -> None:
     train.set_defaults(handler=cmd_train)
 
 
+class PhasesOnStderr:
+    """Training's progress (app.learn.training.Progress) on stderr, stdout staying the result: a
+    line per phase, always (a log or a pipe sees them too), and on a terminal rich's bar for the
+    phase's steps."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.task: TaskID | None = None
+
+    def phase(self, text: str, steps: int | None = None) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+        # soft_wrap: not cut at 80 columns when stderr is a file; markup off: a path may hold [brackets].
+        self.bar.console.print(f"train: {text}", soft_wrap=True, markup=False, highlight=False)
+        if steps:
+            self.task = self.bar.add_task(text, total=steps)
+
+    def advance(self, steps: int = 1) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, steps)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app import services
     from app.learn.model import LocalModelError
-    from app.learn.training import read_examples, save_card, train
+    from app.learn.training import save_card, train
     from app.settings import get_settings
 
     if bool(args.file) == args.from_zendesk:
-        print("error: name a FILE of labelled tickets, or use --from-zendesk", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError("name a FILE of labelled tickets, or use --from-zendesk", EXIT_USAGE)
     settings = get_settings(need_zendesk=args.from_zendesk)
     taxonomy = services.taxonomy()
     output = Path(args.output) if args.output else settings.learning.model_path
     override = None
-    if args.from_zendesk:
-        import redis
-
-        from app.clients.zendesk import ZendeskError
-        from app.learn.history import read_history
-
-        try:
-            history = read_history(services.zendesk(), taxonomy, args.since)
-        except ZendeskError as e:
-            print(f"error: Zendesk: {e}", file=sys.stderr)
-            return EXIT_FAILURES
-        print("\n".join(history.lines()))
-        examples, source = history.examples, f"zendesk (solved, last {args.since} days)"
-        override = {
-            "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "since_days": args.since,
-            **history.override,
-        }
-        try:  # every later run summary and report carries it
-            services.run_store().save_agent_override(override)
-        except redis.RedisError as e:
-            print(f"warning: the override rate is in the model card only; Redis: {e}", file=sys.stderr)
-    else:
-        source_file = Path(args.file)
-        if not source_file.is_file():
-            print(f"error: {source_file}: no such file", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            read = read_examples(source_file, taxonomy)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_USAGE
-        print("\n".join([f"{len(read.examples)} labelled tickets in {source_file}", *read.lines()]))
-        examples, source = read.examples, source_file.name
+    read = None
+    # What reading found goes to stdout after the bar: on a terminal, rich's live bar sends what is
+    # printed meanwhile to its own console (stderr), and stdout is the result.
+    found: list[str] = []
     try:
-        _, card = train(examples, taxonomy, services.redactor(), source, output)
-    except LocalModelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FAILURES
+        with progress_bar("train") as bar:
+            progress = PhasesOnStderr(bar)
+            if args.from_zendesk:
+                import redis
+
+                from app.clients.zendesk import ZendeskError
+                from app.learn.history import read_history
+
+                progress.phase(f"reading the solved tickets of the last {args.since} days from Zendesk")
+                try:
+                    history = read_history(services.zendesk(), taxonomy, args.since)
+                except ZendeskError as e:
+                    raise CommandError(f"Zendesk: {e}") from None
+                found = history.lines()
+                examples, source = history.examples, f"zendesk (solved, last {args.since} days)"
+                override = {
+                    "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "since_days": args.since,
+                    **history.override,
+                }
+                try:  # every later run summary and report carries it
+                    services.run_store().save_agent_override(override)
+                except redis.RedisError as e:
+                    print(f"warning: the override rate is in the model card only; Redis: {e}", file=sys.stderr)
+            else:
+                source_file = Path(args.file)
+                progress.phase(f"reading {source_file}")
+                read = _read_labelled(source_file, taxonomy)
+                found = [f"{len(read.examples)} labelled tickets in {source_file}", *read.lines()]
+                examples, source = read.examples, source_file.name
+            progress.phase("loading the redaction model (spaCy)")
+            redactor = services.redactor()
+            try:
+                _, card = train(examples, taxonomy, redactor, source, output, progress)
+            except LocalModelError as e:
+                raise CommandError(str(e), EXIT_FAILURES) from None
+    finally:  # also when training refuses: what the file held explains why
+        if found:
+            print("\n".join(found))
+    if read is not None:  # why a field has no label, as the file shows it (no column, values not in the taxonomy)
+        card = card.model_copy(
+            update={
+                "not_learned": {
+                    name: read.why_unlabelled(name, taxonomy) if why == "no labels" else why
+                    for name, why in card.not_learned.items()
+                }
+            }
+        )
     if override is not None:
         card = card.model_copy(update={"override_rate": override})
     card_file = save_card(card, output)
     print("\n".join(card.lines()))
     print(f"model: {output}\ncard: {card_file}")
     return EXIT_OK
+
+
+def _read_labelled(path: Path, taxonomy: Taxonomy) -> ReadReport:
+    """The labelled tickets of `path`, or a CommandError (exit 2) saying why the file gives none."""
+    from app.learn.training import read_examples
+
+    if path.is_dir():
+        raise CommandError(f"{path} is a folder, not a file of labelled tickets", EXIT_USAGE)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file", EXIT_USAGE)
+    try:
+        read = read_examples(path, taxonomy)
+    except OSError as e:
+        raise CommandError(f"{path} cannot be read ({e.strerror or type(e).__name__})", EXIT_USAGE) from None
+    except ValueError as e:
+        raise CommandError(str(e), EXIT_USAGE) from None
+    problem = read.nothing_usable(path, taxonomy)
+    if problem is not None:
+        raise CommandError(problem, EXIT_USAGE)
+    return read

@@ -140,5 +140,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         }
         if analysis.fallback_reason:
             out["fallback_reason"] = analysis.fallback_reason
+        if analysis.rules_fields:  # a local model that has not learned these: the rules answered them
+            out["rules_fields"] = analysis.rules_fields
         print(json.dumps(out, ensure_ascii=False), flush=True)
     return status

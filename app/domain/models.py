@@ -102,6 +102,8 @@ class Analysis(Usage):
     # `gate_agreement` says, per field, whether the model's answer was the LLM's.
     gate: Literal["skipped_llm", "audited"] | None = None
     gate_agreement: dict[str, bool] | None = None
+    # With provider "local": the fields the local model has not learned, which the rules answered.
+    rules_fields: list[str] | None = None
 
     @property
     def is_fallback(self) -> bool:
@@ -113,7 +115,7 @@ class Analysis(Usage):
 
     def record(self) -> dict[str, Any]:
         """The seed's flat `analysis` object (summary plus one key per field) and metadata."""
-        return {
+        record: dict[str, Any] = {
             "summary": self.summary,
             **self.values,
             "language": self.language,
@@ -126,6 +128,9 @@ class Analysis(Usage):
             "gate": self.gate,
             "gate_agreement": self.gate_agreement,
         }
+        if self.rules_fields:  # only for a local model that learned some fields
+            record["rules_fields"] = self.rules_fields
+        return record
 
 
 class TicketWork(BaseModel):

@@ -56,6 +56,8 @@ def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
     if analysis.is_fallback:
         answered_by = "rules classifier" if analysis.provider == "rules" else f"local model {analysis.model}"
         lines.append(f"Fallback: {answered_by} ({analysis.fallback_reason})")
+    if analysis.rules_fields:
+        lines.append(f"Rules: {', '.join(analysis.rules_fields)} (not learned by the local model)")
     if analysis.gate == "skipped_llm":
         lines.append("Gate: the local model was sure of every field; the LLM was not asked")
     if analysis.prompt_version:

@@ -5,7 +5,8 @@ words dropped), hashed into 2^18 buckets (scikit-learn's HashingVectorizer, Murm
 same text gives the same buckets in every version), weighted tf-idf with sublinear term
 frequency and scaled to unit length. Only buckets seen in at least two training tickets are kept,
 so a word that appeared in one ticket alone (a name the redactor missed, an order number) cannot
-steer the model. Each field is a multinomial logistic regression over those features.
+steer the model. Each field it learned is a multinomial logistic regression over those features
+(a file may label some fields only: the header lists those, and the rules answer the others).
 
 Beside the regressions the model keeps a memory of its training tickets (their feature rows and
 labels, at most MEMORY_MAX of them). A new ticket whose nearest training ticket is a near-twin
@@ -31,6 +32,7 @@ import json
 import os
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -257,7 +259,8 @@ def _nearest_other(rows: sparse.csr_matrix, chunk: int = 1000) -> tuple[np.ndarr
 
 @dataclass
 class LocalModel:
-    """Every taxonomy field's classifier over shared features, with where it came from."""
+    """A classifier per taxonomy field it learned (all of them, or those its training file
+    labelled) over shared features, with where it came from."""
 
     taxonomy_name: str
     taxonomy_version: str
@@ -362,20 +365,70 @@ class LocalModel:
         os.replace(partial, path)
 
 
-def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
-    """Read a model file without running any code in it, and check it fits `taxonomy`."""
+MAKE_ONE = "make one with `python -m app train FILE`"
+# The first bytes of a zip archive (what np.savez writes; an empty archive starts with the second).
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def not_a_model(path: Path | str, what: str) -> LocalModelError:
+    """The one error for a file that is not a model at all: what it is instead, and how to make one."""
+    return LocalModelError(f"{path} is not a Triage Fleet model ({what}); {MAKE_ONE}")
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The file's arrays, read without unpickling anything.
+
+    Only a zip archive reaches np.load: given anything else, numpy would try the file as a pickle
+    (refused with allow_pickle=False, but with a message inviting the reader to allow it)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(512)
+    except FileNotFoundError:
+        raise LocalModelError(f"no local model at {path}; train one with `python -m app train FILE`") from None
+    except OSError as e:
+        raise LocalModelError(f"{path} cannot be read ({e.strerror or type(e).__name__})") from None
+    if not start:
+        raise not_a_model(path, "the file is empty")
+    if start.startswith(NPY_MAGIC):
+        raise not_a_model(path, "a single NumPy array, not a model archive")
+    if not start.startswith(ZIP_MAGIC):
+        raise not_a_model(
+            path, f"{'a text file' if _looks_like_text(start) else 'some other file'}, not a NumPy .npz archive"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise LocalModelError(f"no local model at {path}; train one with `python -m app train FILE`") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        # ValueError is also what allow_pickle=False raises for a pickled object: refused, not run.
-        raise LocalModelError(f"{path} is not a readable local model ({type(e).__name__}: {e})") from e
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+        raise not_a_model(path, "a damaged or truncated zip archive") from None
+    except ValueError:
+        # What allow_pickle=False raises for an array of pickled objects: refused, never run.
+        raise not_a_model(path, "it holds pickled objects or unreadable arrays, which are never loaded") from None
+    if not all(isinstance(array, np.ndarray) for array in arrays.values()):
+        raise not_a_model(path, "a zip archive of files that are not NumPy arrays")
+    if "header" not in arrays:
+        raise not_a_model(path, "a NumPy archive without a model header")
+    return arrays
+
+
+def _looks_like_text(start: bytes) -> bool:
     try:
-        header = json.loads(str(arrays["header"]))
-        if header.get("format") != FORMAT:
-            raise LocalModelError(f"{path} is not a Triage Fleet local model")
+        start.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(start) - 3 and b"\0" not in start  # a character cut at the end is still text
+    return b"\0" not in start
+
+
+def load_model(path: Path, taxonomy: Taxonomy) -> LocalModel:
+    """Read a model file without running any code in it, and check it fits `taxonomy`."""
+    arrays = _read_arrays(path)
+    try:
+        try:
+            header = json.loads(str(arrays["header"]))
+        except ValueError:
+            raise not_a_model(path, "its header is not JSON") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise not_a_model(path, "its header names no Triage Fleet model format")
         if (
             header.get("format_version") != FORMAT_VERSION
             or header.get("hash_bits") != HASH_BITS
@@ -452,9 +505,10 @@ def check_taxonomy(model: LocalModel, taxonomy: Taxonomy, path: Path | str = "th
             f"{path} was trained for taxonomy {model.taxonomy_name!r} version {model.taxonomy_version}, but the "
             f"fleet uses {taxonomy.name!r} version {taxonomy.version}; train it again with `python -m app train`"
         )
-    missing = sorted(set(taxonomy.fields) - set(model.fields))
-    if missing:
-        raise LocalModelError(f"{path} has no classifier for the taxonomy's fields {missing}; train it again")
+    # A model may know some fields only (a team with labels for urgency alone): the rules or the
+    # LLM answer the others (LocalClassifier, and the gate is never sure of them). Not none at all.
+    if not model.fields:
+        raise LocalModelError(f"{path} is damaged: it has a classifier for no field")
     for name, field in model.fields.items():
         declared = taxonomy.fields.get(name)
         if declared is None:

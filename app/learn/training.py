@@ -18,7 +18,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -81,6 +81,8 @@ class ModelCard(BaseModel):
     fields: dict[str, FieldCard]
     training_seconds: float
     override_rate: dict[str, Any] | None = None
+    # Taxonomy fields the model did not learn, with why; the rules or the LLM answer them.
+    not_learned: dict[str, str] = {}
 
     def lines(self) -> list[str]:
         out = [
@@ -97,6 +99,8 @@ class ModelCard(BaseModel):
                 else "no held-out part"
             )
             out.append(f"  {name}: {scored}; examples: {counts}")
+        for name, why in self.not_learned.items():
+            out.append(f"  {name}: not learned ({why}); the rules or the LLM answer it")
         return out
 
 
@@ -126,11 +130,52 @@ def value_lookup(taxonomy: Taxonomy) -> dict[str, dict[str, str]]:
 
 @dataclass
 class ReadReport:
+    """The usable examples of a labelled file, and what could not be used: lines by reason, and
+    per field whether the file has its column and which of its labels the taxonomy does not know."""
+
     examples: list[Example]
     rejected: Counter[str]
+    columns: set[str] = field(default_factory=set)
+    unknown: dict[str, Counter[str]] = field(default_factory=dict)
+    objects: int = 0  # records that were objects (CSV rows, JSON objects), usable or not
+
+    def why_unlabelled(self, name: str, taxonomy: Taxonomy) -> str:
+        """Why no ticket has a usable label for field `name`."""
+        if name not in self.columns:
+            return f"no {name} column"
+        unknown = self.unknown.get(name)
+        if unknown:
+            seen = ", ".join(repr(value) for value, _ in unknown.most_common(3))
+            allowed = ", ".join(taxonomy.fields[name].values)
+            return (
+                f"the {name} column's values are not in the taxonomy (e.g. {seen}); "
+                f"{name} takes {allowed} (or their tags)"
+            )
+        return f"the {name} column is empty"
 
     def lines(self) -> list[str]:
         return [f"  skipped {count}: {reason}" for reason, count in self.rejected.most_common()]
+
+    def nothing_usable(self, path: Path, taxonomy: Taxonomy) -> str | None:
+        """Why the file gives no labelled ticket at all (None: it gives some), in one line."""
+        if self.examples:
+            return None
+        fields = ", ".join(taxonomy.fields)
+        if not self.objects:
+            found = (
+                f"{self.rejected['not a JSON object']} lines, none a JSON object" if self.rejected else "it is empty"
+            )
+            return (
+                f"{path} has no labelled tickets ({found}): it needs subject, description "
+                f"and a column per field ({fields})"
+            )
+        if not self.columns:
+            return (
+                f"{path} has no label column: add a column for at least one of the taxonomy's fields ({fields}) "
+                "beside subject and description"
+            )
+        reasons = "; ".join(self.why_unlabelled(name, taxonomy) for name in taxonomy.fields if name in self.columns)
+        return f"{path} has no usable label: {reasons}"
 
 
 def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
@@ -138,10 +183,15 @@ def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
     (empty: not labelled for that field). Lines and labels that cannot be used are counted by reason."""
     lookup = value_lookup(taxonomy)
     examples, rejected = [], Counter[str]()
+    columns: set[str] = set()
+    objects = 0
+    unknown: dict[str, Counter[str]] = {name: Counter() for name in taxonomy.fields}
     for _, record in read_records(path, "subject, description and one column per field"):
         if not isinstance(record, dict):  # NOT_JSON too
             rejected["not a JSON object"] += 1
             continue
+        objects += 1
+        columns.update(name for name in taxonomy.fields if name in record)
         texts = [record.get(key) for key in ("subject", "description")]
         if any(text is not None and not isinstance(text, str) for text in texts):
             rejected["subject or description is not text"] += 1
@@ -158,33 +208,65 @@ def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
             value = lookup[name].get(str(raw).strip().lower())
             if value is None:
                 rejected[f"{name} label not in the taxonomy (e.g. {str(raw)[:30]!r})"] += 1
+                unknown[name][str(raw).strip()[:30]] += 1
                 continue
             labels[name] = value
         if not labels:
             rejected["no label for any field"] += 1
             continue
         examples.append(Example(subject, description, labels))
-    return ReadReport(examples, rejected)
+    return ReadReport(examples, rejected, columns, {name: found for name, found in unknown.items() if found}, objects)
 
 
 # Training ----------------------------------------------------------------------------
 
 
-def redact_examples(examples: list[Example], redactor: Redactor) -> list[str]:
+class Progress(Protocol):
+    """Where training says what it is doing: a phase (with its number of steps when it has some),
+    then a step at a time. The CLI shows it on stderr; tests and benchmarks pass nothing."""
+
+    def phase(self, text: str, steps: int | None = None) -> None: ...
+
+    def advance(self, steps: int = 1) -> None: ...
+
+
+class Silent:
+    """No progress shown."""
+
+    def phase(self, text: str, steps: int | None = None) -> None:
+        pass
+
+    def advance(self, steps: int = 1) -> None:
+        pass
+
+
+REDACTION_CHUNK = 200  # tickets per spaCy batch in one process: small enough to show progress
+
+
+def redact_examples(examples: list[Example], redactor: Redactor, progress: Progress | None = None) -> list[str]:
     """The model's texts: each example's subject and description, redacted in spaCy batches.
 
     Redaction is most of a training run's time, so a large file is redacted by one forked process
     per core (each inherits the loaded spaCy model; nothing is loaded again)."""
+    progress = progress or Silent()
     tickets = [(example.subject, example.description) for example in examples]
     processes = min(os.cpu_count() or 1, len(tickets) // PARALLEL_REDACTION_FROM + 1)
+    texts: list[str] = []
     if processes > 1:
         global _redactor_for_children
         _redactor_for_children = redactor
-        size = -(-len(tickets) // (processes * 4))
+        size = min(-(-len(tickets) // (processes * 4)), REDACTION_CHUNK)
         chunks = [tickets[i : i + size] for i in range(0, len(tickets), size)]
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            return [text for chunk in pool.map(_redact_chunk, chunks) for text in chunk]
-    return _redact_with(redactor, tickets)
+            for chunk in pool.map(_redact_chunk, chunks):  # in order, each as soon as it is done
+                texts += chunk
+                progress.advance(len(chunk))
+        return texts
+    for start in range(0, len(tickets), REDACTION_CHUNK):
+        chunk = _redact_with(redactor, tickets[start : start + REDACTION_CHUNK])
+        texts += chunk
+        progress.advance(len(chunk))
+    return texts
 
 
 PARALLEL_REDACTION_FROM = 400  # tickets; below this a pool costs more than it saves
@@ -210,30 +292,40 @@ def _labelled(examples: list[Example], indices: list[int], name: str) -> tuple[l
 
 
 def fit_model(
-    texts: list[str], examples: list[Example], indices: list[int], taxonomy: Taxonomy, source: str
+    texts: list[str],
+    examples: list[Example],
+    indices: list[int],
+    taxonomy: Taxonomy,
+    source: str,
+    fields: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> LocalModel:
-    """A model from the examples at `indices` (texts already redacted)."""
+    """A model from the examples at `indices` (texts already redacted) for `fields` (default: every
+    field these examples can teach, see `learnable`)."""
+    progress = progress or Silent()
+    fields = learnable([examples[i] for i in indices], taxonomy)[0] if fields is None else fields
     features = Features.fit([texts[i] for i in indices])
     rows = features.transform([texts[i] for i in indices])
     position = {example: row for row, example in enumerate(indices)}
-    fields, weights = {}, {}
-    for name in taxonomy.fields:
+    models, weights = {}, {}
+    for number, name in enumerate(fields, start=1):
         chosen, labels, label_weights = _labelled(examples, indices, name)
+        progress.phase(f"fitting {name} ({number} of {len(fields)}, {len(labels)} labels)")
         labelled_rows = rows[[position[i] for i in chosen]]
-        fields[name] = fit_field(labelled_rows, labels, label_weights)
+        models[name] = fit_field(labelled_rows, labels, label_weights)
         weights[name] = choose_neighbour_weight(labelled_rows, labels, label_weights)
     remembered = indices[-MEMORY_MAX:]  # the newest, when a file is in time order
     codes = {
         name: np.array(
             [
-                fields[name].classes.index(examples[i].labels[name]) if name in examples[i].labels else -1
+                models[name].classes.index(examples[i].labels[name]) if name in examples[i].labels else -1
                 for i in remembered
             ]
         )
-        for name in taxonomy.fields
+        for name in fields
     }
     memory = Memory.build(rows[[position[i] for i in remembered]], codes, weights)
-    return LocalModel(taxonomy.name, taxonomy.version, features, fields, today(), source, memory)
+    return LocalModel(taxonomy.name, taxonomy.version, features, models, today(), source, memory)
 
 
 def choose_neighbour_weight(rows: sparse.csr_matrix, labels: list[str], weights: np.ndarray) -> float:
@@ -261,34 +353,57 @@ def choose_neighbour_weight(rows: sparse.csr_matrix, labels: list[str], weights:
     return max(NEIGHBOUR_WEIGHTS, key=lambda weight: (right[weight], -weight))
 
 
-def check_trainable(examples: list[Example], taxonomy: Taxonomy) -> None:
-    """Refuse, with the reason, what cannot make a model: too few tickets, a field never labelled,
-    or a field whose labels all say the same."""
-    if len(examples) < MIN_EXAMPLES:
-        raise LocalModelError(f"{len(examples)} labelled tickets; training needs at least {MIN_EXAMPLES}")
+def learnable(examples: list[Example], taxonomy: Taxonomy) -> tuple[list[str], dict[str, str]]:
+    """The fields these examples can teach (labels of at least two values), and for every other
+    field why not. A team may have labels for some fields only (urgency, from its priorities): the
+    model learns those, and the rules or the LLM answer the rest."""
+    fields, not_learned = [], {}
     for name in taxonomy.fields:
         values = Counter(example.labels[name] for example in examples if name in example.labels)
         if not values:
-            raise LocalModelError(f"no ticket has a label for {name!r}; add a {name} column")
-        if len(values) < 2:
-            raise LocalModelError(
-                f"every {name!r} label is {next(iter(values))!r}; the model needs examples of at least two values"
-            )
+            not_learned[name] = "no labels"
+        elif len(values) < 2:
+            not_learned[name] = f"every label is {next(iter(values))!r}; it needs examples of at least two values"
+        else:
+            fields.append(name)
+    return fields, not_learned
+
+
+def check_trainable(examples: list[Example], taxonomy: Taxonomy) -> tuple[list[str], dict[str, str]]:
+    """`learnable`, or the reason nothing can be: too few tickets, or no field with labels of two values."""
+    if len(examples) < MIN_EXAMPLES:
+        raise LocalModelError(f"{len(examples)} labelled tickets; training needs at least {MIN_EXAMPLES}")
+    fields, not_learned = learnable(examples, taxonomy)
+    if not fields:
+        reasons = "; ".join(f"{name}: {why}" for name, why in not_learned.items())
+        raise LocalModelError(f"no field can be learned ({reasons})")
+    return fields, not_learned
 
 
 def train(
-    examples: list[Example], taxonomy: Taxonomy, redactor: Redactor, source: str, model_path: Path
+    examples: list[Example],
+    taxonomy: Taxonomy,
+    redactor: Redactor,
+    source: str,
+    model_path: Path,
+    progress: Progress | None = None,
 ) -> tuple[LocalModel, ModelCard]:
     """Measure on a held-out fifth, train on everything, save the model and its card."""
-    check_trainable(examples, taxonomy)
+    progress = progress or Silent()
+    fields, not_learned = check_trainable(examples, taxonomy)
     started = time.perf_counter()
-    texts = redact_examples(examples, redactor)
+    progress.phase(f"redacting {len(examples)} tickets", len(examples))
+    texts = redact_examples(examples, redactor, progress)
     held_out = [i for i, example in enumerate(examples) if is_held_out(example.subject, example.description)]
     set_aside = set(held_out)
     learning = [i for i in range(len(examples)) if i not in set_aside]
-    scores = evaluate(texts, examples, learning, held_out, taxonomy, source)
-    model = fit_model(texts, examples, list(range(len(examples))), taxonomy, source)
+    learned = ", ".join(fields) + (f"; not learned: {', '.join(not_learned)}" if not_learned else "")
+    progress.phase(f"measuring a model of {len(learning)} tickets on the {len(held_out)} held out ({learned})")
+    scores = evaluate(texts, examples, learning, held_out, taxonomy, source, fields, progress)
+    progress.phase(f"the model of all {len(examples)} tickets ({learned})")
+    model = fit_model(texts, examples, list(range(len(examples))), taxonomy, source, fields, progress)
     seconds = time.perf_counter() - started
+    progress.phase(f"saving {model_path}")
     model.save(model_path)
     card = ModelCard(
         model_id=model.model_id,
@@ -304,30 +419,41 @@ def train(
                 neighbour_weight=model.memory.neighbour_weight[name] if model.memory else 0.0,
                 **scores[name],
             )
-            for name in taxonomy.fields
+            for name in fields
         },
+        not_learned=not_learned,
         training_seconds=round(seconds, 2),
     )
     return model, card
 
 
 def evaluate(
-    texts: list[str], examples: list[Example], learning: list[int], held_out: list[int], taxonomy: Taxonomy, source: str
+    texts: list[str],
+    examples: list[Example],
+    learning: list[int],
+    held_out: list[int],
+    taxonomy: Taxonomy,
+    source: str,
+    fields: list[str],
+    progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Accuracy, macro-F1 and the majority baseline per field, on `held_out` for a model of `learning`."""
     empty = {"held_out": 0, "accuracy": None, "macro_f1": None, "majority_accuracy": None}
+    progress = progress or Silent()
     try:
         check_trainable([examples[i] for i in learning], taxonomy)
     except LocalModelError:
-        return {name: dict(empty) for name in taxonomy.fields}  # too small to split: the card says so
-    model = fit_model(texts, examples, learning, taxonomy, source)
+        return {name: dict(empty) for name in fields}  # too small to split: the card says so
+    # The fields the learning part can teach too (a rare value may be only in the held-out part).
+    measured = [name for name in learnable([examples[i] for i in learning], taxonomy)[0] if name in fields]
+    model = fit_model(texts, examples, learning, taxonomy, source, measured, progress)
     answers = model.predict([texts[i] for i in held_out])
     scores: dict[str, dict[str, Any]] = {}
-    for name in taxonomy.fields:
+    for name in fields:
         pairs = [
             (examples[i].labels[name], answer[0][name])
             for i, answer in zip(held_out, answers)
-            if name in examples[i].labels
+            if name in examples[i].labels and name in answer[0]
         ]
         if not pairs:
             scores[name] = dict(empty)

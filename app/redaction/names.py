@@ -49,6 +49,16 @@ STRONG_CUE_RE = re.compile(
     rf"(?:client|customer|patient|applicant|borrower|trustee|recordee|instructor|educator|counselor|"
     rf"contact|attn|attention|requester|reporter|agent|user|employee|owner)\s*:)\s*({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}})"
 )
+# Words that follow a cue in tickets but never start or continue the name ("call me at 555-...",
+# "call me back", "named in the invoice"): without them the cue took "at" for a name. Short common
+# words only, none of them a given name (no "will", "may", "bill", "june").
+NOT_AFTER_CUE = frozenset(
+    "at on in by from to for with about after before between via over through around during within "
+    "back again asap anytime any whenever when if once as so and or but because than then "
+    "now later soon today tomorrow tonight yesterday directly instead please urgently right immediately "
+    "here there this that these those the a an my your our their his her its it me you us them him "
+    "is was are be been not no yes".split()
+)
 # Greetings and sign-offs: the next capitalised words are a name.
 GREETING_RE = re.compile(
     r"(?:\b(?:[Hh]i|[Hh]ello|[Hh]ey|[Dd]ear|[Tt]hanks|[Tt]hank you|[Rr]egards|[Ss]incerely|[Cc]heers|[Bb]est)"
@@ -144,7 +154,8 @@ def _cue_spans(text: str) -> list[Span]:
             words = match.group(1).split()
             kept: list[str] = []
             for word in words:  # stop at the first word that is clearly not part of the name
-                if word.lower().strip("'’-") in NOT_NAMES or (kept and word[:1].islower() and regex is GREETING_RE):
+                bare = word.lower().strip("'’-")
+                if bare in NOT_NAMES or bare in NOT_AFTER_CUE or (kept and word[:1].islower() and regex is GREETING_RE):
                     break
                 kept.append(word)
             if kept:

@@ -173,7 +173,71 @@ OPERATIONS: list[Mistake] = [
 CONFIGURATION: list[Mistake] = []
 
 # --- learning: train, the local model -----------------------------------------------------------------
-LEARNING: list[Mistake] = []
+NOT_A_MODEL = "this is not a model, only text\n"
+MAKE_ONE = r"; make one with `python -m app train FILE`$"
+LEARNING: list[Mistake] = [
+    Mistake(
+        "local-model-is-not-a-model",
+        ("classify", "--provider", "local"),
+        # What the file is not, how to make one; never numpy's hint to allow pickles.
+        r"^(?!.*pickle)configuration error: LOCAL_MODEL_PATH: \S*model\.npz is not a Triage Fleet model "
+        r"\(a text file, not a NumPy \.npz archive\)" + MAKE_ONE,
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+        files={"model.npz": NOT_A_MODEL},
+        stdin='{{"subject": "Refund", "description": "Charged twice"}}\n',
+    ),
+    Mistake(
+        "local-model-empty-file",
+        ("classify", "--provider", "local"),
+        r"LOCAL_MODEL_PATH: \S*model\.npz is not a Triage Fleet model \(the file is empty\)" + MAKE_ONE,
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+        files={"model.npz": ""},
+        stdin='{{"subject": "Refund", "description": "Charged twice"}}\n',
+    ),
+    Mistake(
+        "train-labels-outside-the-taxonomy",
+        ("train", "labels.csv"),
+        r"^error: labels\.csv has no usable label: the root_cause column's values are not in the taxonomy "
+        r"\(e\.g\. 'P1', 'Defect'\); root_cause takes refund, bug, feature, other \(or their tags\)$",
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+        files={"labels.csv": "subject,description,root_cause\nSite down,Everything fails,P1\nRefund,Twice,Defect\n"},
+    ),
+    Mistake(
+        "train-no-label-column",
+        ("train", "labels.csv"),
+        r"^error: labels\.csv has no label column: add a column for at least one of the taxonomy's fields "
+        r"\(root_cause, urgency, sentiment\) beside subject and description$",
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+        files={"labels.csv": "subject,description,priority\nSite down,Everything fails,high\n"},
+    ),
+    Mistake(
+        "train-missing-file",
+        ("train", "{tmp}/nowhere.csv"),
+        r"^error: \S*nowhere\.csv: no such file$",
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+    ),
+    Mistake(
+        "train-a-folder",
+        ("train", "{tmp}"),
+        r"^error: \S+ is a folder, not a file of labelled tickets$",
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+    ),
+    Mistake(
+        "train-not-json-lines",
+        ("train", "labels.jsonl"),
+        r"^error: labels\.jsonl has no labelled tickets \(2 lines, none a JSON object\): it needs subject, "
+        r"description and a column per field",
+        EXIT_USAGE,
+        env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
+        files={"labels.jsonl": "subject;description;urgency\nSite down;Everything fails;high\n"},
+    ),
+]
 
 # --- webhook, zendesk setup/check -----------------------------------------------------------------------
 SERVICES: list[Mistake] = []

@@ -5,6 +5,7 @@ solved history."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -85,6 +86,22 @@ def test_the_audited_sample_still_goes_to_the_llm_and_records_agreement(llm, loc
     assert chosen == [gate.audits(text, "") for text in texts] and 0.08 < sum(chosen) / 2000 < 0.12
 
 
+def test_a_model_of_urgency_alone_never_spares_the_llm(llm, urgency_model_file: Path):
+    # However sure of urgency, the model knows nothing of the other fields: every ticket goes to the LLM.
+    partial = LocalClassifier(load_model(urgency_model_file, TAXONOMY), TAXONOMY)
+    classifier = llm_classifier(llm.base_url, partial, Gate(partial, threshold=0.51, audit_share=0.0))
+    answers = [classifier.classify(*ticket) for ticket in tickets(20)]
+    assert all(a.provider == "llm" and a.gate is None for a in answers)
+    assert completions(llm) == 20
+    # When the LLM cannot answer, the model answers urgency and the rules the rest, as the note says.
+    down = llm_classifier("http://127.0.0.1:9", partial, gate=None)
+    analysis = down.classify("Checkout crashes", "Error 500 on every payment since this morning, urgent")
+    assert (
+        analysis.is_fallback and analysis.provider == "local" and analysis.rules_fields == ["root_cause", "sentiment"]
+    )
+    assert "Rules: root_cause, sentiment (not learned by the local model)" in format_note(analysis, TAXONOMY, "r")
+
+
 def test_the_model_stands_in_for_the_rules_when_the_llm_cannot_answer(local):
     classifier = llm_classifier("http://127.0.0.1:9", local, gate=None)  # nothing listens there
     analysis = classifier.classify("Checkout crashes", "Error 500 on every payment since this morning, urgent")
@@ -150,6 +167,30 @@ def test_train_a_file_then_classify_offline_without_zendesk_settings(tmp_path: P
     # Nothing configured: the model at LOCAL_MODEL_PATH is what `auto` picks offline.
     out = cli("classify", env=env, stdin=sample)
     assert out.returncode == 0 and all(json.loads(line)["provider"] == "local" for line in out.stdout.splitlines())
+    # Training said what it was doing on stderr, a line per phase, though stderr is no terminal here.
+    for phase in ("train: reading", "train: redacting 300 tickets", "train: fitting urgency", "train: saving"):
+        assert phase in trained.stderr, trained.stderr
+    assert "train:" not in trained.stdout
+
+
+@pytest.mark.processes
+def test_train_learns_the_fields_a_file_labels_and_classify_takes_the_rest_from_the_rules(tmp_path: Path):
+    labelled = tmp_path / "priorities.csv"
+    with labelled.open("w", newline="") as handle:  # urgency alone: what a team's priority history gives
+        writer = csv.writer(handle)
+        writer.writerow(["subject", "description", "urgency"])
+        writer.writerows([r["subject"], r["description"], r["urgency"]] for r in labelled_tickets(200))
+    env = offline_env(tmp_path)
+    trained = cli("train", str(labelled), env=env)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "urgency: accuracy" in trained.stdout
+    assert "root_cause: not learned (no root_cause column); the rules or the LLM answer it" in trained.stdout
+    sample = "".join(json.dumps({"subject": s, "description": d}) + "\n" for s, d in tickets(3))
+    out = cli("classify", "--provider", "local", env=env, stdin=sample)
+    assert out.returncode == 0, out.stderr
+    for line in map(json.loads, out.stdout.splitlines()):
+        assert set(TAXONOMY.fields) <= set(line) and line["provider"] == "local"
+        assert line["rules_fields"] == ["root_cause", "sentiment"]
 
 
 @pytest.mark.processes
@@ -215,6 +256,26 @@ def test_a_worker_without_the_model_it_needs_stops_at_start_up_and_says_why(tmp_
     assert worker.returncode != 0
     assert "configuration error: LLM_PROVIDER=local: no model at LOCAL_MODEL_PATH" in worker.stderr
     assert "Traceback" not in worker.stderr
+
+
+@pytest.mark.e2e
+def test_a_worker_given_a_file_that_is_not_a_model_stops_at_start_up_and_says_so(tmp_path: Path):
+    garbage = tmp_path / "model.npz"
+    garbage.write_text("subject,description\nnot,a model\n")
+    env = {
+        **os.environ,
+        "LLM_PROVIDER": "rules",  # a model at LOCAL_MODEL_PATH is loaded whatever the provider
+        "LOCAL_MODEL_PATH": str(garbage),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "PYTHONPATH": str(ROOT),
+    }
+    worker = run_to_end(celery_command("worker", "-n", "garbage-model@%h"), env, cwd=tmp_path, timeout=120)
+    assert worker.returncode != 0
+    assert (
+        f"configuration error: LOCAL_MODEL_PATH: {garbage} is not a Triage Fleet model (a text file, not a NumPy "
+        ".npz archive); make one with `python -m app train FILE`"
+    ) in worker.stderr
+    assert "Traceback" not in worker.stderr and "pickle" not in worker.stderr
 
 
 @pytest.mark.processes

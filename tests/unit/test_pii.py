@@ -121,6 +121,21 @@ def test_names_after_cues_and_in_markup(redactor):
         assert name not in result.text and "<PERSON>" in result.text, (text, result.text)
 
 
+def test_words_after_a_cue_that_are_not_names_stay(redactor):
+    # "call me" is a name cue ("call me Ishmael"), but "at", "back", "on" after it are no name.
+    for text in ("call me at 555-123-4567", "Call me at home", "please call me back tomorrow", "call me on Monday"):
+        result = redactor.redact(text)
+        assert all(span.label != "PERSON" for span in result.spans), (text, result.text)
+    assert redactor.redact("call me at 555-123-4567").text == "call me at <PHONE_NUMBER>"
+    # The cue still finds the names that follow it, and stops where the name does.
+    for text, redacted in [
+        ("Hi, call me Ishmael.", "Hi, call me <PERSON>."),
+        ("my name is rubija and I need help", "my name is <PERSON> and I need help"),
+        ("Customer: Sieda Batukayev at the front desk", "Customer: <PERSON> at the front desk"),
+    ]:
+        assert redactor.redact(text).text == redacted
+
+
 def test_subject_lines_and_products_in_title_case_stay(redactor):
     text = "Inquiry About Digital Strategies For Hospital Expansion"
     assert redactor.redact(text).text == text
