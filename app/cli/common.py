@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
     # What `add_subparsers` returns: each group adds its commands to it.
-    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+    Commands = argparse._SubParsersAction["Parser"]
 
 # 0: done. 1: it ran, and something failed (a ticket, a line, a service it needed answered with an
 # error). 2: it could not start: bad arguments, configuration or input, fixed by whoever runs it.
@@ -26,10 +26,30 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said as every other problem is: one `error: ...` line on
+    stderr (exit 2), naming the command and where its usage is, instead of argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message}; see `{self.prog} --help`\n")
+
+
 def positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def port_number(value: str) -> int:
+    """A TCP port, 1-65535: checked here, so a bad one stops with argparse's usage error (exit 2)
+    instead of an OverflowError from the socket."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port number (1-65535)")
     return number
 
 

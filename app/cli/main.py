@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app.cli import dispatch, learning, operations, streams, webhook, zendesk
-from app.cli.common import EXIT_FAILURES, EXIT_USAGE, CommandError
+from app.cli.common import EXIT_FAILURES, EXIT_USAGE, CommandError, Parser
 
 # In the order `--help` lists them.
 COMMANDS = (
@@ -26,7 +26,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Triage Fleet command line")
+    parser = Parser(prog="python -m app", description="Triage Fleet command line")
     commands = parser.add_subparsers(dest="command", required=True)
     for add_command in COMMANDS:
         add_command(commands)
