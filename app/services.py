@@ -62,6 +62,7 @@ from app.settings import (
     get_settings,
     sentinel_node_options,
 )
+from app.settings_redis import missing_database
 
 T = TypeVar("T")
 _per_process: dict[str, tuple[int, Any]] = {}
@@ -150,6 +151,23 @@ def connect_redis(settings: Settings) -> redis.Redis:
         password=settings.redis.password,
         **timeouts,
     )
+
+
+def check_redis_database(settings: Settings) -> None:
+    """ConfigError when Redis answers but has no database REDIS_URL names: Celery would retry that
+    for ever, one "DB index is out of range" every 10 s. Redis out of reach is left to Celery's own
+    retries. A client of its own, closed after: no socket is kept open for a fork to inherit."""
+    client = connect_redis(settings)
+    try:
+        client.ping()
+    except redis.ResponseError as e:
+        missing = missing_database(e, settings.redis.db)
+        if missing:
+            raise ConfigError(missing) from None
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 def claims() -> Claims:

@@ -31,6 +31,7 @@ from app.settings_redis import (
     SettingsGroup,
     parse_sentinels,
     sentinel_node_options,
+    without_password,
 )
 
 __all__ = [
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 # "Migrating from API tokens to OAuth access tokens" (developer.zendesk.com): no new API tokens since
 # 2026-10-27, and every API token stops working on this day.
 API_TOKENS_END = date(2027, 4, 30)
+# A subdomain is one DNS label: letters, digits and hyphens, not at either end (acme, acme-support).
+SUBDOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # A scope is read, write, or a resource's own (tickets:read, triggers:write, ...), space-separated.
 SCOPE_WORD = re.compile(r"^(read|write|[a-z_]+:(read|write))$")
 
@@ -71,6 +74,29 @@ def is_reasoning_model(model: str) -> bool:
     any temperature but the default (https://platform.openai.com/docs/guides/reasoning)."""
     name = model.lower().rsplit("/", 1)[-1]
     return name.startswith("gpt-5") or (len(name) > 1 and name[0] == "o" and name[1].isdigit())
+
+
+def subdomain_problem(value: str) -> str | None:
+    """What is wrong with a ZENDESK_SUBDOMAIN value, as the rest of a sentence; None: nothing."""
+    if SUBDOMAIN.match(value):
+        return None
+    example = "(acme for https://acme.zendesk.com)"
+    if "://" in value or "." in value:
+        host = urlparse(value if "://" in value else f"//{value}").hostname or ""
+        label = host.removesuffix(".zendesk.com")
+        if host.endswith(".zendesk.com") and SUBDOMAIN.match(label):
+            return f"is a host name: give only the subdomain, ZENDESK_SUBDOMAIN={label}"
+        return f"is a URL or host name: give only the subdomain {example}, or set ZENDESK_URL instead"
+    if any(c.isspace() for c in value):
+        return f"contains a space: a subdomain has only letters, digits and hyphens {example}"
+    wrong = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c == "-"))})
+    if wrong:
+        return (
+            f"contains {' '.join(repr(c) for c in wrong)}: a subdomain has only letters, digits and hyphens {example}"
+        )
+    if len(value) > 63:
+        return "is longer than 63 characters, the most a subdomain may have"
+    return f"starts or ends with a hyphen, which a subdomain may not {example}"
 
 
 def _blank_is_unset(value: object) -> object:
@@ -144,10 +170,33 @@ class ZendeskSettings(SettingsGroup):
             )
         return " ".join(words)
 
+    @field_validator("subdomain")
+    @classmethod
+    def _subdomain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        problem = subdomain_problem(value)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> ZendeskSettings:
-        if self.url and urlparse(self.url).scheme not in {"http", "https"}:
-            raise ValueError(f"ZENDESK_URL must start with http:// or https://, got {self.url!r}")
+        if self.url:
+            url = urlparse(self.url)
+            if url.scheme not in {"http", "https"} or not url.hostname:
+                raise ValueError(
+                    f"ZENDESK_URL must be http:// or https:// and a host, got {without_password(self.url)!r}"
+                )
+        if self.url and self.subdomain:
+            # Not one silently winning: a ZENDESK_URL left from trying the simulator would send a real
+            # account's fleet to it (or the other way round), with no word of it.
+            raise ValueError(
+                f"ZENDESK_URL ({without_password(self.url)}) and ZENDESK_SUBDOMAIN ({self.subdomain}) are "
+                "both set: set only one, ZENDESK_SUBDOMAIN for your Zendesk account, ZENDESK_URL for a "
+                "proxy or the simulator"
+            )
         return self
 
     @property

@@ -4,6 +4,7 @@ RedBeat. Through Sentinel each library has its own form, so the translation live
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
@@ -71,6 +72,70 @@ def parse_sentinels(value: str) -> list[tuple[str, int]]:
     return addresses
 
 
+URL_SCHEMES = {"redis", "rediss", "unix", "amqp", "amqps", "pyamqp"}
+# A host name or an IPv4 address (IPv6 addresses come out of urlparse without their brackets).
+HOST_NAME = re.compile(r"^[A-Za-z0-9_.-]+$|^[0-9A-Fa-f:.%]+$")
+
+
+def without_password(url: str) -> str:
+    """The URL as an error message may show it: a password replaced by ***."""
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    userinfo, _, hostinfo = parsed.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parsed._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+
+
+def check_url(url: str) -> None:
+    """ValueError saying what is wrong with a Redis or AMQP URL (scheme, host, port, database
+    number), before redis-py, Celery or kombu trip over it with a traceback of their own."""
+    shown = without_password(url)
+    parsed = urlparse(url)
+    if parsed.scheme not in URL_SCHEMES:
+        raise ValueError(
+            f"unsupported URL scheme {parsed.scheme!r} in {shown}: expected redis://HOST:PORT/DB "
+            "(rediss:// with TLS, unix:///PATH for a socket; amqp:// for a RabbitMQ broker)"
+        )
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        text = parsed.netloc.rpartition("@")[2].rpartition(":")[2]
+        raise ValueError(f"port {text!r} in {shown} is not a port number (1-65535)")
+    host = parsed.hostname
+    if parsed.scheme == "unix":
+        if not parsed.path:
+            raise ValueError(f"{shown} names no socket: expected unix:///PATH/TO/redis.sock")
+    elif host and not HOST_NAME.match(host):
+        raise ValueError(f"{host!r} in {shown} is not a host name or address")
+    if parsed.scheme.startswith("redis"):
+        _check_database(parsed.path.strip("/"), shown)
+    if parsed.scheme.startswith(("redis", "unix")):
+        for text in parse_qs(parsed.query).get("db", []):
+            _check_database(text, shown)
+
+
+def _check_database(text: str, shown: str) -> None:
+    if text and not text.isdigit():
+        raise ValueError(
+            f"database {text!r} in {shown} is not a number: a database is 0, 1, 2, ... as in redis://127.0.0.1:6379/0"
+        )
+
+
+def missing_database(error: BaseException, db: int) -> str | None:
+    """What to say when Redis refuses REDIS_URL's database number (SELECT answers "DB index is
+    out of range"); None for any other error. How many databases the server has is not asked:
+    CONFIG GET is often refused (managed Redis), so the default is named instead."""
+    if "DB index is out of range" not in str(error):
+        return None
+    return (
+        f"REDIS_URL: database {db} does not exist on this Redis server (a server has 16, numbered "
+        "0-15, unless its `databases` setting gives it more)"
+    )
+
+
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -111,12 +176,11 @@ class RedisSettings(SettingsGroup):
 
     @field_validator("url", "broker_url")
     @classmethod
-    def _known_scheme(cls, value: str | None) -> str | None:
+    def _valid_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        scheme = urlparse(value).scheme
-        if scheme not in {"redis", "rediss", "unix", "amqp", "amqps", "pyamqp"}:
-            raise ValueError(f"unsupported URL scheme {scheme!r} in {value!r}")
+        value = value.strip()
+        check_url(value)
         return value
 
     @field_validator("sentinels", "master_name", mode="before")
@@ -178,10 +242,11 @@ class RedisSettings(SettingsGroup):
 
     @property
     def db(self) -> int:
-        """The database number in REDIS_URL (its path, or `?db=` as redis-py reads it; default 0)."""
+        """The database number in REDIS_URL as redis-py reads it: `?db=` when given, else the
+        path (not a unix socket's); default 0."""
         url = urlparse(self.url)
-        text = url.path.strip("/") if url.scheme != "unix" else ""
-        text = text or parse_qs(url.query).get("db", ["0"])[0]
+        text = parse_qs(url.query).get("db", [""])[0] or (url.path.strip("/") if url.scheme != "unix" else "")
+        text = text or "0"
         if not text.isdigit():
             raise ValueError(f"REDIS_URL: database {text!r} is not a number")
         return int(text)

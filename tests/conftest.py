@@ -19,6 +19,7 @@ import pytest
 # Importing app.celery needs no environment; tests that read the settings without setting them get
 # the simulator's OAuth client, as a new account has (API tokens are tested where they are the point).
 os.environ.setdefault("ZENDESK_URL", "http://127.0.0.1:9")
+os.environ["ZENDESK_SUBDOMAIN"] = ""  # a developer's own (shell or .env) with ZENDESK_URL would be an error
 os.environ.setdefault("ZENDESK_OAUTH_CLIENT_ID", "triage-fleet")
 os.environ.setdefault("ZENDESK_OAUTH_CLIENT_SECRET", "sim-oauth-secret")
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="triage-test-logs-"))

@@ -28,12 +28,11 @@ class CommandError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, saying a mistake in the arguments as every other mistake is said: the usage, then
-    one `error: ...` line, exit 2 (argparse's own line starts with the program's name)."""
+    """argparse, with a usage mistake said as every other problem is: one `error: ...` line on
+    stderr (exit 2), naming the command and where its usage is, instead of argparse's usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+        self.exit(EXIT_USAGE, f"error: {message}; see `{self.prog} --help`\n")
 
 
 def positive_int(value: str) -> int:
@@ -57,6 +56,18 @@ def positive_seconds(value: str) -> float:
     if not (seconds > 0 and math.isfinite(seconds)):
         raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {value!r}")
     return seconds
+
+
+def port_number(value: str) -> int:
+    """A TCP port, 1-65535: checked here, so a bad one stops with argparse's usage error (exit 2)
+    instead of an OverflowError from the socket."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port number (1-65535)")
+    return number
 
 
 def progress_bar(label: str) -> Progress:

@@ -69,6 +69,13 @@ def _one_line(error: BaseException) -> tuple[str, int] | None:
         return f"configuration error: REDIS_URL: Redis refused the credentials: {error}", EXIT_USAGE
     if isinstance(error, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return f"error: Redis (REDIS_URL) cannot be reached: {error}", EXIT_FAILURES
+    if isinstance(error, redis.exceptions.ResponseError):
+        from app.settings import get_settings
+        from app.settings_redis import missing_database
+
+        missing = missing_database(error, get_settings(need_zendesk=False).redis.db)
+        if missing:
+            return f"configuration error: {missing}", EXIT_USAGE
     return None
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 from typing import TYPE_CHECKING
 
-from app.cli.common import EXIT_OK
+from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, port_number
 
 if TYPE_CHECKING:
     from app.cli.common import Commands
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 def add_webhook(commands: Commands) -> None:
     webhook = commands.add_parser("webhook", help="serve POST /zendesk/webhook for Zendesk's signed webhooks")
     webhook.add_argument("--host", help="address to listen on (default WEBHOOK_HOST, 0.0.0.0)")
-    webhook.add_argument("--port", type=int, help="port (default WEBHOOK_PORT, 8090)")
+    webhook.add_argument("--port", type=port_number, help="port (default WEBHOOK_PORT, 8090)")
     webhook.set_defaults(handler=cmd_webhook)
 
 
@@ -25,5 +27,19 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     setup_file_logging(settings)
-    serve(args.host or settings.intake.webhook_host, args.port or settings.intake.webhook_port)
+    host = args.host or settings.intake.webhook_host
+    port = args.port or settings.intake.webhook_port
+    try:
+        serve(host, port)
+    except OSError as e:
+        # Binding is the receiver's first use of the network: these say the address is not its to take.
+        if e.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {port} is in use on {host}: another process listens there; stop it, or choose "
+                "another with --port or WEBHOOK_PORT",
+                EXIT_USAGE,
+            ) from None
+        if e.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise CommandError(f"cannot listen on {host}:{port}: {os.strerror(e.errno).lower()}", EXIT_USAGE) from None
+        raise
     return EXIT_OK

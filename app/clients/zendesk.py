@@ -27,7 +27,14 @@ import requests
 import urllib3
 
 from app.clients.breakers import FaultLog, shared_breaker
-from app.clients.zendesk_auth import ClientRefused, TokenRequestFailed, ZendeskAuth, json_session
+from app.clients.zendesk_auth import (
+    ClientRefused,
+    TokenRequestFailed,
+    ZendeskAuth,
+    connection_failure,
+    json_session,
+    origin,
+)
 from app.domain.models import Ticket, TicketUpdate
 from app.errors import TryLater
 
@@ -398,15 +405,17 @@ class ZendeskClient:
         headers = {**kwargs.pop("headers", {}), "Authorization": authorization}
         try:
             response = self.session.request(method, url, timeout=self.timeout, headers=headers, **kwargs)
+        # Each names the host, so a wrong ZENDESK_URL or ZENDESK_SUBDOMAIN shows in the message.
         except requests.ConnectTimeout as e:
             raise ZendeskUnavailable(
-                f"connect timeout after {self.timeout}s on {method} {path_or_url}", reached_zendesk=False
+                f"cannot connect to {origin(url)} (no answer within {self.timeout}s) on {method} {path_or_url}",
+                reached_zendesk=False,
             ) from e
         except requests.Timeout as e:  # sent, no answer in time: it may have taken effect
-            raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url}") from e
+            raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url} at {origin(url)}") from e
         except requests.ConnectionError as e:
             raise ZendeskUnavailable(
-                f"connection failed on {method} {path_or_url}", reached_zendesk=not _never_connected(e)
+                f"{connection_failure(url, e)} on {method} {path_or_url}", reached_zendesk=not _never_connected(e)
             ) from e
         status = response.status_code
         if status < 400:

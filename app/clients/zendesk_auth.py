@@ -25,8 +25,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,27 @@ class ApiTokenAuth:
         return "ApiTokenAuth(<hidden>)"
 
 
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL: where a request went, without path, query or credentials."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def connection_failure(url: str, error: requests.ConnectionError) -> str:
+    """`cannot connect to https://acme.zendesk.com (its host name does not resolve)`: the host a
+    request could not reach, and why in words, so a wrong ZENDESK_URL or ZENDESK_SUBDOMAIN shows."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        why = "its host name does not resolve"
+    elif isinstance(reason, urllib3.exceptions.NewConnectionError):
+        why = str(reason).rpartition("] ")[2].lower() or "no connection"
+    elif isinstance(error, requests.exceptions.SSLError):
+        why = "the TLS handshake failed"
+    else:
+        why = "the connection broke"
+    return f"cannot connect to {origin(url)} ({why})"
+
+
 def json_session(session: requests.Session | None = None) -> requests.Session:
     """`session` (a new one if None) asking for JSON and naming the fleet, as every Zendesk call does."""
     session = session or requests.Session()
@@ -261,11 +284,16 @@ class OAuthClientCredentials:
         try:
             response = self.session.post(self.token_url, json=body, timeout=self.timeout)
         except requests.ConnectTimeout as e:
-            raise TokenRequestFailed(f"connect timeout on POST {TOKEN_PATH}", reached=False) from e
+            raise TokenRequestFailed(
+                f"cannot connect to {origin(self.token_url)} (no answer within {self.timeout}s) on POST {TOKEN_PATH}",
+                reached=False,
+            ) from e
         except requests.Timeout as e:
-            raise TokenRequestFailed(f"timeout after {self.timeout}s on POST {TOKEN_PATH}") from e
+            raise TokenRequestFailed(
+                f"timeout after {self.timeout}s on POST {TOKEN_PATH} at {origin(self.token_url)}"
+            ) from e
         except requests.ConnectionError as e:
-            raise TokenRequestFailed(f"connection failed on POST {TOKEN_PATH}") from e
+            raise TokenRequestFailed(f"{connection_failure(self.token_url, e)} on POST {TOKEN_PATH}") from e
         answer = _json(response)
         if response.status_code == 429 or response.status_code >= 500:
             retry_after = _seconds(response.headers.get("Retry-After"))

@@ -177,8 +177,7 @@ def serve(host: str, port: int) -> None:
     settings = get_settings()
     if settings.intake.zendesk_webhook_secret is None:
         raise ConfigError(
-            "configuration error: ZENDESK_WEBHOOK_SECRET: required by `webhook` "
-            "(the signing secret Zendesk shows for the webhook)"
+            "ZENDESK_WEBHOOK_SECRET: required by `webhook` (the signing secret Zendesk shows for the webhook)"
         )
     from app import services
     from app.celery import app as celery_app

@@ -14,6 +14,8 @@ from typing import Any
 
 from app.fleet.intake import IntakeQueue
 from app.names import Queue
+from app.settings import ConfigError
+from app.settings_redis import missing_database
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
@@ -70,6 +72,9 @@ def run_checks(
     try:
         redis_client.ping()
     except Exception as e:
+        missing = missing_database(e, settings.redis.db)
+        if missing:  # Redis answers, REDIS_URL is wrong: a configuration error, as for every command
+            raise ConfigError(missing) from None
         return [Check("redis", UNHEALTHY, f"unreachable ({type(e).__name__}); no claims, queues or results")]
     checks.append(Check("redis", HEALTHY, "reachable"))
     if zendesk is not None:

@@ -341,12 +341,14 @@ class LocalStack:
         for name in (
             "ZENDESK_EMAIL",
             "ZENDESK_API_TOKEN",
-            "ZENDESK_SUBDOMAIN",
             "ZENDESK_OAUTH_SCOPE",
             "ZENDESK_WEBHOOK_SECRET",
             "PRIORITY_MODE",
         ):
             env.pop(name, None)  # a developer's own account never reaches a test or the demo
+        # Set empty rather than removed: it stands above a ZENDESK_SUBDOMAIN in the checkout's .env,
+        # which with ZENDESK_URL set would be a configuration error (both set).
+        env["ZENDESK_SUBDOMAIN"] = ""
         env.pop("BROKER_URL", None)  # a developer's own broker never reaches a test or the demo
         if self.broker_url:
             env["BROKER_URL"] = self.broker_url

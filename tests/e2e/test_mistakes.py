@@ -167,10 +167,99 @@ OPERATIONS: list[Mistake] = [
         EXIT_USAGE,
         env=NO_ZENDESK,
     ),
+    # A configuration error is unhealthy (2), never "degraded" (1).
+    Mistake(
+        "health-bad-configuration-is-unhealthy",
+        ("health",),
+        r"^configuration error: ZENDESK_SUBDOMAIN: 'acme corp' contains a space",
+        EXIT_USAGE,
+        env={"ZENDESK_URL": "", "ZENDESK_SUBDOMAIN": "acme corp"},
+    ),
+    # Redis answers SELECT 99 with "DB index is out of range": said as such, not "unreachable (ResponseError)".
+    Mistake(
+        "health-redis-database-missing",
+        ("health",),
+        r"^configuration error: REDIS_URL: database 99 does not exist on this Redis server",
+        EXIT_USAGE,
+        env={"REDIS_URL": "{redis}?db=99"},
+    ),
+    Mistake(
+        "health-redis-url-database-not-a-number",
+        ("health",),
+        r"^configuration error: REDIS_URL: database 'abc' in redis://127\.0\.0\.1:6379/abc is not a number",
+        EXIT_USAGE,
+        env={"REDIS_URL": "redis://127.0.0.1:6379/abc"},
+    ),
 ]
 
 # --- configuration: the environment every command reads --------------------------------------------
-CONFIGURATION: list[Mistake] = []
+CONFIGURATION: list[Mistake] = [
+    # ZENDESK_URL left from the simulator next to a real account's subdomain: neither wins in silence.
+    Mistake(
+        "zendesk-url-and-subdomain-both-set",
+        ("run",),
+        r"^configuration error: ZENDESK_URL \(http://127\.0\.0\.1:\d+\) and ZENDESK_SUBDOMAIN \(acme\) are both set",
+        EXIT_USAGE,
+        env={"ZENDESK_SUBDOMAIN": "acme"},
+    ),
+    Mistake(
+        "zendesk-subdomain-with-a-space",
+        ("run",),
+        r"ZENDESK_SUBDOMAIN: 'acme corp' contains a space: a subdomain has only letters, digits and hyphens",
+        EXIT_USAGE,
+        env={"ZENDESK_URL": "", "ZENDESK_SUBDOMAIN": "acme corp"},
+    ),
+    Mistake(
+        "zendesk-subdomain-is-a-host-name",
+        ("runs",),
+        r"ZENDESK_SUBDOMAIN: 'acme\.zendesk\.com' is a host name: give only the subdomain, ZENDESK_SUBDOMAIN=acme",
+        EXIT_USAGE,
+        env={"ZENDESK_URL": "", "ZENDESK_SUBDOMAIN": "acme.zendesk.com"},
+    ),
+    # Zendesk out of reach: the error names the host it tried.
+    Mistake(
+        "zendesk-url-nothing-listens-names-the-host",
+        ("zendesk", "check"),
+        r"^error: Zendesk: .*cannot connect to http://127\.0\.0\.1:9 \(connection refused\)",
+        EXIT_FAILURES,
+        env={"ZENDESK_URL": "http://127.0.0.1:9"},
+    ),
+    Mistake(
+        "redis-url-database-not-a-number",
+        ("run",),
+        r"^configuration error: REDIS_URL: database 'abc' in redis://127\.0\.0\.1:6379/abc is not a number",
+        EXIT_USAGE,
+        env={"REDIS_URL": "redis://127.0.0.1:6379/abc"},
+    ),
+    Mistake(
+        "redis-url-port-out-of-range",
+        ("runs",),
+        r"^configuration error: REDIS_URL: port '99999' in redis://127\.0\.0\.1:99999/0 is not a port number",
+        EXIT_USAGE,
+        env={"REDIS_URL": "redis://127.0.0.1:99999/0"},
+    ),
+    Mistake(
+        "redis-url-password-never-shown",
+        ("run",),
+        r"^configuration error: REDIS_URL: unsupported URL scheme 'http' in http://fleet:\*\*\*@127\.0\.0\.1:6379/0",
+        EXIT_USAGE,
+        env={"REDIS_URL": "http://fleet:hunter2@127.0.0.1:6379/0"},
+    ),
+    Mistake(
+        "broker-url-port-not-a-number",
+        ("run",),
+        r"^configuration error: BROKER_URL: port '5672x' in amqp://guest:\*\*\*@127\.0\.0\.1:5672x// is not a port",
+        EXIT_USAGE,
+        env={"BROKER_URL": "amqp://guest:guest@127.0.0.1:5672x//"},
+    ),
+    Mistake(
+        "redis-database-missing-on-run",
+        ("run",),
+        r"^configuration error: REDIS_URL: database 99 does not exist on this Redis server",
+        EXIT_USAGE,
+        env={"REDIS_URL": "{redis}?db=99"},
+    ),
+]
 
 # --- learning: train, the local model -----------------------------------------------------------------
 NOT_A_MODEL = "this is not a model, only text\n"
@@ -240,7 +329,29 @@ LEARNING: list[Mistake] = [
 ]
 
 # --- webhook, zendesk setup/check -----------------------------------------------------------------------
-SERVICES: list[Mistake] = []
+SERVICES: list[Mistake] = [
+    # The prefix once, not "configuration error: configuration error: ...".
+    Mistake(
+        "webhook-without-a-secret",
+        ("webhook",),
+        r"^configuration error: ZENDESK_WEBHOOK_SECRET: required by `webhook`",
+        EXIT_USAGE,
+    ),
+    Mistake(
+        "webhook-port-out-of-range",
+        ("webhook", "--port", "99999"),
+        r"^error: argument --port: 99999 is not a port number \(1-65535\)",
+        EXIT_USAGE,
+        env={"ZENDESK_WEBHOOK_SECRET": "s3cret"},
+    ),
+    Mistake(
+        "webhook-port-setting-out-of-range",
+        ("webhook",),
+        r"^configuration error: WEBHOOK_PORT: ",
+        EXIT_USAGE,
+        env={"ZENDESK_WEBHOOK_SECRET": "s3cret", "WEBHOOK_PORT": "99999"},
+    ),
+]
 
 MISTAKES = STREAMS + DISPATCH + OPERATIONS + CONFIGURATION + LEARNING + SERVICES
 
@@ -311,3 +422,34 @@ def test_a_mistake_gets_one_clear_line_and_changes_nothing(
     written = sorted(key.decode() for key in redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*"))
     unexpected = [key for key in written if not (mistake.may_write and re.match(mistake.may_write, key[len(prefix) :]))]
     assert unexpected == [], f"shared state written: {unexpected}"
+
+
+def test_webhook_on_a_port_in_use_says_so_in_one_line(
+    redis_url: str, simulators: dict[str, str], tmp_path: Path
+) -> None:
+    """Another process listens on the port: one line naming it, exit 2, not aiohttp's OSError traceback.
+    Not a table row: the busy port is one this test holds open."""
+    import socket
+
+    prefix = f"mistake-{secrets.token_hex(4)}:"
+    env = {**working_env(redis_url, prefix, simulators, tmp_path), "ZENDESK_WEBHOOK_SECRET": "s3cret"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "webhook", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert "Traceback" not in done.stderr, done.stderr
+    problems = [line for line in done.stderr.splitlines() if PROBLEM_LINE.match(line)]
+    assert problems == [
+        f"error: port {port} is in use on 127.0.0.1: another process listens there; stop it, or choose another "
+        "with --port or WEBHOOK_PORT"
+    ]
+    assert done.returncode == EXIT_USAGE
+    assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*")) == []

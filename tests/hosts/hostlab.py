@@ -385,6 +385,7 @@ class LabFleet:
             {
                 **redis_settings,
                 "ZENDESK_URL": self.zendesk_url,
+                "ZENDESK_SUBDOMAIN": "",  # above a .env's: both set is a configuration error
                 "ZENDESK_OAUTH_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
                 "ZENDESK_OAUTH_CLIENT_SECRET": SIM_OAUTH_SECRET,
                 "LLM_BASE_URL": f"{self.llm_url}/v1",

@@ -45,11 +45,15 @@ def test_importing_the_celery_app_needs_no_environment(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [pytest.param(["-m", "celery", "-A", "app", "worker"], marks=pytest.mark.e2e), ["-m", "app", "health"]]
+    "command,exit_code",
+    [
+        pytest.param(["-m", "celery", "-A", "app", "worker"], 1, marks=pytest.mark.e2e),  # Celery's own
+        (["-m", "app", "health"], 2),  # unhealthy, and the CLI's "could not start"
+    ],
 )
-def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, command):
+def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, command, exit_code):
     result = _bare_run(command, tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == exit_code
     assert result.stderr.startswith("configuration error:") and "ZENDESK_EMAIL" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     bad = _bare_run(
@@ -61,7 +65,7 @@ def test_a_worker_or_the_cli_refuses_bad_config_with_one_clear_line(tmp_path, co
         SWEEP_INTERVAL="-5",
         LLM_PROVIDER="magic",
     )
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.returncode == exit_code and "Traceback" not in bad.stderr
     assert "LLM_PROVIDER: Input should be" in bad.stderr
     assert "SWEEP_INTERVAL: Input should be greater than 0" in bad.stderr
 
@@ -136,3 +140,35 @@ def test_a_worker_without_the_master_name_stops_with_a_configuration_error(tmp_p
     assert result.returncode == 1
     assert "configuration error: REDIS_SENTINELS: set REDIS_MASTER_NAME too" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "redis_url,says",
+    [
+        ("redis://127.0.0.1:6379/abc", "configuration error: REDIS_URL: database 'abc' in redis://127.0.0.1:6379/abc"),
+        ("redis://127.0.0.1:99999/0", "configuration error: REDIS_URL: port '99999'"),
+    ],
+)
+def test_a_worker_with_a_redis_url_it_cannot_use_stops_with_one_line(tmp_path, redis_url, says):
+    """Caught in the settings, before redis-py or Celery parse the URL (37-115 lines of traceback before)."""
+    result = run_to_end(
+        celery_command("worker"), _configured_env(tmp_path, REDIS_URL=redis_url), cwd=tmp_path, timeout=60
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    [problem] = [line for line in result.stderr.splitlines() if line.startswith(("error:", "configuration error:"))]
+    assert problem.startswith(says)
+
+
+@pytest.mark.e2e
+def test_a_worker_on_a_database_redis_does_not_have_stops_instead_of_retrying(tmp_path, redis_url):
+    """Redis answers SELECT 99 with "DB index is out of range": Celery would retry that every 10 s."""
+    url = redis_url.rsplit("/", 1)[0] + "/99"
+    result = run_to_end(celery_command("worker"), _configured_env(tmp_path, REDIS_URL=url), cwd=tmp_path, timeout=60)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    # Celery's own SecurityWarning about running as root may come before it.
+    problems = [line for line in result.stderr.splitlines() if line.startswith(("error:", "configuration error:"))]
+    assert problems == [
+        "configuration error: REDIS_URL: database 99 does not exist on this Redis server (a server has 16, "
+        "numbered 0-15, unless its `databases` setting gives it more)"
+    ]

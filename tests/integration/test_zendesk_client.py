@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
+import requests
+import urllib3
 
 from app.clients.zendesk import (
     TicketUpdate,
@@ -102,6 +104,31 @@ def test_typed_errors():
             client.get_ticket(99_999)
         with pytest.raises(ZendeskRejected, match="422"):
             client.update_ticket(1, TicketUpdate(additional_tags=["x"], private_note="n", priority="extreme"))
+
+
+def test_a_zendesk_that_cannot_be_reached_is_named_by_its_host():
+    """A wrong ZENDESK_URL or ZENDESK_SUBDOMAIN shows in the error: the host, and why it failed."""
+    from app.clients.zendesk import ZendeskUnavailable
+    from app.clients.zendesk_auth import MemoryTokenStore, OAuthClientCredentials, TokenRequestFailed
+    from sim.launcher.stack import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(ZendeskUnavailable, match=f"^cannot connect to {closed} \\(connection refused\\) on GET /api"):
+        ZendeskClient(closed, ApiTokenAuth(EMAIL, TOKEN)).get_ticket(1)
+    oauth = OAuthClientCredentials(f"{closed}/oauth/tokens", "triage-fleet", "secret", "read", MemoryTokenStore())
+    with pytest.raises(
+        TokenRequestFailed, match=f"^cannot connect to {closed} \\(connection refused\\) on POST /oauth"
+    ):
+        oauth.authorization()
+    # A subdomain that does not exist: urllib3's resolution error as requests wraps it (no DNS query sent).
+    from app.clients.zendesk_auth import connection_failure
+
+    unresolved = urllib3.exceptions.NameResolutionError(
+        "nosuch.zendesk.com", None, OSError("Name or service not known")
+    )
+    wrapped = requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", unresolved))
+    said = connection_failure("https://nosuch.zendesk.com/oauth/tokens", wrapped)
+    assert said == "cannot connect to https://nosuch.zendesk.com (its host name does not resolve)"
 
 
 def test_additional_tags_keep_what_was_there():

@@ -101,7 +101,7 @@ def test_sentinels_and_master_name_come_together(env):
 
 
 def test_redis_url_must_give_a_database_number_and_be_plain_redis(env):
-    with pytest.raises(ConfigError, match="REDIS_URL: database 'zero' is not a number"):
+    with pytest.raises(ConfigError, match="REDIS_URL: database 'zero' in redis://ignored:6379/zero is not a number"):
         sentinel_settings(env, "redis://ignored:6379/zero")
     get_settings.cache_clear()
     with pytest.raises(ConfigError, match="REDIS_URL: with REDIS_SENTINELS it must be a redis:// URL"):

@@ -169,6 +169,7 @@ def test_defaults_and_derived_values(clean_env):
     assert settings.redis.effective_broker_url == settings.redis.url == "redis://127.0.0.1:6379/0"
     assert settings.intake.sweep_interval == 60
     assert settings.llm.model == "gpt-4o-mini"
+    clean_env.delenv("ZENDESK_SUBDOMAIN")  # one or the other: both set is an error
     clean_env.setenv("ZENDESK_URL", "http://127.0.0.1:8081/")
     clean_env.setenv("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
     settings = Settings()
@@ -256,3 +257,110 @@ def test_the_webhook_command_without_a_secret_stops_with_a_clear_message(clean_e
         clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match="ZENDESK_WEBHOOK_SECRET"):
         serve("127.0.0.1", 0)
+
+
+def test_zendesk_url_and_subdomain_both_set_is_an_error_naming_both(clean_env):
+    """Neither wins in silence: a ZENDESK_URL left from the simulator would take a real account's fleet there."""
+    for name, value in (
+        ("ZENDESK_SUBDOMAIN", "acme"),
+        ("ZENDESK_URL", "http://bot:hunter2@127.0.0.1:8081"),
+        ("ZENDESK_OAUTH_CLIENT_ID", "c"),
+        ("ZENDESK_OAUTH_CLIENT_SECRET", "s"),
+    ):
+        clean_env.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        get_settings(need_zendesk=False)
+    message = str(info.value)
+    assert message.startswith("configuration error: ZENDESK_URL (http://bot:***@127.0.0.1:8081) and ZENDESK_SUBDOMAIN")
+    assert "(acme) are both set: set only one" in message and "hunter2" not in message
+    clean_env.setenv("ZENDESK_URL", " ")  # blank is unset: the subdomain alone is fine
+    get_settings.cache_clear()
+    assert get_settings().zendesk.base_url == "https://acme.zendesk.com"
+
+
+@pytest.mark.parametrize(
+    "value,says",
+    [
+        ("acme corp", "'acme corp' contains a space: a subdomain has only letters, digits and hyphens"),
+        ("acme.zendesk.com", "'acme.zendesk.com' is a host name: give only the subdomain, ZENDESK_SUBDOMAIN=acme"),
+        ("https://acme.zendesk.com/", "is a host name: give only the subdomain, ZENDESK_SUBDOMAIN=acme"),
+        ("http://proxy.internal", "is a URL or host name: give only the subdomain .*or set ZENDESK_URL instead"),
+        ("acme_support", "'acme_support' contains '_'"),
+        ("-acme", "starts or ends with a hyphen"),
+        ("a" * 64, "longer than 63 characters"),
+    ],
+)
+def test_a_subdomain_that_is_not_one_says_what_is_wrong(clean_env, value, says):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", value)
+    with pytest.raises(ConfigError, match=f"^configuration error: ZENDESK_SUBDOMAIN: .*{says}"):
+        get_settings(need_zendesk=False)
+
+
+@pytest.mark.parametrize("value", ["acme", "acme-support", "ACME2", "  acme  "])
+def test_a_subdomain_of_letters_digits_and_hyphens_is_taken(clean_env, value):
+    clean_env.setenv("ZENDESK_SUBDOMAIN", value)
+    assert get_settings(need_zendesk=False).zendesk.base_url == f"https://{value.strip()}.zendesk.com"
+
+
+@pytest.mark.parametrize(
+    "name,value,says",
+    [
+        (
+            "REDIS_URL",
+            "redis://127.0.0.1:6379/abc",
+            "REDIS_URL: database 'abc' in redis://127.0.0.1:6379/abc is not a number",
+        ),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0/1", "REDIS_URL: database '0/1' .* is not a number"),
+        ("REDIS_URL", "unix:///run/redis.sock?db=two", "REDIS_URL: database 'two' .* is not a number"),
+        ("REDIS_URL", "redis://127.0.0.1:99999/0", r"REDIS_URL: port '99999' .* is not a port number \(1-65535\)"),
+        ("REDIS_URL", "redis://127.0.0.1:63a9/0", "REDIS_URL: port '63a9'"),
+        ("REDIS_URL", "redis://127.0.0.1:0/0", "REDIS_URL: port '0'"),
+        ("REDIS_URL", "redis://my redis:6379/0", "REDIS_URL: 'my redis' .* is not a host name or address"),
+        ("REDIS_URL", "unix://", "REDIS_URL: unix:// names no socket"),
+        (
+            "REDIS_URL",
+            "http://127.0.0.1:6379/0",
+            "REDIS_URL: unsupported URL scheme 'http'.*expected redis://HOST:PORT/DB",
+        ),
+        ("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672x//", "BROKER_URL: port '5672x' in amqp://guest:\\*\\*\\*@"),
+        ("BROKER_URL", "redis://127.0.0.1:6379/x", "BROKER_URL: database 'x'"),
+    ],
+)
+def test_a_redis_or_broker_url_that_would_fail_later_is_a_configuration_error_now(clean_env, name, value, says):
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^configuration error: {says}"):
+        get_settings(need_zendesk=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "redis://127.0.0.1:6379/0",
+        "redis://127.0.0.1:6379",
+        "redis://:p%40ss@[::1]:6379/2",
+        "rediss://user:pw@redis.internal:6380/15",
+        "unix:///run/redis.sock?db=3",
+        "redis://redis?db=1",
+    ],
+)
+def test_redis_urls_the_libraries_take_are_taken(clean_env, value):
+    clean_env.setenv("REDIS_URL", value)
+    assert get_settings(need_zendesk=False).redis.url == value
+
+
+def test_a_redis_url_in_an_error_never_shows_its_password(clean_env):
+    clean_env.setenv("REDIS_URL", "redis://fleet:hunter2@127.0.0.1:6379/abc")
+    with pytest.raises(ConfigError) as info:
+        get_settings(need_zendesk=False)
+    assert "hunter2" not in str(info.value) and "redis://fleet:***@127.0.0.1:6379/abc" in str(info.value)
+
+
+def test_a_database_redis_does_not_have_is_named_and_other_refusals_are_not():
+    import redis
+
+    from app.settings_redis import missing_database
+
+    said = missing_database(redis.ResponseError("DB index is out of range"), 99)
+    assert said is not None and said.startswith("REDIS_URL: database 99 does not exist on this Redis server")
+    assert missing_database(redis.ResponseError("WRONGTYPE Operation against a key"), 99) is None
+    assert missing_database(redis.ConnectionError("Error 111 connecting"), 99) is None
