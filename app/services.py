@@ -20,7 +20,7 @@ import pybreaker
 import redis
 from redis.sentinel import Sentinel
 
-from app.clients.breakers import ClearFaultOnClose
+from app.clients.breakers import ClearFaultOnClose, ProcessFaultLog
 from app.clients.zendesk import (
     ZendeskClient,
     ZendeskError,
@@ -44,6 +44,7 @@ from app.fleet.store import (
     FaultRecord,
     JobSlots,
     LanePauseGate,
+    ProcessPauseGate,
     RedisPauseGate,
     RunStore,
     SharedTokenStore,
@@ -287,11 +288,14 @@ def llm_faults() -> FaultRecord:
     return FaultRecord(redis_client(), f"{_settings().redis.prefix}llm:fault")
 
 
-def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
+def llm_quota_observer(
+    pause_gate: LanePauseGate | ProcessPauseGate | None = None,
+) -> Callable[[Mapping[str, str]], None]:
     """Corrects the shared LLM quota from an answer's x-ratelimit-remaining-* headers: the buckets
     never hold more than OpenAI says is left (another application may share the key), and a quota
-    OpenAI says is spent pauses the backlog until its x-ratelimit-reset-* time; the intake lane
-    keeps to the lowered buckets, which refill slower than OpenAI's quota does."""
+    OpenAI says is spent pauses the backlog (of `pause_gate`, the fleet's by default) until its
+    x-ratelimit-reset-* time; the intake lane keeps to the lowered buckets, which refill slower
+    than OpenAI's quota does."""
     settings = _settings()
     quotas = dict(zip(("requests", "tokens"), _llm_quotas()))
     # Less left than one request may take: the next one would be refused.
@@ -306,7 +310,7 @@ def llm_quota_observer() -> Callable[[Mapping[str, str]], None]:
             limiter().clamp(quota, remaining)
             reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
             if remaining < too_little[kind] and reset:
-                llm_pause_gate().pause_backlog(reset)
+                (pause_gate or llm_pause_gate()).pause_backlog(reset)
 
     return observe
 
@@ -517,9 +521,14 @@ def check_classifier(provider: str | None = None) -> str:
     return provider
 
 
-def build_classifier(provider: str | None = None) -> Classifier:
-    """The classifier for `provider` ("rules", "local" or "openai"; None: as configured)."""
-    from app.clients.llm import Gate, LLMClassifier, RedisAnalysisCache
+def build_classifier(provider: str | None = None, private: bool = False) -> Classifier:
+    """The classifier for `provider` ("rules", "local" or "openai"; None: as configured).
+
+    `private`, for a command a person runs (`classify`): the LLM breaker, configuration fault and
+    pauses it meets are this process's own, so a local experiment (a misspelt model, another key)
+    never pauses the fleet, opens its breaker or shows in `health`. It still takes the shared quota
+    (the OpenAI account is the fleet's) and honours the fleet's pauses."""
+    from app.clients.llm import Gate, LLMClassifier, RedisAnalysisCache, private_llm_breaker
 
     settings = _settings()
     provider = check_classifier(provider)
@@ -547,23 +556,30 @@ def build_classifier(provider: str | None = None) -> Classifier:
         if settings.llm.cache_ttl
         else None
     )
+    if private:
+        breaker = private_llm_breaker(settings.llm.breaker_fail_max, settings.llm.breaker_reset_timeout)
+        faults: ProcessFaultLog | FaultRecord = ProcessFaultLog()
+        pause_gate: ProcessPauseGate | LanePauseGate = ProcessPauseGate(llm_pause_gate())
+    else:
+        breaker, faults, pause_gate = llm_circuit(), llm_faults(), llm_pause_gate()
     # The local model, when there is one, answers in the rules' place when the LLM cannot.
     return LLMClassifier(
         client,
         settings.llm.model,
         taxonomy(),
         local or RulesClassifier(taxonomy()),
-        llm_circuit(),
+        breaker,
         cache,
         attempts=settings.llm.attempts,
         max_tokens=settings.llm.completion_tokens,
         temperature=settings.llm.temperature,
         price_override=settings.llm.price_override,
         throttle=llm_throttle(),
-        pause_gate=llm_pause_gate(),
-        faults=llm_faults(),
-        observe_quota=llm_quota_observer(),
+        pause_gate=pause_gate,
+        faults=faults,
+        observe_quota=llm_quota_observer(pause_gate),
         gate=gate,
+        announce_faults=not private,
     )
 
 

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from app.cli.common import EXIT_FAILURES, EXIT_OK
+from app.cli.common import EXIT_FAILURES, EXIT_OK, CommandError
+from app.errors import TryLater, waiting_out
 
 if TYPE_CHECKING:
     from app.cli.common import Commands
@@ -33,26 +34,30 @@ def add_classify(commands: Commands) -> None:
 
 
 class _BadLine(NamedTuple):
-    """A stdin line that could not be read; its error line takes its place in the output."""
+    """A stdin line that could not be read (blank, or not the JSON expected); its error line takes
+    its place in the output."""
 
     error: str
 
 
 def _stdin_batches(expected: str, parse: Callable[[Any], T], max_batch: int = 64) -> Iterator[list[T | _BadLine]]:
-    """The non-blank lines of stdin, each a JSON object through `parse`, in batches of the lines
-    that have already arrived (at most `max_batch`). A caller streaming a file gets full batches,
-    which spaCy parses in one pass at about half the time per line; a caller that writes one line
-    and waits for its answer gets it at once. Read from the file descriptor because a text
-    stream's buffer hides from the caller what has arrived."""
+    """Every line of stdin, each a JSON object through `parse` (a blank or unreadable one as a
+    _BadLine), in batches of the lines that have already arrived (at most `max_batch`). A caller
+    streaming a file gets full batches, which spaCy parses in one pass at about half the time per
+    line; a caller that writes one line and waits for its answer gets it at once. Read from the
+    file descriptor because a text stream's buffer hides from the caller what has arrived."""
     fd, pending, number = sys.stdin.fileno(), b"", 0
     while True:
         chunk = os.read(fd, 1 << 16)
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop() if chunk else b""
+        if chunk:
+            *lines, pending = (pending + chunk).split(b"\n")
+        else:  # the end: a last line without its newline is still a line
+            lines, pending = ([pending] if pending else []), b""
         batch: list[T | _BadLine] = []
         for line in lines:
             number += 1
             if not line.strip():
+                batch.append(_BadLine(f"line {number}: blank"))
                 continue
             try:
                 batch.append(parse(json.loads(line.decode("utf-8"))))
@@ -64,17 +69,27 @@ def _stdin_batches(expected: str, parse: Callable[[Any], T], max_batch: int = 64
             return
 
 
-def _stdin_records(expected: str, parse: Callable[[Any], T]) -> Iterator[T | None]:
-    """Each non-blank line of stdin, a JSON object, through `parse`. A line that cannot be read
-    gets an error line in its place and None: one output line per input line keeps the streams
-    aligned for the caller."""
-    for batch in _stdin_batches(expected, parse, max_batch=1):
-        for item in batch:
-            if isinstance(item, _BadLine):
-                print(json.dumps({"error": item.error}), flush=True)
-                yield None
-            else:
-                yield item
+class _Tally:
+    """The lines read and the errors of those that got an error line, for the one line on stderr
+    that ends a run with bad lines (exit 1)."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.errors: list[str] = []
+
+    def bad(self, line: _BadLine) -> None:
+        self.errors.append(line.error)
+        print(json.dumps({"error": line.error}))
+
+    def outcome(self, done: str) -> int:
+        if not self.errors:
+            return EXIT_OK
+        more = f" and {len(self.errors) - 1} more" if len(self.errors) > 1 else ""
+        raise CommandError(
+            f'{len(self.errors)} of {self.lines} lines not {done} (an {{"error": ...}} line stands for each): '
+            f"{self.errors[0]}{more}",
+            EXIT_FAILURES,
+        )
 
 
 def _text_of(record: Any) -> str:
@@ -85,17 +100,19 @@ def _text_of(record: Any) -> str:
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
+    """Redact each line's text as the workers do (cut at MAX_TEXT_CHARS); one JSON line out per line in."""
     from app import services
+    from app.redaction.redactor import cut_text
 
     redactor = services.redactor()
-    status = EXIT_OK
+    tally = _Tally()
     for batch in _stdin_batches('{"text": string}', _text_of):
-        texts = [item for item in batch if not isinstance(item, _BadLine)]
+        tally.lines += len(batch)
+        texts = [cut_text(item) for item in batch if not isinstance(item, _BadLine)]
         results = iter(redactor.redact_texts(texts))
         for item in batch:
             if isinstance(item, _BadLine):
-                status = EXIT_FAILURES
-                print(json.dumps({"error": item.error}))
+                tally.bad(item)
                 continue
             result = next(results)
             out: dict[str, Any] = {"redacted": result.text}
@@ -103,7 +120,7 @@ def cmd_redact(args: argparse.Namespace) -> int:
                 out["spans"] = [span.as_dict() for span in result.spans]
             print(json.dumps(out, ensure_ascii=False))
         sys.stdout.flush()
-    return status
+    return tally.outcome("redacted")
 
 
 def _ticket_texts(record: Any) -> tuple[str, str]:
@@ -114,33 +131,49 @@ def _ticket_texts(record: Any) -> tuple[str, str]:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """Redact each line's ticket, as the workers do, and classify it; one JSON line out per line in."""
+    """Redact each line's ticket as the workers do (each field cut at MAX_TEXT_CHARS) and classify
+    it; one JSON line out per line in. The LLM breaker, fault and pauses are this process's own
+    (services.build_classifier(private=True)): a mistake tried here never pauses the fleet."""
     from app import services
-    from app.errors import TryLater, waiting_out
+    from app.redaction.redactor import cut_text
 
-    classifier = services.build_classifier(args.provider)
+    classifier = services.build_classifier(args.provider, private=True)
     redactor = services.redactor()
-    status = EXIT_OK
-    for texts in _stdin_records('{"subject": string, "description": string}', _ticket_texts):
-        if texts is None:
-            status = EXIT_FAILURES
-            continue
-        subject, description = (part.text for part in redactor.redact_ticket(*texts))
-        # The shared LLM quota: wait as a worker would, never fall back.
-        try:
-            analysis = waiting_out(partial(classifier.classify, subject, description, may_wait=True), shortest_wait=0.5)
-        except TryLater as e:  # a configuration fault: the person running this is the one to fix it
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_FAILURES
-        out = {
-            **analysis.values,
-            "confidence": analysis.confidence,
-            "provider": analysis.provider,
-            "model": analysis.model,
-        }
-        if analysis.fallback_reason:
-            out["fallback_reason"] = analysis.fallback_reason
-        if analysis.rules_fields:  # a local model that has not learned these: the rules answered them
-            out["rules_fields"] = analysis.rules_fields
-        print(json.dumps(out, ensure_ascii=False), flush=True)
-    return status
+    tally = _Tally()
+    for batch in _stdin_batches('{"subject": string, "description": string}', _ticket_texts, max_batch=1):
+        for item in batch:
+            tally.lines += 1
+            if isinstance(item, _BadLine):
+                tally.bad(item)
+                sys.stdout.flush()
+                continue
+            subject, description = (part.text for part in redactor.redact_ticket(*map(cut_text, item)))
+            # The shared LLM quota: wait as a worker would, never fall back.
+            try:
+                analysis = waiting_out(
+                    partial(classifier.classify, subject, description, may_wait=True), shortest_wait=0.5
+                )
+            except TryLater as e:  # a configuration fault: the person running this is the one to fix it
+                raise CommandError(_fault_line(e), EXIT_FAILURES) from None
+            out = {
+                **analysis.values,
+                "confidence": analysis.confidence,
+                "provider": analysis.provider,
+                "model": analysis.model,
+            }
+            if analysis.fallback_reason:
+                out["fallback_reason"] = analysis.fallback_reason
+            if analysis.rules_fields:  # a local model that has not learned these: the rules answered them
+                out["rules_fields"] = analysis.rules_fields
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+    return tally.outcome("classified")
+
+
+def _fault_line(error: TryLater) -> str:
+    """What a person reads for a fault that stops `classify`: the setting to fix, for the LLM's."""
+    from app.clients.llm import LLMConfigFault, config_fault_line
+    from app.settings import get_settings
+
+    if isinstance(error, LLMConfigFault):
+        return config_fault_line(error, get_settings(need_zendesk=False).llm.model)
+    return str(error)

@@ -1,4 +1,5 @@
-"""Circuit breakers shared by every process through Redis, and the log line of each state change."""
+"""Circuit breakers shared by every process through Redis, and the log line of each state change;
+and the private breaker and fault log of a command a person runs."""
 
 from __future__ import annotations
 
@@ -85,3 +86,29 @@ def shared_breaker(
         listeners=[BreakerLog()],
         name=name,
     )
+
+
+def private_breaker(name: str, fail_max: int, reset_timeout: float, exclude: list[Any]) -> pybreaker.CircuitBreaker:
+    """A breaker of this process alone (its state in memory), for a command a person runs: what
+    that person tries out never opens the fleet's breaker. The error that trips it is raised as
+    itself, so the caller can tell a configuration fault from an outage."""
+    return pybreaker.CircuitBreaker(
+        fail_max=fail_max, reset_timeout=reset_timeout, exclude=exclude, name=name, throw_new_error_on_trip=False
+    )
+
+
+class ProcessFaultLog:
+    """The configuration fault of this process alone (a FaultLog kept in memory), beside its
+    private breaker: no other process sees it, and `health` does not report it."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def get(self) -> str | None:
+        return self.reason
+
+    def record(self, reason: str) -> None:
+        self.reason = reason
+
+    def clear(self) -> None:
+        self.reason = None

@@ -42,7 +42,7 @@ import openai
 import pybreaker
 from pydantic import ValidationError
 
-from app.clients.breakers import FaultLog, refusing, shared_breaker
+from app.clients.breakers import FaultLog, private_breaker, refusing, shared_breaker
 from app.domain.models import Analysis, Usage
 from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
@@ -237,9 +237,35 @@ class LLMConfigFault(TryLater):
 
     needs_operator = True
 
-    def __init__(self, reason: str, retry_after: float) -> None:
+    def __init__(self, reason: str, retry_after: float, error: openai.APIStatusError | None = None) -> None:
         super().__init__(f"LLM configuration fault: {reason}", retry_after)
         self.reason = reason
+        # The refusal itself, when this process met it (not when it only read the shared record).
+        self.error = error
+
+
+def config_fault_line(fault: LLMConfigFault, model: str) -> str:
+    """A configuration fault as one line for the person who runs a command, naming the setting to
+    fix. Never OpenAI's message for a refused key: it may quote part of the key."""
+    error = fault.error
+    if error is None:
+        return str(fault)
+    code = _error_field(error, "code")
+    status = f"{error.status_code} {code}" if code else str(error.status_code)
+    if code == "model_not_found":
+        return f"LLM: model {model} not found ({status}); set LLM_MODEL to a model the key may use"
+    if error.status_code == 404:  # the server has no such path: the base URL is wrong
+        return (
+            f"LLM: the server has no chat completions there ({describe_api_error(error, detail=True)}); "
+            "check LLM_BASE_URL (an OpenAI-compatible server's usually ends in /v1)"
+        )
+    if error.status_code == 401 or code == "invalid_api_key":
+        return f"LLM: the API key was refused ({status}); check OPENAI_API_KEY"
+    if "insufficient_quota" in (code, _error_field(error, "type")):
+        return f"LLM: the account has no quota left ({status}); check its plan and billing"
+    if error.status_code == 403:
+        return f"LLM: the key may not use model {model} ({status}); check OPENAI_API_KEY and LLM_MODEL"
+    return f"LLM: every request is refused ({describe_api_error(error, detail=True)})"
 
 
 def _error_field(error: openai.APIStatusError, name: str) -> str | None:
@@ -349,6 +375,7 @@ class LLMClassifier:
         faults: FaultLog | None = None,
         observe_quota: Callable[[Mapping[str, str]], None] | None = None,
         gate: Gate | None = None,
+        announce_faults: bool = True,
     ) -> None:
         self.client = client
         self.model = model
@@ -370,6 +397,9 @@ class LLMClassifier:
         self.faults = faults
         # Corrects the shared quota from each answer's x-ratelimit-* headers.
         self.observe_quota = observe_quota
+        # Log a configuration fault for the operators (the fleet's breaker opens for it). A command
+        # a person runs, with a private breaker, leaves the telling to its caller.
+        self.announce_faults = announce_faults
         self.prompt_version = prompt_version(taxonomy)
         self.output_model = taxonomy.output_model
         # Fixed per taxonomy: built once, not on every request.
@@ -462,7 +492,7 @@ class LLMClassifier:
                 if is_config_fault(e):
                     reason = describe_api_error(e, detail=True)
                     self._open_for_fault(reason)
-                    return self._config_fault(reason, may_wait, subject, description, spend, started)
+                    return self._config_fault(reason, may_wait, subject, description, spend, started, e)
                 if _slow_down(e):
                     if self.pause_gate is not None:
                         self.pause_gate.pause(_retry_after(e))
@@ -504,15 +534,23 @@ class LLMClassifier:
         """Record the fault first (the breaker's alert names it), then open the breaker for everyone."""
         if self.faults is not None:
             self.faults.record(reason)
-        log.error("LLM configuration fault: %s; the LLM breaker opens and tickets wait until it is fixed", reason)
+        if self.announce_faults:
+            log.error("LLM configuration fault: %s; the LLM breaker opens and tickets wait until it is fixed", reason)
         if self.breaker.current_state != pybreaker.STATE_OPEN:
             self.breaker.open()
 
     def _config_fault(
-        self, reason: str, may_wait: bool, subject: str, description: str, spend: Usage, started: float
+        self,
+        reason: str,
+        may_wait: bool,
+        subject: str,
+        description: str,
+        spend: Usage,
+        started: float,
+        error: openai.APIStatusError | None = None,
     ) -> Analysis:
         if may_wait:
-            raise LLMConfigFault(reason, self.breaker.reset_timeout)
+            raise LLMConfigFault(reason, self.breaker.reset_timeout, error)
         return self._fallback(subject, description, f"LLM configuration fault ({reason})", spend, started)
 
     def _add_usage(self, spend: Usage, completion: Any) -> None:
@@ -566,3 +604,9 @@ class LLMClassifier:
 
 def llm_breaker(redis_client: Any, namespace: str, fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:
     return shared_breaker("llm", redis_client, namespace, fail_max, reset_timeout, exclude=[_not_an_outage])
+
+
+def private_llm_breaker(fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:
+    """The LLM breaker of one command a person runs (`classify`): it counts as the fleet's does,
+    but only this process sees it."""
+    return private_breaker("llm (this process)", fail_max, reset_timeout, exclude=[_not_an_outage])

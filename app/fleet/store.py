@@ -62,6 +62,24 @@ class LanePauseGate:
         self.backlog.pause(seconds)
 
 
+class ProcessPauseGate:
+    """A service's pauses as a command a person runs sees them: it honours the fleet's (a 429 the
+    fleet met holds for the whole account), but one it meets itself pauses only this process."""
+
+    def __init__(self, fleet: LanePauseGate) -> None:
+        self.fleet = fleet
+        self.until = 0.0  # time.monotonic() when this process's own pause ends
+
+    def remaining(self) -> float:
+        return max(self.fleet.remaining(), self.until - time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        self.until = max(self.until, time.monotonic() + seconds)
+
+    def pause_backlog(self, seconds: float) -> None:
+        self.pause(seconds)  # one process has no lanes
+
+
 class FaultRecord:
     """A configuration fault every process sees while it lasts (e.g. `llm:fault`): set when a
     request is refused for what every request carries, cleared by the next request that succeeds."""

@@ -33,6 +33,7 @@ __all__ = [
     "load_spacy_model",
     "redact_inputs",
     "MAX_TEXT_CHARS",
+    "cut_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,14 @@ def _split_ticket(subject: str, description: str, spans: list[Span]) -> tuple[Re
 
 
 # Longer bodies are cut before redaction and classification: the head of a ticket carries its
-# meaning, and spaCy time grows with length.
+# meaning, and spaCy time grows with length (and refuses a text of over a million characters).
 MAX_TEXT_CHARS = 20_000
+
+
+def cut_text(text: str) -> str:
+    """The part of a text the fleet redacts and classifies: its first MAX_TEXT_CHARS characters.
+    Every path in (the workers, backfill, `redact`, `classify`) cuts here, so all redact alike."""
+    return text[:MAX_TEXT_CHARS]
 
 
 def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[TicketWork]:
@@ -150,7 +157,7 @@ def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[Ticket
         )
         for t in tickets
     ]
-    texts = [(t.subject[:MAX_TEXT_CHARS], t.description[:MAX_TEXT_CHARS]) for t in tickets]
+    texts = [(cut_text(t.subject), cut_text(t.description)) for t in tickets]
     try:
         redactions: list[tuple[Redaction, Redaction] | Exception] = list(redactor.redact_tickets(texts))
     except Exception:

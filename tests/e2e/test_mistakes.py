@@ -52,7 +52,105 @@ class Mistake:
 
 
 # --- streams: redact, classify ----------------------------------------------------------------------
-STREAMS: list[Mistake] = []
+def _json_lines(*records: dict[str, str] | None) -> str:
+    """stdin of JSON lines, None a blank line; braces doubled for the `{place}` filling."""
+    import json
+
+    return "".join(("" if r is None else json.dumps(r)) + "\n" for r in records).replace("{", "{{").replace("}", "}}")
+
+
+def _output_lines(stdout: str) -> list[dict[str, object]]:
+    import json
+
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+# Over a million characters, more than spaCy takes: the workers cut a text at 20,000 (MAX_TEXT_CHARS).
+_LONG_TEXT = "Call Maria Gonzalez at maria@example.com. " + "The export is broken again. " * 38_000
+_TICKET = {"subject": "Checkout crashes", "description": "The app crashes when I pay. Please fix it."}
+_LLM_QUOTA = r"ratelimit:llm:(requests|tokens)$"  # the shared quota a request took, rightly left
+_LLM_URL = {"LLM_BASE_URL": "{llm}/v1"}
+
+
+def _redacted_three_lines_the_long_one_cut(stdout: str) -> None:
+    lines = _output_lines(stdout)
+    assert len(lines) == 3, stdout[:300]
+    long_one = str(lines[0]["redacted"])
+    assert long_one.startswith("Call <PERSON> at <EMAIL_ADDRESS>. The export") and len(long_one) <= 20_000
+    assert lines[1] == {"error": "line 2: blank"}
+    assert lines[2] == {"redacted": "Hi <PERSON>, mail <EMAIL_ADDRESS>"}
+
+
+def _classified_three_lines(stdout: str) -> None:
+    lines = _output_lines(stdout)
+    assert len(lines) == 3, stdout[:300]
+    assert lines[0]["provider"] == lines[2]["provider"] == "rules" and lines[1] == {"error": "line 2: blank"}
+
+
+def _classified_then_blank(stdout: str) -> None:
+    lines = _output_lines(stdout)
+    assert len(lines) == 2 and lines[0]["provider"] == "rules" and lines[1] == {"error": "line 2: blank"}
+
+
+STREAMS: list[Mistake] = [
+    # A misspelt model or a wrong key tried from the command line: one line, exit 1, and the fleet's
+    # breaker, fault record and pauses untouched (only the quota the request took is left).
+    Mistake(
+        "classify-misspelt-model",
+        ("classify",),
+        r"^error: LLM: model gpt-4o-mimi not found \(404 model_not_found\); set LLM_MODEL",
+        EXIT_FAILURES,
+        env={**_LLM_URL, "LLM_MODEL": "gpt-4o-mimi"},
+        stdin=_json_lines(_TICKET, _TICKET),
+        check_stdout=lambda out: None if out == "" else pytest.fail(out),
+        may_write=_LLM_QUOTA,
+    ),
+    Mistake(
+        "classify-wrong-api-key",
+        ("classify",),
+        r"^error: LLM: the API key was refused \(401 invalid_api_key\); check OPENAI_API_KEY$",
+        EXIT_FAILURES,
+        env={**_LLM_URL, "OPENAI_API_KEY": "sk-not-the-key"},
+        stdin=_json_lines(_TICKET),
+        may_write=_LLM_QUOTA,
+    ),
+    # A 1 MB line among others: cut and redacted as the workers do, and the stream goes on; a blank
+    # line gets its error line: one line out per line in.
+    Mistake(
+        "redact-1mb-line-and-blank-line",
+        ("redact",),
+        r"^error: 1 of 3 lines not redacted .*: line 2: blank$",
+        EXIT_FAILURES,
+        stdin=_json_lines({"text": _LONG_TEXT}, None, {"text": "Hi Anna, mail anna@example.org"}),
+        check_stdout=_redacted_three_lines_the_long_one_cut,
+    ),
+    Mistake(
+        "classify-1mb-line-and-blank-line",
+        ("classify", "--provider", "rules"),
+        r"^error: 1 of 3 lines not classified .*: line 2: blank$",
+        EXIT_FAILURES,
+        stdin=_json_lines({"subject": "Export", "description": _LONG_TEXT}, None, _TICKET),
+        check_stdout=_classified_three_lines,
+    ),
+    Mistake(
+        "classify-redis-down",
+        ("classify",),
+        r"^error: Redis \(REDIS_URL\) cannot be reached",
+        EXIT_FAILURES,
+        env={**_LLM_URL, "REDIS_URL": "redis://127.0.0.1:1"},
+        stdin=_json_lines(_TICKET),
+    ),
+    # The rules need no Redis: Redis down, the ticket is still classified (exit 1 for the blank line).
+    Mistake(
+        "classify-rules-redis-down",
+        ("classify", "--provider", "rules"),
+        r"^error: 1 of 2 lines not classified .*: line 2: blank$",
+        EXIT_FAILURES,
+        env={"REDIS_URL": "redis://127.0.0.1:1"},
+        stdin=_json_lines(_TICKET, None),
+        check_stdout=_classified_then_blank,
+    ),
+]
 
 # --- dispatch: run, dead-letters, backfill ------------------------------------------------------------
 # Zendesk's settings unset: what needs no Zendesk must not ask for them.
@@ -377,7 +475,7 @@ def working_env(redis_url: str, prefix: str, simulators: dict[str, str], tmp: Pa
             "ZENDESK_OAUTH_CLIENT_ID": "triage-fleet",
             "ZENDESK_OAUTH_CLIENT_SECRET": "sim-oauth-secret",
             "OPENAI_API_KEY": "sim-llm-key",
-            "LLM_BASE_URL": simulators["llm"],
+            "LLM_BASE_URL": simulators["llm"] + "/v1",  # OpenAI's base URL ends in /v1
             "LOG_DIR": str(tmp / "logs"),
         }
     )

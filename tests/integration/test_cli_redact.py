@@ -49,11 +49,42 @@ def test_one_line_out_per_line_in_with_offsets_into_the_input():
     assert "maria@example.com" not in outputs[0]["redacted"] and "Gonzalez" not in outputs[0]["redacted"]
 
 
-def test_bad_lines_get_an_error_line_and_exit_1():
-    result = run(['{"text": "Hi Anna"}', "not json", '{"body": "x"}'])
+def test_bad_and_blank_lines_get_an_error_line_and_exit_1():
+    result = run(['{"text": "Hi Anna"}', "not json", "", '{"body": "x"}'])
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert list(lines[0]) == ["redacted"] and "error" in lines[1] and "error" in lines[2]
+    assert len(lines) == 4 and list(lines[0]) == ["redacted"]
+    assert lines[2] == {"error": "line 3: blank"} and "error" in lines[1] and "error" in lines[3]
+    assert result.stderr.strip().splitlines() == [
+        'error: 3 of 4 lines not redacted (an {"error": ...} line stands for each): line 2: expected '
+        '{"text": string} (JSONDecodeError) and 2 more'
+    ]
+
+
+def test_a_long_text_is_cut_and_redacted_as_the_workers_redact_it():
+    """A text past MAX_TEXT_CHARS (here over a million characters, more than spaCy takes) is cut
+    where the workers cut it, a name and an address straddling the cut included, and redacted
+    exactly as the worker path (redact_inputs) redacts a ticket with that description."""
+    import time
+
+    from app.domain.models import TicketInput
+    from app.redaction.redactor import MAX_TEXT_CHARS, Redactor, redact_inputs
+
+    filler = "The export to CSV fails after the upgrade. "
+    head = "Hello, I am Maria Gonzalez (maria@example.com, +1 415 555 0132). "
+    text = head + filler * ((MAX_TEXT_CHARS - len(head)) // len(filler))
+    text += "Call Jean-Pierre Lefevre at jp@example.fr now. " + filler * 25_000
+    assert len(text) > 1_000_000
+
+    result = run([json.dumps({"text": text}), json.dumps({"text": "Mail anna@example.org"})], "--spans")
+    assert result.returncode == 0, result.stderr
+    cli = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(cli) == 2 and cli[1]["redacted"] == "Mail <EMAIL_ADDRESS>"
+    ticket = TicketInput(run_id="r", ticket_id=1, description=text, enqueued_at=time.time())
+    worker = redact_inputs(Redactor(), [ticket])[0]
+    assert cli[0]["redacted"] == worker.redacted_description
+    assert "maria@example.com" not in cli[0]["redacted"] and "jp@example" not in cli[0]["redacted"]
+    assert all(span["end"] <= MAX_TEXT_CHARS for span in cli[0]["spans"])
 
 
 def test_a_caller_that_waits_for_each_answer_gets_it_before_sending_the_next():

@@ -154,3 +154,56 @@ def test_no_billing_quota_is_a_configuration_fault_too(use_llm, llm_sim):
     assert "insufficient_quota" in info.value.reason
     fallback = services.classifier().classify(*TICKET, may_wait=False)  # a caller that cannot wait: said why
     assert fallback.is_fallback and "configuration fault" in fallback.fallback_reason
+
+
+def fleet_keys(redis_prefix: str) -> list[str]:
+    """The keys under this test's prefix, without it."""
+    return sorted(k.decode()[len(redis_prefix) :] for k in services.redis_client().scan_iter(match=f"{redis_prefix}*"))
+
+
+@pytest.mark.parametrize(
+    ("model", "env", "says"),
+    [
+        ("gpt-4o-mimi", {}, "LLM: model gpt-4o-mimi not found (404 model_not_found); set LLM_MODEL"),
+        ("gpt-4o-mini", {"OPENAI_API_KEY": "sk-wrong-key-123"}, "LLM: the API key was refused (401"),
+    ],
+)
+def test_a_command_a_person_runs_keeps_a_configuration_fault_to_itself(
+    use_llm, llm_sim, receiver, redis_prefix, model, env, says
+):
+    """`classify` (build_classifier(private=True)) meets a misspelt model or a wrong key: it is told
+    in one line naming the setting, at once, while the fleet's breaker, fault record, pauses and
+    alerts stay as they were: only the shared quota it took is left in Redis."""
+    from app.clients.llm import config_fault_line
+
+    use_llm(model, **env)
+    private = services.build_classifier(private=True)
+    with pytest.raises(LLMConfigFault) as info:
+        private.classify(*TICKET, may_wait=True)
+    line = config_fault_line(info.value, model)
+    assert line.startswith(says) and "sk-wrong" not in line
+    assert private.breaker.current_state == "open"  # its own: a second ticket is not sent
+    with pytest.raises(LLMConfigFault):
+        private.classify("another", "ticket", may_wait=True)
+    assert sim_stats(llm_sim)["requests_total"] == 1
+
+    assert fleet_keys(redis_prefix) == ["ratelimit:llm:requests", "ratelimit:llm:tokens"]
+    assert services.llm_faults().get() is None and services.llm_pause_gate().remaining() == 0
+    assert services.llm_circuit().current_state == "closed" and receiver.messages == []
+    # The fleet's own classifier is untouched and still asks the LLM.
+    services.reset()
+    use_llm("gpt-4o-mini")
+    assert not services.classifier().classify(*TICKET, may_wait=True).is_fallback
+
+
+def test_a_command_a_person_runs_pauses_only_itself_after_a_429(use_llm, llm_sim, redis_prefix):
+    """A 429 that `classify` meets pauses this process; the fleet's pause is read, never written."""
+    use_llm("gpt-4o-mini", LLM_RPM="100000")
+    private = services.build_classifier(private=True)
+    private.pause_gate.pause(30)
+    assert private.pause_gate.remaining() > 25 and services.llm_pause_gate().remaining() == 0
+    private.observe_quota({"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "40s"})
+    assert private.pause_gate.remaining() > 35  # quota spent, OpenAI says: this process waits
+    assert not [key for key in fleet_keys(redis_prefix) if key.startswith("llm:paused")]
+    services.llm_pause_gate().pause(60)  # the fleet met a 429: the whole account waits, this process too
+    assert private.pause_gate.remaining() > 55
