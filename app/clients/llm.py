@@ -28,6 +28,7 @@ Only redacted text is ever sent, inside <ticket> delimiters the ticket cannot cl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -354,56 +355,45 @@ class Gate:
         return int.from_bytes(digest[:8], "big") / 2**64 < self.audit_share
 
 
+@dataclass(eq=False)
 class LLMClassifier:
     """Classifies with an OpenAI-compatible model; the fallback (the local model or the rules)
     answers when it cannot, and a gate may spare it the tickets the local model is sure of."""
 
-    def __init__(
-        self,
-        client: openai.OpenAI,
-        model: str,
-        taxonomy: Taxonomy,
-        fallback: Fallback,
-        breaker: pybreaker.CircuitBreaker,
-        cache: CacheStore | None = None,
-        attempts: int = 3,
-        max_tokens: int = 400,
-        temperature: float | None = 0.0,
-        price_override: tuple[float, float] | None = None,
-        throttle: Callable[[int], float] | None = None,
-        pause_gate: Any | None = None,
-        faults: FaultLog | None = None,
-        observe_quota: Callable[[Mapping[str, str]], None] | None = None,
-        gate: Gate | None = None,
-        announce_faults: bool = True,
-    ) -> None:
-        self.client = client
-        self.model = model
-        self.taxonomy = taxonomy
-        self.fallback = fallback
-        self.gate = gate
-        self.breaker = breaker
-        self.cache = cache
-        self.attempts = attempts
-        self.max_tokens = max_tokens
-        # Reasoning models answer 400 to any temperature but their default: send none to them.
-        self.temperature = None if is_reasoning_model(model) else temperature
-        self.price_override = price_override
-        # throttle(tokens) takes the shared RPM/TPM quota (app.fleet.ratelimit): 0, or seconds to wait.
-        self.throttle = throttle
-        # A 429 that outlasted the SDK's retries pauses every process (app.fleet.store.RedisPauseGate).
-        self.pause_gate = pause_gate
-        # The configuration fault all processes see while the breaker is open for it.
-        self.faults = faults
-        # Corrects the shared quota from each answer's x-ratelimit-* headers.
-        self.observe_quota = observe_quota
-        # Log a configuration fault for the operators (the fleet's breaker opens for it). A command
-        # a person runs, with a private breaker, leaves the telling to its caller.
-        self.announce_faults = announce_faults
-        self.prompt_version = prompt_version(taxonomy)
-        self.output_model = taxonomy.output_model
-        # Fixed per taxonomy: built once, not on every request.
-        self.response_format = response_format(taxonomy)
+    client: openai.OpenAI
+    model: str
+    taxonomy: Taxonomy
+    fallback: Fallback
+    breaker: pybreaker.CircuitBreaker
+    cache: CacheStore | None = None
+    attempts: int = 3
+    max_tokens: int = 400
+    # Reasoning models answer 400 to any temperature but their default: none is sent to them.
+    temperature: float | None = 0.0
+    price_override: tuple[float, float] | None = None
+    # throttle(tokens) takes the shared RPM/TPM quota (app.fleet.ratelimit): 0, or seconds to wait.
+    throttle: Callable[[int], float] | None = None
+    # A 429 that outlasted the SDK's retries pauses every process (app.fleet.store.RedisPauseGate).
+    pause_gate: Any | None = None
+    # The configuration fault all processes see while the breaker is open for it.
+    faults: FaultLog | None = None
+    # Corrects the shared quota from each answer's x-ratelimit-* headers.
+    observe_quota: Callable[[Mapping[str, str]], None] | None = None
+    gate: Gate | None = None
+    # Log a configuration fault for the operators (the fleet's breaker opens for it). A command
+    # a person runs, with a private breaker, leaves the telling to its caller.
+    announce_faults: bool = True
+    # Fixed per taxonomy: built once, not on every request.
+    prompt_version: str = dataclasses.field(init=False)
+    output_model: Any = dataclasses.field(init=False, repr=False)
+    response_format: dict[str, Any] = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if is_reasoning_model(self.model):
+            self.temperature = None
+        self.prompt_version = prompt_version(self.taxonomy)
+        self.output_model = self.taxonomy.output_model
+        self.response_format = response_format(self.taxonomy)
 
     def cache_key(self, messages: list[dict[str, str]]) -> str:
         material = json.dumps([self.prompt_version, self.model, messages], sort_keys=True)
