@@ -13,6 +13,7 @@ from app import services
 from app.fleet import lanes
 from app.logs import setup_file_logging
 from app.names import Queue
+from app.redis_connection import check_redis_database
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _load_models_before_fork(sender: Any = None, **_: Any) -> None:
     caches) in the parent too; gc.freeze() then keeps the collector from writing to those
     objects in every child, which would give each child its own copy of the pages.
     """
-    services.check_redis_database(get_settings())  # REDIS_URL naming a database Redis lacks stops here
+    check_redis_database(get_settings())  # REDIS_URL naming a database Redis lacks stops here
     provider, why = get_settings().llm_choice()
     taxonomy = services.taxonomy()  # a bad taxonomy file stops the worker here, not per ticket
     log.warning("classifier: %s (%s); taxonomy %s@%s", provider, why, taxonomy.name, taxonomy.version)

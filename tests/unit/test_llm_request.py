@@ -5,14 +5,8 @@ import httpx
 import openai
 import pytest
 
-from app.clients.llm import (
-    LLMClassifier,
-    cost_usd,
-    is_config_fault,
-    price_for,
-    quota_tokens,
-    response_format,
-)
+from app.clients.llm import LLMClassifier, is_config_fault, quota_tokens, response_format
+from app.clients.llm_prices import cost_usd, price_for
 from app.domain.rules import RulesClassifier
 from app.domain.taxonomy import TAXONOMY_DIR, load_taxonomy
 from app.settings import is_reasoning_model
