@@ -36,6 +36,7 @@ from app.fleet import lanes
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.context import Fleet
 from app.fleet.intake import IntakeQueue
+from app.fleet.meters import Meters
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
 from app.fleet.replies import text
 from app.fleet.store import (
@@ -155,8 +156,15 @@ def job_slots() -> JobSlots:
     )
 
 
+def meters() -> Meters:
+    """The fleet's Prometheus counters in Redis (app.fleet.meters), read by `python -m app metrics`."""
+    return _for_this_process("meters", lambda: Meters(redis_client(), _settings().redis.prefix))
+
+
 def limiter() -> SharedRateLimiter:
-    return _for_this_process("limiter", lambda: SharedRateLimiter(redis_client(), _settings().redis.prefix))
+    return _for_this_process(
+        "limiter", lambda: SharedRateLimiter(redis_client(), _settings().redis.prefix, waited=meters().limiter_wait)
+    )
 
 
 def zendesk_throttle() -> Callable[[str, str], float]:
@@ -346,6 +354,7 @@ def zendesk() -> ZendeskClient:
             breaker=zendesk_circuit(),
             throttle=zendesk_throttle(),
             faults=zendesk_faults(),
+            meter=meters().zendesk_request,
         ),
     )
 
@@ -530,6 +539,8 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
         observe_quota=llm_quota_observer(pause_gate),
         gate=gate,
         announce_faults=not private,
+        # The OpenAI account is the fleet's: a command's requests count in its metrics too.
+        meter=meters().llm_request,
     )
 
 
@@ -552,14 +563,17 @@ def fleet() -> Fleet:
         classifier=classifier,
         zendesk=zendesk,
         alerts=alerts,
+        meters=meters,
         priority_by_triggers=priority_by_triggers,
         max_sleep=max_sleep,
     )
 
 
-def start_run(ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False) -> SweepOutcome:
+def start_run(
+    ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False, source: str = "sweep"
+) -> SweepOutcome:
     """app.fleet.dispatch.start_run with this process's fleet: one sweep now and its chord."""
     # Imported here: dispatch loads the Celery application, which commands without a run need not.
     from app.fleet import dispatch
 
-    return dispatch.start_run(fleet(), ticket_ids, limit, dry_run)
+    return dispatch.start_run(fleet(), ticket_ids, limit, dry_run, source)

@@ -339,6 +339,10 @@ class LLMClassifier:
     # Log a configuration fault for the operators (the fleet's breaker opens for it). A command
     # a person runs, with a private breaker, leaves the telling to its caller.
     announce_faults: bool = True
+    # meter(model, status, prompt, completion, cached, cost) counts each request the SDK made or
+    # failed to make (status: the HTTP status, `timeout` or `error`), with its tokens and dollars:
+    # app.fleet.meters. The SDK's own retries inside one call count as that one request.
+    meter: Callable[..., None] | None = None
     # Fixed per taxonomy: built once, not on every request.
     prompt_version: str = dataclasses.field(init=False)
     output_model: Any = dataclasses.field(init=False, repr=False)
@@ -434,6 +438,7 @@ class LLMClassifier:
                     return self._config_fault(fault, may_wait, subject, description, spend, started)
                 return self._fallback(subject, description, "LLM circuit breaker open", spend, started)
             except openai.APIStatusError as e:
+                self._meter(str(e.status_code))
                 self._observe(e.response.headers if e.response is not None else {})
                 if is_config_fault(e):
                     reason = describe_api_error(e, detail=True)
@@ -448,17 +453,23 @@ class LLMClassifier:
                     subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started
                 )
             except openai.APIError as e:
+                self._meter("timeout" if isinstance(e, openai.APITimeoutError) else "error")
                 return self._fallback(
                     subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started
                 )
             self._observe(raw.headers)
             if self.faults is not None:
                 self.faults.clear()  # a request went through: whatever was wrong is fixed
+            status = str(getattr(raw, "status_code", 200))
+            metered = False
             try:
                 completion = raw.parse()
-                self._add_usage(spend, completion)
+                self._add_usage(spend, completion, status)
+                metered = True
                 analysis = self._analysis(completion, spend, started)
             except (ValidationError, InvalidAnswer, ValueError) as e:
+                if not metered:
+                    self._meter(status)
                 problem = type(e).__name__ if not isinstance(e, InvalidAnswer) else str(e)
                 log.info("LLM answer %d/%d unusable: %s", attempt, self.attempts, problem)
                 continue
@@ -499,16 +510,24 @@ class LLMClassifier:
             raise LLMConfigFault(reason, self.breaker.reset_timeout, error)
         return self._fallback(subject, description, f"LLM configuration fault ({reason})", spend, started)
 
-    def _add_usage(self, spend: Usage, completion: Any) -> None:
+    def _meter(self, status: str, prompt: int = 0, completion: int = 0, cached: int = 0, cost: float = 0.0) -> None:
+        if self.meter is not None:
+            self.meter(self.model, status, prompt, completion, cached, cost)
+
+    def _add_usage(self, spend: Usage, completion: Any, status: str = "200") -> None:
+        """Adds the answer's tokens and dollars to the ticket's spend, and counts the request."""
         usage = getattr(completion, "usage", None)
         if usage is None:
+            self._meter(status)
             return
         prompt, completion_tokens = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0)
+        cost = cost_usd(self.model, prompt, completion_tokens, cached, self.price_override)
         spend.prompt_tokens += prompt
         spend.completion_tokens += completion_tokens
-        spend.cost_usd += cost_usd(self.model, prompt, completion_tokens, cached, self.price_override)
+        spend.cost_usd += cost
+        self._meter(status, prompt, completion_tokens, cached, cost)
 
     def _analysis(self, completion: Any, spend: Usage, started: float) -> Analysis:
         choice = completion.choices[0]

@@ -312,6 +312,13 @@ class ZendeskClient:
     throttle: Callable[[str, str], float] | None = None
     # The configuration fault every process sees while it holds the breaker open.
     faults: FaultLog | None = None
+    # meter(method, path, status) counts each request Zendesk answered (status: its HTTP status)
+    # or did not (`timeout`, `connection_error`): app.fleet.meters.
+    meter: Callable[[str, str, str], None] | None = None
+
+    def _count(self, method: str, path_or_url: str, status: str) -> None:
+        if self.meter is not None:
+            self.meter(method, path_or_url, status)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -407,17 +414,21 @@ class ZendeskClient:
             response = self.session.request(method, url, timeout=self.timeout, headers=headers, **kwargs)
         # Each names the host, so a wrong ZENDESK_URL or ZENDESK_SUBDOMAIN shows in the message.
         except requests.ConnectTimeout as e:
+            self._count(method, path_or_url, "timeout")
             raise ZendeskUnavailable(
                 f"cannot connect to {origin(url)} (no answer within {self.timeout}s) on {method} {path_or_url}",
                 reached_zendesk=False,
             ) from e
         except requests.Timeout as e:  # sent, no answer in time: it may have taken effect
+            self._count(method, path_or_url, "timeout")
             raise ZendeskUnavailable(f"timeout after {self.timeout}s on {method} {path_or_url} at {origin(url)}") from e
         except requests.ConnectionError as e:
+            self._count(method, path_or_url, "connection_error")
             raise ZendeskUnavailable(
                 f"{connection_failure(url, e)} on {method} {path_or_url}", reached_zendesk=not _never_connected(e)
             ) from e
         status = response.status_code
+        self._count(method, path_or_url, str(status))
         if status < 400:
             return response
         if status == 429 and _error_name(response) == TOO_MANY_JOBS:

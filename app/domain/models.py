@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
@@ -26,6 +27,18 @@ class Ticket(BaseModel):
     priority: str | None = None
     tags: list[str] = Field(default_factory=list)
     updated_at: str | None = None
+    created_at: str | None = None  # ISO 8601, as Zendesk writes it
+
+
+def epoch_seconds(moment: str | None) -> float | None:
+    """An ISO 8601 time (Zendesk's `2026-05-01T10:00:00Z`) as epoch seconds; None when absent or unreadable."""
+    if not moment:
+        return None
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 class TicketInput(BaseModel):
@@ -39,6 +52,7 @@ class TicketInput(BaseModel):
     updated_at: str | None = None
     dry_run: bool = False
     enqueued_at: float
+    created_at: float | None = None  # when the ticket was created in Zendesk (epoch seconds)
 
     @classmethod
     def from_ticket(cls, ticket: Ticket, run_id: str, dry_run: bool = False) -> TicketInput:
@@ -52,6 +66,7 @@ class TicketInput(BaseModel):
             updated_at=ticket.updated_at,
             dry_run=dry_run,
             enqueued_at=time.time(),
+            created_at=epoch_seconds(ticket.created_at),
         )
 
 
@@ -142,6 +157,7 @@ class TicketWork(BaseModel):
     updated_at: str | None = None
     dry_run: bool = False
     enqueued_at: float  # when the sweep claimed the ticket
+    created_at: float | None = None  # when it was created in Zendesk (epoch seconds), when known
     redacted_subject: str = ""
     redacted_description: str = ""
     redacted_counts: dict[str, int] = Field(default_factory=dict)
@@ -162,6 +178,7 @@ class TicketResult(BaseModel):
     processing_time: float
     claimed_at: float | None = None
     written_at: float | None = None
+    created_at: float | None = None  # in Zendesk, when known: created to written is the ticket's wait
     analysis: dict[str, Any] | None = None
     values: dict[str, str] = Field(default_factory=dict)
     tags_added: list[str] = Field(default_factory=list)

@@ -28,7 +28,8 @@ class RunSummary(BaseModel):
     timestamp: str  # when it finished, ISO 8601 UTC
     started_at: str
     dry_run: bool = False
-    source: str = "sweep"  # what found the run's tickets: "sweep" (beat or the CLI) or "webhook"
+    # What found the run's tickets: "sweep" (beat or the CLI), "webhook" or "backfill" (its write).
+    source: str = "sweep"
     total: int
     processed: int  # written: success or fallback
     failed: int

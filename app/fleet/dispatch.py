@@ -110,10 +110,15 @@ def dispatch_run(fleet: Fleet, outcome: SweepOutcome, bulk: bool | None = None, 
 
 
 def start_run(
-    fleet: Fleet, ticket_ids: list[int] | None = None, limit: int | None = None, dry_run: bool = False
+    fleet: Fleet,
+    ticket_ids: list[int] | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    source: str = "sweep",
 ) -> SweepOutcome:
     """One sweep now (of the tickets asked for, or the search) and its chord dispatched. Raises the
-    client's ZendeskError when the first search page cannot be read (then nothing was claimed)."""
+    client's ZendeskError when the first search page cannot be read (then nothing was claimed).
+    `source` names the way in the run's summary and metrics carry ("backfill" for a backfill's write)."""
     outcome = sweep(
         fleet.zendesk(),
         fleet.claims(),
@@ -121,6 +126,7 @@ def start_run(
         ticket_ids=ticket_ids,
         dry_run=dry_run,
         processed_tag=fleet.taxonomy().processed_tag,
+        source=source,
     )
     store = fleet.run_store()
     store.mark_sweep()  # even one that found nothing: how `health` sees that sweeps happen

@@ -34,6 +34,7 @@ def ticket_result(work: TicketWork, status: Outcome, written_at: float | None = 
         status=status,
         processing_time=round(ended - work.enqueued_at, 3),
         claimed_at=work.enqueued_at,
+        created_at=work.created_at,
         written_at=ended if status in WRITTEN else None,
         analysis=analysis.record() if analysis is not None else None,
         values=analysis.values if analysis is not None else {},

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,10 @@ if tokens then
 end
 return 1
 """
+
+# Seconds a call may wait for its process's turn at the buckets before the wait is counted: less is
+# another thread's Redis round trip, not the limiter holding it back.
+TURN_WAIT_COUNTED = 0.05
 
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -128,9 +133,12 @@ class Quota:
 class SharedRateLimiter:
     """Token buckets in Redis. `take` answers 0 when granted, else the seconds to wait."""
 
-    def __init__(self, client: Any, prefix: str = "") -> None:
+    def __init__(self, client: Any, prefix: str = "", waited: Callable[[str, float], None] | None = None) -> None:
         self.redis = client
         self.prefix = prefix
+        # waited(bucket name, seconds): told each time a caller slept or queued in place for a
+        # bucket's tokens (app.fleet.meters: triage_limiter_wait_seconds_total).
+        self.waited = waited
         # Threads of one process that want the same quotas take turns (see acquire).
         self._turns: dict[tuple[str, ...], threading.Lock] = {}
         self._turns_lock = threading.Lock()
@@ -166,6 +174,10 @@ class SharedRateLimiter:
                 args=[quota.capacity, quota.refill_per_second, max(0.0, available), int(2000 * quota.window)],
             )
 
+    def _waited(self, quota: Quota, seconds: float) -> None:
+        if self.waited is not None:
+            self.waited(quota.name, seconds)
+
     def _turn(self, quotas: list[tuple[Quota, float]], priority: bool) -> threading.Lock:
         key = (*(quota.name for quota, _ in quotas), "priority" if priority else "")
         with self._turns_lock:
@@ -181,10 +193,17 @@ class SharedRateLimiter:
         due, the others wait on the lock without a CPU cycle or a Redis call, instead of all
         waking when a token is due and all but one asking in vain. `priority` calls (the intake
         lane) take turns of their own and may use the buckets' reserve."""
-        deadline = time.monotonic() + max_sleep
+        started = time.monotonic()
+        deadline = started + max_sleep
         turn = self._turn(quotas, priority)
         # A turn is at most a Redis round trip, or a sleep no longer than its holder's max_sleep.
-        if not turn.acquire(timeout=max_sleep + 1.0):
+        got_turn = turn.acquire(timeout=max_sleep + 1.0)
+        queued = time.monotonic() - started
+        if queued > TURN_WAIT_COUNTED and quotas:
+            # Waiting for the turn is waiting for the tokens the holder sleeps for: counted
+            # against the call's first bucket.
+            self._waited(quotas[0][0], queued)
+        if not got_turn:
             return max(max_sleep, 1.0)  # still busy: the caller comes back later
         try:
             taken: list[tuple[Quota, float]] = []
@@ -199,6 +218,7 @@ class SharedRateLimiter:
                             self.refund(earlier, earlier_cost)
                         return wait
                     time.sleep(wait)
+                    self._waited(quota, wait)
             return 0.0
         finally:
             turn.release()

@@ -1,4 +1,4 @@
-"""A run's end, and the check that runs still end: the summary (file, Redis, alerts) and the
+"""A run's end, and the check that runs still end: the summary (file, Redis, metrics, alerts) and the
 stalled-fleet watchdog. A run starts in app.fleet.dispatch.start_run (a sweep, then its chord)."""
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def ticket_records(results: list[Any]) -> list[TicketResult]:
 def finish_run(
     fleet: Fleet, results: list[Any], run_id: str, started_at: float, dry_run: bool, source: str = "sweep"
 ) -> RunSummary:
-    """Write the run summary file, keep it in Redis, fire the run's alerts. Idempotent: a
-    redelivered chord body finds the summary already stored and returns it."""
+    """Write the run summary file, keep it in Redis, count its tickets in the fleet's metrics, fire
+    the run's alerts. Idempotent: a redelivered chord body finds the summary already stored and
+    returns it (and the metrics count a run once)."""
     store = fleet.run_store()
     existing = store.summary(run_id)
     if existing is not None:
@@ -44,6 +45,8 @@ def finish_run(
     summary.file = str(path)
     store.save_summary(summary)
     store.mark_completed()
+    if not dry_run:  # a dry run wrote nothing: the metrics count what the fleet did
+        fleet.meters().run_finished(run_id, summary.source, summary.results)
     sent = fleet.alerts().fire_all(
         run_alerts(summary, settings.operators.alert_failure_rate, settings.operators.alert_slow_seconds)
     )

@@ -265,7 +265,7 @@ def run_backfill(
     if write:
         ids = sorted({row.id for row in rows if row.id is not None})
         for start in range(0, len(ids), settings.intake.sweep_max_tickets):
-            outcome = services.start_run(ids[start : start + settings.intake.sweep_max_tickets])
+            outcome = services.start_run(ids[start : start + settings.intake.sweep_max_tickets], source="backfill")
             if outcome.inputs:
                 report.runs.append(outcome.run_id)
     report.seconds = time.monotonic() - started

@@ -154,6 +154,7 @@ def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[Ticket
             updated_at=t.updated_at,
             dry_run=t.dry_run,
             enqueued_at=t.enqueued_at,
+            created_at=t.created_at,
         )
         for t in tickets
     ]
