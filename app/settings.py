@@ -401,7 +401,7 @@ class WorkerSettings(SettingsGroup):
 
 
 class OperatorSettings(SettingsGroup):
-    """What operators read and are told: log files, alerts, Flower's login."""
+    """What operators read and are told: log files, alerts, Flower's login, the metrics exporter."""
 
     log_dir: Path = Path("logs")
     # triage.log under LOG_DIR rolls over at midnight UTC; this many past days are kept.
@@ -415,6 +415,10 @@ class OperatorSettings(SettingsGroup):
     # Flower's login, "user:password" (several separated by commas). Without it, Flower only
     # starts bound to 127.0.0.1 (see app/ops/flower.py and flowerconfig.py).
     flower_basic_auth: SecretStr | None = None
+    # Where `python -m app metrics` serves the fleet's Prometheus metrics (one exporter for the
+    # whole fleet). Loopback by default: the figures are the fleet's, not the world's.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9808, ge=1, le=65535)
 
     @field_validator("alert_webhook_url", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ COMMANDS = (
     operations.add_report,
     dispatch.add_dead_letters,
     operations.add_health,
+    operations.add_metrics,
     streams.add_redact,
     dispatch.add_backfill,
     streams.add_classify,

@@ -1,12 +1,14 @@
-"""Looking at the fleet: `health`, `runs`, `report`."""
+"""Looking at the fleet: `health`, `runs`, `report`, `metrics`."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, positive_int
+from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, port_number, positive_int
 from app.cli.zendesk import describe_credentials
 
 if TYPE_CHECKING:
@@ -32,6 +34,47 @@ def add_health(commands: Commands) -> None:
     health = commands.add_parser("health", help="healthy (exit 0), degraded (1) or unhealthy (2), and why")
     health.add_argument("--json", action="store_true", help="the checks as a JSON object, for tools")
     health.set_defaults(handler=cmd_health)
+
+
+def add_metrics(commands: Commands) -> None:
+    metrics = commands.add_parser(
+        "metrics", help="serve the fleet's Prometheus metrics at /metrics (one exporter for the whole fleet)"
+    )
+    metrics.add_argument("--host", help="address to listen on (default METRICS_HOST, 127.0.0.1)")
+    metrics.add_argument("--port", type=port_number, help="port (default METRICS_PORT, 9808)")
+    metrics.set_defaults(handler=cmd_metrics)
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    import sys
+
+    from app import services
+    from app.ops.metrics import serve
+    from app.settings import get_settings
+
+    settings = get_settings(need_zendesk=False)
+    host = args.host or settings.operators.metrics_host
+    port = args.port or settings.operators.metrics_port
+    client = services.redis_client()
+    client.ping()  # a wrong REDIS_URL stops here, in one line, rather than at every scrape
+
+    def ready(server: object) -> None:
+        print(f"serving the fleet's metrics at http://{host}:{port}/metrics", file=sys.stderr, flush=True)
+
+    try:
+        serve(client, settings.redis.prefix, host, port, ready)
+    except OSError as e:
+        # Binding is the exporter's first use of the network: these say the address is not its to take.
+        if e.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {port} is in use on {host}: another process listens there; stop it, or choose "
+                "another with --port or METRICS_PORT",
+                EXIT_USAGE,
+            ) from None
+        if e.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise CommandError(f"cannot listen on {host}:{port}: {os.strerror(e.errno).lower()}", EXIT_USAGE) from None
+        raise
+    return EXIT_OK
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
