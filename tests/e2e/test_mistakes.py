@@ -449,6 +449,27 @@ SERVICES: list[Mistake] = [
         EXIT_USAGE,
         env={"ZENDESK_WEBHOOK_SECRET": "s3cret", "WEBHOOK_PORT": "99999"},
     ),
+    Mistake(
+        "metrics-port-out-of-range",
+        ("metrics", "--port", "99999"),
+        r"^error: argument --port: 99999 is not a port number \(1-65535\)",
+        EXIT_USAGE,
+    ),
+    Mistake(
+        "metrics-port-setting-out-of-range",
+        ("metrics",),
+        r"^configuration error: METRICS_PORT: ",
+        EXIT_USAGE,
+        env={"METRICS_PORT": "99999"},
+    ),
+    # Checked before serving: an exporter that cannot read Redis says so once, not at every scrape.
+    Mistake(
+        "metrics-without-redis",
+        ("metrics", "--port", "1"),
+        r"^error: Redis \(REDIS_URL\) cannot be reached",
+        EXIT_FAILURES,
+        env={"REDIS_URL": "redis://127.0.0.1:1/0"},
+    ),
 ]
 
 MISTAKES = STREAMS + DISPATCH + OPERATIONS + CONFIGURATION + LEARNING + SERVICES
@@ -548,6 +569,36 @@ def test_webhook_on_a_port_in_use_says_so_in_one_line(
     assert problems == [
         f"error: port {port} is in use on 127.0.0.1: another process listens there; stop it, or choose another "
         "with --port or WEBHOOK_PORT"
+    ]
+    assert done.returncode == EXIT_USAGE
+    assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*")) == []
+
+
+def test_metrics_on_a_port_in_use_says_so_in_one_line(
+    redis_url: str, simulators: dict[str, str], tmp_path: Path
+) -> None:
+    """As the webhook receiver: one line naming the busy port, exit 2, and nothing written."""
+    import socket
+
+    prefix = f"mistake-{secrets.token_hex(4)}:"
+    env = working_env(redis_url, prefix, simulators, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "metrics", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert "Traceback" not in done.stderr, done.stderr
+    problems = [line for line in done.stderr.splitlines() if PROBLEM_LINE.match(line)]
+    assert problems == [
+        f"error: port {port} is in use on 127.0.0.1: another process listens there; stop it, or choose another "
+        "with --port or METRICS_PORT"
     ]
     assert done.returncode == EXIT_USAGE
     assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*")) == []
