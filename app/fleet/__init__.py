@@ -34,6 +34,12 @@ can share a server), and the module that owns it:
 - `run:<id>` hash of run metadata, `run:<id>:finished` counter, `run:<id>:summary` JSON; `runs`
   sorted set of run ids by start; `sweep:last`, `run:completed:last`; `learn:override` JSON, the
   agent override rate `train --from-zendesk` last measured, which run summaries carry (store.RunStore)
+- `metrics:<family>`   hash of a Prometheus counter family, fields the label values joined by `|`
+                       (histograms: a field per bucket, and `sum`, `count`), only ever HINCRBY'd:
+                       tickets, fallbacks, created_to_written, claim_to_written, gate,
+                       llm_requests, llm_tokens, llm_cost, zendesk_requests, limiter_wait;
+                       `run:<id>:metered` (EX 90 days) counts a run's tickets once (meters.Meters;
+                       read by app.ops.metrics, `python -m app metrics`)
 - `alert:<condition>`  an alert's cool-down (app.ops.alerts)
 - `llm:cache:<hash>`   a valid LLM answer by request (app.clients.llm.RedisAnalysisCache)
 Besides these, Celery keeps its queues, results and chord counters, and RedBeat its schedule and
