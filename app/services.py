@@ -539,8 +539,8 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
         observe_quota=llm_quota_observer(pause_gate),
         gate=gate,
         announce_faults=not private,
-        # The OpenAI account is the fleet's: a command's requests count in its metrics too.
-        meter=meters().llm_request,
+        # The fleet's requests count in its metrics; a command a person runs keeps its own to itself.
+        meter=None if private else meters().llm_request,
     )
 
 

@@ -132,8 +132,8 @@ class Meters:
                 else:
                     pipe.hincrbyfloat(self._key(family), name, amount)
             pipe.execute()
-        except Exception:
-            log.warning("could not add to the fleet's metrics", exc_info=True)
+        except Exception as e:  # one line: while Redis is away, every request would add a traceback
+            log.warning("could not add to the fleet's metrics: %s: %s", type(e).__name__, e)
 
     def run_finished(self, run_id: str, source: str, results: list[TicketResult]) -> bool:
         """Count a finished run's tickets, once per run: False when it was counted already."""
