@@ -1,10 +1,13 @@
-"""What every command group shares: exit codes, argument types and the progress bar."""
+"""What every command group shares: exit codes, argument types, listening on a port and the progress bar."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import math
+import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -33,6 +36,23 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: {message}; see `{self.prog} --help`\n")
+
+
+def listening(serve: Callable[[], object], host: str, port: int, setting: str) -> None:
+    """Run `serve` (which binds host:port first); an address that is not this process's to take is
+    a CommandError naming it and `setting`, the variable that chooses the port."""
+    try:
+        serve()
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {port} is in use on {host}: another process listens there; stop it, or choose "
+                f"another with --port or {setting}",
+                EXIT_USAGE,
+            ) from None
+        if e.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise CommandError(f"cannot listen on {host}:{port}: {os.strerror(e.errno).lower()}", EXIT_USAGE) from None
+        raise
 
 
 def positive_int(value: str) -> int:

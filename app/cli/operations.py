@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, port_number, positive_int
+from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, listening, port_number, positive_int
 from app.cli.zendesk import describe_credentials
 
 if TYPE_CHECKING:
@@ -61,19 +59,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     def ready(server: object) -> None:
         print(f"serving the fleet's metrics at http://{host}:{port}/metrics", file=sys.stderr, flush=True)
 
-    try:
-        serve(client, settings.redis.prefix, host, port, ready)
-    except OSError as e:
-        # Binding is the exporter's first use of the network: these say the address is not its to take.
-        if e.errno == errno.EADDRINUSE:
-            raise CommandError(
-                f"port {port} is in use on {host}: another process listens there; stop it, or choose "
-                "another with --port or METRICS_PORT",
-                EXIT_USAGE,
-            ) from None
-        if e.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
-            raise CommandError(f"cannot listen on {host}:{port}: {os.strerror(e.errno).lower()}", EXIT_USAGE) from None
-        raise
+    listening(lambda: serve(client, settings.redis.prefix, host, port, ready), host, port, "METRICS_PORT")
     return EXIT_OK
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 from typing import TYPE_CHECKING
 
-from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, port_number
+from app.cli.common import EXIT_OK, listening, port_number
 
 if TYPE_CHECKING:
     from app.cli.common import Commands
@@ -29,17 +27,5 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     setup_file_logging(settings)
     host = args.host or settings.intake.webhook_host
     port = args.port or settings.intake.webhook_port
-    try:
-        serve(host, port)
-    except OSError as e:
-        # Binding is the receiver's first use of the network: these say the address is not its to take.
-        if e.errno == errno.EADDRINUSE:
-            raise CommandError(
-                f"port {port} is in use on {host}: another process listens there; stop it, or choose "
-                "another with --port or WEBHOOK_PORT",
-                EXIT_USAGE,
-            ) from None
-        if e.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
-            raise CommandError(f"cannot listen on {host}:{port}: {os.strerror(e.errno).lower()}", EXIT_USAGE) from None
-        raise
+    listening(lambda: serve(host, port), host, port, "WEBHOOK_PORT")
     return EXIT_OK

@@ -543,21 +543,26 @@ def test_a_mistake_gets_one_clear_line_and_changes_nothing(
     assert unexpected == [], f"shared state written: {unexpected}"
 
 
-def test_webhook_on_a_port_in_use_says_so_in_one_line(
-    redis_url: str, simulators: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("command", "setting", "extra_env"),
+    [("webhook", "WEBHOOK_PORT", {"ZENDESK_WEBHOOK_SECRET": "s3cret"}), ("metrics", "METRICS_PORT", {})],
+)
+def test_a_server_on_a_port_in_use_says_so_in_one_line(
+    command: str, setting: str, extra_env: dict[str, str], redis_url: str, simulators: dict[str, str], tmp_path: Path
 ) -> None:
-    """Another process listens on the port: one line naming it, exit 2, not aiohttp's OSError traceback.
-    Not a table row: the busy port is one this test holds open."""
+    """Another process listens on the port: one line naming it and the setting, exit 2, nothing
+    written, not the server library's OSError traceback. Not a table row: the busy port is one this
+    test holds open."""
     import socket
 
     prefix = f"mistake-{secrets.token_hex(4)}:"
-    env = {**working_env(redis_url, prefix, simulators, tmp_path), "ZENDESK_WEBHOOK_SECRET": "s3cret"}
+    env = {**working_env(redis_url, prefix, simulators, tmp_path), **extra_env}
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "app", "webhook", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "app", command, "--host", "127.0.0.1", "--port", str(port)],
             capture_output=True,
             text=True,
             env=env,
@@ -568,37 +573,7 @@ def test_webhook_on_a_port_in_use_says_so_in_one_line(
     problems = [line for line in done.stderr.splitlines() if PROBLEM_LINE.match(line)]
     assert problems == [
         f"error: port {port} is in use on 127.0.0.1: another process listens there; stop it, or choose another "
-        "with --port or WEBHOOK_PORT"
-    ]
-    assert done.returncode == EXIT_USAGE
-    assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*")) == []
-
-
-def test_metrics_on_a_port_in_use_says_so_in_one_line(
-    redis_url: str, simulators: dict[str, str], tmp_path: Path
-) -> None:
-    """As the webhook receiver: one line naming the busy port, exit 2, and nothing written."""
-    import socket
-
-    prefix = f"mistake-{secrets.token_hex(4)}:"
-    env = working_env(redis_url, prefix, simulators, tmp_path)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "app", "metrics", "--host", "127.0.0.1", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=60,
-        )
-    assert "Traceback" not in done.stderr, done.stderr
-    problems = [line for line in done.stderr.splitlines() if PROBLEM_LINE.match(line)]
-    assert problems == [
-        f"error: port {port} is in use on 127.0.0.1: another process listens there; stop it, or choose another "
-        "with --port or METRICS_PORT"
+        f"with --port or {setting}"
     ]
     assert done.returncode == EXIT_USAGE
     assert list(redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*")) == []
