@@ -160,10 +160,11 @@ NO_ZENDESK = {"ZENDESK_URL": "", "ZENDESK_OAUTH_CLIENT_ID": "", "ZENDESK_OAUTH_C
 KOMBU_REPLY_BINDING = r"_kombu\.binding_deadlines$"
 # Asking Zendesk for a ticket is a sweep that read Zendesk: it leaves what every successful request
 # leaves (the OAuth token, the account quota it took, pybreaker's initial closed state and zeroed
-# counters: no failure counted) and the sweep's marks that `health` and the stalled-fleet alert read.
+# counters: no failure counted; the request in the Zendesk request metric) and the sweep's marks
+# that `health` and the stalled-fleet alert read.
 ZENDESK_READ_AND_SWEEP = (
     r"(zendesk:oauth:token|ratelimit:zendesk:account|breaker:zendesk:pybreaker:(state|fail_counter|success_counter)"
-    r"|sweep:last|run:completed:last)$"
+    r"|sweep:last|run:completed:last|metrics:zendesk_requests)$"
 )
 EXPORT_CSV = "subject,description\nRefund,charged twice\n"
 DISPATCH: list[Mistake] = [
