@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, listening, port_number, positive_int
@@ -21,9 +22,20 @@ def add_runs(commands: Commands) -> None:
 
 
 def add_report(commands: Commands) -> None:
-    report = commands.add_parser("report", help="write a run's HTML report (charts and the per-ticket table)")
+    report = commands.add_parser(
+        "report", help="write a run's HTML report (charts and the per-ticket table), or with --since the report by day"
+    )
     report.add_argument("run_id", nargs="?", help="the run (see `runs`); with --open, default the newest run")
-    report.add_argument("--output", help="file to write (default LOG_DIR/report_<RUN_ID>.html)")
+    report.add_argument(
+        "--since",
+        type=since_window,
+        help="the report across runs, by UTC day, of the last 24h, 7d, 30d... (instead of one run)",
+    )
+    report.add_argument("--json", action="store_true", help="with --since: one JSON object (per day, and totals)")
+    report.add_argument(
+        "--output",
+        help="file to write (default LOG_DIR/report_<RUN_ID>.html, with --since LOG_DIR/report_<SINCE>.html)",
+    )
     report.add_argument("--open", action="store_true", help="open the report in the default browser")
     report.set_defaults(handler=cmd_report)
 
@@ -96,6 +108,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def since_window(value: str) -> tuple[str, timedelta]:
+    """An argument type: `--since 7d` (hours or days), kept with its text for the page's title."""
+    from app.ops.daily import parse_since
+
+    try:
+        return value, parse_since(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -103,6 +125,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from app.ops.report import ReportError, find_summary, render_report
     from app.settings import get_settings
 
+    if args.since is not None:
+        return report_days(args)
+    if args.json:
+        raise CommandError("--json goes with --since (a run's JSON is its summary: `runs --json`)", EXIT_USAGE)
     if args.run_id is None and not args.open:
         raise CommandError("name a run (see `python -m app runs`), or use --open for the newest", EXIT_USAGE)
     settings = get_settings(need_zendesk=False)  # a report reads Redis and LOG_DIR, never Zendesk
@@ -115,6 +141,45 @@ def cmd_report(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else settings.operators.log_dir / f"report_{summary.id}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_report(summary), encoding="utf-8")
+    print(output)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(output.resolve().as_uri())
+    return EXIT_OK
+
+
+def report_days(args: argparse.Namespace) -> int:
+    """`report --since 7d`: the report across runs by UTC day, as a page or (--json) on stdout. A
+    window without runs is an empty report, said as such on stderr, and exit 0: nothing failed."""
+    import sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from app import services
+    from app.ops.daily import aggregate, collect, render_days
+    from app.settings import get_settings
+
+    if args.run_id is not None:
+        raise CommandError("name a run or give --since, not both", EXIT_USAGE)
+    text, window = args.since
+    settings = get_settings(need_zendesk=False)  # a report reads Redis and LOG_DIR, never Zendesk
+    if args.output and not Path(args.output).parent.is_dir():
+        raise CommandError(f"{Path(args.output).parent}: no such folder for --output", EXIT_USAGE)
+    end = datetime.now(UTC)
+    start = end - window
+    summaries, dead = collect(
+        services.run_store(), services.redis_client(), settings.redis.prefix, settings.operators.log_dir, start
+    )
+    report = {"since": text, **aggregate(summaries, dead, start, end)}
+    if not report["runs"]:
+        print(f"no runs finished in the last {text} (Redis or {settings.operators.log_dir})", file=sys.stderr)
+    if args.json and not args.output:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    output = Path(args.output) if args.output else settings.operators.log_dir / f"report_{text}.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) if args.json else render_days(report, text), encoding="utf-8")
     print(output)
     if args.open:
         import webbrowser
