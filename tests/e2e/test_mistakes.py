@@ -266,6 +266,35 @@ OPERATIONS: list[Mistake] = [
         EXIT_USAGE,
         env=NO_ZENDESK,
     ),
+    # The report across runs: a window is hours or days; it is one run's report or the days', not both.
+    Mistake(
+        "report-since-not-a-window",
+        ("report", "--since", "7w"),
+        r"argument --since: '7w' is not a window: a whole number of hours or days, like 24h, 7d or 30d",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+    ),
+    Mistake(
+        "report-since-and-a-run",
+        ("report", "20990101_000000_000000", "--since", "7d"),
+        r"^error: name a run or give --since, not both",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+    ),
+    Mistake(
+        "report-json-without-since",
+        ("report", "20990101_000000_000000", "--json"),
+        r"^error: --json goes with --since",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+    ),
+    Mistake(
+        "report-since-output-into-a-missing-folder",
+        ("report", "--since", "7d", "--output", "{tmp}/nowhere/days.html"),
+        r"nowhere: no such folder for --output",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+    ),
     # A configuration error is unhealthy (2), never "degraded" (1).
     Mistake(
         "health-bad-configuration-is-unhealthy",
