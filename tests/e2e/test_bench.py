@@ -101,3 +101,18 @@ def test_plan_ceiling_bench_runs_both_configurations_and_reports_the_ratio(redis
         "io_pool_llm_429",
     ):
         assert key in headline, key
+
+
+def test_report_days_bench_reads_both_ways_and_reports_the_round_trips(redis_url: str):
+    """bench/report_days.py, small: both readers find the same runs; the fleet's reader keeps to a
+    few round trips while the run-by-run one makes one per run."""
+    headline = run_bench(
+        "report_days.py", "--days", "4", "--runs-per-day", "150", "--redis-url", redis_url, timeout=600
+    )
+    assert headline["history_runs"] == 2 * 4 * 150
+    assert 4 * 150 - 2 <= headline["window_runs"] <= 4 * 150
+    assert 7 * 150 - 2 <= headline["week_runs"] <= 7 * 150  # the 8 days of history hold a week
+    for key in ("week", "window"):
+        assert headline[f"{key}_round_trips"] <= 5
+        assert headline[f"{key}_naive_round_trips"] > 100
+        assert headline[f"{key}_seconds"] > 0 and headline[f"{key}_naive_over_fleet"] > 0
