@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from app.domain.models import WRITTEN
 from app.domain.summary import RunSummary, percentile
-from app.ops.report import _chart, _svg
+from app.ops.report import inline_svg, new_chart
 
 OUTCOMES = ("success", "fallback", "failed", "skipped")
 SOURCES = ("sweep", "webhook", "backfill")
@@ -186,11 +186,11 @@ def _days_chart(
     title: str, days: list[dict[str, Any]], series: dict[str, list[float | None]], **options: Any
 ) -> Markup:
     kind = options.pop("kind", pygal.Bar)
-    chart = _chart(kind, title, show_legend=len(series) > 1, **options)
+    chart = new_chart(kind, title, show_legend=len(series) > 1, **options)
     chart.x_labels = [day["day"][5:] for day in days]  # MM-DD: the title says the window
     for name, values in series.items():
         chart.add(name, values)
-    return _svg(chart)
+    return inline_svg(chart)
 
 
 def _percent(value: float | None) -> float | None:

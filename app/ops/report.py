@@ -33,47 +33,47 @@ class ReportError(Exception):
     """No such run, or no run at all."""
 
 
-def _chart(kind: type, title: str, **options: Any) -> Any:
+def new_chart(kind: type, title: str, **options: Any) -> Any:
     settings = {"show_legend": False, "print_values": True, **options}
     return kind(js=[], disable_xml_declaration=True, style=CHART_STYLE, title=title, height=320, width=640, **settings)
 
 
-def _svg(chart: Any) -> Markup:
+def inline_svg(chart: Any) -> Markup:
     return Markup(chart.render(is_unicode=True))  # pygal escapes labels and values itself
 
 
 def distribution_chart(title: str, counts: dict[str, int]) -> Markup:
-    chart = _chart(pygal.Bar, title)
+    chart = new_chart(pygal.Bar, title)
     labels = sorted(counts, key=lambda label: -counts[label])
     chart.x_labels = labels
     chart.add("tickets", [counts[label] for label in labels])
-    return _svg(chart)
+    return inline_svg(chart)
 
 
 def latency_histogram(seconds: list[float]) -> Markup:
     """Per-ticket time from claim to outcome, in equal-width bins."""
-    chart = _chart(pygal.Histogram, "Claim to written, per ticket (s)", print_values=False)
+    chart = new_chart(pygal.Histogram, "Claim to written, per ticket (s)", print_values=False)
     if seconds:
         low, high = min(seconds), max(seconds)
         width = (high - low) / LATENCY_BINS or 1.0
         counts = Counter(min(int((s - low) / width), LATENCY_BINS - 1) for s in seconds)
         chart.add("tickets", [(counts[b], low + b * width, low + (b + 1) * width) for b in range(LATENCY_BINS)])
-    return _svg(chart)
+    return inline_svg(chart)
 
 
 def failures_chart(failures: dict[str, int]) -> Markup:
-    chart = _chart(pygal.HorizontalBar, "Failures by reason", no_data_text="No failures")
+    chart = new_chart(pygal.HorizontalBar, "Failures by reason", no_data_text="No failures")
     for reason, count in sorted(failures.items(), key=lambda item: item[1]):
         chart.add(reason[:80], count)
     chart.show_legend = bool(failures)
-    return _svg(chart)
+    return inline_svg(chart)
 
 
 def tokens_chart(summary: RunSummary) -> Markup:
-    chart = _chart(pygal.Bar, f"Tokens (cost ${summary.cost_estimate:.4f})")
+    chart = new_chart(pygal.Bar, f"Tokens (cost ${summary.cost_estimate:.4f})")
     chart.x_labels = ["prompt", "completion"]
     chart.add("tokens", [summary.prompt_tokens_total, summary.completion_tokens_total])
-    return _svg(chart)
+    return inline_svg(chart)
 
 
 def render_report(summary: RunSummary, fields: list[str] | None = None) -> str:
