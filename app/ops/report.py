@@ -34,11 +34,13 @@ class ReportError(Exception):
 
 
 def new_chart(kind: type, title: str, **options: Any) -> Any:
+    """A pygal chart in the reports' style: no script, inline, a fixed size."""
     settings = {"show_legend": False, "print_values": True, **options}
     return kind(js=[], disable_xml_declaration=True, style=CHART_STYLE, title=title, height=320, width=640, **settings)
 
 
 def inline_svg(chart: Any) -> Markup:
+    """The chart as SVG markup to place in a page."""
     return Markup(chart.render(is_unicode=True))  # pygal escapes labels and values itself
 
 
