@@ -230,9 +230,10 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
 class FleetCollector(Collector):
     """Reads the fleet's state from Redis on each scrape (read_snapshot: one round trip)."""
 
-    def __init__(self, client: Any, prefix: str = "") -> None:
+    def __init__(self, client: Any, prefix: str = "", sweep_interval: float | None = None) -> None:
         self.redis = client
         self.prefix = prefix
+        self.sweep_interval = sweep_interval
 
     def describe(self) -> list[Metric]:
         return []  # registering reads nothing from Redis
@@ -252,16 +253,25 @@ class FleetCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from families(snapshot)
+        if self.sweep_interval is not None:
+            yield GaugeMetricFamily(
+                "triage_sweep_interval_seconds",
+                "Seconds between beat's sweeps (SWEEP_INTERVAL as the exporter reads it): what the no-sweep alert "
+                "measures the last sweep's age against, as `health` does.",
+                self.sweep_interval,
+            )
 
 
-def registry(client: Any, prefix: str = "") -> CollectorRegistry:
+def registry(client: Any, prefix: str = "", sweep_interval: float | None = None) -> CollectorRegistry:
     """A registry of the fleet's metrics alone (nothing of the exporter's own process)."""
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(FleetCollector(client, prefix))
+    reg.register(FleetCollector(client, prefix, sweep_interval))
     return reg
 
 
-def serve(client: Any, prefix: str, host: str, port: int, ready: Any = None) -> None:
+def serve(
+    client: Any, prefix: str, host: str, port: int, ready: Any = None, sweep_interval: float | None = None
+) -> None:
     """Serve `/metrics` (and `/`) until interrupted. Binding errors (OSError) reach the caller."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -271,7 +281,7 @@ def serve(client: Any, prefix: str, host: str, port: int, ready: Any = None) -> 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-    app = make_wsgi_app(registry(client, prefix))
+    app = make_wsgi_app(registry(client, prefix, sweep_interval))
     with make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler) as server:
         if ready is not None:
             ready(server)

@@ -229,6 +229,11 @@ def test_the_last_sweep_and_the_oldest_waiting_ticket_are_timestamps_health_read
     intake.take(1)  # the oldest is claimed: the next one is the oldest waiting
     assert samples(scrape(redis), "triage_intake_oldest_pending_timestamp_seconds") == {(): 1_700_000_090.0}
     assert samples(scrape(redis, "other:"), "triage_last_sweep_timestamp_seconds") == {}
+    # The interval the age is measured against is the exporter's SWEEP_INTERVAL, when it is given one.
+    assert "triage_sweep_interval_seconds" not in scrape(redis)
+    text = generate_latest(registry(redis, PREFIX, sweep_interval=300.0)).decode()
+    (interval,) = [f for f in text_string_to_metric_families(text) if f.name == "triage_sweep_interval_seconds"]
+    assert [s.value for s in interval.samples] == [300.0]
 
 
 def test_a_scrape_is_one_round_trip_whatever_the_history(redis):
