@@ -5,6 +5,7 @@ fails those tests: none goes untested."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -66,3 +67,18 @@ def test_a_rule_that_never_fires_fails_its_unit_tests(tmp_path: Path, name: str)
     assert promtool("check", "rules", str(tmp_path / "alerts.yml")).returncode == 0
     failed = promtool("test", "rules", str(tmp_path / "tests" / "alerts_test.yml"))
     assert failed.returncode != 0 and name in failed.stdout + failed.stderr, failed.stdout
+
+
+def test_every_dashboard_query_parses_as_promql(tmp_path: Path):
+    """promtool parses each panel's query as a recording rule (Grafana's $__rate_interval as 5m)."""
+    board = json.loads((ROOT / "deploy" / "grafana" / "triage-fleet.json").read_text())
+    exprs = [target["expr"] for panel in board["panels"] for target in panel["targets"]]
+    rules = [{"record": f"panel:{n}", "expr": expr.replace("$__rate_interval", "5m")} for n, expr in enumerate(exprs)]
+    path = tmp_path / "panels.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    checked = promtool("check", "rules", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in checked.stdout
+    # promtool does refuse what is not PromQL.
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": [{"record": "x", "expr": "sum by ("}]}]}))
+    assert promtool("check", "rules", str(path)).returncode != 0
