@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lock browser hosts-tools compose-tools demo lint check test e2e bench clean
+.PHONY: install lock browser hosts-tools compose-tools prometheus-tools demo lint check test e2e bench clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ compose-tools:
 	  $(SUDO) apt-get install -y -q --no-install-recommends docker-compose >/dev/null || \
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends docker-compose >/dev/null; }; }
 
+# tests/integration/test_promtool.py and tests/e2e/test_prometheus.py run Debian's prometheus (the
+# server and promtool); installed here when missing, without its recommends. The package may try to
+# start its service: where systemd runs, it is stopped and disabled again (the tests start their own).
+prometheus-tools:
+	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || { \
+	  echo "installing prometheus (Debian package) for the Prometheus tests"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends prometheus >/dev/null || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; \
+	  if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; }
+
 # Rewrites the locks after a change to pyproject.toml's dependencies (pip-tools; hashes of every file).
 lock: $(STAMP)
 	$(PY) -m piptools compile -o requirements.txt pyproject.toml
@@ -64,7 +74,7 @@ check: lint
 # tests (real workers, Redis and the simulators; the multi-host suite; the browser). On both cores,
 # then alone the few that hold the fleet to a quota's pace to the request (marker solo), which
 # another test's CPU load beside them could push past a provider's window.
-e2e: $(STAMP) browser hosts-tools compose-tools
+e2e: $(STAMP) browser hosts-tools compose-tools prometheus-tools
 	$(PY) -m pytest -n 2 --dist loadgroup -m "(e2e or processes) and not solo"
 	$(PY) -m pytest -m "e2e and solo"
 

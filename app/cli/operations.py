@@ -71,7 +71,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     def ready(server: object) -> None:
         print(f"serving the fleet's metrics at http://{host}:{port}/metrics", file=sys.stderr, flush=True)
 
-    listening(lambda: serve(client, settings.redis.prefix, host, port, ready), host, port, "METRICS_PORT")
+    interval = settings.intake.sweep_interval
+    listening(lambda: serve(client, settings.redis.prefix, host, port, ready, interval), host, port, "METRICS_PORT")
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from app.fleet import meters
-from app.fleet.replies import text
+from app.fleet.replies import scored, text
 from app.names import Queue
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class Snapshot:
     intake_pending: int
     queues: dict[str, int]
     override: dict[str, Any] | None
+    last_sweep: float | None = None
+    oldest_pending: float | None = None
 
 
 def read_snapshot(client: Any, prefix: str = "") -> Snapshot:
@@ -55,6 +57,8 @@ def read_snapshot(client: Any, prefix: str = "") -> Snapshot:
     for queue in queues:
         pipe.llen(f"{prefix}{queue}")
     pipe.get(f"{prefix}learn:override")
+    pipe.get(f"{prefix}sweep:last")
+    pipe.zrange(f"{prefix}intake:pending", 0, 0, withscores=True)
     replies = iter(pipe.execute())
     hashes = {family: {text(k): text(v) for k, v in next(replies).items()} for family in meters.FAMILIES}
     breakers = {service: (text(raw) if (raw := next(replies)) is not None else None) for service in BREAKERS}
@@ -67,7 +71,14 @@ def read_snapshot(client: Any, prefix: str = "") -> Snapshot:
         override = None
     if not isinstance(override, dict):
         override = None
-    return Snapshot(hashes, breakers, dead, pending, lengths, override)
+    raw_sweep = next(replies)
+    try:
+        last_sweep = float(text(raw_sweep)) if raw_sweep else None
+    except ValueError:
+        last_sweep = None
+    oldest = scored(next(replies))
+    oldest_pending = oldest[0][1] if oldest else None
+    return Snapshot(hashes, breakers, dead, pending, lengths, override, last_sweep, oldest_pending)
 
 
 def _labels(name: str, count: int) -> list[str] | None:
@@ -179,6 +190,20 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "triage_intake_pending", "Tickets webhooks announced that no run has claimed yet.", snapshot.intake_pending
     )
+    oldest = GaugeMetricFamily(
+        "triage_intake_oldest_pending_timestamp_seconds",
+        "When the webhook ticket waiting longest for a run was announced (Unix time); no sample when none waits.",
+    )
+    if snapshot.oldest_pending is not None:
+        oldest.add_metric([], snapshot.oldest_pending)
+    yield oldest
+    sweep = GaugeMetricFamily(
+        "triage_last_sweep_timestamp_seconds",
+        "When beat's last sweep ran (Unix time), as `health` reads it; no sample before the first sweep.",
+    )
+    if snapshot.last_sweep is not None:
+        sweep.add_metric([], snapshot.last_sweep)
+    yield sweep
     queues = GaugeMetricFamily("triage_queue_length", "Messages waiting in each Celery queue.", labels=["queue"])
     for queue, length in snapshot.queues.items():
         queues.add_metric([queue], length)
@@ -205,9 +230,10 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
 class FleetCollector(Collector):
     """Reads the fleet's state from Redis on each scrape (read_snapshot: one round trip)."""
 
-    def __init__(self, client: Any, prefix: str = "") -> None:
+    def __init__(self, client: Any, prefix: str = "", sweep_interval: float | None = None) -> None:
         self.redis = client
         self.prefix = prefix
+        self.sweep_interval = sweep_interval
 
     def describe(self) -> list[Metric]:
         return []  # registering reads nothing from Redis
@@ -227,16 +253,25 @@ class FleetCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from families(snapshot)
+        if self.sweep_interval is not None:
+            yield GaugeMetricFamily(
+                "triage_sweep_interval_seconds",
+                "Seconds between beat's sweeps (SWEEP_INTERVAL as the exporter reads it): what the no-sweep alert "
+                "measures the last sweep's age against, as `health` does.",
+                self.sweep_interval,
+            )
 
 
-def registry(client: Any, prefix: str = "") -> CollectorRegistry:
+def registry(client: Any, prefix: str = "", sweep_interval: float | None = None) -> CollectorRegistry:
     """A registry of the fleet's metrics alone (nothing of the exporter's own process)."""
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(FleetCollector(client, prefix))
+    reg.register(FleetCollector(client, prefix, sweep_interval))
     return reg
 
 
-def serve(client: Any, prefix: str, host: str, port: int, ready: Any = None) -> None:
+def serve(
+    client: Any, prefix: str, host: str, port: int, ready: Any = None, sweep_interval: float | None = None
+) -> None:
     """Serve `/metrics` (and `/`) until interrupted. Binding errors (OSError) reach the caller."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -246,7 +281,7 @@ def serve(client: Any, prefix: str, host: str, port: int, ready: Any = None) -> 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-    app = make_wsgi_app(registry(client, prefix))
+    app = make_wsgi_app(registry(client, prefix, sweep_interval))
     with make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler) as server:
         if ready is not None:
             ready(server)

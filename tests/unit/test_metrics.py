@@ -37,6 +37,9 @@ CONTRACT = {
     "triage_queue_length": ("gauge", {"queue"}),
     "triage_override_rate": ("gauge", {"field"}),
     "triage_gate_coverage": ("gauge", set()),
+    # Beyond the table, for the alert rules (deploy/prometheus/alerts.yml).
+    "triage_intake_oldest_pending_timestamp_seconds": ("gauge", set()),
+    "triage_last_sweep_timestamp_seconds": ("gauge", set()),
 }
 
 
@@ -84,6 +87,9 @@ def test_every_family_of_the_contract_is_there_with_its_type_and_labels_even_bef
     assert samples(families, "triage_dead_letters") == {(): 0.0}
     assert samples(families, "triage_breaker_state") == {(("service", "llm"),): 0.0, (("service", "zendesk"),): 0.0}
     assert samples(families, "triage_exporter_redis_up") == {(): 1.0}
+    # Nothing swept, nothing waits: no timestamp at all (a 0 would read as "50 years ago").
+    assert samples(families, "triage_last_sweep_timestamp_seconds") == {}
+    assert samples(families, "triage_intake_oldest_pending_timestamp_seconds") == {}
 
 
 def test_a_runs_tickets_are_counted_once_by_outcome_source_and_latency(redis):
@@ -200,6 +206,34 @@ def test_gauges_read_the_breakers_dead_letters_intake_queues_and_override_rate(r
     assert samples(families, "triage_override_rate") == {(("field", "category"),): 0.125, (("field", "urgency"),): 0.5}
     # Of the two tickets with an analysis (an empty one is none), the gate answered one alone.
     assert samples(families, "triage_gate_coverage") == {(): 0.5}
+
+
+def test_the_last_sweep_and_the_oldest_waiting_ticket_are_timestamps_health_reads_too(redis, monkeypatch):
+    import time
+
+    store, intake = RunStore(redis, PREFIX), IntakeQueue(redis, PREFIX)
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.5)
+    store.mark_sweep()
+    intake.add(31)
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_090.0)
+    intake.add(32)
+    store.mark_sweep()
+    families = scrape(redis)
+    assert samples(families, "triage_last_sweep_timestamp_seconds") == {(): 1_700_000_090.0} == {(): store.last_sweep()}
+    # The ticket waiting longest, not the newest.
+    assert (
+        samples(families, "triage_intake_oldest_pending_timestamp_seconds")
+        == {(): 1_700_000_000.5}
+        == {(): intake.oldest_since()}
+    )
+    intake.take(1)  # the oldest is claimed: the next one is the oldest waiting
+    assert samples(scrape(redis), "triage_intake_oldest_pending_timestamp_seconds") == {(): 1_700_000_090.0}
+    assert samples(scrape(redis, "other:"), "triage_last_sweep_timestamp_seconds") == {}
+    # The interval the age is measured against is the exporter's SWEEP_INTERVAL, when it is given one.
+    assert "triage_sweep_interval_seconds" not in scrape(redis)
+    text = generate_latest(registry(redis, PREFIX, sweep_interval=300.0)).decode()
+    (interval,) = [f for f in text_string_to_metric_families(text) if f.name == "triage_sweep_interval_seconds"]
+    assert [s.value for s in interval.samples] == [300.0]
 
 
 def test_a_scrape_is_one_round_trip_whatever_the_history(redis):
