@@ -410,3 +410,35 @@ def test_prometheus_in_compose_has_the_jobs_and_rules_of_the_local_config():
     assert [job["job_name"] for job in compose["scrape_configs"]] == [
         job["job_name"] for job in local["scrape_configs"]
     ]
+
+
+def datasource_refs(node: Any) -> list[Any]:
+    """Every `datasource` a dashboard's panels, targets and variables name."""
+    if isinstance(node, dict):
+        found = [node["datasource"]] if "datasource" in node else []
+        return found + [ref for value in node.values() for ref in datasource_refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in datasource_refs(value)]
+    return []
+
+
+def test_the_dashboard_names_the_provisioned_datasource():
+    """File provisioning resolves no import `__inputs` (`${DS_PROMETHEUS}`): a panel must name the
+    datasource's uid, or a datasource variable of the dashboard that picks a Prometheus."""
+    import json
+
+    dashboard = json.loads((DEPLOY / "grafana" / "triage-fleet.json").read_text(encoding="utf-8"))
+    (source,) = load(DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml")["datasources"]
+    variables = {
+        variable["name"]
+        for variable in (dashboard.get("templating") or {}).get("list") or []
+        if variable.get("type") == "datasource" and variable.get("query") == "prometheus"
+    }
+    refs = datasource_refs(dashboard.get("panels") or [])
+    assert refs, "the dashboard's panels name no datasource"
+    for ref in refs:
+        uid = ref.get("uid") if isinstance(ref, dict) else ref
+        if isinstance(uid, str) and uid.startswith("$"):
+            assert uid.strip("${}") in variables, f"the dashboard names {uid}, which Grafana cannot resolve"
+        elif uid is not None:
+            assert uid == source["uid"], f"the dashboard names datasource {uid!r}, not {source['uid']!r}"
