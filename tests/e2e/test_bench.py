@@ -116,3 +116,42 @@ def test_report_days_bench_reads_both_ways_and_reports_the_round_trips(redis_url
         assert headline[f"{key}_round_trips"] <= 5
         assert headline[f"{key}_naive_round_trips"] > 100
         assert headline[f"{key}_seconds"] > 0 and headline[f"{key}_naive_over_fleet"] > 0
+
+
+def test_metrics_scrape_bench_scrapes_every_ticket_in_one_round_trip_and_reports_the_ratios(redis_url: str):
+    headline = run_bench(
+        "metrics_scrape.py",
+        "--tickets",
+        "300",
+        "--run-size",
+        "100",
+        "--scrapes",
+        "5",
+        "--redis-url",
+        redis_url,
+        timeout=300,
+    )
+    for key in (
+        "scrape_ms_p50_10k",
+        "scrape_ms_p95_10k",
+        "scrape_ms_p50_empty",
+        "raw_pipeline_ms_p50",
+        "ratio_to_raw_pipeline",
+        "ratio_to_empty",
+        "redis_round_trips",
+        "redis_commands",
+        "series",
+    ):
+        assert key in headline, key
+    # The history was metered through the fleet's code and the scrape shows all of it, in one round trip.
+    assert (headline["tickets"], headline["runs"], headline["tickets_shown"]) == (300, 3, 300)
+    assert headline["redis_round_trips"] == 1 and headline["redis_commands"] > 10
+    assert headline["series"] > 20 and headline["exposition_bytes"] > 0
+    assert headline["scrape_ms_p50_10k"] > 0 and headline["scrape_ms_p50_empty"] > 0
+    assert headline["raw_pipeline_ms_p50"] > 0
+    ratio = headline["scrape_ms_p50_10k"] / headline["raw_pipeline_ms_p50"]
+    assert headline["ratio_to_raw_pipeline"] == pytest.approx(ratio, rel=0.02)
+    # The scratch prefix is gone from the shared Redis.
+    import redis
+
+    assert not list(redis.Redis.from_url(redis_url).scan_iter(match="bench-metrics-*"))

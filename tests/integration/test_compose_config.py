@@ -14,7 +14,8 @@ import yaml
 pytestmark = pytest.mark.processes  # each test runs docker-compose (or sh)
 
 ROOT = Path(__file__).resolve().parents[2]
-FLEET = {"zendesk-setup", "webhook", "worker-cpu", "worker-io", "worker-intake", "beat", "flower"}
+FLEET = {"zendesk-setup", "webhook", "worker-cpu", "worker-io", "worker-intake", "beat", "flower", "metrics"}
+MONITORING = {"prometheus", "grafana"}
 SIMULATORS = {"zendesk-sim", "llm-sim"}
 # A made-up account, as a user's .env names theirs.
 ACCOUNT = {
@@ -24,6 +25,7 @@ ACCOUNT = {
     "OPENAI_API_KEY": "sk-not-a-real-key",
     "FLOWER_BASIC_AUTH": "ops:not-a-real-password",
     "WEBHOOK_PUBLIC_URL": "https://triage.example.com/zendesk/webhook",
+    "GRAFANA_ADMIN_PASSWORD": "not-a-real-grafana-password",
 }
 
 
@@ -75,7 +77,7 @@ def resolved(folder: Path, *files: str) -> dict[str, Any]:
 
 def test_a_real_account_reaches_every_fleet_service_from_dot_env(project):
     services = resolved(project, "docker-compose.yml")
-    assert set(services) == FLEET | {"redis"}
+    assert set(services) == FLEET | MONITORING | {"redis"}
     for name in FLEET:
         env = services[name]["environment"]
         for key, value in ACCOUNT.items():
@@ -87,7 +89,7 @@ def test_a_real_account_reaches_every_fleet_service_from_dot_env(project):
 
 def test_the_demo_adds_the_simulators_and_points_the_fleet_at_them(project):
     services = resolved(project, "docker-compose.yml", "docker-compose.sim.yml")
-    assert set(services) == FLEET | SIMULATORS | {"redis"}
+    assert set(services) == FLEET | SIMULATORS | MONITORING | {"redis"}
     for name in FLEET:
         env = services[name]["environment"]
         assert env["ZENDESK_URL"] == "http://zendesk-sim:8081", name
@@ -131,3 +133,57 @@ def test_zendesk_setup_without_webhook_public_url_says_one_line_and_exits_2():
     assert result.stderr.startswith("configuration error: set WEBHOOK_PUBLIC_URL in .env")
     assert len(result.stderr.splitlines()) == 1
     assert result.stdout == ""
+
+
+def test_prometheus_and_grafana_get_only_their_own_logins_from_dot_env(project):
+    services = resolved(project, "docker-compose.yml")
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == ACCOUNT["GRAFANA_ADMIN_PASSWORD"]
+    assert services["prometheus"]["environment"] == {"FLOWER_BASIC_AUTH": ACCOUNT["FLOWER_BASIC_AUTH"]}
+    for name in MONITORING:
+        assert "env_file" not in services[name], f"{name} would see the account's credentials"
+        assert not {k for k in services[name]["environment"] if k in ACCOUNT} - {"FLOWER_BASIC_AUTH"}
+    # The repository's deploy/ files, resolved against the project folder, read-only (docker-compose
+    # 1.29 prints mounts and ports in the short syntax: source:target:mode, ip:published:target/tcp).
+    assert (
+        f"{project}/deploy/grafana/triage-fleet.json:/var/lib/grafana/dashboards/triage-fleet.json:ro"
+        in (services["grafana"]["volumes"])
+    )
+    assert f"{project}/deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    published = [str(port).split(":")[:2] for service in services.values() for port in service.get("ports") or []]
+    assert ["127.0.0.1", "9090"] in published and ["127.0.0.1", "3000"] in published
+    assert ["127.0.0.1", "9808"] in published
+    assert {host for host, _ in published} == {"127.0.0.1"}
+
+
+def test_without_a_grafana_password_compose_starts_nothing_and_says_why(project):
+    write_env(project, {**ACCOUNT, "GRAFANA_ADMIN_PASSWORD": ""})
+    result = config(project, "docker-compose.yml")
+    assert result.returncode != 0
+    assert "set GRAFANA_ADMIN_PASSWORD in .env for Grafana's admin login" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("login", "username", "password"),
+    [("ops:s3cret", "ops", "s3cret"), ("ops:pa:ss w$rd,other:x", "ops", "pa:ss w$rd")],
+)
+def test_prometheus_writes_flowers_first_login_to_its_two_files(tmp_path, login, username, password):
+    """Its entrypoint as the container's sh runs it (compose turns `$$` into `$`), with the tmpfs a
+    folder here and a stand-in for /bin/prometheus that prints its arguments."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    service = compose["services"]["prometheus"]
+    entrypoint = service["entrypoint"]
+    assert entrypoint[:2] == ["sh", "-c"] and entrypoint[3:] == ["--"]
+    (tmpfs,) = service["tmpfs"]
+    script = entrypoint[2].replace("$$", "$").replace(tmpfs, str(tmp_path)).replace("/bin/prometheus", "echo")
+    result = subprocess.run(
+        ["sh", "-c", script, "--", *service["command"]],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": login},
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == service["command"]  # Prometheus gets the service's command
+    assert (tmp_path / "username").read_text() == username
+    assert (tmp_path / "password").read_text() == password
+    assert (tmp_path / "password").stat().st_mode & 0o077 == 0  # the login is the image user's alone

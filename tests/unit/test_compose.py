@@ -64,10 +64,14 @@ def depends_on(service: dict[str, Any]) -> set[str]:
     return set(needs)  # a list of names, or a mapping name -> condition
 
 
-def test_the_fleet_is_every_service_but_redis():
+# Images of their own beside the fleet: Redis, and what watches the fleet.
+MONITORING = {"prometheus", "grafana"}
+
+
+def test_the_fleet_is_every_service_but_redis_prometheus_and_grafana():
     # Guards the tests below against passing on an empty fleet.
-    assert set(fleet_services()) == set(services(BASE)) - {"redis"}
-    assert {"zendesk-setup", "webhook", "worker-cpu", "worker-io", "worker-intake", "beat", "flower"} <= set(
+    assert set(fleet_services()) == set(services(BASE)) - {"redis"} - MONITORING
+    assert {"zendesk-setup", "webhook", "worker-cpu", "worker-io", "worker-intake", "beat", "flower", "metrics"} <= set(
         fleet_services()
     )
 
@@ -127,8 +131,10 @@ def test_the_demo_points_every_fleet_service_at_the_simulators(name):
 def test_in_the_demo_the_fleet_waits_for_the_simulators():
     assert {"zendesk-sim", "llm-sim"} <= depends_on(services(SIM)["zendesk-setup"])
     for name, service in fleet_services().items():
-        if name != "zendesk-setup":
+        if name not in ("zendesk-setup", "metrics"):
             assert "zendesk-setup" in depends_on(service), name
+    # The exporter reads only Redis: it shows a fleet whose setup failed rather than wait for it.
+    assert depends_on(fleet_services()["metrics"]) == {"redis"}
 
 
 def comments(path: Path) -> str:
@@ -241,3 +247,198 @@ def test_the_build_context_leaves_out(name):
 
 def test_the_dockerfile_installs_the_locked_hashes():
     assert "pip install --no-cache-dir --require-hashes -r requirements.txt" in DOCKERFILE.read_text(encoding="utf-8")
+
+
+# -- Prometheus and Grafana beside the fleet (docs/operations.md, "Metrics") --------------------------
+
+DEPLOY = ROOT / "deploy"
+
+
+def option(service: dict[str, Any], name: str) -> str:
+    """The value of a `--name=value` or `--name value` word of a service's command."""
+    words = command_words(service)
+    for i, word in enumerate(words):
+        if word.startswith(f"--{name}="):
+            return word.split("=", 1)[1]
+        if word == f"--{name}" and i + 1 < len(words):
+            return words[i + 1]
+    raise AssertionError(f"no --{name} in {words}")
+
+
+def bind_mounts(service: dict[str, Any]) -> list[tuple[Path, str, str]]:
+    """A service's mounts of the repository's files: (path in the repository, target, options)."""
+    found = []
+    for mount in service.get("volumes") or []:
+        source, target, *rest = str(mount).split(":")
+        if source.startswith("./"):
+            found.append((ROOT / source[2:], target, rest[0] if rest else "rw"))
+    return found
+
+
+def mounted_at(service: dict[str, Any], target: str) -> Path:
+    """The repository file (or folder) a service sees at TARGET, through its bind mounts."""
+    for source, mount_target, _ in sorted(bind_mounts(service), key=lambda m: -len(m[1])):
+        if target == mount_target or target.startswith(mount_target.rstrip("/") + "/"):
+            return source / target[len(mount_target) :].lstrip("/")
+    raise AssertionError(f"nothing of the repository is mounted at {target}")
+
+
+def test_the_exporter_prometheus_and_grafana_are_services():
+    base = services(BASE)
+    assert {"metrics", "prometheus", "grafana"} <= set(base)
+    assert command_words(base["metrics"])[:4] == ["python", "-m", "app", "metrics"]
+    assert option(base["metrics"], "host") == "0.0.0.0"
+    assert base["prometheus"]["image"].startswith("prom/prometheus:")
+    assert base["grafana"]["image"].startswith("grafana/grafana:")
+
+
+@pytest.mark.parametrize("name", sorted(MONITORING))
+def test_monitoring_images_are_pinned_to_a_version(name):
+    image = services(BASE)[name]["image"]
+    tag = image.rpartition(":")[2]
+    assert ":" in image and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: {image} is not pinned to a version"
+
+
+@pytest.mark.parametrize("name", sorted(services(BASE)))
+def test_every_published_port_is_bound_to_loopback(name):
+    for port in services(BASE)[name].get("ports") or []:
+        assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond this host"
+
+
+def every_bind_mount() -> list[tuple[str, Path, str, str]]:
+    return [(name, *mount) for name, service in sorted(services(BASE).items()) for mount in bind_mounts(service)]
+
+
+def test_the_monitoring_services_mount_the_repository_read_only():
+    mounts = {(name, source.relative_to(ROOT).as_posix(), target) for name, source, target, _ in every_bind_mount()}
+    assert ("prometheus", "deploy/prometheus", "/etc/prometheus") in mounts
+    assert ("grafana", "deploy/grafana/provisioning", "/etc/grafana/provisioning") in mounts
+    assert ("grafana", "deploy/grafana/triage-fleet.json", "/var/lib/grafana/dashboards/triage-fleet.json") in mounts
+    for name, source, _, options in every_bind_mount():
+        assert options == "ro", f"{name} may write into the repository's {source}"
+
+
+@pytest.mark.parametrize(
+    "source", sorted({source.relative_to(ROOT).as_posix() for _, source, _, _ in every_bind_mount()})
+)
+def test_every_mount_is_a_file_of_the_repository(source):
+    # deploy/prometheus/prometheus.yml, alerts.yml and deploy/grafana/triage-fleet.json come with the
+    # alert rules and the dashboard (issue 27, part 2).
+    assert (ROOT / source).exists(), f"docker-compose.yml mounts {source}, which is not in the repository"
+
+
+def compose_scrape_config() -> dict[str, Any]:
+    prometheus = services(BASE)["prometheus"]
+    path = mounted_at(prometheus, option(prometheus, "config.file"))
+    assert path == DEPLOY / "prometheus" / "prometheus.compose.yml"
+    return load(path)
+
+
+def test_prometheus_in_compose_reads_the_alert_rules_beside_its_config():
+    config = compose_scrape_config()
+    assert config["rule_files"] == ["alerts.yml"]  # relative to the config file
+    assert (DEPLOY / "prometheus" / "alerts.yml").is_file()
+    assert option(services(BASE)["prometheus"], "storage.tsdb.path") == "/prometheus"
+    assert "prometheus-data:/prometheus" in services(BASE)["prometheus"]["volumes"]
+    assert "prometheus-data" in load(BASE)["volumes"] and "grafana-data" in load(BASE)["volumes"]
+
+
+def test_prometheus_in_compose_scrapes_the_exporter_and_flower_by_service_name():
+    base = services(BASE)
+    targets = {
+        job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+        for job in compose_scrape_config()["scrape_configs"]
+    }
+    assert targets == {
+        "triage-fleet": [f"metrics:{option(base['metrics'], 'port')}"],
+        "flower": [f"flower:{option(base['flower'], 'port')}"],
+    }
+
+
+def test_flowers_login_reaches_prometheus_through_files_on_a_tmpfs():
+    prometheus = services(BASE)["prometheus"]
+    (flower,) = [job for job in compose_scrape_config()["scrape_configs"] if job["job_name"] == "flower"]
+    auth = flower["basic_auth"]
+    assert set(auth) == {"username_file", "password_file"}  # never the login itself
+    for path in auth.values():
+        assert any(path.startswith(folder + "/") for folder in prometheus["tmpfs"]), path
+        assert path in " ".join(prometheus["entrypoint"])  # written when the service starts
+    assert set(environment(prometheus)) == {"FLOWER_BASIC_AUTH"}
+
+
+def test_no_credential_is_written_in_the_monitoring_services_or_deploy():
+    for name in sorted(MONITORING):
+        for key, value in environment(services(BASE)[name]).items():
+            if re.search(r"PASSWORD|AUTH|SECRET|TOKEN|KEY", key):
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value), f"{name}: {key} is not read from .env"
+    for path in sorted(DEPLOY.rglob("*")):
+        if path.is_file() and path.suffix in (".yml", ".yaml"):
+            body = load(path)
+            flat_keys = re.findall(r"\b(password|username|credentials|bearer_token)\s*:", yaml.safe_dump(body))
+            assert not flat_keys, f"{path.relative_to(ROOT)} holds {flat_keys}"
+
+
+def test_grafanas_admin_password_comes_from_dot_env():
+    env = environment(services(BASE)["grafana"])
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert re.search(r"^GRAFANA_ADMIN_PASSWORD=$", example, re.M), ".env.example must list it, empty"
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard():
+    base = services(BASE)
+    grafana = base["grafana"]
+    (source,) = load(mounted_at(grafana, "/etc/grafana/provisioning/datasources/prometheus.yml"))["datasources"]
+    assert (source["uid"], source["type"]) == ("prometheus", "prometheus")
+    assert source["url"] == "http://prometheus:9090"
+    assert "prometheus" in depends_on(grafana)
+    # The prometheus service listens on the port the datasource names (the image's default, published).
+    assert [str(port).rsplit(":", 1)[1] for port in base["prometheus"]["ports"]] == ["9090"]
+    (provider,) = load(mounted_at(grafana, "/etc/grafana/provisioning/dashboards/triage-fleet.yml"))["providers"]
+    assert provider["type"] == "file"
+    folder = provider["options"]["path"]
+    dashboard = mounted_at(grafana, f"{folder}/triage-fleet.json")
+    assert dashboard == DEPLOY / "grafana" / "triage-fleet.json"
+
+
+def test_prometheus_in_compose_has_the_jobs_and_rules_of_the_local_config():
+    """deploy/prometheus/prometheus.yml scrapes a fleet on this host; the alert rules may name its
+    jobs, so inside compose only the targets differ."""
+    local = load(DEPLOY / "prometheus" / "prometheus.yml")
+    compose = compose_scrape_config()
+    assert compose["rule_files"] == local["rule_files"]
+    assert [job["job_name"] for job in compose["scrape_configs"]] == [
+        job["job_name"] for job in local["scrape_configs"]
+    ]
+
+
+def datasource_refs(node: Any) -> list[Any]:
+    """Every `datasource` a dashboard's panels, targets and variables name."""
+    if isinstance(node, dict):
+        found = [node["datasource"]] if "datasource" in node else []
+        return found + [ref for value in node.values() for ref in datasource_refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in datasource_refs(value)]
+    return []
+
+
+def test_the_dashboard_names_the_provisioned_datasource():
+    """File provisioning resolves no import `__inputs` (`${DS_PROMETHEUS}`): a panel must name the
+    datasource's uid, or a datasource variable of the dashboard that picks a Prometheus."""
+    import json
+
+    dashboard = json.loads((DEPLOY / "grafana" / "triage-fleet.json").read_text(encoding="utf-8"))
+    (source,) = load(DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml")["datasources"]
+    variables = {
+        variable["name"]
+        for variable in (dashboard.get("templating") or {}).get("list") or []
+        if variable.get("type") == "datasource" and variable.get("query") == "prometheus"
+    }
+    refs = datasource_refs(dashboard.get("panels") or [])
+    assert refs, "the dashboard's panels name no datasource"
+    for ref in refs:
+        uid = ref.get("uid") if isinstance(ref, dict) else ref
+        if isinstance(uid, str) and uid.startswith("$"):
+            assert uid.strip("${}") in variables, f"the dashboard names {uid}, which Grafana cannot resolve"
+        elif uid is not None:
+            assert uid == source["uid"], f"the dashboard names datasource {uid!r}, not {source['uid']!r}"

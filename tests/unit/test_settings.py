@@ -189,7 +189,7 @@ def test_every_variable_keeps_its_flat_name_and_env_example_lists_them_all():
     compose = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
     compose_reads = set(re.findall(r"\$\$\{?([A-Z][A-Z0-9_]+)|\$\{([A-Z][A-Z0-9_]+)", compose))
     compose_names = {name for pair in compose_reads for name in pair if name}
-    assert compose_names == {"WEBHOOK_PUBLIC_URL", "FLOWER_BASIC_AUTH"}
+    assert compose_names == {"WEBHOOK_PUBLIC_URL", "FLOWER_BASIC_AUTH", "GRAFANA_ADMIN_PASSWORD"}
     assert documented == set(names) | compose_names
 
 
