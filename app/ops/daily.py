@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pygal
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from app.domain.models import WRITTEN
 from app.domain.summary import RunSummary, percentile
-from app.ops.report import inline_svg, new_chart
+from app.ops.report import inline_svg, new_chart, page
 
 OUTCOMES = ("success", "fallback", "failed", "skipped")
 SOURCES = ("sweep", "webhook", "backfill")
@@ -262,7 +261,4 @@ def charts(report: dict[str, Any]) -> list[tuple[str, Markup]]:
 
 
 def render_days(report: dict[str, Any], since: str) -> str:
-    environment = Environment(loader=PackageLoader("app.ops", "templates"), autoescape=select_autoescape(["html"]))
-    return environment.get_template("days.html").render(
-        report=report, since=since, totals=report["totals"], charts=charts(report)
-    )
+    return page("days.html").render(report=report, since=since, totals=report["totals"], charts=charts(report))

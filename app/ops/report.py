@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pygal
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Template, select_autoescape
 from markupsafe import Markup
 from pygal.style import Style
 
@@ -31,6 +31,12 @@ LATENCY_BINS = 12
 
 class ReportError(Exception):
     """No such run, or no run at all."""
+
+
+def page(name: str) -> Template:
+    """A report page's template from app/ops/templates (each extends base.html), autoescaped."""
+    environment = Environment(loader=PackageLoader("app.ops", "templates"), autoescape=select_autoescape(["html"]))
+    return environment.get_template(name)
 
 
 def new_chart(kind: type, title: str, **options: Any) -> Any:
@@ -89,8 +95,7 @@ def render_report(summary: RunSummary, fields: list[str] | None = None) -> str:
         for field in fields
         if summary.distributions.get(field)
     ]
-    environment = Environment(loader=PackageLoader("app.ops", "templates"), autoescape=select_autoescape(["html"]))
-    return environment.get_template("report.html").render(
+    return page("report.html").render(
         summary=summary,
         fields=fields,
         distributions=distributions,
