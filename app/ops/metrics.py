@@ -119,6 +119,15 @@ def _histogram(
     return family
 
 
+def _moment(name: str, documentation: str, when: float | None) -> GaugeMetricFamily:
+    """A Unix-time gauge with no sample when the moment has not happened: an absent series, not a
+    0 that an alert would read as "long ago"."""
+    gauge = GaugeMetricFamily(name, documentation)
+    if when is not None:
+        gauge.add_metric([], when)
+    return gauge
+
+
 def families(snapshot: Snapshot) -> Iterator[Metric]:
     """The metric families of one snapshot; names, types and labels are a contract (issue 27)."""
     h = snapshot.hashes
@@ -190,20 +199,16 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "triage_intake_pending", "Tickets webhooks announced that no run has claimed yet.", snapshot.intake_pending
     )
-    oldest = GaugeMetricFamily(
+    yield _moment(
         "triage_intake_oldest_pending_timestamp_seconds",
         "When the webhook ticket waiting longest for a run was announced (Unix time); no sample when none waits.",
+        snapshot.oldest_pending,
     )
-    if snapshot.oldest_pending is not None:
-        oldest.add_metric([], snapshot.oldest_pending)
-    yield oldest
-    sweep = GaugeMetricFamily(
+    yield _moment(
         "triage_last_sweep_timestamp_seconds",
         "When beat's last sweep ran (Unix time), as `health` reads it; no sample before the first sweep.",
+        snapshot.last_sweep,
     )
-    if snapshot.last_sweep is not None:
-        sweep.add_metric([], snapshot.last_sweep)
-    yield sweep
     queues = GaugeMetricFamily("triage_queue_length", "Messages waiting in each Celery queue.", labels=["queue"])
     for queue, length in snapshot.queues.items():
         queues.add_metric([queue], length)
