@@ -111,3 +111,41 @@ def flat(record: Any) -> dict[str, Any]:
             raise ValueError(f"{type(record).__name__}: two figures named {', '.join(clash)}")
         figures.update(inner)
     return figures
+
+
+class RoundTrips:
+    """A Redis client that counts its round trips to the server: each command sent alone is one,
+    each pipeline executed is one (whatever it holds). `commands` counts every command either way;
+    `last_pipeline` holds the commands of the last pipeline executed. How the benchmarks and the
+    tests hold a metrics scrape or a report's reads to a fixed cost."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.round_trips = 0
+        self.commands = 0
+        self.last_pipeline: list[tuple[Any, ...]] = []
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe = self.client.pipeline(*args, **kwargs)
+        original = pipe.execute
+
+        def execute(*a: Any, **k: Any) -> Any:
+            self.round_trips += 1
+            self.commands += len(pipe.command_stack)
+            self.last_pipeline = [tuple(command[0]) for command in pipe.command_stack]
+            return original(*a, **k)
+
+        pipe.execute = execute
+        return pipe
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.round_trips += 1
+            self.commands += 1
+            return attribute(*args, **kwargs)
+
+        return call

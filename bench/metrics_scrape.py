@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import parse_args  # noqa: E402
+from common import RoundTrips, parse_args  # noqa: E402
 from prometheus_client import generate_latest  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
@@ -64,39 +64,6 @@ ENDPOINTS = (
     ("GET", "/api/v2/job_statuses/{id}.json", "200"),
     ("PUT", "/api/v2/tickets/{id}.json", "429"),
 )
-
-
-class Counting:
-    """A Redis client that counts round trips (a command alone, or a pipeline executed) and
-    records the commands of the last pipeline executed."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.round_trips = 0
-        self.commands: list[tuple[Any, ...]] = []
-
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = self.client.pipeline(*args, **kwargs)
-        execute = pipe.execute
-
-        def counted(*a: Any, **k: Any) -> Any:
-            self.round_trips += 1
-            self.commands = [tuple(command[0]) for command in pipe.command_stack]
-            return execute(*a, **k)
-
-        pipe.execute = counted
-        return pipe
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.client, name)
-        if not callable(attribute):
-            return attribute
-
-        def command(*args: Any, **kwargs: Any) -> Any:
-            self.round_trips += 1
-            return attribute(*args, **kwargs)
-
-        return command
 
 
 def populate(client: Any, prefix: str, tickets: int, run_size: int, seed: int = 27) -> int:
@@ -182,14 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         # Before any speed counts: the scrape shows every ticket, and what one costs in Redis.
-        counting = Counting(client)
+        counting = RoundTrips(client)
         text = scrape(counting, history)
         shown = tickets_shown(text)
         if shown != args.tickets:
             raise SystemExit(f"the scrape shows {shown:.0f} tickets, not {args.tickets}")
         if tickets_shown(scrape(client, empty)) != 0:
             raise SystemExit("the empty prefix shows tickets")
-        round_trips, commands = counting.round_trips, counting.commands
+        round_trips, commands = counting.round_trips, counting.last_pipeline
         series = sum(1 for line in text.decode().splitlines() if line and not line.startswith("#"))
 
         def raw() -> None:

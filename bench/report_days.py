@@ -28,14 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import parse_args  # noqa: E402
+from common import RoundTrips, parse_args  # noqa: E402
 
 from app.domain.models import TicketResult  # noqa: E402
 from app.domain.summary import RunSummary, build_summary, write_summary_file  # noqa: E402
 from app.fleet.store import RunStore  # noqa: E402
 from app.ops.daily import aggregate, collect  # noqa: E402
 from sim.launcher.stack import LocalStack  # noqa: E402
-from tests.conftest import RoundTrips  # noqa: E402
 
 FIELDS = ["root_cause", "urgency", "sentiment"]
 

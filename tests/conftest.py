@@ -257,39 +257,3 @@ def run_side_by_side(targets: Iterable[Callable[[], object]], timeout: float | N
         thread.start()
     for thread in threads:
         thread.join(timeout=timeout)
-
-
-class RoundTrips:
-    """A Redis client that counts its round trips to the server: each command sent alone is one,
-    each pipeline executed is one (whatever it holds); `commands` counts every command either way.
-    How a test holds a scrape of `python -m app metrics` to a fixed cost."""
-
-    def __init__(self, client: object) -> None:
-        self.client = client
-        self.round_trips = 0
-        self.commands = 0
-
-    def pipeline(self, *args: object, **kwargs: object) -> object:
-        counter = self
-        pipe = self.client.pipeline(*args, **kwargs)  # type: ignore[attr-defined]
-        original = pipe.execute
-
-        def execute(*a: object, **k: object) -> object:
-            counter.round_trips += 1
-            counter.commands += len(pipe.command_stack)
-            return original(*a, **k)
-
-        pipe.execute = execute
-        return pipe
-
-    def __getattr__(self, name: str) -> object:
-        attribute = getattr(self.client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: object, **kwargs: object) -> object:
-            self.round_trips += 1
-            self.commands += 1
-            return attribute(*args, **kwargs)
-
-        return call

@@ -19,8 +19,8 @@ from app.fleet.meters import Meters
 from app.fleet.ratelimit import Quota
 from app.fleet.sweep import sweep
 from app.ops.metrics import registry, serve
+from bench.common import RoundTrips
 from sim.llm import running_simulator
-from tests.conftest import RoundTrips
 from workers.classify import classify_task
 from workers.redact import redact_task
 from workers.sweep import summarize_task

@@ -18,7 +18,7 @@ from app.domain.models import TicketInput, TicketResult
 from app.fleet.store import RunStore
 from app.ops.daily import collect
 from app.settings import get_settings
-from tests.conftest import RoundTrips
+from bench.common import RoundTrips
 from workers.classify import classify_task
 from workers.redact import redact_task
 from workers.sweep import summarize_task

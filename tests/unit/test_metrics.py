@@ -17,7 +17,7 @@ from app.fleet.intake import IntakeQueue
 from app.fleet.meters import Meters, endpoint_label, fallback_kind
 from app.fleet.store import RunStore
 from app.ops.metrics import registry
-from tests.conftest import RoundTrips
+from bench.common import RoundTrips
 
 PREFIX = "p:"
 CONTRACT = {
