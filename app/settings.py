@@ -13,6 +13,7 @@ operator can act on instead of a traceback.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from datetime import date
 from functools import lru_cache
@@ -67,6 +68,9 @@ DEFAULT_MAX_TOKENS = 400
 # Reasoning tokens count against max_completion_tokens; 400 would leave no room for the answer.
 REASONING_MAX_TOKENS = 2000
 WEBHOOK_SWEEP_INTERVAL = 300.0  # beat's sweep with webhooks on: the safety net (see sweep_interval)
+# LLM_DAILY_BUDGET_USD's ceiling: the budget is counted in Redis in whole nano-dollars, which stay
+# exact in Redis's Lua numbers (doubles) far beyond this.
+MAX_DAILY_BUDGET_USD = 1_000_000.0
 
 
 def is_reasoning_model(model: str) -> bool:
@@ -286,6 +290,29 @@ class LLMSettings(SettingsGroup):
     price_output_per_mtok: Annotated[float | None, BLANK_IS_UNSET] = Field(default=None, ge=0)
     # The fields tickets are classified into; default: app/taxonomies/default.yaml.
     taxonomy_file: Annotated[Path | None, BLANK_IS_UNSET] = Field(default=None, validation_alias="TAXONOMY_FILE")
+
+    # --- The daily LLM budget (app.fleet.budget) ---------------------------------------------------
+    # US dollars the fleet may spend on the LLM per UTC day, all hosts together; unset: no budget.
+    daily_budget_usd: float | None = None
+
+    @field_validator("daily_budget_usd", mode="before")
+    @classmethod
+    def _dollars(cls, value: object) -> object:
+        """A positive, finite number of dollars (blank: no budget); one message for anything else."""
+        if _blank_is_unset(value) is None:
+            return None
+        dollars = math.nan
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                dollars = float(value)
+            except ValueError:  # "$25", "25 USD", "ten"
+                pass
+        if not (math.isfinite(dollars) and 0 < dollars <= MAX_DAILY_BUDGET_USD):
+            raise ValueError(
+                f"{value!r} is not a budget: give a positive number of US dollars per UTC day, without "
+                f"a currency sign (e.g. 25 or 2.50, at most {MAX_DAILY_BUDGET_USD:,.0f}), or leave it empty for none"
+            )
+        return dollars
 
     @model_validator(mode="after")
     def _consistent(self) -> LLMSettings:

@@ -20,6 +20,9 @@ Works unchanged against OpenAI, Azure OpenAI's v1 endpoint and OpenAI-compatible
    - an outage (5xx, timeouts, an open breaker), a problem with this one ticket, or no valid
      answer after all attempts: the fallback answers, marked as such: the local model when one
      is trained (app.learn), the keyword rules otherwise.
+With a daily budget (LLM_DAILY_BUDGET_USD, app.fleet.budget), every HTTP attempt reserves its
+worst case before it is sent and settles its real cost after (`max_input_tokens`, `BudgetedCall`);
+a refused reservation is the budget reached: the fallback answers, "daily LLM budget reached".
 With a gate (LOCAL_GATE_CONFIDENCE), the local model answers first: a ticket it is sure of in every
 field skips the LLM, except a fixed sample of them that still goes to the LLM to measure how often
 the two agree (`Gate`).
@@ -28,6 +31,7 @@ Only redacted text is ever sent, inside <ticket> delimiters the ticket cannot cl
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -44,7 +48,7 @@ import pybreaker
 from pydantic import ValidationError
 
 from app.clients.breakers import FaultLog, private_breaker, refusing, shared_breaker
-from app.clients.llm_prices import cost_usd
+from app.clients.llm_prices import cost_usd, price_for
 from app.domain.models import Analysis, Usage
 from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
@@ -176,6 +180,163 @@ def quota_tokens(
     return math.ceil(characters / CHARS_PER_TOKEN) + max_completion_tokens
 
 
+# --- The daily LLM budget (LLM_DAILY_BUDGET_USD; the counter is app.fleet.budget) ----------------------
+
+BUDGET_REACHED = "daily LLM budget reached"
+# Tokens the chat format adds around a request's text: OpenAI's cookbook counts 3 per message and 3
+# priming the answer ("How to count tokens with tiktoken",
+# https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken); Structured Outputs wraps
+# the schema in framing of its own that OpenAI does not publish. Generous allowances for both.
+TOKENS_PER_MESSAGE = 8
+FRAMING_TOKENS = 64
+
+
+def max_input_tokens(messages: list[dict[str, str]], response_format_param: dict[str, Any]) -> int:
+    """An upper bound on the prompt tokens a request can be billed, from the request alone: the
+    UTF-8 bytes of its messages and of its response format, plus the chat format's framing.
+
+    Bytes bound the tokenizer's count because OpenAI's tokenizers (cl100k_base, o200k_base) are
+    byte-level BPE: every token stands for one byte of the UTF-8 text or more, never less, so n
+    bytes are at most n tokens (English text runs about four bytes a token, so the bound is about
+    four times the real count). The SentencePiece tokenizers of open models behind LLM_BASE_URL
+    obey it too: a piece is at least one character (or one byte, with byte fallback), and a
+    character at least one byte. The response format counts as its JSON (non-ASCII escaped, so
+    never fewer bytes than its UTF-8): what OpenAI shows the model of a schema is rendered from the
+    names, descriptions and enum values that JSON holds, with its own punctuation besides."""
+    text_bytes = sum(len(m["content"].encode()) for m in messages) + len(json.dumps(response_format_param))
+    return text_bytes + TOKENS_PER_MESSAGE * len(messages) + FRAMING_TOKENS
+
+
+class BudgetRefused(openai.OpenAIError):
+    """The day's budget refused an HTTP attempt the SDK was about to send (one of its own retries),
+    raised from the HTTP client's request hook. An OpenAIError, so the SDK passes it on at once,
+    neither retried nor wrapped (openai's _base_client: "Propagate OpenAIErrors as-is, without
+    retrying"); never counted against the breaker (_not_an_outage)."""
+
+
+class SpendBudget(Protocol):
+    """The fleet's daily budget (app.fleet.budget.DailyBudget)."""
+
+    def reserve(self, usd: float) -> Any | None: ...
+
+    def settle(self, reservation: Any, usd: float) -> None: ...
+
+
+def _not_billed(status: int | None) -> bool:
+    """An answer saying the request never ran: a 429 (OpenAI's limiter refuses before the model
+    runs; "None of the calls which caused a 429 error" are billed, Microsoft's answer for Azure
+    OpenAI, https://learn.microsoft.com/en-us/answers/questions/1632971) or another 4xx (the request
+    refused as wrong: validation, key, model, quota). No answer, a 5xx, or a 200 whose usage could
+    not be read may have been billed: OpenAI publishes nothing saying otherwise."""
+    return status is not None and 400 <= status < 500
+
+
+@dataclass(eq=False)
+class _Attempt:
+    reservation: Any
+    status: int | None = None  # the HTTP status, once answered
+
+
+@dataclass(eq=False)
+class BudgetedCall:
+    """One SDK call's HTTP attempts against the day's budget (a no-op without one).
+
+    The SDK retries 408/409/429/5xx answers and timeouts inside one call (LLM_SDK_MAX_RETRIES,
+    default 2), and each retry is another request that may be billed. So every HTTP attempt
+    reserves its own worst case as it goes out: the first before anything else (`reserve_ahead`,
+    so a reached budget costs no quota token and no wait), each retry from the HTTP client's
+    request hook (`sending`), which raises BudgetRefused when the budget cannot take it. That holds
+    every retry to the budget while a call keeps one worst case in flight, not 1 + retries of them
+    up front: near the cap the fleet is not held back (nor the 80% alert raised) by reservations
+    for retries that mostly never happen.
+
+    Settled once the call is over (`settle`): an attempt answered 4xx (429 included) was refused
+    before the model ran and costs 0 (_not_billed); the answer the SDK returned costs its usage at
+    the model's price; any other attempt (a timeout or connection drop after sending, a 5xx, an
+    answer without usage) keeps its worst case, since it may have been billed and what it cost
+    cannot be known. A connection never made (the last attempt's ConnectError) costs 0."""
+
+    budget: SpendBudget | None
+    worst_usd: float
+    ahead: Any | None = None
+    attempts: list[_Attempt] = dataclasses.field(default_factory=list)
+    settled: bool = False
+
+    def reserve_ahead(self) -> bool:
+        """The first attempt's reservation, taken before quota and pauses: False when refused."""
+        if self.budget is None:
+            return True
+        self.ahead = self.budget.reserve(self.worst_usd)
+        return self.ahead is not None
+
+    def sending(self) -> None:
+        """An attempt is about to be sent (the request hook): its reservation, or BudgetRefused."""
+        if self.budget is None:
+            return
+        reservation, self.ahead = self.ahead, None
+        if reservation is None:
+            reservation = self.budget.reserve(self.worst_usd)
+            if reservation is None:
+                raise BudgetRefused(BUDGET_REACHED)
+        self.attempts.append(_Attempt(reservation))
+
+    def answered(self, status: int) -> None:
+        if self.attempts:
+            self.attempts[-1].status = status
+
+    def settle(self, last_usd: float | None = None) -> None:
+        """Settles every attempt by the rules above, the last at `last_usd` when it is known (the
+        answer's usage, or 0 for a connection never made). Only the first call counts."""
+        if self.settled or self.budget is None:
+            return
+        self.settled = True
+        if self.ahead is not None:  # reserved, never sent
+            self.budget.settle(self.ahead, 0.0)
+            self.ahead = None
+        for n, attempt in enumerate(self.attempts):
+            usd = 0.0 if _not_billed(attempt.status) else self.worst_usd
+            if last_usd is not None and n == len(self.attempts) - 1:
+                usd = last_usd
+            self.budget.settle(attempt.reservation, usd)
+
+
+# The call whose attempts the request hooks count: set around each SDK call, per thread.
+_CALL: contextvars.ContextVar[BudgetedCall | None] = contextvars.ContextVar("llm_budgeted_call", default=None)
+
+
+def _attempt_sending(request: Any) -> None:
+    call = _CALL.get()
+    if call is not None:
+        call.sending()
+
+
+def _attempt_answered(response: Any) -> None:
+    call = _CALL.get()
+    if call is not None:
+        call.answered(response.status_code)
+
+
+def attempt_hooks() -> dict[str, list[Callable[[Any], None]]]:
+    """Event hooks for the LLM client's HTTP client, `openai.DefaultHttpxClient(event_hooks=...)`:
+    httpx calls them around every HTTP attempt the SDK makes, its own retries included, on the
+    calling thread, so the budget sees each one (BudgetedCall)."""
+    return {"request": [_attempt_sending], "response": [_attempt_answered]}
+
+
+def counts_attempts(client: Any) -> bool:
+    """Whether an OpenAI client sends through an HTTP client with attempt_hooks (the SDK keeps it as
+    `_client`)."""
+    hooks = getattr(getattr(client, "_client", None), "event_hooks", None) or {}
+    return _attempt_sending in hooks.get("request", ())
+
+
+def _never_connected(error: BaseException) -> bool:
+    """The SDK's connection error came from a connection never made (refused, DNS, connect
+    timeout): the request was not sent. Told by the httpx exception's name, which httpx and the
+    SDK's httpx2 share."""
+    return type(error.__cause__).__name__ in ("ConnectError", "ConnectTimeout")
+
+
 class InvalidAnswer(ValueError):
     """The model answered, but not with something we can use."""
 
@@ -252,6 +413,8 @@ def _not_an_outage(error: BaseException) -> bool:
     request. Configuration faults do count: a half-open trial that meets one opens it again."""
     if isinstance(error, openai.APIStatusError) and is_config_fault(error):
         return False
+    if isinstance(error, BudgetRefused):  # the day's budget, not the service: nothing was sent
+        return True
     return _slow_down(error) or isinstance(error, (openai.BadRequestError, openai.UnprocessableEntityError))
 
 
@@ -343,6 +506,10 @@ class LLMClassifier:
     # failed to make (status: the HTTP status, `timeout` or `error`), with its tokens and dollars:
     # app.fleet.meters. The SDK's own retries inside one call count as that one request.
     meter: Callable[..., None] | None = None
+    # The fleet's daily LLM budget (app.fleet.budget.DailyBudget): each HTTP attempt reserves its
+    # worst case before it is sent and settles its real cost after (BudgetedCall). None: no budget
+    # (and never for a command a person runs, which does not spend the fleet's).
+    budget: SpendBudget | None = None
     # Fixed per taxonomy: built once, not on every request.
     prompt_version: str = dataclasses.field(init=False)
     output_model: Any = dataclasses.field(init=False, repr=False)
@@ -354,6 +521,16 @@ class LLMClassifier:
         self.prompt_version = prompt_version(self.taxonomy)
         self.output_model = self.taxonomy.output_model
         self.response_format = response_format(self.taxonomy)
+        if self.budget is not None:
+            # A model without a price would make every request free to the budget.
+            if self.price_override is None and price_for(self.model) is None:
+                raise ValueError(f"a daily budget needs a price for {self.model}: give price_override")
+            # Without the hooks the SDK's own retries would go out unreserved.
+            if not counts_attempts(self.client):
+                raise ValueError(
+                    "a daily budget needs the client's HTTP attempts counted: "
+                    "openai.OpenAI(http_client=openai.DefaultHttpxClient(event_hooks=attempt_hooks()))"
+                )
 
     def cache_key(self, messages: list[dict[str, str]]) -> str:
         material = json.dumps([self.prompt_version, self.model, messages], sort_keys=True)
@@ -373,6 +550,22 @@ class LLMClassifier:
 
     def _request(self, messages: list[dict[str, str]]) -> Any:
         return self.client.chat.completions.with_raw_response.create(**self.request_params(messages))
+
+    def worst_case_usd(self, messages: list[dict[str, str]]) -> float:
+        """The most one HTTP attempt of this request can be billed: its most input tokens
+        (max_input_tokens) and max_completion_tokens, at the model's price with nothing cached."""
+        return cost_usd(
+            self.model, max_input_tokens(messages, self.response_format), self.max_tokens, 0, self.price_override
+        )
+
+    def _send(self, messages: list[dict[str, str]], call: BudgetedCall) -> Any:
+        """One SDK call through the breaker, its HTTP attempts counted against the budget by the
+        request hooks (attempt_hooks), which read `call` from this thread's context."""
+        token = _CALL.set(call)
+        try:
+            return self.breaker.call(self._request, messages)
+        finally:
+            _CALL.reset(token)
 
     def _wait_before_request(self, messages: list[dict[str, str]]) -> tuple[float, str]:
         """Seconds to wait before this request may go out (0: send now), and why."""
@@ -425,60 +618,94 @@ class LLMClassifier:
         problem = "no attempt made"
         for attempt in range(1, self.attempts + 1):
             spend.attempts = attempt
-            wait, reason = self._wait_before_request(messages)
-            if wait > 0:
-                if may_wait:
-                    raise LLMRateLimited(wait, reason)
-                return self._fallback(subject, description, reason, spend, started)
+            call = BudgetedCall(self.budget, self.worst_case_usd(messages) if self.budget is not None else 0.0)
             try:
-                raw = self.breaker.call(self._request, messages)
-            except pybreaker.CircuitBreakerError:
-                fault = self.faults.get() if self.faults is not None else None
-                if fault is not None:
-                    return self._config_fault(fault, may_wait, subject, description, spend, started)
-                return self._fallback(subject, description, "LLM circuit breaker open", spend, started)
-            except openai.APIStatusError as e:
-                self._meter(str(e.status_code))
-                self._observe(e.response.headers if e.response is not None else {})
-                if is_config_fault(e):
-                    reason = describe_api_error(e, detail=True)
-                    self._open_for_fault(reason)
-                    return self._config_fault(reason, may_wait, subject, description, spend, started, e)
-                if _slow_down(e):
-                    if self.pause_gate is not None:
-                        self.pause_gate.pause(_retry_after(e))
-                    if may_wait:
-                        raise LLMRateLimited(_retry_after(e)) from e
-                return self._fallback(
-                    subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started
-                )
-            except openai.APIError as e:
-                self._meter("timeout" if isinstance(e, openai.APITimeoutError) else "error")
-                return self._fallback(
-                    subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started
-                )
-            self._observe(raw.headers)
-            if self.faults is not None:
-                self.faults.clear()  # a request went through: whatever was wrong is fixed
-            status = str(getattr(raw, "status_code", 200))
-            metered = False
-            try:
-                completion = raw.parse()
-                self._add_usage(spend, completion, status)
-                metered = True
-                analysis = self._analysis(completion, spend, started)
-            except (ValidationError, InvalidAnswer, ValueError) as e:
-                if not metered:
-                    self._meter(status)
-                problem = type(e).__name__ if not isinstance(e, InvalidAnswer) else str(e)
-                log.info("LLM answer %d/%d unusable: %s", attempt, self.attempts, problem)
-                continue
-            if self.cache is not None:
-                self.cache.put(key, analysis)
-            return analysis
+                answered = self._attempt(messages, key, subject, description, may_wait, spend, started, call)
+            finally:
+                call.settle()  # whatever the attempt left unsettled (an exception) keeps its worst case
+            if isinstance(answered, Analysis):
+                return answered
+            problem = answered
+            log.info("LLM answer %d/%d unusable: %s", attempt, self.attempts, problem)
         return self._fallback(
             subject, description, f"no valid LLM answer in {self.attempts} attempts ({problem})", spend, started
         )
+
+    def _attempt(
+        self,
+        messages: list[dict[str, str]],
+        key: str,
+        subject: str,
+        description: str,
+        may_wait: bool,
+        spend: Usage,
+        started: float,
+        call: BudgetedCall,
+    ) -> Analysis | str:
+        """One request: the analysis (the LLM's, or the fallback's when the LLM cannot answer), or
+        why the answer it gave is unusable (the caller asks again)."""
+        # The budget first: a reached budget neither waits for quota nor is retried. A breaker that
+        # refuses sends nothing and so reserves nothing (should it let a trial call through after
+        # all, the request hook reserves for it).
+        if not refusing(self.breaker) and not call.reserve_ahead():
+            return self._fallback(subject, description, BUDGET_REACHED, spend, started, quiet=True)
+        wait, reason = self._wait_before_request(messages)
+        if wait > 0:
+            call.settle()  # nothing was sent
+            if may_wait:
+                raise LLMRateLimited(wait, reason)
+            return self._fallback(subject, description, reason, spend, started)
+        try:
+            raw = self._send(messages, call)
+        except BudgetRefused:  # one of the SDK's retries found the budget reached
+            call.settle()
+            return self._fallback(subject, description, BUDGET_REACHED, spend, started, quiet=True)
+        except pybreaker.CircuitBreakerError:
+            call.settle()
+            fault = self.faults.get() if self.faults is not None else None
+            if fault is not None:
+                return self._config_fault(fault, may_wait, subject, description, spend, started)
+            return self._fallback(subject, description, "LLM circuit breaker open", spend, started)
+        except openai.APIStatusError as e:
+            # Azure bills the prompt of a request its content filter refused (400 content_filter):
+            # the one 4xx that keeps its worst case.
+            call.settle(call.worst_usd if _error_field(e, "code") == "content_filter" else None)
+            self._meter(str(e.status_code))
+            self._observe(e.response.headers if e.response is not None else {})
+            if is_config_fault(e):
+                reason = describe_api_error(e, detail=True)
+                self._open_for_fault(reason)
+                return self._config_fault(reason, may_wait, subject, description, spend, started, e)
+            if _slow_down(e):
+                if self.pause_gate is not None:
+                    self.pause_gate.pause(_retry_after(e))
+                if may_wait:
+                    raise LLMRateLimited(_retry_after(e)) from e
+            return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started)
+        except openai.APIError as e:
+            call.settle(0.0 if _never_connected(e) else None)  # a timeout or drop after sending keeps its worst
+            self._meter("timeout" if isinstance(e, openai.APITimeoutError) else "error")
+            return self._fallback(subject, description, f"LLM unavailable ({describe_api_error(e)})", spend, started)
+        self._observe(raw.headers)
+        if self.faults is not None:
+            self.faults.clear()  # a request went through: whatever was wrong is fixed
+        status = str(getattr(raw, "status_code", 200))
+        billed: float | None = None  # an answer without usage keeps its worst case
+        metered = False
+        try:
+            completion = raw.parse()
+            billed = self._add_usage(spend, completion, status)
+            metered = True
+            analysis = self._analysis(completion, spend, started)
+        except (ValidationError, InvalidAnswer, ValueError) as e:
+            if not metered:
+                self._meter(status)
+            return type(e).__name__ if not isinstance(e, InvalidAnswer) else str(e)
+        finally:
+            call.settle(billed)
+        if self.cache is not None:
+            self.cache.put(key, analysis)
+        return analysis
 
     def _observe(self, headers: Mapping[str, str]) -> None:
         if self.observe_quota is not None:
@@ -514,12 +741,13 @@ class LLMClassifier:
         if self.meter is not None:
             self.meter(self.model, status, prompt, completion, cached, cost)
 
-    def _add_usage(self, spend: Usage, completion: Any, status: str = "200") -> None:
-        """Adds the answer's tokens and dollars to the ticket's spend, and counts the request."""
+    def _add_usage(self, spend: Usage, completion: Any, status: str = "200") -> float | None:
+        """Adds the answer's tokens and dollars to the ticket's spend, and counts the request.
+        Returns what it cost; None for an answer without usage (its cost cannot be known)."""
         usage = getattr(completion, "usage", None)
         if usage is None:
             self._meter(status)
-            return
+            return None
         prompt, completion_tokens = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0)
@@ -528,6 +756,7 @@ class LLMClassifier:
         spend.completion_tokens += completion_tokens
         spend.cost_usd += cost
         self._meter(status, prompt, completion_tokens, cached, cost)
+        return cost
 
     def _analysis(self, completion: Any, spend: Usage, started: float) -> Analysis:
         choice = completion.choices[0]
@@ -559,11 +788,20 @@ class LLMClassifier:
             attempts=spend.attempts,
         )
 
-    def _fallback(self, subject: str, description: str, reason: str, spend: Usage, started: float) -> Analysis:
+    def _fallback(
+        self, subject: str, description: str, reason: str, spend: Usage, started: float, quiet: bool = False
+    ) -> Analysis:
+        """The fallback's answer. `quiet` for the budget reached: said once by its alert and its
+        warning (app.fleet.budget), not once per ticket until midnight."""
         spend.latency_ms = int(1000 * (time.monotonic() - started))
         spend.cost_usd = round(spend.cost_usd, 8)
         analysis = self.fallback.fallback(subject, description, reason, spend, self.prompt_version)
-        log.warning("LLM fallback to %s: %s", "rules" if analysis.provider == "rules" else analysis.model, reason)
+        log.log(
+            logging.INFO if quiet else logging.WARNING,
+            "LLM fallback to %s: %s",
+            "rules" if analysis.provider == "rules" else analysis.model,
+            reason,
+        )
         return analysis
 
 

@@ -42,6 +42,9 @@ can share a server), and the module that owns it:
                        read by app.ops.metrics, `python -m app metrics`)
 - `alert:<condition>`  an alert's cool-down (app.ops.alerts)
 - `llm:cache:<hash>`   a valid LLM answer by request (app.clients.llm.RedisAnalysisCache)
+- `llm:budget:<YYYY-MM-DD>`  hash of the UTC day's LLM spend in nano-dollars against
+                       LLM_DAILY_BUDGET_USD: settled, reserved, limit, requests, refused, warned_at,
+                       reached_at; EX 8 days after its last write (budget.DailyBudget)
 Besides these, Celery keeps its queues, results and chord counters, and RedBeat its schedule and
 lock (`redbeat:`), under the same prefix.
 """
