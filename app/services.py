@@ -33,6 +33,7 @@ from app.clients.zendesk_auth import TOKEN_PATH, ApiTokenAuth, OAuthClientCreden
 from app.domain.rules import Classifier, RulesClassifier
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.fleet import lanes
+from app.fleet.budget import DailyBudget
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.context import Fleet
 from app.fleet.intake import IntakeQueue
@@ -457,10 +458,11 @@ def local_classifier() -> LocalClassifier | None:
     return _once("local_model", build)
 
 
-def check_classifier(provider: str | None = None) -> str:
+def check_classifier(provider: str | None = None, private: bool = False) -> str:
     """The provider that will classify ("rules", "local" or "openai"; None: as configured), or a
     ConfigError saying what it lacks. Workers call it at start-up, so a missing model stops the
-    worker there rather than failing every ticket."""
+    worker there rather than failing every ticket. `private`: for a command a person runs, which
+    does not spend the fleet's daily budget."""
     settings = _settings()
     provider = provider or settings.llm_choice()[0]
     local = local_classifier()
@@ -477,6 +479,8 @@ def check_classifier(provider: str | None = None) -> str:
                 f"LOCAL_GATE_CONFIDENCE needs a local model at LOCAL_MODEL_PATH "
                 f"({settings.learning.model_path}); train one with `python -m app train FILE`"
             )
+        if not private:
+            check_budget_price(settings)
     return provider
 
 
@@ -490,7 +494,7 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
     from app.clients.llm import Gate, LLMClassifier, RedisAnalysisCache, private_llm_breaker
 
     settings = _settings()
-    provider = check_classifier(provider)
+    provider = check_classifier(provider, private)
     local = local_classifier()
     if provider == "rules":
         return RulesClassifier(taxonomy())
@@ -504,11 +508,15 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
     )
     import openai
 
+    from app.clients.llm import attempt_hooks
+
     client = openai.OpenAI(
         api_key=settings.llm.openai_api_key or "not-needed",  # compatible servers often need no key
         base_url=settings.llm.base_url,
         timeout=settings.llm.timeout,
         max_retries=settings.llm.sdk_max_retries,
+        # Every HTTP attempt, the SDK's retries included, seen by the daily budget (BudgetedCall).
+        http_client=openai.DefaultHttpxClient(event_hooks=attempt_hooks()),
     )
     cache = (
         RedisAnalysisCache(redis_client(), settings.llm.cache_ttl, settings.redis.prefix)
@@ -541,7 +549,55 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
         announce_faults=not private,
         # The fleet's requests count in its metrics; a command a person runs keeps its own to itself.
         meter=None if private else meters().llm_request,
+        # ...and the fleet's daily budget is the fleet's: `classify` neither spends nor heeds it.
+        budget=None if private else llm_budget(),
     )
+
+
+# --- The daily LLM budget (LLM_DAILY_BUDGET_USD; app.fleet.budget) ------------------------------------
+
+
+def check_budget_price(settings: Settings) -> None:
+    """A budget counts each request at the model's price: a model without one (neither built in
+    nor LLM_PRICE_*_PER_MTOK) would be free to it, so the fleet does not start."""
+    from app.clients.llm_prices import price_for
+
+    llm = settings.llm
+    if llm.daily_budget_usd is not None and llm.price_override is None and price_for(llm.model) is None:
+        raise ConfigError(
+            f"LLM_DAILY_BUDGET_USD: no price is known for LLM_MODEL={llm.model}, so the budget could not count "
+            "what it spends; set LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK (US dollars per "
+            "million tokens; 0 for a model that costs nothing)"
+        )
+
+
+def budget_fallback_name() -> str:
+    """What classifies tickets once the day's budget is reached: the LLM's fallback."""
+    return "local model" if local_classifier() is not None else "rules"
+
+
+def llm_budget() -> DailyBudget | None:
+    """The fleet's daily LLM budget (app.fleet.budget.DailyBudget), or None when LLM_DAILY_BUDGET_USD
+    is unset. Its 80% mark and its first refusal each log one warning and send one alert a UTC day,
+    from the process whose reservation crossed them."""
+    from app.ops.alerts import announce, budget_reached_alert, budget_warning_alert
+
+    settings = _settings()
+    limit = settings.llm.daily_budget_usd
+    if limit is None:
+        return None
+
+    def build() -> DailyBudget:
+        answered_by = budget_fallback_name()
+        return DailyBudget(
+            redis_client(),
+            limit,
+            settings.redis.prefix,
+            on_warning=lambda day: announce(alerts(), budget_warning_alert(day, answered_by)),
+            on_reached=lambda day: announce(alerts(), budget_reached_alert(day, answered_by)),
+        )
+
+    return _for_this_process("llm_budget", build)
 
 
 def classifier() -> Classifier:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -71,8 +72,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     def ready(server: object) -> None:
         print(f"serving the fleet's metrics at http://{host}:{port}/metrics", file=sys.stderr, flush=True)
 
-    interval = settings.intake.sweep_interval
-    listening(lambda: serve(client, settings.redis.prefix, host, port, ready, interval), host, port, "METRICS_PORT")
+    interval, budget = settings.intake.sweep_interval, settings.llm.daily_budget_usd
+    listening(
+        lambda: serve(client, settings.redis.prefix, host, port, ready, interval, budget), host, port, "METRICS_PORT"
+    )
     return EXIT_OK
 
 
@@ -216,12 +219,31 @@ def cmd_health(args: argparse.Namespace) -> int:
         last_sweep, last_run = store.last_sweep(), store.last_run()
     except Exception:
         last_sweep = last_run = None
+    # The daily LLM budget, when the fleet's LLM has one: a check, and its figures in --json.
+    daily = services.llm_budget() if settings.llm_choice()[0] == "openai" else None
+    budget_day: dict[str, Any] = {}
+
+    def budget(daily: Any) -> Any:
+        from app.ops.health import budget_check
+
+        day, answered_by = daily.status(), services.budget_fallback_name()
+        budget_day["llm_budget"] = {**day.as_json(), "classifying_with": answered_by}
+        return budget_check(day, answered_by)
+
     checks = run_checks(
-        settings, client, ping_workers, breakers, last_sweep, last_run, worker_queues, lambda: zendesk_checks(settings)
+        settings,
+        client,
+        ping_workers,
+        breakers,
+        last_sweep,
+        last_run,
+        worker_queues,
+        lambda: zendesk_checks(settings),
+        functools.partial(budget, daily) if daily is not None else None,
     )
     status = overall(checks)
     if args.json:
-        print(json.dumps(as_json(checks), indent=2))
+        print(json.dumps(as_json(checks, **budget_day), indent=2))
     else:
         print(status)
         for check in checks:

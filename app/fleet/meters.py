@@ -65,6 +65,8 @@ FALLBACK_KINDS = (
     ("LLM configuration fault", "config_fault"),
     ("LLM unavailable", "unavailable"),
     ("no valid LLM answer", "invalid_answer"),
+    # The daily LLM budget (app.fleet.budget) refused the request.
+    ("daily LLM budget reached", "budget"),
 )
 
 

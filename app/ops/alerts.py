@@ -2,8 +2,9 @@
 
 Conditions: a run's failure rate above ALERT_FAILURE_RATE, its average time per ticket above
 ALERT_SLOW_SECONDS (both checked when the run summary is written), a breaker opening (from the
-breaker's listener, in whichever process tripped it), and no run completed for three sweep
-intervals (checked by the `triage.watchdog` beat task). The cool-down is a Redis key per
+breaker's listener, in whichever process tripped it), no run completed for three sweep
+intervals (checked by the `triage.watchdog` beat task), and the daily LLM budget at 80% and
+reached (once a UTC day each, from the process whose reservation crossed the mark). The cool-down is a Redis key per
 condition, so a fleet of processes sends one alert, not one per process. Texts carry counts,
 run ids and reasons only, never ticket content.
 """
@@ -20,6 +21,7 @@ import redis
 import requests
 
 from app.domain.summary import RunSummary
+from app.fleet.budget import WARN_SHARE, BudgetDay, describe, until_text
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +146,35 @@ class BreakerAlert(pybreaker.CircuitBreakerListener):
             self.alerts.fire(Alert(f"breaker_{cb.name}", text))
         except redis.RedisError as e:  # alerting must never turn a breaker change into a failure
             log.warning("breaker alert not sent (%s)", type(e).__name__)
+
+
+# --- The daily LLM budget (app.fleet.budget) -----------------------------------------------------------
+# The condition names the day: the cool-down is not what keeps these to once a day (the budget's own
+# Lua does, in Redis), and tomorrow's must not be held back by today's.
+
+
+def budget_warning_alert(day: BudgetDay, answered_by: str) -> Alert:
+    """Settled + reserved reached 80% of the day's budget."""
+    return Alert(
+        f"llm_budget_warning:{day.day}",
+        f":money_with_wings: LLM spend today is at {WARN_SHARE:.0%} of LLM_DAILY_BUDGET_USD: {describe(day)}. "
+        f"At the budget, tickets are classified with the {answered_by} until 00:00 UTC.",
+    )
+
+
+def budget_reached_alert(day: BudgetDay, answered_by: str) -> Alert:
+    """The day's first refused reservation: the budget is reached."""
+    return Alert(
+        f"llm_budget_reached:{day.day}",
+        f"daily LLM budget reached; classifying with {answered_by} until 00:00 UTC ({describe(day)}; "
+        f"the LLM is used again at {until_text(day)}) :no_entry:",
+    )
+
+
+def announce(alerts: Alerts, alert: Alert) -> None:
+    """One log warning and one alert (when ALERT_WEBHOOK_URL is set)."""
+    log.warning("%s", alert.text)
+    try:
+        alerts.fire(alert)
+    except redis.RedisError as e:  # alerting never fails a ticket
+        log.warning("alert %s not sent (%s)", alert.condition, type(e).__name__)

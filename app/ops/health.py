@@ -1,7 +1,7 @@
 """`python -m app health`: is the fleet healthy, degraded or unhealthy, and why.
 
-Checks Redis, the shared Zendesk and LLM breakers, workers online, queue depths and how long
-ago beat last swept and a run last finished. Unhealthy means tickets are not being triaged
+Checks Redis, the shared Zendesk and LLM breakers, the daily LLM budget, workers online, queue
+depths and how long ago beat last swept and a run last finished. Unhealthy means tickets are not being triaged
 (no Redis, no worker); degraded means they are, but slower or worse (a breaker open, no recent
 sweep, a deep queue).
 """
@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.fleet.budget import BudgetDay, describe, until_text
 from app.fleet.intake import IntakeQueue
 from app.names import Queue
 from app.settings import ConfigError
@@ -61,13 +62,15 @@ def run_checks(
     last_run: float | None,
     worker_queues: Any = None,
     zendesk: Any = None,
+    budget: Any = None,
 ) -> list[Check]:
     """All checks. `breakers` maps a name to (factory, what an open breaker means[, the recorded
     configuration fault]): pybreaker's Redis storage talks to Redis when built, so breakers are
     built only once Redis answered. `worker_queues()`, when given, names the queues each worker
     takes: a host that runs only one of the two workers leaves a queue nobody serves. `zendesk()`,
     when given, checks the account (credentials, the objects setup makes, the priority mode): it
-    runs before the breakers, so a fault it meets shows in the breaker's line."""
+    runs before the breakers, so a fault it meets shows in the breaker's line. `budget()`, when
+    given, is the daily LLM budget's check (budget_check)."""
     checks: list[Check] = []
     try:
         redis_client.ping()
@@ -82,6 +85,8 @@ def run_checks(
 
     for name, (make_breaker, consequence, *fault) in breakers.items():
         checks.append(breaker_check(name, make_breaker().current_state, consequence, fault[0]() if fault else None))
+    if budget is not None:
+        checks.append(budget())
 
     workers = ping_workers()
     checks.append(
@@ -161,5 +166,20 @@ def intake_check(intake: IntakeQueue, now: float) -> Check:
     return Check("webhook intake", DEGRADED if stale else HEALTHY, detail)
 
 
-def as_json(checks: list[Check]) -> dict[str, Any]:
-    return {"status": overall(checks), "checks": [asdict(check) for check in checks]}
+def budget_check(day: BudgetDay, answered_by: str) -> Check:
+    """The daily LLM budget today: degraded once reached (a reservation refused), until 00:00 UTC,
+    while the tickets are classified by the fallback."""
+    if day.reached_at is not None:
+        at = time.strftime("%H:%M", time.gmtime(day.reached_at))
+        return Check(
+            "llm budget",
+            DEGRADED,
+            f"reached at {at} UTC ({describe(day)}; {day.refused} requests refused): tickets are classified "
+            f"with the {answered_by} until {until_text(day)}",
+        )
+    return Check("llm budget", HEALTHY, describe(day))
+
+
+def as_json(checks: list[Check], **extra: Any) -> dict[str, Any]:
+    """The checks as `health --json` prints them; `extra` adds top-level objects (llm_budget)."""
+    return {"status": overall(checks), "checks": [asdict(check) for check in checks], **extra}

@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from app.fleet import budget as llm_budget
 from app.fleet import meters
 from app.fleet.replies import scored, text
 from app.names import Queue
@@ -42,10 +43,13 @@ class Snapshot:
     override: dict[str, Any] | None
     last_sweep: float | None = None
     oldest_pending: float | None = None
+    # Today's daily LLM budget (app.fleet.budget), on Redis's clock; None when no budget is known.
+    budget: llm_budget.BudgetDay | None = None
 
 
-def read_snapshot(client: Any, prefix: str = "") -> Snapshot:
-    """Everything a scrape shows, in one pipeline (one round trip)."""
+def read_snapshot(client: Any, prefix: str = "", budget_usd: float | None = None) -> Snapshot:
+    """Everything a scrape shows, in one pipeline (one round trip). `budget_usd`: the exporter's
+    LLM_DAILY_BUDGET_USD (without it, the budget the workers last reserved against, if any)."""
     pipe = client.pipeline(transaction=False)
     for family in meters.FAMILIES:
         pipe.hgetall(meters.key(prefix, family))
@@ -59,6 +63,7 @@ def read_snapshot(client: Any, prefix: str = "") -> Snapshot:
     pipe.get(f"{prefix}learn:override")
     pipe.get(f"{prefix}sweep:last")
     pipe.zrange(f"{prefix}intake:pending", 0, 0, withscores=True)
+    llm_budget.queue_read(pipe, prefix)
     replies = iter(pipe.execute())
     hashes = {family: {text(k): text(v) for k, v in next(replies).items()} for family in meters.FAMILIES}
     breakers = {service: (text(raw) if (raw := next(replies)) is not None else None) for service in BREAKERS}
@@ -78,7 +83,9 @@ def read_snapshot(client: Any, prefix: str = "") -> Snapshot:
         last_sweep = None
     oldest = scored(next(replies))
     oldest_pending = oldest[0][1] if oldest else None
-    return Snapshot(hashes, breakers, dead, pending, lengths, override, last_sweep, oldest_pending)
+    day = llm_budget.parse_day(next(replies), budget_usd)
+    budget = day if day.limit_usd is not None else None
+    return Snapshot(hashes, breakers, dead, pending, lengths, override, last_sweep, oldest_pending, budget)
 
 
 def _labels(name: str, count: int) -> list[str] | None:
@@ -230,15 +237,53 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         "Share of the tickets classified that the local model's gate answered without the LLM (all runs counted).",
         int(gate.get("gated", 0)) / answered if answered else 0.0,
     )
+    yield from budget_families(snapshot.budget)
+
+
+def budget_families(day: llm_budget.BudgetDay | None) -> Iterator[Metric]:
+    """Today's (UTC) daily LLM budget: always the four families, samples only when a budget is known."""
+    gauges = (
+        ("triage_llm_budget_usd", "The daily LLM budget (LLM_DAILY_BUDGET_USD), US dollars per UTC day.", "limit"),
+        (
+            "triage_llm_budget_spent_usd",
+            "LLM spend settled today (UTC) against the budget, US dollars: answered requests at their usage, and "
+            "the worst case of requests whose cost cannot be known (a timeout after sending).",
+            "spent",
+        ),
+        (
+            "triage_llm_budget_reserved_usd",
+            "Worst cases reserved today (UTC) by LLM requests in flight, US dollars.",
+            "reserved",
+        ),
+        (
+            "triage_llm_budget_reached",
+            "1 once today's (UTC) LLM budget refused a request (the fallback classifies until 00:00 UTC), else 0.",
+            "reached",
+        ),
+    )
+    for name, documentation, figure in gauges:
+        gauge = GaugeMetricFamily(name, documentation)
+        if day is not None and day.limit_usd is not None:
+            value = {
+                "limit": day.limit_usd,
+                "spent": day.settled_usd,
+                "reserved": day.reserved_usd,
+                "reached": 1.0 if day.reached else 0.0,
+            }[figure]
+            gauge.add_metric([], value)
+        yield gauge
 
 
 class FleetCollector(Collector):
     """Reads the fleet's state from Redis on each scrape (read_snapshot: one round trip)."""
 
-    def __init__(self, client: Any, prefix: str = "", sweep_interval: float | None = None) -> None:
+    def __init__(
+        self, client: Any, prefix: str = "", sweep_interval: float | None = None, budget_usd: float | None = None
+    ) -> None:
         self.redis = client
         self.prefix = prefix
         self.sweep_interval = sweep_interval
+        self.budget_usd = budget_usd
 
     def describe(self) -> list[Metric]:
         return []  # registering reads nothing from Redis
@@ -248,7 +293,7 @@ class FleetCollector(Collector):
 
         up = GaugeMetricFamily("triage_exporter_redis_up", "1 when this scrape could read the fleet's Redis, else 0.")
         try:
-            snapshot = read_snapshot(self.redis, self.prefix)
+            snapshot = read_snapshot(self.redis, self.prefix, self.budget_usd)
         except redis.exceptions.RedisError as e:
             # One line, not a traceback per scrape: Prometheus sees the exporter up and Redis not.
             log.warning("metrics: cannot read Redis (REDIS_URL): %s", e)
@@ -267,15 +312,23 @@ class FleetCollector(Collector):
             )
 
 
-def registry(client: Any, prefix: str = "", sweep_interval: float | None = None) -> CollectorRegistry:
+def registry(
+    client: Any, prefix: str = "", sweep_interval: float | None = None, budget_usd: float | None = None
+) -> CollectorRegistry:
     """A registry of the fleet's metrics alone (nothing of the exporter's own process)."""
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(FleetCollector(client, prefix, sweep_interval))
+    reg.register(FleetCollector(client, prefix, sweep_interval, budget_usd))
     return reg
 
 
 def serve(
-    client: Any, prefix: str, host: str, port: int, ready: Any = None, sweep_interval: float | None = None
+    client: Any,
+    prefix: str,
+    host: str,
+    port: int,
+    ready: Any = None,
+    sweep_interval: float | None = None,
+    budget_usd: float | None = None,
 ) -> None:
     """Serve `/metrics` (and `/`) until interrupted. Binding errors (OSError) reach the caller."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -286,7 +339,7 @@ def serve(
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-    app = make_wsgi_app(registry(client, prefix, sweep_interval))
+    app = make_wsgi_app(registry(client, prefix, sweep_interval, budget_usd))
     with make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler) as server:
         if ready is not None:
             ready(server)

@@ -13,6 +13,7 @@ from typing import Any
 import fakeredis
 import yaml
 
+from app.fleet import budget
 from app.ops import health
 from app.ops.metrics import registry
 from app.settings import OperatorSettings
@@ -53,7 +54,8 @@ def alert_rules() -> dict[str, dict[str, Any]]:
 
 def test_every_exporter_family_has_a_panel_and_every_panel_reads_only_exporter_families():
     families = exporter_families()
-    assert len(families) >= 19  # the 15, the exporter's own gauge and the three for the alerts
+    # the 15, the exporter's own gauge, the three for the alerts and the daily LLM budget's four
+    assert len(families) >= 23
     shown = {family_of(token) for expr in panel_exprs() for token in METRIC_TOKEN.findall(expr)}
     assert families - shown == set(), "families without a panel"
     assert shown - families == set(), "panels reading metrics the exporter does not serve"
@@ -92,6 +94,8 @@ def test_the_alert_rules_read_exporter_metrics_keep_healths_thresholds_and_name_
     assert re.search(rf"> {health.STALE_INTAKE}$", rules["TriageIntakeStale"]["expr"])
     assert re.search(rf"> {health.DEEP_QUEUE}$", rules["TriageQueueDeep"]["expr"])
     assert "2 * triage_sweep_interval_seconds" in rules["TriageNoRecentSweep"]["expr"]
+    # The budget's Prometheus alert marks the share the fleet's own 80% alert does.
+    assert re.search(rf">= {budget.WARN_SHARE}$", rules["TriageLlmBudgetHigh"]["expr"])
     # The runbook: one entry per alert under the section the annotations name.
     docs = (ROOT / "docs" / "operations.md").read_text()
     section = docs.split("\n### Prometheus alerts\n", 1)[1].split("\n### ", 1)[0]
