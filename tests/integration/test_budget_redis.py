@@ -1,0 +1,211 @@
+"""The daily LLM budget's Lua against the real Redis (the session's server, a prefix of the test's
+own): reserve only within the budget, settle, threads racing never past it, the UTC day from one
+clock and a new key at midnight, the 80% and reached marks once a day."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import redis
+
+from app.fleet.budget import _DAY_LUA, KEEP_DAYS, DailyBudget, Reservation, next_midnight
+from tests.conftest import run_side_by_side
+
+
+@pytest.fixture
+def client(redis_url, redis_prefix):
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    for key in connection.scan_iter(match=f"{redis_prefix}*"):
+        connection.delete(key)
+
+
+class Clock:
+    """A settable clock (Unix seconds) in place of Redis's."""
+
+    def __init__(self, when: str) -> None:
+        self.now = datetime.fromisoformat(when).replace(tzinfo=UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def figures(client, budget: DailyBudget, day: str) -> dict[str, int]:
+    raw = client.hgetall(budget.key(day))
+    return {k.decode(): int(float(v)) for k, v in raw.items() if k.decode() not in ("warned_at", "reached_at")}
+
+
+def test_a_reservation_is_granted_only_within_the_budget_and_a_refusal_changes_no_amount(client, redis_prefix):
+    clock = Clock("2026-12-06T10:00:00")
+    budget = DailyBudget(client, 1.0, redis_prefix, clock=clock)
+    granted = [budget.reserve(0.3) for _ in range(3)]
+    assert granted == [Reservation("2026-12-06", 300_000_000)] * 3
+    before = figures(client, budget, "2026-12-06")
+    assert budget.reserve(0.11) is None  # 0.9 + 0.11 > 1.0
+    after = figures(client, budget, "2026-12-06")
+    assert {k: after.get(k, 0) for k in ("settled", "reserved")} == {"settled": 0, "reserved": 900_000_000}
+    assert {k: before.get(k, 0) for k in ("settled", "reserved")} == {"settled": 0, "reserved": 900_000_000}
+    assert after["refused"] == 1 and after["requests"] == 3 and after["limit"] == 1_000_000_000
+    assert budget.reserve(0.1) is not None  # exactly at the budget still fits
+    assert budget.reserve(0.000000001) is None
+    day = budget.status()
+    assert (day.day, day.limit_usd, day.reserved_usd, day.refused, day.requests) == ("2026-12-06", 1.0, 1.0, 2, 4)
+    assert day.reached and day.reached_at == pytest.approx(clock.now)
+
+
+def test_settling_moves_the_reservation_to_its_real_cost(client, redis_prefix):
+    budget = DailyBudget(client, 1.0, redis_prefix, clock=Clock("2026-12-06T10:00:00"))
+    billed, refused, lost = budget.reserve(0.2), budget.reserve(0.2), budget.reserve(0.2)
+    assert billed and refused and lost
+    budget.settle(billed, 0.0123456789)  # the answer's usage at the model's price
+    budget.settle(refused, 0.0)  # a 429: never ran
+    budget.settle(lost, 0.2)  # a timeout after sending: its worst case stays
+    day = budget.status()
+    assert day.reserved_usd == 0 and day.settled_usd == pytest.approx(0.2123456790, abs=1e-9)
+    assert figures(client, budget, "2026-12-06")["settled"] == 212_345_679  # whole nano-dollars, rounded up
+    assert budget.reserve(0.78) is not None and budget.reserve(0.01) is None  # the room it left, to the nano
+
+
+def test_a_day_redis_lost_is_never_handed_room_by_a_late_settle(client, redis_prefix):
+    budget = DailyBudget(client, 1.0, redis_prefix, clock=Clock("2026-12-06T10:00:00"))
+    reservation = budget.reserve(0.5)
+    assert reservation is not None
+    client.delete(budget.key("2026-12-06"))  # lost (a Redis without persistence restarted)
+    budget.settle(reservation, 0.1)
+    day = budget.status()
+    assert day.reserved_usd == 0 and day.settled_usd == pytest.approx(0.1)  # not -0.5 reserved
+
+
+def test_threads_racing_for_the_budget_never_take_more_than_it(client, redis_url, redis_prefix):
+    """200 threads, each with its own connection, reserve (and some settle) at once: the granted
+    reservations never add up to more than the budget, and a full budget is used to the last one."""
+    limit, worst = 0.05, 0.0007
+    clock = Clock("2026-12-06T10:00:00")
+    granted: list[Reservation] = []
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        budget = DailyBudget(redis.Redis.from_url(redis_url), limit, redis_prefix, clock=clock)
+        for _ in range(5):
+            reservation = budget.reserve(worst)
+            if reservation is None:
+                continue
+            with lock:
+                granted.append(reservation)
+            if rng.random() < 0.5:  # answered: settles below its worst case
+                budget.settle(reservation, rng.uniform(0, worst))
+
+    run_side_by_side([lambda seed=seed: worker(seed) for seed in range(200)], timeout=120)
+    day = DailyBudget(client, limit, redis_prefix, clock=clock).status()
+    assert day.settled_usd + day.reserved_usd <= limit
+    # settled below the worst case frees room for more: at least as many as fit at the worst case
+    assert len(granted) >= int(limit / worst)
+    assert day.requests == len(granted) and day.refused == 200 * 5 - len(granted)
+    print(
+        f"200 threads x 5 reservations of ${worst} against ${limit}: {len(granted)} granted, {day.refused} refused, "
+        f"${day.settled_usd:.6f} settled + ${day.reserved_usd:.6f} reserved"
+    )
+
+
+def test_the_day_is_utc_from_one_clock_and_midnight_starts_a_new_key(client, redis_prefix):
+    clock = Clock("2026-12-06T23:59:59.5")
+    budget = DailyBudget(client, 0.01, redis_prefix, clock=clock)
+    late = budget.reserve(0.006)
+    assert late is not None and late.day == "2026-12-06"
+    assert budget.reserve(0.006) is None  # reached for the 6th
+    clock.now += 0.6  # 00:00:00.1 UTC on the 7th: the LLM is used again
+    early = budget.reserve(0.006)
+    assert early is not None and early.day == "2026-12-07"
+    budget.settle(late, 0.001)  # settled after midnight, on the day it was reserved
+    old = DailyBudget(client, 0.01, redis_prefix, clock=Clock("2026-12-06T12:00:00")).status()
+    new = budget.status()
+    assert (old.settled_usd, old.reserved_usd, old.reached) == (pytest.approx(0.001), 0, True)
+    assert (new.day, new.settled_usd, new.reserved_usd, new.reached) == ("2026-12-07", 0, 0.006, False)
+    assert new.resets_at == next_midnight(clock.now)
+    ttl = client.ttl(budget.key("2026-12-06"))
+    assert KEEP_DAYS * 86400 - 60 < ttl <= KEEP_DAYS * 86400  # kept for health and reports
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(1970, 1, 1),
+        date(1999, 12, 31),
+        date(2000, 2, 29),
+        date(2024, 2, 29),
+        date(2024, 3, 1),
+        date(2026, 12, 31),
+        date(2027, 1, 1),
+        date(2100, 2, 28),
+        date(2100, 3, 1),
+    ],
+)
+def test_the_scripts_name_the_utc_day_as_the_calendar_does(client, redis_prefix, day):
+    """The day is worked out in Lua from the Unix time (Redis's clock has no calendar)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    for offset in (0.0, 0.001, 43200.0, 86399.999):
+        status = DailyBudget(client, 1.0, redis_prefix, clock=lambda offset=offset: midnight + offset).status()
+        assert status.day == day.isoformat(), offset
+    before = DailyBudget(client, 1.0, redis_prefix, clock=lambda: midnight - 0.001).status()
+    assert before.day == (day - timedelta(days=1)).isoformat()
+
+
+def test_every_day_of_a_leap_cycle_is_named_right(client):
+    first = date(2024, 1, 1)
+    script = client.register_script(
+        _DAY_LUA + "local out = {} for i = 0, tonumber(ARGV[2]) - 1 do "
+        "out[#out + 1] = utc_day(tonumber(ARGV[1]) + i * 86400 + 3600) end return out"
+    )
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
+    days = 4 * 365 + 1
+    named = [value.decode() for value in script(keys=[], args=[start, days])]
+    assert named == [(first + timedelta(days=n)).isoformat() for n in range(days)]
+
+
+def test_without_a_clock_the_day_is_redis_servers(client, redis_prefix):
+    budget = DailyBudget(client, 1.0, redis_prefix)
+    before = datetime.now(UTC)
+    reservation = budget.reserve(0.1)
+    after = datetime.now(UTC)
+    assert reservation is not None and reservation.day in {before.date().isoformat(), after.date().isoformat()}
+    status = budget.status()
+    server_time = client.time()
+    assert abs(status.now - (server_time[0] + server_time[1] / 1e6)) < 5
+    assert status.reserved_usd == pytest.approx(0.1)
+
+
+def test_the_80_percent_mark_and_the_first_refusal_are_told_once_a_day_across_threads(client, redis_url, redis_prefix):
+    clock = Clock("2026-12-06T10:00:00")
+    told: list[tuple[str, str, float]] = []
+    lock = threading.Lock()
+
+    def tell(kind: str):
+        def record(day) -> None:
+            with lock:
+                told.append((kind, day.day, day.used_share))
+
+        return record
+
+    def worker() -> None:
+        budget = DailyBudget(
+            redis.Redis.from_url(redis_url),
+            0.01,
+            redis_prefix,
+            clock=clock,
+            on_warning=tell("warning"),
+            on_reached=tell("reached"),
+        )
+        for _ in range(10):
+            budget.reserve(0.0004)
+
+    run_side_by_side([worker] * 50, timeout=60)
+    assert sorted(kind for kind, _, _ in told) == ["reached", "warning"]
+    share = {kind: used for kind, _, used in told}
+    assert 0.8 <= share["warning"] < 0.8 + 0.0004 / 0.01 + 1e-9  # told by the reservation that crossed 80%
+    clock.now += 86400  # the next day: told again, once
+    run_side_by_side([worker] * 20, timeout=60)
+    assert [day for _, day, _ in told].count("2026-12-07") == 2
