@@ -82,6 +82,11 @@ local day = utc_day(t)
 local key = KEYS[1] .. day
 local settled = tonumber(redis.call('HGET', key, 'settled') or '0')
 local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+-- A budget raised during the day (the workers restarted with more) opens the day again: its marks
+-- are told afresh against the new budget.
+if tonumber(redis.call('HGET', key, 'limit') or ARGV[3]) < tonumber(ARGV[3]) then
+  redis.call('HDEL', key, 'reached_at', 'warned_at')
+end
 redis.call('HSET', key, 'limit', ARGV[3])
 redis.call('EXPIRE', key, ARGV[5])
 if settled + reserved + tonumber(ARGV[2]) > tonumber(ARGV[3]) then

@@ -209,3 +209,20 @@ def test_the_80_percent_mark_and_the_first_refusal_are_told_once_a_day_across_th
     clock.now += 86400  # the next day: told again, once
     run_side_by_side([worker] * 20, timeout=60)
     assert [day for _, day, _ in told].count("2026-12-07") == 2
+
+
+def test_a_budget_raised_during_the_day_opens_it_again(client, redis_prefix):
+    clock = Clock("2026-12-06T10:00:00")
+    told: list[str] = []
+    small = DailyBudget(
+        client, 0.01, redis_prefix, clock=clock, on_warning=lambda d: told.append("80%"), on_reached=told.append
+    )
+    assert small.reserve(0.009) is not None and small.reserve(0.002) is None
+    assert small.status().reached and told[0] == "80%" and len(told) == 2
+    raised = DailyBudget(
+        client, 0.05, redis_prefix, clock=clock, on_warning=lambda d: told.append("80% again"), on_reached=told.append
+    )
+    assert raised.reserve(0.002) is not None  # the workers restarted with more
+    day = raised.status()
+    assert not day.reached and day.warned_at is None and day.limit_usd == 0.05
+    assert raised.reserve(0.03) is not None and told[-1] == "80% again"
