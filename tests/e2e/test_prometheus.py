@@ -157,6 +157,8 @@ def test_prometheus_scrapes_the_run_fires_and_resolves_the_breaker_alert_and_has
         "LLM_SDK_MAX_RETRIES": "0",
         "LLM_BREAKER_FAIL_MAX": "3",
         "LLM_BREAKER_RESET_TIMEOUT": str(BREAKER_RESET),
+        # A daily LLM budget far above what the runs spend: its panels have data, nothing is refused.
+        "LLM_DAILY_BUDGET_USD": "100",
     }
     exporter_port = free_port()
     stack.spawn("metrics", app_command("metrics", "--port", str(exporter_port)))
@@ -184,6 +186,9 @@ def test_prometheus_scrapes_the_run_fires_and_resolves_the_breaker_alert_and_has
     print("summaries:", json.dumps(first), "\nprometheus:", json.dumps(seen))
     assert prometheus.value('triage_breaker_state{service="llm"}') == 0
     assert prometheus.alerts("TriageBreakerOpen") == []
+    assert prometheus.value("triage_llm_budget_usd") == 100 and prometheus.value("triage_llm_budget_reached") == 0
+    # The budget counted what the run cost (each answer in whole nano-dollars, rounded up).
+    assert prometheus.value("triage_llm_budget_spent_usd") == pytest.approx(first["llm_cost_usd"], abs=1e-5)
 
     # An LLM outage: every completion answers 503; the breaker opens and the alert fires.
     stack.llm_sim("/_sim/config", method="POST", json={"error_ratio": 1.0, "error_status": 503})
