@@ -224,10 +224,13 @@ class SpendBudget(Protocol):
 
 def _not_billed(status: int | None) -> bool:
     """An answer saying the request never ran: a 429 (OpenAI's limiter refuses before the model
-    runs; "None of the calls which caused a 429 error" are billed, Microsoft's answer for Azure
-    OpenAI, https://learn.microsoft.com/en-us/answers/questions/1632971) or another 4xx (the request
-    refused as wrong: validation, key, model, quota). No answer, a 5xx, or a 200 whose usage could
-    not be read may have been billed: OpenAI publishes nothing saying otherwise."""
+    runs; Microsoft's answer for Azure OpenAI, https://learn.microsoft.com/en-us/answers/questions/1632971,
+    says 429s are not billed, while calls answered 200 or 400 are) or another 4xx (the request
+    refused as wrong: validation, key, model, quota; Azure's 400 content_filter is the exception,
+    kept by the caller). No answer (a timeout, a dropped connection), a 5xx, or a 200 whose usage
+    could not be read may have been billed: OpenAI's pages say nothing of what such a request costs
+    (its "How can I solve 429" article, https://help.openai.com/en/articles/5955604, says only that
+    unsuccessful requests count against the rate limit), so they keep their worst case."""
     return status is not None and 400 <= status < 500
 
 
@@ -647,7 +650,7 @@ class LLMClassifier:
         # The budget first: a reached budget neither waits for quota nor is retried. A breaker that
         # refuses sends nothing and so reserves nothing (should it let a trial call through after
         # all, the request hook reserves for it).
-        if not refusing(self.breaker) and not call.reserve_ahead():
+        if call.budget is not None and not refusing(self.breaker) and not call.reserve_ahead():
             return self._fallback(subject, description, BUDGET_REACHED, spend, started, quiet=True)
         wait, reason = self._wait_before_request(messages)
         if wait > 0:
