@@ -40,6 +40,9 @@ can share a server), and the module that owns it:
                        llm_requests, llm_tokens, llm_cost, zendesk_requests, limiter_wait;
                        `run:<id>:metered` (EX 90 days) counts a run's tickets once (meters.Meters;
                        read by app.ops.metrics, `python -m app metrics`)
+- `predictions:<YYYY-MM-DD>`  hash of ticket id -> JSON prediction (values, confidences, mode, what
+                       was written), by the UTC day recorded, EX PREDICTION_RETENTION_DAYS + 1 day;
+                       read by `python -m app accuracy` (predictions.PredictionStore)
 - `alert:<condition>`  an alert's cool-down (app.ops.alerts)
 - `llm:cache:<hash>`   a valid LLM answer by request (app.clients.llm.RedisAnalysisCache)
 Besides these, Celery keeps its queues, results and chord counters, and RedBeat its schedule and
