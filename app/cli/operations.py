@@ -91,6 +91,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             "cost_estimate",
             "total_time",
             "dry_run",
+            "modes",
             "file",
             "tickets_per_minute",
         }
@@ -99,14 +100,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not summaries:
         print("no runs yet")
         return EXIT_OK
-    # `done` counts tickets written; in a dry run, tickets analysed (nothing was written), and the row says so.
+    # `done` counts tickets handled; in a dry run, tickets analysed (nothing was written), and the row says
+    # so; a row whose tickets were not all handled live names the modes (shadow: nothing written).
     print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
     for s in summaries:
         print(
             f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
-            f"{s.cost_estimate:>9.4f}{'  dry run' if s.dry_run else ''}"
+            f"{s.cost_estimate:>9.4f}{'  dry run' if s.dry_run else ''}{_modes_note(s.modes)}"
         )
     return EXIT_OK
+
+
+def _modes_note(modes: dict[str, int]) -> str:
+    """Empty for a run handled live throughout; else e.g. "  shadow 300" or "  live 20, suggest 5"."""
+    if set(modes) <= {"live"}:
+        return ""
+    return "  " + ", ".join(f"{mode} {count}" for mode, count in sorted(modes.items()))
 
 
 def since_window(value: str) -> tuple[str, timedelta]:

@@ -155,9 +155,7 @@ class Taxonomy(BaseModel):
             return Modes({name: field.mode for name, field in self.fields.items()}, priority)
         field_mode: FieldMode = "tag" if triage_mode == "live" else triage_mode
         priority_mode: PriorityMode = "write" if triage_mode == "live" else triage_mode
-        return Modes(
-            {name: field_mode for name in self.fields}, priority_mode if self.priority is not None else None
-        )
+        return Modes(dict.fromkeys(self.fields, field_mode), priority_mode if self.priority is not None else None)
 
     @cached_property
     def output_model(self) -> type[BaseModel]:

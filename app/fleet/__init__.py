@@ -36,7 +36,7 @@ can share a server), and the module that owns it:
   agent override rate `train --from-zendesk` last measured, which run summaries carry (store.RunStore)
 - `metrics:<family>`   hash of a Prometheus counter family, fields the label values joined by `|`
                        (histograms: a field per bucket, and `sum`, `count`), only ever HINCRBY'd:
-                       tickets, fallbacks, created_to_written, claim_to_written, gate,
+                       tickets, modes, fallbacks, created_to_written, claim_to_written, gate,
                        llm_requests, llm_tokens, llm_cost, zendesk_requests, limiter_wait;
                        `run:<id>:metered` (EX 90 days) counts a run's tickets once (meters.Meters;
                        read by app.ops.metrics, `python -m app metrics`)
