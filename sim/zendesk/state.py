@@ -101,6 +101,9 @@ class SimState:
         self._audit_ids = itertools.count(20_000_001)
         self._event_ids = itertools.count(30_000_001)
         self.requests_total = 0
+        # /api/v2 requests that would write (PUT, POST, PATCH, DELETE), answered or refused, by
+        # "METHOD route template": a fleet in shadow mode must send none.
+        self.writes_by_endpoint: Counter[str] = Counter()
         # /api/v2 requests being answered now, and the most at once (not in /_sim/stats).
         self.in_flight = 0
         self.max_in_flight = 0
@@ -591,6 +594,8 @@ class SimState:
             "tickets_with_multiple_notes": sum(count > 1 for count in notes),
             "notes_total": sum(notes),
             "requests_total": self.requests_total,
+            "write_requests": sum(self.writes_by_endpoint.values()),
+            "writes_by_endpoint": dict(self.writes_by_endpoint),
             "responses_429": self.responses_by_status["429"],
             "responses_400": self.responses_by_status["400"],
             "responses_by_status": dict(self.responses_by_status),
