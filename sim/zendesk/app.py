@@ -19,6 +19,7 @@ from sim.common import api_middleware as shared_api_middleware
 from sim.common import state_of as _state_of
 from sim.zendesk.backdoors import (
     handle_sim_agent_edit,
+    handle_sim_agents_finish,
     handle_sim_config_post,
     handle_sim_history,
     handle_sim_ticket_get,
@@ -251,6 +252,7 @@ def create_app(config: SimConfig) -> web.Application:
     app.router.add_get(r"/_sim/tickets/{ticket_id:\d+}", handle_sim_ticket_get)
     app.router.add_post(r"/_sim/tickets/{ticket_id:\d+}/agent_edit", handle_sim_agent_edit)
     app.router.add_get("/_sim/history", handle_sim_history)
+    app.router.add_post("/_sim/agents/finish", handle_sim_agents_finish)
     app.on_startup.append(_start_background)
     app.on_cleanup.append(_stop_background)
     return app
