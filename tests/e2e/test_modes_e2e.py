@@ -24,7 +24,7 @@ def start(stack: LocalStack, mode: str, tickets: int) -> None:
     stack.sim_options = [*FAST_ZENDESK, "--index-lag", "0", "--incremental-delay", "1"]
     stack.extra_env = {"TRIAGE_MODE": mode}
     stack.start_simulator()
-    stack.start_llm_simulator(["--latency-mean", "0.05"])
+    stack.start_llm_simulator(["--latency-mean", "0.05", "--rpm", "10000", "--tpm", "10000000"])
     stack.start_worker("worker", autoscale="8,4")
     stack.wait_for_workers(1)
 
