@@ -56,11 +56,11 @@ BANDS = (
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # the confidences a recommendation may name, lowest first
 # A field is ready for writing at the lowest threshold whose predictions people found right at
 # least READY_ACCURACY of the time, on at least READY_TICKETS tickets. 90%: an agent then undoes at
-# most one write in ten, the same bar as the local model's recommended gate (LOCAL_GATE_CONFIDENCE
-# 0.9); below it, checking every write costs the team more attention than the triage saves (a
-# judgement, not a law: the figures are all in the report). 30 tickets is the least that says
-# anything: 27 right of 30 still leaves the true rate anywhere from about 74% to 97% (95% Wilson
-# interval), so read a recommendation made on few tickets as "promising", and measure again.
+# most one write in ten; below that, checking every write costs the team more attention than the
+# triage saves (a judgement, not a law: the figures are all in the report). 30 tickets is the least
+# that says anything: 27 right of 30 still leaves the true rate anywhere from about 74% to 96.5%
+# (95% Wilson interval), so read a recommendation made on few tickets as "promising", and measure
+# again.
 READY_ACCURACY = 0.9
 READY_TICKETS = 30
 
