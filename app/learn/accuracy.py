@@ -81,8 +81,8 @@ def decide(history: TicketHistory, name: str, written: str | None) -> Label:
     if written is not None:
         # After the fleet's write: its own last setting of the field, else (a priority raised by
         # the fleet's triggers, in its own update) its last update of the ticket.
-        own = [s.audit for s in settings if s.author == "fleet"]
-        since = max(own) if own else history.last_fleet_audit if history.last_fleet_audit is not None else 0
+        fleet_update = history.last_fleet_audit if history.last_fleet_audit is not None else 0
+        since = max((s.audit for s in settings if s.author == "fleet"), default=fleet_update)
         later = [s for s in settings if s.author == "person" and s.audit > since]
         if not later:
             return Label(written, "accepted")
