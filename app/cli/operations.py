@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, listening, port_number, positive_int
+from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, listening, port_number, positive_int, since_window
 from app.cli.zendesk import describe_credentials
 
 if TYPE_CHECKING:
@@ -116,16 +115,6 @@ def _modes_note(modes: dict[str, int]) -> str:
     if set(modes) <= {"live"}:
         return ""
     return "  " + ", ".join(f"{mode} {count}" for mode, count in sorted(modes.items()))
-
-
-def since_window(value: str) -> tuple[str, timedelta]:
-    """An argument type: `--since 7d` (hours or days), kept with its text for the page's title."""
-    from app.ops.daily import parse_since
-
-    try:
-        return value, parse_since(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
