@@ -7,6 +7,7 @@ records 300 predictions, and a second sweep repeats no work; a suggest run write
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.e2e.scenarios import FAST_ZENDESK, run_and_summarise
 pytestmark = pytest.mark.e2e
 
 FIELDS = ("root_cause", "urgency", "sentiment")
+PRIORITY = {"high": "high", "medium": "normal", "low": "low"}  # the default taxonomy's map
 
 
 def start(stack: LocalStack, mode: str, tickets: int) -> None:
@@ -65,6 +67,37 @@ def test_a_shadow_run_of_300_tickets_writes_nothing_records_300_and_the_next_swe
     assert stack.stats()["write_requests"] == 0
     print("second sweep:", (second.stdout + second.stderr).strip().splitlines()[-1])
 
+    # The simulated agents finish the 300 tickets with the planted truth; accuracy compares.
+    finished = stack.sim("/_sim/agents/finish", "POST", json={"error_rate": 0})
+    assert finished["finished"] == 300
+    truth = {int(ticket_id): values for ticket_id, values in finished["truth"].items()}
+    planted = {name: sum(p.values[name] == truth[p.ticket_id][name] for p in predictions) / 300 for name in FIELDS}
+    planted["priority"] = (
+        sum(PRIORITY[p.values["urgency"]] == PRIORITY[truth[p.ticket_id]["urgency"]] for p in predictions) / 300
+    )
+    time.sleep(1.5)  # the incremental export shows a change after --incremental-delay
+    measured = stack.run_app("accuracy", "--json", timeout=180)
+    assert measured.returncode == 0, measured.stdout + measured.stderr
+    report = json.loads(measured.stdout)
+    assert report["totals"]["predictions"] == 300 and report["totals"]["decided"] == 300
+    for name, expected in planted.items():
+        field = report["fields"][name]
+        assert field["labelled"] == 300, name
+        assert abs(field["accuracy"] - expected) <= 0.02, (name, field["accuracy"], expected)
+        assert sum(band["labelled"] for band in field["bands"]) == 300
+        assert field["modes"]["shadow"]["labelled"] == 300 and field["overrides"] == 0
+    print(
+        "accuracy:",
+        json.dumps(
+            {
+                name: {"accuracy": report["fields"][name]["accuracy"], "planted_truth": round(planted[name], 4)}
+                for name in planted
+            }
+        ),
+    )
+    print("recommendations:", json.dumps({n: f["recommendation"]["text"] for n, f in report["fields"].items()}))
+    print("urgency bands:", json.dumps(report["fields"]["urgency"]["bands"]))
+
 
 def test_a_suggest_run_writes_notes_alone(new_stack):
     stack = new_stack("suggest")
@@ -86,3 +119,54 @@ def test_a_suggest_run_writes_notes_alone(new_stack):
         (note,) = [c["body"] for c in record["comments"] if not c["public"]]
         assert "Mode: suggest" in note and "Suggested urgency:" in note
     print("suggest run:", json.dumps({"tickets": 60, "writes_by_endpoint": stats["writes_by_endpoint"]}))
+
+
+def accuracy_report(stack: LocalStack) -> dict:
+    time.sleep(1.5)  # the incremental export shows a change after --incremental-delay
+    measured = stack.run_app("accuracy", "--json", timeout=180)
+    assert measured.returncode == 0, measured.stdout + measured.stderr
+    return json.loads(measured.stdout)
+
+
+def agreement(predictions, decisions: dict, name: str) -> float:
+    """The share of predictions whose field (or priority) is what the agent decided."""
+    if name == "priority":
+        right = sum(PRIORITY[p.values["urgency"]] == decisions[p.ticket_id]["priority"] for p in predictions)
+    else:
+        right = sum(p.values[name] == decisions[p.ticket_id][name] for p in predictions)
+    return right / len(predictions)
+
+
+def test_suggested_tickets_are_measured_against_agents_who_are_wrong_at_a_set_rate(new_stack):
+    stack = new_stack("suggest-accuracy")
+    start(stack, "suggest", 80)
+    run_and_summarise(stack, wait=240)
+    finished = stack.sim("/_sim/agents/finish", "POST", json={"error_rate": 0.25, "seed": 3})
+    decisions = {int(ticket_id): values for ticket_id, values in finished["decisions"].items()}
+    truth = {int(ticket_id): values for ticket_id, values in finished["truth"].items()}
+    wrong = sum(decisions[t][name] != truth[t][name] for t in truth for name in FIELDS) / (3 * len(truth))
+    assert 0.12 < wrong < 0.38  # the agents' own error rate, as set
+    predictions = PredictionStore(stack.redis(), stack.redis_prefix).since(0)
+    report = accuracy_report(stack)
+    for name in (*FIELDS, "priority"):
+        field = report["fields"][name]
+        # Measured against what people decided, exactly: their mistakes included.
+        assert field["labelled"] == 80 and field["modes"]["suggest"]["labelled"] == 80
+        assert field["accuracy"] == pytest.approx(agreement(predictions, decisions, name), abs=1e-4), name
+        assert field["written"] == 0 and field["overrides"] == 0  # a suggestion is not a write
+
+
+def test_a_written_value_an_agent_changed_is_an_override(new_stack):
+    stack = new_stack("live-accuracy")
+    start(stack, "live", 60)
+    run_and_summarise(stack, wait=240)
+    finished = stack.sim("/_sim/agents/finish", "POST", json={"error_rate": 0})
+    truth = {int(ticket_id): values for ticket_id, values in finished["truth"].items()}
+    predictions = PredictionStore(stack.redis(), stack.redis_prefix).since(0)
+    report = accuracy_report(stack)
+    for name in FIELDS:
+        field = report["fields"][name]
+        wrong = sum(p.values[name] != truth[p.ticket_id][name] for p in predictions)
+        assert field["written"] == 60 and field["overrides"] == wrong, name
+        assert field["accuracy"] == pytest.approx(1 - wrong / 60, abs=1e-4)
+    print("live overrides:", json.dumps({n: report["fields"][n]["overrides"] for n in FIELDS}))
