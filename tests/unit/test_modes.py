@@ -4,25 +4,12 @@ against a fake Zendesk client."""
 import pytest
 import yaml
 
-from app.domain.models import Analysis, Ticket
+from app.domain.models import Ticket
 from app.domain.taxonomy import DEFAULT_TAXONOMY as TAXONOMY_PATH
 from app.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from app.domain.triage import format_note, plan_update, triage_tags
-from app.fleet.writeback import (
-    BatchItem,
-    note_written,
-    priorities_to_raise,
-    write_triage,
-)
-
-TAXONOMY = load_taxonomy()
-ANALYSIS = Analysis(
-    summary="Checkout fails",
-    values={"root_cause": "bug", "urgency": "high", "sentiment": "negative"},
-    confidence={"root_cause": 0.9, "urgency": 0.8, "sentiment": 0.7},
-    provider="llm",
-    model="gpt-4o-mini",
-)
+from app.fleet.writeback import BatchItem, note_written, priorities_to_raise, write_triage
+from tests.unit.test_triage import ANALYSIS, TAXONOMY
 
 
 def taxonomy_with(tmp_path, **modes) -> Taxonomy:
