@@ -38,6 +38,7 @@ from app.fleet.claims import Claims, DeadLetters
 from app.fleet.context import Fleet
 from app.fleet.intake import IntakeQueue
 from app.fleet.meters import Meters
+from app.fleet.predictions import PredictionStore
 from app.fleet.ratelimit import Quota, SharedRateLimiter, parse_duration
 from app.fleet.replies import text
 from app.fleet.store import (
@@ -160,6 +161,15 @@ def job_slots() -> JobSlots:
 def meters() -> Meters:
     """The fleet's Prometheus counters in Redis (app.fleet.meters), read by `python -m app metrics`."""
     return _for_this_process("meters", lambda: Meters(redis_client(), _settings().redis.prefix))
+
+
+def predictions() -> PredictionStore:
+    """Every ticket's prediction, kept PREDICTION_RETENTION_DAYS for `python -m app accuracy`."""
+    settings = _settings()
+    return _for_this_process(
+        "predictions",
+        lambda: PredictionStore(redis_client(), settings.redis.prefix, settings.intake.prediction_retention_days),
+    )
 
 
 def limiter() -> SharedRateLimiter:
@@ -620,6 +630,7 @@ def fleet() -> Fleet:
         zendesk=zendesk,
         alerts=alerts,
         meters=meters,
+        predictions=predictions,
         priority_by_triggers=priority_by_triggers,
         max_sleep=max_sleep,
     )

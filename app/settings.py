@@ -371,6 +371,8 @@ class IntakeSettings(SettingsGroup):
     sweep_max_tickets: int = Field(default=1000, ge=1, description="tickets claimed per sweep")
     claim_ttl: int = Field(default=1800, ge=10, description="seconds a claim lives unrenewed")
     done_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds the done marker outlives the search lag")
+    # Every ticket's prediction is kept this long for `python -m app accuracy` (about 300 bytes each).
+    prediction_retention_days: int = Field(default=90, ge=1, le=400)
 
     @model_validator(mode="after")
     def _webhooks_slow_the_sweep(self) -> IntakeSettings:
@@ -386,6 +388,10 @@ class WorkerSettings(SettingsGroup):
     # each and outside the 100/min Update Ticket limit. auto: bulk for runs of BULK_MIN_TICKETS or
     # more (a small run's tickets are written as each is classified, without waiting for a batch).
     update_mode: Literal["auto", "single", "bulk"] = "auto"
+    # How much of each answer reaches Zendesk, every field at once: shadow (nothing; predictions are
+    # recorded for `python -m app accuracy`), suggest (a private note naming them, nothing else),
+    # live (tags, priority and note). Unset: each taxonomy field's own `mode` (tag by default).
+    triage_mode: Annotated[Literal["shadow", "suggest", "live"] | None, BLANK_IS_UNSET] = None
     # Who raises priorities: Zendesk, through the triggers `python -m app zendesk setup` installs
     # (no Update Ticket request spent, an agent's higher or hand-set priority kept by the trigger's
     # own conditions), or the fleet, one safe_update PUT each within ZENDESK_UPDATE_SHARE. auto:

@@ -8,6 +8,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -65,6 +66,17 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, not {value!r}")
     return number
+
+
+def since_window(value: str) -> tuple[str, timedelta]:
+    """An argument type: `--since 7d` (hours or days, app.ops.daily.parse_since), kept with its text
+    for what the command shows (`report --since`, `accuracy --since`)."""
+    from app.ops.daily import parse_since
+
+    try:
+        return value, parse_since(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def positive_seconds(value: str) -> float:

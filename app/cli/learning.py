@@ -1,4 +1,5 @@
-"""Learning the local model: `train`."""
+"""Learning from the account: `train` (the local model) and `accuracy` (predictions against what
+people decided)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from app.cli.common import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, CommandError, positive_int, progress_bar
+from app.cli.common import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    positive_int,
+    progress_bar,
+    since_window,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,13 +46,28 @@ def add_train(commands: Commands) -> None:
     train.set_defaults(handler=cmd_train)
 
 
+def add_accuracy(commands: Commands) -> None:
+    accuracy = commands.add_parser(
+        "accuracy", help="how often the fleet's predictions matched what people decided later, per field"
+    )
+    accuracy.add_argument(
+        "--since",
+        type=since_window,
+        default="30d",
+        help="the predictions recorded in the last 24h, 7d, 30d... (default 30d)",
+    )
+    accuracy.add_argument("--json", action="store_true", help="one JSON object (see docs/classification.md)")
+    accuracy.set_defaults(handler=cmd_accuracy)
+
+
 class PhasesOnStderr:
-    """Training's progress (app.learn.training.Progress) on stderr, stdout staying the result: a
+    """A command's progress (app.learn.training.Progress) on stderr, stdout staying the result: a
     line per phase, always (a log or a pipe sees them too), and on a terminal rich's bar for the
     phase's steps."""
 
-    def __init__(self, bar: Progress) -> None:
+    def __init__(self, bar: Progress, command: str = "train") -> None:
         self.bar = bar
+        self.command = command
         self.task: TaskID | None = None
 
     def phase(self, text: str, steps: int | None = None) -> None:
@@ -51,7 +75,7 @@ class PhasesOnStderr:
             self.bar.remove_task(self.task)
             self.task = None
         # soft_wrap: not cut at 80 columns when stderr is a file; markup off: a path may hold [brackets].
-        self.bar.console.print(f"train: {text}", soft_wrap=True, markup=False, highlight=False)
+        self.bar.console.print(f"{self.command}: {text}", soft_wrap=True, markup=False, highlight=False)
         if steps:
             self.task = self.bar.add_task(text, total=steps)
 
@@ -153,3 +177,42 @@ def _read_labelled(path: Path, taxonomy: Taxonomy) -> ReadReport:
     if problem is not None:
         raise CommandError(problem, EXIT_USAGE)
     return read
+
+
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    """`accuracy [--since 30d] [--json]`. No prediction in the window is an empty report, said as
+    such on stderr, and exit 0 (as `report --since` does for a window without runs): nothing
+    failed, and Zendesk is not asked. Redis (where the predictions are) down, or Zendesk out of
+    reach or refusing the credentials: one line, exit 1."""
+    import json
+    from datetime import UTC, datetime
+
+    from app import services
+    from app.clients.zendesk import ZendeskError
+    from app.learn.accuracy import Decisions, build_report, lines, read_decisions
+    from app.settings import get_settings
+
+    text, window = args.since
+    get_settings()  # Zendesk's settings too: what people decided is read there
+    taxonomy = services.taxonomy()
+    end = datetime.now(UTC)
+    start = end - window
+    predictions = services.predictions().since(start.timestamp(), end.timestamp())
+    decisions = Decisions()
+    if not predictions:
+        print(
+            f"no predictions recorded in the last {text}: the fleet records one for every ticket it handles "
+            "(shadow, suggest or live)",
+            file=sys.stderr,
+        )
+    else:
+        try:
+            with progress_bar("accuracy") as bar:
+                decisions = read_decisions(
+                    services.zendesk(), taxonomy, predictions, start.timestamp(), PhasesOnStderr(bar, "accuracy")
+                )
+        except ZendeskError as e:
+            raise CommandError(f"Zendesk: {e}") from None
+    report = build_report(predictions, decisions, taxonomy, text, start, end)
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else "\n".join(lines(report)))
+    return EXIT_OK

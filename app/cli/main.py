@@ -21,6 +21,7 @@ COMMANDS = (
     dispatch.add_backfill,
     streams.add_classify,
     learning.add_train,
+    learning.add_accuracy,
     zendesk.add_zendesk,
     webhook.add_webhook,
 )

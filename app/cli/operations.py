@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, listening, port_number, positive_int
+from app.cli.common import EXIT_OK, EXIT_USAGE, CommandError, listening, port_number, positive_int, since_window
 from app.cli.zendesk import describe_credentials
 
 if TYPE_CHECKING:
@@ -94,6 +93,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             "cost_estimate",
             "total_time",
             "dry_run",
+            "modes",
             "file",
             "tickets_per_minute",
         }
@@ -102,24 +102,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not summaries:
         print("no runs yet")
         return EXIT_OK
-    # `done` counts tickets written; in a dry run, tickets analysed (nothing was written), and the row says so.
+    # `done` counts tickets handled; in a dry run, tickets analysed (nothing was written), and the row says
+    # so; a row whose tickets were not all handled live names the modes (shadow: nothing written).
     print(f"{'id':<24} {'finished (UTC)':<26} {'total':>6} {'done':>6} {'failed':>6} {'fallback':>8} {'cost $':>9}")
     for s in summaries:
         print(
             f"{s.id:<24} {s.timestamp:<26} {s.total:>6} {s.processed:>6} {s.failed:>6} {s.fallbacks:>8} "
-            f"{s.cost_estimate:>9.4f}{'  dry run' if s.dry_run else ''}"
+            f"{s.cost_estimate:>9.4f}{'  dry run' if s.dry_run else ''}{_modes_note(s.modes)}"
         )
     return EXIT_OK
 
 
-def since_window(value: str) -> tuple[str, timedelta]:
-    """An argument type: `--since 7d` (hours or days), kept with its text for the page's title."""
-    from app.ops.daily import parse_since
-
-    try:
-        return value, parse_since(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def _modes_note(modes: dict[str, int]) -> str:
+    """Empty for a run handled live throughout; else e.g. "  shadow 300" or "  live 20, suggest 5"."""
+    if set(modes) <= {"live"}:
+        return ""
+    return "  " + ", ".join(f"{mode} {count}" for mode, count in sorted(modes.items()))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from app.domain.taxonomy import TriageMode
+
 Outcome = Literal["success", "fallback", "failed", "skipped"]
 WRITTEN: tuple[Outcome, ...] = ("success", "fallback")  # Zendesk holds the fleet's tags and note
 
@@ -51,11 +53,16 @@ class TicketInput(BaseModel):
     priority: str | None = None
     updated_at: str | None = None
     dry_run: bool = False
+    # TRIAGE_MODE when the ticket was claimed (None: each field's own mode), so a run is handled
+    # in one mode even if the setting changes while it runs.
+    triage_mode: TriageMode | None = None
     enqueued_at: float
     created_at: float | None = None  # when the ticket was created in Zendesk (epoch seconds)
 
     @classmethod
-    def from_ticket(cls, ticket: Ticket, run_id: str, dry_run: bool = False) -> TicketInput:
+    def from_ticket(
+        cls, ticket: Ticket, run_id: str, dry_run: bool = False, triage_mode: TriageMode | None = None
+    ) -> TicketInput:
         """The chain's first message for a ticket as read from Zendesk, stamped as queued now."""
         return cls(
             run_id=run_id,
@@ -65,6 +72,7 @@ class TicketInput(BaseModel):
             priority=ticket.priority,
             updated_at=ticket.updated_at,
             dry_run=dry_run,
+            triage_mode=triage_mode,
             enqueued_at=time.time(),
             created_at=epoch_seconds(ticket.created_at),
         )
@@ -156,6 +164,7 @@ class TicketWork(BaseModel):
     priority: str | None = None
     updated_at: str | None = None
     dry_run: bool = False
+    triage_mode: TriageMode | None = None  # TRIAGE_MODE when claimed (see TicketInput)
     enqueued_at: float  # when the sweep claimed the ticket
     created_at: float | None = None  # when it was created in Zendesk (epoch seconds), when known
     redacted_subject: str = ""
@@ -173,6 +182,8 @@ class TicketResult(BaseModel):
 
     ticket_id: int
     status: Outcome
+    # What reached Zendesk: live (tags and note), suggest (the note only), shadow (nothing).
+    mode: TriageMode = "live"
     # Seconds from the sweep's claim until Zendesk held the tags and note (for a ticket not
     # written: until its outcome was known).
     processing_time: float

@@ -35,6 +35,10 @@ class RunSummary(BaseModel):
     failed: int
     fallbacks: int = 0
     skipped: int = 0
+    # Tickets handled (success or fallback) by what reached Zendesk: live (tags and note), suggest
+    # (the note alone), shadow (nothing; the prediction recorded). TRIAGE_MODE and the taxonomy's
+    # field modes decide it.
+    modes: dict[str, int] = Field(default_factory=dict)
     # The seed's figure: the mean of each ticket's claim-to-outcome seconds (a latency).
     avg_time_per_ticket: float = 0.0
     # Claim to written, per ticket written: from the sweep's claim until Zendesk held the tags and
@@ -130,6 +134,7 @@ def build_summary(
         failed=len(failed),
         fallbacks=sum(1 for r in results if r.status == "fallback"),
         skipped=sum(1 for r in results if r.status == "skipped"),
+        modes=dict(Counter(r.mode for r in done)),
         avg_time_per_ticket=round(sum(times) / count, 3) if count else 0.0,
         time_to_written_p50=round(percentile(to_written, 50), 3),
         time_to_written_p95=round(percentile(to_written, 95), 3),

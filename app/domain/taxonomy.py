@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -22,6 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 TAXONOMY_DIR = Path(__file__).resolve().parent.parent / "taxonomies"  # app/taxonomies: a path users name
 DEFAULT_TAXONOMY = TAXONOMY_DIR / "default.yaml"
 ZendeskPriority = Literal["low", "normal", "high", "urgent"]
+# How much of the fleet's answer reaches Zendesk (README "Shadow and suggest modes"). A field:
+# shadow records its prediction and writes nothing, suggest names it in the private note only,
+# tag adds its tag (and names it in the note). The priority: shadow, suggest, or write it.
+FieldMode = Literal["shadow", "suggest", "tag"]
+PriorityMode = Literal["shadow", "suggest", "write"]
+# TRIAGE_MODE, every field at once; unset, each field's own mode from the taxonomy applies.
+TriageMode = Literal["shadow", "suggest", "live"]
 # Fields every analysis has besides the taxonomy's own.
 RESERVED_FIELDS = frozenset({"summary", "confidence", "language"})
 TAG_RE = re.compile(r"^[a-z0-9_:/.-]{1,80}$")  # Zendesk tags: lowercase, no spaces
@@ -56,6 +64,7 @@ class TaxonomyField(BaseModel):
     # A Zendesk drop-down custom field where agents set this field: its option values (a value's
     # name or its tag) are read back as people's labels by `python -m app train --from-zendesk`.
     zendesk_field_id: int | None = Field(default=None, gt=0)
+    mode: FieldMode = "tag"
 
     @model_validator(mode="after")
     def _default_is_a_value(self) -> TaxonomyField:
@@ -71,6 +80,32 @@ class PriorityRule(BaseModel):
 
     field: str
     map: dict[str, ZendeskPriority]
+    mode: PriorityMode = "write"
+
+
+@dataclass(frozen=True)
+class Modes:
+    """What the fleet writes for each field (and the priority, None when the taxonomy maps none)
+    under one TRIAGE_MODE; `ticket` is the mode a ticket is then handled in: live when a tag or a
+    priority is written, suggest when only the note is, shadow when nothing is."""
+
+    fields: dict[str, FieldMode]
+    priority: PriorityMode | None
+
+    @property
+    def ticket(self) -> TriageMode:
+        if "tag" in self.fields.values() or self.priority == "write":
+            return "live"
+        if "suggest" in self.fields.values() or self.priority == "suggest":
+            return "suggest"
+        return "shadow"
+
+    def record(self) -> dict[str, str]:
+        """Per field, and "priority" when one is mapped: the mode, as records carry it."""
+        modes: dict[str, str] = dict(self.fields)
+        if self.priority is not None:
+            modes["priority"] = self.priority
+        return modes
 
 
 class Taxonomy(BaseModel):
@@ -108,8 +143,19 @@ class Taxonomy(BaseModel):
 
     @cached_property
     def fingerprint(self) -> str:
-        """Short hash of the whole taxonomy: part of the prompt version and the cache key."""
-        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+        """Short hash of the whole taxonomy but its modes (they change what is written, not what is
+        asked): part of the prompt version and the cache key."""
+        dumped = self.model_dump(exclude={"fields": {name: {"mode"} for name in self.fields}, "priority": {"mode"}})
+        return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:12]
+
+    def modes(self, triage_mode: TriageMode | None = None) -> Modes:
+        """Each field's mode: TRIAGE_MODE's for every field when it is set, else the taxonomy's own."""
+        priority = self.priority.mode if self.priority is not None else None
+        if triage_mode is None:
+            return Modes({name: field.mode for name, field in self.fields.items()}, priority)
+        field_mode: FieldMode = "tag" if triage_mode == "live" else triage_mode
+        priority_mode: PriorityMode = "write" if triage_mode == "live" else triage_mode
+        return Modes(dict.fromkeys(self.fields, field_mode), priority_mode if self.priority is not None else None)
 
     @cached_property
     def output_model(self) -> type[BaseModel]:

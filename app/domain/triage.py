@@ -6,13 +6,15 @@ two ways (PRIORITY_MODE): by Zendesk itself, through the triggers `python -m app
 installs, which act on the fleet's own update when it carries PENDING_TAG (no request of the
 fleet's Update Ticket share is spent, and the trigger sees the ticket as it stands at that update,
 so an agent's higher priority is never lowered); or by the fleet, one safe_update PUT each. Tags,
-the priority map and the note's fields come from the taxonomy.
+the priority map and the note's fields come from the taxonomy, and how much of it is written from
+the modes (taxonomy.Modes): a field in suggest mode is named in the note only, one in shadow mode
+not at all, and a ticket in shadow mode gets no write.
 """
 
 from __future__ import annotations
 
 from app.domain.models import Analysis, Ticket, TicketUpdate
-from app.domain.taxonomy import Taxonomy
+from app.domain.taxonomy import Modes, Taxonomy
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 CLOSED_STATUSES = {"solved", "closed"}
@@ -22,9 +24,14 @@ PENDING_TAG = "ai_priority_pending"
 BY_HAND_TAG = "ai_priority_by_hand"
 
 
-def triage_tags(analysis: Analysis, taxonomy: Taxonomy) -> list[str]:
-    """The processed tag, one tag per field value, and the fallback tag when the rules stood in."""
-    tags = taxonomy.tags_for(analysis.values)
+def triage_tags(analysis: Analysis, taxonomy: Taxonomy, modes: Modes | None = None) -> list[str]:
+    """The processed tag, one tag per field value in tag mode, and the fallback tag when the rules
+    stood in; none at all for a ticket handled in suggest or shadow mode (it changes nothing)."""
+    modes = modes or taxonomy.modes()
+    if modes.ticket != "live":
+        return []
+    tagged = {name: value for name, value in analysis.values.items() if modes.fields.get(name) == "tag"}
+    tags = taxonomy.tags_for(tagged)
     if analysis.is_fallback:
         tags.append(taxonomy.fallback_tag)
     return tags
@@ -43,16 +50,35 @@ def _label(name: str) -> str:
     return name.replace("_", " ").title()
 
 
-def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str) -> str:
-    """The private note; built from redacted text only."""
+MODE_LINES = {
+    "live": "Mode: live",
+    "suggest": "Mode: suggest (suggestions only: no tag, priority or field of this ticket was changed)",
+}
+
+
+def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str, modes: Modes | None = None) -> str:
+    """The private note; built from redacted text only. A field in suggest mode reads "Suggested
+    <field>: value"; one in shadow mode is left out."""
+    modes = modes or taxonomy.modes()
     lines = ["AI Analysis:", "", f"Summary: {analysis.summary}"]
     for name in taxonomy.fields:
+        mode = modes.fields.get(name, "tag")
+        if mode == "shadow":
+            continue
         confidence = analysis.confidence.get(name)
         suffix = f" ({confidence:.0%})" if confidence is not None else ""
-        lines.append(f"{_label(name)}: {analysis.values.get(name, '?')}{suffix}")
+        label = f"Suggested {_label(name).lower()}" if mode == "suggest" else _label(name)
+        lines.append(f"{label}: {analysis.values.get(name, '?')}{suffix}")
+    wanted_priority = taxonomy.priority_for(analysis.values)
+    if modes.priority == "suggest" and wanted_priority:
+        lines.append(f"Suggested priority: {wanted_priority}")
     if analysis.language:
         lines.append(f"Language: {analysis.language}")
-    lines += ["", "---", f"Model: {analysis.model}"]
+    suggested = [name for name, mode in modes.record().items() if mode == "suggest"]
+    mode_line = MODE_LINES.get(modes.ticket, f"Mode: {modes.ticket}")
+    if modes.ticket == "live" and suggested:
+        mode_line += f" (suggested only: {', '.join(suggested)})"
+    lines += ["", "---", mode_line, f"Model: {analysis.model}"]
     if analysis.is_fallback:
         answered_by = "rules classifier" if analysis.provider == "rules" else f"local model {analysis.model}"
         lines.append(f"Fallback: {answered_by} ({analysis.fallback_reason})")
@@ -75,27 +101,34 @@ def plan_update(
     updated_stamp: str | None,
     run_id: str,
     by_trigger: bool = False,
+    modes: Modes | None = None,
 ) -> TicketUpdate:
     """Tags, note and priority for one ticket. `by_trigger`: no priority field; the pending tag asks
-    the priority triggers to raise it in the same update."""
-    tags = triage_tags(analysis, taxonomy)
+    the priority triggers to raise it in the same update. `modes` (default: the taxonomy's own)
+    leaves out what is only suggested; a ticket in shadow mode has no update (ValueError)."""
+    modes = modes or taxonomy.modes()
+    if modes.ticket == "shadow":
+        raise ValueError("a ticket handled in shadow mode is not written")
+    tags = triage_tags(analysis, taxonomy, modes)
+    note = format_note(analysis, taxonomy, run_id, modes)
+    wanted = taxonomy.priority_for(analysis.values) if modes.priority == "write" else None
     if by_trigger:
-        if taxonomy.priority_for(analysis.values):
+        if wanted:
             tags.append(PENDING_TAG)
-        return TicketUpdate(
-            additional_tags=tags, private_note=format_note(analysis, taxonomy, run_id), updated_stamp=updated_stamp
-        )
+        return TicketUpdate(additional_tags=tags, private_note=note, updated_stamp=updated_stamp)
     return TicketUpdate(
         additional_tags=tags,
-        private_note=format_note(analysis, taxonomy, run_id),
-        priority=priority_to_set(taxonomy.priority_for(analysis.values), current_priority),
+        private_note=note,
+        priority=priority_to_set(wanted, current_priority),
         updated_stamp=updated_stamp,
     )
 
 
-def expected_trigger_priority(analysis: Analysis, taxonomy: Taxonomy, ticket: Ticket) -> str | None:
+def expected_trigger_priority(
+    analysis: Analysis, taxonomy: Taxonomy, ticket: Ticket, modes: Modes | None = None
+) -> str | None:
     """The priority the fleet's triggers will set on `ticket` (as read just before the write), or
     None: they leave a priority as high or higher, and one an agent set by hand."""
-    if BY_HAND_TAG in ticket.tags:
+    if BY_HAND_TAG in ticket.tags or (modes or taxonomy.modes()).priority != "write":
         return None
     return priority_to_set(taxonomy.priority_for(analysis.values), ticket.priority)

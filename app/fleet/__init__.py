@@ -36,10 +36,13 @@ can share a server), and the module that owns it:
   agent override rate `train --from-zendesk` last measured, which run summaries carry (store.RunStore)
 - `metrics:<family>`   hash of a Prometheus counter family, fields the label values joined by `|`
                        (histograms: a field per bucket, and `sum`, `count`), only ever HINCRBY'd:
-                       tickets, fallbacks, created_to_written, claim_to_written, gate,
+                       tickets, modes, fallbacks, created_to_written, claim_to_written, gate,
                        llm_requests, llm_tokens, llm_cost, zendesk_requests, limiter_wait;
                        `run:<id>:metered` (EX 90 days) counts a run's tickets once (meters.Meters;
                        read by app.ops.metrics, `python -m app metrics`)
+- `predictions:<YYYY-MM-DD>`  hash of ticket id -> JSON prediction (values, confidences, mode, what
+                       was written), by the UTC day recorded, EX PREDICTION_RETENTION_DAYS + 1 day;
+                       read by `python -m app accuracy` (predictions.PredictionStore)
 - `alert:<condition>`  an alert's cool-down (app.ops.alerts)
 - `llm:cache:<hash>`   a valid LLM answer by request (app.clients.llm.RedisAnalysisCache)
 - `llm:budget:<YYYY-MM-DD>`  hash of the UTC day's LLM spend in nano-dollars against

@@ -54,6 +54,14 @@ class Claims:
         """Extend a claim while its ticket is still being worked on (a stage starts or retries)."""
         self.redis.expire(self.claim_key(ticket_id), self.claim_ttl)  # no-op when there is no claim
 
+    def note_key(self, ticket_id: int) -> str:
+        return f"{self.prefix}ticket:{ticket_id}:note"
+
+    def begin_note(self, ticket_id: int, run_id: str) -> bool:
+        """Mark that a note-only write (suggest mode) is about to be sent; False when an earlier
+        attempt was marked, which may have landed."""
+        return bool(self.redis.set(self.note_key(ticket_id), run_id, nx=True, ex=self.done_ttl))
+
     def is_done(self, ticket_id: int) -> bool:
         return bool(self.redis.exists(self.done_key(ticket_id)))
 
@@ -62,7 +70,7 @@ class Claims:
         pipe = self.redis.pipeline()
         if written:
             pipe.set(self.done_key(ticket_id), str(int(time.time())), ex=self.done_ttl)
-        pipe.delete(self.claim_key(ticket_id))
+        pipe.delete(self.claim_key(ticket_id), self.note_key(ticket_id))
         pipe.execute()
 
     def unavailable(self, ticket_ids: Iterable[int], include_claims: bool = True) -> set[int]:

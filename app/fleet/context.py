@@ -17,6 +17,7 @@ from app.domain.taxonomy import Taxonomy
 from app.fleet.claims import Claims, DeadLetters
 from app.fleet.intake import IntakeQueue
 from app.fleet.meters import Meters
+from app.fleet.predictions import PredictionStore
 from app.fleet.store import BulkJobLog, JobSlots, RunStore
 from app.ops.alerts import Alerts
 from app.settings import Settings
@@ -37,6 +38,8 @@ class Fleet:
     alerts: Callable[[], Alerts]
     # The fleet's Prometheus counters in Redis (app.fleet.meters).
     meters: Callable[[], Meters]
+    # Every ticket's prediction, for `python -m app accuracy` (app.fleet.predictions).
+    predictions: Callable[[], PredictionStore]
     # Who raises priorities: the fleet's triggers (True) or safe PUTs; may ask Zendesk.
     priority_by_triggers: Callable[[], bool]
     # How long a call may wait in place for a quota token (depends on the calling thread).

@@ -61,12 +61,12 @@ def classify_signature(work: TicketWork, queue: str | None = None) -> Any:
     return app.signature(str(Task.CLASSIFY), args=(work.model_dump(),)).set(**ticket_repr(work.ticket_id), **_io(queue))
 
 
-def _ticket_chain(ticket: TicketInput) -> Any:
+def _ticket_chain(ticket: TicketInput, queue: str | None = None) -> Any:
     shown = ticket_repr(ticket.ticket_id)
     return chain(
-        app.signature(str(Task.REDACT), args=(ticket.model_dump(),)).set(**shown),
-        app.signature(str(Task.CLASSIFY)).set(**shown),
-        app.signature(str(Task.UPDATE)).set(**shown),
+        app.signature(str(Task.REDACT), args=(ticket.model_dump(),)).set(**shown, **_on(queue)),
+        app.signature(str(Task.CLASSIFY)).set(**shown, **_io(queue)),
+        app.signature(str(Task.UPDATE)).set(**shown, **_io(queue)),
     )
 
 
@@ -93,10 +93,14 @@ def dispatch_run(fleet: Fleet, outcome: SweepOutcome, bulk: bool | None = None, 
     settings = fleet.settings()
     if bulk is None:
         bulk = settings.workers.bulk_updates(len(outcome.inputs))
-    if bulk and not outcome.dry_run:
+    # update_many carries tagged writes: a run in shadow mode writes nothing, and one in suggest
+    # mode writes notes alone, which only a single update lets the fleet find again (a retried
+    # note checks the audits, app.fleet.writeback.note_written).
+    tagged = fleet.taxonomy().modes(outcome.triage_mode).ticket == "live"
+    if bulk and tagged and not outcome.dry_run:
         header = _batches(outcome, settings.workers.bulk_batch_size, queue)
     else:
-        header = [_ticket_chain(ticket) for ticket in outcome.inputs]
+        header = [_ticket_chain(ticket, queue) for ticket in outcome.inputs]
     body = app.signature(
         str(Task.SUMMARIZE),
         kwargs={
@@ -127,6 +131,7 @@ def start_run(
         dry_run=dry_run,
         processed_tag=fleet.taxonomy().processed_tag,
         source=source,
+        triage_mode=fleet.settings().workers.triage_mode,
     )
     store = fleet.run_store()
     store.mark_sweep()  # even one that found nothing: how `health` sees that sweeps happen
@@ -154,6 +159,7 @@ def start_announced_run(fleet: Fleet, limit: int | None = None) -> SweepOutcome 
             ticket_ids=ticket_ids,
             processed_tag=fleet.taxonomy().processed_tag,
             source="webhook",
+            triage_mode=fleet.settings().workers.triage_mode,
         )
     except Exception:
         intake.put_back(ticket_ids)

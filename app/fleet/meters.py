@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from app.domain.models import TicketResult
+from app.domain.models import WRITTEN, TicketResult
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ SEPARATOR = "|"
 
 # Families, each one hash `metrics:<family>` (listed in app/fleet/__init__.py).
 TICKETS = "tickets"  # outcome|source
+MODES = "modes"  # mode (live, suggest, shadow): what of each handled ticket reached Zendesk
 FALLBACKS = "fallbacks"  # reason
 CREATED_TO_WRITTEN = "created_to_written"  # source|<bucket>, source|sum, source|count
 CLAIM_TO_WRITTEN = "claim_to_written"  # <bucket>, sum, count
@@ -40,6 +41,7 @@ LIMITER_WAIT = "limiter_wait"  # limiter (a shared bucket's name)
 
 FAMILIES = (
     TICKETS,
+    MODES,
     FALLBACKS,
     CREATED_TO_WRITTEN,
     CLAIM_TO_WRITTEN,
@@ -179,6 +181,8 @@ def run_increments(source: str, results: list[TicketResult]) -> list[tuple[str, 
 
     for result in results:
         counts[(TICKETS, field(result.status, source))] += 1
+        if result.status in WRITTEN:
+            counts[(MODES, field(result.mode))] += 1
         if result.status == "fallback":
             reason = result.analysis.get("fallback_reason") if result.analysis else None
             counts[(FALLBACKS, field(fallback_kind(reason)))] += 1

@@ -48,12 +48,16 @@ def classify_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
 
 def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
     """Write tags, priority and the private note once (one safe_update PUT), or record why not.
+    A ticket in shadow mode is not written at all; one in suggest mode gets the note alone.
     Raises the client's ZendeskError for the caller to retry or give up on."""
     if work.error or work.analysis is None:
         return finish(fleet, work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
     taxonomy = fleet.taxonomy()
+    modes = taxonomy.modes(work.triage_mode)
     if work.dry_run:
-        plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id)
+        if modes.ticket == "shadow":
+            return finish(fleet, work, written_status(work))
+        plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id, modes=modes)
         return finish(
             fleet,
             work,
@@ -66,11 +70,17 @@ def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
     claims.keep_alive(work.ticket_id)  # also on every retry: the claim outlives long waits
     if claims.is_done(work.ticket_id):  # redelivered after the write landed
         return finish(fleet, work, "skipped", error="already triaged")
+    if modes.ticket == "shadow":  # recorded by finish, remembered by its done marker; Zendesk untouched
+        return finish(fleet, work, written_status(work))
     known = (
         Ticket(id=work.ticket_id, priority=work.priority, updated_at=work.updated_at, status="open")
         if work.updated_at
         else None
     )
+    note_only = modes.ticket == "suggest"
+    # A note alone leaves no tag to find it by: before a second attempt at it, the ticket's audits
+    # say whether the first one landed (app.fleet.writeback.note_written).
+    earlier_attempt = note_only and not claims.begin_note(work.ticket_id, work.run_id)
     try:
         written = write_triage(
             fleet.zendesk(),
@@ -80,6 +90,8 @@ def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
             work.run_id,
             known,
             by_trigger=fleet.priority_by_triggers(),
+            modes=modes,
+            check_note=earlier_attempt,
         )
     except ZendeskNotFound:
         return finish(fleet, work, "failed", stage="update", error="ticket not found (deleted?)")
@@ -100,7 +112,15 @@ def update_batch(
 ) -> list[dict[str, Any]]:
     """Write a batch (app.fleet.writeback: tags and notes in update_many jobs, priority raises one safe
     PUT each) and finish every ticket. Raises BatchInterrupted, carrying what is done, when
-    Zendesk asks to wait or fails; called again with that progress it resumes."""
+    Zendesk asks to wait or fails; called again with that progress it resumes. Tickets handled in
+    shadow or suggest mode (dispatch sends those one chain each; a batch holds them only when
+    TRIAGE_MODE changed under a run's message) go the single way: no write, or the note alone."""
+    taxonomy = fleet.taxonomy()
+    not_tagged = [w for w in works if taxonomy.modes(w.triage_mode).ticket != "live"]
+    if not_tagged:
+        records = [update_ticket(fleet, work) for work in not_tagged]
+        rest = [w for w in works if w not in not_tagged]
+        return records + (update_batch(fleet, rest, run_id, batch_no, progress) if rest else [])
     if progress is None:  # first attempt: tickets a redelivery of this batch already wrote
         claims = fleet.claims()
         progress = BatchProgress(
@@ -123,8 +143,9 @@ def update_batch(
     )
     items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
     by_trigger = progress.by_trigger if progress.by_trigger is not None else fleet.priority_by_triggers()
+    modes = taxonomy.modes(works[0].triage_mode) if works else None
     target = BatchTarget(
-        fleet.zendesk(), fleet.taxonomy(), run_id, fleet.bulk_jobs(), fleet.job_slots(), polling, by_trigger
+        fleet.zendesk(), taxonomy, run_id, fleet.bulk_jobs(), fleet.job_slots(), polling, by_trigger, modes
     )
     done = write_batch(target, items, f"{run_id}:{batch_no}", progress)
     log.info(

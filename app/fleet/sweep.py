@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from app.clients.zendesk import ZendeskClient, ZendeskError
 from app.domain.models import Ticket, TicketInput
+from app.domain.taxonomy import TriageMode
 from app.domain.triage import CLOSED_STATUSES
 from app.fleet.claims import Claims, claim_owner
 
@@ -32,6 +33,7 @@ class SweepOutcome:
     started_at: float
     dry_run: bool
     source: str = "sweep"
+    triage_mode: TriageMode | None = None  # TRIAGE_MODE when it ran (None: each field's own)
     inputs: list[TicketInput] = field(default_factory=list)
     found: int = 0
     skipped_done_or_claimed: int = 0
@@ -64,13 +66,18 @@ def sweep(
     dry_run: bool = False,
     processed_tag: str = "ai_processed",
     source: str = "sweep",
+    triage_mode: TriageMode | None = None,
 ) -> SweepOutcome:
     """Search (or read the tickets asked for), skip done, dead-lettered or claimed tickets, claim
-    the rest.
+    the rest; each claimed ticket carries `triage_mode` to the stages.
 
     A dry run claims nothing: it writes nothing either, so it cannot collide with a real run.
+    A ticket handled in shadow or suggest mode never gets the processed tag, so the search finds it
+    again: its done marker (written by its outcome, app.fleet.outcome) is what skips it.
     """
-    outcome = SweepOutcome(run_id=new_run_id(), started_at=time.time(), dry_run=dry_run, source=source)
+    outcome = SweepOutcome(
+        run_id=new_run_id(), started_at=time.time(), dry_run=dry_run, source=source, triage_mode=triage_mode
+    )
     candidates = (
         _read_each(client, ticket_ids, outcome)
         if ticket_ids
@@ -87,7 +94,7 @@ def sweep(
             if ticket.id in unavailable or (not dry_run and not claims.take(ticket.id, owner)):
                 outcome.skipped_done_or_claimed += 1
                 continue
-            outcome.inputs.append(TicketInput.from_ticket(ticket, outcome.run_id, dry_run))
+            outcome.inputs.append(TicketInput.from_ticket(ticket, outcome.run_id, dry_run, triage_mode))
 
     try:
         for ticket in candidates:

@@ -5,6 +5,8 @@ app.clients'.
 One ticket: `write_triage` applies the plan with `safe_update`, so a concurrent write (an agent, or
 another fleet process that got there first) answers 409; we re-read, and either find the processed
 tag already there (done, do not write twice) or recompute against the fresh ticket and try again.
+A note alone (suggest mode) leaves no tag: a second attempt at one first reads the ticket's audits
+for the note of the same run (`note_written`).
 
 A batch, one request for up to 100 tickets:
 
@@ -54,7 +56,7 @@ from app.clients.zendesk import (
     ZendeskRejected,
 )
 from app.domain.models import Analysis, BatchProgress, Ticket, TicketUpdate, WrittenTicket
-from app.domain.taxonomy import Taxonomy
+from app.domain.taxonomy import Modes, Taxonomy
 from app.domain.triage import CLOSED_STATUSES, expected_trigger_priority, plan_update, priority_to_set
 
 CONFLICT_ATTEMPTS = 3
@@ -78,28 +80,45 @@ def write_triage(
     run_id: str,
     known: Ticket | None,
     by_trigger: bool = False,
+    modes: Modes | None = None,
+    check_note: bool = False,
 ) -> WriteOutcome:
     """Write tags, priority and note once. `known` is the ticket as last read (None: read it now).
-    `by_trigger`: the priority is left to the fleet's triggers (PENDING_TAG).
+    `by_trigger`: the priority is left to the fleet's triggers (PENDING_TAG). `modes`: what of the
+    answer is written (default the taxonomy's own). `check_note`: an earlier attempt at this run's
+    note may have landed; the audits say (a note alone has no tag to find it by).
 
     Raises ZendeskRejected when the ticket was closed meanwhile, ZendeskConflict when it kept
     changing under us for every attempt, and the client's errors otherwise.
     """
+    if check_note and note_written(client, ticket_id, run_id):
+        return WriteOutcome(already_done=False, tags_added=[], priority_set=None)
     ticket = known or client.get_ticket(ticket_id)
     for _ in range(CONFLICT_ATTEMPTS):
         if taxonomy.processed_tag in ticket.tags:
             return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
         if ticket.status in CLOSED_STATUSES:
             raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
-        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id, by_trigger)
+        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id, by_trigger, modes)
         try:
             client.update_ticket(ticket_id, update)
         except ZendeskConflict:
             ticket = client.get_ticket(ticket_id)
             continue
-        priority = expected_trigger_priority(analysis, taxonomy, ticket) if by_trigger else update.priority
+        priority = expected_trigger_priority(analysis, taxonomy, ticket, modes) if by_trigger else update.priority
         return WriteOutcome(already_done=False, tags_added=update.additional_tags, priority_set=priority)
     raise ZendeskConflict(f"ticket changed during {CONFLICT_ATTEMPTS} update attempts")
+
+
+def note_written(client: ZendeskClient, ticket_id: int, run_id: str) -> bool:
+    """Whether the ticket holds this run's private note already: a Comment event of its audits
+    whose body is the fleet's note (first line "AI Analysis:") for `run_id` (its "Run:" line)."""
+    for audit in client.ticket_audits(ticket_id):
+        for event in audit.get("events") or []:
+            body = event.get("body") if event.get("type") == "Comment" else None
+            if isinstance(body, str) and body.startswith("AI Analysis:") and f"\nRun: {run_id}" in body:
+                return True
+    return False
 
 
 def raise_priority(client: ZendeskClient, ticket_id: int, wanted: str, ticket: Ticket) -> str | None:
@@ -182,6 +201,7 @@ class BatchTarget:
     slots: JobSlots
     polling: JobPolling = field(default_factory=JobPolling)
     by_trigger: bool = False
+    modes: Modes | None = None  # what of each answer is written (None: the taxonomy's own modes)
 
 
 def _send(target: BatchTarget, updates: dict[int, TicketUpdate], key: str) -> JobRecord:
@@ -223,7 +243,12 @@ def write_triage_batch(target: BatchTarget, items: list[BatchItem], batch_key: s
         target.polling,
         target.by_trigger,
     )
-    plans = {item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id, by_trigger) for item in items}
+    modes = target.modes or taxonomy.modes()
+    if modes.ticket != "live":
+        raise ValueError(f"update_many carries tagged writes only, not a ticket in {modes.ticket} mode")
+    plans = {
+        item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id, by_trigger, modes) for item in items
+    }
     analyses = {item.ticket_id: item.analysis for item in items}
     outcome = BatchOutcome()
     if not items:
@@ -234,7 +259,7 @@ def write_triage_batch(target: BatchTarget, items: list[BatchItem], batch_key: s
         tags = [] if already_done else plans[ticket_id].additional_tags
         priority = None
         if by_trigger and not already_done and ticket_id in sent_as:
-            priority = expected_trigger_priority(analyses[ticket_id], taxonomy, sent_as[ticket_id])
+            priority = expected_trigger_priority(analyses[ticket_id], taxonomy, sent_as[ticket_id], modes)
         outcome.written[ticket_id] = WriteOutcome(already_done=already_done, tags_added=tags, priority_set=priority)
         outcome.written_at[ticket_id] = polling.clock()
 
@@ -332,8 +357,10 @@ def _settle_unknown_job(
     return fresh
 
 
-def priorities_to_raise(items: list[BatchItem], taxonomy: Taxonomy) -> dict[int, str]:
-    """The priority each ticket's analysis asks for, where the taxonomy maps one."""
+def priorities_to_raise(items: list[BatchItem], taxonomy: Taxonomy, modes: Modes | None = None) -> dict[int, str]:
+    """The priority each ticket's analysis asks for, where the taxonomy maps one and writes it."""
+    if (modes or taxonomy.modes()).priority != "write":
+        return {}
     wanted = {item.ticket_id: taxonomy.priority_for(item.analysis.values) for item in items}
     return {ticket_id: priority for ticket_id, priority in wanted.items() if priority}
 
@@ -412,7 +439,9 @@ def write_batch(
             for item in items
             if item.ticket_id in progress.written and not progress.written[item.ticket_id].already_done
         ]
-        raise_priorities(client, priorities_to_raise(fresh_writes, taxonomy), progress.priorities, progress.stamps)
+        raise_priorities(
+            client, priorities_to_raise(fresh_writes, taxonomy, target.modes), progress.priorities, progress.stamps
+        )
     except ZendeskError as e:
         raise BatchInterrupted(e, progress) from e
     return progress

@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from app.clients.zendesk import ZendeskClient
 from app.domain.taxonomy import Taxonomy
-from app.errors import waiting_out
-from app.learn.training import Example, value_lookup
+from app.learn.audits import PRIORITY, SOLVED, AuditReader, Setting, changed_tickets, patiently
+from app.learn.training import Example
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 DAY = 24 * 3600
-SOLVED = frozenset({"solved", "closed"})
 PERSON_WEIGHT = 2.0  # a person's correction outweighs the fleet's own answer
-QUOTA_PATIENCE = 900.0  # seconds a single call may wait for the shared quota before giving up
 
 
 @dataclass
@@ -81,25 +76,15 @@ class HistoryReport:
         return out
 
 
-def patiently(call: Callable[[], T]) -> T:
-    """Run `call`, waiting out the shared quota and Zendesk's 429s up to QUOTA_PATIENCE seconds a call."""
-    return waiting_out(call, QUOTA_PATIENCE)
-
-
 class _Labeller:
     """Reads one ticket's labels for every taxonomy field."""
 
     def __init__(self, taxonomy: Taxonomy, fleet_user: int) -> None:
         self.taxonomy = taxonomy
-        self.fleet_user = fleet_user
-        self.lookup = value_lookup(taxonomy)
-        self.tag_values = {
-            name: {spec.tag: value for value, spec in f.values.items()} for name, f in taxonomy.fields.items()
-        }
+        self.reader = AuditReader(taxonomy, fleet_user)
+        self.lookup = self.reader.lookup
         self.priority_field = taxonomy.priority.field if taxonomy.priority else None
-        self.custom_fields = {
-            str(f.zendesk_field_id): name for name, f in taxonomy.fields.items() if f.zendesk_field_id
-        }
+        self.custom_fields = self.reader.custom_fields
 
     def people_labels(self, ticket: dict[str, Any]) -> dict[str, str]:
         """What people set on a ticket the fleet never wrote: the priority and mapped custom fields."""
@@ -113,41 +98,31 @@ class _Labeller:
         return labels
 
     def from_audits(self, audits: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
-        """(the fleet's answers, people's later changes) per field, from a triaged ticket's audits."""
+        """(the fleet's answers, people's later changes) per field, from a triaged ticket's audits.
+        The priority stands for the taxonomy's priority field, read back through its map; triggers'
+        and automations' changes are nobody's (app.learn.audits)."""
         fleet: dict[str, str] = {}
         people: dict[str, str] = {}
-        for audit in audits:
-            by_fleet = audit.get("author_id") == self.fleet_user
-            if not by_fleet and not fleet:
+        for setting in self.reader.read(audits).settings:
+            if setting.author == "rule":
+                continue  # a trigger's or an automation's: nobody's answer
+            if setting.author == "person" and not fleet:
                 continue  # before the fleet wrote: nothing to correct yet
-            for event in audit.get("events") or []:
-                for name, value in self._field_changes(event).items():
-                    if by_fleet:
-                        fleet.setdefault(name, value)
-                    elif (audit.get("author_id") or 0) > 0:  # a person, not a trigger or automation
-                        people[name] = value
+            name, value = self._label(setting)
+            if value is None:
+                continue
+            if setting.author == "fleet":
+                fleet.setdefault(name, value)
+            else:
+                people[name] = value
         return fleet, people
 
-    def _field_changes(self, event: dict[str, Any]) -> dict[str, str]:
-        """The taxonomy values an audit event sets: tags added, a priority, a custom field."""
-        if event.get("type") not in ("Create", "Change"):
-            return {}
-        name, value = str(event.get("field_name") or ""), event.get("value")
-        if name == "tags" and isinstance(value, list):
-            added = set(value) - set(event.get("previous_value") or [])
-            changes = {}
-            for field_name, tags in self.tag_values.items():
-                matched = [tags[tag] for tag in added if tag in tags]
-                if len(matched) == 1:
-                    changes[field_name] = matched[0]
-            return changes
-        if name == "priority" and self.priority_field:
-            found = self.taxonomy.value_for_priority(value if isinstance(value, str) else None)
-            return {self.priority_field: found} if found else {}
-        if name in self.custom_fields:
-            found = self.lookup[self.custom_fields[name]].get(str(value or "").lower())
-            return {self.custom_fields[name]: found} if found else {}
-        return {}
+    def _label(self, setting: Setting) -> tuple[str, str | None]:
+        if setting.field != PRIORITY:
+            return setting.field, setting.value
+        if self.priority_field is None:
+            return PRIORITY, None
+        return self.priority_field, self.taxonomy.value_for_priority(setting.value)
 
 
 def read_history(client: ZendeskClient, taxonomy: Taxonomy, since_days: int, now: float | None = None) -> HistoryReport:
@@ -155,13 +130,9 @@ def read_history(client: ZendeskClient, taxonomy: Taxonomy, since_days: int, now
     start = int((now or time.time()) - since_days * DAY)
     labeller = _Labeller(taxonomy, int(patiently(client.me)["id"]))
     report = HistoryReport(overrides={name: FieldOverride() for name in taxonomy.fields})
-    tickets, after = patiently(lambda: client.changed_tickets_page(start_time=start))
-    while True:
-        for ticket in tickets:
-            _label_ticket(client, taxonomy, labeller, ticket, report)
-        if after is None:
-            return report
-        tickets, after = patiently(partial(client.changed_tickets_page, after_url=after))
+    for ticket in changed_tickets(client, start):
+        _label_ticket(client, taxonomy, labeller, ticket, report)
+    return report
 
 
 def _label_ticket(

@@ -25,6 +25,7 @@ from app.ops.report import inline_svg, new_chart, page
 
 OUTCOMES = ("success", "fallback", "failed", "skipped")
 SOURCES = ("sweep", "webhook", "backfill")
+MODES = ("live", "suggest", "shadow")  # what of a handled ticket reached Zendesk (TRIAGE_MODE)
 SINCE = re.compile(r"^([1-9][0-9]{0,4})([hd])$")
 MAX_SINCE = timedelta(days=3660)
 MGET_CHUNK = 200
@@ -57,6 +58,7 @@ def _empty() -> dict[str, Any]:
         "outcomes": dict.fromkeys(OUTCOMES, 0),
         "sources": dict.fromkeys(SOURCES, 0),
         "outcomes_by_source": {source: dict.fromkeys(OUTCOMES, 0) for source in SOURCES},
+        "modes": dict.fromkeys(MODES, 0),
         "llm_cost_usd": 0.0,
         "answered": 0,
         "gated": 0,
@@ -79,6 +81,8 @@ def _add(figures: dict[str, Any], summary: RunSummary) -> None:
         figures["sources"][source] += 1
         by_source = figures["outcomes_by_source"][source]
         by_source[result.status] = by_source.get(result.status, 0) + 1
+        if result.status in WRITTEN:
+            figures["modes"][result.mode] = figures["modes"].get(result.mode, 0) + 1
         if result.analysis:
             figures["answered"] += 1
             figures["gated"] += result.analysis.get("gate") == "skipped_llm"

@@ -146,6 +146,13 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         h[meters.TICKETS],
     )
     yield _counter(
+        "triage_tickets_by_mode",
+        "Tickets handled (success or fallback) by mode: live (tags and note written), suggest (the "
+        "note alone), shadow (nothing written; the prediction recorded).",
+        ["mode"],
+        h[meters.MODES],
+    )
+    yield _counter(
         "triage_fallbacks",
         "Tickets the rules (or the local model) answered in the LLM's place, by the kind of reason.",
         ["reason"],

@@ -153,6 +153,7 @@ def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[Ticket
             priority=t.priority,
             updated_at=t.updated_at,
             dry_run=t.dry_run,
+            triage_mode=t.triage_mode,
             enqueued_at=t.enqueued_at,
             created_at=t.created_at,
         )

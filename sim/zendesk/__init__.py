@@ -63,21 +63,28 @@ leniency:
   against the account;
 * simulated agents editing tickets in the UI (``--agent-edit-rate``): their edits use up
   the Update Ticket budget, as real agents' edits do, but are never refused;
+* simulated agents finishing tickets (``POST /_sim/agents/finish``, ``sim.zendesk.agents``): one
+  update each in the UI, as above, that sets the default taxonomy's fields (their tags) and the
+  priority to the planted truth or, at ``--agent-error-rate`` per field, a wrong value, and
+  solves the ticket; what each agent decided shows in ``GET /_sim/tickets/{id}``;
 * injected latency, random errors, outage windows and per-ticket update failures.
 
-Unauthenticated ``/_sim/*`` endpoints expose statistics, runtime configuration and
-backdoors (creating tickets, agent edits, full ticket records, the planted history, revoking
-every token) for demos, tests and benchmarks. Run ``python -m sim.zendesk --help`` for the options; import
-``create_app`` or ``running_simulator`` to embed it.
+Unauthenticated ``/_sim/*`` endpoints expose statistics (``write_requests`` and
+``writes_by_endpoint`` count every /api/v2 PUT, POST, PATCH and DELETE, answered or refused, the
+OAuth token endpoints left out), runtime configuration and backdoors (creating tickets, agent
+edits, agents finishing tickets, full ticket records, the planted history, revoking every
+token) for demos, tests and benchmarks; docs/testing.md describes them. Run ``python -m
+sim.zendesk --help`` for the options; import ``create_app`` or ``running_simulator`` to embed it.
 
 The package: ``config`` (SimConfig, the command line and the runtime settings), ``wire``
 (Zendesk's vocabulary, limits, error bodies, ticket records and audits), ``search`` (the
-lagging index and the query engine), ``history`` (the solved history's plan), ``state``
-(SimState), ``cursors`` (signed pagination cursors and cursor pages), ``handlers`` (/api/v2
-tickets, search, jobs), ``incremental`` (the incremental export), ``oauth`` (the token endpoint,
-tokens, scopes), ``webhooks_api`` (the Webhooks API), ``triggers`` (trigger categories,
-triggers and how they run), ``triggers_api`` (their /api/v2 endpoints), ``webhooks`` (deliveries),
-``backdoors`` (/_sim) and ``app`` (middleware, routes, background tasks, and the ways to run it).
+lagging index and the query engine), ``history`` (the solved history's plan), ``agents``
+(agents finishing tickets), ``state`` (SimState), ``cursors`` (signed pagination cursors and
+cursor pages), ``handlers`` (/api/v2 tickets, search, jobs), ``incremental`` (the incremental
+export), ``oauth`` (the token endpoint, tokens, scopes), ``webhooks_api`` (the Webhooks API),
+``triggers`` (trigger categories, triggers and how they run), ``triggers_api`` (their /api/v2
+endpoints), ``webhooks`` (deliveries), ``backdoors`` (/_sim) and ``app`` (middleware, routes,
+background tasks, and the ways to run it).
 """
 
 from sim.zendesk.app import create_app, main, running_simulator, state_of

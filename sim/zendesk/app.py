@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -18,6 +19,7 @@ from sim.common import api_middleware as shared_api_middleware
 from sim.common import state_of as _state_of
 from sim.zendesk.backdoors import (
     handle_sim_agent_edit,
+    handle_sim_agents_finish,
     handle_sim_config_post,
     handle_sim_history,
     handle_sim_ticket_get,
@@ -121,6 +123,30 @@ API_ROUTES = (
 )
 
 
+# Methods that write. The fleet's shadow mode is judged by sending none of them to /api/v2.
+WRITE_METHODS = frozenset(("PUT", "POST", "PATCH", "DELETE"))
+# Getting or revoking the fleet's own access token changes nothing in the account.
+NOT_WRITES = frozenset(("oauth_token_revoke",))
+
+
+def route_template(path: str) -> str:
+    """A route's path as /_sim/stats names it: ids as {id}, without the optional ".json"."""
+    return re.sub(r"\{\w+(?::[^{}]*)?\}", "{id}", path.removesuffix(JSON_SUFFIX))
+
+
+ROUTE_TEMPLATES = {endpoint: route_template(path) for _, path, _, endpoint in API_ROUTES}
+
+
+def _write_key(request: web.Request, endpoint: str | None) -> str:
+    """The request's key in writes_by_endpoint, e.g. "PUT /api/v2/tickets/{id}": its route's
+    template or, for a path no route matched (a 404 or 405), the path with its numeric
+    segments as {id}, so ids never multiply the keys."""
+    template = ROUTE_TEMPLATES.get(endpoint or "")
+    if template is None:
+        template = re.sub(r"/\d+(?=/|$)", "/{id}", request.path.removesuffix(".json"))
+    return f"{request.method} {template}"
+
+
 # --- Middleware --------------------------------------------------------------------------------
 
 
@@ -132,6 +158,9 @@ async def _let_in(request: web.Request, state: SimState) -> None:
     endpoint = request.match_info.route.name
     if endpoint in state.requests_by_endpoint:
         state.requests_by_endpoint[endpoint] += 1
+    # Counted before anything can refuse it: a write the account refused was still sent.
+    if request.method in WRITE_METHODS and endpoint not in NOT_WRITES:
+        state.writes_by_endpoint[_write_key(request, endpoint)] += 1
     identity = identify(request.headers.get("Authorization", ""), config, state.oauth)
     await state.let_through(endpoint)
     require_access(identity, request.method, endpoint)
@@ -223,6 +252,7 @@ def create_app(config: SimConfig) -> web.Application:
     app.router.add_get(r"/_sim/tickets/{ticket_id:\d+}", handle_sim_ticket_get)
     app.router.add_post(r"/_sim/tickets/{ticket_id:\d+}/agent_edit", handle_sim_agent_edit)
     app.router.add_get("/_sim/history", handle_sim_history)
+    app.router.add_post("/_sim/agents/finish", handle_sim_agents_finish)
     app.on_startup.append(_start_background)
     app.on_cleanup.append(_stop_background)
     return app

@@ -1,11 +1,11 @@
 """The /_sim endpoints of the Zendesk simulator: runtime configuration and backdoors.
 
-Unauthenticated and never counted: they create tickets, make agents edit them and show
-whole ticket records (ground truth included) and the planted facts of the solved history
-for demos, tests and benchmarks (POST /_sim/oauth/revoke, revoking every token, is in
-``sim.zendesk.oauth``). GET
-/_sim/stats and GET /_sim/config come from ``sim.common``. A SimConfigError raised here is
-answered 400 by the middleware (``sim.common.sim_request``).
+Unauthenticated and never counted: they create tickets, make agents edit and finish them
+(``sim.zendesk.agents``) and show whole ticket records (ground truth included) and the planted
+facts of the solved history for demos, tests and benchmarks (POST /_sim/oauth/revoke, revoking
+every token, is in ``sim.zendesk.oauth``). GET /_sim/stats and GET /_sim/config come from
+``sim.common``. A SimConfigError raised here is answered 400 by the middleware
+(``sim.common.sim_request``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from sim.common import ApiError, SimConfigError, checked_changes
+from sim.zendesk.agents import finish_tickets, parse_finish_request, planted_truth
 from sim.zendesk.config import RUNTIME_SETTINGS
 from sim.zendesk.handlers import base_url, public, read_json_object, request_state
 from sim.zendesk.wire import PRIORITIES, STATUSES, describe_error, normalize_tags, parse_timestamp
@@ -128,6 +129,13 @@ async def handle_sim_agent_edit(request: web.Request) -> web.Response:
     return web.json_response({"ticket": public(record.to_json(), base_url(request))})
 
 
+async def handle_sim_agents_finish(request: web.Request) -> web.Response:
+    """POST /_sim/agents/finish: agents finish tickets, right or wrong at a rate (sim.zendesk.agents)."""
+    state = request_state(request)
+    finish = parse_finish_request(await _read_sim_json(request))
+    return web.json_response(finish_tickets(state, finish))
+
+
 async def handle_sim_ticket_get(request: web.Request) -> web.Response:
     """GET /_sim/tickets/{id}: the whole record, comments, updates and ground truth included."""
     record = request_state(request).tickets.get(int(request.match_info["ticket_id"]))
@@ -146,6 +154,12 @@ async def handle_sim_ticket_get(request: web.Request) -> web.Response:
             "hand_priority_overridden": record.hand_priority_overridden,
             "trigger_changes": record.trigger_changes,
             "api_private_notes": record.api_private_notes,
+            # The planted truth in the default taxonomy's words (null for a hand-written ticket
+            # not given one), and what the agent who finished it decided (POST /_sim/agents/finish):
+            # root_cause, urgency, sentiment and priority, or null while no agent has.
+            "truth": planted_truth(record),
+            "agent_decision": record.agent_decision,
+            "finished_by": record.finished_by,
             # Epoch seconds: creation, and the API's first write (the fleet's tags and note).
             "timing": {"created": record.created_precise, "first_api_write": record.first_api_write_at},
             # Ground truth of generated tickets, for benchmarks that score the triage.

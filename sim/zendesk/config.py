@@ -33,6 +33,7 @@ RUNTIME_SETTINGS: dict[str, tuple[Any, ...]] = {
     "incremental_delay": (float, 0, None),
     "cursor_ttl": (float, 0.001, None),
     "agent_edit_rate": (float, 0, None),
+    "agent_error_rate": (float, 0, 1),
     "token_ttl": (float, 0, None),
     "oauth_client_secret": (str, None, None),  # rotated mid-run: tokens issued before stay valid
     "auth": (str, None, None, AUTH_MODES),
@@ -130,6 +131,13 @@ class SimConfig(BaseSimConfig):
         0.0,
         "edits per minute by simulated agents (raise priority to urgent "
         "or tag agent_reviewed); they use up the Update Ticket budget",
+    )
+    # POST /_sim/agents/finish: agents who finish tickets decide each field of the default
+    # taxonomy right (the planted truth) or, at this rate per field, wrong.
+    agent_error_rate: float = option(
+        0.0,
+        "share of fields agents who finish tickets (POST /_sim/agents/finish) decide wrong, "
+        "against the planted truth (0..1)",
     )
     non_english_share: float = option(0.1, "share of generated tickets in German, Spanish, French or Portuguese")
     # https://developer.zendesk.com/documentation/webhooks/troubleshooting/ (delivery is at least

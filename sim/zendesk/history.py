@@ -93,13 +93,19 @@ def tag_of(value: str) -> str:
     return f"ai_{value}"
 
 
-def fleet_answer(rng: random.Random, truth: dict[str, str]) -> dict[str, str]:
-    """The truth, except that each field is another value with probability FLEET_ERROR."""
+def answer_with_errors(rng: random.Random, truth: dict[str, str], error_rate: float) -> dict[str, str]:
+    """The truth, except that each field is, with probability ``error_rate``, another of its
+    values (drawn uniformly among the others)."""
     answer = {}
     for name, values in FIELD_VALUES.items():
-        wrong = rng.random() < FLEET_ERROR
+        wrong = rng.random() < error_rate
         answer[name] = rng.choice([v for v in values if v != truth[name]]) if wrong else truth[name]
     return answer
+
+
+def fleet_answer(rng: random.Random, truth: dict[str, str]) -> dict[str, str]:
+    """The truth, except that each field is another value with probability FLEET_ERROR."""
+    return answer_with_errors(rng, truth, FLEET_ERROR)
 
 
 def fleet_note(generated: GeneratedTicket, answer: dict[str, str]) -> str:

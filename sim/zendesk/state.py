@@ -94,6 +94,7 @@ class SimState:
         self.fault_rng = random.Random(f"{config.seed}:faults")
         self.arrival_rng = random.Random(f"{config.seed}:arrivals")
         self.agent_rng = random.Random(f"{config.seed}:agents")
+        self.finish_rng = random.Random(f"{config.seed}:finish")  # POST /_sim/agents/finish without a seed
         # Signs export cursors: they are opaque, a client can neither forge nor prolong one.
         self.cursor_key = secrets.token_bytes(16)
         self._ticket_ids = itertools.count(1)
@@ -101,6 +102,9 @@ class SimState:
         self._audit_ids = itertools.count(20_000_001)
         self._event_ids = itertools.count(30_000_001)
         self.requests_total = 0
+        # /api/v2 requests that would write (PUT, POST, PATCH, DELETE), answered or refused, by
+        # "METHOD route template": a fleet in shadow mode must send none.
+        self.writes_by_endpoint: Counter[str] = Counter()
         # /api/v2 requests being answered now, and the most at once (not in /_sim/stats).
         self.in_flight = 0
         self.max_in_flight = 0
@@ -113,6 +117,7 @@ class SimState:
         self.job_status_404 = 0
         self.agent_edits_total = 0
         self.agent_priority_raises = 0
+        self.agent_finished_total = 0  # tickets agents finished (POST /_sim/agents/finish)
         self.oauth = TokenRegistry()
         self.webhook_book = WebhookBook(tuple(h.strip() for h in config.http_webhook_hosts.split(",") if h.strip()))
         self.trigger_book = TriggerBook()
@@ -405,14 +410,29 @@ class SimState:
         self._reindex(record)
         return record, audit
 
-    def agent_edit(self, record: TicketRecord, edit: dict) -> None:
-        """Apply an agent's edit in the UI: what it sets becomes protected for the stats.
+    def agent_update(
+        self, record: TicketRecord, agent_id: int, changes: dict[str, Any], comment: tuple[str, bool] | None = None
+    ) -> dict:
+        """Apply an agent's update in the UI and return its audit (author the agent, channel web;
+        the triggers run on it as on any update). A priority it sets is what people decided:
+        protected for the stats, and set by hand. The caller keeps ``protected_tags``.
 
         It uses up the Update Ticket budget but is never refused: people are not rate limited.
         """
         # https://developer.zendesk.com/api-reference/introduction/rate-limits/ (the Update
         # Ticket limit counts edits made in the Zendesk UI too)
         self.update_window.record(time.monotonic())
+        if "priority" in changes:
+            record.protected_priority = changes["priority"]
+            record.hand_priority = True
+        record.touch()
+        audit = self._write_audit(record, agent_id, record.updated_at, "web", changes, comment, via_id=VIA_WEB_FORM)
+        self._reindex(record)
+        return audit
+
+    def agent_edit(self, record: TicketRecord, edit: dict) -> None:
+        """Apply an agent's edit in the UI (POST /_sim/tickets/{id}/agent_edit, --agent-edit-rate):
+        the tags it adds become protected for the stats, and its priority (agent_update)."""
         self.agent_edits_total += 1
         tags = normalize_tags(edit.get("additional_tags", []), "additional_tags")
         record.protected_tags.update(tags)
@@ -420,16 +440,11 @@ class SimState:
         if "priority" in edit:
             if PRIORITY_RANK[edit["priority"]] > PRIORITY_RANK[record.priority]:
                 self.agent_priority_raises += 1
-            changes["priority"] = record.protected_priority = edit["priority"]
-            record.hand_priority = True
+            changes["priority"] = edit["priority"]
         if "status" in edit:
             changes["status"] = edit["status"]
-        record.touch()
         comment = (edit["comment"], True) if edit.get("comment") else None
-        self._write_audit(
-            record, record.assignee_id or AGENT_IDS[0], record.updated_at, "web", changes, comment, via_id=VIA_WEB_FORM
-        )
-        self._reindex(record)
+        self.agent_update(record, record.assignee_id or AGENT_IDS[0], changes, comment)
 
     def random_agent_edit(self) -> TicketRecord | None:
         """What --agent-edit-rate does once: an agent edits a random unsolved ticket.
@@ -591,6 +606,8 @@ class SimState:
             "tickets_with_multiple_notes": sum(count > 1 for count in notes),
             "notes_total": sum(notes),
             "requests_total": self.requests_total,
+            "write_requests": sum(self.writes_by_endpoint.values()),
+            "writes_by_endpoint": dict(self.writes_by_endpoint),
             "responses_429": self.responses_by_status["429"],
             "responses_400": self.responses_by_status["400"],
             "responses_by_status": dict(self.responses_by_status),
@@ -612,6 +629,7 @@ class SimState:
             "job_status_404": self.job_status_404,
             "agent_edits_total": self.agent_edits_total,
             "agent_priority_raises": self.agent_priority_raises,
+            "agent_finished_total": self.agent_finished_total,
             "index_pending": self.index.pending,
             "webhooks": dict(self.webhooks),
             # Triggers (sim.zendesk.triggers): times each fired by title, the priority changes

@@ -263,6 +263,12 @@ class TicketRecord:
     # Epoch seconds, for latency benchmarks: when it was created, and when the API first wrote it.
     created_precise: float = 0.0
     first_api_write_at: float | None = None
+    # POST /_sim/agents/finish: the truth a hand-written ticket was given there (generated tickets
+    # carry theirs in ``generated``), and what the agent who finished the ticket decided
+    # (root_cause, urgency, sentiment, priority) and who that was.
+    given_truth: dict[str, str] | None = None
+    agent_decision: dict[str, str] | None = None
+    finished_by: int | None = None
 
     def touch(self) -> None:
         """Advance updated_at to now, and always past its old value so stamps stay exact."""

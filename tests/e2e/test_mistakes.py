@@ -454,6 +454,27 @@ LEARNING: list[Mistake] = [
         env={"LOCAL_MODEL_PATH": "{tmp}/model.npz"},
         files={"labels.jsonl": "subject;description;urgency\nSite down;Everything fails;high\n"},
     ),
+    # accuracy: its window is report --since's; the predictions are in Redis, what people decided in Zendesk.
+    Mistake(
+        "accuracy-since-not-a-window",
+        ("accuracy", "--since", "30"),
+        r"^error: argument --since: '30' is not a window: a whole number of hours or days, like 24h, 7d or 30d",
+        EXIT_USAGE,
+    ),
+    Mistake(
+        "accuracy-without-zendesk-settings",
+        ("accuracy",),
+        r"^configuration error: .*ZENDESK_URL",
+        EXIT_USAGE,
+        env=NO_ZENDESK,
+    ),
+    Mistake(
+        "accuracy-redis-down",
+        ("accuracy", "--json"),
+        r"^error: Redis \(REDIS_URL\) cannot be reached",
+        EXIT_FAILURES,
+        env={"REDIS_URL": "redis://127.0.0.1:1"},
+    ),
 ]
 
 # --- webhook, zendesk setup/check -----------------------------------------------------------------------

@@ -86,3 +86,21 @@ def test_a_correction_becomes_the_label_and_weighs_more(monkeypatch):
     assert third.labels == {"root_cause": "bug", "urgency": "low", "sentiment": "neutral"} and not third.weights
     assert report.override["fields"]["urgency"] == {"fleet_answers": 2, "changed_by_people": 1, "rate": 0.5}
     assert report.override["fields"]["root_cause"]["rate"] == 0.0
+
+
+def test_a_triggers_change_inside_a_persons_update_is_nobodys():
+    """Zendesk puts a trigger's changes in the audit of the update that fired it, each event with a
+    via of its own (channel "rule", source.rel "trigger"): the author is a person, the change is not."""
+    labeller = _Labeller(TAXONOMY, FLEET)
+    fired = {**priority("normal", "urgent"), "via": {"channel": "rule", "source": {"rel": "trigger"}}}
+    corrected = tags(
+        ["vip", "ai_processed", "ai_bug", "ai_low", "ai_neutral"],
+        ["vip", "ai_processed", "ai_bug", "ai_low", "ai_negative"],
+    )
+    automation = {
+        **audit(AGENT, priority("urgent", "low")),
+        "via": {"channel": "rule", "source": {"rel": "automation"}},
+    }
+    fleet, people = labeller.from_audits([FLEET_WROTE, audit(AGENT, corrected, fired), automation])
+    assert fleet["urgency"] == "low"
+    assert people == {"sentiment": "negative"}

@@ -224,3 +224,16 @@ def test_the_page_draws_every_chart_escapes_and_fetches_nothing(runs):
     assert len(re.findall(r"<tr>\s*<td>2026-", page)) == 3
     assert 'id="no-runs"' not in page
     assert 'id="no-runs"' in render_days(aggregate([], [], start, END), "7d")
+
+
+def test_each_day_counts_handled_tickets_by_mode_and_a_run_summary_too():
+    shadowed = [ticket(n, "success").model_copy(update={"mode": "shadow", "written_at": None}) for n in (1, 2)]
+    suggested = [ticket(3, "fallback").model_copy(update={"mode": "suggest"}), ticket(4, "failed")]
+    summary = run("m", DAY0 + 60, [*shadowed, *suggested, ticket(5, "success")])
+    assert summary.modes == {"shadow": 2, "suggest": 1, "live": 1}  # the failed ticket was not handled
+    report = aggregate([summary], [], datetime.fromtimestamp(DAY0, UTC), END)
+    assert report["days"][0]["modes"] == {"live": 1, "suggest": 1, "shadow": 2}
+    assert report["totals"]["modes"] == {"live": 1, "suggest": 1, "shadow": 2}
+    assert report["totals"]["created_to_written"]["tickets"] == 0  # a shadowed ticket was never written
+    page = render_days(report, "7d")
+    assert "live / suggest / shadow" in page and "1 / 1 / 2" in page
