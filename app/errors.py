@@ -52,3 +52,8 @@ def retry_countdown(error: BaseException, failures: int, cap: float, prompt: boo
         return min(cap, base + random.uniform(0, min(1.0, base) if prompt else max(5.0, base)))
     base = min(cap, 5 * 2**failures)
     return base * random.uniform(0.75, 1.25)
+
+
+class BudgetHeld(Exception):
+    """The daily LLM budget (app.fleet.budget) has room for a request by what the day has spent,
+    but requests in flight hold it until they settle: ask again in a moment."""

@@ -605,6 +605,11 @@ def llm_budget() -> DailyBudget | None:
             settings.redis.prefix,
             on_warning=lambda day: announce(alerts(), budget_warning_alert(day, answered_by)),
             on_reached=lambda day: announce(alerts(), budget_reached_alert(day, answered_by)),
+            # A reservation is taken before the request waits for quota, then the request may take
+            # LLM_TIMEOUT: past both and a margin, one never settled was left by a dead worker.
+            hold_seconds=settings.llm.timeout
+            + max(settings.workers.rate_limit_max_sleep, settings.workers.rate_limit_max_sleep_threads)
+            + 30.0,
         )
 
     return _for_this_process("llm_budget", build)

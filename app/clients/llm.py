@@ -52,7 +52,7 @@ from app.clients.llm_prices import cost_usd, price_for
 from app.domain.models import Analysis, Usage
 from app.domain.rules import summarize
 from app.domain.taxonomy import Taxonomy
-from app.errors import TryLater
+from app.errors import BudgetHeld, TryLater
 from app.settings import is_reasoning_model
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,10 @@ def quota_tokens(
 # --- The daily LLM budget (LLM_DAILY_BUDGET_USD; the counter is app.fleet.budget) ----------------------
 
 BUDGET_REACHED = "daily LLM budget reached"
+BUDGET_HELD = "daily LLM budget held by the requests in flight"
+# Seconds a ticket whose request the budget holds waits before it asks again (plus the retry's
+# jitter): requests in flight settle within a request's time.
+BUDGET_HELD_WAIT = 1.0
 # Tokens the chat format adds around a request's text: OpenAI's cookbook counts 3 per message and 3
 # priming the answer ("How to count tokens with tiktoken",
 # https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken); Structured Outputs wraps
@@ -273,12 +277,16 @@ class BudgetedCall:
         return self.ahead is not None
 
     def sending(self) -> None:
-        """An attempt is about to be sent (the request hook): its reservation, or BudgetRefused."""
+        """An attempt is about to be sent (the request hook): its reservation, or BudgetRefused
+        (reached, or held by the requests in flight: one of the SDK's retries does not wait)."""
         if self.budget is None:
             return
         reservation, self.ahead = self.ahead, None
         if reservation is None:
-            reservation = self.budget.reserve(self.worst_usd)
+            try:
+                reservation = self.budget.reserve(self.worst_usd)
+            except BudgetHeld as e:
+                raise BudgetRefused(BUDGET_HELD) from e
             if reservation is None:
                 raise BudgetRefused(BUDGET_REACHED)
         self.attempts.append(_Attempt(reservation))
@@ -650,8 +658,15 @@ class LLMClassifier:
         # The budget first: a reached budget neither waits for quota nor is retried. A breaker that
         # refuses sends nothing and so reserves nothing (should it let a trial call through after
         # all, the request hook reserves for it).
-        if call.budget is not None and not refusing(self.breaker) and not call.reserve_ahead():
-            return self._fallback(subject, description, BUDGET_REACHED, spend, started, quiet=True)
+        try:
+            if call.budget is not None and not refusing(self.breaker) and not call.reserve_ahead():
+                return self._fallback(subject, description, BUDGET_REACHED, spend, started, quiet=True)
+        except BudgetHeld as e:
+            # Room the day has spent nothing of yet, held by requests in flight: wait for them to
+            # settle (a caller that may not wait gets the fallback, saying why).
+            if may_wait:
+                raise LLMRateLimited(BUDGET_HELD_WAIT, BUDGET_HELD) from e
+            return self._fallback(subject, description, BUDGET_HELD, spend, started, quiet=True)
         wait, reason = self._wait_before_request(messages)
         if wait > 0:
             call.settle()  # nothing was sent
@@ -660,9 +675,9 @@ class LLMClassifier:
             return self._fallback(subject, description, reason, spend, started)
         try:
             raw = self._send(messages, call)
-        except BudgetRefused:  # one of the SDK's retries found the budget reached
+        except BudgetRefused as e:  # one of the SDK's retries found the budget reached (or held)
             call.settle()
-            return self._fallback(subject, description, BUDGET_REACHED, spend, started, quiet=True)
+            return self._fallback(subject, description, str(e), spend, started, quiet=True)
         except pybreaker.CircuitBreakerError:
             call.settle()
             fault = self.faults.get() if self.faults is not None else None

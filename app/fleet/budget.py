@@ -5,19 +5,27 @@ Every LLM request reserves its worst-case cost before it is sent and settles its
 is answered (app.clients.llm says what the worst case and the real cost are). A reservation is
 granted only while the day's settled and reserved amounts plus this one stay within the budget,
 checked and taken in one Lua script: however many threads, processes and hosts ask at once, what
-the day can be charged never passes the budget. A refused reservation means the budget is reached:
-that request is not sent (the ticket's fallback answers it), nothing is waited for or retried.
+the day can be charged never passes the budget. Refused, a request is not sent, for one of two
+reasons:
+- reached: what the day has spent leaves no room for one more worst case. Until midnight the
+  ticket's fallback (the local model or the rules) answers, nothing is waited for or retried;
+- held: what is spent leaves room, but requests in flight hold it until they settle, mostly far
+  below their worst cases (a worst case is about five times a gpt-4o-mini answer). The request
+  comes back in a moment (BudgetHeld), so a burst of tickets does not hand most of the day's
+  budget to the rules while a few requests are answered.
 
 One hash per UTC day, `{prefix}llm:budget:<YYYY-MM-DD>`, amounts in whole nano-dollars (integers,
 so a day of HINCRBYs adds up exactly):
     settled     what answered requests cost (their usage at the model's price), plus the worst case
                 of every request whose cost cannot be known (a timeout after it was sent)
-    reserved    worst cases of the requests in flight
+    reserved    worst cases of the requests in flight, each also a member of `<day key>:inflight`
+                (see _EXPIRE_LUA: one never settled counts spent at its worst case after a while)
     limit       the budget the day's last reservation was checked against
-    requests    reservations granted; `refused` reservations refused
-    warned_at   when settled + reserved first reached WARN_SHARE of the budget (Unix time): the
-                80% alert's once-a-day guard
-    reached_at  when a reservation was first refused: the day's budget reached (the 100% alert's)
+    requests    reservations granted; `refused` reached, `held` held, `expired` never settled
+    warned_at   when the day's spend (settled) first reached WARN_SHARE of the budget (Unix time):
+                the 80% alert's once-a-day guard
+    reached_at  when a reservation was first refused as reached: the day's budget reached (the
+                100% alert's)
 It is kept KEEP_DAYS after its last write, so `health` and reports can show recent days.
 
 The day is Redis's: the scripts read the server's clock (TIME), the one clock every host shares,
@@ -31,11 +39,13 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.errors import BudgetHeld
 from app.fleet.replies import text
 
 log = logging.getLogger(__name__)
@@ -70,18 +80,41 @@ local function now(given)
 end
 """
 
+# Requests in flight, a sorted set beside the day's hash (`<day key>:inflight`): one member
+# "<id>:<nanos>" per reservation, scored by the time by which its request must have ended (sent,
+# answered or timed out: LLM_TIMEOUT and a margin). One whose owner never settled it (a worker killed
+# mid-request) is counted spent at its worst case once that time passes, so a leaked reservation
+# holds the budget for a minute, not until midnight, and never lets the day pass the budget.
+_EXPIRE_LUA = """
+local function expire_inflight(key, t)
+  local inflight = key .. ':inflight'
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf', t)) do
+    local nanos = tonumber(string.match(member, ':(%d+)$'))
+    local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+    redis.call('HINCRBY', key, 'reserved', string.format('%d', -math.min(nanos, reserved)))
+    redis.call('HINCRBY', key, 'settled', string.format('%d', nanos))
+    redis.call('HINCRBY', key, 'expired', 1)
+    redis.call('ZREM', inflight, member)
+  end
+end
+"""
+
 # KEYS[1]: the key prefix (`{prefix}llm:budget:`). ARGV: now ('' for Redis's clock), the worst case
-# (nanos), the budget (nanos), the 80% mark (nanos), seconds to keep the day.
-# Returns {granted 0/1, day, first (1: this call crossed 80% when granted, or was the day's first
-# refusal when refused), settled, reserved, now}.
+# (nanos), the budget (nanos), the 80% mark (nanos), seconds to keep the day, the reservation's id,
+# seconds its request may take at most.
+# Returns {outcome, day, first, settled, reserved, now}: outcome 1 granted; 2 held (what is spent
+# leaves room for it, but the requests in flight hold that room until they settle below their
+# worst cases: come back in a moment); 0 reached (what is spent leaves no room: until midnight).
+# `first` is 1 when this call saw the day's spend reach the 80% mark first (granted or held), or
+# made the day's first refusal (reached).
 RESERVE_SCRIPT = (
     _DAY_LUA
+    + _EXPIRE_LUA
     + """
 local t = now(ARGV[1])
 local day = utc_day(t)
 local key = KEYS[1] .. day
-local settled = tonumber(redis.call('HGET', key, 'settled') or '0')
-local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+local inflight = key .. ':inflight'
 -- A budget raised during the day (the workers restarted with more) opens the day again: its marks
 -- are told afresh against the new budget.
 if tonumber(redis.call('HGET', key, 'limit') or ARGV[3]) < tonumber(ARGV[3]) then
@@ -89,40 +122,62 @@ if tonumber(redis.call('HGET', key, 'limit') or ARGV[3]) < tonumber(ARGV[3]) the
 end
 redis.call('HSET', key, 'limit', ARGV[3])
 redis.call('EXPIRE', key, ARGV[5])
-if settled + reserved + tonumber(ARGV[2]) > tonumber(ARGV[3]) then
+expire_inflight(key, t)
+local settled = tonumber(redis.call('HGET', key, 'settled') or '0')
+local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+local worst = tonumber(ARGV[2])
+local warned = 0
+if settled >= tonumber(ARGV[4]) then
+  warned = redis.call('HSETNX', key, 'warned_at', tostring(t))
+end
+if settled + worst > tonumber(ARGV[3]) then
   redis.call('HINCRBY', key, 'refused', 1)
   local first = redis.call('HSETNX', key, 'reached_at', tostring(t))
   return {0, day, first, string.format('%d', settled), string.format('%d', reserved), tostring(t)}
 end
-reserved = redis.call('HINCRBY', key, 'reserved', ARGV[2])
-redis.call('HINCRBY', key, 'requests', 1)
-local first = 0
-if settled + reserved >= tonumber(ARGV[4]) then
-  first = redis.call('HSETNX', key, 'warned_at', tostring(t))
+if settled + reserved + worst > tonumber(ARGV[3]) then
+  redis.call('HINCRBY', key, 'held', 1)
+  return {2, day, warned, string.format('%d', settled), string.format('%d', reserved), tostring(t)}
 end
-return {1, day, first, string.format('%d', settled), string.format('%d', reserved), tostring(t)}
+reserved = redis.call('HINCRBY', key, 'reserved', ARGV[2])
+redis.call('ZADD', inflight, t + tonumber(ARGV[7]), ARGV[6])
+redis.call('EXPIRE', inflight, ARGV[5])
+redis.call('HINCRBY', key, 'requests', 1)
+return {1, day, warned, string.format('%d', settled), string.format('%d', reserved), tostring(t)}
 """
 )
 
-# KEYS[1]: the reservation's day. ARGV: the reservation (nanos), its real cost (nanos), seconds to
-# keep the day. Never takes `reserved` below zero: a day Redis lost (and started again) while a
-# request was in flight must not be handed that request's reservation as room.
-SETTLE_SCRIPT = """
+# KEYS[1]: the reservation's day. ARGV: the reservation's member ("<id>:<nanos>"), its real cost
+# (nanos), seconds to keep the day, the 80% mark (nanos), now ('' for Redis's clock). A reservation
+# that expired meanwhile was counted at its worst case already (never less than its real cost):
+# nothing more is done. Returns {settled now, first: 1 when this settlement brought the day's
+# spend to the 80% mark first}.
+SETTLE_SCRIPT = (
+    _DAY_LUA
+    + """
+local t = now(ARGV[5])
+if redis.call('ZREM', KEYS[1] .. ':inflight', ARGV[1]) == 0 then return {0, 0} end
+local nanos = tonumber(string.match(ARGV[1], ':(%d+)$'))
 local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
-local release = math.min(tonumber(ARGV[1]), reserved)
+local release = math.min(nanos, reserved)
 if release > 0 then redis.call('HINCRBY', KEYS[1], 'reserved', string.format('%d', -release)) end
-if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', KEYS[1], 'settled', ARGV[2]) end
+local settled = tonumber(redis.call('HINCRBY', KEYS[1], 'settled', ARGV[2]))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
+local first = 0
+if settled >= tonumber(ARGV[4]) then first = redis.call('HSETNX', KEYS[1], 'warned_at', tostring(t)) end
+return {1, first}
 """
+)
 
 # KEYS[1]: the key prefix. ARGV[1]: now ('' for Redis's clock). Returns {day, now, the day's hash
 # as field, value, ...}: what `health` and the metrics exporter show, read on the workers' clock.
 READ_SCRIPT = (
     _DAY_LUA
+    + _EXPIRE_LUA
     + """
 local t = now(ARGV[1])
 local day = utc_day(t)
+expire_inflight(KEYS[1] .. day, t)
 return {day, tostring(t), redis.call('HGETALL', KEYS[1] .. day)}
 """
 )
@@ -151,6 +206,7 @@ class Reservation:
 
     day: str
     nanos: int
+    member: str = ""  # "<id>:<nanos>" in the day's in-flight set
 
 
 @dataclass(frozen=True)
@@ -173,10 +229,10 @@ class BudgetDay:
 
     @property
     def used_share(self) -> float:
-        """Settled plus reserved, as a share of the budget (what the 80% alert watches)."""
+        """What the day spent, as a share of the budget (what the 80% alert watches)."""
         if not self.limit_usd:
             return 0.0
-        return (self.settled_usd + self.reserved_usd) / self.limit_usd
+        return self.settled_usd / self.limit_usd
 
     @property
     def resets_at(self) -> float:
@@ -243,9 +299,11 @@ class DailyBudget:
     """Reserve and settle LLM spend against the day's budget (see the module docstring).
 
     `clock` gives the time (Unix seconds) for a test; None, the default, is Redis's own clock.
-    `on_warning(day)` is called once a UTC day, in the process whose reservation brought settled +
-    reserved to WARN_SHARE of the budget; `on_reached(day)` once a day, in the process whose
-    reservation was the day's first refused. Both are the fleet's alerts (app.services)."""
+    `on_warning(day)` is called once a UTC day, in the process that first saw the day's spend at
+    WARN_SHARE of the budget; `on_reached(day)` once a day, in the process whose reservation was
+    the day's first refused as reached. Both are the fleet's alerts (app.services). `hold_seconds`:
+    the longest a request may take (LLM_TIMEOUT and a margin); a reservation not settled by then is
+    counted spent at its worst case."""
 
     def __init__(
         self,
@@ -255,6 +313,7 @@ class DailyBudget:
         clock: Callable[[], float] | None = None,
         on_warning: Alert | None = None,
         on_reached: Alert | None = None,
+        hold_seconds: float = 120.0,
     ) -> None:
         self.redis = client
         self.limit_usd = limit_usd
@@ -266,6 +325,7 @@ class DailyBudget:
         self.on_warning = on_warning
         self.on_reached = on_reached
         self.ttl = KEEP_DAYS * 24 * 3600
+        self.hold_seconds = hold_seconds
         self._reserve = client.register_script(RESERVE_SCRIPT)
         self._settle = client.register_script(SETTLE_SCRIPT)
         self._read = client.register_script(READ_SCRIPT)
@@ -279,7 +339,8 @@ class DailyBudget:
 
     def reserve(self, usd: float) -> Reservation | None:
         """A reservation of `usd` on today's budget, or None: the budget is reached (nothing
-        reserved). A Redis error is raised: without the counter no request may go out."""
+        reserved). Raises BudgetHeld when requests in flight hold the room it needs, and a Redis
+        error as it is: without the counter no request may go out."""
         nanos = to_nanos(usd)
         if nanos > self.limit and not self._too_small_said:
             self._too_small_said = True
@@ -289,8 +350,10 @@ class DailyBudget:
                 f"{self.limit_usd:g}",
                 usd,
             )
-        reply = self._reserve(keys=[self.key_prefix], args=[self._now(), nanos, self.limit, self.warn_at, self.ttl])
-        granted, day, first = int(reply[0]), text(reply[1]), int(reply[2])
+        member = f"{secrets.token_hex(6)}:{nanos}"
+        args = [self._now(), nanos, self.limit, self.warn_at, self.ttl, member, self.hold_seconds]
+        reply = self._reserve(keys=[self.key_prefix], args=args)
+        outcome, day, first = int(reply[0]), text(reply[1]), int(reply[2])
         if first:
             seen = BudgetDay(
                 day=day,
@@ -299,17 +362,30 @@ class DailyBudget:
                 settled_usd=to_usd(int(text(reply[3]))),
                 reserved_usd=to_usd(int(text(reply[4]))),
             )
-            self._tell(self.on_warning if granted else self.on_reached, seen)
-        return Reservation(day, nanos) if granted else None
+            self._tell(self.on_reached if outcome == 0 else self.on_warning, seen)
+        if outcome == 2:
+            raise BudgetHeld(f"{describe_usd(nanos)} waits for the LLM requests in flight to settle")
+        return Reservation(day, nanos, member) if outcome == 1 else None
 
     def settle(self, reservation: Reservation, usd: float) -> None:
         """Moves a reservation to the day's settled amount at `usd`, its real cost (0 for a request
         surely not billed; the reservation itself to keep the worst case). A Redis error is logged,
-        not raised: the reservation then stays counted, which only ever errs on the side of less."""
+        not raised: the reservation then expires, counted at its worst case, which only ever errs
+        on the side of less."""
         try:
-            self._settle(keys=[self.key(reservation.day)], args=[reservation.nanos, to_nanos(usd), self.ttl])
+            reply = self._settle(
+                keys=[self.key(reservation.day)],
+                args=[reservation.member, to_nanos(usd), self.ttl, self.warn_at, self._now()],
+            )
         except Exception as e:
             log.warning("could not settle an LLM budget reservation (%s): it stays counted", type(e).__name__)
+            return
+        if int(reply[1]):  # this settlement brought the day's spend to the 80% mark
+            try:
+                day = self.status()
+            except Exception:
+                return
+            self._tell(self.on_warning, day)
 
     def status(self) -> BudgetDay:
         """Today, as Redis holds it (the day by Redis's clock, or the test's)."""
@@ -323,6 +399,10 @@ class DailyBudget:
             alert(day)
         except Exception:  # an alert never fails a ticket
             log.warning("the LLM budget's alert could not be sent", exc_info=True)
+
+
+def describe_usd(nanos: int) -> str:
+    return f"${to_usd(nanos):.6f}"
 
 
 def until_text(day: BudgetDay) -> str:

@@ -170,7 +170,7 @@ def test_the_alerts_and_health_say_what_classifies_until_midnight():
     )
     reached = budget_reached_alert(day, "rules")
     assert reached.text.startswith("daily LLM budget reached; classifying with rules until 00:00 UTC")
-    assert "$9.2000 spent + $0.5000 reserved of $10.0000 on 2026-12-06 UTC (97%)" in reached.text
+    assert "$9.2000 spent + $0.5000 reserved of $10.0000 on 2026-12-06 UTC (92%)" in reached.text
     assert reached.condition == "llm_budget_reached:2026-12-06"  # tomorrow's is another condition
     warning = budget_warning_alert(day, "local model")
     assert "80% of LLM_DAILY_BUDGET_USD" in warning.text and "local model" in warning.text
