@@ -67,8 +67,9 @@ FALLBACK_KINDS = (
     ("LLM configuration fault", "config_fault"),
     ("LLM unavailable", "unavailable"),
     ("no valid LLM answer", "invalid_answer"),
-    # The daily LLM budget (app.fleet.budget) refused the request.
-    ("daily LLM budget reached", "budget"),
+    # The daily LLM budget (app.fleet.budget) refused the request: reached, or held by the
+    # requests in flight (an SDK retry, which does not wait).
+    ("daily LLM budget", "budget"),
 )
 
 

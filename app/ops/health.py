@@ -128,7 +128,23 @@ def run_checks(
         )
     )
     checks.append(Check("last run", HEALTHY, age(None if last_run is None else now - last_run)))
+    checks.append(mode_check(settings.workers.triage_mode))
     return checks
+
+
+MODE_DETAILS = {
+    "shadow": "nothing is written to Zendesk, not even the processed tag; predictions are recorded for "
+    "`python -m app accuracy`",
+    "suggest": "a private note names the suggestions; no tag, priority or field is changed",
+    "live": "tags, priority and note are written",
+}
+
+
+def mode_check(triage_mode: str | None) -> Check:
+    """What the fleet writes (TRIAGE_MODE): information, never a fault."""
+    if triage_mode is None:
+        return Check("mode", HEALTHY, "TRIAGE_MODE unset: each taxonomy field's own mode (default: tags and note)")
+    return Check("mode", HEALTHY, f"TRIAGE_MODE={triage_mode}: {MODE_DETAILS[triage_mode]}")
 
 
 def credentials_check(kind: str | None, described: str) -> Check:

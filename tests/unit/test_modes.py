@@ -139,3 +139,12 @@ def test_a_retried_note_that_never_landed_is_written_and_another_runs_note_does_
     write_triage(client, 4, ANALYSIS, TAXONOMY, "run-1", known, modes=TAXONOMY.modes("suggest"), check_note=True)
     assert len(client.updates) == 1
     assert note_written(client, 4, "run-1")
+
+
+def test_health_names_the_mode_as_information_never_a_fault():
+    from app.ops.health import HEALTHY, mode_check
+
+    assert mode_check("shadow").status == HEALTHY
+    assert "nothing is written to Zendesk" in mode_check("shadow").detail
+    assert "no tag, priority or field is changed" in mode_check("suggest").detail
+    assert "TRIAGE_MODE unset" in mode_check(None).detail
