@@ -518,7 +518,7 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
     )
     import openai
 
-    from app.clients.llm import attempt_hooks
+    from app.clients.llm_budget import attempt_hooks
 
     client = openai.OpenAI(
         api_key=settings.llm.openai_api_key or "not-needed",  # compatible servers often need no key

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.clients.llm import BUDGET_REACHED
+from app.clients.llm_budget import BUDGET_REACHED
 from app.clients.llm_prices import cost_usd
 from app.fleet.budget import KEY_PREFIX, NANOS_PER_USD
 from sim.launcher.stack import LocalStack

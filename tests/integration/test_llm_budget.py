@@ -17,15 +17,8 @@ import redis
 import requests
 
 from app import services
-from app.clients.llm import (
-    BUDGET_HELD,
-    BUDGET_REACHED,
-    Gate,
-    LLMClassifier,
-    attempt_hooks,
-    build_messages,
-    private_llm_breaker,
-)
+from app.clients.llm import Gate, LLMClassifier, build_messages, private_llm_breaker
+from app.clients.llm_budget import BUDGET_HELD, BUDGET_REACHED, attempt_hooks
 from app.clients.llm_prices import cost_usd
 from app.domain.rules import RulesClassifier
 from app.domain.taxonomy import load_taxonomy

@@ -8,14 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.clients.llm import (
-    BUDGET_REACHED,
-    BudgetedCall,
-    BudgetRefused,
-    build_messages,
-    max_input_tokens,
-    response_format,
-)
+from app.clients.llm import build_messages, response_format
+from app.clients.llm_budget import BUDGET_REACHED, BudgetedCall, BudgetRefused, max_input_tokens
 from app.domain.taxonomy import load_taxonomy
 from app.fleet.budget import BudgetDay, next_midnight, to_nanos, until_text
 from app.fleet.meters import fallback_kind
