@@ -113,11 +113,11 @@ def _log(work: TicketWork, result: TicketResult) -> None:
         )
     else:
         log.info(
-            "ticket %s %s (%s) in %.2fs tags=%s priority=%s",
+            "ticket %s %s in %.2fs mode=%s tags=%s priority=%s",
             work.ticket_id,
             result.status,
-            result.mode,
             result.processing_time,
+            result.mode,
             ",".join(result.tags_added),
             result.priority_set,
             extra={**fields, "tags": result.tags_added, "priority": result.priority_set},

@@ -148,3 +148,17 @@ def test_health_names_the_mode_as_information_never_a_fault():
     assert "nothing is written to Zendesk" in mode_check("shadow").detail
     assert "no tag, priority or field is changed" in mode_check("suggest").detail
     assert "TRIAGE_MODE unset" in mode_check(None).detail
+
+
+def test_the_outcome_log_line_keeps_its_shape_and_adds_the_mode(caplog):
+    """Operators (and tests/hosts) read "ticket N <status> in S" from the log: the mode comes after."""
+    import logging
+
+    from app.domain.models import TicketResult, TicketWork
+    from app.fleet.outcome import _log
+
+    work = TicketWork(run_id="r", ticket_id=7, enqueued_at=0.0)
+    result = TicketResult(ticket_id=7, status="skipped", mode="shadow", processing_time=0.5)
+    with caplog.at_level(logging.INFO, logger="app.fleet.outcome"):
+        _log(work, result)
+    assert caplog.messages == ["ticket 7 skipped in 0.50s mode=shadow tags= priority=None"]
