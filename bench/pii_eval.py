@@ -236,10 +236,12 @@ CLI_COMMAND = [sys.executable, "-m", "app", "redact", "--spans"]
 CLI_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)}  # no fleet settings needed
 
 
-def cli_redact(texts: list[str]) -> tuple[list[Spans], float]:
-    """Every text through one `python -m app redact --spans` process, one JSON line each: the
-    spans it found in each text and the seconds the process took (start-up included)."""
-    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+def cli_redact(texts: list[str], language: str | None = None) -> tuple[list[Spans], float]:
+    """Every text through one `python -m app redact --spans` process, one JSON line each (with
+    `"language"` when given): the spans it found in each text and the seconds the process took
+    (start-up included)."""
+    extra = {"language": language} if language else {}
+    stdin = "".join(json.dumps({"text": t, **extra}) + "\n" for t in texts)
     started = time.perf_counter()
     result = subprocess.run(
         CLI_COMMAND, input=stdin, capture_output=True, text=True, env=CLI_ENV, cwd=ROOT, timeout=1800, check=True
