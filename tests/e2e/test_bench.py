@@ -155,3 +155,20 @@ def test_metrics_scrape_bench_scrapes_every_ticket_in_one_round_trip_and_reports
     import redis
 
     assert not list(redis.Redis.from_url(redis_url).scan_iter(match="bench-metrics-*"))
+
+
+def test_german_redaction_bench_scores_every_set_in_both_parts_through_the_command():
+    """bench/pii_eval_de.py, small: German support texts, tickets without personal data and GermEval
+    sentences, tuning and held-out parts apart, each through `python -m app redact --spans`."""
+    headline = run_bench("pii_eval_de.py", "--limit", "6", timeout=600)
+    for part in ("tuning", "held_out"):
+        support, news = headline["support"][part], headline["germeval"][part]
+        assert support["records"] == news["records"] == 6
+        assert 0 <= support["precision"] <= 1 and 0 <= support["recall"] <= 1 and 0 <= support["f2"] <= 1
+        assert set(support["per_type_recall"]) <= {"PERSON", "PHONE_NUMBER", "IBAN_CODE", "EMAIL_ADDRESS"}
+        assert 0 <= news["person_recall"] <= 1 and 0 <= news["location_recall"] <= 1
+        assert 0 <= news["precision_per_loc"] <= news["precision"] <= 1
+        assert 0 <= headline["no_pii_redacted_percent"][part] <= 100
+        assert headline["emails_or_ibans_left"][part] == support["left"] >= 0
+    assert headline["ms_per_german_ticket"] > 0 and headline["ms_per_english_ticket"] > 0
+    assert 0 <= headline["english_tickets_redacted_percent"] <= 100
