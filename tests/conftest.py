@@ -72,6 +72,32 @@ def redis_prefix() -> str:
 
 
 @pytest.fixture
+def prefixed_redis(redis_url: str, redis_prefix: str) -> Iterator[object]:
+    """A client of the session's Redis; every key under the test's prefix is deleted after."""
+    import redis
+
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    for key in connection.scan_iter(match=f"{redis_prefix}*"):
+        connection.delete(key)
+
+
+def bench_module(name: str) -> Iterator[object]:
+    """bench/<name>.py loaded as module `name` (bench/ is scripts, not a package), for a fixture
+    to yield; forgotten again after."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[name]
+
+
+@pytest.fixture
 def zendesk_sim() -> Iterator[object]:
     """An in-process simulator with generous limits, 30 generated tickets."""
     from sim.zendesk import running_simulator

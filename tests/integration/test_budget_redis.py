@@ -18,11 +18,8 @@ from tests.conftest import run_side_by_side
 
 
 @pytest.fixture
-def client(redis_url, redis_prefix):
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    for key in connection.scan_iter(match=f"{redis_prefix}*"):
-        connection.delete(key)
+def client(prefixed_redis):
+    return prefixed_redis
 
 
 class Clock:

@@ -13,7 +13,6 @@ from pathlib import Path
 import openai
 import pybreaker
 import pytest
-import redis
 import requests
 
 from app import services
@@ -32,8 +31,7 @@ from app.settings import ConfigError, get_settings
 from sim.llm import running_simulator
 
 TAXONOMY = load_taxonomy()
-KEY = "sim-llm-key"
-TICKET = ("URGENT: checkout crashes", "The app crashes with an error when <PERSON> pays. Very frustrated.")
+from tests.integration.test_llm_faults import KEY, TICKET  # noqa: E402  (the same key and ticket)
 
 
 @pytest.fixture
@@ -43,11 +41,8 @@ def sim() -> Iterator[object]:
 
 
 @pytest.fixture
-def client(redis_url, redis_prefix):
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    for key in connection.scan_iter(match=f"{redis_prefix}*"):
-        connection.delete(key)
+def client(prefixed_redis):
+    return prefixed_redis
 
 
 @pytest.fixture

@@ -3,24 +3,19 @@ bench/plan_ceiling.py has always printed for a configuration, however its figure
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import bench_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def plan():
-    spec = importlib.util.spec_from_file_location("plan_ceiling", ROOT / "bench" / "plan_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["plan_ceiling"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["plan_ceiling"]
+    yield from bench_module("plan_ceiling")
 
 
 # One configuration's entry in a real run's JSON line (bench/plan_ceiling.py --tickets 60, io).

@@ -4,25 +4,20 @@ IBANs and phone numbers, a stable split, GermEval's offsets. Fast: no redaction.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import random
-import sys
 from pathlib import Path
 
 import phonenumbers
 import pytest
+
+from tests.conftest import bench_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def data():
-    spec = importlib.util.spec_from_file_location("de_pii_data", ROOT / "bench" / "de_pii_data.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["de_pii_data"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["de_pii_data"]
+    yield from bench_module("de_pii_data")
 
 
 @pytest.fixture(scope="module")
