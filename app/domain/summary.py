@@ -285,6 +285,10 @@ def format_would_write(summary: RunSummary) -> str:
         if result.status == "skipped":
             lines.append(f"ticket {result.ticket_id}: skipped ({result.error or 'already triaged'})")
             continue
+        if result.mode == "shadow":
+            predicted = ", ".join(f"{name} {value}" for name, value in result.values.items())
+            lines.append(f"ticket {result.ticket_id}: shadow mode: nothing would be written (predicted {predicted})")
+            continue
         priority = result.priority_set or "unchanged"
         lines.append(f"ticket {result.ticket_id}: tags {' '.join(result.tags_added) or '-'}; priority {priority}")
         lines += [f"    {line}" if line else "" for line in (result.private_note or "(no note recorded)").splitlines()]

@@ -135,3 +135,15 @@ def test_a_run_that_writes_keeps_its_wording_and_records_no_note():
     summary = build_summary("r1", 100.0, False, results(), FIELDS, finished_at=110.0)
     assert "dry run" not in format_summary(summary)
     assert all("private_note" not in r for r in json.loads(summary.model_dump_json())["results"])
+
+
+def test_a_dry_run_in_shadow_mode_says_nothing_would_be_written_and_what_was_predicted():
+    shadow = [
+        r.model_copy(update={"mode": "shadow", "values": {"root_cause": "bug", "urgency": "high"}})
+        for r in results()
+        if r.status != "failed"
+    ]
+    lines = format_would_write(build_summary("dry", 100.0, True, shadow, FIELDS, finished_at=110.0)).splitlines()
+    shown = [line for line in lines if "shadow mode" in line]
+    assert shown and all("nothing would be written (predicted root_cause bug, urgency high)" in s for s in shown)
+    assert not any(line.startswith("    AI Analysis") for line in lines)
