@@ -138,7 +138,21 @@ def card_spans(text: str) -> list[Span]:
 
 
 def iban_spans(text: str) -> list[Span]:
-    return [Span(m.start(), m.end(), "IBAN_CODE") for m in IBAN_RE.finditer(text) if iban_valid(m.group())]
+    spans = []
+    for match in IBAN_RE.finditer(text):
+        groups = match.group().split(" ")
+        # A printed IBAN's optional short last group may take the next word ("... 0216 bis",
+        # "... 19 and"): without it the candidate can still be valid. A regex cannot validate, so
+        # the trailing groups are dropped here, one at a time, down to the shortest printed form.
+        while True:
+            candidate = " ".join(groups)
+            if iban_valid(candidate):
+                spans.append(Span(match.start(), match.start() + len(candidate), "IBAN_CODE"))
+                break
+            if len(groups) <= 3:
+                break
+            groups = groups[:-1]
+    return spans
 
 
 def ssn_spans(text: str) -> list[Span]:

@@ -31,6 +31,25 @@ def test_iban_checksum_and_forms():
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Bitte auf AT45 7980 1909 2751 0216 bis Freitag überweisen.",  # a word of three letters after it
+        "IBAN DE89 3704 0044 0532 0130 00 ab sofort",
+        "Konto CH93 0076 2011 6238 5295 7 bei uns",
+    ],
+)
+def test_a_printed_iban_followed_by_a_short_word_is_found_without_the_word(text):
+    (iban,) = found(iban_spans(text), text)
+    assert iban_valid(iban) and iban.split(" ")[-1].isalnum() and iban.split(" ")[-1].upper() == iban.split(" ")[-1]
+    assert text[text.index(iban) + len(iban)] == " "  # the next word is left as it was
+
+
+def test_an_invalid_printed_iban_stays_unredacted_whatever_follows():
+    text = "ref GB82 WEST 1234 5698 7654 33 xyz"
+    assert iban_spans(text) == []
+
+
+@pytest.mark.parametrize(
     "phone",
     [
         "(415) 555-0132",
