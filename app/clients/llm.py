@@ -21,8 +21,9 @@ Works unchanged against OpenAI, Azure OpenAI's v1 endpoint and OpenAI-compatible
      answer after all attempts: the fallback answers, marked as such: the local model when one
      is trained (app.learn), the keyword rules otherwise.
 With a daily budget (LLM_DAILY_BUDGET_USD, app.fleet.budget), every HTTP attempt reserves its
-worst case before it is sent and settles its real cost after (`max_input_tokens`, `BudgetedCall`);
-a refused reservation is the budget reached: the fallback answers, "daily LLM budget reached".
+worst case before it is sent and settles its real cost after (app.clients.llm_budget); refused as
+reached, the fallback answers ("daily LLM budget reached"); held by the requests in flight, the
+ticket waits a moment (LLMRateLimited) and asks again.
 With a gate (LOCAL_GATE_CONFIDENCE), the local model answers first: a ticket it is sure of in every
 field skips the LLM, except a fixed sample of them that still goes to the LLM to measure how often
 the two agree (`Gate`).

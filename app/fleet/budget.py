@@ -85,19 +85,39 @@ end
 # answered or timed out: LLM_TIMEOUT and a margin). One whose owner never settled it (a worker killed
 # mid-request) is counted spent at its worst case once that time passes, so a leaked reservation
 # holds the budget for a minute, not until midnight, and never lets the day pass the budget.
+# `release` moves one reservation to the settled amount, at `cost` (nil: its worst case), never
+# taking `reserved` below zero: a day Redis lost while a request was in flight is not handed that
+# reservation as room. Settling and expiring both go through it.
 _EXPIRE_LUA = """
+local function release(key, member, cost)
+  local nanos = tonumber(string.match(member, ':(%d+)$'))
+  local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+  local freed = math.min(nanos, reserved)
+  if freed > 0 then redis.call('HINCRBY', key, 'reserved', string.format('%d', -freed)) end
+  return tonumber(redis.call('HINCRBY', key, 'settled', string.format('%d', cost or nanos)))
+end
 local function expire_inflight(key, t)
   local inflight = key .. ':inflight'
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf', t)) do
-    local nanos = tonumber(string.match(member, ':(%d+)$'))
-    local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
-    redis.call('HINCRBY', key, 'reserved', string.format('%d', -math.min(nanos, reserved)))
-    redis.call('HINCRBY', key, 'settled', string.format('%d', nanos))
+    release(key, member, nil)
     redis.call('HINCRBY', key, 'expired', 1)
     redis.call('ZREM', inflight, member)
   end
 end
 """
+
+# Today's day key from KEYS[1], the key prefix, on the clock ARGV[1] gives ('' for Redis's), its
+# requests in flight that outlived their time already counted spent: what reserving and reading start with.
+_TODAY_LUA = (
+    _DAY_LUA
+    + _EXPIRE_LUA
+    + """
+local t = now(ARGV[1])
+local day = utc_day(t)
+local key = KEYS[1] .. day
+expire_inflight(key, t)
+"""
+)
 
 # KEYS[1]: the key prefix (`{prefix}llm:budget:`). ARGV: now ('' for Redis's clock), the worst case
 # (nanos), the budget (nanos), the 80% mark (nanos), seconds to keep the day, the reservation's id,
@@ -108,12 +128,8 @@ end
 # `first` is 1 when this call saw the day's spend reach the 80% mark first (granted or held), or
 # made the day's first refusal (reached).
 RESERVE_SCRIPT = (
-    _DAY_LUA
-    + _EXPIRE_LUA
+    _TODAY_LUA
     + """
-local t = now(ARGV[1])
-local day = utc_day(t)
-local key = KEYS[1] .. day
 local inflight = key .. ':inflight'
 -- A budget raised during the day (the workers restarted with more) opens the day again: its marks
 -- are told afresh against the new budget.
@@ -122,7 +138,6 @@ if tonumber(redis.call('HGET', key, 'limit') or ARGV[3]) < tonumber(ARGV[3]) the
 end
 redis.call('HSET', key, 'limit', ARGV[3])
 redis.call('EXPIRE', key, ARGV[5])
-expire_inflight(key, t)
 local settled = tonumber(redis.call('HGET', key, 'settled') or '0')
 local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
 local worst = tonumber(ARGV[2])
@@ -154,14 +169,11 @@ return {1, day, warned, string.format('%d', settled), string.format('%d', reserv
 # spend to the 80% mark first}.
 SETTLE_SCRIPT = (
     _DAY_LUA
+    + _EXPIRE_LUA
     + """
 local t = now(ARGV[5])
 if redis.call('ZREM', KEYS[1] .. ':inflight', ARGV[1]) == 0 then return {0, 0} end
-local nanos = tonumber(string.match(ARGV[1], ':(%d+)$'))
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
-local release = math.min(nanos, reserved)
-if release > 0 then redis.call('HINCRBY', KEYS[1], 'reserved', string.format('%d', -release)) end
-local settled = tonumber(redis.call('HINCRBY', KEYS[1], 'settled', ARGV[2]))
+local settled = release(KEYS[1], ARGV[1], tonumber(ARGV[2]))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 local first = 0
 if settled >= tonumber(ARGV[4]) then first = redis.call('HSETNX', KEYS[1], 'warned_at', tostring(t)) end
@@ -172,13 +184,9 @@ return {1, first}
 # KEYS[1]: the key prefix. ARGV[1]: now ('' for Redis's clock). Returns {day, now, the day's hash
 # as field, value, ...}: what `health` and the metrics exporter show, read on the workers' clock.
 READ_SCRIPT = (
-    _DAY_LUA
-    + _EXPIRE_LUA
+    _TODAY_LUA
     + """
-local t = now(ARGV[1])
-local day = utc_day(t)
-expire_inflight(KEYS[1] .. day, t)
-return {day, tostring(t), redis.call('HGETALL', KEYS[1] .. day)}
+return {day, tostring(t), redis.call('HGETALL', key)}
 """
 )
 

@@ -4,7 +4,7 @@ Conditions: a run's failure rate above ALERT_FAILURE_RATE, its average time per 
 ALERT_SLOW_SECONDS (both checked when the run summary is written), a breaker opening (from the
 breaker's listener, in whichever process tripped it), no run completed for three sweep
 intervals (checked by the `triage.watchdog` beat task), and the daily LLM budget at 80% and
-reached (once a UTC day each, from the process whose reservation crossed the mark). The cool-down is a Redis key per
+reached (once a UTC day each, from the process whose settlement or reservation saw the mark first). The cool-down is a Redis key per
 condition, so a fleet of processes sends one alert, not one per process. Texts carry counts,
 run ids and reasons only, never ticket content.
 """
@@ -154,7 +154,7 @@ class BreakerAlert(pybreaker.CircuitBreakerListener):
 
 
 def budget_warning_alert(day: BudgetDay, answered_by: str) -> Alert:
-    """Settled + reserved reached 80% of the day's budget."""
+    """What the day spent (settled, not the requests in flight) reached 80% of its budget."""
     return Alert(
         f"llm_budget_warning:{day.day}",
         f":money_with_wings: LLM spend today is at {WARN_SHARE:.0%} of LLM_DAILY_BUDGET_USD: {describe(day)}. "
@@ -163,7 +163,7 @@ def budget_warning_alert(day: BudgetDay, answered_by: str) -> Alert:
 
 
 def budget_reached_alert(day: BudgetDay, answered_by: str) -> Alert:
-    """The day's first refused reservation: the budget is reached."""
+    """The day's first reservation refused as reached (what was spent leaves no room for it)."""
     return Alert(
         f"llm_budget_reached:{day.day}",
         f"daily LLM budget reached; classifying with {answered_by} until 00:00 UTC ({describe(day)}; "
