@@ -4,9 +4,9 @@ Conditions: a run's failure rate above ALERT_FAILURE_RATE, its average time per 
 ALERT_SLOW_SECONDS (both checked when the run summary is written), a breaker opening (from the
 breaker's listener, in whichever process tripped it), no run completed for three sweep
 intervals (checked by the `triage.watchdog` beat task), and the daily LLM budget at 80% and
-reached (once a UTC day each, from the process whose settlement or reservation saw the mark first). The cool-down is a Redis key per
-condition, so a fleet of processes sends one alert, not one per process. Texts carry counts,
-run ids and reasons only, never ticket content.
+reached (once a UTC day each, from the process whose settlement or reservation saw the mark
+first). The cool-down is a Redis key per condition, so a fleet of processes sends one alert, not
+one per process. Texts carry counts, run ids and reasons only, never ticket content.
 """
 
 from __future__ import annotations
