@@ -170,6 +170,8 @@ class TicketWork(BaseModel):
     redacted_subject: str = ""
     redacted_description: str = ""
     redacted_counts: dict[str, int] = Field(default_factory=dict)
+    # The ticket's language as redaction decided it: "en", "de", "fr" or "other" (None before).
+    language: str | None = None
     analysis: Analysis | None = None
     failed_stage: str | None = None
     error: str | None = None

@@ -19,6 +19,11 @@ LABEL_ORDER = (
     "NPI",
     "MEDICAL_RECORD_NUMBER",
     "US_SSN",
+    "FR_NIR",  # numéro de sécurité sociale (app/redaction/french.py)
+    "DE_TAX_ID",  # Steuer-Identifikationsnummer (app/redaction/german_ids.py)
+    "DE_SOCIAL_SECURITY",  # Sozialversicherungsnummer
+    "ID_CARD",  # Personalausweis number
+    "CUSTOMER_NUMBER",  # Kunden-, Vertrags-, Rechnungsnummer after their cue word
     "IP_ADDRESS",
     "PHONE_NUMBER",
     "US_DRIVER_LICENSE",
