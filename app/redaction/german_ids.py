@@ -22,16 +22,17 @@ from stdnum.de import idnr
 from app.redaction.spans import Span
 
 # --- phone numbers -------------------------------------------------------------------------------
-# A candidate starts with an international prefix (+49, 0049, +43, ...), a trunk zero (030, 0170)
-# or a bracketed area code ((030)); "+49 (0)30" keeps its (0). Then digit groups joined by one
-# space, "/", "-", " / " or " - " (0511/791307, 0911/27 14 26 8, 030 1234567-0). Never a dot, a
-# comma or a line break: dates, versions, amounts and a post code above a number stay apart. The
-# separator is required between digit runs (empty only after a bracket), so matching stays linear.
+# A candidate starts with an international prefix (+49, 0049, +43, ...), a trunk zero (030, 0170),
+# a bracketed code ((030), (+41)) or, after a phone cue only, any digit ("Tel.: 1234567"); "+49 (0)30"
+# keeps its (0). Then digit groups, perhaps bracketed, joined by one space, "/", "-", " / " or
+# " - " (0511/791307, 0911/27 14 26 8, 030 1234567-0). Never a dot, a comma or a line break: dates,
+# versions, amounts and a post code above a number stay apart. Two digit runs always have a
+# separator between them (none only after a bracket), so matching stays linear.
 PHONE_CANDIDATE_RE = re.compile(
     r"(?<![\w+/.,-])(?<!\d:)"
-    r"(?:(?:\+|00)\d{1,15}|\(0\d{1,5}\)|0\d{1,14})"
+    r"(?:(?:\+|00)\d{1,15}|\(\+?\d{1,5}\)|\d{1,15})"
     r"(?: ?\(0\))?"
-    r"(?:(?: ?[/-] ?| |(?<=\)))\d{1,10})*"
+    r"(?:(?: ?[/-] ?| |(?<=\)))\(?\d{1,10}\)?)*"
     r"(?![\w/]|[.,:]\d)"
 )
 PHONE_GROUP_RE = re.compile(r"\d+")
@@ -48,45 +49,56 @@ NOT_PHONE_CUE_RE = re.compile(
 )
 PHONE_CUE_WINDOW = 40
 MIN_PHONE_DIGITS = 7
+MAX_PHONE_DIGITS = 15  # ITU-T E.164
 # Austrian and Swiss national numbers (01 5121234, 044 668 18 00) are invalid for region DE;
 # they count only after a phone cue, where these regions are tried too.
 CUED_REGIONS = ("AT", "CH")
 
 
-def _valid_phone(candidate: str, regions: tuple[str, ...]) -> bool:
+def _phone_number(candidate: str, regions: tuple[str, ...], possible: bool) -> bool:
+    """Whether `phonenumbers` reads a valid number (or, with `possible`, one of a possible length)."""
     for region in regions:
         try:
             number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
+        if phonenumbers.is_valid_number(number) or (possible and phonenumbers.is_possible_number(number)):
             return True
     return False
 
 
 def german_phone_spans(text: str) -> list[Span]:
-    """Phone numbers in German text, each valid for `phonenumbers` (region DE; AT and CH after a cue)."""
+    """Phone numbers in German text: from a trunk zero, valid for `phonenumbers` with region DE (AT
+    and CH too after a phone cue); from + or 00, or after a cue, of a possible length."""
     spans = []
     for match in PHONE_CANDIDATE_RE.finditer(text):
         candidate = match.group()
-        if sum(ch.isdigit() for ch in candidate) < MIN_PHONE_DIGITS:
+        if not MIN_PHONE_DIGITS <= sum(ch.isdigit() for ch in candidate) <= MAX_PHONE_DIGITS + 2:
             continue
         before = text[max(0, match.start() - PHONE_CUE_WINDOW) : match.start()]
-        international = candidate.startswith(("+", "00"))
         cued = bool(PHONE_CUE_RE.search(before))
+        international = candidate.startswith(("+", "00", "(+"))
+        trunk = candidate.startswith(("0", "(0"))
+        if not (international or trunk or cued):
+            continue
         if not international and not cued and NOT_PHONE_CUE_RE.search(before):
             continue
         regions = ("DE", *CUED_REGIONS) if cued else ("DE",)
+        # With an international prefix or after a cue, a number of a possible length counts
+        # (+1 555 ... numbers are never assigned, yet plainly phone numbers); a trunk zero must be valid.
+        possible = international or (cued and not trunk)
         # The longest valid reading: a trailing group may be a count or a year ("030 1234567 2024").
         end = match.end()
         while True:
-            if _valid_phone(text[match.start() : end], regions):
+            if _phone_number(text[match.start() : end], regions, possible):
                 spans.append(Span(match.start(), end, "PHONE_NUMBER"))
                 break
             groups = list(PHONE_GROUP_RE.finditer(text, match.start(), end))
             if len(groups) <= 2 or sum(len(group.group()) for group in groups[:-1]) < MIN_PHONE_DIGITS:
                 break
             end = groups[-2].end()
+            if text[end] == ")":  # keep a bracketed group whole: "(030"
+                end += 1
     return spans
 
 
