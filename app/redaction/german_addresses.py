@@ -71,8 +71,12 @@ LOWER = "a-zäöüß"
 # A name part before a hyphen: Max-Planck-, Konrad-Adenauer-, Goethe-, St.-
 NAME_PART = rf"[{CAPITAL}][\w]*\.?-"
 # Ordinal and determiner words never start a street name ("Jeder Weg", "Erster Platz").
-NOT_ADJECTIVE = r"(?!(?:Der|Die|Das|Dieser|Diese|Dieses|Jeder|Jede|Jedes|Erster|Erste|Ersten|Zweiter|Zweite|Dritter|Dritte|"
-NOT_ADJECTIVE += r"Nächster|Nächste|Letzter|Letzte|Anderer|Andere|Einer|Eine|Keiner|Meiner|Unserer|Ihrer|Neuer Ansatz)\b)"
+NOT_ADJECTIVE = (
+    r"(?!(?:Der|Die|Das|Dieser|Diese|Dieses|Jeder|Jede|Jedes|Erster|Erste|Ersten|Zweiter|Zweite|Dritter|Dritte|"
+)
+NOT_ADJECTIVE += (
+    r"Nächster|Nächste|Letzter|Letzte|Anderer|Andere|Einer|Eine|Keiner|Meiner|Unserer|Ihrer|Neuer Ansatz)\b)"
+)
 HOUSE_NUMBER = r"(?P<house>\d{1,4}[a-zA-Z]?(?: ?[-/–] ?\d{1,4}[a-zA-Z]?)?)(?![\w/-]|[.,:]\d)"
 STREET_RE = re.compile(
     r"(?<![\w-])(?P<name>"
@@ -140,7 +144,8 @@ def _street_candidates(text: str, lexicon: GermanLexicon) -> list[_Street]:
 # "DE-", "AT-") may lead. The city is one capitalised word, "Bad"/"St."/"Sankt" and a word, and a
 # tail such as "am Main", "an der Donau" or "(Saale)".
 POSTCODE_RE = re.compile(
-    rf"(?<![\w.,/+-])(?:(?P<country>D|DE|A|AT|CH)-)?(?P<code>\d{{4,5}}) (?P<city>(?:(?:Bad|St\.|Sankt) )?[{CAPITAL}][\w'-]*)"
+    r"(?<![\w.,/+-])(?:(?P<country>D|DE|A|AT|CH)-)?(?P<code>\d{4,5}) "
+    rf"(?P<city>(?:(?:Bad|St\.|Sankt) )?[{CAPITAL}][\w'-]*)"
     rf"(?P<tail> (?:am|an der|an den|im|in|ob der|bei|vor der|vorm) [{CAPITAL}][\w-]*| ?\([{CAPITAL}][\w -]*\))?"
     r"(?![\w-])"
 )
@@ -152,6 +157,8 @@ PLACE_SUFFIXES = (
     "ow", "itz", "witz", "au",
 )  # fmt: skip
 COUNTRY_DIGITS = {"D": 5, "DE": 5, "A": 4, "AT": 4, "CH": 4}
+CITY_END_RE = re.compile(r"[ \t]*(?:$|[\r\n,;)]|\.(?!\w))")
+PLACE_PREPOSITION_RE = re.compile(r"\b(?:in|nach|aus)\s+$")
 ADDRESS_GAP_RE = re.compile(r"[ \t]*(?:,[ \t]*|\r?\n[ \t]*)?")
 
 
@@ -167,6 +174,13 @@ def _city_decided(match: re.Match[str], lexicon: GermanLexicon, after_street: bo
     if country or after_street:
         return not common
     if len(code) == 5:
+        if city in lexicon.ambiguous_places and not tail:
+            # Essen, Halle, Hagen, but also Regen, Steuer, Split: a place when the line or clause
+            # ends there or a preposition leads ("in 45127 Essen"), not in "10000 Steuer zahlen".
+            return bool(
+                CITY_END_RE.match(match.string, match.end())
+                or PLACE_PREPOSITION_RE.search(match.string, max(0, match.start() - 8), match.start())
+            )
         return known or (not common and city.lower().endswith(PLACE_SUFFIXES))
     # Four digits alone: a city that is no common noun (1010 Wien, 8001 Zürich), and a number that
     # could be a year only at the start of a line ("2024 Berlin" in a sentence is no address).
@@ -193,21 +207,21 @@ def german_address_spans(text: str) -> list[Span]:
         return []
     lexicon = german_lexicon()
     streets = _street_candidates(text, lexicon)
-    street_before = {}  # where a post code would start right after a street: that street
+    street_before: dict[int, _Street] = {}  # where a post code right after a street would start
     for street in streets:
         gap = ADDRESS_GAP_RE.match(text, street.end)
         street_before[gap.end() if gap else street.end] = street
     spans: list[Span] = []
     joined: set[_Street] = set()
     for match in POSTCODE_RE.finditer(text):
-        street = street_before.get(match.start())
-        line_start = match.start() == 0 or text[: match.start()].rstrip(" \t").endswith("\n")
-        if not _city_decided(match, lexicon, street is not None, line_start):
+        before = street_before.get(match.start())
+        line_start = not text[text.rfind("\n", 0, match.start()) + 1 : match.start()].strip()
+        if not _city_decided(match, lexicon, before is not None, line_start):
             continue
         end = _tail_end(match, lexicon)
-        if street is not None:
-            joined.add(street)
-            spans.append(Span(street.start, end, "STREET_ADDRESS"))
+        if before is not None:
+            joined.add(before)
+            spans.append(Span(before.start, end, "STREET_ADDRESS"))
         else:
             spans.append(Span(match.start(), end, "STREET_ADDRESS"))
     spans.extend(Span(s.start, s.end, "STREET_ADDRESS") for s in streets if s.certain and s not in joined)

@@ -50,6 +50,7 @@ NOT_PHONE_CUE_RE = re.compile(
 PHONE_CUE_WINDOW = 40
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # ITU-T E.164
+YEAR_RE = re.compile(r"(?:19|20)\d\d")
 # Austrian and Swiss national numbers (01 5121234, 044 668 18 00) are invalid for region DE;
 # they count only after a phone cue, where these regions are tried too.
 CUED_REGIONS = ("AT", "CH")
@@ -87,8 +88,12 @@ def german_phone_spans(text: str) -> list[Span]:
         # With an international prefix or after a cue, a number of a possible length counts
         # (+1 555 ... numbers are never assigned, yet plainly phone numbers); a trunk zero must be valid.
         possible = international or (cued and not trunk)
-        # The longest valid reading: a trailing group may be a count or a year ("030 1234567 2024").
+        # The longest valid reading: German numbers vary in length, so a trailing group may still
+        # read as part of one; a year after a space does not count ("030 1234567 2024").
         end = match.end()
+        last = text.rfind(" ", match.start(), end)
+        if last > 0 and YEAR_RE.fullmatch(text, last + 1, end):
+            end = last
         while True:
             if _phone_number(text[match.start() : end], regions, possible):
                 spans.append(Span(match.start(), end, "PHONE_NUMBER"))
@@ -147,7 +152,9 @@ def rvnr_valid(number: str) -> bool:
 def social_security_spans(text: str) -> list[Span]:
     """Sozialversicherungsnummern with a valid structure and check digit."""
     return [
-        Span(m.start(), m.end(), "DE_SOCIAL_SECURITY") for m in SOCIAL_SECURITY_RE.finditer(text) if rvnr_valid(m.group())
+        Span(m.start(), m.end(), "DE_SOCIAL_SECURITY")
+        for m in SOCIAL_SECURITY_RE.finditer(text)
+        if rvnr_valid(m.group())
     ]
 
 
