@@ -124,7 +124,7 @@ def tax_id_spans(text: str) -> list[Span]:
 
 
 # --- Sozialversicherungsnummer (Rentenversicherungsnummer) ------------------------------------------
-# 12 characters (§ 2 VKVV, https://www.gesetze-im-internet.de/vkvv/__2.html): area number (2 digits),
+# 12 characters (§ 2 VKVV, read at https://urteile-gesetze.de/gesetze/vkvv/2): area number (2 digits),
 # birth date DDMMYY, the birth surname's initial, serial (2 digits; 00-49 men, 50-99 women) and a
 # check digit. The day may be raised by 32, 64 or 96 when serials run out and the month is 00 when
 # unknown (haufe.de, "Versicherungsnummer / 2.2 Geburtsdatum"), so only the month is checked.
@@ -138,7 +138,7 @@ RVNR_WEIGHTS = (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1)
 
 
 def rvnr_valid(number: str) -> bool:
-    """The Rentenversicherungsnummer's structure and check digit ("65 170839 J 08 8")."""
+    """The Rentenversicherungsnummer's structure and check digit ("15 070649 C 103")."""
     compact = number.replace(" ", "").upper()
     if not re.fullmatch(r"\d{8}[A-Z]\d{3}", compact):
         return False
@@ -159,10 +159,11 @@ def social_security_spans(text: str) -> list[Span]:
 
 
 # --- Personalausweis ---------------------------------------------------------------------------------
-# Since November 2010: nine characters from the digits and C F G H J K L M N P R T V W X Y Z (no
-# vowels or letters that look like digits), then a check digit (Bundesdruckerei; the specimen
-# card's T22000129 3). The check digit follows ICAO Doc 9303 part 3, 4.9: weights 7, 3, 1
-# repeating, letters A-Z count 10-35, the sum modulo 10.
+# A four-character authority code and a five-character number (§ 2 Abs. 8 PAuswG; see
+# https://de.wikipedia.org/wiki/Ausweisnummer), since November 2010 from the digits and
+# C F G H J K L M N P R T V W X Y Z (no vowels, nothing that reads as a digit), then a check digit
+# (the specimen card's T22000129 3; before 2010 digits only, 1220001297). The check digit follows
+# ICAO Doc 9303 part 3, 4.9: weights 7, 3, 1 repeating, letters A-Z count 10-35, the sum modulo 10.
 # After a cue (Ausweisnummer, Personalausweis-Nr., ...) the nine characters are enough; without one
 # the ten must start with a letter, carry three digits and a valid check digit.
 ID_CARD_CHARS = "0123456789CFGHJKLMNPRTVWXYZ"

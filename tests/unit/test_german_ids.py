@@ -154,6 +154,7 @@ def test_social_security_lookalikes_stay():
 def test_icao_check_digit():
     assert icao_check_digit("T22000129") == 3  # the specimen card's T22000129 3
     assert id_card_valid("T220001293") and not id_card_valid("T220001294")
+    assert id_card_valid("1220001297")  # a card from before November 2010: digits only
     assert not id_card_valid("A220001293")  # A is not among the number's letters
 
 
