@@ -64,8 +64,11 @@ def german_lexicon() -> GermanLexicon:
 # Monitoring, Supermarkt): a compound ending in one counts only when the nouns list does not hold it
 # as a common noun, or when a post code follows.
 STRONG_SUFFIXES = ("straße", "strasse", "str.", "str", "allee", "gasse", "damm", "chaussee", "promenade", "ufer")
-WEAK_SUFFIXES = ("platz", "weg", "ring", "steig", "stieg", "pfad", "markt", "graben", "kai", "wall", "zeile", "twiete")
+WEAK_SUFFIXES = ("platz", "weg", "ring", "steig", "stieg", "pfad", "markt", "graben", "kai", "wall", "twiete")
 SUFFIXES = "|".join(re.escape(s) for s in sorted(STRONG_SUFFIXES + WEAK_SUFFIXES, key=len, reverse=True))
+# An abstract noun (-ung, -heit, -keit, -ion, -tät, -schaft, with or without the linking s) before a
+# weak street word.
+ABSTRACT_FIRST_PART_RE = re.compile(r"(?:ung|heit|keit|ion|tät|schaft)s?(?:" + "|".join(WEAK_SUFFIXES) + r")$")
 CAPITAL = "A-ZÄÖÜ"
 LOWER = "a-zäöüß"
 # A name part before a hyphen: Max-Planck-, Konrad-Adenauer-, Goethe-, St.-
@@ -83,23 +86,27 @@ STREET_RE = re.compile(
     rf"(?:{NAME_PART})*[{CAPITAL}][{LOWER}]*?(?:{SUFFIXES})"  # Hauptstraße, Max-Planck-Str.
     rf"|(?:{NAME_PART})+(?i:{SUFFIXES})"  # Goethe-Platz, Konrad-Adenauer-Straße
     rf"|{NOT_ADJECTIVE}[{CAPITAL}][{LOWER}]+(?:er|e|es|en) (?:Straße|Strasse|Str\.?|Allee|Gasse|Damm|Chaussee|"
-    r"Promenade|Ufer|Platz|Weg|Ring|Steig|Markt|Graben|Kai|Wall|Zeile)"  # Berliner Allee, Neuer Weg
+    r"Promenade|Ufer|Platz|Weg|Ring|Steig|Markt|Graben|Kai|Wall)"  # Berliner Allee, Neuer Weg
     r")\.? {0,2}" + HOUSE_NUMBER
 )
 # "Am Markt 3", "An der Alster 40", "Zur Alten Mühle 1", "Unter den Linden 77": the name after the
 # preposition must be a place or street the nouns list knows, or one of these nouns streets are
 # named after; "Im Kapitel 2", "Am Montag 5", "In der Version 3" stay.
 PREPOSITION_STREET_RE = re.compile(
-    r"(?<![\w-])(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Zum|Zur|Unter den|Hinter dem|Hinter der|"
-    rf"Vor dem|Beim|Bei der) (?P<adjective>[{CAPITAL}][{LOWER}]+(?:e|en|er) )?(?P<name>[{CAPITAL}][\w-]+) "
+    r"(?<![\w-])(?P<preposition>Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Zum|Zur|Unter den|Hinter dem|"
+    rf"Hinter der|Vor dem|Beim|Bei der) (?P<adjective>[{CAPITAL}][{LOWER}]+(?:e|en|er) )?(?P<name>[{CAPITAL}][\w-]+) "
     + HOUSE_NUMBER
 )
+# Not Feld, Kanal, Tor or Winkel: "Im Feld 3", "Im Kanal 5", "Winkel 45" are a form, a TV set, geometry.
 STREET_NOUNS = frozenset(
-    "Anger Bach Berg Birken Brink Brunnen Burg Deich Dorfplatz Eichen Feld Felde Friedhof Garten Gärten Graben "
-    "Hafen Hag Hain Hang Heide Hof Höfen Holz Hügel Kamp Kanal Kirche Kirchberg Kreuz Linden Markt Marktplatz "
-    "Mühle Mühlbach Park Rain Rathaus Ring Sand Schloss Schlossberg See Sportplatz Stadtpark Steinweg Tor Turm "
-    "Wall Wald Weiden Weiher Weinberg Wiese Wiesen Winkel Bahnhof Hauptbahnhof".split()
+    "Anger Bach Berg Birken Brink Brunnen Burg Deich Dorfplatz Eichen Friedhof Garten Gärten Graben Hafen Hag "
+    "Hain Hang Heide Hof Höfen Holz Hügel Kamp Kirche Kirchberg Kreuz Linden Markt Marktplatz Mühle Mühlbach "
+    "Park Rain Rathaus Ring Sand Schloss Schlossberg See Sportplatz Stadtpark Steinweg Turm Wall Wald Weiden "
+    "Weiher Weinberg Wiese Wiesen Bahnhof Hauptbahnhof".split()
 )
+# A place after these names a street along a river or a hill (An der Alster, Am Rhein); after
+# "Im" or "In der" it is as likely a product ("In der Java 17 Umgebung").
+PLACE_STREET_PREPOSITIONS = ("Am", "An der", "An den", "Auf dem", "Auf der")
 YEAR_RE = re.compile(r"(?:19|20)\d\d")
 VOWELS = "aeiouäöü"
 
@@ -123,6 +130,8 @@ def _street_candidates(text: str, lexicon: GermanLexicon) -> list[_Street]:
         if lowered.endswith(("ufer", "ring")) and len(lowered) > 4 and lowered[-5] in VOWELS:
             continue  # Käufer and Läufer hold no Ufer, Monitoring and Clustering no Ring
         common = weak and "-" not in name and " " not in name and name in lexicon.common_nouns
+        if weak and ABSTRACT_FIRST_PART_RE.search(name):
+            continue  # Lösungsweg, Installationspfad: streets are not named after abstract nouns
         certain = not common or name in lexicon.streets
         found.append(_Street(match.start(), match.end(), certain))
     for match in PREPOSITION_STREET_RE.finditer(text):
@@ -131,7 +140,7 @@ def _street_candidates(text: str, lexicon: GermanLexicon) -> list[_Street]:
         name = match.group("name")
         known = (
             name in STREET_NOUNS
-            or name in lexicon.places
+            or (name in lexicon.places and match.group("preposition") in PLACE_STREET_PREPOSITIONS)
             or name in lexicon.streets
             or match.group()[: match.start("house") - match.start()].strip() in lexicon.streets
         )

@@ -117,8 +117,10 @@ def test_a_tail_that_is_a_common_noun_stays_out_of_the_city():
         "Mein Arbeitsplatz 3 ist frei, Bahnsteig 4 gesperrt",  # common nouns ending in a street word
         "Monitoring 3 und Clustering 2 laufen, Verkäufer 2 meldet sich",
         "Der Speicherplatz 500 GB reicht nicht",
+        "Die Firewall 2 blockiert, in Codezeile 15, Der Lösungsweg 2 hilft, Installationspfad 3",
         "Im Kapitel 2 steht es, Am Montag 5 Tickets, Im Jahr 2024, In der Version 3",
         "Jeder Weg 3 Mal, Zum Schluss 3 Punkte",
+        "Im Feld 3 steht der Wert, Im Kanal 5 läuft es, In der Java 17 Umgebung, Im Java 8 Update",
         "Die Hauptstraße 2024 wurde gesperrt",  # a year is no house number
         "Rechnung 12345 Update folgt",
     ],
