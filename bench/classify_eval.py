@@ -22,8 +22,8 @@ confusion, by_language: {LANG: {n, accuracy, majority_label, majority_accuracy}}
 bench/eval_taxonomy.yaml: urgency (the `priority` column) and ticket_type (the `type` column,
 lowercased); a row needs a label for each of those columns its file has
 (tobibueck_german_normalized has no `type`: its German tickets teach and measure urgency alone).
-One model learns every language together, as `python -m app train` does. Every ticket is redacted once, as the fleet does, in one
-forked process per core (app.learn.training.redact_examples), timed on its own.
+One model learns every language together, as `python -m app train` does. Every ticket is
+redacted once, as the fleet does, in one forked process per core (app.learn.training.redact_examples), timed on its own.
   Split A (the headline): the model card's fixed split, app.learn.splits.held_out: near-duplicate
   tickets (word 3-shingle Jaccard >= 0.15, transitively) form a group, and a hash of each group
   holds out 1 in 5 groups whole; the rest is the training part. The data is full of paraphrases
@@ -55,8 +55,8 @@ forked process per core (app.learn.training.redact_examples), timed on its own.
   `python -m app train FILE` runs, less loading spaCy), skipped with `--no-train`.
   Targets (from the issues), each printed met / not met: English urgency accuracy >= 0.53 and
   >= the rules' + 0.05; English ticket type accuracy >= 0.75 (both set on English tickets, so
-  measured on split A's English ones); German urgency accuracy >= 0.75 (issue 29); at the default gate threshold >= 90% of the
-  answered tickets with every field right; <= 2 ms per ticket; <= 60 s to train on 3,000 tickets
+  measured on split A's English ones); German urgency accuracy >= 0.75 (issue 29); at the default
+  gate threshold >= 90% of the answered tickets with every field right; <= 2 ms per ticket; <= 60 s to train on 3,000 tickets
   (train() seconds, scaled linearly up to 3,000 tickets when there are fewer).
   `--cv`: 5-fold cross-validation of REGULARISATION_C inside split A's training part (about
   three minutes more on two cores); adds a table and the `cv` and `cv_best_c` keys.
