@@ -56,7 +56,8 @@ redacted once, as the fleet does, in one forked process per core (app.learn.trai
   Targets (from the issues), each printed met / not met: English urgency accuracy >= 0.53 and
   >= the rules' + 0.05; English ticket type accuracy >= 0.75 (both set on English tickets, so
   measured on split A's English ones); German urgency accuracy >= 0.75 (issue 29); at the default
-  gate threshold >= 90% of the answered tickets with every field right; <= 2 ms per ticket; <= 60 s to train on 3,000 tickets
+  gate threshold >= 90% of the answered tickets with every field right; <= 2 ms per ticket;
+  <= 60 s to train on 3,000 tickets
   (train() seconds, scaled linearly up to 3,000 tickets when there are fewer).
   `--cv`: 5-fold cross-validation of REGULARISATION_C inside split A's training part (about
   three minutes more on two cores); adds a table and the `cv` and `cv_best_c` keys.
