@@ -561,6 +561,7 @@ def build_classifier(provider: str | None = None, private: bool = False) -> Clas
         meter=None if private else meters().llm_request,
         # ...and the fleet's daily budget is the fleet's: `classify` neither spends nor heeds it.
         budget=None if private else llm_budget(),
+        summary_language=settings.workers.note_language,
     )
 
 

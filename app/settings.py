@@ -392,6 +392,9 @@ class WorkerSettings(SettingsGroup):
     # recorded for `python -m app accuracy`), suggest (a private note naming them, nothing else),
     # live (tags, priority and note). Unset: each taxonomy field's own `mode` (tag by default).
     triage_mode: Annotated[Literal["shadow", "suggest", "live"] | None, BLANK_IS_UNSET] = None
+    # The private note's language: en (every note in English) or ticket (a German or French
+    # ticket's note in its language, app.domain.note_text). Tags and values never change.
+    note_language: Literal["en", "ticket"] = "en"
     # Who raises priorities: Zendesk, through the triggers `python -m app zendesk setup` installs
     # (no Update Ticket request spent, an agent's higher or hand-set priority kept by the trigger's
     # own conditions), or the fleet, one safe_update PUT each within ZENDESK_UPDATE_SHARE. auto:

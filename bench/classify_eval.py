@@ -1,34 +1,46 @@
 """Classifier accuracy on labelled public support tickets: the rules, the LLM or the local model.
 
-    .venv/bin/python bench/classify_eval.py [--provider rules|llm] [--limit N] [--no-redact]
+    .venv/bin/python bench/classify_eval.py [--provider rules|llm] [--limit N] [--no-redact] [--languages en,de,fr]
     .venv/bin/python bench/classify_eval.py --provider local [--limit N] [--no-redact] [--no-train] [--cv]
+        [--languages en,de,fr]
 
-Data: the English rows of ../shared/eval/tobibueck_*.csv (synthetic support tickets, CC BY-NC),
-de-duplicated on subject and body (the first row of a pair wins). Tickets are redacted first,
-exactly as the fleet does; `--no-redact` classifies the raw text (faster, less faithful).
+Data: the English, German and French rows of ../shared/eval/tobibueck_*.csv (synthetic support
+tickets, CC BY-NC; `--languages` picks others by the `language` column, `--languages en` is the
+English-only set of earlier figures), de-duplicated on subject and body (the first row of a pair
+wins). Tickets are redacted first, exactly as the fleet does; `--no-redact` classifies the raw
+text (faster, less faithful). Every figure is also given per language (the `language` column),
+beside that language's majority class.
 
 `--provider rules|llm` scores urgency only: the `priority` column (low/medium/high) against the
 urgency field of the fleet's taxonomy (TAXONOMY_FILE, else the default one), beside the majority
 class of all rows. `--provider llm` uses the LLM settings (OPENAI_API_KEY / LLM_BASE_URL,
 LLM_MODEL) through the same classifier the workers use; it costs money against a real API.
 Ends with one JSON line: provider, accuracy, macro_f1, n, majority_label, majority_accuracy,
-confusion, seconds.
+confusion, by_language: {LANG: {n, accuracy, majority_label, majority_accuracy}}, seconds.
 
 `--provider local` trains and scores the local model (app.learn) on both fields of
 bench/eval_taxonomy.yaml: urgency (the `priority` column) and ticket_type (the `type` column,
-lowercased); rows need both labels. Every ticket is redacted once, as the fleet does, in one
-forked process per core (app.learn.training.redact_examples), timed on its own.
-  Split A (the headline): the model card's fixed split, `is_held_out(subject, body)` (a hash of
-  the text, 1 in 5) is the test fifth, the rest the training 80%. REGULARISATION_C was chosen by
+lowercased); a row needs a label for each of those columns its file has
+(tobibueck_german_normalized has no `type`: its German tickets teach and measure urgency alone).
+One model learns every language together, as `python -m app train` does. Every ticket is
+redacted once, as the fleet does, in one forked process per core (app.learn.training.redact_examples), timed on its own.
+  Split A (the headline): the model card's fixed split, app.learn.splits.held_out: near-duplicate
+  tickets (word 3-shingle Jaccard >= 0.15, transitively) form a group, and a hash of each group
+  holds out 1 in 5 groups whole; the rest is the training part. The data is full of paraphrases
+  (German above all: a ticket whose nearest other ticket shares 15-20% of its shingles carries the
+  same priority 97% of the time); a per-ticket hash put one paraphrase in training and its twin
+  in the test fifth, which flattered the figures (English urgency 0.519 then, 0.46 grouped).
+  REGULARISATION_C was chosen by
   cross-validation inside that training 80% (`--cv` repeats it) and TWIN_SIMILARITY by
   leave-one-out inside it (the nearest other training ticket at >= 0.5 had the same labels 94% of
   the time, at >= 0.4 78%). Said plainly: while exploring, the test figures of both splits were
   also seen for a few twin thresholds; 0.5 is the leave-one-out choice, not the best test figure.
-  Side by side per field,
+  Per language and field: n, the majority class of that language's training tickets, rules and
+  local accuracy; German urgency also per file. Side by side per field,
   accuracy and macro-F1 of: the majority class (most common label of the training part), the
   rules (RulesClassifier with the eval taxonomy), and local (`fit_model` on the training part,
   answered through `LocalClassifier.classify` one ticket at a time, as the workers do).
-  Split B: a second split with another salt, `sha256("split-b:" + text)` mod 5 == 0 held out;
+  Split B: a second split of the same groups with another salt ("split-b:");
   majority, rules and local accuracy per field, so a figure that only held on split A shows.
   Learning curve: local accuracy on split A's test fifth when trained on the first 250 / 500 /
   1,000 / all tickets of a fixed, seeded shuffle of split A's training part.
@@ -41,22 +53,28 @@ forked process per core (app.learn.training.redact_examples), timed on its own.
   features and fits); seconds of the full `app.learn.training.train` on every row into a
   temporary directory (redaction, held-out measurement, final fit and save: what
   `python -m app train FILE` runs, less loading spaCy), skipped with `--no-train`.
-  Targets (from the issue), each printed met / not met: urgency accuracy >= 0.53 and >= the
-  rules' + 0.05; ticket type accuracy >= 0.75; at the default gate threshold >= 90% of the
-  answered tickets with every field right; <= 2 ms per ticket; <= 60 s to train on 3,000 tickets
+  Targets (from the issues), each printed met / not met: English urgency accuracy >= 0.53 and
+  >= the rules' + 0.05; English ticket type accuracy >= 0.75 (both set on English tickets, so
+  measured on split A's English ones); German urgency accuracy >= 0.75 (issue 29); at the default
+  gate threshold >= 90% of the answered tickets with every field right; <= 2 ms per ticket;
+  <= 60 s to train on 3,000 tickets
   (train() seconds, scaled linearly up to 3,000 tickets when there are fewer).
   `--cv`: 5-fold cross-validation of REGULARISATION_C inside split A's training part (about
   three minutes more on two cores); adds a table and the `cv` and `cv_best_c` keys.
 Ends with one JSON line:
-  provider ("local"), n (rows), n_train, n_test, redacted (bool),
+  provider ("local"), n (rows), languages: {LANG: rows}, n_train, n_test, redacted (bool),
   fields: {FIELD: {majority_label, majority: {accuracy, macro_f1}, rules: {...}, local: {...}}},
-  split_b: {n_train, n_test, fields: {FIELD: {majority, rules, local}}} (accuracies),
+  by_language: {LANG: {FIELD: {n, majority_label, majority, rules, local}}} (accuracies),
+  de_urgency_by_file: {FILE: {n, majority, local}},
+  split_b: {n_train, n_test, languages: {LANG: {FIELD: {n, majority_label, majority, local}}},
+    fields: {FIELD: {majority, rules, local}}} (accuracies),
     gate_default: {threshold, coverage, answered, all_right} (split B's gate at the default),
   learning_curve: [{n_train, FIELD: accuracy, ...}],
   gate: {"THRESHOLD": {coverage, answered, accuracy: {FIELD: accuracy or null}, all_right}},
   default_gate_threshold, ms_per_ticket, fit_seconds, train_seconds, train_tickets (null with
   --no-train), redaction_seconds,
-  targets: {urgency_accuracy, ticket_type_accuracy, gate_accuracy, ms_per_ticket, train_seconds}
+  targets: {urgency_accuracy, ticket_type_accuracy, gate_accuracy, ms_per_ticket, train_seconds,
+  de_urgency_accuracy}
   (booleans; null when not measured), and with --cv: cv: {C: {FIELD: accuracy, mean}}, cv_best_c.
 Runs in about a minute and a half on two cores (without --cv); the same data gives the same
 figures, timings aside.
@@ -66,13 +84,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import random
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +100,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_EVAL_DIR = ROOT.parent / "shared" / "eval"
 EVAL_TAXONOMY = ROOT / "bench" / "eval_taxonomy.yaml"
 LABELS = ("high", "medium", "low")
+LANGUAGES = ("en", "de", "fr")  # the `language` column's values read by default (--languages)
 # The eval taxonomy's fields and the CSV column each is labelled by (values lowercased).
 COLUMNS = {"urgency": "priority", "ticket_type": "type"}
 SPLIT_B_SALT = "split-b:"
@@ -93,35 +112,55 @@ CV_C_VALUES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # Targets from the issue.
 URGENCY_TARGET, URGENCY_OVER_RULES, TYPE_TARGET = 0.53, 0.05, 0.75
 GATE_ACCURACY_TARGET, MS_TARGET, TRAIN_SECONDS_TARGET, TRAIN_TICKETS_TARGET = 0.90, 2.0, 60.0, 3000
+DE_URGENCY_TARGET = 0.75  # issue 29: German urgency accuracy on a split that keeps near-duplicates together
 
 
-def load_rows(eval_dir: Path) -> list[tuple[str, str, str]]:
-    """(subject, body, priority) of every distinct English ticket."""
+def load_rows(eval_dir: Path, languages: tuple[str, ...] = LANGUAGES) -> list[tuple[str, str, str, str]]:
+    """(subject, body, priority, language) of every distinct ticket in one of `languages`."""
     seen, rows = set(), []
     for path in sorted(eval_dir.glob("tobibueck_*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 key = (row.get("subject") or "", row.get("body") or "")
-                if row.get("language") != "en" or row.get("priority") not in LABELS or key in seen:
+                if row.get("language") not in languages or row.get("priority") not in LABELS or key in seen:
                     continue
                 seen.add(key)
-                rows.append((*key, row["priority"]))
+                rows.append((*key, row["priority"], row["language"]))
     return rows
 
 
-def load_labelled(eval_dir: Path, values: dict[str, set[str]]) -> list[tuple[str, str, dict[str, str]]]:
-    """(subject, body, labels) of every distinct English ticket labelled for every field of `values`
-    (field -> allowed values; a field's label is its COLUMNS column, lowercased)."""
+@dataclass(frozen=True)
+class Row:
+    """One distinct labelled ticket of the eval files: its labels, language and file."""
+
+    subject: str
+    body: str
+    labels: dict[str, str]
+    language: str
+    file: str
+
+
+def load_labelled(eval_dir: Path, values: dict[str, set[str]], languages: tuple[str, ...] = LANGUAGES) -> list[Row]:
+    """Every distinct ticket in one of `languages` labelled for each field of `values` (field ->
+    allowed values; a field's label is its COLUMNS column, lowercased) whose column its file has:
+    tobibueck_german_normalized has no `type` column, so its tickets teach and measure urgency alone."""
     seen, rows = set(), []
     for path in sorted(eval_dir.glob("tobibueck_*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
+            reader = csv.DictReader(handle)
+            present = [name for name in values if COLUMNS[name] in (reader.fieldnames or [])]
+            for row in reader:
                 key = (row.get("subject") or "", row.get("body") or "")
-                labels = {name: (row.get(COLUMNS[name]) or "").strip().lower() for name in values}
-                if row.get("language") != "en" or key in seen or any(labels[n] not in values[n] for n in values):
+                labels = {name: (row.get(COLUMNS[name]) or "").strip().lower() for name in present}
+                if (
+                    row.get("language") not in languages
+                    or key in seen
+                    or not labels
+                    or any(labels[n] not in values[n] for n in present)
+                ):
                     continue
                 seen.add(key)
-                rows.append((*key, labels))
+                rows.append(Row(*key, labels, row["language"], path.name))
     return rows
 
 
@@ -131,17 +170,14 @@ def _text(subject: str, body: str) -> str:
     return ticket_text(subject, body)
 
 
-def split_a_held_out(subject: str, body: str) -> bool:
-    """The model card's fixed split (app.learn.training.is_held_out): True for the test fifth."""
-    from app.learn.training import is_held_out
+def splits(tickets: list[tuple[str, str]]) -> tuple[list[bool], list[bool]]:
+    """Held-out flags of split A (the model card's: app.learn.splits.held_out, near-duplicates
+    grouped) and of split B (the same groups, a differently salted hash), per ticket."""
+    from app.learn.splits import held_out, near_duplicate_groups
 
-    return is_held_out(subject, body)
-
-
-def split_b_held_out(subject: str, body: str) -> bool:
-    """An independent split, never looked at while tuning: a differently salted hash, 1 in 5 held out."""
-    digest = hashlib.sha256((SPLIT_B_SALT + _text(subject, body)).encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") % 5 == 0
+    texts = [_text(subject, body) for subject, body in tickets]
+    groups = near_duplicate_groups(texts)
+    return held_out(texts, groups=groups), held_out(texts, SPLIT_B_SALT, groups=groups)
 
 
 def learning_order(train_indices: list[int], seed: int = CURVE_SEED) -> list[int]:
@@ -180,7 +216,7 @@ def build_classifier(provider: str):
 
 def run_urgency(args: argparse.Namespace) -> int:
     """--provider rules|llm: urgency only, every row (as before the local model)."""
-    rows = load_rows(args.eval_dir)[: args.limit]
+    rows = load_rows(args.eval_dir, args.languages)[: args.limit]
     classifier = build_classifier(args.provider)
     redactor = None
     if not args.no_redact:
@@ -188,12 +224,24 @@ def run_urgency(args: argparse.Namespace) -> int:
 
         redactor = Redactor()
     confusion: dict[str, Counter] = {label: Counter() for label in LABELS}
+    right_by_language: dict[str, list[bool]] = {}
     started = time.perf_counter()
-    for subject, body, gold in rows:
+    for subject, body, gold, language in rows:
         if redactor is not None:
             subject, body = redactor.redact(subject).text, redactor.redact(body).text
-        confusion[gold][classifier.classify(subject, body).values["urgency"]] += 1
+        answer = classifier.classify(subject, body).values["urgency"]
+        confusion[gold][answer] += 1
+        right_by_language.setdefault(language, []).append(answer == gold)
     seconds = time.perf_counter() - started
+    by_language = {}
+    for language, right in right_by_language.items():
+        golds = Counter(gold for *_, gold, lang in rows if lang == language)
+        by_language[language] = {
+            "n": len(right),
+            "accuracy": round(sum(right) / len(right), 4),
+            "majority_label": golds.most_common(1)[0][0],
+            "majority_accuracy": round(golds.most_common(1)[0][1] / len(right), 4),
+        }
 
     n = len(rows)
     correct = sum(confusion[label][label] for label in LABELS)
@@ -206,9 +254,11 @@ def run_urgency(args: argparse.Namespace) -> int:
         "majority_label": majority_label,
         "majority_accuracy": round(majority_count / n, 4) if n else 0.0,
         "confusion": {gold: {pred: confusion[gold][pred] for pred in LABELS} for gold in LABELS},
+        "by_language": by_language,
         "seconds": round(seconds, 1),
     }
-    print(f"{n} English tickets, urgency vs priority label ({args.provider}{'' if redactor else ', not redacted'})")
+    counts = ", ".join(f"{lang} {scores['n']}" for lang, scores in by_language.items())
+    print(f"{n} tickets ({counts}), urgency vs priority label ({args.provider}{'' if redactor else ', not redacted'})")
     print(
         f"  accuracy {result['accuracy']}  macro-F1 {result['macro_f1']}  "
         f"(majority baseline '{majority_label}': accuracy {result['majority_accuracy']}, macro-F1 "
@@ -218,6 +268,12 @@ def run_urgency(args: argparse.Namespace) -> int:
     print("  " + " " * 8 + "".join(f"{label:>8}" for label in LABELS))
     for gold in LABELS:
         print(f"  {gold:<8}" + "".join(f"{confusion[gold][pred]:>8}" for pred in LABELS))
+    print("  per language (majority: that language's most common label):")
+    for language, scores in by_language.items():
+        print(
+            f"  {language:<8}{scores['n']:>6} tickets  accuracy {scores['accuracy']:.3f}  "
+            f"majority '{scores['majority_label']}' {scores['majority_accuracy']:.3f}"
+        )
     print(json.dumps(result))
     return 0
 
@@ -247,15 +303,57 @@ def _score(gold: list[str], predicted: list[str]) -> dict[str, float | None]:
 
 
 def _majority(examples: list[Any], indices: list[int], name: str) -> str:
-    return Counter(examples[i].labels[name] for i in indices).most_common(1)[0][0]
+    """The most common label of field `name` among the tickets at `indices` labelled for it."""
+    return Counter(examples[i].labels[name] for i in indices if name in examples[i].labels).most_common(1)[0][0]
 
 
 def _accuracy(examples: list[Any], indices: list[int], name: str, predicted: list[dict[str, str]]) -> float | None:
-    """Accuracy on `indices` of `predicted` (values per ticket, parallel to `indices`)."""
-    if not indices:
+    """Accuracy on the tickets at `indices` labelled for `name` of `predicted` (values per ticket,
+    parallel to `indices`); None when none is labelled."""
+    pairs = [
+        (examples[i].labels[name], values[name]) for i, values in zip(indices, predicted) if name in examples[i].labels
+    ]
+    if not pairs:
         return None
-    right = sum(examples[i].labels[name] == values[name] for i, values in zip(indices, predicted))
-    return round(right / len(indices), 4)
+    return round(sum(gold == answer for gold, answer in pairs) / len(pairs), 4)
+
+
+def per_language(
+    examples: list[Any],
+    train: list[int],
+    test: list[int],
+    fields: list[str],
+    methods: dict[str, list[dict[str, str]]],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per ticket language and field, on the test tickets labelled for it: n, the majority class of
+    that language's training tickets and its accuracy, and each method's accuracy (`methods`: name
+    -> values per test ticket, parallel to `test`)."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for language in sorted({examples[i].language for i in test}, key=lambda lang: (LANGUAGES + (lang,)).index(lang)):
+        mine = [k for k, i in enumerate(test) if examples[i].language == language]
+        indices = [test[k] for k in mine]
+        learned_from = [i for i in train if examples[i].language == language] or train
+        table[language] = {}
+        for name in fields:
+            labelled = [i for i in indices if name in examples[i].labels]
+            if not labelled:
+                continue
+            majority = _majority(examples, learned_from, name)
+            table[language][name] = {
+                "n": len(labelled),
+                "majority_label": majority,
+                "majority": _accuracy(examples, indices, name, [{name: majority}] * len(indices)),
+                **{
+                    method: _accuracy(examples, indices, name, [values[k] for k in mine])
+                    for method, values in methods.items()
+                },
+            }
+    return table
+
+
+def _all_right(example: Any, values: dict[str, str]) -> bool:
+    """Every field the ticket is labelled for answered right."""
+    return all(values[name] == label for name, label in example.labels.items())
 
 
 def _fmt(value: float | None, width: int = 10) -> str:
@@ -280,8 +378,8 @@ def _cross_validate(
                 rest = [i for j, other in enumerate(folds) if j != k for i in other]
                 answers = fit_model(texts, examples, rest, taxonomy, "cv").predict([texts[i] for i in fold])
                 for name in fields:
-                    correct[name] += sum(examples[i].labels[name] == a[0][name] for i, a in zip(fold, answers))
-            scores = {name: round(correct[name] / len(train), 4) for name in fields}
+                    correct[name] += sum(examples[i].labels.get(name) == a[0][name] for i, a in zip(fold, answers))
+            scores = {name: round(correct[name] / sum(name in examples[i].labels for i in train), 4) for name in fields}
             scores["mean"] = round(sum(scores.values()) / len(fields), 4)
             results[f"{c:g}"] = scores
     finally:
@@ -300,10 +398,11 @@ def run_local(args: argparse.Namespace) -> int:
     taxonomy = load_taxonomy(EVAL_TAXONOMY)
     fields = list(taxonomy.fields)
     values = {name: set(taxonomy.fields[name].values) for name in fields}
-    rows = load_labelled(args.eval_dir, values)[: args.limit]
-    examples = [Example(subject, body, labels) for subject, body, labels in rows]
-    source = f"{args.eval_dir.name}/tobibueck_*.csv (English)"
+    rows = load_labelled(args.eval_dir, values, args.languages)[: args.limit]
+    examples = [Example(row.subject, row.body, row.labels, language=row.language) for row in rows]
+    source = f"{args.eval_dir.name}/tobibueck_*.csv ({', '.join(args.languages)})"
     n = len(examples)
+    languages = Counter(row.language for row in rows)
 
     # Redact once, as the fleet does; the model and the rules read the same redacted text.
     if args.no_redact:
@@ -322,10 +421,11 @@ def run_local(args: argparse.Namespace) -> int:
     # (a subject has none), so classify() reads exactly the text the model was trained on.
     redacted = [tuple(text.split("\n", 1)) for text in texts]
 
-    train_a = [i for i, e in enumerate(examples) if not split_a_held_out(e.subject, e.description)]
-    test_a = [i for i, e in enumerate(examples) if split_a_held_out(e.subject, e.description)]
-    train_b = [i for i, e in enumerate(examples) if not split_b_held_out(e.subject, e.description)]
-    test_b = [i for i, e in enumerate(examples) if split_b_held_out(e.subject, e.description)]
+    held_a, held_b = splits([(e.subject, e.description) for e in examples])
+    train_a = [i for i in range(n) if not held_a[i]]
+    test_a = [i for i in range(n) if held_a[i]]
+    train_b = [i for i in range(n) if not held_b[i]]
+    test_b = [i for i in range(n) if held_b[i]]
 
     rules = RulesClassifier(taxonomy)
     rule_values = [rules.classify(subject, description).values for subject, description in redacted]
@@ -345,15 +445,36 @@ def run_local(args: argparse.Namespace) -> int:
     batch_agrees = [values for values, _ in model.predict([texts[i] for i in test_a])] == [a.values for a in analyses]
 
     table: dict[str, dict[str, Any]] = {}
+    answer_of = {i: analysis.values for i, analysis in zip(test_a, analyses)}
     for name in fields:
-        gold = [examples[i].labels[name] for i in test_a]
+        tested = [i for i in test_a if name in examples[i].labels]
+        gold = [examples[i].labels[name] for i in tested]
         majority = _majority(examples, train_a, name)
         table[name] = {
             "majority_label": majority,
             "majority": _score(gold, [majority] * len(gold)),
-            "rules": _score(gold, [rule_values[i][name] for i in test_a]),
-            "local": _score(gold, [a.values[name] for a in analyses]),
+            "rules": _score(gold, [rule_values[i][name] for i in tested]),
+            "local": _score(gold, [answer_of[i][name] for i in tested]),
         }
+    languages_a = per_language(
+        examples,
+        train_a,
+        test_a,
+        fields,
+        {"rules": [rule_values[i] for i in test_a], "local": [answer_of[i] for i in test_a]},
+    )
+    # German urgency per file: the files differ (tobibueck_german_normalized's texts often say how urgent).
+    german = [i for i in test_a if examples[i].language == "de" and "urgency" in examples[i].labels]
+    german_majority = _majority(examples, [i for i in train_a if examples[i].language == "de"] or train_a, "urgency")
+    de_urgency_by_file = {
+        name: {
+            "n": len(chosen),
+            "majority": _accuracy(examples, chosen, "urgency", [{"urgency": german_majority}] * len(chosen)),
+            "local": _accuracy(examples, chosen, "urgency", [answer_of[i] for i in chosen]),
+        }
+        for name in sorted({rows[i].file for i in german})
+        for chosen in [[i for i in german if rows[i].file == name]]
+    }
 
     # Split B: the same, on a split nobody tuned on (batch predictions: the same answers, see above).
     model_b = fit_model(texts, examples, train_b, taxonomy, source)
@@ -362,6 +483,7 @@ def run_local(args: argparse.Namespace) -> int:
     split_b = {
         "n_train": len(train_b),
         "n_test": len(test_b),
+        "languages": per_language(examples, train_b, test_b, fields, {"local": predicted_b}),
         "fields": {
             name: {
                 "majority": _accuracy(
@@ -395,9 +517,7 @@ def run_local(args: argparse.Namespace) -> int:
         "threshold": default_threshold,
         "coverage": round(len(sure_b) / len(test_b), 4),
         "answered": len(sure_b),
-        "all_right": round(sum(all(examples[i].labels[f] == v[f] for f in fields) for i, v in sure_b) / len(sure_b), 4)
-        if sure_b
-        else None,
+        "all_right": round(sum(_all_right(examples[i], v) for i, v in sure_b) / len(sure_b), 4) if sure_b else None,
     }
     thresholds = sorted(set(GATE_THRESHOLDS) | {default_threshold})
     gate = {}
@@ -409,9 +529,7 @@ def run_local(args: argparse.Namespace) -> int:
             "accuracy": {
                 name: _accuracy(examples, [i for i, _ in sure], name, [a.values for _, a in sure]) for name in fields
             },
-            "all_right": round(
-                sum(all(examples[i].labels[f] == a.values[f] for f in fields) for i, a in sure) / len(sure), 4
-            )
+            "all_right": round(sum(_all_right(examples[i], a.values) for i, a in sure) / len(sure), 4)
             if sure
             else None,
         }
@@ -428,7 +546,8 @@ def run_local(args: argparse.Namespace) -> int:
 
     # Report ---------------------------------------------------------------------------
     print(
-        f"{n} English tickets labelled for {', '.join(f'{f} ({COLUMNS[f]})' for f in fields)}; "
+        f"{n} tickets ({', '.join(f'{lang} {languages[lang]}' for lang in args.languages if languages[lang])}) "
+        f"labelled for {', '.join(f'{f} ({COLUMNS[f]})' for f in fields)}; "
         + (
             "NOT redacted"
             if args.no_redact
@@ -436,7 +555,8 @@ def run_local(args: argparse.Namespace) -> int:
         )
     )
     print(
-        f"\nsplit A (the model card's is_held_out, 1 in 5): {len(train_a)} train / {len(test_a)} test; "
+        f"\nsplit A (the model card's: near-duplicate groups, 1 in 5 held out): {len(train_a)} train / "
+        f"{len(test_a)} test; "
         f"REGULARISATION_C={REGULARISATION_C:g}, chosen by CV inside the training part only"
     )
     print(f"  {'':<26}" + "".join(f"{name:>20}  " for name in fields))
@@ -451,6 +571,12 @@ def run_local(args: argparse.Namespace) -> int:
         f"  (local answered through LocalClassifier.classify one ticket at a time; a batch predict gives "
         f"{'the same' if batch_agrees else 'DIFFERENT'} answers)"
     )
+    print_languages("split A per language (accuracy; majority: that language's training majority)", languages_a)
+    print("  German urgency per file (majority: the German training majority)")
+    for name, scores in de_urgency_by_file.items():
+        print(
+            f"    {name:<46}{scores['n']:>6}  local {_fmt(scores['local'], 0)}  majority {_fmt(scores['majority'], 0)}"
+        )
 
     print(
         f"\nsplit B (sha256({SPLIT_B_SALT!r} + text) % 5 == 0 held out): "
@@ -459,6 +585,7 @@ def run_local(args: argparse.Namespace) -> int:
     print(f"  {'':<26}" + "".join(f"{name:>12}" for name in fields))
     for method in ("majority", "rules", "local"):
         print(f"  {method:<26}" + "".join(_fmt(split_b["fields"][f][method], 12) for f in fields))
+    print_languages("split B per language (accuracy)", split_b["languages"])
     gate_b = split_b["gate_default"]
     print(
         f"  gate at the default {gate_b['threshold']:g}: coverage {gate_b['coverage']:.3f} ({gate_b['answered']} "
@@ -505,31 +632,46 @@ def run_local(args: argparse.Namespace) -> int:
         )
 
     # Targets ---------------------------------------------------------------------------
-    urgency, kind = table["urgency"], table["ticket_type"]
+    # The English targets were set on English tickets: measured on them (the same model, split A).
+    english = languages_a.get("en", {})
+    urgency = {m: {"accuracy": english.get("urgency", {}).get(m)} for m in ("rules", "local")}
+    kind = {"local": {"accuracy": english.get("ticket_type", {}).get("local")}}
+    de_urgency = languages_a.get("de", {}).get("urgency")
     default_gate = gate[f"{default_threshold:g}"]
     per_target_tickets = (train_seconds * max(1.0, TRAIN_TICKETS_TARGET / n)) if train_seconds is not None else None
     targets = {
         "urgency_accuracy": urgency["local"]["accuracy"] >= URGENCY_TARGET
-        and urgency["local"]["accuracy"] >= urgency["rules"]["accuracy"] + URGENCY_OVER_RULES,
-        "ticket_type_accuracy": kind["local"]["accuracy"] >= TYPE_TARGET,
+        and urgency["local"]["accuracy"] >= urgency["rules"]["accuracy"] + URGENCY_OVER_RULES
+        if english.get("urgency")
+        else None,
+        "ticket_type_accuracy": kind["local"]["accuracy"] >= TYPE_TARGET if english.get("ticket_type") else None,
         "gate_accuracy": default_gate["all_right"] is not None and default_gate["all_right"] >= GATE_ACCURACY_TARGET,
         "ms_per_ticket": ms_per_ticket <= MS_TARGET,
         "train_seconds": per_target_tickets <= TRAIN_SECONDS_TARGET if per_target_tickets is not None else None,
+        "de_urgency_accuracy": de_urgency["local"] >= DE_URGENCY_TARGET if de_urgency else None,
     }
     status = {True: "met    ", False: "NOT met", None: "not run"}
     print("\ntargets")
     print(
-        f"  {status[targets['urgency_accuracy']]}  urgency accuracy >= {URGENCY_TARGET} and >= rules + "
-        f"{URGENCY_OVER_RULES}: {urgency['local']['accuracy']:.3f} (rules {urgency['rules']['accuracy']:.3f})"
+        f"  {status[targets['urgency_accuracy']]}  English urgency accuracy >= {URGENCY_TARGET} and >= rules + "
+        f"{URGENCY_OVER_RULES}: {_fmt(urgency['local']['accuracy'], 0)} (rules {_fmt(urgency['rules']['accuracy'], 0)})"
     )
     print(
-        f"  {status[targets['ticket_type_accuracy']]}  ticket type accuracy >= {TYPE_TARGET}: "
-        f"{kind['local']['accuracy']:.3f}"
+        f"  {status[targets['ticket_type_accuracy']]}  English ticket type accuracy >= {TYPE_TARGET}: "
+        f"{_fmt(kind['local']['accuracy'], 0)}"
     )
     print(
         f"  {status[targets['gate_accuracy']]}  default gate {default_threshold:g}: >= {GATE_ACCURACY_TARGET:.0%} "
         f"of answered tickets with every field right: {_fmt(default_gate['all_right'], 0)} "
         f"(coverage {default_gate['coverage']:.1%}, {default_gate['answered']} of {len(test_a)})"
+    )
+    print(
+        f"  {status[targets['de_urgency_accuracy']]}  German urgency accuracy >= {DE_URGENCY_TARGET}: "
+        + (
+            f"{de_urgency['local']:.3f} on {de_urgency['n']} held out (majority {de_urgency['majority']:.3f})"
+            if de_urgency
+            else "no German tickets"
+        )
     )
     print(f"  {status[targets['ms_per_ticket']]}  <= {MS_TARGET:g} ms per ticket: {ms_per_ticket:.3f} ms")
     print(
@@ -546,10 +688,13 @@ def run_local(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {
         "provider": "local",
         "n": n,
+        "languages": dict(languages),
         "n_train": len(train_a),
         "n_test": len(test_a),
         "redacted": not args.no_redact,
         "fields": table,
+        "by_language": languages_a,
+        "de_urgency_by_file": de_urgency_by_file,
         "split_b": split_b,
         "learning_curve": curve,
         "gate": gate,
@@ -568,11 +713,32 @@ def run_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_languages(title: str, table: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """A per-language table: a row per language and method, a column per field (n in the first row)."""
+    print(title)
+    fields = list(dict.fromkeys(name for scores in table.values() for name in scores))
+    print(f"    {'':<30}" + "".join(f"{name:>14}" for name in fields))
+    for language, scores in table.items():
+        methods = [key for key in next(iter(scores.values())) if key not in ("n", "majority_label")]
+        print(f"    {language + ' (n)':<30}" + "".join(f"{scores[f]['n'] if f in scores else '-':>14}" for f in fields))
+        for method in methods:
+            label = method
+            if method == "majority":
+                label = "majority (" + "/".join(scores[f]["majority_label"] for f in fields if f in scores) + ")"
+            print(f"      {label:<18}" + "".join(_fmt(scores[f][method] if f in scores else None, 14) for f in fields))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--provider", choices=("rules", "llm", "local"), default="rules")
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL_DIR)
     parser.add_argument("--limit", type=int, default=None, help="only the first N distinct tickets")
+    parser.add_argument(
+        "--languages",
+        type=lambda text: tuple(part.strip() for part in text.split(",") if part.strip()),
+        default=LANGUAGES,
+        help="the `language` column's values to read, comma-separated (default en,de,fr)",
+    )
     parser.add_argument("--no-redact", action="store_true", help="classify raw text (faster, less faithful)")
     parser.add_argument("--no-train", action="store_true", help="local: skip timing the full train() run")
     parser.add_argument(

@@ -65,6 +65,9 @@ class TaxonomyField(BaseModel):
     # name or its tag) are read back as people's labels by `python -m app train --from-zendesk`.
     zendesk_field_id: int | None = Field(default=None, gt=0)
     mode: FieldMode = "tag"
+    # The field's name in the private note per language ("de", "fr"; NOTE_LANGUAGE=ticket); absent,
+    # the field's own name, title-cased. Never part of the prompt, so not of its fingerprint either.
+    labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_is_a_value(self) -> TaxonomyField:
@@ -143,9 +146,11 @@ class Taxonomy(BaseModel):
 
     @cached_property
     def fingerprint(self) -> str:
-        """Short hash of the whole taxonomy but its modes (they change what is written, not what is
-        asked): part of the prompt version and the cache key."""
-        dumped = self.model_dump(exclude={"fields": {name: {"mode"} for name in self.fields}, "priority": {"mode"}})
+        """Short hash of the whole taxonomy but its modes and note labels (they change what is
+        written, not what is asked): part of the prompt version and the cache key."""
+        dumped = self.model_dump(
+            exclude={"fields": {name: {"mode", "labels"} for name in self.fields}, "priority": {"mode"}}
+        )
         return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:12]
 
     def modes(self, triage_mode: TriageMode | None = None) -> Modes:

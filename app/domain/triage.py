@@ -14,6 +14,7 @@ not at all, and a ticket in shadow mode gets no write.
 from __future__ import annotations
 
 from app.domain.models import Analysis, Ticket, TicketUpdate
+from app.domain.note_text import NOTE_TEXT
 from app.domain.taxonomy import Modes, Taxonomy
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
@@ -50,47 +51,46 @@ def _label(name: str) -> str:
     return name.replace("_", " ").title()
 
 
-MODE_LINES = {
-    "live": "Mode: live",
-    "suggest": "Mode: suggest (suggestions only: no tag, priority or field of this ticket was changed)",
-}
-
-
-def format_note(analysis: Analysis, taxonomy: Taxonomy, run_id: str, modes: Modes | None = None) -> str:
-    """The private note; built from redacted text only. A field in suggest mode reads "Suggested
-    <field>: value"; one in shadow mode is left out."""
+def format_note(
+    analysis: Analysis, taxonomy: Taxonomy, run_id: str, modes: Modes | None = None, language: str = "en"
+) -> str:
+    """The private note; built from redacted text only, worded in `language` ("en", "de" or "fr",
+    see app.domain.note_text; values, tags and the "Run:" line are the same in each). A field in
+    suggest mode reads "Suggested <field>: value"; one in shadow mode is left out."""
     modes = modes or taxonomy.modes()
-    lines = ["AI Analysis:", "", f"Summary: {analysis.summary}"]
-    for name in taxonomy.fields:
+    text = NOTE_TEXT.get(language, NOTE_TEXT["en"])
+    lines = [text["heading"], "", text["summary"].format(summary=analysis.summary)]
+    for name, spec in taxonomy.fields.items():
         mode = modes.fields.get(name, "tag")
         if mode == "shadow":
             continue
         confidence = analysis.confidence.get(name)
         suffix = f" ({confidence:.0%})" if confidence is not None else ""
-        label = f"Suggested {_label(name).lower()}" if mode == "suggest" else _label(name)
-        lines.append(f"{label}: {analysis.values.get(name, '?')}{suffix}")
+        label = spec.labels.get(language, _label(name))
+        line = text["suggested_field" if mode == "suggest" else "field"]
+        lines.append(line.format(label=label, label_lower=label.lower(), value=analysis.values.get(name, "?")) + suffix)
     wanted_priority = taxonomy.priority_for(analysis.values)
     if modes.priority == "suggest" and wanted_priority:
-        lines.append(f"Suggested priority: {wanted_priority}")
+        lines.append(text["suggested_priority"].format(value=wanted_priority))
     if analysis.language:
-        lines.append(f"Language: {analysis.language}")
+        lines.append(text["language"].format(value=analysis.language))
     suggested = [name for name, mode in modes.record().items() if mode == "suggest"]
-    mode_line = MODE_LINES.get(modes.ticket, f"Mode: {modes.ticket}")
+    mode_line = text["mode_suggest"] if modes.ticket == "suggest" else text["mode"].format(mode=modes.ticket)
     if modes.ticket == "live" and suggested:
-        mode_line += f" (suggested only: {', '.join(suggested)})"
-    lines += ["", "---", mode_line, f"Model: {analysis.model}"]
+        mode_line += text["suggested_only"].format(names=", ".join(suggested))
+    lines += ["", "---", mode_line, text["model"].format(value=analysis.model)]
     if analysis.is_fallback:
-        answered_by = "rules classifier" if analysis.provider == "rules" else f"local model {analysis.model}"
-        lines.append(f"Fallback: {answered_by} ({analysis.fallback_reason})")
+        fallback = "fallback_rules" if analysis.provider == "rules" else "fallback_local"
+        lines.append(text[fallback].format(model=analysis.model, reason=analysis.fallback_reason))
     if analysis.rules_fields:
-        lines.append(f"Rules: {', '.join(analysis.rules_fields)} (not learned by the local model)")
+        lines.append(text["rules"].format(names=", ".join(analysis.rules_fields)))
     if analysis.gate == "skipped_llm":
-        lines.append("Gate: the local model was sure of every field; the LLM was not asked")
+        lines.append(text["gate"])
     if analysis.prompt_version:
-        lines.append(f"Prompt Version: {analysis.prompt_version}")
+        lines.append(text["prompt_version"].format(value=analysis.prompt_version))
     if analysis.prompt_tokens or analysis.completion_tokens:
-        lines.append(f"Tokens Used: {analysis.prompt_tokens} prompt + {analysis.completion_tokens} completion")
-    lines.append(f"Run: {run_id}")
+        lines.append(text["tokens"].format(prompt=analysis.prompt_tokens, completion=analysis.completion_tokens))
+    lines.append(f"Run: {run_id}")  # read back by app.fleet.writeback.note_written: never translated
     return "\n".join(lines)
 
 
@@ -102,15 +102,17 @@ def plan_update(
     run_id: str,
     by_trigger: bool = False,
     modes: Modes | None = None,
+    note_language: str = "en",
 ) -> TicketUpdate:
     """Tags, note and priority for one ticket. `by_trigger`: no priority field; the pending tag asks
     the priority triggers to raise it in the same update. `modes` (default: the taxonomy's own)
-    leaves out what is only suggested; a ticket in shadow mode has no update (ValueError)."""
+    leaves out what is only suggested; a ticket in shadow mode has no update (ValueError).
+    `note_language`: the note's wording (app.domain.note_text.note_language); tags never change."""
     modes = modes or taxonomy.modes()
     if modes.ticket == "shadow":
         raise ValueError("a ticket handled in shadow mode is not written")
     tags = triage_tags(analysis, taxonomy, modes)
-    note = format_note(analysis, taxonomy, run_id, modes)
+    note = format_note(analysis, taxonomy, run_id, modes, note_language)
     wanted = taxonomy.priority_for(analysis.values) if modes.priority == "write" else None
     if by_trigger:
         if wanted:

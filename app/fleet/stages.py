@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from app.clients.bulk import JobPolling
 from app.clients.zendesk import ZendeskNotFound
 from app.domain.models import BatchProgress, Ticket, TicketWork, WrittenTicket
+from app.domain.note_text import note_language
 from app.domain.triage import plan_update
 from app.errors import TryLater
 from app.fleet.context import Fleet
@@ -54,10 +55,13 @@ def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
         return finish(fleet, work, "failed", stage=work.failed_stage, error=work.error or "no analysis")
     taxonomy = fleet.taxonomy()
     modes = taxonomy.modes(work.triage_mode)
+    language = _note_language(fleet, work)
     if work.dry_run:
         if modes.ticket == "shadow":
             return finish(fleet, work, written_status(work))
-        plan = plan_update(work.analysis, taxonomy, work.priority, None, work.run_id, modes=modes)
+        plan = plan_update(
+            work.analysis, taxonomy, work.priority, None, work.run_id, modes=modes, note_language=language
+        )
         return finish(
             fleet,
             work,
@@ -92,12 +96,19 @@ def update_ticket(fleet: Fleet, work: TicketWork) -> dict[str, Any]:
             by_trigger=fleet.priority_by_triggers(),
             modes=modes,
             check_note=earlier_attempt,
+            note_language=language,
         )
     except ZendeskNotFound:
         return finish(fleet, work, "failed", stage="update", error="ticket not found (deleted?)")
     if written.already_done:
         return finish(fleet, work, "skipped", error="already triaged")
     return finish(fleet, work, written_status(work), tags_added=written.tags_added, priority_set=written.priority_set)
+
+
+def _note_language(fleet: Fleet, work: TicketWork) -> str:
+    """The language of this ticket's note under NOTE_LANGUAGE (English unless it is `ticket`)."""
+    analysis_language = work.analysis.language if work.analysis is not None else None
+    return note_language(fleet.settings().workers.note_language, work.language, analysis_language)
 
 
 def batch_works(works_data: list[Any]) -> list[TicketWork]:
@@ -141,7 +152,7 @@ def update_batch(
         timeout=settings.workers.bulk_job_timeout,
         max_sleep=fleet.max_sleep(settings),
     )
-    items = [BatchItem(w.ticket_id, w.analysis) for w in ready if w.analysis is not None]
+    items = [BatchItem(w.ticket_id, w.analysis, _note_language(fleet, w)) for w in ready if w.analysis is not None]
     by_trigger = progress.by_trigger if progress.by_trigger is not None else fleet.priority_by_triggers()
     modes = taxonomy.modes(works[0].triage_mode) if works else None
     target = BatchTarget(

@@ -56,6 +56,7 @@ from app.clients.zendesk import (
     ZendeskRejected,
 )
 from app.domain.models import Analysis, BatchProgress, Ticket, TicketUpdate, WrittenTicket
+from app.domain.note_text import is_note
 from app.domain.taxonomy import Modes, Taxonomy
 from app.domain.triage import CLOSED_STATUSES, expected_trigger_priority, plan_update, priority_to_set
 
@@ -82,11 +83,13 @@ def write_triage(
     by_trigger: bool = False,
     modes: Modes | None = None,
     check_note: bool = False,
+    note_language: str = "en",
 ) -> WriteOutcome:
     """Write tags, priority and note once. `known` is the ticket as last read (None: read it now).
     `by_trigger`: the priority is left to the fleet's triggers (PENDING_TAG). `modes`: what of the
     answer is written (default the taxonomy's own). `check_note`: an earlier attempt at this run's
-    note may have landed; the audits say (a note alone has no tag to find it by).
+    note may have landed; the audits say (a note alone has no tag to find it by). `note_language`:
+    the note's wording (app.domain.note_text).
 
     Raises ZendeskRejected when the ticket was closed meanwhile, ZendeskConflict when it kept
     changing under us for every attempt, and the client's errors otherwise.
@@ -99,7 +102,9 @@ def write_triage(
             return WriteOutcome(already_done=True, tags_added=[], priority_set=None)
         if ticket.status in CLOSED_STATUSES:
             raise ZendeskRejected(f"ticket is {ticket.status}; left untouched")
-        update = plan_update(analysis, taxonomy, ticket.priority, ticket.updated_at, run_id, by_trigger, modes)
+        update = plan_update(
+            analysis, taxonomy, ticket.priority, ticket.updated_at, run_id, by_trigger, modes, note_language
+        )
         try:
             client.update_ticket(ticket_id, update)
         except ZendeskConflict:
@@ -112,11 +117,12 @@ def write_triage(
 
 def note_written(client: ZendeskClient, ticket_id: int, run_id: str) -> bool:
     """Whether the ticket holds this run's private note already: a Comment event of its audits
-    whose body is the fleet's note (first line "AI Analysis:") for `run_id` (its "Run:" line)."""
+    whose body is the fleet's note (first line "AI Analysis:", or its German or French heading:
+    app.domain.note_text.NOTE_HEADINGS) for `run_id` (its "Run:" line, the same in every language)."""
     for audit in client.ticket_audits(ticket_id):
         for event in audit.get("events") or []:
             body = event.get("body") if event.get("type") == "Comment" else None
-            if isinstance(body, str) and body.startswith("AI Analysis:") and f"\nRun: {run_id}" in body:
+            if isinstance(body, str) and is_note(body) and f"\nRun: {run_id}" in body:
                 return True
     return False
 
@@ -175,6 +181,7 @@ class BatchItem:
 
     ticket_id: int
     analysis: Analysis
+    note_language: str = "en"  # the note's wording (app.domain.note_text.note_language)
 
 
 @dataclass
@@ -247,7 +254,8 @@ def write_triage_batch(target: BatchTarget, items: list[BatchItem], batch_key: s
     if modes.ticket != "live":
         raise ValueError(f"update_many carries tagged writes only, not a ticket in {modes.ticket} mode")
     plans = {
-        item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id, by_trigger, modes) for item in items
+        item.ticket_id: plan_update(item.analysis, taxonomy, None, None, run_id, by_trigger, modes, item.note_language)
+        for item in items
     }
     analyses = {item.ticket_id: item.analysis for item in items}
     outcome = BatchOutcome()

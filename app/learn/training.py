@@ -3,16 +3,18 @@
 Texts are redacted before anything is learned, exactly as the workers redact before they classify:
 the model sees what it will see in production, and no personal data reaches the model file. A
 fixed fifth of the examples (chosen by a hash of their text, so the same file always splits the
-same way) is held out to measure accuracy and macro-F1 for the card; the model that is saved is
-then trained on every example.
+same way) is held out to measure accuracy and macro-F1 for the card, per field and per ticket
+language; near-duplicate tickets are held out or kept together (app.learn.splits), so a paraphrase
+in the training part cannot vouch for its twin. The model that is saved is then trained on every
+example, whatever its language: one model reads English, German and French tickets alike.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
+import re
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -39,10 +41,10 @@ from app.learn.model import (
     ticket_text,
     today,
 )
+from app.learn.splits import held_out as held_out_flags
 from app.records import read_records
 from app.redaction import Redactor
 
-HELD_OUT_ONE_IN = 5  # a fifth of the examples measure the model for its card
 MIN_EXAMPLES = 20
 NEIGHBOUR_FOLDS = 3
 NEIGHBOUR_MIN_EXAMPLES = 60  # fewer: too few to judge the neighbours' vote, the regression answers alone
@@ -57,6 +59,30 @@ class Example:
     description: str
     labels: dict[str, str]
     weights: dict[str, float] = field(default_factory=dict)
+    language: str | None = None  # "en", "de", "fr" or "other" when known (a `language` column)
+
+
+LANGUAGES = ("en", "de", "fr")
+
+
+def language_code(raw: object) -> str | None:
+    """A ticket's language from a label or locale ("de", "de-AT", "fr_CH", "English" is not one):
+    "en", "de" or "fr", "other" for any other two-letter code, None when empty or unreadable."""
+    if not isinstance(raw, str):
+        return None
+    match = re.fullmatch(r"([a-z]{2})(?:[-_][a-z0-9]+)?", raw.strip().lower())
+    if match is None:
+        return None
+    return match.group(1) if match.group(1) in LANGUAGES else "other"
+
+
+class LanguageScore(BaseModel):
+    """One language's share of a field's held-out tickets, and how the model and the majority
+    class of that language's training tickets did on it."""
+
+    held_out: int
+    accuracy: float
+    majority_accuracy: float
 
 
 class FieldCard(BaseModel):
@@ -66,6 +92,8 @@ class FieldCard(BaseModel):
     macro_f1: float | None
     majority_accuracy: float | None
     neighbour_weight: float = 0.0  # the neighbours' vote's share in this field's answers (cross-validated)
+    # Per ticket language ("en", "de", "fr", "other"), for the examples whose language is known.
+    by_language: dict[str, LanguageScore] = {}
 
 
 class ModelCard(BaseModel):
@@ -99,6 +127,11 @@ class ModelCard(BaseModel):
                 else "no held-out part"
             )
             out.append(f"  {name}: {scored}; examples: {counts}")
+            for language, score in card.by_language.items():
+                out.append(
+                    f"    {language}: accuracy {score.accuracy:.3f} on {score.held_out} held out "
+                    f"(majority {score.majority_accuracy:.3f})"
+                )
         for name, why in self.not_learned.items():
             out.append(f"  {name}: not learned ({why}); the rules or the LLM answer it")
         return out
@@ -109,9 +142,11 @@ def card_path(model_path: Path) -> Path:
     return model_path.with_name(f"{model_path.stem}.card.json")
 
 
-def is_held_out(subject: str, description: str) -> bool:
-    digest = hashlib.sha256(ticket_text(subject, description).encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") % HELD_OUT_ONE_IN == 0
+def held_out_indices(examples: list[Example]) -> list[int]:
+    """The examples that measure the model for its card: a fifth, chosen by near-duplicate group
+    (app.learn.splits.held_out) on the raw text, so the same file always splits the same way."""
+    flags = held_out_flags([ticket_text(e.subject, e.description) for e in examples])
+    return [i for i, flag in enumerate(flags) if flag]
 
 
 # Reading labelled files ---------------------------------------------------------------
@@ -180,7 +215,8 @@ class ReadReport:
 
 def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
     """The labelled tickets of a file: `subject`, `description` and a column per taxonomy field
-    (empty: not labelled for that field). Lines and labels that cannot be used are counted by reason."""
+    (empty: not labelled for that field), optionally `language` (or `locale`: "de", "fr-CH"), which
+    the card's per-language figures use. Lines and labels that cannot be used are counted by reason."""
     lookup = value_lookup(taxonomy)
     examples, rejected = [], Counter[str]()
     columns: set[str] = set()
@@ -214,7 +250,8 @@ def read_examples(path: Path, taxonomy: Taxonomy) -> ReadReport:
         if not labels:
             rejected["no label for any field"] += 1
             continue
-        examples.append(Example(subject, description, labels))
+        language = language_code(record.get("language") or record.get("locale"))
+        examples.append(Example(subject, description, labels, language=language))
     return ReadReport(examples, rejected, columns, {name: found for name, found in unknown.items() if found}, objects)
 
 
@@ -394,7 +431,7 @@ def train(
     started = time.perf_counter()
     progress.phase(f"redacting {len(examples)} tickets", len(examples))
     texts = redact_examples(examples, redactor, progress)
-    held_out = [i for i, example in enumerate(examples) if is_held_out(example.subject, example.description)]
+    held_out = held_out_indices(examples)
     set_aside = set(held_out)
     learning = [i for i in range(len(examples)) if i not in set_aside]
     learned = ", ".join(fields) + (f"; not learned: {', '.join(not_learned)}" if not_learned else "")
@@ -437,8 +474,9 @@ def evaluate(
     fields: list[str],
     progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Accuracy, macro-F1 and the majority baseline per field, on `held_out` for a model of `learning`."""
-    empty = {"held_out": 0, "accuracy": None, "macro_f1": None, "majority_accuracy": None}
+    """Accuracy, macro-F1 and the majority baseline per field, on `held_out` for a model of `learning`,
+    and per field the same per ticket language (`by_language`)."""
+    empty: dict[str, Any] = {"held_out": 0, "accuracy": None, "macro_f1": None, "majority_accuracy": None}
     progress = progress or Silent()
     try:
         check_trainable([examples[i] for i in learning], taxonomy)
@@ -459,16 +497,50 @@ def evaluate(
             scores[name] = dict(empty)
             continue
         gold, predicted = zip(*pairs)
-        majority = Counter(examples[i].labels[name] for i in learning if name in examples[i].labels).most_common(1)[0][
-            0
-        ]
+        majority = _majority_label(examples, learning, name)
         scores[name] = {
             "held_out": len(pairs),
             "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 4),
             "macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0)), 4),
             "majority_accuracy": round(sum(g == majority for g in gold) / len(pairs), 4),
+            "by_language": by_language(examples, learning, held_out, [answer[0] for answer in answers], name),
         }
     return scores
+
+
+def _majority_label(examples: list[Example], indices: list[int], name: str) -> str | None:
+    counts = Counter(examples[i].labels[name] for i in indices if name in examples[i].labels)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def by_language(
+    examples: list[Example], learning: list[int], held_out: list[int], predicted: list[dict[str, str]], name: str
+) -> dict[str, dict[str, Any]]:
+    """Field `name`'s accuracy per ticket language on `held_out` (answers `predicted`, parallel to
+    it), beside the majority class of that language's learning tickets (of all learning tickets
+    when none is in that language). Examples of unknown language are left out."""
+    scores: dict[str, dict[str, Any]] = {}
+    known = {language for i in held_out if (language := examples[i].language)}
+    for language in sorted(known, key=_language_order):
+        pairs = [
+            (examples[i].labels[name], answer[name])
+            for i, answer in zip(held_out, predicted)
+            if examples[i].language == language and name in examples[i].labels and name in answer
+        ]
+        if not pairs:
+            continue
+        same = [i for i in learning if examples[i].language == language]
+        majority = _majority_label(examples, same, name) or _majority_label(examples, learning, name)
+        scores[language] = {
+            "held_out": len(pairs),
+            "accuracy": round(sum(gold == answer for gold, answer in pairs) / len(pairs), 4),
+            "majority_accuracy": round(sum(gold == majority for gold, _ in pairs) / len(pairs), 4),
+        }
+    return scores
+
+
+def _language_order(language: str) -> tuple[int, str]:
+    return ((*LANGUAGES, "other").index(language) if language in (*LANGUAGES, "other") else 9, language)
 
 
 def save_card(card: ModelCard, model_path: Path) -> Path:

@@ -66,7 +66,7 @@ def test_success_records_model_tokens_cost_and_latency(sim, make):
     assert analysis.prompt_tokens > 0 and analysis.completion_tokens > 0
     expected = (analysis.prompt_tokens * 0.15 + analysis.completion_tokens * 0.60) / 1e6
     assert analysis.cost_usd == pytest.approx(expected, rel=1e-6)
-    assert analysis.prompt_version.startswith("triage-v1/support-triage@1/") and analysis.attempts == 1
+    assert analysis.prompt_version.startswith("triage-v2/support-triage@1/") and analysis.attempts == 1
     body = sent(sim)[-1]
     assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["strict"]
     assert body["model"] == "gpt-4o-mini"

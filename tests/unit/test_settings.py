@@ -364,3 +364,13 @@ def test_a_database_redis_does_not_have_is_named_and_other_refusals_are_not():
     assert said is not None and said.startswith("REDIS_URL: database 99 does not exist on this Redis server")
     assert missing_database(redis.ResponseError("WRONGTYPE Operation against a key"), 99) is None
     assert missing_database(redis.ConnectionError("Error 111 connecting"), 99) is None
+
+
+@pytest.mark.usefixtures("acme_login")
+def test_note_language_is_english_by_default_and_a_bad_value_stops_start_up_naming_the_choices(clean_env):
+    assert Settings().workers.note_language == "en"
+    clean_env.setenv("NOTE_LANGUAGE", "ticket")
+    assert Settings().workers.note_language == "ticket"
+    clean_env.setenv("NOTE_LANGUAGE", "de")
+    with pytest.raises(ConfigError, match="NOTE_LANGUAGE: Input should be 'en' or 'ticket'"):
+        get_settings()
