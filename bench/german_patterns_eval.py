@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import de_pii_data as data  # noqa: E402
 
-from app.redaction.german_addresses import german_address_spans, german_lexicon  # noqa: E402
+from app.redaction.german_addresses import address_lexicon, german_address_spans  # noqa: E402
 from app.redaction.german_ids import german_identifier_spans, german_phone_spans  # noqa: E402
 from app.redaction.patterns import phone_spans  # noqa: E402
 from app.redaction.spans import Span  # noqa: E402
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     without = [t for t in corpus.without_pii if t.held_out == args.held_out]
     with_pii = [t for t in corpus.with_pii if t.held_out == args.held_out]
 
-    german_lexicon()
+    address_lexicon()
     texts = [t.text for t in without + with_pii]
     started = time.perf_counter()
     for text in texts:

@@ -7,7 +7,7 @@ the name (Hauptstraße, Lindenweg, Berliner Allee), a gazetteer of cities, or th
 common German noun. "5000 Nutzer", "2024 Update", "10 Minuten", "Arbeitsplatz 3", "Im Kapitel 2"
 stay.
 
-Word lists, loaded once (`german_lexicon`), nothing downloaded:
+Word lists, loaded once (`address_lexicon`), nothing downloaded:
 - cities: Faker's de_DE, de_AT and de_CH address providers (MIT,
   https://github.com/joke2k/faker/tree/master/faker/providers/address);
 - German nouns: the `german_nouns` package's nouns.csv (CC BY-SA 4.0, from Wiktionary,
@@ -28,7 +28,7 @@ from app.redaction.spans import Span
 
 
 @dataclass(frozen=True)
-class GermanLexicon:
+class AddressLexicon:
     common_nouns: frozenset[str]  # lemmas whose only part of speech is "Substantiv"
     places: frozenset[str]  # Faker's cities and the nouns list's toponyms, full names ("Frankfurt am Main")
     ambiguous_places: frozenset[str]  # places that are common nouns too (Essen, Halle, Hof)
@@ -36,7 +36,7 @@ class GermanLexicon:
 
 
 @functools.cache
-def german_lexicon() -> GermanLexicon:
+def address_lexicon() -> AddressLexicon:
     """The word lists this module decides by (about a third of a second, once per process)."""
     from faker.providers.address import de_AT, de_CH, de_DE
     from german_nouns.config import CSV_FILE_PATH
@@ -55,7 +55,7 @@ def german_lexicon() -> GermanLexicon:
                 streets.add(lemma)
     for provider in (de_DE.Provider, de_AT.Provider, de_CH.Provider):
         places.update(city for city in provider.cities if not city[-1].isdigit())
-    return GermanLexicon(frozenset(common), frozenset(places), frozenset(places & common), frozenset(streets))
+    return AddressLexicon(frozenset(common), frozenset(places), frozenset(places & common), frozenset(streets))
 
 
 # --- streets ------------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class _Street:
     certain: bool  # a street by its own evidence; otherwise only when a post code follows
 
 
-def _street_candidates(text: str, lexicon: GermanLexicon) -> list[_Street]:
+def _street_candidates(text: str, lexicon: AddressLexicon) -> list[_Street]:
     found = []
     for match in STREET_RE.finditer(text):
         if YEAR_RE.fullmatch(match.group("house")):
@@ -171,7 +171,7 @@ PLACE_PREPOSITION_RE = re.compile(r"\b(?:in|nach|aus)\s+$")
 ADDRESS_GAP_RE = re.compile(r"[ \t]*(?:,[ \t]*|\r?\n[ \t]*)?")
 
 
-def _city_decided(match: re.Match[str], lexicon: GermanLexicon, after_street: bool, line_start: bool) -> bool:
+def _city_decided(match: re.Match[str], lexicon: AddressLexicon, after_street: bool, line_start: bool) -> bool:
     """Whether the word after a number names a city (see the module docstring)."""
     code, city, tail, country = match.group("code"), match.group("city"), match.group("tail"), match.group("country")
     if country and COUNTRY_DIGITS[country] != len(code):
@@ -198,7 +198,7 @@ def _city_decided(match: re.Match[str], lexicon: GermanLexicon, after_street: bo
     return known and city not in lexicon.ambiguous_places
 
 
-def _tail_end(match: re.Match[str], lexicon: GermanLexicon) -> int:
+def _tail_end(match: re.Match[str], lexicon: AddressLexicon) -> int:
     """Where the city ends: its tail ("am Main") only when the tail's word is no common noun."""
     tail = match.group("tail")
     if not tail:
@@ -214,7 +214,7 @@ def german_address_spans(text: str) -> list[Span]:
     follows it (after a comma or a line break) become one STREET_ADDRESS span."""
     if not any(char.isdigit() for char in text):
         return []
-    lexicon = german_lexicon()
+    lexicon = address_lexicon()
     streets = _street_candidates(text, lexicon)
     street_before: dict[int, _Street] = {}  # where a post code right after a street would start
     for street in streets:

@@ -222,15 +222,17 @@ def secret_spans(text: str) -> list[Span]:
     return spans
 
 
-def pattern_spans(text: str) -> list[Span]:
-    """Every validated pattern finding in `text` (may overlap; see spans.merge_spans)."""
+def pattern_spans(text: str, phones: bool = True) -> list[Span]:
+    """Every validated pattern finding in `text` (may overlap; see spans.merge_spans). German text
+    passes `phones=False`: its numbers are found by german_ids.german_phone_spans, which knows the
+    slash forms (0511/791307) and leaves versions and order numbers alone."""
     return [
         *email_spans(text),
         *card_spans(text),
         *iban_spans(text),
         *ssn_spans(text),
         *ip_spans(text),
-        *phone_spans(text),
+        *(phone_spans(text) if phones else ()),
         *driver_license_spans(text),
         *secret_spans(text),
     ]

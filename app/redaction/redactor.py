@@ -23,6 +23,8 @@ from typing import Any
 from app.domain.models import TicketInput, TicketWork
 from app.redaction.addresses import address_spans
 from app.redaction.german import german_lexicon, german_name_spans
+from app.redaction.german_addresses import address_lexicon, german_address_spans
+from app.redaction.german_ids import german_identifier_spans
 from app.redaction.identifiers import identifier_spans
 from app.redaction.languages import Language, detect_language, load_detector
 from app.redaction.names import mask_markup, person_and_location_spans
@@ -89,6 +91,7 @@ class Redactor:
         if preload:
             load_detector()
             german_lexicon()
+            address_lexicon()
             german_words_preload()
             self._french_nlp = load_french_model()
 
@@ -143,7 +146,7 @@ class Redactor:
             if not text.strip():
                 continue
             if language == "de":
-                results[index] = merge_spans(pattern_spans(text) + german_spans(text))
+                results[index] = merge_spans(pattern_spans(text, phones=False) + german_spans(text))
             else:
                 by_model["fr" if language == "fr" else "en"].append(index)
         for model, indexes in by_model.items():
@@ -192,8 +195,9 @@ def cut_text(text: str) -> str:
 
 
 def german_spans(text: str) -> list[Span]:
-    """Everything German-specific in a text (not merged): names and places."""
-    return german_name_spans(text)
+    """Everything German-specific in a text (not merged): names and places, phone numbers and
+    identifiers, street addresses."""
+    return german_name_spans(text) + german_identifier_spans(text) + german_address_spans(text)
 
 
 def german_words_preload() -> None:

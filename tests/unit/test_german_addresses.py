@@ -4,7 +4,7 @@ street word, a city gazetteer or the word being no common noun says otherwise.""
 
 import pytest
 
-from app.redaction.german_addresses import german_address_spans, german_lexicon
+from app.redaction.german_addresses import address_lexicon, german_address_spans
 
 
 def found(text: str) -> list[str]:
@@ -14,7 +14,7 @@ def found(text: str) -> list[str]:
 
 
 def test_the_lexicon_knows_cities_and_common_nouns():
-    lexicon = german_lexicon()
+    lexicon = address_lexicon()
     assert {"Berlin", "München", "Wien", "Zürich", "Aachen", "Bad Ischl"} <= lexicon.places
     assert {"Nutzer", "Update", "Arbeitsplatz"} <= lexicon.common_nouns
     assert "Berlin" not in lexicon.common_nouns
