@@ -317,7 +317,7 @@ def _name_word(lexicon: GermanLexicon, word: str) -> bool:
 def _cue_spans(text: str, lexicon: GermanLexicon) -> list[Span]:
     spans: list[Span] = []
     for pattern, strong in ((TITLE_CUE_RE, True), (STRONG_CUE_RE, True), (GREETING_CUE_RE, False),
-                            (SIGN_OFF_RE, False), (DASH_SIGNATURE_RE, False), (INITIAL_RE, False)):  # fmt: skip
+                            (SIGN_OFF_RE, False), (DASH_SIGNATURE_RE, False), (INITIAL_RE, True)):  # fmt: skip
         for match in pattern.finditer(text):
             start = end = match.start(1)
             for word in re.finditer(r"\S+", match.group(1)):
