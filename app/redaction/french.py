@@ -92,6 +92,9 @@ STATED_NAME_RE = re.compile(
     rf"(?i)(?:\bje[ \t]+m['’]appelle|\bmon[ \t]+nom[ \t]+est|\bnom(?:[ \t]+complet)?[ \t]*:|\bprénom[ \t]*:"
     rf"|\bcontact[ \t]*:|\binterlocuteur[ \t]*:|\bdemandeur[ \t]*:)[ \t]*({ANY_WORD}(?:[ \t]+{ANY_WORD}){{0,2}})"
 )
+# Greetings: "Bonjour Thomas," and "Chère Madame Martin" (the title's cue takes Martin); "Bonjour
+# Service Client" and "Cher support" name nobody (function and support words stop the run).
+GREETING_RE = re.compile(rf"(?<![\w])(?:Bonjour|Bonsoir|Salut|Cher|Chère|Chers|Chères)[ \t]+{NAME_RUN}")
 # "au nom de Jean Dupont", not "au nom de notre société": capitals only.
 ON_BEHALF_RE = re.compile(rf"\bau[ \t]+nom[ \t]+de[ \t]+{NAME_RUN}")
 
@@ -197,7 +200,7 @@ def _name_words_span(text: str, start: int, words: list[str], label: str = "PERS
 
 def _cue_spans(text: str) -> list[Span]:
     spans = []
-    for regex in (TITLE_RE, SIGN_OFF_RE, ON_BEHALF_RE, STATED_NAME_RE):
+    for regex in (TITLE_RE, GREETING_RE, SIGN_OFF_RE, ON_BEHALF_RE, STATED_NAME_RE):
         for match in regex.finditer(text):
             group = next(index for index in range(1, (match.lastindex or 0) + 1) if match.group(index))
             after = text[match.end(group) : match.end(group) + 2]

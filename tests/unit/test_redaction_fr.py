@@ -105,6 +105,9 @@ def test_an_entity_running_over_a_line_break_is_cut_there(nlp):
         ("Nom : Fontaine\nPrénom : Aurélie", "Fontaine"),
         ("Contact : Hélène Mercier", "Hélène Mercier"),
         ("La commande est au nom de Claire Moreau.", "Claire Moreau"),
+        ("Bonjour Thomas,\nmon écran clignote.", "Thomas"),
+        ("Chère Madame Martin,", "Martin"),
+        ("Salut Marc, ça va ?", "Marc"),
     ],
 )
 def test_cues_find_the_name(nlp, text, name):
@@ -122,6 +125,11 @@ def test_cues_find_the_name(nlp, text, name):
         "Contact : support@exemple.fr",
         "La commande est au nom de notre société.",
         "Merci, Pourriez-vous répondre vite ?",
+        "Bonjour Service Client,\nmon compte est bloqué.",
+        "Cher Support Technique,",
+        "Bonjour Madame,",
+        "Objet : Facture Mars 2024\nBonjour,\nLa Facture n'est pas arrivée. Mon Compte Premium est bloqué.",
+        "Le Gestionnaire de Fichiers ne s'ouvre plus sous Windows.",
     ],
 )
 def test_cues_leave_no_name_alone(nlp, text):
