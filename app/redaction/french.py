@@ -49,7 +49,8 @@ ANY_WORD = rf"[{LOWER}{UPPER}][{LOWER}{UPPER}'’-]*"
 
 # Words of French support text that the model or a cue may take for a name: greetings, sign-offs,
 # polite imperatives and modal verbs at the start of a sentence, support vocabulary, titles, days and
-# months. Measured on the French tickets: each word here was tagged PER or LOC there, or follows a cue.
+# months. The greetings, verbs and support words were tagged PER or LOC in the French tickets; the
+# function words, days, months and job titles stop a cue's run ("Cordialement, Karim Benali Chef de projet").
 FRENCH_NOT_NAMES = frozenset(
     "bonjour bonsoir salut cher chère chers chères madame monsieur mademoiselle messieurs mesdames "
     "merci cordialement salutations sincères meilleures distinguées respectueusement amicalement "
