@@ -82,7 +82,7 @@ def test_ordinary_capitalised_german_words_stay(text):
     [
         "Wir nutzen Google Drive und Microsoft Teams.",  # everyday English words and products
         "Die Integration mit ClickUp und QuickBooks bricht ab.",  # inner capitals: products
-        "Leider funktioniert das Login über Chrome nicht mehr.",
+        "Leider stürzt Chrome beim Öffnen des Dashboards ab.",
     ],
 )
 def test_products_and_english_words_stay(text):
