@@ -21,7 +21,9 @@ and out), scored with bench/pii_eval.py's definitions, the same as the English f
 - left: gold e-mails and IBANs with any letter or digit left visible;
 - the share of non-space characters redacted in German tickets with no personal data (and, for
   comparison, in 500 English support tickets);
-- ms per text of the command, the same process's start-up (a run on empty input) subtracted.
+- ms per text of the command, the same process's start-up (a run on empty input) subtracted, for
+  the German sets, 500 English support tickets and the 113 French tickets (their language
+  detected, so routed to the French model).
 
 `--limit N` takes at most N texts of each part of each set (a fixed hash order, so the same
 ones each time; 0 for all); the default keeps a run to about two minutes on two cores.
@@ -33,6 +35,7 @@ figures.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import sys
@@ -85,6 +88,17 @@ class Runs:
         return self.spans[text]
 
 
+def french_tickets(eval_dir: Path) -> list[str]:
+    """The French Tobi-Bueck tickets (subject and body, as the fleet joins them), each once."""
+    texts: dict[str, None] = {}
+    for name in data.TICKET_FILES:
+        with (eval_dir / name).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("language") == "fr" and row.get("body"):
+                    texts[data.clean(f"{row.get('subject') or ''}\n\n{row['body']}")] = None
+    return list(texts)
+
+
 def score(records: list[Record], detect: Callable[[str], Spans], ms: float) -> tuple[dict, list[str]]:
     result = Score(never_left=NEVER_LEFT_DE)
     for record in records:
@@ -114,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     news = {p: sample([s for s in sentences if part[s.held_out] == p], lambda s: s.text, args.limit) for p in PARTS}
     english = load_tickets(args.eval_dir / "tobibueck_multilang_4-20k_first2181.csv")
+    french = french_tickets(args.eval_dir)
 
     runs = Runs(language)
     tickets = [t.text for p in PARTS for t in support[p] + clean[p] if t.source == "ticket"]
@@ -122,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     runs.run("german_answers", answers, language)
     runs.run("germeval", [s.text for p in PARTS for s in news[p]], language)
     runs.run("english_tickets", english)
+    runs.run("french_tickets", french)
     support_ms = round(
         (runs.ms["german_tickets"] * len(tickets) + runs.ms["german_answers"] * len(answers))
         / max(1, len(tickets) + len(answers)),
@@ -150,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"python -m app redact --spans, start-up excluded: {runs.ms['german_tickets']} ms per German ticket "
         f"({len(tickets)}), {runs.ms['german_answers']} per German answer ({len(answers)}), "
-        f"{runs.ms['germeval']} per GermEval sentence, {runs.ms['english_tickets']} per English ticket ({len(english)})"
+        f"{runs.ms['germeval']} per GermEval sentence, "
+        f"{runs.ms['english_tickets']} per English ticket ({len(english)}), "
+        f"{runs.ms['french_tickets']} per French ticket ({len(french)}, language detected)"
     )
     print("e-mails or IBANs left visible: " + ", ".join(f"{p} {len(left[p])}" for p in PARTS))
     if args.show_left:
@@ -183,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 "english_tickets_redacted_percent": english_share,
                 "ms_per_german_ticket": runs.ms["german_tickets"],
                 "ms_per_english_ticket": runs.ms["english_tickets"],
+                "ms_per_french_ticket": runs.ms["french_tickets"],
                 "ms_per": runs.ms,
                 "emails_or_ibans_left": {p: len(left[p]) for p in PARTS},
                 "limit": args.limit,
