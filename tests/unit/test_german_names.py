@@ -149,3 +149,8 @@ def test_the_language_is_detected(text, language):
 )  # fmt: skip
 def test_a_callers_language_is_normalised(value, language):
     assert normalise_language(value) == language
+
+
+def test_a_name_and_address_record_the_detector_is_unsure_of_stays_with_the_english_rules():
+    record = ">Marta Palermo\n>Cityscan\n>Marta Palermo\n>1072 Pohlstrasse 9\n>Suite 858\n>Börßum\n>Germany 74"
+    assert detect_language(record) == "en"
