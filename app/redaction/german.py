@@ -65,7 +65,7 @@ NOT_A_NAME_AFTER_CUE = frozenset("zusammen alle allerseits leute team kunde kund
 
 # A capitalised word: a capital, then at least one lower-case letter (acronyms are no names here:
 # in support text they are products and protocols). Hyphens join parts (Müller-Lüdenscheidt).
-WORD_RE = re.compile(r"(?<![\w@.])[^\W\d_][^\W\d_'’]*(?:['’-][^\W\d_]+)*(?![\w@])")
+WORD_RE = re.compile(r"(?<![\w@.])[^\W\d_][^\W\d_'’]*(?:['’-][^\W\d_]+)*(?![\w@]|\.[a-z])")  # not "Monday.com"
 SENTENCE_END_RE = re.compile(r"(?:[.!?:;•\"„“»«]|^|\n|-\s)\s*$")
 
 TITLE = r"(?:Dr\.|Prof\.|Dipl\.-Ing\.|Mag\.|Ing\.)"
@@ -341,8 +341,39 @@ def _known(word: str, names: frozenset[str]) -> bool:
     return word in names or (len(word) > 3 and word[-1] == "s" and word[:-1] in names)
 
 
+# After a product's name: a model or version ("Redis 6.2", "Dell XPS 13", "Cisco IOS"); a phone
+# number's long digit groups ("Anna Krüger 0170 2688672") and a year do not count.
+MODEL_AFTER_RE = re.compile(r" (?:[A-Z]{2,}\b|\d{1,3}(?:[.,]\d+)*\b(?![ /-]?\d))")  # a year ("Kolb 1986") is no model
+
+
+def _in_product_name(text: str, words: list[_Word], index: int) -> bool:
+    """An unknown word in a product's or company's name: a model or version after it, or an everyday
+    English word that is no German one ("Die" is both) or a word with inner capitals beside it
+    ("Google Workspace", "OptiInvest Analytics", "Tech Online Store")."""
+    word = words[index]
+    if MODEL_AFTER_RE.match(text, word.end):
+        return True
+    for other in (index - 1, index + 1):
+        if not 0 <= other < len(words):
+            continue
+        neighbour = words[other]
+        between = text[min(word.end, neighbour.end) : max(word.start, neighbour.start)]
+        if between == " " and _capitalised(neighbour.text):
+            lower = neighbour.text.lower()
+            if INNER_CAPITAL_RE.match(neighbour.text) or (
+                _english(lower) and not _german_word(lower) and lower not in german_stop_words()
+            ):
+                return True
+    return False
+
+
 def _word_label(
-    lexicon: GermanLexicon, word: _Word, previous: str, lowercase: set[str], next_is_name: bool = False
+    lexicon: GermanLexicon,
+    word: _Word,
+    previous: str,
+    lowercase: set[str],
+    next_is_name: bool = False,
+    in_product_name: bool = False,
 ) -> str | None:
     """What one capitalised word is on its own: "PERSON", "LOCATION", "GIVEN" (a given name, which
     opens a name) or None (a common noun, a function word or anything else)."""
@@ -354,11 +385,12 @@ def _word_label(
     if all(_known(p, lexicon.given) for p in parts) and (not common or next_is_name):
         return "GIVEN"
     if all(_known(p, lexicon.surnames) or _known(p, lexicon.given) for p in parts) and not common:
-        return "PERSON"
+        return None if in_product_name and not next_is_name else "PERSON"
     if (
         not common
         and not any(lexicon.is_name(p) or p in lexicon.places for p in parts)
         and value.lower() not in lowercase  # written in lower case elsewhere: an ordinary word
+        and not in_product_name
         # Sentences open with adverbs, verbs and adjectives in capitals; their endings tell most.
         and (
             not word.sentence_start
@@ -404,7 +436,9 @@ def german_name_spans(text: str) -> list[Span]:
                 or (not lexicon.is_common(following.text) and _name_word(lexicon, following.text))
             )
         )
-        labels.append(_word_label(lexicon, word, previous, lowercase, next_is_name))
+        labels.append(
+            _word_label(lexicon, word, previous, lowercase, next_is_name, _in_product_name(text, words, index))
+        )
     index = 0
     while index < len(words):
         label = labels[index]

@@ -154,3 +154,21 @@ def test_a_callers_language_is_normalised(value, language):
 def test_a_name_and_address_record_the_detector_is_unsure_of_stays_with_the_english_rules():
     record = ">Marta Palermo\n>Cityscan\n>Marta Palermo\n>1072 Pohlstrasse 9\n>Suite 858\n>Börßum\n>Germany 74"
     assert detect_language(record) == "en"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Instanz von Redis 6.2 startet nicht.",  # a version after it
+        "Das Dell XPS 13 bootet nicht.",  # a model after it
+        "Als Nutzer von OptiInvest Analytics bin ich unzufrieden.",  # a product word beside it
+        "Die ETL-Pipeline zu Monday.com ist ausgefallen.",  # a domain
+    ],
+)
+def test_an_unknown_word_in_a_products_name_stays(text):
+    assert found(text) == []
+
+
+def test_a_name_before_a_phone_number_or_a_year_is_still_a_name():
+    assert ("Krzysztofiak", "PERSON") in found("Bitte rufen Sie Frau Krzysztofiak 0170 2688672 an.")
+    assert ("Kolbinger", "PERSON") in found("Das Werk schrieb Kolbinger 1986 in Wien.")
