@@ -14,11 +14,20 @@ little; what decides here is a lexicon of what each capitalised word is:
 
 A word that is both a common noun and a name ("Koch", "Fischer", "Winter", "Essen") is a name only
 in a name's company: after a cue (Herr, Frau, Dr., "Sehr geehrte", "Mit freundlichen Grüßen",
-"Name:", ...), after a given name, or after "in"/"aus"/"nach" for a place. A capitalised word in
-no list, not at a sentence's start, that is no compound of a known noun ("Druckerwarteschlange"
-ends in "Schlange") and no acronym, is taken for a proper name too: foreign surnames and places in
-the news ("Sarkozy", "Kolb") are in no list. `bench/pii_eval_de.py` measures each rule's worth on
-held-out German support texts and GermEval 2014 sentences.
+"Name:", an initial, "sagte"), beside a given name, or after "in"/"aus"/"nach" for a place.
+
+A capitalised word in no list is taken for a proper name too (foreign surnames and places in the
+news, "Sarkozy", are in no list) unless something says it is an ordinary word:
+- a compound of a known noun ("Druckerwarteschlange" ends in "Schlange") or a noun's ending (-ung);
+- a word of German's own in pyspellchecker's German word list (MIT: "dennoch", "aktualisieren"),
+  or written in lower case elsewhere in the text;
+- an everyday English word (German tickets are full of them: "Customer", "Online");
+- inner capitals (ClickUp), or a product's company: a version or model after it ("Redis 6.2"),
+  a product or English word beside it ("OptiInvest Analytics");
+- a sentence's first word with the ending of a verb or adjective ("Zusätzlich", "Könnten").
+
+`bench/pii_eval_de.py` measures the rules on held-out German support texts and GermEval 2014
+sentences; tests/unit/test_german_names.py shows what each finds and leaves alone.
 """
 
 from __future__ import annotations
@@ -29,9 +38,13 @@ import gzip
 import importlib
 import importlib.resources
 import importlib.util
+import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS
 
 from app.redaction.spans import Span
 
@@ -105,6 +118,24 @@ DASH_SIGNATURE_RE = re.compile(rf"[.!?][ \t]+-[ \t]+({CAP}(?:[ \t]+{CAP}){{0,2}}
 PLACE_PREPOSITIONS = frozenset("in aus nach bei von ab bis".split())
 MIN_COMPOUND_HEAD = 4  # "Systemzeit" ends in "zeit"; heads shorter than this prove nothing
 LONG_COMPOUND_HEAD = 6
+# Derivational endings of German common nouns: a word ending so is a noun, whatever list lacks it.
+NOUN_ENDINGS = tuple(
+    "ung ungen heit heiten keit keiten schaft schaften tion tionen ität itäten ismus ierung ierungen nis nisse "
+    "ment ments enz enzen anz anzen ur uren ik iken tät täten sation sationen".split()
+)
+# Endings of German adjectives, adverbs and verb forms: a sentence's first word ending so is no name.
+NOT_NAME_ENDINGS = tuple("e en er es em lich ig isch bar iv nd t st ten tet weise".split())
+# Inner capitals: product and company names (ClickUp, GitLab, QuickBooks), not people.
+INNER_CAPITAL_RE = re.compile(r"^(?!Mc)[^\W\d_][a-zäöüß]*[A-ZÄÖÜ]")
+# An English word this frequent (pyspellchecker's counts, from subtitles) is an everyday word
+# ("Customer" 18,618, "Online", "Chrome" 1,737, "Google" 2,012), not a name; rarer ones may be
+# names ("Hendrix" 86, "Sullivan" 297, "Miller" 956). 300 instead of 1000 trades 3 points of
+# GermEval PERSON recall for 2 of support-text precision (bench/pii_eval_de.py, tuning part).
+ENGLISH_EVERYDAY_COUNT = 1000
+GERMAN_LISTED_ONLY = 50
+# After a product's name: a model or version ("Redis 6.2", "Dell XPS 13", "Cisco IOS"); a phone
+# number's long digit groups ("Anna Krüger 0170 2688672") and a year do not count.
+MODEL_AFTER_RE = re.compile(r" (?:[A-Z]{2,}\b|\d{1,3}(?:[.,]\d+)*\b(?![ /-]?\d))")  # a year ("Kolb 1986") is no model
 
 
 @dataclass(frozen=True)
@@ -159,7 +190,8 @@ def german_lexicon() -> GermanLexicon:
     given: set[str] = set()
     surnames: set[str] = set()
     places: set[str] = set()
-    with (importlib.resources.files("german_nouns") / "nouns.csv").open(encoding="utf-8", newline="") as handle:
+    nouns_csv = importlib.resources.files("german_nouns") / "nouns.csv"
+    with nouns_csv.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
         rows = csv.reader(handle)
         next(rows)
         for row in rows:
@@ -199,9 +231,9 @@ def _everyday_english() -> frozenset[str]:
     return frozenset(w.lower() for w in lorem.word_list) | frozenset(STOP_WORDS)
 
 
-def _names(values: object) -> list[str]:
+def _names(values: Iterable[object]) -> list[str]:
     """Faker keeps some lists as dicts of weights; its keys are the names."""
-    names = list(values.keys()) if isinstance(values, dict) else list(values)  # type: ignore[attr-defined]
+    names = list(values.keys()) if isinstance(values, dict) else list(values)
     return [n for n in names if isinstance(n, str) and n[:1].isupper() and not n.isupper()]
 
 
@@ -210,17 +242,6 @@ def _place_names(value: str) -> list[str]:
     if " " not in value:
         return [value]
     return [value, *(part for part in value.split() if len(part) > 3 and part[0].isupper())]
-
-
-# Derivational endings of German common nouns: a word ending so is a noun, whatever list lacks it.
-NOUN_ENDINGS = tuple(
-    "ung ungen heit heiten keit keiten schaft schaften tion tionen ität itäten ismus ierung ierungen nis nisse "
-    "ment ments enz enzen anz anzen ur uren ik iken tät täten sation sationen".split()
-)
-# Endings of German adjectives, adverbs and verb forms: a sentence's first word ending so is no name.
-NOT_NAME_ENDINGS = tuple("e en er es em lich ig isch bar iv nd t st ten tet weise".split())
-# Inner capitals: product and company names (ClickUp, GitLab, QuickBooks), not people.
-INNER_CAPITAL_RE = re.compile(r"^(?!Mc)[^\W\d_][a-zäöüß]*[A-ZÄÖÜ]")
 
 
 def _unknown_name_shape(word: str, alone: bool = True) -> bool:
@@ -234,16 +255,6 @@ def _unknown_name_shape(word: str, alone: bool = True) -> bool:
         and not _english(lower)
         and not (alone and _german_word(lower))
     )
-
-
-from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS  # noqa: E402
-
-# An English word this frequent (pyspellchecker's counts, from subtitles) is an everyday word
-# ("Customer" 18,618, "Online", "Chrome" 1,737, "Google" 2,012), not a name; rarer ones may be
-# names ("Hendrix" 86, "Sullivan" 297, "Miller" 956). 300 instead of 1000 trades 3 points of
-# GermEval PERSON recall for 2 of support-text precision (bench/pii_eval_de.py, tuning part).
-ENGLISH_EVERYDAY_COUNT = 1000
-GERMAN_LISTED_ONLY = 50
 
 
 @functools.cache
@@ -339,11 +350,6 @@ def _cue_spans(text: str, lexicon: GermanLexicon) -> list[Span]:
 def _known(word: str, names: frozenset[str]) -> bool:
     """In the list, itself or as a genitive ("Irlands", "Merkels")."""
     return word in names or (len(word) > 3 and word[-1] == "s" and word[:-1] in names)
-
-
-# After a product's name: a model or version ("Redis 6.2", "Dell XPS 13", "Cisco IOS"); a phone
-# number's long digit groups ("Anna Krüger 0170 2688672") and a year do not count.
-MODEL_AFTER_RE = re.compile(r" (?:[A-Z]{2,}\b|\d{1,3}(?:[.,]\d+)*\b(?![ /-]?\d))")  # a year ("Kolb 1986") is no model
 
 
 def _in_product_name(text: str, words: list[_Word], index: int) -> bool:
