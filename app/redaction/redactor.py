@@ -22,7 +22,7 @@ from typing import Any
 
 from app.domain.models import TicketInput, TicketWork
 from app.redaction.addresses import address_spans
-from app.redaction.french import french_spans, load_french_model
+from app.redaction.french import french_spans, load_french_model, run_french_model
 from app.redaction.german import german_lexicon, german_name_spans
 from app.redaction.german_addresses import address_lexicon, german_address_spans
 from app.redaction.german_ids import german_identifier_spans
@@ -150,15 +150,15 @@ class Redactor:
                 results[index] = merge_spans(pattern_spans(text, phones=False) + german_spans(text))
             else:
                 by_model["fr" if language == "fr" else "en"].append(index)
-        for model, indexes in by_model.items():
-            if not indexes:
-                continue
-            nlp = self.french_nlp if model == "fr" else self.nlp
-            docs = nlp.pipe(mask_markup(texts[index]) for index in indexes)
-            for index, doc in zip(indexes, docs):
-                results[index] = (
-                    french_spans_all(doc, texts[index]) if model == "fr" else self._english_spans(doc, texts[index])
-                )
+        english, french = by_model["en"], by_model["fr"]
+        for index, doc in zip(
+            english, self.nlp.pipe(mask_markup(texts[index]) for index in english) if english else ()
+        ):
+            results[index] = self._english_spans(doc, texts[index])
+        if french:
+            docs = run_french_model(self.french_nlp, [mask_markup(texts[index]) for index in french])
+            for index, doc in zip(french, docs):
+                results[index] = french_spans_all(doc, texts[index])
         return list(zip(results, decided))
 
     @staticmethod

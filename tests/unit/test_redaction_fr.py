@@ -278,3 +278,27 @@ def test_french_tickets_without_personal_data_are_hardly_redacted(nlp):
         redacted += sum(1 for s in spans for ch in text[s.start : s.end] if not ch.isspace())
         total += sum(1 for ch in text if not ch.isspace())
     assert len(rows) == 113 and redacted / total <= 0.03
+
+
+def test_the_model_reads_only_sentences_with_an_inner_capital_and_short_lines():
+    from app.redaction.french import model_segments
+
+    text = (
+        "Bonjour,\nnotre imprimante ne fonctionne plus depuis la mise à jour de ce matin. "
+        "Mon collègue Pierre Durand a essayé de la redémarrer.\nCordialement,\nCamille Moreau"
+    )
+    read = [text[start:end].strip() for start, end in model_segments(text)]
+    assert "Mon collègue Pierre Durand a essayé de la redémarrer." in read  # a name inside a sentence
+    assert "Camille Moreau" in read and "Cordialement," in read  # short lines
+    assert not any(part.startswith("notre imprimante") for part in read)  # nothing capitalised inside
+
+
+def test_entities_from_segments_carry_offsets_into_the_whole_text(nlp):
+    from app.redaction.french import run_french_model
+
+    text = (
+        "Bonjour,\nle serveur est en panne depuis hier soir sans aucune raison.\n"
+        "Je travaille avec Pierre Durand à Lyon."
+    )
+    (doc,) = run_french_model(nlp, [text])
+    assert {text[e.start_char : e.end_char] for e in doc.ents} >= {"Pierre Durand", "Lyon"}
