@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import re
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +43,7 @@ from app.learn.model import (
 from app.learn.splits import held_out as held_out_flags
 from app.records import read_records
 from app.redaction import Redactor
+from app.redaction.languages import normalise_language
 
 MIN_EXAMPLES = 20
 NEIGHBOUR_FOLDS = 3
@@ -67,13 +67,8 @@ LANGUAGES = ("en", "de", "fr")
 
 def language_code(raw: object) -> str | None:
     """A ticket's language from a label or locale ("de", "de-AT", "fr_CH", "English" is not one):
-    "en", "de" or "fr", "other" for any other two-letter code, None when empty or unreadable."""
-    if not isinstance(raw, str):
-        return None
-    match = re.fullmatch(r"([a-z]{2})(?:[-_][a-z0-9]+)?", raw.strip().lower())
-    if match is None:
-        return None
-    return match.group(1) if match.group(1) in LANGUAGES else "other"
+    "en", "de" or "fr", "other" for any other language code, None when empty or unreadable."""
+    return normalise_language(raw)
 
 
 class LanguageScore(BaseModel):
@@ -286,9 +281,9 @@ def redact_examples(examples: list[Example], redactor: Redactor, progress: Progr
     Redaction is most of a training run's time, so a large file is redacted by one forked process
     per core (each inherits the loaded spaCy model; nothing is loaded again)."""
     progress = progress or Silent()
-    tickets = [(example.subject, example.description) for example in examples]
+    tickets = [(example.subject, example.description, example.language) for example in examples]
     processes = min(os.cpu_count() or 1, len(tickets) // PARALLEL_REDACTION_FROM + 1)
-    texts: list[str] = []
+    redacted: list[tuple[str, str]] = []
     if processes > 1:
         global _redactor_for_children
         _redactor_for_children = redactor
@@ -296,25 +291,34 @@ def redact_examples(examples: list[Example], redactor: Redactor, progress: Progr
         chunks = [tickets[i : i + size] for i in range(0, len(tickets), size)]
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
             for chunk in pool.map(_redact_chunk, chunks):  # in order, each as soon as it is done
-                texts += chunk
+                redacted += chunk
                 progress.advance(len(chunk))
-        return texts
-    for start in range(0, len(tickets), REDACTION_CHUNK):
-        chunk = _redact_with(redactor, tickets[start : start + REDACTION_CHUNK])
-        texts += chunk
-        progress.advance(len(chunk))
-    return texts
+    else:
+        for start in range(0, len(tickets), REDACTION_CHUNK):
+            chunk = _redact_with(redactor, tickets[start : start + REDACTION_CHUNK])
+            redacted += chunk
+            progress.advance(len(chunk))
+    for example, (_, language) in zip(examples, redacted):
+        if example.language is None:  # no column said it: the language redaction detected
+            example.language = language
+    return [text for text, _ in redacted]
 
 
 PARALLEL_REDACTION_FROM = 400  # tickets; below this a pool costs more than it saves
 _redactor_for_children: Redactor | None = None
 
 
-def _redact_with(redactor: Redactor, tickets: list[tuple[str, str]]) -> list[str]:
-    return [ticket_text(subject.text, description.text) for subject, description in redactor.redact_tickets(tickets)]
+def _redact_with(redactor: Redactor, tickets: list[tuple[str, str, str | None]]) -> list[tuple[str, str]]:
+    """Each ticket's redacted text and the language it was redacted as (a known one is used)."""
+    pairs = [(subject, description) for subject, description, _ in tickets]
+    languages = [normalise_language(language) for _, _, language in tickets]
+    return [
+        (ticket_text(subject.text, description.text), subject.language)
+        for subject, description in redactor.redact_tickets(pairs, languages)
+    ]
 
 
-def _redact_chunk(tickets: list[tuple[str, str]]) -> list[str]:
+def _redact_chunk(tickets: list[tuple[str, str, str | None]]) -> list[tuple[str, str]]:
     assert _redactor_for_children is not None  # set by the parent before it forked
     return _redact_with(_redactor_for_children, tickets)
 

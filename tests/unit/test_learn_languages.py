@@ -91,3 +91,18 @@ def test_accuracy_per_language_beside_that_languages_majority():
         "de": {"held_out": 1, "accuracy": 0.0, "majority_accuracy": 1.0},
         "fr": {"held_out": 1, "accuracy": 1.0, "majority_accuracy": 0.0},
     }
+
+
+def test_redaction_gives_each_example_without_a_language_the_one_it_detected():
+    from app.learn.training import redact_examples
+    from app.redaction import Redactor
+
+    german = Example(
+        "Drucker defekt",
+        "Sehr geehrte Damen und Herren, unser Drucker druckt seit gestern nicht mehr. Viele Grüße, Jana Krüger",
+        {},
+    )
+    said_french = Example("Imprimante", "Bonjour, notre imprimante est en panne depuis hier.", {}, language="fr")
+    texts = redact_examples([german, said_french], Redactor())
+    assert german.language == "de" and said_french.language == "fr"  # a language already known is kept
+    assert "Krüger" not in texts[0] and "Drucker" in texts[0]  # German rules: the name goes, nouns stay
