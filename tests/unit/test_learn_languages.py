@@ -102,7 +102,8 @@ def test_redaction_gives_each_example_without_a_language_the_one_it_detected():
         "Sehr geehrte Damen und Herren, unser Drucker druckt seit gestern nicht mehr. Viele Grüße, Jana Krüger",
         {},
     )
-    said_french = Example("Imprimante", "Bonjour, notre imprimante est en panne depuis hier.", {}, language="fr")
-    texts = redact_examples([german, said_french], Redactor())
-    assert german.language == "de" and said_french.language == "fr"  # a language already known is kept
+    labelled = Example("Imprimante", "Bonjour, notre imprimante est en panne depuis hier.", {}, language="de")
+    texts = redact_examples([german, labelled], Redactor())
+    assert german.language == "de"  # detected
+    assert labelled.language == "de"  # a file's column is kept for the card's figures
     assert "Krüger" not in texts[0] and "Drucker" in texts[0]  # German rules: the name goes, nouns stay
