@@ -112,6 +112,12 @@ INITIAL_RE = re.compile(rf"(?<![\w.])[A-ZÄÖÜ]\.[ \t]?({CAP})")
 SPEECH_CUE_RE = re.compile(
     rf"\b(?:sagte|sagt|erklärte|erklärt|betonte|meinte|kritisierte|forderte|so)[ \t]+({CAP}(?:[ \t]+{CAP})?)"
 )
+# A role before a name ("Ministerpräsident Rüttgers", "Trainer Bruchhagen", "Kollegin Schwarz").
+ROLE_CUE_RE = re.compile(
+    rf"\b[A-ZÄÖÜ]?[a-zäöüß]*(?:[Pp]räsident|[Mm]inister|[Kk]anzler|[Mm]eister|[Tt]rainer|[Ss]precher|[Cc]hef|"
+    rf"[Dd]irektor|[Ll]eiter|[Vv]orsitzende|[Aa]utor|[Kk]olleg[ea]|[Aa]nwalt|[Aa]nwältin|[Rr]ichter)(?:in|r)?"
+    rf"[ \t]+({CAP}(?:[ \t]+{CAP})?)"
+)
 # A dash before a name at the end of a text or line ("Bitte um Rückruf. - Anna Weber").
 DASH_SIGNATURE_RE = re.compile(rf"[.!?][ \t]+-[ \t]+({CAP}(?:[ \t]+{CAP}){{0,2}})[ \t]*$", re.MULTILINE)
 # Prepositions after which a place name is a place ("in Essen", "aus Halle").
@@ -329,7 +335,8 @@ def _name_word(lexicon: GermanLexicon, word: str) -> bool:
 def _cue_spans(text: str, lexicon: GermanLexicon) -> list[Span]:
     spans: list[Span] = []
     for pattern, strong in ((TITLE_CUE_RE, True), (STRONG_CUE_RE, True), (GREETING_CUE_RE, False),
-                            (SIGN_OFF_RE, False), (DASH_SIGNATURE_RE, False), (INITIAL_RE, True)):  # fmt: skip
+                            (SIGN_OFF_RE, False), (DASH_SIGNATURE_RE, False), (INITIAL_RE, True),
+                            (ROLE_CUE_RE, False)):  # fmt: skip
         for match in pattern.finditer(text):
             start = end = match.start(1)
             for word in re.finditer(r"\S+", match.group(1)):

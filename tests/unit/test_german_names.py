@@ -98,6 +98,11 @@ def test_a_sentences_first_word_is_a_name_only_when_no_german_word_reads_so():
     assert words("Zusätzlich stürzt die App ab.") == set()
 
 
+def test_a_role_before_a_surname_marks_it_even_when_it_is_also_a_noun():
+    assert ("Schwarz", "PERSON") in found("Das bestätigte Bürgermeister Schwarz am Abend.")
+    assert found("Bitte wenden Sie sich an unseren Teamleiter Support.") == []
+
+
 def test_an_initial_or_a_verb_of_saying_marks_a_surname():
     assert ("Wiegemann", "PERSON") in found("Das Buch von A. Wiegemann erschien 1990.")
     assert ("Richter", "PERSON") in found("Das sei unklar, sagte Richter am Montag.")
