@@ -95,18 +95,10 @@ class _Tally:
 
 def _text_of(record: Any) -> tuple[str, Language | None]:
     """A line's text and the language it says it is in (absent or null: detected)."""
-    from app.redaction.languages import normalise_language
-
     text = record["text"]
     if not isinstance(text, str):
         raise TypeError("text must be a string")
-    language = record.get("language")
-    if language is None:
-        return text, None
-    decided = normalise_language(language)
-    if decided is None:
-        raise TypeError('language must be a language code such as "de", "fr" or "en"')
-    return text, decided
+    return text, _language_of(record)
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
@@ -125,7 +117,7 @@ def cmd_redact(args: argparse.Namespace) -> int:
                 tally.bad(item)
                 continue
             result = next(results)
-            out: dict[str, Any] = {"redacted": result.text, "language": result.language}
+            out: dict[str, Any] = {"redacted": result.text}
             if args.spans:
                 out["spans"] = [span.as_dict() for span in result.spans]
             print(json.dumps(out, ensure_ascii=False))
@@ -133,11 +125,24 @@ def cmd_redact(args: argparse.Namespace) -> int:
     return tally.outcome("redacted")
 
 
-def _ticket_texts(record: Any) -> tuple[str, str]:
+def _language_of(record: Any) -> Language | None:
+    """The language a line says it is in (absent or null: detected); TypeError for one that is no code."""
+    from app.redaction.languages import normalise_language
+
+    language = record.get("language")
+    if language is None:
+        return None
+    decided = normalise_language(language)
+    if decided is None:
+        raise TypeError('language must be a language code such as "de", "fr" or "en"')
+    return decided
+
+
+def _ticket_texts(record: Any) -> tuple[str, str, Language | None]:
     subject, description = (record.get(key) or "" for key in ("subject", "description"))
     if not isinstance(subject, str) or not isinstance(description, str) or not (subject or description):
         raise TypeError("subject and description must be text, not both empty")
-    return subject, description
+    return subject, description, _language_of(record)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -150,14 +155,20 @@ def cmd_classify(args: argparse.Namespace) -> int:
     classifier = services.build_classifier(args.provider, private=True)
     redactor = services.redactor()
     tally = _Tally()
-    for batch in _stdin_batches('{"subject": string, "description": string}', _ticket_texts, max_batch=1):
+    for batch in _stdin_batches(
+        '{"subject": string, "description": string, "language"?: a code such as "de"}', _ticket_texts, max_batch=1
+    ):
         for item in batch:
             tally.lines += 1
             if isinstance(item, _BadLine):
                 tally.bad(item)
                 sys.stdout.flush()
                 continue
-            subject, description = (part.text for part in redactor.redact_ticket(*map(cut_text, item)))
+            subject_text, description_text, language = item
+            ((subject_part, description_part),) = redactor.redact_tickets(
+                [(cut_text(subject_text), cut_text(description_text))], [language]
+            )
+            subject, description = subject_part.text, description_part.text
             # The shared LLM quota: wait as a worker would, never fall back.
             try:
                 analysis = waiting_out(

@@ -57,8 +57,24 @@ def test_bad_and_blank_lines_get_an_error_line_and_exit_1():
     assert lines[2] == {"error": "line 3: blank"} and "error" in lines[1] and "error" in lines[3]
     assert result.stderr.strip().splitlines() == [
         'error: 3 of 4 lines not redacted (an {"error": ...} line stands for each): line 2: expected '
-        '{"text": string} (JSONDecodeError) and 2 more'
+        '{"text": string, "language"?: a code such as "de"} (JSONDecodeError) and 2 more'
     ]
+
+
+def test_a_lines_language_wins_over_detection_and_a_bad_one_is_a_bad_line():
+    german = "Sehr geehrte Frau Koch, unser Drucker druckt nicht. Viele Grüße, Jana Krüger"
+    result = run(
+        [
+            json.dumps({"text": german}, ensure_ascii=False),  # detected: German rules
+            json.dumps({"text": german, "language": "en"}, ensure_ascii=False),  # English rules, as asked
+            json.dumps({"text": german, "language": "deutsch!"}, ensure_ascii=False),
+        ]
+    )
+    assert result.returncode == 1
+    detected, as_english, bad = (json.loads(line) for line in result.stdout.splitlines())
+    assert detected["redacted"] == "Sehr geehrte Frau <PERSON>, unser Drucker druckt nicht. Viele Grüße, <PERSON>"
+    assert "Drucker" not in as_english["redacted"]  # the English rules take the noun for a name
+    assert bad["error"].startswith("line 3: expected")
 
 
 def test_a_long_text_is_cut_and_redacted_as_the_workers_redact_it():
@@ -122,5 +138,7 @@ def test_many_lines_at_once_and_a_line_that_is_not_utf8():
     lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert result.returncode == 1 and len(lines) == 152
     assert all("+1 415" not in line["redacted"] and "Ticket" in line["redacted"] for line in lines[:150])
-    assert lines[150] == {"error": 'line 151: expected {"text": string} (UnicodeDecodeError)'}
+    assert lines[150] == {
+        "error": 'line 151: expected {"text": string, "language"?: a code such as "de"} (UnicodeDecodeError)'
+    }
     assert lines[151] == {"redacted": "last"}  # no newline at the end: still read
