@@ -34,6 +34,7 @@ import csv
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,27 +293,43 @@ def unknown_placeholders(text: str) -> list[str]:
     ]
 
 
-def fill(text: str, rng: random.Random) -> tuple[str, list[tuple[int, int, str]]]:
-    """`text` with every known placeholder replaced by a generated value, and the values' spans."""
+Choice = Callable[[re.Match[str], str], "tuple[str | None, str] | None"]
+
+
+def splice(text: str, placeholders: re.Pattern[str], choose: Choice) -> tuple[str, list[tuple[int, int, str]]]:
+    """`text` with each placeholder that `choose` fills replaced by its value, and the spans of the
+    values that have a label. `choose(match, filled_so_far)` gives (label or None, value), or None
+    to leave the placeholder as it stands."""
     pieces: list[str] = []
     spans: list[tuple[int, int, str]] = []
     position = length = 0
-    for match in PLACEHOLDER_RE.finditer(text):
-        placeholder = match.group()
-        label = LABEL_OF.get(placeholder) or NOT_PERSONAL.get(placeholder)
-        if label is None:
+    for match in placeholders.finditer(text):
+        choice = choose(match, "".join(pieces) + text[position : match.start()])
+        if choice is None:
             continue
+        label, value = choice
         before = text[position : match.start()]
         pieces.append(before)
         length += len(before)
-        value = make_value(label, rng, "".join(pieces)[-20:])
-        if label in PLACEHOLDERS:
+        if label:
             spans.append((length, length + len(value), label))
         pieces.append(value)
         length += len(value)
         position = match.end()
     pieces.append(text[position:])
     return "".join(pieces), spans
+
+
+def fill(text: str, rng: random.Random) -> tuple[str, list[tuple[int, int, str]]]:
+    """`text` with every known placeholder replaced by a generated value, and the values' spans."""
+
+    def choose(match: re.Match[str], filled: str) -> tuple[str | None, str] | None:
+        label = LABEL_OF.get(match.group()) or NOT_PERSONAL.get(match.group())
+        if label is None:
+            return None
+        return (label if label in PLACEHOLDERS else None), make_value(label, rng, filled[-20:])
+
+    return splice(text, PLACEHOLDER_RE, choose)
 
 
 def german_rows(eval_dir: Path) -> list[dict[str, str]]:

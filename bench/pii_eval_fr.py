@@ -102,34 +102,22 @@ def make_iban(rng: random.Random) -> str:
 
 def fill(text: str, rng: random.Random) -> tuple[str, list[tuple[int, int, str]]]:
     """The text with its placeholders filled, and the gold spans of what was filled in."""
-    pieces, spans, position, length = [], [], 0, 0
-    for match in PLACEHOLDER_RE.finditer(text):
-        pieces.append(text[position : match.start()])
-        length += match.start() - position
+
+    def choose(match: re.Match[str], _: str) -> tuple[str | None, str]:
         placeholder = match.group()
-        label, value = None, " "
         if placeholder in NAME_PLACEHOLDERS and text.startswith("@", match.end()):
-            label, value = "EMAIL_ADDRESS", f"{rng.choice(FIRST_NAMES).lower()}{rng.randint(1, 99)}"
-        elif placeholder in NAME_PLACEHOLDERS:
-            label, value = "PERSON", make_name(rng)
-        elif placeholder == "<tel_num>":
-            label, value = "PHONE_NUMBER", make_phone(rng)
-        elif placeholder == "<acc_num>":
-            label, value = "IBAN_CODE", make_iban(rng)
-        elif placeholder == "<email>":
-            label, value = (
-                "EMAIL_ADDRESS",
-                f"{rng.choice(FIRST_NAMES).lower()}.{rng.choice(SURNAMES).lower()}@exemple.fr",
-            )
-        elif placeholder == "<br>":
-            value = "\n"
-        if label:
-            spans.append((length, length + len(value), label))
-        pieces.append(value)
-        length += len(value)
-        position = match.end()
-    pieces.append(text[position:])
-    return "".join(pieces), spans
+            return "EMAIL_ADDRESS", f"{rng.choice(FIRST_NAMES).lower()}{rng.randint(1, 99)}"
+        if placeholder in NAME_PLACEHOLDERS:
+            return "PERSON", make_name(rng)
+        if placeholder == "<tel_num>":
+            return "PHONE_NUMBER", make_phone(rng)
+        if placeholder == "<acc_num>":
+            return "IBAN_CODE", make_iban(rng)
+        if placeholder == "<email>":
+            return "EMAIL_ADDRESS", f"{rng.choice(FIRST_NAMES).lower()}.{rng.choice(SURNAMES).lower()}@exemple.fr"
+        return None, "\n" if placeholder == "<br>" else " "
+
+    return data.splice(text, PLACEHOLDER_RE, choose)
 
 
 def covered(text: str, spans: list[Span]) -> set[int]:
