@@ -333,6 +333,9 @@ def _name_word(lexicon: GermanLexicon, word: str) -> bool:
 
 
 def _cue_spans(text: str, lexicon: GermanLexicon) -> list[Span]:
+    """The words after each cue, up to the first that cannot stand in a name. After a strong cue
+    (Herr, Frau, "Name:", an initial) any capitalised word but a function word will do; after a
+    greeting, sign-off or role only a known name or a word no list calls ordinary."""
     spans: list[Span] = []
     for pattern, strong in ((TITLE_CUE_RE, True), (STRONG_CUE_RE, True), (GREETING_CUE_RE, False),
                             (SIGN_OFF_RE, False), (DASH_SIGNATURE_RE, False), (INITIAL_RE, True),
@@ -480,7 +483,7 @@ def german_name_spans(text: str) -> list[Span]:
     return spans
 
 
-def english_words_preload() -> None:
-    """Read the word lists now (a worker's parent, before it forks)."""
+def load_word_lists() -> None:
+    """Read pyspellchecker's word lists now (a worker's parent, before it forks)."""
     word_counts("en")
     word_counts("de")

@@ -23,7 +23,7 @@ from typing import Any
 from app.domain.models import TicketInput, TicketWork
 from app.redaction.addresses import address_spans
 from app.redaction.french import french_spans, load_french_model, run_french_model
-from app.redaction.german import german_lexicon, german_name_spans
+from app.redaction.german import german_lexicon, german_name_spans, load_word_lists
 from app.redaction.german_addresses import address_lexicon, german_address_spans
 from app.redaction.german_ids import german_identifier_spans
 from app.redaction.identifiers import identifier_spans
@@ -93,7 +93,7 @@ class Redactor:
             load_detector()
             german_lexicon()
             address_lexicon()
-            german_words_preload()
+            load_word_lists()
             self._french_nlp = load_french_model()
 
     @property
@@ -103,7 +103,8 @@ class Redactor:
         return self._french_nlp
 
     def spans(self, text: str, language: Language | None = None) -> list[Span]:
-        """Merged, non-overlapping spans of personal data, as offsets into `text`."""
+        """Merged, non-overlapping spans of personal data, as offsets into `text`, by the rules of
+        `language` (None: detected)."""
         return self._spans_many([text], [language])[0][0]
 
     def redact(self, text: str, language: Language | None = None) -> Redaction:
@@ -142,15 +143,15 @@ class Redactor:
             language or (detect_language(text) if text.strip() else "en") for text, language in zip(texts, languages)
         ]
         results: list[list[Span]] = [[] for _ in texts]
-        by_model: dict[str, list[int]] = {"en": [], "fr": []}
+        english: list[int] = []  # and "other": the English rules
+        french: list[int] = []
         for index, (text, language) in enumerate(zip(texts, decided)):
             if not text.strip():
                 continue
-            if language == "de":
+            if language == "de":  # no model: the German rules alone
                 results[index] = merge_spans(pattern_spans(text, phones=False) + german_spans(text))
             else:
-                by_model["fr" if language == "fr" else "en"].append(index)
-        english, french = by_model["en"], by_model["fr"]
+                (french if language == "fr" else english).append(index)
         for index, doc in zip(
             english, self.nlp.pipe(mask_markup(texts[index]) for index in english) if english else ()
         ):
@@ -199,13 +200,6 @@ def german_spans(text: str) -> list[Span]:
     """Everything German-specific in a text (not merged): names and places, phone numbers and
     identifiers, street addresses."""
     return german_name_spans(text) + german_identifier_spans(text) + german_address_spans(text)
-
-
-def german_words_preload() -> None:
-    """The word lists German redaction reads, loaded now (before a worker forks)."""
-    from app.redaction.german import english_words_preload
-
-    english_words_preload()
 
 
 def french_spans_all(doc: Any, text: str) -> list[Span]:
