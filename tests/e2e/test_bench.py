@@ -168,7 +168,18 @@ def test_german_redaction_bench_scores_every_set_in_both_parts_through_the_comma
         assert set(support["per_type_recall"]) <= {"PERSON", "PHONE_NUMBER", "IBAN_CODE", "EMAIL_ADDRESS"}
         assert 0 <= news["person_recall"] <= 1 and 0 <= news["location_recall"] <= 1
         assert 0 <= news["precision_per_loc"] <= news["precision"] <= 1
-        assert 0 <= headline["no_pii_redacted_percent"][part] <= 100
-        assert headline["emails_or_ibans_left"][part] == support["left"] >= 0
-    assert headline["ms_per_german_ticket"] > 0 and headline["ms_per_english_ticket"] > 0
+        # The German rules, not the English ones: names found, ordinary nouns left (the English
+        # pipeline redacted 39% of these tickets' characters).
+        assert support["recall"] >= 0.8 and 0 <= headline["no_pii_redacted_percent"][part] <= 3
+        assert headline["emails_or_ibans_left"][part] == support["left"] == 0
+    # Six texts are too little work to time against the command's start-up (a few seconds, loading
+    # every language): the times are there, and not negative; `--limit 0` gives the real figures.
+    assert all(ms >= 0 for ms in headline["ms_per"].values())
+    assert set(headline["ms_per"]) == {
+        "german_tickets",
+        "german_answers",
+        "germeval",
+        "english_tickets",
+        "french_tickets",
+    }
     assert 0 <= headline["english_tickets_redacted_percent"] <= 100
