@@ -152,6 +152,11 @@ class GermanLexicon:
     given: frozenset[str]
     surnames: frozenset[str]
     places: frozenset[str]
+    # The nouns list's lemmas as german_addresses reads them (one pass over the file serves both):
+    # rows whose part of speech is "Substantiv" alone, "Toponym" rows, and street-name rows.
+    noun_lemmas: frozenset[str] = frozenset()
+    toponym_lemmas: frozenset[str] = frozenset()
+    street_lemmas: frozenset[str] = frozenset()
 
     def is_name(self, word: str) -> bool:
         return word in self.given or word in self.surnames
@@ -196,6 +201,9 @@ def german_lexicon() -> GermanLexicon:
     given: set[str] = set()
     surnames: set[str] = set()
     places: set[str] = set()
+    noun_lemmas: set[str] = set()
+    toponym_lemmas: set[str] = set()
+    street_lemmas: set[str] = set()
     nouns_csv = importlib.resources.files("german_nouns") / "nouns.csv"
     with nouns_csv.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
         rows = csv.reader(handle)
@@ -211,6 +219,12 @@ def german_lexicon() -> GermanLexicon:
                 places |= forms
             if kinds <= {"Substantiv", "adjektivische Deklination", "Wortverbindung"} and "Substantiv" in kinds:
                 common |= forms
+            if row[1] == "Substantiv":
+                noun_lemmas.add(row[0])
+            elif "Toponym" in kinds:
+                toponym_lemmas.add(row[0])
+            elif "Straßenname" in kinds:
+                street_lemmas.add(row[0])
     for locale in NAME_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         for attribute in ("first_names", "first_names_male", "first_names_female"):
@@ -226,7 +240,15 @@ def german_lexicon() -> GermanLexicon:
         provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
         for attribute in ("cities", "states", "cantons", "countries"):
             places.update(name for value in _names(getattr(provider, attribute, ())) for name in _place_names(value))
-    return GermanLexicon(frozenset(common), frozenset(given), frozenset(surnames), frozenset(places))
+    return GermanLexicon(
+        frozenset(common),
+        frozenset(given),
+        frozenset(surnames),
+        frozenset(places),
+        frozenset(noun_lemmas),
+        frozenset(toponym_lemmas),
+        frozenset(street_lemmas),
+    )
 
 
 def _everyday_english() -> frozenset[str]:

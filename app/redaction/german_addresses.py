@@ -17,11 +17,11 @@ Word lists, loaded once (`address_lexicon`), nothing downloaded:
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from dataclasses import dataclass
 
+from app.redaction.german import german_lexicon
 from app.redaction.spans import Span
 
 # --- word lists ------------------------------------------------------------------------------------
@@ -37,25 +37,15 @@ class AddressLexicon:
 
 @functools.cache
 def address_lexicon() -> AddressLexicon:
-    """The word lists this module decides by (about a third of a second, once per process)."""
+    """The word lists this module decides by, once per process: the nouns list's lemmas come from
+    german.german_lexicon's one pass over the file."""
     from faker.providers.address import de_AT, de_CH, de_DE
-    from german_nouns.config import CSV_FILE_PATH
 
-    common, places, streets = set(), set(), set()
-    with open(CSV_FILE_PATH, newline="", encoding="utf-8") as handle:
-        rows = csv.reader(handle)
-        next(rows)
-        for row in rows:
-            lemma, pos = row[0], row[1]
-            if pos == "Substantiv":
-                common.add(lemma)
-            elif "Toponym" in pos:
-                places.add(lemma)
-            elif "Straßenname" in pos:
-                streets.add(lemma)
+    nouns = german_lexicon()
+    common, places = nouns.noun_lemmas, set(nouns.toponym_lemmas)
     for provider in (de_DE.Provider, de_AT.Provider, de_CH.Provider):
         places.update(city for city in provider.cities if not city[-1].isdigit())
-    return AddressLexicon(frozenset(common), frozenset(places), frozenset(places & common), frozenset(streets))
+    return AddressLexicon(common, frozenset(places), frozenset(places & common), nouns.street_lemmas)
 
 
 # --- streets ------------------------------------------------------------------------------------------
